@@ -1,0 +1,5 @@
+import { ProjectsPanel } from "~/components/projects-panel";
+
+export default function ProjectsPage() {
+  return <ProjectsPanel />;
+}

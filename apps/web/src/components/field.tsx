@@ -1,0 +1,38 @@
+import type { ReactNode } from "react";
+
+export const inputClass =
+  "w-full rounded-md border border-white/10 bg-black/30 px-3 py-2 text-sm text-gray-100 placeholder:text-gray-500 focus:border-sky-400/60 focus:outline-none";
+
+export function Field({ label, hint, children }: { label: string; hint?: string; children: ReactNode }) {
+  return (
+    <label className="block space-y-1">
+      <span className="text-xs font-medium uppercase tracking-wide text-gray-400">{label}</span>
+      {children}
+      {hint && <span className="block text-xs text-gray-500">{hint}</span>}
+    </label>
+  );
+}
+
+export function ErrorNote({ message }: { message: string | null | undefined }) {
+  if (!message) return null;
+  return (
+    <p role="alert" className="rounded-md border border-red-400/30 bg-red-500/10 px-3 py-2 text-sm text-red-200">
+      {message}
+    </p>
+  );
+}
+
+export function Panel({ title, actions, children }: { title: string; actions?: ReactNode; children: ReactNode }) {
+  return (
+    <section className="rounded-lg border border-white/10 bg-[#11151d]">
+      <div className="flex items-center justify-between border-b border-white/10 px-4 py-2.5">
+        <h2 className="text-sm font-semibold text-gray-200">{title}</h2>
+        {actions}
+      </div>
+      <div className="p-4">{children}</div>
+    </section>
+  );
+}
+
+export const buttonClass =
+  "inline-flex items-center rounded-md bg-sky-500 px-3 py-2 text-sm font-medium text-white hover:bg-sky-400 disabled:cursor-not-allowed disabled:opacity-50";

@@ -1,0 +1,204 @@
+"use client";
+
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useSubscription } from "@trpc/tanstack-react-query";
+import Link from "next/link";
+import { useEffect, useRef, useState } from "react";
+import type { StoredRunEvent } from "@loopy/core/run-events";
+import { useTRPC } from "~/trpc/client";
+import { DiffView } from "./diff-view";
+import { Elapsed, formatTime } from "./elapsed";
+import { ErrorNote, Panel } from "./field";
+import { StatusBadge } from "./status-badge";
+
+const ACTIVE = new Set(["queued", "running", "verifying"]);
+
+export function RunView({ runId }: { runId: string }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const run = useQuery(trpc.runs.get.queryOptions({ runId }));
+  const [events, setEvents] = useState<StoredRunEvent[]>([]);
+  const seen = useRef(new Set<string>());
+
+  const subscription = useSubscription(
+    trpc.runs.events.subscriptionOptions(
+      { runId },
+      {
+        enabled: !run.error,
+        onData: (tracked) => {
+          const event = tracked.data;
+          if (seen.current.has(event.id)) return;
+          seen.current.add(event.id);
+          setEvents((list) => [...list, event]);
+          if (event.event.type === "status" || event.event.type === "diff") {
+            void queryClient.invalidateQueries({ queryKey: trpc.runs.get.queryKey({ runId }) });
+            void queryClient.invalidateQueries({ queryKey: trpc.runs.diff.queryKey({ runId }) });
+          }
+        },
+      },
+    ),
+  );
+
+  const cancel = useMutation(
+    trpc.runs.cancel.mutationOptions({
+      onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.runs.get.queryKey({ runId }) }),
+    }),
+  );
+
+  if (run.error) {
+    return (
+      <div className="space-y-3">
+        <ErrorNote message={run.error.message} />
+        <Link href="/runs" className="text-sm text-sky-300 underline">
+          Back to runs
+        </Link>
+      </div>
+    );
+  }
+  if (!run.data) return <p className="text-sm text-gray-400">Loading run…</p>;
+  const r = run.data;
+  const active = ACTIVE.has(r.status);
+  const cancelRequested = events.some((e) => e.event.type === "cancel_requested");
+
+  return (
+    <div className="space-y-5">
+      <div className="flex flex-wrap items-start justify-between gap-4">
+        <div className="space-y-1">
+          <div className="flex items-center gap-3">
+            <h1 className="font-mono text-lg text-white">run {r.id}</h1>
+            <StatusBadge status={r.status} />
+          </div>
+          <p className="max-w-3xl truncate font-mono text-sm text-gray-300" title={r.task.prompt}>
+            $ {r.task.prompt}
+          </p>
+        </div>
+        {active && (
+          <button
+            type="button"
+            onClick={() => cancel.mutate({ runId })}
+            disabled={cancel.isPending || cancelRequested}
+            className="rounded-md border border-red-400/40 px-3 py-1.5 text-sm text-red-200 hover:bg-red-500/10 disabled:opacity-50"
+          >
+            {cancelRequested || cancel.isPending ? "Cancelling…" : "Cancel run"}
+          </button>
+        )}
+      </div>
+      <ErrorNote message={cancel.error?.message} />
+
+      <dl className="grid grid-cols-2 gap-x-6 gap-y-2 rounded-lg border border-white/10 bg-[#11151d] p-4 text-sm md:grid-cols-4">
+        <Meta label="Project" value={r.project.name} />
+        <Meta label="Agent" value={r.agent} />
+        <Meta label="Branch" value={r.branch} mono />
+        <Meta label="Base" value={`${r.baseRef} @ ${r.baseSha.slice(0, 8)}`} mono />
+        <Meta label="Started" value={formatTime(r.startedAt)} />
+        <Meta label="Duration" value={<Elapsed startedAt={r.startedAt} finishedAt={r.finishedAt} />} />
+        <Meta label="Exit code" value={r.exitCode === null ? "—" : String(r.exitCode)} mono />
+        <Meta label="Timeout" value={`${Math.round(r.timeoutMs / 1000)}s`} />
+      </dl>
+      {r.statusReason && (
+        <p data-testid="status-reason" className="rounded-md border border-white/10 bg-white/5 px-3 py-2 text-sm text-gray-200">
+          {r.statusReason}
+        </p>
+      )}
+
+      <Panel
+        title="Log"
+        actions={
+          <span className="text-xs text-gray-500" data-testid="stream-state">
+            {subscription.status === "pending" ? "live" : subscription.status}
+          </span>
+        }
+      >
+        <LogPanel events={events} />
+      </Panel>
+
+      <DiffView runId={runId} status={r.status} />
+    </div>
+  );
+}
+
+function Meta({ label, value, mono }: { label: string; value: React.ReactNode; mono?: boolean }) {
+  return (
+    <div className="min-w-0">
+      <dt className="text-xs uppercase tracking-wide text-gray-500">{label}</dt>
+      <dd className={`truncate text-gray-200 ${mono ? "font-mono text-xs leading-5" : ""}`}>{value}</dd>
+    </div>
+  );
+}
+
+function LogPanel({ events }: { events: StoredRunEvent[] }) {
+  const box = useRef<HTMLDivElement>(null);
+  const stick = useRef(true);
+  useEffect(() => {
+    const el = box.current;
+    if (el && stick.current) el.scrollTop = el.scrollHeight;
+  }, [events.length]);
+  if (events.length === 0) return <p className="text-sm text-gray-500">Waiting for events…</p>;
+  return (
+    <div
+      ref={box}
+      data-testid="run-log"
+      onScroll={(e) => {
+        const el = e.currentTarget;
+        stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+      }}
+      className="max-h-[28rem] overflow-auto rounded-md bg-black/40 p-3 font-mono text-xs leading-5"
+    >
+      {events.map((e) => (
+        <EventLine key={e.id} event={e} />
+      ))}
+    </div>
+  );
+}
+
+function EventLine({ event }: { event: StoredRunEvent }) {
+  const e = event.event;
+  const time = new Date(event.at).toLocaleTimeString(undefined, { hour12: false });
+  const stamp = <span className="mr-3 select-none text-gray-600">{time}</span>;
+  switch (e.type) {
+    case "log":
+      return (
+        <div data-testid="log-line" className={`whitespace-pre-wrap break-all ${e.stream === "stderr" ? "text-amber-200" : "text-gray-200"}`}>
+          {stamp}
+          {e.line}
+        </div>
+      );
+    case "status":
+      return (
+        <div className="text-sky-300">
+          {stamp}● {e.status.replace("_", " ")}
+          {e.reason ? ` — ${e.reason}` : ""}
+        </div>
+      );
+    case "command":
+      return (
+        <div className="text-violet-300">
+          {stamp}$ {e.command}
+          {e.exitCode !== null ? `  → exit ${e.exitCode}` : ""}
+        </div>
+      );
+    case "worktree":
+      return (
+        <div className="text-gray-500">
+          {stamp}worktree {e.path} on {e.branch}
+        </div>
+      );
+    case "diff":
+      return (
+        <div className="text-gray-400">
+          {stamp}diff: {e.files} file{e.files === 1 ? "" : "s"}, +{e.additions} −{e.deletions}
+        </div>
+      );
+    case "cancel_requested":
+      return <div className="text-red-300">{stamp}cancel requested</div>;
+    case "outcome":
+      return null;
+    default:
+      return (
+        <div className="text-gray-400">
+          {stamp}
+          {e.type}
+        </div>
+      );
+  }
+}

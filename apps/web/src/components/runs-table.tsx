@@ -1,0 +1,65 @@
+"use client";
+
+import { useQuery } from "@tanstack/react-query";
+import Link from "next/link";
+import { useTRPC } from "~/trpc/client";
+import { Elapsed, formatTime } from "./elapsed";
+import { Panel } from "./field";
+import { StatusBadge } from "./status-badge";
+import { useLiveRuns } from "./use-live-runs";
+
+export function RunsTable() {
+  const trpc = useTRPC();
+  const runs = useQuery(trpc.runs.list.queryOptions({ limit: 200 }));
+  useLiveRuns();
+
+  return (
+    <Panel title="Runs" actions={<span className="text-xs text-gray-500">live</span>}>
+      {runs.error && <p className="text-sm text-red-300">{runs.error.message}</p>}
+      {runs.data && runs.data.runs.length === 0 && <p className="text-sm text-gray-400">No runs yet. Launch one above.</p>}
+      {runs.data && runs.data.runs.length > 0 && (
+        <table className="w-full text-left text-sm" data-testid="runs-table">
+          <thead className="text-xs uppercase tracking-wide text-gray-500">
+            <tr>
+              <th className="py-2 pr-3 font-medium">Run</th>
+              <th className="py-2 pr-3 font-medium">State</th>
+              <th className="py-2 pr-3 font-medium">Project</th>
+              <th className="py-2 pr-3 font-medium">Agent</th>
+              <th className="py-2 pr-3 font-medium">Task</th>
+              <th className="py-2 pr-3 font-medium">Started</th>
+              <th className="py-2 pr-3 font-medium">Duration</th>
+              <th className="py-2 text-right font-medium">Diff</th>
+            </tr>
+          </thead>
+          <tbody className="divide-y divide-white/5">
+            {runs.data.runs.map((run) => (
+              <tr key={run.id} data-run-id={run.id} className="hover:bg-white/[0.03]">
+                <td className="py-2 pr-3 font-mono text-xs">
+                  <Link href={`/runs/${run.id}`} className="text-sky-300 hover:underline">
+                    {run.id}
+                  </Link>
+                </td>
+                <td className="py-2 pr-3">
+                  <StatusBadge status={run.status} />
+                </td>
+                <td className="py-2 pr-3 text-gray-300">{run.project.name}</td>
+                <td className="py-2 pr-3 text-gray-400">{run.agent}</td>
+                <td className="max-w-xs truncate py-2 pr-3 font-mono text-xs text-gray-300" title={run.task.prompt}>
+                  {run.task.title}
+                </td>
+                <td className="py-2 pr-3 text-gray-400">{formatTime(run.startedAt)}</td>
+                <td className="py-2 pr-3 text-gray-300">
+                  <Elapsed startedAt={run.startedAt} finishedAt={run.finishedAt} />
+                </td>
+                <td className="py-2 text-right font-mono text-xs">
+                  {run.additions !== null && <span className="text-emerald-400">+{run.additions}</span>}{" "}
+                  {run.deletions !== null && <span className="text-red-400">−{run.deletions}</span>}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Panel>
+  );
+}

@@ -1,0 +1,37 @@
+import type { AgentAdapter } from "./adapter.ts";
+import { runProcess } from "./process.ts";
+import { formatDuration } from "@loopy/config/duration";
+
+/**
+ * The `command` agent: runs a shell command (a codemod, `sed`, a script) in the
+ * worktree. Its output lines become `log` events.
+ */
+export const commandAgent: AgentAdapter = {
+  name: "command",
+  label: "Shell command",
+  async run(input, emit) {
+    emit({ type: "command", command: input.instruction, exitCode: null });
+    const result = await runProcess({
+      shellCommand: input.instruction,
+      cwd: input.cwd,
+      env: input.env,
+      timeoutMs: input.timeoutMs,
+      signal: input.signal,
+      onLine: (stream, line) => emit({ type: "log", stream, line }),
+    });
+    emit({ type: "command", command: input.instruction, exitCode: result.exitCode });
+    const ok = !result.timedOut && !result.cancelled && result.exitCode === 0;
+    const reason = result.cancelled
+      ? "cancelled; the command's process group was killed"
+      : result.timedOut
+        ? `timed out after ${formatDuration(input.timeoutMs)}; the command's process group was killed`
+        : result.exitCode !== 0
+          ? result.exitCode === null
+            ? `command was killed by ${result.signal ?? "a signal"}`
+            : `command exited with code ${result.exitCode}`
+          : undefined;
+    const outcome = { ok, exitCode: result.exitCode, timedOut: result.timedOut, cancelled: result.cancelled, reason };
+    emit({ type: "outcome", ok, exitCode: result.exitCode, timedOut: result.timedOut, cancelled: result.cancelled, summary: reason });
+    return outcome;
+  },
+};

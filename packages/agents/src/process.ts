@@ -1,0 +1,119 @@
+import { spawn } from "node:child_process";
+
+export interface ProcessOptions {
+  /** Run through `bash -c`; the usual way for user-written commands. */
+  shellCommand: string;
+  cwd: string;
+  env?: Record<string, string>;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Called for every complete output line (and a final unterminated one). */
+  onLine: (stream: "stdout" | "stderr", line: string) => void;
+  /** Time between SIGTERM and SIGKILL for the process group. */
+  killGraceMs?: number;
+  /** Lines longer than this are cut, so one runaway line cannot flood the event log. */
+  maxLineLength?: number;
+}
+
+export interface ProcessResult {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  cancelled: boolean;
+  durationMs: number;
+  pid: number | undefined;
+}
+
+/**
+ * Runs a shell command in its own process group and streams its output line by
+ * line. On timeout or abort the whole group (the command and every child it
+ * started) gets SIGTERM, then SIGKILL after a grace period, so nothing outlives
+ * the run. Resolves once the process and its output streams have closed.
+ */
+export function runProcess(options: ProcessOptions): Promise<ProcessResult> {
+  const started = Date.now();
+  const maxLine = options.maxLineLength ?? 16_384;
+  const grace = options.killGraceMs ?? 2_000;
+  return new Promise((resolve, reject) => {
+    if (options.signal?.aborted) {
+      resolve({ exitCode: null, signal: null, timedOut: false, cancelled: true, durationMs: 0, pid: undefined });
+      return;
+    }
+    const child = spawn("bash", ["-c", options.shellCommand], {
+      cwd: options.cwd,
+      // Cast: Next's types make NODE_ENV mandatory in ProcessEnv; a child does not need it.
+      env: { ...inheritedEnv(), ...options.env } as NodeJS.ProcessEnv,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let timedOut = false;
+    let cancelled = false;
+    let killTimer: NodeJS.Timeout | undefined;
+
+    const killGroup = (sig: NodeJS.Signals) => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, sig);
+      } catch {
+        // The group is already gone.
+      }
+    };
+    const stop = () => {
+      killGroup("SIGTERM");
+      killTimer ??= setTimeout(() => killGroup("SIGKILL"), grace);
+    };
+    const timeout = setTimeout(() => {
+      timedOut = true;
+      stop();
+    }, options.timeoutMs);
+    const onAbort = () => {
+      cancelled = true;
+      stop();
+    };
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+
+    const pending = { stdout: "", stderr: "" };
+    const feed = (stream: "stdout" | "stderr", chunk: Buffer) => {
+      const text = pending[stream] + chunk.toString("utf8");
+      const lines = text.split("\n");
+      pending[stream] = lines.pop() ?? "";
+      for (const line of lines) options.onLine(stream, cut(line.replace(/\r$/, ""), maxLine));
+      if (pending[stream].length > maxLine) {
+        options.onLine(stream, cut(pending[stream], maxLine));
+        pending[stream] = "";
+      }
+    };
+    child.stdout.on("data", (c: Buffer) => feed("stdout", c));
+    child.stderr.on("data", (c: Buffer) => feed("stderr", c));
+    child.on("error", (error) => {
+      clearTimeout(timeout);
+      reject(error);
+    });
+    child.on("close", (code, sig) => {
+      clearTimeout(timeout);
+      options.signal?.removeEventListener("abort", onAbort);
+      for (const stream of ["stdout", "stderr"] as const) {
+        if (pending[stream]) options.onLine(stream, cut(pending[stream], maxLine));
+      }
+      // The shell is gone, but a child that detached its stdio could live on: sweep the group.
+      killGroup("SIGKILL");
+      if (killTimer) clearTimeout(killTimer);
+      resolve({ exitCode: code, signal: sig, timedOut, cancelled, durationMs: Date.now() - started, pid: child.pid });
+    });
+  });
+}
+
+function cut(line: string, max: number): string {
+  return line.length > max ? `${line.slice(0, max)}… [${line.length - max} more characters cut]` : line;
+}
+
+/** A small, predictable environment: enough to find tools, nothing of Loopy's own secrets. */
+function inheritedEnv(): Record<string, string> {
+  const keep = ["PATH", "HOME", "USER", "LANG", "LC_ALL", "TERM", "SHELL", "TMPDIR", "TZ"];
+  const env: Record<string, string> = {};
+  for (const key of keep) {
+    const value = process.env[key];
+    if (value !== undefined) env[key] = value;
+  }
+  return env;
+}

@@ -1,0 +1,14 @@
+import type { AgentAdapter } from "./adapter.ts";
+import { commandAgent } from "./command-agent.ts";
+
+const adapters = new Map<string, AgentAdapter>([[commandAgent.name, commandAgent]]);
+
+/** Names of every agent adapter this build of Loopy knows. */
+export function agentNames(): string[] {
+  return [...adapters.keys()];
+}
+
+/** The adapter for `name`, or undefined when Loopy has none by that name. */
+export function findAgent(name: string): AgentAdapter | undefined {
+  return adapters.get(name);
+}

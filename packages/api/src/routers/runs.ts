@@ -1,0 +1,113 @@
+import { tracked } from "@trpc/server";
+import { z } from "zod";
+import { parseDuration } from "@loopy/config/duration";
+import { badInput } from "@loopy/core/errors";
+import { RUN_STATUSES } from "@loopy/core/run-status";
+import { cancelRun, getRun, getRunDiff, launchRun, listRuns } from "@loopy/core/runs";
+import { listRunEvents, type StoredRunEvent } from "@loopy/core/run-events";
+import type { RunChange } from "@loopy/queue/event-bus";
+import { publicProcedure, router } from "../trpc.ts";
+import { AsyncQueue } from "../async-queue.ts";
+
+const runId = z.object({ runId: z.string().min(1).max(64) });
+
+function toTimeoutMs(timeout: string | number | undefined): number | undefined {
+  if (timeout === undefined || timeout === "") return undefined;
+  try {
+    return parseDuration(timeout);
+  } catch (error) {
+    throw badInput((error as Error).message);
+  }
+}
+
+export const runsRouter = router({
+  list: publicProcedure
+    .input(
+      z
+        .object({
+          projectId: z.string().optional(),
+          status: z.enum(RUN_STATUSES).optional(),
+          limit: z.number().int().min(1).max(500).optional(),
+          cursor: z.string().optional(),
+        })
+        .optional(),
+    )
+    .query(({ ctx, input }) => listRuns(ctx.services.db, input)),
+
+  get: publicProcedure.input(runId).query(({ ctx, input }) => getRun(ctx.services.db, input.runId)),
+
+  diff: publicProcedure.input(runId).query(({ ctx, input }) => getRunDiff(ctx.services.db, input.runId)),
+
+  launch: publicProcedure
+    .input(
+      z.object({
+        project: z.string().min(1, "choose a project"),
+        agent: z.string().default("command"),
+        command: z.string().max(100_000),
+        baseRef: z.string().max(255).optional(),
+        /** A duration such as "30s" or "5m", or seconds. */
+        timeout: z.union([z.string().max(32), z.number()]).optional(),
+        title: z.string().max(200).optional(),
+      }),
+    )
+    .mutation(({ ctx, input }) =>
+      launchRun(ctx.services, { ...input, timeoutMs: toTimeoutMs(input.timeout) }),
+    ),
+
+  /** A page of a run's stored events, oldest first (for `loopy logs` without --follow). */
+  eventLog: publicProcedure
+    .input(runId.extend({ afterId: z.string().regex(/^\d+$/).nullish(), limit: z.number().int().min(1).max(5000).default(1000) }))
+    .query(async ({ ctx, input }) => {
+      await getRun(ctx.services.db, input.runId);
+      return listRunEvents(ctx.services.db, input.runId, input.afterId, input.limit);
+    }),
+
+  cancel: publicProcedure.input(runId).mutation(({ ctx, input }) => cancelRun(ctx.services, input.runId)),
+
+  /**
+   * A run's events: every stored event after `lastEventId`, then live ones as
+   * they are stored. Subscribes before replaying, so nothing falls between the
+   * two; ids already sent are skipped. Reconnecting clients resume from the
+   * last id they saw (tRPC's SSE link sends it).
+   */
+  events: publicProcedure
+    .input(runId.extend({ lastEventId: z.string().regex(/^\d+$/).nullish() }))
+    .subscription(async function* ({ ctx, input, signal }) {
+      const { services } = ctx;
+      await getRun(services.db, input.runId);
+      const live = new AsyncQueue<StoredRunEvent>(signal);
+      const leave = await services.subscriptions.listenRunEvents(services.prefix, input.runId, (events) => live.push(...events));
+      const sent = new Set<string>();
+      try {
+        let after = input.lastEventId ?? null;
+        for (;;) {
+          const page = await listRunEvents(services.db, input.runId, after, 1000);
+          for (const event of page) {
+            sent.add(event.id);
+            yield tracked(event.id, event);
+          }
+          if (page.length < 1000) break;
+          after = page[page.length - 1]?.id ?? after;
+        }
+        for await (const event of live) {
+          if (sent.has(event.id)) continue;
+          sent.add(event.id);
+          yield tracked(event.id, event);
+        }
+      } finally {
+        await leave();
+      }
+    }),
+
+  /** Pushes a note whenever any run changes state, so lists can refresh without polling. */
+  changes: publicProcedure.subscription(async function* ({ ctx, signal }) {
+    const { services } = ctx;
+    const live = new AsyncQueue<RunChange>(signal);
+    const leave = await services.subscriptions.listenRunChanges(services.prefix, (change) => live.push(change));
+    try {
+      for await (const change of live) yield change;
+    } finally {
+      await leave();
+    }
+  }),
+});

@@ -1,0 +1,47 @@
+import { homedir } from "node:os";
+import path from "node:path";
+import { z } from "zod";
+
+/**
+ * Every environment variable Loopy reads, validated once. Nothing else in the
+ * code base reads process.env for configuration.
+ */
+const schema = z.object({
+  DATABASE_URL: z.string().url().optional(),
+  REDIS_URL: z.string().url().optional(),
+  /** Prefix for every Redis key (queues, channels). Lets tests and several installs share one Redis. */
+  LOOPY_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/).default("loopy"),
+  LOOPY_HOME: z.string().default(".loopy"),
+  LOOPY_URL: z.string().url().default("http://127.0.0.1:3000"),
+  PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+  HOST: z.string().default("127.0.0.1"),
+  /** How many runs one worker process executes at once. */
+  LOOPY_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(4),
+  /** Default run timeout when a launch names none. */
+  LOOPY_DEFAULT_TIMEOUT: z.string().default("10m"),
+});
+
+export type LoopyEnv = z.infer<typeof schema> & { LOOPY_HOME: string };
+
+/** Reads and validates the environment. Throws one readable error listing every bad variable. */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): LoopyEnv {
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new Error(`Invalid Loopy configuration: ${problems}`);
+  }
+  const home = parsed.data.LOOPY_HOME.startsWith("~")
+    ? path.join(homedir(), parsed.data.LOOPY_HOME.slice(1))
+    : parsed.data.LOOPY_HOME;
+  return { ...parsed.data, LOOPY_HOME: path.resolve(home) };
+}
+
+/** Requires a variable that the launcher normally provides (e.g. DATABASE_URL for web and worker). */
+export function required<K extends keyof LoopyEnv>(env: LoopyEnv, key: K): NonNullable<LoopyEnv[K]> {
+  const value = env[key];
+  if (value === undefined || value === null || value === "") {
+    throw new Error(`${String(key)} is not set. Start Loopy with "npm start", which provides it, or set it yourself.`);
+  }
+  return value as NonNullable<LoopyEnv[K]>;
+}

@@ -1,0 +1,101 @@
+import { execFile } from "node:child_process";
+import { stat } from "node:fs/promises";
+import { promisify } from "node:util";
+
+const exec = promisify(execFile);
+
+export class GitError extends Error {
+  constructor(
+    message: string,
+    readonly stderr: string,
+  ) {
+    super(message);
+    this.name = "GitError";
+  }
+}
+
+/** Runs git with arguments (never through a shell) and returns trimmed stdout. */
+export async function git(cwd: string, args: string[], options: { maxBuffer?: number; trim?: boolean } = {}): Promise<string> {
+  try {
+    const { stdout } = await exec("git", args, {
+      cwd,
+      maxBuffer: options.maxBuffer ?? 64 * 1024 * 1024,
+      env: { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" },
+    });
+    return options.trim === false ? stdout : stdout.trim();
+  } catch (error) {
+    const e = error as { stderr?: string; message: string };
+    const stderr = (e.stderr ?? "").trim();
+    throw new GitError(`git ${args[0]} failed: ${stderr || e.message}`, stderr);
+  }
+}
+
+export type RepoProblem = "missing" | "not_a_directory" | "not_a_repo" | "no_commits" | "bare";
+
+export interface RepoInfo {
+  root: string;
+  defaultBranch: string;
+}
+
+/**
+ * Checks that `path` is the top of a non-bare git work tree with at least one
+ * commit and returns its root and default branch, or the reason it is not usable.
+ */
+export async function inspectRepo(path: string): Promise<{ ok: true; info: RepoInfo } | { ok: false; problem: RepoProblem }> {
+  const info = await stat(path).catch(() => null);
+  if (!info) return { ok: false, problem: "missing" };
+  if (!info.isDirectory()) return { ok: false, problem: "not_a_directory" };
+  let root: string;
+  try {
+    if ((await git(path, ["rev-parse", "--is-bare-repository"])) === "true") return { ok: false, problem: "bare" };
+    root = await git(path, ["rev-parse", "--show-toplevel"]);
+  } catch {
+    return { ok: false, problem: "not_a_repo" };
+  }
+  try {
+    await git(root, ["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]);
+  } catch {
+    return { ok: false, problem: "no_commits" };
+  }
+  return { ok: true, info: { root, defaultBranch: await defaultBranch(root) } };
+}
+
+/** The branch a project's runs start from unless told otherwise: origin's HEAD, else the checked-out branch. */
+async function defaultBranch(root: string): Promise<string> {
+  const remoteHead = await git(root, ["symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"]).catch(() => "");
+  if (remoteHead) {
+    const local = remoteHead.replace(/^origin\//, "");
+    const exists = await git(root, ["rev-parse", "--verify", "--quiet", `refs/heads/${local}`]).catch(() => "");
+    if (exists) return local;
+  }
+  const current = await git(root, ["symbolic-ref", "--quiet", "--short", "HEAD"]).catch(() => "");
+  if (current) return current;
+  return git(root, ["rev-parse", "HEAD"]); // detached HEAD: the commit itself
+}
+
+/** Resolves a ref to a commit SHA, or null when the repository has no such commit. */
+export async function resolveCommit(root: string, ref: string): Promise<string | null> {
+  if (ref.startsWith("-")) return null;
+  return git(root, ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`]).catch(() => null);
+}
+
+/** Adds a worktree at `path` on a new branch (reset if it exists) starting at `baseSha`. */
+export async function addWorktree(root: string, path: string, branch: string, baseSha: string): Promise<void> {
+  await git(root, ["worktree", "add", "-B", branch, path, baseSha]);
+}
+
+/** Removes a worktree and its administrative files; the branch and its commits stay. */
+export async function removeWorktree(root: string, path: string): Promise<void> {
+  await git(root, ["worktree", "remove", "--force", path]).catch(async () => {
+    await git(root, ["worktree", "prune"]);
+  });
+}
+
+/** Commits every change in the worktree (including new files). Returns the new HEAD, or null when nothing changed. */
+export async function commitAll(worktree: string, message: string): Promise<string | null> {
+  await git(worktree, ["add", "--all"]);
+  const staged = await git(worktree, ["diff", "--cached", "--name-only"]);
+  if (!staged) return null;
+  await git(worktree, ["-c", "user.name=Loopy", "-c", "user.email=loopy@localhost", "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m", message]);
+  return git(worktree, ["rev-parse", "HEAD"]);
+}

@@ -1,0 +1,34 @@
+import type { Db } from "@loopy/db/client";
+import type { StoredRunEvent } from "./run-events.ts";
+
+/**
+ * What the domain needs from the transport layer (Redis/BullMQ in Loopy,
+ * in-memory fakes are never used: tests wire the real ones). Core code calls
+ * these; @loopy/queue implements them.
+ */
+export interface RunScheduler {
+  /** Queues the run for a worker; the job id is the run id. */
+  enqueue(runId: string): Promise<void>;
+  /** Removes a queued run's job; true when it was still waiting. */
+  remove(runId: string): Promise<boolean>;
+  /** Asks whichever worker runs it to stop it. */
+  requestCancel(runId: string): Promise<void>;
+}
+
+export interface RunNotifier {
+  /** Pushes events that are already stored. */
+  runEvents(runId: string, events: StoredRunEvent[]): Promise<void>;
+  /** Tells listeners (the runs list) that a run's row changed. */
+  runChanged(runId: string, status: string): Promise<void>;
+}
+
+export interface CoreDeps {
+  db: Db;
+  notifier: RunNotifier;
+}
+
+export interface LaunchDeps extends CoreDeps {
+  scheduler: RunScheduler;
+  /** Default timeout for runs that name none. */
+  defaultTimeoutMs: number;
+}

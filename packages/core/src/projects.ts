@@ -1,0 +1,61 @@
+import path from "node:path";
+import { Prisma, type Db } from "@loopy/db/client";
+import { AppError, badInput, conflict, notFound } from "./errors.ts";
+import { inspectRepo, type RepoProblem } from "./git.ts";
+import { newId } from "./ids.ts";
+
+const PROBLEMS: Record<RepoProblem, (p: string) => string> = {
+  missing: (p) => `No such directory: ${p}`,
+  not_a_directory: (p) => `${p} is a file, not a directory`,
+  not_a_repo: (p) => `${p} is not a git repository (run "git init" there first)`,
+  no_commits: (p) => `${p} has no commits yet; commit something first, runs start from a commit`,
+  bare: (p) => `${p} is a bare repository; register a checkout with a work tree`,
+};
+
+export const projectSelect = { id: true, name: true, path: true, defaultBranch: true, createdAt: true } as const;
+export type ProjectView = Prisma.ProjectGetPayload<{ select: typeof projectSelect }>;
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * Registers a git repository by local path. The path must exist, be a git work
+ * tree and have a commit; the project is stored at the repository's root with
+ * its default branch. The name defaults to the folder's name.
+ */
+export async function registerProject(db: Db, input: { path: string; name?: string }): Promise<ProjectView> {
+  const raw = input.path.trim();
+  if (!raw) throw badInput("Path is empty: give the path of a local git repository");
+  if (!path.isAbsolute(raw)) throw badInput(`Path must be absolute, got "${raw}"`);
+  const inspected = await inspectRepo(path.resolve(raw));
+  if (!inspected.ok) throw badInput(PROBLEMS[inspected.problem](raw));
+  const { root, defaultBranch } = inspected.info;
+  const name = (input.name?.trim() || path.basename(root)).replace(/\s+/g, "-");
+  if (!NAME.test(name)) throw badInput(`Invalid project name "${name}": use letters, digits, ".", "_" and "-" (at most 64)`);
+  const existing = await db.project.findFirst({ where: { OR: [{ path: root }, { name }] }, select: projectSelect });
+  if (existing) {
+    throw conflict(existing.path === root ? `${root} is already registered as project "${existing.name}"` : `A project named "${name}" already exists`);
+  }
+  try {
+    return await db.project.create({ data: { id: newId(), name, path: root, defaultBranch }, select: projectSelect });
+  } catch (error) {
+    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") {
+      throw conflict(`A project with this name or path was registered at the same moment; try again`);
+    }
+    throw error;
+  }
+}
+
+export function listProjects(db: Db): Promise<ProjectView[]> {
+  return db.project.findMany({ orderBy: { createdAt: "asc" }, select: projectSelect });
+}
+
+/** Finds a project by id or by name. */
+export async function findProject(db: Db, idOrName: string): Promise<ProjectView> {
+  const key = idOrName.trim();
+  if (!key) throw badInput("No project given: pass a project id or name");
+  const project = await db.project.findFirst({ where: { OR: [{ id: key }, { name: key }] }, select: projectSelect });
+  if (!project) throw notFound(`No project "${key}". List them with "loopy projects".`);
+  return project;
+}
+
+export { AppError };

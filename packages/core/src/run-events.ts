@@ -1,0 +1,92 @@
+import type { AgentEvent } from "@loopy/agents/events";
+import type { Db } from "@loopy/db/client";
+import type { RunStatus } from "./run-status.ts";
+import type { RunNotifier } from "./ports.ts";
+
+/** Events that Loopy itself adds to a run's log, next to the agent's own. */
+export type LoopyEvent =
+  | { type: "status"; status: RunStatus; reason?: string }
+  | { type: "cancel_requested" }
+  | { type: "worktree"; path: string; branch: string; baseSha: string }
+  | { type: "diff"; files: number; additions: number; deletions: number; headSha: string | null };
+
+export type RunEventData = AgentEvent | LoopyEvent;
+
+/** An event as stored and pushed: the id orders a run's events and is the resume point of a stream. */
+export interface StoredRunEvent {
+  id: string;
+  runId: string;
+  at: string;
+  event: RunEventData;
+}
+
+function toStored(row: { id: bigint; runId: string; data: unknown; createdAt: Date }): StoredRunEvent {
+  return { id: row.id.toString(), runId: row.runId, at: row.createdAt.toISOString(), event: row.data as RunEventData };
+}
+
+/** Stores events (one insert) and then pushes them. Storage first: a viewer that connects later replays them. */
+export async function appendRunEvents(db: Db, notifier: RunNotifier, runId: string, events: RunEventData[]): Promise<StoredRunEvent[]> {
+  if (events.length === 0) return [];
+  const rows = await db.runEvent.createManyAndReturn({
+    data: events.map((event) => ({ runId, type: event.type, data: event as object })),
+    select: { id: true, runId: true, data: true, createdAt: true },
+  });
+  const stored = rows.map(toStored).sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+  await notifier.runEvents(runId, stored);
+  return stored;
+}
+
+/** A run's stored events after `afterId` (exclusive), oldest first. */
+export async function listRunEvents(db: Db, runId: string, afterId?: string | null, limit = 1000): Promise<StoredRunEvent[]> {
+  const rows = await db.runEvent.findMany({
+    where: { runId, ...(afterId ? { id: { gt: BigInt(afterId) } } : {}) },
+    orderBy: { id: "asc" },
+    take: limit,
+    select: { id: true, runId: true, data: true, createdAt: true },
+  });
+  return rows.map(toStored);
+}
+
+/**
+ * Collects events and stores them in batches, so a chatty process costs one
+ * insert per `intervalMs` instead of one per line. Order is kept.
+ */
+export class RunEventWriter {
+  private buffer: RunEventData[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly notifier: RunNotifier,
+    private readonly runId: string,
+    private readonly intervalMs = 50,
+    private readonly maxBatch = 500,
+  ) {}
+
+  push(event: RunEventData): void {
+    this.buffer.push(event);
+    if (this.buffer.length >= this.maxBatch) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), this.intervalMs);
+  }
+
+  /** Stores everything pushed so far. Rejects if any earlier batch failed to store. */
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.buffer;
+    this.buffer = [];
+    this.flushing = this.flushing.then(async () => {
+      if (batch.length === 0) return;
+      try {
+        await appendRunEvents(this.db, this.notifier, this.runId, batch);
+      } catch (error) {
+        this.failure = error as Error;
+      }
+    });
+    return this.flushing.then(() => {
+      if (this.failure) throw this.failure;
+    });
+  }
+}

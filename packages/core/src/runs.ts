@@ -1,0 +1,201 @@
+import path from "node:path";
+import { Prisma, type Db, type RunStatus } from "@loopy/db/client";
+import { findAgent, agentNames } from "@loopy/agents/registry";
+import { badInput, conflict, notFound } from "./errors.ts";
+import { resolveCommit } from "./git.ts";
+import { newId } from "./ids.ts";
+import { findProject } from "./projects.ts";
+import { appendRunEvents } from "./run-events.ts";
+import { isTerminal, sourcesOf } from "./run-status.ts";
+import type { CoreDeps, LaunchDeps } from "./ports.ts";
+
+export const MAX_TIMEOUT_MS = 24 * 3_600_000;
+
+export const runSummarySelect = {
+  id: true,
+  status: true,
+  statusReason: true,
+  agent: true,
+  branch: true,
+  baseRef: true,
+  baseSha: true,
+  headSha: true,
+  timeoutMs: true,
+  exitCode: true,
+  additions: true,
+  deletions: true,
+  createdAt: true,
+  startedAt: true,
+  finishedAt: true,
+  project: { select: { id: true, name: true } },
+  task: { select: { id: true, title: true, prompt: true } },
+} as const;
+
+export const runDetailSelect = {
+  ...runSummarySelect,
+  worktreePath: true,
+  logTail: true,
+  diffStats: true,
+} as const;
+
+export type RunSummary = Prisma.RunGetPayload<{ select: typeof runSummarySelect }>;
+export type RunDetail = Prisma.RunGetPayload<{ select: typeof runDetailSelect }>;
+
+export interface LaunchRunInput {
+  /** Project id or name. */
+  project: string;
+  agent: string;
+  /** For the command agent: the shell command. */
+  command: string;
+  /** Branch, tag or commit to start from; the project's default branch when omitted. */
+  baseRef?: string;
+  timeoutMs?: number;
+  title?: string;
+}
+
+/**
+ * Launches a run: validates everything a worker would trip over later, writes the
+ * task and run rows (status queued) and only then queues the job, whose id is
+ * the run id. If queueing fails the run is marked failed with the reason, so
+ * nothing is silently lost.
+ */
+export async function launchRun(deps: LaunchDeps, input: LaunchRunInput): Promise<RunSummary> {
+  const { db } = deps;
+  const project = await findProject(db, input.project);
+  if (!findAgent(input.agent)) {
+    throw badInput(`Unknown agent "${input.agent}". Available: ${agentNames().join(", ")}`);
+  }
+  const command = input.command.trim();
+  if (!command) throw badInput("Command is empty: give the shell command the run should execute");
+  const timeoutMs = input.timeoutMs ?? deps.defaultTimeoutMs;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > MAX_TIMEOUT_MS) {
+    throw badInput(`Timeout must be between 100ms and 24h, got ${timeoutMs}ms`);
+  }
+  const baseRef = input.baseRef?.trim() || project.defaultBranch;
+  const baseSha = await resolveCommit(project.path, baseRef);
+  if (!baseSha) throw badInput(`Base ref "${baseRef}" does not exist in project "${project.name}" (${project.path})`);
+
+  const runId = newId();
+  const title = input.title?.trim() || firstLine(command);
+  await db.task.create({
+    data: {
+      id: newId(),
+      projectId: project.id,
+      agent: input.agent,
+      title,
+      prompt: command,
+      baseRef,
+      runs: {
+        create: {
+          id: runId,
+          projectId: project.id,
+          agent: input.agent,
+          baseRef,
+          baseSha,
+          branch: `loopy/run-${runId}`,
+          timeoutMs,
+        },
+      },
+    },
+  });
+  await appendRunEvents(db, deps.notifier, runId, [{ type: "status", status: "queued" }]);
+  await deps.notifier.runChanged(runId, "queued");
+  try {
+    await deps.scheduler.enqueue(runId);
+  } catch (error) {
+    await transitionRun(deps, runId, "failed", { reason: `Could not queue the run: ${(error as Error).message}` });
+  }
+  return getRun(db, runId);
+}
+
+function firstLine(text: string): string {
+  const line = text.split("\n")[0] ?? "";
+  return line.length > 120 ? `${line.slice(0, 117)}...` : line;
+}
+
+export async function getRun(db: Db, runId: string): Promise<RunDetail> {
+  const run = await db.run.findUnique({ where: { id: runId }, select: runDetailSelect });
+  if (!run) throw notFound(`No run "${runId}". List runs with "loopy runs".`);
+  return run;
+}
+
+export async function getRunDiff(db: Db, runId: string): Promise<{ id: string; status: RunStatus; diff: string | null; diffStats: unknown }> {
+  const run = await db.run.findUnique({ where: { id: runId }, select: { id: true, status: true, diff: true, diffStats: true } });
+  if (!run) throw notFound(`No run "${runId}". List runs with "loopy runs".`);
+  return run;
+}
+
+export interface ListRunsInput {
+  projectId?: string;
+  status?: RunStatus;
+  limit?: number;
+  /** Cursor: the id of the last run of the previous page. */
+  cursor?: string;
+}
+
+/** Runs, newest first. */
+export async function listRuns(db: Db, input: ListRunsInput = {}): Promise<{ runs: RunSummary[]; nextCursor: string | null }> {
+  const limit = Math.min(Math.max(input.limit ?? 100, 1), 500);
+  const runs = await db.run.findMany({
+    where: { projectId: input.projectId, status: input.status },
+    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+    take: limit + 1,
+    ...(input.cursor ? { cursor: { id: input.cursor }, skip: 1 } : {}),
+    select: runSummarySelect,
+  });
+  const next = runs.length > limit ? runs.pop() : undefined;
+  return { runs, nextCursor: next ? (runs[runs.length - 1]?.id ?? null) : null };
+}
+
+/**
+ * Moves a run to `to` if it is in a state from which `to` may be reached, in one
+ * conditional UPDATE, and records the move as an event. Returns false when the
+ * run was not in such a state (someone else moved it first).
+ */
+export async function transitionRun(
+  deps: CoreDeps,
+  runId: string,
+  to: RunStatus,
+  options: { reason?: string; from?: RunStatus[]; data?: Prisma.RunUpdateManyMutationInput } = {},
+): Promise<boolean> {
+  const from = options.from ?? sourcesOf(to);
+  const now = new Date();
+  const { count } = await deps.db.run.updateMany({
+    where: { id: runId, status: { in: from } },
+    data: {
+      ...options.data,
+      status: to,
+      statusReason: options.reason ?? null,
+      ...(to === "running" ? { startedAt: now } : {}),
+      ...(isTerminal(to) ? { finishedAt: now } : {}),
+    },
+  });
+  if (count === 0) return false;
+  await appendRunEvents(deps.db, deps.notifier, runId, [{ type: "status", status: to, ...(options.reason ? { reason: options.reason } : {}) }]);
+  await deps.notifier.runChanged(runId, to);
+  return true;
+}
+
+/**
+ * Cancels a run. A queued run is cancelled at once and its job removed; a
+ * running one is asked to stop, and its worker kills the process group and
+ * records the cancellation.
+ */
+export async function cancelRun(deps: LaunchDeps, runId: string): Promise<RunDetail> {
+  const run = await getRun(deps.db, runId);
+  if (isTerminal(run.status)) throw conflict(`Run ${runId} already ended (${run.status}); nothing to cancel`);
+  if (run.status === "queued") {
+    await deps.scheduler.remove(runId);
+    if (await transitionRun(deps, runId, "cancelled", { from: ["queued"], reason: "Cancelled before it started" })) {
+      return getRun(deps.db, runId);
+    }
+  }
+  await appendRunEvents(deps.db, deps.notifier, runId, [{ type: "cancel_requested" }]);
+  await deps.scheduler.requestCancel(runId);
+  return getRun(deps.db, runId);
+}
+
+/** Where a run's worktree lives under LOOPY_HOME. */
+export function worktreePathFor(loopyHome: string, runId: string): string {
+  return path.join(loopyHome, "worktrees", runId);
+}

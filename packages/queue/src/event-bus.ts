@@ -1,0 +1,82 @@
+import type { Redis } from "ioredis";
+import type { RunNotifier } from "@loopy/core/ports";
+import type { StoredRunEvent } from "@loopy/core/run-events";
+
+/**
+ * Live notifications over Redis pub/sub. They carry only what is already in
+ * Postgres, so a missed message costs latency, never data: subscribers replay
+ * from the database by event id.
+ */
+export const channels = {
+  runEvents: (prefix: string, runId: string) => `${prefix}:run-events:${runId}`,
+  runs: (prefix: string) => `${prefix}:runs`,
+  cancel: (prefix: string) => `${prefix}:cancel`,
+};
+
+export interface RunChange {
+  runId: string;
+  status: string;
+}
+
+export function createRunNotifier(publisher: Redis, prefix: string): RunNotifier {
+  return {
+    async runEvents(runId, events) {
+      if (events.length) await publisher.publish(channels.runEvents(prefix, runId), JSON.stringify(events));
+    },
+    async runChanged(runId, status) {
+      await publisher.publish(channels.runs(prefix), JSON.stringify({ runId, status } satisfies RunChange));
+    },
+  };
+}
+
+export async function publishCancel(publisher: Redis, prefix: string, runId: string): Promise<void> {
+  await publisher.publish(channels.cancel(prefix), runId);
+}
+
+type Listener = (message: string) => void;
+
+/**
+ * One subscriber connection per process, shared by every listener (each SSE
+ * stream, the worker's cancel handler), with reference-counted channels.
+ */
+export class Subscriptions {
+  private listeners = new Map<string, Set<Listener>>();
+
+  constructor(private readonly subscriber: Redis) {
+    subscriber.on("message", (channel: string, message: string) => {
+      for (const listener of this.listeners.get(channel) ?? []) listener(message);
+    });
+  }
+
+  /** Resolves once Redis has confirmed the subscription; call the returned function to leave. */
+  async listen(channel: string, listener: Listener): Promise<() => Promise<void>> {
+    let set = this.listeners.get(channel);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(channel, set);
+    }
+    set.add(listener);
+    if (set.size === 1) await this.subscriber.subscribe(channel);
+    return async () => {
+      const current = this.listeners.get(channel);
+      if (!current) return;
+      current.delete(listener);
+      if (current.size === 0) {
+        this.listeners.delete(channel);
+        await this.subscriber.unsubscribe(channel);
+      }
+    };
+  }
+
+  listenRunEvents(prefix: string, runId: string, onEvents: (events: StoredRunEvent[]) => void) {
+    return this.listen(channels.runEvents(prefix, runId), (m) => onEvents(JSON.parse(m) as StoredRunEvent[]));
+  }
+
+  listenRunChanges(prefix: string, onChange: (change: RunChange) => void) {
+    return this.listen(channels.runs(prefix), (m) => onChange(JSON.parse(m) as RunChange));
+  }
+
+  listenCancels(prefix: string, onCancel: (runId: string) => void) {
+    return this.listen(channels.cancel(prefix), onCancel);
+  }
+}

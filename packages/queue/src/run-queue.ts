@@ -1,0 +1,58 @@
+import { Queue, Worker, type Job, type ConnectionOptions } from "bullmq";
+import type { Redis } from "ioredis";
+import { z } from "zod";
+import type { RunScheduler } from "@loopy/core/ports";
+import { publishCancel } from "./event-bus.ts";
+
+/** The queue of runs waiting for a worker. One job per run; job id = run id. */
+export const RUN_QUEUE = "runs";
+
+export const runJobSchema = z.object({ runId: z.string().min(1) });
+export type RunJob = z.infer<typeof runJobSchema>;
+
+/**
+ * A run is executed at most once by the queue: a failed attempt ends as a failed
+ * run (the worker records why) rather than a silent retry that would repeat an
+ * agent's side effects. Stalled jobs (a worker that died) come back once so the
+ * run is marked failed instead of staying "running" forever.
+ */
+const jobOptions = { attempts: 1, removeOnComplete: { age: 3600, count: 1000 }, removeOnFail: { age: 24 * 3600 } };
+
+export function createRunQueue(connection: Redis, prefix: string): Queue<RunJob> {
+  return new Queue<RunJob>(RUN_QUEUE, { connection: connection as ConnectionOptions, prefix });
+}
+
+export async function enqueueRun(queue: Queue<RunJob>, runId: string): Promise<void> {
+  await queue.add("run", runJobSchema.parse({ runId }), { ...jobOptions, jobId: runId });
+}
+
+/** The scheduler the domain uses, on BullMQ plus a Redis channel for cancel requests. */
+export function createRunScheduler(queue: Queue<RunJob>, publisher: Redis, prefix: string): RunScheduler {
+  return {
+    enqueue: (runId) => enqueueRun(queue, runId),
+    async remove(runId) {
+      const job = await queue.getJob(runId);
+      if (!job) return false;
+      if (!(await job.isWaiting()) && !(await job.isDelayed())) return false;
+      await job.remove();
+      return true;
+    },
+    requestCancel: (runId) => publishCancel(publisher, prefix, runId),
+  };
+}
+
+/** Builds the worker that takes runs off the queue; `handle` does the work. */
+export function createRunWorker(
+  connection: Redis,
+  prefix: string,
+  concurrency: number,
+  handle: (job: RunJob, bullJob: Job<RunJob>) => Promise<void>,
+): Worker<RunJob> {
+  return new Worker<RunJob>(RUN_QUEUE, async (job) => handle(runJobSchema.parse(job.data), job), {
+    connection: connection as ConnectionOptions,
+    prefix,
+    concurrency,
+    maxStalledCount: 1,
+    name: "loopy-worker",
+  });
+}

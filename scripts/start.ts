@@ -1,0 +1,130 @@
+/**
+ * `npm start`: Loopy on its embedded default, no Docker, no hand-started service.
+ *
+ *   database  DATABASE_URL, else an embedded PGlite server with files in $LOOPY_HOME/pgdata
+ *   redis     REDIS_URL, else 127.0.0.1:6379, else `redis-server` from PATH as a child
+ *   web       `next start` (built first if needed), worker: its own process
+ *
+ * Prints the URL once /api/health answers 200. Ctrl-C stops everything it started.
+ * LOOPY_DEV=1 (`npm run dev`) runs `next dev` instead of building.
+ */
+import { spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadEnv } from "@loopy/config/env";
+import { ensureDatabase, type DatabaseChoice } from "@loopy/embedded/database";
+import { ensureRedis, type RedisChoice } from "@loopy/embedded/redis";
+import { startChild, stopChild, waitFor } from "@loopy/embedded/processes";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const bin = (name: string) => path.join(root, "node_modules", ".bin", name);
+const dev = process.env.LOOPY_DEV === "1";
+
+function fail(message: string): never {
+  console.error(`\nloopy: ${message}`);
+  process.exit(1);
+}
+
+let env: ReturnType<typeof loadEnv>;
+try {
+  env = loadEnv();
+} catch (error) {
+  fail((error as Error).message);
+}
+const home = env.LOOPY_HOME;
+await mkdir(home, { recursive: true });
+
+// One Loopy per LOOPY_HOME: the embedded database must have a single owner.
+const pidFile = path.join(home, "loopy.pid");
+if (existsSync(pidFile)) {
+  const pid = Number(readFileSync(pidFile, "utf8"));
+  let alive = false;
+  try {
+    process.kill(pid, 0);
+    alive = pid !== process.pid;
+  } catch {
+    alive = false;
+  }
+  if (alive) fail(`Loopy is already running from ${home} (pid ${pid}). Stop it, or set LOOPY_HOME to another folder.`);
+}
+writeFileSync(pidFile, String(process.pid));
+
+const children: ChildProcess[] = [];
+let database: DatabaseChoice | undefined;
+let redis: RedisChoice | undefined;
+let stopping = false;
+
+async function shutdown(code: number) {
+  if (stopping) return;
+  stopping = true;
+  console.log("\nStopping Loopy…");
+  // Web first (no new work), then the worker (cancels what it runs), then the services.
+  for (const child of [...children].reverse()) await stopChild(child, 10_000);
+  if (redis?.child) await stopChild(redis.child);
+  if (database?.embedded) await database.embedded.stop();
+  rmSync(pidFile, { force: true });
+  process.exit(code);
+}
+process.on("SIGINT", () => void shutdown(0));
+process.on("SIGTERM", () => void shutdown(0));
+
+try {
+  console.log(`Loopy home: ${home}`);
+  database = await ensureDatabase(home, env.DATABASE_URL);
+  console.log(`Database:   ${database.source === "embedded" ? `embedded PGlite (${path.join(home, "pgdata")})` : "DATABASE_URL"}${database.migrationsApplied.length ? `, applied ${database.migrationsApplied.length} migration(s)` : ""}`);
+  redis = await ensureRedis(home, env.REDIS_URL);
+  console.log(`Redis:      ${redis.source === "REDIS_URL" ? "REDIS_URL" : redis.source === "local" ? "127.0.0.1:6379" : `redis-server child (${redis.url})`}`);
+} catch (error) {
+  console.error(`\nloopy: ${(error as Error).message}`);
+  await shutdown(1);
+}
+
+const childEnv: NodeJS.ProcessEnv = {
+  ...process.env,
+  DATABASE_URL: database?.url,
+  REDIS_URL: redis?.url,
+  LOOPY_HOME: home,
+  PORT: String(env.PORT),
+  HOST: env.HOST,
+  NEXT_TELEMETRY_DISABLED: "1",
+};
+
+if (!dev) {
+  console.log("Building the web app (cached after the first time)…");
+  const build = spawnSync(bin("turbo"), ["run", "build", "--filter=@loopy/web", "--output-logs=errors-only"], {
+    cwd: root,
+    stdio: "inherit",
+    env: { ...childEnv, DATABASE_URL: undefined, REDIS_URL: undefined },
+  });
+  if (build.status !== 0) {
+    console.error("\nloopy: building the web app failed (see above)");
+    await shutdown(1);
+  }
+}
+
+const worker = startChild("worker", bin("tsx"), [path.join(root, "apps/worker/src/main.ts")], { cwd: root, env: childEnv });
+const web = startChild("web", bin("next"), [dev ? "dev" : "start", "--port", String(env.PORT), "--hostname", env.HOST], {
+  cwd: path.join(root, "apps/web"),
+  env: childEnv,
+  quiet: !dev,
+});
+children.push(worker, web);
+for (const child of children) {
+  child.once("exit", (code, signal) => {
+    if (stopping) return;
+    console.error(`\nloopy: ${child === web ? "web" : "worker"} exited unexpectedly (${signal ?? `code ${code}`}); stopping.`);
+    void shutdown(1);
+  });
+}
+
+const probeHost = env.HOST === "0.0.0.0" || env.HOST === "::" ? "127.0.0.1" : env.HOST;
+const url = `http://${probeHost.includes(":") ? `[${probeHost}]` : probeHost}:${env.PORT}`;
+try {
+  await waitFor(async () => (await fetch(`${url}/api/health`)).status === 200, 120_000, "Loopy did not become healthy within 120 s", 300);
+} catch (error) {
+  console.error(`\nloopy: ${(error as Error).message}`);
+  await shutdown(1);
+}
+console.log(`\n  Loopy is ready: ${url}\n  CLI: LOOPY_URL=${url} npx loopy --help\n  Ctrl-C stops it.\n`);
