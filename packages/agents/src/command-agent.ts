@@ -10,7 +10,6 @@ export const commandAgent: AgentAdapter = {
   name: "command",
   label: "Shell command",
   async run(input, emit) {
-    emit({ type: "command", command: input.instruction, exitCode: null });
     const result = await runProcess({
       shellCommand: input.instruction,
       cwd: input.cwd,

@@ -70,7 +70,7 @@ function eventLine(e: StoredEvent): string | null {
     case "status":
       return `● ${ev.status}${ev.reason ? ` — ${ev.reason}` : ""}`;
     case "command":
-      return ev.exitCode === null ? `$ ${ev.command}` : `$ exit ${ev.exitCode}`;
+      return `$ ${ev.command}  → ${ev.exitCode === null ? "killed" : `exit ${ev.exitCode}`}`;
     case "diff":
       return `diff: ${ev.files} file(s), +${ev.additions} -${ev.deletions}`;
     case "cancel_requested":

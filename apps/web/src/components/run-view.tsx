@@ -174,7 +174,7 @@ function EventLine({ event }: { event: StoredRunEvent }) {
       return (
         <div className="text-violet-300">
           {stamp}$ {e.command}
-          {e.exitCode !== null ? `  → exit ${e.exitCode}` : ""}
+          {`  → ${e.exitCode === null ? "killed" : `exit ${e.exitCode}`}`}
         </div>
       );
     case "worktree":

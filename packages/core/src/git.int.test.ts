@@ -1,0 +1,80 @@
+import { execFileSync } from "node:child_process";
+import { mkdtemp, rename, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { addWorktree, commitAll, inspectRepo, removeWorktree, resolveCommit } from "./git.ts";
+import { diffCommits } from "./diff.ts";
+
+const sh = (cwd: string, ...args: string[]) => execFileSync("git", args, { cwd, stdio: "pipe" }).toString().trim();
+
+async function repo(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), "loopy-git-"));
+  sh(dir, "init", "-q", "-b", "trunk");
+  await writeFile(path.join(dir, "a.txt"), "one\ntwo\nthree\n");
+  await writeFile(path.join(dir, "move-me.txt"), "a file that will be renamed\nwith enough lines\nto be detected\n");
+  sh(dir, "add", "-A");
+  sh(dir, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init");
+  return dir;
+}
+
+describe("inspectRepo", () => {
+  it("accepts a repository with a commit and reports its checked-out branch", async () => {
+    const dir = await repo();
+    const result = await inspectRepo(path.join(dir, "."));
+    expect(result).toEqual({ ok: true, info: { root: dir, defaultBranch: "trunk" } });
+  });
+
+  it("says what is wrong otherwise", async () => {
+    const empty = await mkdtemp(path.join(tmpdir(), "loopy-empty-"));
+    expect(await inspectRepo(path.join(empty, "missing"))).toEqual({ ok: false, problem: "missing" });
+    await writeFile(path.join(empty, "file"), "x");
+    expect(await inspectRepo(path.join(empty, "file"))).toEqual({ ok: false, problem: "not_a_directory" });
+    expect(await inspectRepo(empty)).toEqual({ ok: false, problem: "not_a_repo" });
+    sh(empty, "init", "-q");
+    expect(await inspectRepo(empty)).toEqual({ ok: false, problem: "no_commits" });
+  });
+});
+
+describe("worktree, commit and diff", () => {
+  it("isolates changes in a worktree branch and diffs them against the base", async () => {
+    const dir = await repo();
+    const base = (await resolveCommit(dir, "trunk"))!;
+    expect(base).toMatch(/^[0-9a-f]{40}$/);
+    expect(await resolveCommit(dir, "no-such-branch")).toBeNull();
+    expect(await resolveCommit(dir, "--all")).toBeNull();
+
+    const wt = path.join(await mkdtemp(path.join(tmpdir(), "loopy-wt-")), "run");
+    await addWorktree(dir, wt, "loopy/run-test", base);
+    await writeFile(path.join(wt, "a.txt"), "one\n2\nthree\nfour\n");
+    await writeFile(path.join(wt, "bin.dat"), Buffer.from([0, 1, 2, 3, 0, 255]));
+    await rename(path.join(wt, "move-me.txt"), path.join(wt, "moved.txt"));
+    const head = await commitAll(wt, "loopy: test");
+    expect(head).toMatch(/^[0-9a-f]{40}$/);
+    // The main checkout is untouched.
+    expect(sh(dir, "status", "--porcelain")).toBe("");
+    expect(sh(dir, "rev-parse", "loopy/run-test")).toBe(head);
+
+    const diff = await diffCommits(dir, base, head!);
+    expect(diff.files).toEqual(
+      expect.arrayContaining([
+        { path: "a.txt", status: "modified", additions: 2, deletions: 1, binary: false },
+        { path: "bin.dat", status: "added", additions: 0, deletions: 0, binary: true },
+        { path: "moved.txt", oldPath: "move-me.txt", status: "renamed", additions: 0, deletions: 0, binary: false },
+      ]),
+    );
+    expect(diff.additions).toBe(2);
+    expect(diff.patch).toContain("+four");
+
+    await removeWorktree(dir, wt);
+    expect(sh(dir, "worktree", "list")).not.toContain(wt);
+    expect(sh(dir, "rev-parse", "loopy/run-test")).toBe(head);
+  });
+
+  it("commits nothing when nothing changed", async () => {
+    const dir = await repo();
+    const wt = path.join(await mkdtemp(path.join(tmpdir(), "loopy-wt-")), "run");
+    await addWorktree(dir, wt, "loopy/run-empty", (await resolveCommit(dir, "HEAD"))!);
+    expect(await commitAll(wt, "nothing")).toBeNull();
+  });
+});

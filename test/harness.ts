@@ -1,0 +1,92 @@
+import { execFileSync } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { inject } from "vitest";
+import { createServices, type Services } from "@loopy/api/services";
+import { createCaller, createContext } from "@loopy/api";
+import { loadEnv } from "@loopy/config/env";
+import { startRunWorker } from "@loopy/queue/run-worker";
+
+/** A temporary git repository with one commit on `main`. */
+export async function makeRepo(files: Record<string, string> = { "README.md": "hello colour world\n" }): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), "loopy-repo-"));
+  const git = (...args: string[]) => execFileSync("git", args, { cwd: dir, stdio: "pipe" });
+  git("init", "-q", "-b", "main");
+  for (const [name, content] of Object.entries(files)) {
+    await writeFile(path.join(dir, name), content);
+  }
+  git("add", "-A");
+  git("-c", "user.name=Test", "-c", "user.email=test@example.com", "commit", "-q", "-m", "initial");
+  return dir;
+}
+
+export function gitIn(dir: string, ...args: string[]): string {
+  return execFileSync("git", args, { cwd: dir, stdio: "pipe" }).toString().trim();
+}
+
+export interface Harness {
+  services: Services;
+  api: ReturnType<typeof createCaller>;
+  /** A caller whose subscriptions end when `signal` aborts (tRPC takes the signal per caller). */
+  apiWithSignal(signal: AbortSignal): ReturnType<typeof createCaller>;
+  home: string;
+  /** Starts an in-process BullMQ worker that executes runs like apps/worker does. */
+  startWorker(concurrency?: number): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+/**
+ * Real services on the test run's Postgres database and Redis, with a queue
+ * prefix of this harness's own so parallel test files never take each other's jobs.
+ */
+export async function createHarness(): Promise<Harness> {
+  const home = await mkdtemp(path.join(tmpdir(), "loopy-home-"));
+  const prefix = `${inject("redisPrefix")}:${randomBytes(3).toString("hex")}`;
+  const env = loadEnv({
+    DATABASE_URL: inject("databaseUrl"),
+    REDIS_URL: inject("redisUrl"),
+    LOOPY_REDIS_PREFIX: prefix,
+    LOOPY_HOME: home,
+  });
+  const services = createServices(env);
+  const api = createCaller(createContext(services));
+  const stops: Array<() => Promise<void>> = [];
+
+  return {
+    services,
+    api,
+    apiWithSignal: (signal) => createCaller(createContext(services), { signal }),
+    home,
+    async startWorker(concurrency = 4) {
+      const worker = await startRunWorker({
+        db: services.db,
+        notifier: services.notifier,
+        redisUrl: env.REDIS_URL!,
+        prefix,
+        concurrency,
+        loopyHome: home,
+      });
+      const stop = () => worker.close({ cancelRunning: true });
+      stops.push(stop);
+      return stop;
+    },
+    async close() {
+      for (const stop of stops) await stop();
+      await services.close();
+      await rm(home, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Waits until `check` returns a value (not undefined), polling the database-backed API. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs}ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
