@@ -44,6 +44,7 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
   const tail: string[] = [];
   let outcome: AgentOutcome | undefined;
   let worktreeAdded = false;
+  let final: { to: "succeeded" | "failed" | "cancelled"; reason?: string };
   try {
     const adapter = findAgent(run.agent);
     if (!adapter) throw new Error(`This worker has no "${run.agent}" agent`);
@@ -79,17 +80,16 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
         logTail: tail.join("\n"),
       },
     });
-    const to = outcome.cancelled ? "cancelled" : outcome.ok ? "succeeded" : "failed";
-    await transitionRun(deps, runId, to, { from: ["running"], reason: outcome.reason });
+    final = { to: outcome.cancelled ? "cancelled" : outcome.ok ? "succeeded" : "failed", reason: outcome.reason };
   } catch (error) {
     await events.flush().catch(() => undefined);
-    await transitionRun(deps, runId, "failed", {
-      from: ["running"],
-      reason: (error as Error).message,
-      data: { logTail: tail.join("\n"), exitCode: outcome?.exitCode ?? null },
-    });
-  } finally {
-    if (worktreeAdded) await removeWorktree(repo, worktree).catch(() => undefined);
-    await db.run.update({ where: { id: runId }, data: { worktreePath: null } }).catch(() => undefined);
+    await db.run
+      .update({ where: { id: runId }, data: { logTail: tail.join("\n"), exitCode: outcome?.exitCode ?? null } })
+      .catch(() => undefined);
+    final = { to: "failed", reason: (error as Error).message };
   }
+  // Clean up before the final transition, so whoever sees the end state sees a finished row.
+  if (worktreeAdded) await removeWorktree(repo, worktree).catch(() => undefined);
+  await db.run.update({ where: { id: runId }, data: { worktreePath: null } }).catch(() => undefined);
+  await transitionRun(deps, runId, final.to, { from: ["running"], reason: final.reason });
 }

@@ -24,11 +24,12 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
 }
 
 /**
- * Starts a child in its own process group with its output prefixed, so that
- * stopping it takes every process it started too.
+ * Starts a child with its output prefixed. It stays in the launcher's process
+ * group on purpose: Ctrl-C in the terminal, or a supervisor killing the group,
+ * reaches it even if the launcher itself is killed first.
  */
 export function startChild(name: string, command: string, args: string[], options: SpawnOptions & { quiet?: boolean } = {}): ChildProcess {
-  const child = spawn(command, args, { ...options, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
   const prefix = `[${name}] `;
   for (const stream of [child.stdout, child.stderr]) {
     let pending = "";
@@ -42,20 +43,15 @@ export function startChild(name: string, command: string, args: string[], option
   return child;
 }
 
-/** SIGTERM to the child's process group, SIGKILL after `graceMs`; resolves when it has exited. */
+/** SIGTERM to the child, SIGKILL after `graceMs`; resolves when it has exited. */
 export function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
-  const pid = child.pid;
   return new Promise((resolve) => {
     const kill = (signal: NodeJS.Signals) => {
       try {
-        process.kill(-pid, signal);
+        child.kill(signal);
       } catch {
-        try {
-          child.kill(signal);
-        } catch {
-          // already gone
-        }
+        // already gone
       }
     };
     const timer = setTimeout(() => kill("SIGKILL"), graceMs);
