@@ -109,6 +109,7 @@ describe("run lifecycle", () => {
     expect(run.status).toBe("cancelled");
     const events = await eventsOf(id);
     expect(events).toContainEqual({ type: "cancel_requested" });
+    expect(run.statusReason).toBe("cancelled by a user; the command's process group was killed");
     expect(events.some((e) => e.type === "log" && e.line === "never")).toBe(false);
     await expect(h.api.runs.cancel({ runId: id })).rejects.toThrow(/already ended/);
   });
@@ -161,6 +162,16 @@ describe("run lifecycle", () => {
     expect(run.status).toBe("cancelled");
     expect(run.startedAt).toBeNull();
     expect(await h.services.queue.getJob(id)).toBeUndefined();
+    stopWorker = await h.startWorker();
+  });
+
+  it("a worker that shuts down cancels the runs it holds and says why", async () => {
+    const { id } = await h.api.runs.launch({ project, command: "echo busy; sleep 120" });
+    await eventually(async () => ((await eventsOf(id)).some((e) => e.type === "log" && e.line === "busy") ? true : undefined), 15_000, "first log line");
+    await stopWorker();
+    const run = await h.api.runs.get({ runId: id });
+    expect(run.status).toBe("cancelled");
+    expect(run.statusReason).toBe("cancelled because its worker shut down; the command's process group was killed");
     stopWorker = await h.startWorker();
   });
 

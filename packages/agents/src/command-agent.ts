@@ -20,8 +20,9 @@ export const commandAgent: AgentAdapter = {
     });
     emit({ type: "command", command: input.instruction, exitCode: result.exitCode });
     const ok = !result.timedOut && !result.cancelled && result.exitCode === 0;
+    const why = typeof input.signal?.reason === "string" ? input.signal.reason : "cancelled by a user";
     const reason = result.cancelled
-      ? "cancelled; the command's process group was killed"
+      ? `${why}; the command's process group was killed`
       : result.timedOut
         ? `timed out after ${formatDuration(input.timeoutMs)}; the command's process group was killed`
         : result.exitCode !== 0

@@ -40,16 +40,23 @@ export const NO_REDIS_HELP = [
  * 127.0.0.1:6379; else a `redis-server` from PATH started as a child with its
  * files under `home`. Throws NO_REDIS_HELP when there is none.
  */
-export async function ensureRedis(home: string, redisUrl?: string): Promise<RedisChoice> {
+export async function ensureRedis(
+  home: string,
+  redisUrl?: string,
+  /** Overridable for tests: the local port to probe and the server binary to look for. */
+  probe: { localPort?: number; serverBinary?: string } = {},
+): Promise<RedisChoice> {
   if (redisUrl) return { url: redisUrl, source: "REDIS_URL" };
-  if (await pingRedis("127.0.0.1", 6379)) return { url: "redis://127.0.0.1:6379", source: "local" };
-  const found = spawnSync("redis-server", ["--version"], { stdio: "ignore" });
+  const localPort = probe.localPort ?? 6379;
+  if (await pingRedis("127.0.0.1", localPort)) return { url: `redis://127.0.0.1:${localPort}`, source: "local" };
+  const serverBinary = probe.serverBinary ?? "redis-server";
+  const found = spawnSync(serverBinary, ["--version"], { stdio: "ignore" });
   if (found.error || found.status !== 0) throw new Error(NO_REDIS_HELP);
   const dir = path.join(home, "redis");
   await mkdir(dir, { recursive: true });
   const port = await freePort();
   const child = spawn(
-    "redis-server",
+    serverBinary,
     ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--save", "60 1", "--daemonize", "no", "--logfile", path.join(dir, "redis.log")],
     { stdio: "ignore" },
   );

@@ -52,7 +52,7 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
   return {
     inProgress: () => running.size,
     async close({ cancelRunning = false } = {}) {
-      if (cancelRunning) for (const controller of running.values()) controller.abort();
+      if (cancelRunning) for (const controller of running.values()) controller.abort("cancelled because its worker shut down");
       await worker.close();
       connection.disconnect();
       subscriber.disconnect();

@@ -4,6 +4,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useSubscription } from "@trpc/tanstack-react-query";
 import Link from "next/link";
 import { useEffect, useRef, useState } from "react";
+import { formatDuration } from "@loopy/config/duration";
 import type { StoredRunEvent } from "@loopy/core/run-events";
 import { useTRPC } from "~/trpc/client";
 import { DiffView } from "./diff-view";
@@ -93,7 +94,7 @@ export function RunView({ runId }: { runId: string }) {
         <Meta label="Started" value={formatTime(r.startedAt)} />
         <Meta label="Duration" value={<Elapsed startedAt={r.startedAt} finishedAt={r.finishedAt} />} />
         <Meta label="Exit code" value={r.exitCode === null ? "—" : String(r.exitCode)} mono />
-        <Meta label="Timeout" value={`${Math.round(r.timeoutMs / 1000)}s`} />
+        <Meta label="Timeout" value={formatDuration(r.timeoutMs)} />
       </dl>
       {r.statusReason && (
         <p data-testid="status-reason" className="rounded-md border border-white/10 bg-white/5 px-3 py-2 text-sm text-gray-200">
