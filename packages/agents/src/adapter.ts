@@ -1,17 +1,43 @@
 import type { AgentEvent } from "./events.ts";
 
+/** A saved agent configuration, as the adapters read it. Secrets are never stored here, only their names. */
+export interface AgentProfileConfig {
+  model?: string;
+  /** API base URL, for agents that talk to a configurable endpoint. */
+  baseUrl?: string;
+  /** Names of environment variables (API keys) injected into the agent's process. */
+  secretNames?: string[];
+  maxTurns?: number;
+  /** Budget per run; exceeding it sends the run to needs_attention. */
+  budgetUsd?: number;
+  budgetTokens?: number;
+}
+
 /** What an adapter needs to run one turn of an agent in a worktree. */
 export interface AgentRunInput {
   /** The worktree the agent works in; it must not touch anything outside. */
   cwd: string;
   /** The prompt for an LLM agent; the shell command for the command agent. */
   instruction: string;
-  /** Extra environment for the agent's processes (merged over a minimal inherited one). */
+  /** Extra environment for the agent's processes (secrets, LOOPY_* variables). */
   env?: Record<string, string>;
   /** Hard limit for the turn; the whole process group is killed when it passes. */
   timeoutMs: number;
-  /** Aborted when a user cancels the run. */
+  /** Aborted when a user cancels the run; a string reason says who stopped it. */
   signal?: AbortSignal;
+  /** The session to continue (from an earlier turn's outcome); a new one when absent. */
+  sessionId?: string | null;
+  profile?: AgentProfileConfig;
+  /** A private folder for the agent's own state (HOME, config, sessions), kept across turns of a run. */
+  stateDir?: string;
+  /** Extra folders to look for agent executables in, before PATH. */
+  binDirs?: string[];
+}
+
+export interface AgentUsage {
+  inputTokens: number;
+  outputTokens: number;
+  costUsd?: number;
 }
 
 /** How a turn ended. Adapters also emit it as an `outcome` event. */
@@ -22,6 +48,12 @@ export interface AgentOutcome {
   cancelled: boolean;
   /** A short reason a user can act on when `ok` is false. */
   reason?: string;
+  /** The session a follow-up continues. */
+  sessionId?: string;
+  /** Usage of this turn. */
+  usage?: AgentUsage;
+  /** Set when the agent stopped for a human: it asked a question or was denied a permission. */
+  needsAttention?: string;
 }
 
 export type EmitAgentEvent = (event: AgentEvent) => void;
@@ -31,5 +63,11 @@ export interface AgentAdapter {
   /** Stable name used in the database, API and CLI (`command`, `claude-code`, ...). */
   readonly name: string;
   readonly label: string;
+  /** Whether the adapter takes a prompt (LLM agents) or a shell command. */
+  readonly takes: "prompt" | "command";
+  /** Whether a follow-up can continue the same session. */
+  readonly resumable: boolean;
+  /** Null when the agent can run here; otherwise what is missing, in words a user can act on. */
+  unavailable(input: Pick<AgentRunInput, "binDirs" | "profile" | "env">): Promise<string | null>;
   run(input: AgentRunInput, emit: EmitAgentEvent): Promise<AgentOutcome>;
 }

@@ -9,6 +9,9 @@ import { formatDuration } from "@loopy/config/duration";
 export const commandAgent: AgentAdapter = {
   name: "command",
   label: "Shell command",
+  takes: "command",
+  resumable: false,
+  unavailable: async () => null,
   async run(input, emit) {
     const result = await runProcess({
       shellCommand: input.instruction,

@@ -22,6 +22,8 @@ export const agentEventSchema = z.discriminatedUnion("type", [
     costUsd: z.number().nonnegative().optional(),
   }),
   z.object({ type: z.literal("error"), message: z.string() }),
+  /** The agent's own session id, which a follow-up resumes. */
+  z.object({ type: z.literal("session"), id: z.string() }),
   /** The agent's own final word on its turn. */
   z.object({
     type: z.literal("outcome"),

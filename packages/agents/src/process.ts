@@ -2,7 +2,9 @@ import { spawn } from "node:child_process";
 
 export interface ProcessOptions {
   /** Run through `bash -c`; the usual way for user-written commands. */
-  shellCommand: string;
+  shellCommand?: string;
+  /** Or run a program directly with arguments (no shell): agent CLIs. */
+  argv?: [string, ...string[]];
   cwd: string;
   env?: Record<string, string>;
   timeoutMs: number;
@@ -13,6 +15,8 @@ export interface ProcessOptions {
   killGraceMs?: number;
   /** Lines longer than this are cut, so one runaway line cannot flood the event log. */
   maxLineLength?: number;
+  /** Replace the minimal inherited environment entirely (still merged with `env`). */
+  baseEnv?: Record<string, string>;
 }
 
 export interface ProcessResult {
@@ -39,10 +43,11 @@ export function runProcess(options: ProcessOptions): Promise<ProcessResult> {
       resolve({ exitCode: null, signal: null, timedOut: false, cancelled: true, durationMs: 0, pid: undefined });
       return;
     }
-    const child = spawn("bash", ["-c", options.shellCommand], {
+    const [file, ...args] = options.argv ?? ["bash", "-c", options.shellCommand ?? "true"];
+    const child = spawn(file, args, {
       cwd: options.cwd,
       // Cast: Next's types make NODE_ENV mandatory in ProcessEnv; a child does not need it.
-      env: { ...inheritedEnv(), ...options.env } as NodeJS.ProcessEnv,
+      env: { ...(options.baseEnv ?? inheritedEnv()), ...options.env } as NodeJS.ProcessEnv,
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -108,7 +113,7 @@ function cut(line: string, max: number): string {
 }
 
 /** A small, predictable environment: enough to find tools, nothing of Loopy's own secrets. */
-function inheritedEnv(): Record<string, string> {
+export function inheritedEnv(): Record<string, string> {
   const keep = ["PATH", "HOME", "USER", "LANG", "LC_ALL", "TERM", "SHELL", "TMPDIR", "TZ"];
   const env: Record<string, string> = {};
   for (const key of keep) {

@@ -1,7 +1,11 @@
 import type { AgentAdapter } from "./adapter.ts";
+import { claudeCodeAgent } from "./claude-code.ts";
 import { commandAgent } from "./command-agent.ts";
+import { openAICompatibleAgent } from "./openai-compatible.ts";
 
-const adapters = new Map<string, AgentAdapter>([[commandAgent.name, commandAgent]]);
+const adapters = new Map<string, AgentAdapter>(
+  [commandAgent, claudeCodeAgent, openAICompatibleAgent].map((a) => [a.name, a]),
+);
 
 /** Names of every agent adapter this build of Loopy knows. */
 export function agentNames(): string[] {

@@ -1,0 +1,145 @@
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeModelServer, type FakeModelServer } from "@loopy/fake-models/server";
+import type { AgentEvent } from "./events.ts";
+import type { AgentAdapter, AgentRunInput } from "./adapter.ts";
+import { claudeCodeAgent } from "./claude-code.ts";
+import { openAICompatibleAgent } from "./openai-compatible.ts";
+
+/** Where `npm run agents:install` (and CI) put the pinned agent CLIs. */
+const BIN_DIRS = [path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../tools/agent-clis/node_modules/.bin")];
+const hasClaude = existsSync(path.join(BIN_DIRS[0]!, "claude"));
+
+async function repo(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), "loopy-agent-"));
+  await writeFile(path.join(dir, "greeting.txt"), "hello world\n");
+  execFileSync("git", ["init", "-q"], { cwd: dir });
+  return dir;
+}
+
+async function turn(agent: AgentAdapter, input: Omit<AgentRunInput, "timeoutMs">) {
+  const events: AgentEvent[] = [];
+  const outcome = await agent.run({ timeoutMs: 60_000, binDirs: BIN_DIRS, ...input }, (e) => events.push(e));
+  return { outcome, events };
+}
+
+describe("agent adapters against fake model servers (real clients, fake wire)", () => {
+  let server: FakeModelServer;
+  beforeAll(async () => {
+    server = await startFakeModelServer({ usage: { input: 200, output: 40 } });
+  });
+  afterAll(() => server?.close());
+
+  describe.skipIf(!hasClaude)("claude-code (the real Claude Code CLI)", () => {
+    it("edits files, reports events, usage and cost, and continues the same session", async () => {
+      const cwd = await repo();
+      const stateDir = await mkdtemp(path.join(tmpdir(), "loopy-claude-home-"));
+      const profile = { model: "claude-sonnet-4-5", baseUrl: server.url, maxTurns: 10 };
+      const env = { ANTHROPIC_API_KEY: "dummy", CLAUDE_CODE_MAX_RETRIES: "0" };
+      const first = await turn(claudeCodeAgent, {
+        cwd,
+        stateDir,
+        profile,
+        env,
+        instruction: "Add a file and fix the greeting.\n@write notes.txt: written by claude\n@edit greeting.txt: world => loopy\n@say Both done",
+      });
+      expect(first.outcome).toMatchObject({ ok: true, exitCode: 0 });
+      expect(await readFile(path.join(cwd, "notes.txt"), "utf8")).toBe("written by claude\n");
+      expect(await readFile(path.join(cwd, "greeting.txt"), "utf8")).toBe("hello loopy\n");
+      const types = first.events.map((e) => e.type);
+      expect(types).toContain("session");
+      expect(first.events).toContainEqual(expect.objectContaining({ type: "tool_call", name: "Write" }));
+      expect(first.events).toContainEqual({ type: "file_edit", path: "notes.txt", kind: "create" });
+      expect(first.events).toContainEqual({ type: "file_edit", path: "greeting.txt", kind: "modify" });
+      expect(first.events).toContainEqual({ type: "message", text: "Both done" });
+      // 4 model calls (Write, Read, Edit, final text) × 200 in / 40 out at Sonnet prices ($3/$15 per Mtok).
+      const usage = first.events.find((e) => e.type === "usage");
+      expect(usage).toEqual({ type: "usage", inputTokens: 800, outputTokens: 160, costUsd: expect.closeTo(0.0048, 6) });
+      const sessionId = first.outcome.sessionId!;
+      expect(sessionId).toMatch(/^[0-9a-f-]{36}$/);
+
+      const before = server.requests.length;
+      const second = await turn(claudeCodeAgent, { cwd, stateDir, profile, env, sessionId, instruction: "One more.\n@write notes.txt: second turn" });
+      expect(second.outcome).toMatchObject({ ok: true, sessionId });
+      expect(await readFile(path.join(cwd, "notes.txt"), "utf8")).toBe("second turn\n");
+      // The resumed request carried the first turn's history.
+      const resumed = server.requests.slice(before).find((r) => r.url.startsWith("/v1/messages"))!.body as { messages: unknown[] };
+      expect(JSON.stringify(resumed.messages)).toContain("written by claude");
+    });
+
+    it("fails with a clear reason when the model endpoint is down", async () => {
+      const { outcome } = await turn(claudeCodeAgent, {
+        cwd: await repo(),
+        stateDir: await mkdtemp(path.join(tmpdir(), "loopy-claude-home-")),
+        profile: { model: "claude-sonnet-4-5", baseUrl: "http://127.0.0.1:9" },
+        env: { ANTHROPIC_API_KEY: "dummy", CLAUDE_CODE_MAX_RETRIES: "0" },
+        instruction: "@write x.txt: never",
+      });
+      expect(outcome.ok).toBe(false);
+      expect(outcome.reason).toMatch(/Claude Code failed|exited with code/);
+    });
+  });
+
+  it("says how to install a CLI that is missing", async () => {
+    const saved = process.env.PATH;
+    process.env.PATH = "/nonexistent";
+    try {
+      expect(await claudeCodeAgent.unavailable({ binDirs: ["/nonexistent"] })).toMatch(/Claude Code is not installed/);
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+
+  describe("openai-compatible (Loopy's agent on the AI SDK)", () => {
+    const profile = () => ({ model: "fake-model", baseUrl: `${server.url}/v1`, maxTurns: 10 });
+
+    it("writes, edits and runs commands inside the worktree, and continues the session", async () => {
+      const cwd = await repo();
+      const stateDir = await mkdtemp(path.join(tmpdir(), "loopy-oai-state-"));
+      const first = await turn(openAICompatibleAgent, {
+        cwd,
+        stateDir,
+        profile: profile(),
+        instruction: "Do it.\n@write src/new.ts: export const x = 1;\n@edit greeting.txt: world => there\n@run cat greeting.txt\n@say Finished the work",
+      });
+      // Four model calls (write, edit, run, finish) × 200 in / 40 out.
+      expect(first.outcome).toMatchObject({ ok: true, usage: { inputTokens: 800, outputTokens: 160 } });
+      expect(await readFile(path.join(cwd, "src/new.ts"), "utf8")).toBe("export const x = 1;\n");
+      expect(await readFile(path.join(cwd, "greeting.txt"), "utf8")).toBe("hello there\n");
+      expect(first.events).toContainEqual({ type: "command", command: "cat greeting.txt", exitCode: 0 });
+      expect(first.events).toContainEqual({ type: "file_edit", path: "src/new.ts", kind: "create" });
+      expect(first.events).toContainEqual({ type: "message", text: "Finished the work" });
+
+      const second = await turn(openAICompatibleAgent, { cwd, stateDir, profile: profile(), sessionId: first.outcome.sessionId, instruction: "@write greeting.txt: again" });
+      expect(second.outcome).toMatchObject({ ok: true, sessionId: first.outcome.sessionId });
+      expect(await readFile(path.join(cwd, "greeting.txt"), "utf8")).toBe("again\n");
+      const last = server.requests.filter((r) => r.url.endsWith("/chat/completions")).at(-1)!.body as { messages: Array<{ role: string }> };
+      expect(last.messages.filter((m) => m.role === "user")).toHaveLength(2);
+    });
+
+    it("refuses paths outside the worktree", async () => {
+      const cwd = await repo();
+      const outside = path.join(path.dirname(cwd), `escape-${path.basename(cwd)}.txt`);
+      const { outcome, events } = await turn(openAICompatibleAgent, {
+        cwd,
+        stateDir: await mkdtemp(path.join(tmpdir(), "loopy-oai-state-")),
+        profile: profile(),
+        instruction: `@write ../escape-${path.basename(cwd)}.txt: gotcha`,
+      });
+      expect(outcome.ok).toBe(true);
+      expect(existsSync(outside)).toBe(false);
+      expect(events).toContainEqual(expect.objectContaining({ type: "tool_result", ok: false, summary: expect.stringMatching(/outside the worktree/) }));
+    });
+
+    it("cannot continue a session it never saved", async () => {
+      await expect(
+        turn(openAICompatibleAgent, { cwd: await repo(), stateDir: await mkdtemp(path.join(tmpdir(), "s-")), profile: profile(), sessionId: "nope", instruction: "hi" }),
+      ).rejects.toThrow(/no saved history/);
+    });
+  });
+});

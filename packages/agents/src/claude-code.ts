@@ -1,0 +1,109 @@
+import path from "node:path";
+import type { AgentAdapter } from "./adapter.ts";
+import { cliOutcome, runJsonCli, summarize } from "./cli-agent.ts";
+import { findExecutable } from "./executables.ts";
+
+const EDIT_TOOLS = new Set(["Write", "Edit", "MultiEdit", "NotebookEdit"]);
+
+/**
+ * Claude Code, headless: `claude -p --output-format stream-json --verbose`.
+ * Writes are allowed with `--permission-mode acceptEdits` (without it, -p mode
+ * silently denies them and reports only `permission_denials`, which we turn
+ * into needs-attention). Follow-ups use `--resume <session_id>`.
+ */
+export const claudeCodeAgent: AgentAdapter = {
+  name: "claude-code",
+  label: "Claude Code",
+  takes: "prompt",
+  resumable: true,
+  async unavailable(input) {
+    if (!(await findExecutable("claude", input.binDirs))) {
+      return 'Claude Code is not installed: the "claude" command was not found (npm install -g @anthropic-ai/claude-code, or npm run agents:install in the Loopy repository)';
+    }
+    return null;
+  },
+  async run(input, emit) {
+    const bin = await findExecutable("claude", input.binDirs);
+    if (!bin) throw new Error((await claudeCodeAgent.unavailable(input)) ?? "claude not found");
+    const profile = input.profile ?? {};
+    const argv: [string, ...string[]] = [bin, "-p", input.instruction, "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits"];
+    if (profile.model) argv.push("--model", profile.model);
+    if (profile.maxTurns) argv.push("--max-turns", String(profile.maxTurns));
+    if (profile.budgetUsd) argv.push("--max-budget-usd", String(profile.budgetUsd));
+    if (input.sessionId) argv.push("--resume", input.sessionId);
+    const env: Record<string, string> = {
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+      DISABLE_TELEMETRY: "1",
+      DISABLE_AUTOUPDATER: "1",
+      DISABLE_ERROR_REPORTING: "1",
+    };
+    if (profile.baseUrl) env.ANTHROPIC_BASE_URL = profile.baseUrl;
+
+    const said: Parameters<typeof cliOutcome>[2] = {};
+    const toolCalls = new Map<string, { name: string; input: Record<string, unknown> }>();
+    const result = await runJsonCli(input, argv, env, emit, (json) => {
+      const type = json.type;
+      if (type === "system" && json.subtype === "init" && typeof json.session_id === "string") {
+        said.sessionId = json.session_id;
+        emit({ type: "session", id: json.session_id });
+        return;
+      }
+      if (type === "assistant") {
+        const content = ((json.message as { content?: unknown[] })?.content ?? []) as Array<Record<string, unknown>>;
+        for (const block of content) {
+          if (block.type === "text" && typeof block.text === "string" && block.text.trim()) emit({ type: "message", text: block.text });
+          if (block.type === "tool_use") {
+            const name = String(block.name);
+            toolCalls.set(String(block.id), { name, input: (block.input ?? {}) as Record<string, unknown> });
+            emit({ type: "tool_call", id: String(block.id), name, summary: summarize(block.input) });
+            if (name === "Bash") emit({ type: "command", command: summarize((block.input as { command?: string })?.command ?? "", 400), exitCode: null });
+          }
+        }
+        return;
+      }
+      if (type === "user") {
+        const content = ((json.message as { content?: unknown[] })?.content ?? []) as Array<Record<string, unknown>>;
+        for (const block of content) {
+          if (block.type !== "tool_result") continue;
+          const id = String(block.tool_use_id);
+          const text = typeof block.content === "string" ? block.content : JSON.stringify(block.content ?? "");
+          const call = toolCalls.get(id);
+          const ok = block.is_error !== true;
+          emit({ type: "tool_result", id, name: call?.name, ok, summary: summarize(text, 300) });
+          const file = call?.input.file_path ?? call?.input.notebook_path;
+          if (ok && call && EDIT_TOOLS.has(call.name) && typeof file === "string") {
+            const created = (json.tool_use_result as { type?: string } | undefined)?.type === "create";
+            emit({ type: "file_edit", path: path.relative(input.cwd, file) || file, kind: created ? "create" : "modify" });
+          }
+        }
+        return;
+      }
+      if (type === "result") {
+        const usage = (json.usage ?? {}) as Record<string, number>;
+        const inputTokens = (usage.input_tokens ?? 0) + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
+        const outputTokens = usage.output_tokens ?? 0;
+        const costUsd = typeof json.total_cost_usd === "number" ? json.total_cost_usd : undefined;
+        said.usage = { inputTokens, outputTokens, costUsd };
+        emit({ type: "usage", inputTokens, outputTokens, ...(costUsd !== undefined ? { costUsd } : {}) });
+        if (typeof json.session_id === "string") said.sessionId = json.session_id;
+        const denials = (json.permission_denials ?? []) as Array<{ tool_name?: string; tool_input?: unknown }>;
+        if (denials.length > 0) {
+          said.needsAttention = `Claude Code was denied permission for ${denials.map((d) => `${d.tool_name}(${summarize(d.tool_input, 60)})`).join(", ")}`;
+          emit({ type: "error", message: said.needsAttention });
+        }
+        if (json.is_error === true) {
+          said.error =
+            json.subtype === "error_max_turns"
+              ? `Claude Code stopped at its turn limit (${profile.maxTurns ?? "?"} turns)`
+              : `Claude Code failed: ${summarize(json.result ?? json.subtype, 300)}`;
+          emit({ type: "error", message: said.error });
+        } else if (typeof json.result === "string" && json.result.trim()) {
+          // The final message already arrived as an assistant text block.
+        }
+      }
+    });
+    const outcome = cliOutcome(input, result, said);
+    emit({ type: "outcome", ok: outcome.ok, exitCode: outcome.exitCode, timedOut: outcome.timedOut, cancelled: outcome.cancelled, summary: outcome.reason });
+    return outcome;
+  },
+};

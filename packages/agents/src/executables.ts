@@ -1,0 +1,17 @@
+import { access, constants } from "node:fs/promises";
+import path from "node:path";
+
+/** Finds an executable in `extraDirs`, then PATH. Null when it is nowhere. */
+export async function findExecutable(name: string, extraDirs: string[] = [], pathEnv = process.env.PATH ?? ""): Promise<string | null> {
+  for (const dir of [...extraDirs, ...pathEnv.split(path.delimiter)]) {
+    if (!dir) continue;
+    const candidate = path.join(dir, name);
+    try {
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}

@@ -1,0 +1,65 @@
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { runProcess } from "./process.ts";
+
+/**
+ * File and command operations confined to one worktree: the tools of Loopy's
+ * own agent. Every path is resolved inside the root; anything that escapes it
+ * (.., absolute paths elsewhere, .git) is refused.
+ */
+export class Workspace {
+  constructor(readonly root: string) {}
+
+  resolve(relative: string): string {
+    const target = path.resolve(this.root, relative);
+    const rel = path.relative(this.root, target);
+    if (rel.startsWith("..") || path.isAbsolute(rel)) throw new Error(`${relative} is outside the worktree`);
+    if (rel === ".git" || rel.startsWith(`.git${path.sep}`)) throw new Error("the .git folder is off limits");
+    return target;
+  }
+
+  async list(dir = "."): Promise<string> {
+    const out: string[] = [];
+    const walk = async (abs: string, depth: number) => {
+      if (out.length >= 500) return;
+      for (const entry of (await readdir(abs, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+        if (entry.name === ".git" || entry.name === "node_modules") continue;
+        const full = path.join(abs, entry.name);
+        out.push(`${path.relative(this.root, full)}${entry.isDirectory() ? "/" : ""}`);
+        if (entry.isDirectory() && depth < 3) await walk(full, depth + 1);
+      }
+    };
+    await walk(this.resolve(dir), 0);
+    return out.join("\n") || "(empty)";
+  }
+
+  async read(file: string): Promise<string> {
+    const abs = this.resolve(file);
+    const info = await stat(abs);
+    if (info.size > 512 * 1024) throw new Error(`${file} is ${info.size} bytes; read_file reads at most 512 KiB`);
+    return readFile(abs, "utf8");
+  }
+
+  async write(file: string, content: string): Promise<"create" | "modify"> {
+    const abs = this.resolve(file);
+    const existed = await stat(abs).then(() => true, () => false);
+    await mkdir(path.dirname(abs), { recursive: true });
+    await writeFile(abs, content);
+    return existed ? "modify" : "create";
+  }
+
+  async edit(file: string, oldText: string, newText: string): Promise<void> {
+    const content = await this.read(file);
+    const count = content.split(oldText).length - 1;
+    if (count === 0) throw new Error(`old_text was not found in ${file}`);
+    if (count > 1) throw new Error(`old_text occurs ${count} times in ${file}; include more context so it is unique`);
+    await writeFile(this.resolve(file), content.replace(oldText, newText));
+  }
+
+  async run(command: string, timeoutMs: number, signal?: AbortSignal): Promise<{ exitCode: number | null; output: string; timedOut: boolean }> {
+    const lines: string[] = [];
+    const result = await runProcess({ shellCommand: command, cwd: this.root, timeoutMs, signal, onLine: (_, line) => lines.push(line) });
+    const output = lines.length > 200 ? [...lines.slice(0, 50), `… ${lines.length - 150} lines cut …`, ...lines.slice(-100)].join("\n") : lines.join("\n");
+    return { exitCode: result.exitCode, output, timedOut: result.timedOut };
+  }
+}
