@@ -9,7 +9,7 @@
  * else the embedded default; each suite gets a fresh database and Redis prefix,
  * removed at the end. Prints "Total: N passed, N failed, N skipped" last.
  */
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -21,12 +21,17 @@ const bin = (name: string) => path.join(root, "node_modules", ".bin", name);
 const only = process.argv[2]; // "unit" | "e2e" | undefined (everything)
 const work = mkdtempSync(path.join(tmpdir(), "loopy-npm-test-"));
 
-function step(title: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}): boolean {
+/** Runs a step as a child. Async on purpose: the embedded database may live in this process. */
+async function step(title: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<boolean> {
   console.log(`\n━━ ${title}\n`);
   const started = Date.now();
-  const result = spawnSync(command, args, { cwd: root, stdio: "inherit", env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1", TURBO_TELEMETRY_DISABLED: "1", ...env } });
-  console.log(`\n━━ ${title}: ${result.status === 0 ? "ok" : "FAILED"} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-  return result.status === 0;
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn(command, args, { cwd: root, stdio: "inherit", env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1", TURBO_TELEMETRY_DISABLED: "1", ...env } });
+    child.on("error", () => resolve(null));
+    child.on("exit", (c) => resolve(c));
+  });
+  console.log(`\n━━ ${title}: ${code === 0 ? "ok" : "FAILED"} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  return code === 0;
 }
 
 interface Counts {
@@ -58,16 +63,16 @@ const services = await setUpTestServices();
 console.log(`Test services: ${services.description}`);
 let ok = true;
 try {
-  if (!only) ok = step("typecheck", "npm", ["run", "typecheck", "--silent"]) && ok;
+  if (!only) ok = (await step("typecheck", "npm", ["run", "typecheck", "--silent"])) && ok;
 
   if (!only || only === "unit") {
     const report = path.join(work, "vitest.json");
     ok =
-      step("unit + integration tests (vitest)", bin("vitest"), ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`], {
+      (await step("unit + integration tests (vitest)", bin("vitest"), ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`], {
         LOOPY_TEST_DATABASE_URL: await services.newDatabase(),
         LOOPY_TEST_REDIS_URL: services.redisUrl,
         LOOPY_TEST_REDIS_PREFIX: `${services.prefix}:unit`,
-      }) && ok;
+      })) && ok;
     if (!readVitest(report)) {
       console.error("vitest wrote no report");
       ok = false;
@@ -76,16 +81,16 @@ try {
   }
 
   if (!only || only === "e2e") {
-    ok = step("build the web app", bin("turbo"), ["run", "build", "--filter=@loopy/web", "--output-logs=errors-only"]) && ok;
+    ok = (await step("build the web app", bin("turbo"), ["run", "build", "--filter=@loopy/web", "--output-logs=errors-only"])) && ok;
     const report = path.join(work, "playwright.json");
     ok =
-      step("end-to-end tests (Playwright, Chromium)", bin("playwright"), ["test"], {
+      (await step("end-to-end tests (Playwright, Chromium)", bin("playwright"), ["test"], {
         E2E_JSON_REPORT: report,
         E2E_DATABASE_URL: await services.newDatabase(),
         E2E_LOOPY_HOME: path.join(work, "e2e-home"),
         E2E_REDIS_PREFIX: `${services.prefix}:e2e`,
         REDIS_URL: services.redisUrl,
-      }) && ok;
+      })) && ok;
     if (!readPlaywright(report)) {
       console.error("Playwright wrote no report");
       ok = false;

@@ -43,7 +43,8 @@ describe("run lifecycle", () => {
     expect(launched.branch).toBe(`loopy/run-${launched.id}`);
     // The run row exists before the job, and the job id is the run id.
     const job = await h.services.queue.getJob(launched.id);
-    expect(job?.id ?? (await finished(launched.id)).id).toBe(launched.id);
+    expect(job).toBeDefined();
+    expect(job!.id).toBe(launched.id);
 
     const run = await finished(launched.id);
     expect(run.status).toBe("succeeded");

@@ -54,6 +54,26 @@ describe("runProcess (real child processes)", () => {
     expect(await waitGone(pids)).toBe(true);
   });
 
+  it("ends when the command exits, even if a background child keeps its output open, and kills that child", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "loopy-proc-"));
+    const started = Date.now();
+    const result = await runProcess({
+      shellCommand: "sleep 300 & echo $! > bg.pid; echo started",
+      cwd: dir,
+      timeoutMs: 20_000,
+      onLine: () => undefined,
+    });
+    expect(result).toMatchObject({ exitCode: 0, timedOut: false });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(await waitGone([Number(await readFile(path.join(dir, "bg.pid"), "utf8"))])).toBe(true);
+  });
+
+  it("keeps multi-byte characters whole across chunks", async () => {
+    const lines: string[] = [];
+    await runProcess({ shellCommand: "for i in $(seq 1 3000); do printf 'é'; done; echo", cwd: tmpdir(), timeoutMs: 10_000, onLine: (_, l) => lines.push(l) });
+    expect(lines).toEqual(["é".repeat(3000)]);
+  });
+
   it("escalates to SIGKILL for a command that ignores SIGTERM", async () => {
     const result = await runProcess({
       shellCommand: `trap '' TERM; sleep 300 & wait`,

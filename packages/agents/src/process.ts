@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { StringDecoder } from "node:string_decoder";
 
 export interface ProcessOptions {
   /** Run through `bash -c`; the usual way for user-written commands. */
@@ -78,8 +79,10 @@ export function runProcess(options: ProcessOptions): Promise<ProcessResult> {
     options.signal?.addEventListener("abort", onAbort, { once: true });
 
     const pending = { stdout: "", stderr: "" };
+    // Decoders keep a multi-byte character that straddles two chunks whole.
+    const decoders = { stdout: new StringDecoder("utf8"), stderr: new StringDecoder("utf8") };
     const feed = (stream: "stdout" | "stderr", chunk: Buffer) => {
-      const text = pending[stream] + chunk.toString("utf8");
+      const text = pending[stream] + decoders[stream].write(chunk);
       const lines = text.split("\n");
       pending[stream] = lines.pop() ?? "";
       for (const line of lines) options.onLine(stream, cut(line.replace(/\r$/, ""), maxLine));
@@ -94,17 +97,31 @@ export function runProcess(options: ProcessOptions): Promise<ProcessResult> {
       clearTimeout(timeout);
       reject(error);
     });
-    child.on("close", (code, sig) => {
+    let settled = false;
+    let drainTimer: NodeJS.Timeout | undefined;
+    const finish = (code: number | null, sig: NodeJS.Signals | null) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timeout);
+      clearTimeout(drainTimer);
       options.signal?.removeEventListener("abort", onAbort);
       for (const stream of ["stdout", "stderr"] as const) {
-        if (pending[stream]) options.onLine(stream, cut(pending[stream], maxLine));
+        const rest = pending[stream] + decoders[stream].end();
+        if (rest) options.onLine(stream, cut(rest, maxLine));
       }
-      // The shell is gone, but a child that detached its stdio could live on: sweep the group.
+      // The command is done; anything it left in its group (a server started with &) goes too.
       killGroup("SIGKILL");
       if (killTimer) clearTimeout(killTimer);
+      child.stdout.destroy();
+      child.stderr.destroy();
       resolve({ exitCode: code, signal: sig, timedOut, cancelled, durationMs: Date.now() - started, pid: child.pid });
+    };
+    // "close" waits for every holder of stdout/stderr, which a backgrounded child may keep
+    // open forever; after "exit", give the pipes a moment to drain, then finish.
+    child.on("exit", (code, sig) => {
+      drainTimer = setTimeout(() => finish(code, sig), 250);
     });
+    child.on("close", (code, sig) => finish(code, sig));
   });
 }
 

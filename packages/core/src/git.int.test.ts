@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, rename, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -50,12 +51,12 @@ describe("worktree, commit and diff", () => {
     await writeFile(path.join(wt, "bin.dat"), Buffer.from([0, 1, 2, 3, 0, 255]));
     await rename(path.join(wt, "move-me.txt"), path.join(wt, "moved.txt"));
     const head = await commitAll(wt, "loopy: test");
-    expect(head).toMatch(/^[0-9a-f]{40}$/);
+    expect(head).not.toBe(base);
     // The main checkout is untouched.
     expect(sh(dir, "status", "--porcelain")).toBe("");
     expect(sh(dir, "rev-parse", "loopy/run-test")).toBe(head);
 
-    const diff = await diffCommits(dir, base, head!);
+    const diff = await diffCommits(dir, base, head);
     expect(diff.files).toEqual(
       expect.arrayContaining([
         { path: "a.txt", status: "modified", additions: 2, deletions: 1, binary: false },
@@ -71,10 +72,25 @@ describe("worktree, commit and diff", () => {
     expect(sh(dir, "rev-parse", "loopy/run-test")).toBe(head);
   });
 
-  it("commits nothing when nothing changed", async () => {
+  it("commits nothing when nothing changed, and counts commits the agent made itself", async () => {
     const dir = await repo();
+    const base = (await resolveCommit(dir, "HEAD"))!;
     const wt = path.join(await mkdtemp(path.join(tmpdir(), "loopy-wt-")), "run");
-    await addWorktree(dir, wt, "loopy/run-empty", (await resolveCommit(dir, "HEAD"))!);
-    expect(await commitAll(wt, "nothing")).toBeNull();
+    await addWorktree(dir, wt, "loopy/run-empty", base);
+    expect(await commitAll(wt, "nothing")).toBe(base);
+    await writeFile(path.join(wt, "self.txt"), "committed by the agent\n");
+    sh(wt, "add", "self.txt");
+    sh(wt, "-c", "user.name=a", "-c", "user.email=a@a", "commit", "-q", "-m", "agent commit");
+    const head = await commitAll(wt, "loopy");
+    expect(head).not.toBe(base);
+    expect((await diffCommits(dir, base, head)).files.map((f) => f.path)).toEqual(["self.txt"]);
+  });
+
+  it("never runs repository hooks", async () => {
+    const dir = await repo();
+    await writeFile(path.join(dir, ".git/hooks/post-checkout"), "#!/bin/sh\ntouch \"$(git rev-parse --git-common-dir)/hook-ran\"\n", { mode: 0o755 });
+    const wt = path.join(await mkdtemp(path.join(tmpdir(), "loopy-wt-")), "run");
+    await addWorktree(dir, wt, "loopy/run-hooks", (await resolveCommit(dir, "HEAD"))!);
+    expect(existsSync(path.join(dir, ".git/hook-ran"))).toBe(false);
   });
 });

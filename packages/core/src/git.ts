@@ -14,13 +14,27 @@ export class GitError extends Error {
   }
 }
 
-/** Runs git with arguments (never through a shell) and returns trimmed stdout. */
+/** Only what git needs: Loopy's own secrets (database, Redis, API keys) never reach git or its helpers. */
+function gitEnv(): NodeJS.ProcessEnv {
+  const env: Record<string, string> = { GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" };
+  for (const key of ["PATH", "HOME", "USER", "TMPDIR", "GIT_CONFIG_NOSYSTEM"]) {
+    const value = process.env[key];
+    if (value !== undefined) env[key] = value;
+  }
+  return env as NodeJS.ProcessEnv;
+}
+
+/**
+ * Runs git with arguments (never through a shell) and returns trimmed stdout.
+ * Hooks are off: repository hooks (which an agent could write) never run with
+ * Loopy's privileges.
+ */
 export async function git(cwd: string, args: string[], options: { maxBuffer?: number; trim?: boolean } = {}): Promise<string> {
   try {
-    const { stdout } = await exec("git", args, {
+    const { stdout } = await exec("git", ["-c", "core.hooksPath=/dev/null", ...args], {
       cwd,
       maxBuffer: options.maxBuffer ?? 64 * 1024 * 1024,
-      env: { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" },
+      env: gitEnv(),
     });
     return options.trim === false ? stdout : stdout.trim();
   } catch (error) {
@@ -91,11 +105,15 @@ export async function removeWorktree(root: string, path: string): Promise<void> 
   });
 }
 
-/** Commits every change in the worktree (including new files). Returns the new HEAD, or null when nothing changed. */
-export async function commitAll(worktree: string, message: string): Promise<string | null> {
+/**
+ * Commits every change left in the worktree (including new files) and returns
+ * HEAD, which also covers commits the agent made itself.
+ */
+export async function commitAll(worktree: string, message: string): Promise<string> {
   await git(worktree, ["add", "--all"]);
   const staged = await git(worktree, ["diff", "--cached", "--name-only"]);
-  if (!staged) return null;
-  await git(worktree, ["-c", "user.name=Loopy", "-c", "user.email=loopy@localhost", "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m", message]);
+  if (staged) {
+    await git(worktree, ["-c", "user.name=Loopy", "-c", "user.email=loopy@localhost", "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m", message]);
+  }
   return git(worktree, ["rev-parse", "HEAD"]);
 }

@@ -1,5 +1,5 @@
 import type { AgentEvent } from "@loopy/agents/events";
-import type { Db } from "@loopy/db/client";
+import type { Db, Prisma } from "@loopy/db/client";
 import type { RunStatus } from "./run-status.ts";
 import type { RunNotifier } from "./ports.ts";
 
@@ -25,15 +25,27 @@ function toStored(row: { id: bigint; runId: string; data: unknown; createdAt: Da
 }
 
 /** Stores events (one insert) and then pushes them. Storage first: a viewer that connects later replays them. */
-export async function appendRunEvents(db: Db, notifier: RunNotifier, runId: string, events: RunEventData[]): Promise<StoredRunEvent[]> {
+export async function appendRunEvents(db: Db | Prisma.TransactionClient, notifier: RunNotifier | null, runId: string, events: RunEventData[]): Promise<StoredRunEvent[]> {
   if (events.length === 0) return [];
   const rows = await db.runEvent.createManyAndReturn({
-    data: events.map((event) => ({ runId, type: event.type, data: event as object })),
+    data: events.map((event) => ({ runId, type: event.type, data: withoutNul(event) as object })),
     select: { id: true, runId: true, data: true, createdAt: true },
   });
   const stored = rows.map(toStored).sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
-  await notifier.runEvents(runId, stored);
+  if (notifier) await notifier.runEvents(runId, stored);
   return stored;
+}
+
+/** Postgres text and jsonb cannot hold NUL; a process may print one. */
+export function stripNul(text: string): string {
+  return text.includes("\u0000") ? text.replaceAll("\u0000", "\uFFFD") : text;
+}
+
+function withoutNul<T>(value: T): T {
+  if (typeof value === "string") return stripNul(value) as T;
+  if (Array.isArray(value)) return value.map(withoutNul) as T;
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutNul(v)])) as T;
+  return value;
 }
 
 /** A run's stored events after `afterId` (exclusive), oldest first. */
@@ -67,8 +79,9 @@ export class RunEventWriter {
 
   push(event: RunEventData): void {
     this.buffer.push(event);
-    if (this.buffer.length >= this.maxBatch) void this.flush();
-    else this.timer ??= setTimeout(() => void this.flush(), this.intervalMs);
+    // Background flushes keep their failure for the next awaited flush() to report.
+    if (this.buffer.length >= this.maxBatch) this.flush().catch(() => undefined);
+    else this.timer ??= setTimeout(() => this.flush().catch(() => undefined), this.intervalMs);
   }
 
   /** Stores everything pushed so far. Rejects if any earlier batch failed to store. */

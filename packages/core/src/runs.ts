@@ -77,28 +77,31 @@ export async function launchRun(deps: LaunchDeps, input: LaunchRunInput): Promis
 
   const runId = newId();
   const title = input.title?.trim() || firstLine(command);
-  await db.task.create({
-    data: {
-      id: newId(),
-      projectId: project.id,
-      agent: input.agent,
-      title,
-      prompt: command,
-      baseRef,
-      runs: {
-        create: {
-          id: runId,
-          projectId: project.id,
-          agent: input.agent,
-          baseRef,
-          baseSha,
-          branch: `loopy/run-${runId}`,
-          timeoutMs,
+  const queued = await db.$transaction(async (tx) => {
+    await tx.task.create({
+      data: {
+        id: newId(),
+        projectId: project.id,
+        agent: input.agent,
+        title,
+        prompt: command,
+        baseRef,
+        runs: {
+          create: {
+            id: runId,
+            projectId: project.id,
+            agent: input.agent,
+            baseRef,
+            baseSha,
+            branch: `loopy/run-${runId}`,
+            timeoutMs,
+          },
         },
       },
-    },
+    });
+    return appendRunEvents(tx, null, runId, [{ type: "status", status: "queued" }]);
   });
-  await appendRunEvents(db, deps.notifier, runId, [{ type: "status", status: "queued" }]);
+  await deps.notifier.runEvents(runId, queued);
   await deps.notifier.runChanged(runId, "queued");
   try {
     await deps.scheduler.enqueue(runId);
@@ -156,22 +159,27 @@ export async function transitionRun(
   deps: CoreDeps,
   runId: string,
   to: RunStatus,
-  options: { reason?: string; from?: RunStatus[]; data?: Prisma.RunUpdateManyMutationInput } = {},
+  options: { reason?: string; from?: RunStatus[]; data?: Prisma.RunUpdateManyMutationInput; keepStartedAt?: boolean } = {},
 ): Promise<boolean> {
   const from = options.from ?? sourcesOf(to);
   const now = new Date();
-  const { count } = await deps.db.run.updateMany({
-    where: { id: runId, status: { in: from } },
-    data: {
-      ...options.data,
-      status: to,
-      statusReason: options.reason ?? null,
-      ...(to === "running" ? { startedAt: now } : {}),
-      ...(isTerminal(to) ? { finishedAt: now } : {}),
-    },
+  // The row and its status event change together, or not at all.
+  const stored = await deps.db.$transaction(async (tx) => {
+    const { count } = await tx.run.updateMany({
+      where: { id: runId, status: { in: from } },
+      data: {
+        ...options.data,
+        status: to,
+        statusReason: options.reason ?? null,
+        ...(to === "running" && !options.keepStartedAt ? { startedAt: now } : {}),
+        ...(isTerminal(to) ? { finishedAt: now } : {}),
+      },
+    });
+    if (count === 0) return null;
+    return appendRunEvents(tx, null, runId, [{ type: "status", status: to, ...(options.reason ? { reason: options.reason } : {}) }]);
   });
-  if (count === 0) return false;
-  await appendRunEvents(deps.db, deps.notifier, runId, [{ type: "status", status: to, ...(options.reason ? { reason: options.reason } : {}) }]);
+  if (!stored) return false;
+  await deps.notifier.runEvents(runId, stored);
   await deps.notifier.runChanged(runId, to);
   return true;
 }

@@ -17,6 +17,8 @@ export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promis
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
+    // Two starters on one database take turns; the second then finds nothing to do.
+    await client.query("SELECT pg_advisory_lock(727274)");
     await client.query(`CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
       "id" VARCHAR(36) PRIMARY KEY NOT NULL,
       "checksum" VARCHAR(64) NOT NULL,
@@ -55,13 +57,14 @@ export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promis
         );
         await client.query("COMMIT");
       } catch (error) {
-        await client.query("ROLLBACK");
+        await client.query("ROLLBACK").catch(() => undefined);
         throw new Error(`Migration ${name} failed: ${(error as Error).message}`);
       }
       ran.push(name);
     }
     return ran;
   } finally {
+    await client.query("SELECT pg_advisory_unlock(727274)").catch(() => undefined);
     await client.end();
   }
 }

@@ -23,6 +23,8 @@ const SSL_REQUEST = 80877103;
 const GSS_REQUEST = 80877104;
 const CANCEL_REQUEST = 80877102;
 const PROTOCOL_3 = 196608;
+/** Larger than any statement Loopy sends; a bigger length is garbage, not a message. */
+const MAX_MESSAGE = 256 * 1024 * 1024;
 
 class Mutex {
   private tail: Promise<void> = Promise.resolve();
@@ -69,6 +71,7 @@ function takeMessages(buffer: Buffer, inStartup: boolean): { messages: Buffer[];
     if (inStartup) {
       if (buffer.length - offset < 4) break;
       const length = buffer.readInt32BE(offset);
+      if (length < 8 || length > MAX_MESSAGE) throw new Error(`bad startup packet length ${length}`);
       if (buffer.length - offset < length) break;
       messages.push(buffer.subarray(offset, offset + length));
       offset += length;
@@ -79,6 +82,7 @@ function takeMessages(buffer: Buffer, inStartup: boolean): { messages: Buffer[];
     }
     if (buffer.length - offset < 5) break;
     const length = buffer.readInt32BE(offset + 1);
+    if (length < 4 || length > MAX_MESSAGE) throw new Error(`bad message length ${length}`);
     if (buffer.length - offset < length + 1) break;
     messages.push(buffer.subarray(offset, offset + length + 1));
     offset += length + 1;
@@ -134,7 +138,13 @@ async function serveConnection(socket: Socket, db: PGlite, mutex: Mutex): Promis
 
   await new Promise<void>((resolve) => {
     socket.on("data", (chunk) => {
-      const parsed = takeMessages(Buffer.concat([buffer, chunk]), inStartup);
+      let parsed: ReturnType<typeof takeMessages>;
+      try {
+        parsed = takeMessages(Buffer.concat([buffer, chunk]), inStartup);
+      } catch {
+        socket.destroy();
+        return;
+      }
       buffer = parsed.rest;
       inStartup = parsed.inStartup;
       for (const message of parsed.messages) {

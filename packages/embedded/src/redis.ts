@@ -58,7 +58,8 @@ export async function ensureRedis(
   const child = spawn(
     serverBinary,
     ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--save", "60 1", "--daemonize", "no", "--logfile", path.join(dir, "redis.log")],
-    { stdio: "ignore" },
+    // Its own process group: Ctrl-C reaches web and worker, and Redis stays up until they have stopped.
+    { stdio: "ignore", detached: true },
   );
   await waitFor(() => pingRedis("127.0.0.1", port), 10_000, "redis-server did not answer within 10 s");
   return { url: `redis://127.0.0.1:${port}`, source: "child", child };

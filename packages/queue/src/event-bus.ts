@@ -18,13 +18,25 @@ export interface RunChange {
   status: string;
 }
 
-export function createRunNotifier(publisher: Redis, prefix: string): RunNotifier {
+/**
+ * Publishes stored events and run changes. Best effort by design: the data is
+ * already in Postgres, so a failed publish is logged, never thrown into the
+ * code that changed the run.
+ */
+export function createRunNotifier(publisher: Redis, prefix: string, log: (message: string) => void = console.error): RunNotifier {
+  const publish = async (channel: string, message: string) => {
+    try {
+      await publisher.publish(channel, message);
+    } catch (error) {
+      log(`[loopy] could not publish on ${channel}: ${(error as Error).message}`);
+    }
+  };
   return {
     async runEvents(runId, events) {
-      if (events.length) await publisher.publish(channels.runEvents(prefix, runId), JSON.stringify(events));
+      if (events.length) await publish(channels.runEvents(prefix, runId), JSON.stringify(events));
     },
     async runChanged(runId, status) {
-      await publisher.publish(channels.runs(prefix), JSON.stringify({ runId, status } satisfies RunChange));
+      await publish(channels.runs(prefix), JSON.stringify({ runId, status } satisfies RunChange));
     },
   };
 }
@@ -41,6 +53,8 @@ type Listener = (message: string) => void;
  */
 export class Subscriptions {
   private listeners = new Map<string, Set<Listener>>();
+  /** The SUBSCRIBE in flight (or done) for each channel; every listener waits for it. */
+  private subscribed = new Map<string, Promise<unknown>>();
 
   constructor(private readonly subscriber: Redis) {
     subscriber.on("message", (channel: string, message: string) => {
@@ -50,20 +64,33 @@ export class Subscriptions {
 
   /** Resolves once Redis has confirmed the subscription; call the returned function to leave. */
   async listen(channel: string, listener: Listener): Promise<() => Promise<void>> {
+    // Resolves once Redis has confirmed the subscription, so a replay that follows misses nothing.
     let set = this.listeners.get(channel);
     if (!set) {
       set = new Set();
       this.listeners.set(channel, set);
     }
     set.add(listener);
-    if (set.size === 1) await this.subscriber.subscribe(channel);
+    let ready = this.subscribed.get(channel);
+    if (!ready) {
+      ready = this.subscriber.subscribe(channel);
+      this.subscribed.set(channel, ready);
+    }
+    try {
+      await ready;
+    } catch (error) {
+      set.delete(listener);
+      this.subscribed.delete(channel);
+      throw error;
+    }
     return async () => {
       const current = this.listeners.get(channel);
       if (!current) return;
       current.delete(listener);
       if (current.size === 0) {
         this.listeners.delete(channel);
-        await this.subscriber.unsubscribe(channel);
+        this.subscribed.delete(channel);
+        await this.subscriber.unsubscribe(channel).catch(() => undefined);
       }
     };
   }

@@ -34,8 +34,13 @@ export function createRunScheduler(queue: Queue<RunJob>, publisher: Redis, prefi
       const job = await queue.getJob(runId);
       if (!job) return false;
       if (!(await job.isWaiting()) && !(await job.isDelayed())) return false;
-      await job.remove();
-      return true;
+      try {
+        await job.remove();
+        return true;
+      } catch {
+        // It became active (locked by a worker) in the meantime.
+        return false;
+      }
     },
     requestCancel: (runId) => publishCancel(publisher, prefix, runId),
   };

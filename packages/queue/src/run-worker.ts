@@ -34,10 +34,13 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
   const connection = createRedis(options.redisUrl, "worker");
   const subscriber = createRedis(options.redisUrl, "subscriber");
   const running = new Map<string, AbortController>();
+  let closing = false;
   await new Subscriptions(subscriber).listenCancels(options.prefix, (runId) => running.get(runId)?.abort());
 
   const worker = createRunWorker(connection, options.prefix, options.concurrency, async ({ runId }) => {
     const controller = new AbortController();
+    // A job BullMQ hands over while the worker closes is cancelled at once, not started and abandoned.
+    if (closing) controller.abort("cancelled because its worker shut down");
     running.set(runId, controller);
     try {
       await executeRun({ db: options.db, notifier: options.notifier, loopyHome: options.loopyHome }, runId, controller.signal);
@@ -52,6 +55,7 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
   return {
     inProgress: () => running.size,
     async close({ cancelRunning = false } = {}) {
+      closing = cancelRunning;
       if (cancelRunning) for (const controller of running.values()) controller.abort("cancelled because its worker shut down");
       await worker.close();
       connection.disconnect();
