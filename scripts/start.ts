@@ -81,8 +81,11 @@ try {
   await shutdown(1);
 }
 
+// Agent CLIs installed with `npm run agents:install` are found without touching PATH.
+const agentBins = path.join(root, "tools", "agent-clis", "node_modules", ".bin");
 const childEnv: NodeJS.ProcessEnv = {
   ...process.env,
+  LOOPY_AGENT_BIN_DIRS: process.env.LOOPY_AGENT_BIN_DIRS ?? (existsSync(agentBins) ? agentBins : ""),
   DATABASE_URL: database?.url,
   REDIS_URL: redis?.url,
   LOOPY_HOME: home,

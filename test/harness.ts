@@ -1,13 +1,19 @@
 import { execFileSync } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { inject } from "vitest";
 import { createServices, type Services } from "@loopy/api/services";
 import { createCaller, createContext } from "@loopy/api";
 import { loadEnv } from "@loopy/config/env";
 import { startRunWorker } from "@loopy/queue/run-worker";
+
+/** Where `npm run agents:install` puts the pinned agent CLIs. */
+export const AGENT_BIN_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../tools/agent-clis/node_modules/.bin");
+/** What the worker's environment would hold for secret names in tests (the fake servers accept anything). */
+const TEST_SECRETS: Record<string, string> = { ANTHROPIC_API_KEY: "test-key", OPENAI_API_KEY: "test-key", CLAUDE_CODE_MAX_RETRIES: "0" };
 
 /** A temporary git repository with one commit on `main`. */
 export async function makeRepo(files: Record<string, string> = { "README.md": "hello colour world\n" }): Promise<string> {
@@ -15,6 +21,7 @@ export async function makeRepo(files: Record<string, string> = { "README.md": "h
   const git = (...args: string[]) => execFileSync("git", args, { cwd: dir, stdio: "pipe" });
   git("init", "-q", "-b", "main");
   for (const [name, content] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
     await writeFile(path.join(dir, name), content);
   }
   git("add", "-A");
@@ -49,6 +56,7 @@ export async function createHarness(): Promise<Harness> {
     REDIS_URL: inject("redisUrl"),
     LOOPY_REDIS_PREFIX: prefix,
     LOOPY_HOME: home,
+    LOOPY_AGENT_BIN_DIRS: AGENT_BIN_DIR,
   });
   const services = createServices(env);
   const api = createCaller(createContext(services));
@@ -67,6 +75,8 @@ export async function createHarness(): Promise<Harness> {
         prefix,
         concurrency,
         loopyHome: home,
+        agentBinDirs: env.agentBinDirs,
+        secrets: (names) => Object.fromEntries(names.map((n) => [n, TEST_SECRETS[n] ?? ""])),
       });
       const stop = () => worker.close({ cancelRunning: true });
       stops.push(stop);

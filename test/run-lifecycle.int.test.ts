@@ -28,12 +28,12 @@ describe("run lifecycle", () => {
   const finished = (runId: string) =>
     eventually(async () => {
       const run = await h.api.runs.get({ runId });
-      return ["succeeded", "failed", "cancelled"].includes(run.status) ? run : undefined;
+      return ["succeeded", "failed", "cancelled", "awaiting_review", "needs_attention"].includes(run.status) ? run : undefined;
     }, 20_000, `run ${runId} to finish`);
 
   const eventsOf = async (runId: string) => (await h.api.runs.eventLog({ runId, limit: 5000 })).map((e) => e.event);
 
-  it("executes a command in its own worktree, commits what changed and stores the diff", async () => {
+  it("executes a command in its own worktree, commits what changed, stores the diff and waits for review", async () => {
     const launched = await h.api.runs.launch({
       project,
       agent: "command",
@@ -47,12 +47,13 @@ describe("run lifecycle", () => {
     expect(job!.id).toBe(launched.id);
 
     const run = await finished(launched.id);
-    expect(run.status).toBe("succeeded");
+    expect(run.status).toBe("awaiting_review");
     expect(run.exitCode).toBe(0);
     expect(run.additions).toBe(2);
     expect(run.deletions).toBe(1);
-    expect(run.worktreePath).toBeNull();
-    expect(existsSync(path.join(h.home, "worktrees", run.id))).toBe(false);
+    // The worktree stays while the run waits for review.
+    expect(run.worktreePath).toBe(path.join(h.home, "worktrees", run.id));
+    expect(existsSync(run.worktreePath!)).toBe(true);
 
     // The branch holds the commit; the user's checkout is untouched.
     expect(gitIn(repo, "rev-parse", run.branch)).toBe(run.headSha);
@@ -69,10 +70,24 @@ describe("run lifecycle", () => {
 
     const events = await eventsOf(run.id);
     const statuses = events.flatMap((e) => (e.type === "status" ? [e.status] : []));
-    expect(statuses).toEqual(["queued", "running", "succeeded"]);
+    expect(statuses).toEqual(["queued", "running", "awaiting_review"]);
     expect(events).toContainEqual({ type: "log", stream: "stdout", line: "one" });
     expect(events).toContainEqual({ type: "log", stream: "stderr", line: "two" });
     expect(events.findIndex((e) => e.type === "log")).toBeGreaterThan(events.findIndex((e) => e.type === "status" && e.status === "running"));
+
+    // Approving merges the branch into the default branch and removes the worktree.
+    const approved = await h.api.review.approve({ runId: run.id });
+    expect(gitIn(repo, "rev-parse", "main")).toBe(approved.mergedSha);
+    expect(await readFile(path.join(repo, "README.md"), "utf8")).toBe("hello color world\n");
+    const merged = await h.api.runs.get({ runId: run.id });
+    expect(merged).toMatchObject({ status: "merged", worktreePath: null, mergedSha: approved.mergedSha });
+    expect(existsSync(path.join(h.home, "worktrees", run.id))).toBe(false);
+  });
+
+  it("ends a command that changes nothing as succeeded, with nothing to review", async () => {
+    const { id } = await h.api.runs.launch({ project, command: "echo just looking" });
+    const run = await finished(id);
+    expect(run).toMatchObject({ status: "succeeded", additions: 0, deletions: 0, worktreePath: null });
   });
 
   it("records a failing command as failed, with its exit code and log tail", async () => {
@@ -116,7 +131,7 @@ describe("run lifecycle", () => {
   });
 
   it("replays events to a late subscriber and resumes after a given event id", async () => {
-    const { id } = await h.api.runs.launch({ project, command: "for i in 1 2 3; do echo line$i; done" });
+    const { id } = await h.api.runs.launch({ project, command: "for i in 1 2 3; do echo line$i; done" });  // no change: succeeded
     await finished(id);
     const all = await h.api.runs.eventLog({ runId: id });
 
@@ -149,7 +164,7 @@ describe("run lifecycle", () => {
         seen.push(event.line);
         if (event.line === "first") runningWhenFirstArrived = (await h.api.runs.get({ runId: id })).status;
       }
-      if (event.type === "status" && event.status === "succeeded") controller.abort();
+      if (event.type === "status" && ["succeeded", "awaiting_review"].includes(event.status)) controller.abort();
     }
     expect(seen).toEqual(["first", "second"]);
     expect(runningWhenFirstArrived).toBe("running");

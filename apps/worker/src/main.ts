@@ -22,6 +22,9 @@ const worker = await startRunWorker({
   prefix: env.LOOPY_REDIS_PREFIX,
   concurrency: env.LOOPY_WORKER_CONCURRENCY,
   loopyHome: env.LOOPY_HOME,
+  agentBinDirs: env.agentBinDirs,
+  // Profiles name secrets (API keys) by environment variable; their values come from this process only.
+  secrets: (names) => Object.fromEntries(names.flatMap((n) => (process.env[n] ? [[n, process.env[n] as string]] : []))),
   log,
 });
 log(`ready: concurrency ${env.LOOPY_WORKER_CONCURRENCY}, queue prefix "${env.LOOPY_REDIS_PREFIX}"`);
@@ -38,5 +41,6 @@ async function shutdown(signal: string) {
   await db.$disconnect();
   process.exit(0);
 }
+process.on("unhandledRejection", (error) => log(`unhandled rejection: ${(error as Error)?.stack ?? String(error)}`));
 process.on("SIGINT", () => void shutdown("SIGINT"));
 process.on("SIGTERM", () => void shutdown("SIGTERM"));

@@ -1,12 +1,16 @@
 import { projectsRouter } from "./routers/projects.ts";
 import { runsRouter } from "./routers/runs.ts";
 import { agentsRouter } from "./routers/agents.ts";
+import { profilesRouter } from "./routers/profiles.ts";
+import { reviewRouter } from "./routers/review.ts";
 import { createCallerFactory, router } from "./trpc.ts";
 
 export const appRouter = router({
   projects: projectsRouter,
   runs: runsRouter,
   agents: agentsRouter,
+  profiles: profilesRouter,
+  review: reviewRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -39,6 +39,8 @@ export function createServices(env: LoopyEnv = loadEnv()): Services {
     scheduler: createRunScheduler(queue, redis, prefix),
     subscriptions: new Subscriptions(subscriber),
     defaultTimeoutMs: parseDuration(env.LOOPY_DEFAULT_TIMEOUT),
+    agentBinDirs: env.agentBinDirs,
+    loopyHome: env.LOOPY_HOME,
     health: () =>
       checkHealth({
         db,

@@ -19,9 +19,11 @@ const schema = z.object({
   LOOPY_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(4),
   /** Default run timeout when a launch names none. */
   LOOPY_DEFAULT_TIMEOUT: z.string().default("10m"),
+  /** Extra folders (separated by ":") searched for agent CLIs before PATH. */
+  LOOPY_AGENT_BIN_DIRS: z.string().default(""),
 });
 
-export type LoopyEnv = z.infer<typeof schema> & { LOOPY_HOME: string };
+export type LoopyEnv = z.infer<typeof schema> & { LOOPY_HOME: string; agentBinDirs: string[] };
 
 /** Reads and validates the environment. Throws one readable error listing every bad variable. */
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): LoopyEnv {
@@ -34,7 +36,11 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): LoopyEnv {
   const home = parsed.data.LOOPY_HOME.startsWith("~")
     ? path.join(homedir(), parsed.data.LOOPY_HOME.slice(1))
     : parsed.data.LOOPY_HOME;
-  return { ...parsed.data, LOOPY_HOME: path.resolve(home) };
+  return {
+    ...parsed.data,
+    LOOPY_HOME: path.resolve(home),
+    agentBinDirs: parsed.data.LOOPY_AGENT_BIN_DIRS.split(path.delimiter).filter(Boolean).map((d) => path.resolve(d)),
+  };
 }
 
 /** Requires a variable that the launcher normally provides (e.g. DATABASE_URL for web and worker). */

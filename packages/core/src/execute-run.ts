@@ -1,95 +1,276 @@
-import { mkdir } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { findAgent } from "@loopy/agents/registry";
-import type { AgentOutcome } from "@loopy/agents/adapter";
-import { addWorktree, commitAll, removeWorktree } from "./git.ts";
-import { diffCommits } from "./diff.ts";
-import { appendRunEvents, RunEventWriter } from "./run-events.ts";
+import type { AgentAdapter, AgentOutcome, AgentProfileConfig } from "@loopy/agents/adapter";
+import type { RunStatus } from "@loopy/db/client";
+import { addWorktree, commitAll, git, removeWorktree } from "./git.ts";
+import { diffCommits, type RunDiff } from "./diff.ts";
+import { checkpointFeedback, resolveCheckpoints, runCheckpoints, saveCheckpointResults, type CheckpointOutcome } from "./checkpoints.ts";
+import { newId } from "./ids.ts";
+import { profileConfigSchema } from "./profiles.ts";
+import { appendRunEvents, RunEventWriter, stripNul } from "./run-events.ts";
 import { transitionRun, worktreePathFor } from "./runs.ts";
 import type { CoreDeps } from "./ports.ts";
 
 export interface ExecuteRunDeps extends CoreDeps {
   loopyHome: string;
+  agentBinDirs?: string[];
+  /** Values of the worker's environment variables a profile names as secrets. */
+  secrets?: (names: string[]) => Record<string, string>;
 }
 
 const LOG_TAIL_LINES = 60;
+/** The same required checkpoint failing this many turns in a row needs a human. */
+const SAME_FAILURE_LIMIT = 3;
+
+type Ending = { to: RunStatus; reason?: string; keepWorktree: boolean };
+
+/** Private folder for an agent's own state (HOME, sessions), kept across a run's turns. */
+export function agentStateDir(loopyHome: string, runId: string): string {
+  return path.join(loopyHome, "agent-state", runId);
+}
 
 /**
- * Executes one queued run from start to end, in the worker:
- * claim (queued → running) → worktree on loopy/run-<id> from the base commit →
- * agent turn with timeout and process-group kill → commit what changed →
- * diff against the base → succeeded | failed | cancelled → remove the worktree
- * (the branch keeps the commit).
+ * Executes a run's pending turns, in the worker.
  *
- * A run that is no longer queued (cancelled before a worker took it, or already
- * handled) is left alone. Every failure ends as a `failed` run with a reason.
+ * First turn: claim (queued → running), worktree on loopy/run-<id> from the
+ * base commit. Follow-up turn (a reviewer's request, queued by the API):
+ * claim (awaiting_review | needs_attention → running) and reuse the worktree.
+ *
+ * Each turn: agent → commit → diff → checkpoints (verifying). All required
+ * checkpoints green: awaiting_review (or succeeded for a command that changed
+ * nothing). A failure goes back to the same agent session as a follow-up, up to
+ * the project's attempts; then, or when the agent cannot continue, needs_attention
+ * with the reason. A failing or killed command: failed. Cancel: cancelled.
  */
 export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: AbortSignal): Promise<void> {
   const { db } = deps;
   const run = await db.run.findUnique({
     where: { id: runId },
-    select: { id: true, status: true, agent: true, baseSha: true, branch: true, timeoutMs: true, project: { select: { path: true } }, task: { select: { prompt: true } } },
+    select: {
+      id: true,
+      status: true,
+      agent: true,
+      baseSha: true,
+      branch: true,
+      timeoutMs: true,
+      sessionId: true,
+      project: { select: { path: true, checkpoints: true, maxAttempts: true } },
+      task: { select: { checkpoints: true, agentProfile: { select: { config: true } } } },
+    },
   });
   if (!run) return;
-  if (run.status === "running") {
-    // The job came back after its worker died mid-run. Its process is gone; say so instead of leaving it "running".
-    await transitionRun(deps, runId, "failed", { from: ["running"], reason: "The worker running this run stopped before it finished; launch it again" });
-    return;
-  }
-  if (!(await transitionRun(deps, runId, "running", { from: ["queued"] }))) return;
-
   const repo = run.project.path;
   const worktree = worktreePathFor(deps.loopyHome, runId);
+
+  if (run.status === "running" || run.status === "verifying") {
+    // The job came back after its worker died mid-turn. Its process is gone; say so instead of leaving it "running".
+    await removeWorktree(repo, worktree).catch(() => undefined);
+    await transitionRun(deps, runId, "failed", { from: ["running", "verifying"], reason: "The worker running this run stopped before it finished; launch it again" });
+    return;
+  }
+  const firstTurn = run.status === "queued";
+  const from: RunStatus[] = firstTurn ? ["queued"] : ["awaiting_review", "needs_attention"];
+  const pending = await db.runTurn.findFirst({ where: { runId, status: "pending" }, orderBy: { index: "asc" } });
+  if (!pending) return;
+  if (!(await transitionRun(deps, runId, "running", { from, keepStartedAt: !firstTurn }))) return;
+
+  const adapter = findAgent(run.agent);
+  const profile: AgentProfileConfig = profileConfigSchema.parse(run.task.agentProfile?.config ?? {});
   const events = new RunEventWriter(db, deps.notifier, runId);
   const tail: string[] = [];
-  let outcome: AgentOutcome | undefined;
-  let worktreeAdded = false;
-  let final: { to: "succeeded" | "failed" | "cancelled"; reason?: string };
+  let ending: Ending;
   try {
-    const adapter = findAgent(run.agent);
     if (!adapter) throw new Error(`This worker has no "${run.agent}" agent`);
-    await mkdir(path.dirname(worktree), { recursive: true });
-    await addWorktree(repo, worktree, run.branch, run.baseSha);
-    worktreeAdded = true;
-    await db.run.update({ where: { id: runId }, data: { worktreePath: worktree } });
-    events.push({ type: "worktree", path: worktree, branch: run.branch, baseSha: run.baseSha });
-
-    outcome = await adapter.run({ cwd: worktree, instruction: run.task.prompt, timeoutMs: run.timeoutMs, signal }, (event) => {
-      if (event.type === "log") {
-        tail.push(event.line);
-        if (tail.length > LOG_TAIL_LINES) tail.shift();
-      }
-      events.push(event);
+    if (firstTurn || !existsSync(worktree)) {
+      await mkdir(path.dirname(worktree), { recursive: true });
+      if (firstTurn) await addWorktree(repo, worktree, run.branch, run.baseSha);
+      else await git(repo, ["worktree", "add", worktree, run.branch]);
+      await db.run.update({ where: { id: runId }, data: { worktreePath: worktree } });
+      events.push({ type: "worktree", path: worktree, branch: run.branch, baseSha: run.baseSha });
+    }
+    const checkpoints = await resolveCheckpoints(repo, run.baseSha, run.project.checkpoints, run.task.checkpoints);
+    ending = await runTurns(deps, {
+      runId,
+      adapter,
+      profile,
+      worktree,
+      repo,
+      baseSha: run.baseSha,
+      timeoutMs: run.timeoutMs,
+      sessionId: run.sessionId,
+      maxAttempts: run.project.maxAttempts,
+      checkpoints,
+      events,
+      tail,
+      signal,
+      turn: pending,
     });
-    await events.flush();
+  } catch (error) {
+    await events.flush().catch(() => undefined);
+    await db.run.update({ where: { id: runId }, data: { logTail: stripNul(tail.join("\n")) } }).catch(() => undefined);
+    ending = { to: "failed", reason: (error as Error).message, keepWorktree: false };
+  }
+  await events.flush().catch(() => undefined);
+  if (!ending.keepWorktree) {
+    await removeWorktree(repo, worktree).catch(() => undefined);
+    await db.run.update({ where: { id: runId }, data: { worktreePath: null } }).catch(() => undefined);
+    await rm(agentStateDir(deps.loopyHome, runId), { recursive: true, force: true }).catch(() => undefined);
+  }
+  // The final transition comes last, so whoever sees the end state sees a finished row.
+  await transitionRun(deps, runId, ending.to, { from: ["running", "verifying"], reason: ending.reason });
+}
 
-    const headSha = (await commitAll(worktree, `loopy: run ${runId}\n\n${run.task.prompt}`)) ?? run.baseSha;
-    const diff = await diffCommits(repo, run.baseSha, headSha);
+interface TurnContext {
+  runId: string;
+  adapter: AgentAdapter;
+  profile: AgentProfileConfig;
+  worktree: string;
+  repo: string;
+  baseSha: string;
+  timeoutMs: number;
+  sessionId: string | null;
+  maxAttempts: number;
+  checkpoints: Awaited<ReturnType<typeof resolveCheckpoints>>;
+  events: RunEventWriter;
+  tail: string[];
+  signal: AbortSignal;
+  turn: { id: string; index: number; prompt: string; kind: string };
+}
+
+async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending> {
+  const { db } = deps;
+  const { runId, adapter, events } = ctx;
+  let turn = ctx.turn;
+  let sessionId = ctx.sessionId;
+  const failureStreak = new Map<string, number>();
+  const isCommand = adapter.takes === "command";
+
+  for (;;) {
+    await db.runTurn.update({ where: { id: turn.id }, data: { status: "running", startedAt: new Date() } });
+    await db.run.update({ where: { id: runId }, data: { turns: turn.index + 1 } });
+    events.push({ type: "turn", index: turn.index, kind: turn.kind as "initial" });
+
+    const env: Record<string, string> = { LOOPY_RUN_ID: runId, LOOPY_TURN: String(turn.index) };
+    Object.assign(env, deps.secrets?.(ctx.profile.secretNames ?? []) ?? {});
+    const outcome: AgentOutcome = await ctx.adapter.run(
+      {
+        cwd: ctx.worktree,
+        instruction: turn.prompt,
+        env,
+        timeoutMs: ctx.timeoutMs,
+        signal: ctx.signal,
+        sessionId,
+        profile: ctx.profile,
+        stateDir: agentStateDir(deps.loopyHome, runId),
+        binDirs: deps.agentBinDirs,
+      },
+      (event) => {
+        if (event.type === "log") {
+          ctx.tail.push(event.line);
+          if (ctx.tail.length > LOG_TAIL_LINES) ctx.tail.shift();
+        }
+        events.push(event);
+      },
+    );
+    await events.flush();
+    sessionId = outcome.sessionId ?? sessionId;
+
+    const headSha = await commitAll(ctx.worktree, `loopy: run ${runId}, turn ${turn.index + 1}\n\n${turn.prompt.slice(0, 2000)}`);
+    const diff = await diffCommits(ctx.repo, ctx.baseSha, headSha);
     await appendRunEvents(db, deps.notifier, runId, [
-      { type: "diff", files: diff.files.length, additions: diff.additions, deletions: diff.deletions, headSha: headSha === run.baseSha ? null : headSha },
+      { type: "diff", files: diff.files.length, additions: diff.additions, deletions: diff.deletions, headSha: headSha === ctx.baseSha ? null : headSha },
     ]);
-    await db.run.update({
+    const usage = outcome.usage ?? { inputTokens: 0, outputTokens: 0 };
+    await db.runTurn.update({
+      where: { id: turn.id },
+      data: {
+        status: "done",
+        finishedAt: new Date(),
+        headSha,
+        exitCode: outcome.exitCode,
+        reason: outcome.reason,
+        inputTokens: usage.inputTokens,
+        outputTokens: usage.outputTokens,
+        costUsd: usage.costUsd ?? 0,
+      },
+    });
+    const totals = await db.run.update({
       where: { id: runId },
       data: {
         headSha,
+        sessionId,
         exitCode: outcome.exitCode,
-        diff: diff.patch,
-        diffStats: diff.files as unknown as object,
-        additions: diff.additions,
-        deletions: diff.deletions,
-        logTail: tail.join("\n"),
+        ...storedDiff(diff),
+        logTail: stripNul(ctx.tail.join("\n")),
+        inputTokens: { increment: usage.inputTokens },
+        outputTokens: { increment: usage.outputTokens },
+        costUsd: { increment: usage.costUsd ?? 0 },
       },
+      select: { inputTokens: true, outputTokens: true, costUsd: true, startedAt: true },
     });
-    final = { to: outcome.cancelled ? "cancelled" : outcome.ok ? "succeeded" : "failed", reason: outcome.reason };
-  } catch (error) {
-    await events.flush().catch(() => undefined);
-    await db.run
-      .update({ where: { id: runId }, data: { logTail: tail.join("\n"), exitCode: outcome?.exitCode ?? null } })
-      .catch(() => undefined);
-    final = { to: "failed", reason: (error as Error).message };
+
+    if (outcome.cancelled) return { to: "cancelled", reason: outcome.reason, keepWorktree: false };
+    if (!outcome.ok) {
+      // A command that fails is a failed run; an agent that fails may be helped by a human.
+      return isCommand ? { to: "failed", reason: outcome.reason, keepWorktree: false } : { to: "needs_attention", reason: outcome.reason, keepWorktree: true };
+    }
+    if (outcome.needsAttention) return { to: "needs_attention", reason: outcome.needsAttention, keepWorktree: true };
+    const over = overBudget(ctx.profile, totals);
+    if (over) return { to: "needs_attention", reason: over, keepWorktree: true };
+
+    // Checkpoints.
+    let results: CheckpointOutcome[] = [];
+    if (ctx.checkpoints.length > 0) {
+      await transitionRun(deps, runId, "verifying", { from: ["running"], keepStartedAt: true });
+      results = await runCheckpoints(ctx.checkpoints, ctx.worktree, diff.files, {}, ctx.signal);
+      await saveCheckpointResults(db, runId, turn.index, results);
+      await appendRunEvents(db, deps.notifier, runId, results.map((r) => ({ type: "checkpoint" as const, name: r.name, passed: r.passed, required: r.required, durationMs: r.durationMs, turn: turn.index })));
+      if (ctx.signal.aborted) return { to: "cancelled", reason: typeof ctx.signal.reason === "string" ? ctx.signal.reason : "cancelled by a user", keepWorktree: false };
+    }
+    const failed = results.filter((r) => r.required && !r.passed);
+    await db.run.update({ where: { id: runId }, data: { checksPassed: ctx.checkpoints.length ? failed.length === 0 : null } });
+
+    if (failed.length === 0) {
+      await db.reviewComment.updateMany({ where: { runId, status: "sent" }, data: { status: "resolved" } });
+      if (diff.files.length === 0) {
+        return isCommand
+          ? { to: "succeeded", keepWorktree: false }
+          : { to: "needs_attention", reason: "The agent finished without changing anything (empty diff)", keepWorktree: true };
+      }
+      return { to: "awaiting_review", keepWorktree: true };
+    }
+
+    const names = failed.map((r) => r.name).join(", ");
+    const pathRule = failed.find((r) => r.kind === "forbidden_paths" || r.kind === "protected_paths");
+    if (pathRule) return { to: "needs_attention", reason: `${pathRule.output.split("\n")[0]}`, keepWorktree: true };
+    for (const r of failed) failureStreak.set(r.name, (failureStreak.get(r.name) ?? 0) + 1);
+    for (const key of [...failureStreak.keys()]) if (!failed.some((r) => r.name === key)) failureStreak.delete(key);
+    const stuck = [...failureStreak.entries()].find(([, n]) => n >= SAME_FAILURE_LIMIT);
+    if (stuck) return { to: "needs_attention", reason: `Checkpoint "${stuck[0]}" failed ${stuck[1]} times in a row`, keepWorktree: true };
+    if (!adapter.resumable) return { to: "needs_attention", reason: `Checkpoint${failed.length > 1 ? "s" : ""} ${names} failed`, keepWorktree: true };
+    if (turn.index + 1 >= ctx.maxAttempts) {
+      return { to: "needs_attention", reason: `Checkpoint${failed.length > 1 ? "s" : ""} ${names} still failing after ${turn.index + 1} attempts`, keepWorktree: true };
+    }
+    // Feed the failure back to the same session and go again.
+    turn = await db.runTurn.create({
+      data: { id: newId(), runId, index: turn.index + 1, kind: "checkpoint_feedback", prompt: checkpointFeedback(failed) },
+      select: { id: true, index: true, prompt: true, kind: true },
+    });
+    await transitionRun(deps, runId, "running", { from: ["verifying"], keepStartedAt: true });
   }
-  // Clean up before the final transition, so whoever sees the end state sees a finished row.
-  if (worktreeAdded) await removeWorktree(repo, worktree).catch(() => undefined);
-  await db.run.update({ where: { id: runId }, data: { worktreePath: null } }).catch(() => undefined);
-  await transitionRun(deps, runId, final.to, { from: ["running"], reason: final.reason });
+}
+
+function storedDiff(diff: RunDiff) {
+  return { diff: stripNul(diff.patch), diffStats: diff.files as unknown as object, additions: diff.additions, deletions: diff.deletions };
+}
+
+function overBudget(profile: AgentProfileConfig, totals: { inputTokens: number; outputTokens: number; costUsd: number; startedAt: Date | null }): string | null {
+  if (profile.budgetUsd !== undefined && totals.costUsd > profile.budgetUsd) {
+    return `Over budget: spent $${totals.costUsd.toFixed(4)} of $${profile.budgetUsd}`;
+  }
+  const tokens = totals.inputTokens + totals.outputTokens;
+  if (profile.budgetTokens !== undefined && tokens > profile.budgetTokens) return `Over budget: used ${tokens} of ${profile.budgetTokens} tokens`;
+  return null;
 }

@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { stat } from "node:fs/promises";
 import { promisify } from "node:util";
+import path from "node:path";
 
 const exec = promisify(execFile);
 
@@ -116,4 +117,64 @@ export async function commitAll(worktree: string, message: string): Promise<stri
     await git(worktree, ["-c", "user.name=Loopy", "-c", "user.email=loopy@localhost", "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m", message]);
   }
   return git(worktree, ["rev-parse", "HEAD"]);
+}
+
+/** Files with merge conflicts in a worktree. */
+async function conflictedFiles(worktree: string): Promise<string[]> {
+  return (await git(worktree, ["diff", "--name-only", "--diff-filter=U"]).catch(() => "")).split("\n").filter(Boolean);
+}
+
+export type MergeResult = { ok: true; sha: string } | { ok: false; conflicts: string[] } | { ok: false; blocked: string };
+
+/**
+ * Lands `branch` on `target` in `repo` with a merge commit or a squash, without
+ * touching the user's working tree unless `target` is checked out there (then
+ * it must be clean, and it is fast-forwarded). The merge is made in a
+ * temporary detached worktree; the branch moves only if nobody moved it meanwhile.
+ */
+export async function mergeBranch(
+  repo: string,
+  options: { target: string; branch: string; strategy: "merge" | "squash"; message: string; scratchDir: string },
+): Promise<MergeResult> {
+  const targetSha = await resolveCommit(repo, `refs/heads/${options.target}`);
+  if (!targetSha) return { ok: false, blocked: `The target branch "${options.target}" does not exist in ${repo}` };
+  const list = await git(repo, ["worktree", "list", "--porcelain"]);
+  const checkedOutAt = list
+    .split("\n\n")
+    .map((block) => ({ path: /^worktree (.*)$/m.exec(block)?.[1], branch: /^branch (.*)$/m.exec(block)?.[1] }))
+    .find((w) => w.branch === `refs/heads/${options.target}`)?.path;
+  if (checkedOutAt && (await git(checkedOutAt, ["status", "--porcelain", "--untracked-files=no"]))) {
+    return { ok: false, blocked: `"${options.target}" is checked out at ${checkedOutAt} with uncommitted changes; commit or stash them, then approve again` };
+  }
+  const scratch = path.join(options.scratchDir, `merge-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`);
+  await git(repo, ["worktree", "add", "--detach", scratch, targetSha]);
+  const id = ["-c", "user.name=Loopy", "-c", "user.email=loopy@localhost", "-c", "commit.gpgsign=false"];
+  let sha: string;
+  try {
+    try {
+      if (options.strategy === "squash") {
+        await git(scratch, [...id, "merge", "--squash", options.branch]);
+        await git(scratch, [...id, "commit", "--quiet", "--no-verify", "-m", options.message]);
+      } else {
+        await git(scratch, [...id, "merge", "--no-ff", "--no-edit", "-m", options.message, options.branch]);
+      }
+    } catch (error) {
+      const conflicts = await conflictedFiles(scratch);
+      if (conflicts.length) return { ok: false, conflicts };
+      throw error;
+    }
+    sha = await git(scratch, ["rev-parse", "HEAD"]);
+  } finally {
+    await removeWorktree(repo, scratch);
+  }
+  if (checkedOutAt) await git(checkedOutAt, ["merge", "--ff-only", "--quiet", sha]);
+  else await git(repo, ["update-ref", `refs/heads/${options.target}`, sha, targetSha]);
+  return { ok: true, sha };
+}
+
+/** The number of lines of `file` at `commit`, or null when the file is not there. */
+export async function lineCount(repo: string, commit: string, file: string): Promise<number | null> {
+  const text = await git(repo, ["show", `${commit}:${file}`], { trim: false }).catch(() => null);
+  if (text === null) return null;
+  return text.length === 0 ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
 }

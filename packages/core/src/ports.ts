@@ -7,8 +7,8 @@ import type { StoredRunEvent } from "./run-events.ts";
  * these; @loopy/queue implements them.
  */
 export interface RunScheduler {
-  /** Queues the run for a worker; the job id is the run id. */
-  enqueue(runId: string): Promise<void>;
+  /** Queues the run for a worker; the job id is the run id (plus the turn for follow-ups). */
+  enqueue(runId: string, turn?: number): Promise<void>;
   /** Removes a queued run's job; true when it was still waiting. */
   remove(runId: string): Promise<boolean>;
   /** Asks whichever worker runs it to stop it. */
@@ -31,4 +31,8 @@ export interface LaunchDeps extends CoreDeps {
   scheduler: RunScheduler;
   /** Default timeout for runs that name none. */
   defaultTimeoutMs: number;
+  /** Extra folders with agent executables (LOOPY_AGENT_BIN_DIRS). */
+  agentBinDirs: string[];
+  /** LOOPY_HOME: worktrees and agent state live under it. */
+  loopyHome: string;
 }

@@ -3,6 +3,7 @@ import { Prisma, type Db } from "@loopy/db/client";
 import { AppError, badInput, conflict, notFound } from "./errors.ts";
 import { inspectRepo, type RepoProblem } from "./git.ts";
 import { newId } from "./ids.ts";
+import { parseCheckpoints, type Checkpoint } from "./checkpoints.ts";
 
 const PROBLEMS: Record<RepoProblem, (p: string) => string> = {
   missing: (p) => `No such directory: ${p}`,
@@ -12,7 +13,7 @@ const PROBLEMS: Record<RepoProblem, (p: string) => string> = {
   bare: (p) => `${p} is a bare repository; register a checkout with a work tree`,
 };
 
-export const projectSelect = { id: true, name: true, path: true, defaultBranch: true, createdAt: true } as const;
+export const projectSelect = { id: true, name: true, path: true, defaultBranch: true, checkpoints: true, mergeStrategy: true, maxAttempts: true, createdAt: true } as const;
 export type ProjectView = Prisma.ProjectGetPayload<{ select: typeof projectSelect }>;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -22,7 +23,8 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
  * tree and have a commit; the project is stored at the repository's root with
  * its default branch. The name defaults to the folder's name.
  */
-export async function registerProject(db: Db, input: { path: string; name?: string }): Promise<ProjectView> {
+export async function registerProject(db: Db, input: { path: string; name?: string; checkpoints?: unknown }): Promise<ProjectView> {
+  const checkpoints = validCheckpoints(input.checkpoints);
   const raw = input.path.trim();
   if (!raw) throw badInput("Path is empty: give the path of a local git repository");
   if (!path.isAbsolute(raw)) throw badInput(`Path must be absolute, got "${raw}"`);
@@ -36,7 +38,7 @@ export async function registerProject(db: Db, input: { path: string; name?: stri
     throw conflict(existing.path === root ? `${root} is already registered as project "${existing.name}"` : `A project named "${name}" already exists`);
   }
   try {
-    return await db.project.create({ data: { id: newId(), name, path: root, defaultBranch }, select: projectSelect });
+    return await db.project.create({ data: { id: newId(), name, path: root, defaultBranch, checkpoints }, select: projectSelect });
   } catch (error) {
     if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") {
       throw conflict(`A project with this name or path was registered at the same moment; try again`);
@@ -56,6 +58,37 @@ export async function findProject(db: Db, idOrName: string): Promise<ProjectView
   const project = await db.project.findFirst({ where: { OR: [{ id: key }, { name: key }] }, select: projectSelect });
   if (!project) throw notFound(`No project "${key}". List them with "loopy projects".`);
   return project;
+}
+
+function validCheckpoints(value: unknown): Checkpoint[] {
+  try {
+    return parseCheckpoints(value ?? [], "the project");
+  } catch (error) {
+    throw badInput((error as Error).message);
+  }
+}
+
+export interface ProjectSettings {
+  checkpoints?: unknown;
+  mergeStrategy?: "merge" | "squash";
+  maxAttempts?: number;
+}
+
+/** Changes a project's checkpoints, merge strategy or attempts per run. */
+export async function updateProjectSettings(db: Db, idOrName: string, settings: ProjectSettings): Promise<ProjectView> {
+  const project = await findProject(db, idOrName);
+  if (settings.maxAttempts !== undefined && (!Number.isInteger(settings.maxAttempts) || settings.maxAttempts < 1 || settings.maxAttempts > 20)) {
+    throw badInput("maxAttempts must be a whole number from 1 to 20");
+  }
+  return db.project.update({
+    where: { id: project.id },
+    data: {
+      ...(settings.checkpoints !== undefined ? { checkpoints: validCheckpoints(settings.checkpoints) } : {}),
+      ...(settings.mergeStrategy ? { mergeStrategy: settings.mergeStrategy } : {}),
+      ...(settings.maxAttempts !== undefined ? { maxAttempts: settings.maxAttempts } : {}),
+    },
+    select: projectSelect,
+  });
 }
 
 export { AppError };

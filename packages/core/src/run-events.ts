@@ -8,7 +8,9 @@ export type LoopyEvent =
   | { type: "status"; status: RunStatus; reason?: string }
   | { type: "cancel_requested" }
   | { type: "worktree"; path: string; branch: string; baseSha: string }
-  | { type: "diff"; files: number; additions: number; deletions: number; headSha: string | null };
+  | { type: "diff"; files: number; additions: number; deletions: number; headSha: string | null }
+  | { type: "turn"; index: number; kind: "initial" | "checkpoint_feedback" | "review_feedback" }
+  | { type: "checkpoint"; name: string; passed: boolean; required: boolean; durationMs: number; turn: number };
 
 export type RunEventData = AgentEvent | LoopyEvent;
 

@@ -15,7 +15,7 @@ describe("run status machine", () => {
 
   it("cannot skip running", () => {
     expect(canTransition("queued", "succeeded")).toBe(false);
-    expect(sourcesOf("succeeded")).toEqual(["running"]);
+    expect(sourcesOf("succeeded")).toEqual(["running", "verifying"]);
   });
 
   it("has room for review states", () => {

@@ -28,8 +28,8 @@ export const ACTIVE_STATUSES: readonly RunStatus[] = ["running", "verifying"];
  */
 const TRANSITIONS: Record<RunStatus, readonly RunStatus[]> = {
   queued: ["running", "cancelled", "failed"],
-  running: ["verifying", "succeeded", "failed", "cancelled", "needs_attention"],
-  verifying: ["running", "awaiting_review", "needs_attention", "failed", "cancelled"],
+  running: ["verifying", "awaiting_review", "succeeded", "failed", "cancelled", "needs_attention"],
+  verifying: ["running", "awaiting_review", "needs_attention", "succeeded", "failed", "cancelled"],
   awaiting_review: ["running", "merged", "rejected", "cancelled"],
   needs_attention: ["running", "awaiting_review", "rejected", "cancelled"],
   succeeded: [],

@@ -2,9 +2,11 @@ import path from "node:path";
 import { Prisma, type Db, type RunStatus } from "@loopy/db/client";
 import { findAgent, agentNames } from "@loopy/agents/registry";
 import { badInput, conflict, notFound } from "./errors.ts";
-import { resolveCommit } from "./git.ts";
+import { removeWorktree, resolveCommit } from "./git.ts";
 import { newId } from "./ids.ts";
 import { findProject } from "./projects.ts";
+import { findProfile, listProfiles } from "./profiles.ts";
+import { parseCheckpoints } from "./checkpoints.ts";
 import { appendRunEvents } from "./run-events.ts";
 import { isTerminal, sourcesOf } from "./run-status.ts";
 import type { CoreDeps, LaunchDeps } from "./ports.ts";
@@ -14,6 +16,12 @@ export const MAX_TIMEOUT_MS = 24 * 3_600_000;
 export const runSummarySelect = {
   id: true,
   status: true,
+  turns: true,
+  inputTokens: true,
+  outputTokens: true,
+  costUsd: true,
+  checksPassed: true,
+  mergedSha: true,
   statusReason: true,
   agent: true,
   branch: true,
@@ -27,8 +35,8 @@ export const runSummarySelect = {
   createdAt: true,
   startedAt: true,
   finishedAt: true,
-  project: { select: { id: true, name: true } },
-  task: { select: { id: true, title: true, prompt: true } },
+  project: { select: { id: true, name: true, path: true } },
+  task: { select: { id: true, title: true, prompt: true, agentProfile: { select: { id: true, name: true } } } },
 } as const;
 
 export const runDetailSelect = {
@@ -44,9 +52,14 @@ export type RunDetail = Prisma.RunGetPayload<{ select: typeof runDetailSelect }>
 export interface LaunchRunInput {
   /** Project id or name. */
   project: string;
+  /** An adapter name (`command`, `claude-code`, ...) or the name of an agent profile. */
   agent: string;
   /** For the command agent: the shell command. */
-  command: string;
+  command?: string;
+  /** For LLM agents: the task. */
+  prompt?: string;
+  /** Checkpoints for this task, added to (or replacing by name) the project's. */
+  checkpoints?: unknown;
   /** Branch, tag or commit to start from; the project's default branch when omitted. */
   baseRef?: string;
   timeoutMs?: number;
@@ -62,11 +75,27 @@ export interface LaunchRunInput {
 export async function launchRun(deps: LaunchDeps, input: LaunchRunInput): Promise<RunSummary> {
   const { db } = deps;
   const project = await findProject(db, input.project);
-  if (!findAgent(input.agent)) {
-    throw badInput(`Unknown agent "${input.agent}". Available: ${agentNames().join(", ")}`);
+  const profile = await findProfile(db, input.agent);
+  const adapter = findAgent(profile?.adapter ?? input.agent);
+  if (!adapter) {
+    const profiles = (await listProfiles(db)).map((p) => p.name);
+    throw badInput(`Unknown agent "${input.agent}". Adapters: ${agentNames().join(", ")}${profiles.length ? `; profiles: ${profiles.join(", ")}` : ""}`);
   }
-  const command = input.command.trim();
-  if (!command) throw badInput("Command is empty: give the shell command the run should execute");
+  const instruction = (adapter.takes === "command" ? input.command : (input.prompt ?? input.command))?.trim();
+  if (!instruction) {
+    throw badInput(adapter.takes === "command" ? "Command is empty: give the shell command the run should execute" : "Prompt is empty: say what the agent should do");
+  }
+  const missing = await adapter.unavailable({ binDirs: deps.agentBinDirs, profile: profile?.config });
+  if (missing) throw badInput(`${profile ? `Profile "${profile.name}"` : `Agent "${adapter.name}"`} cannot run here: ${missing}`);
+  let checkpoints: unknown = undefined;
+  if (input.checkpoints !== undefined) {
+    try {
+      checkpoints = parseCheckpoints(input.checkpoints, "the task");
+    } catch (error) {
+      throw badInput((error as Error).message);
+    }
+  }
+  const command = instruction;
   const timeoutMs = input.timeoutMs ?? deps.defaultTimeoutMs;
   if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > MAX_TIMEOUT_MS) {
     throw badInput(`Timeout must be between 100ms and 24h, got ${timeoutMs}ms`);
@@ -82,19 +111,22 @@ export async function launchRun(deps: LaunchDeps, input: LaunchRunInput): Promis
       data: {
         id: newId(),
         projectId: project.id,
-        agent: input.agent,
+        agent: adapter.name,
+        agentProfileId: profile?.id,
         title,
         prompt: command,
         baseRef,
+        checkpoints: checkpoints as object | undefined,
         runs: {
           create: {
             id: runId,
             projectId: project.id,
-            agent: input.agent,
+            agent: adapter.name,
             baseRef,
             baseSha,
             branch: `loopy/run-${runId}`,
             timeoutMs,
+            runTurns: { create: { id: newId(), index: 0, kind: "initial", prompt: command } },
           },
         },
       },
@@ -192,6 +224,14 @@ export async function transitionRun(
 export async function cancelRun(deps: LaunchDeps, runId: string): Promise<RunDetail> {
   const run = await getRun(deps.db, runId);
   if (isTerminal(run.status)) throw conflict(`Run ${runId} already ended (${run.status}); nothing to cancel`);
+  if (run.status === "awaiting_review" || run.status === "needs_attention") {
+    // Nothing runs; the run just ends and its worktree goes.
+    if (await transitionRun(deps, runId, "cancelled", { from: [run.status], reason: "Cancelled while waiting for review" })) {
+      await removeWorktree(run.project.path, worktreePathFor(deps.loopyHome, runId)).catch(() => undefined);
+      await deps.db.run.update({ where: { id: runId }, data: { worktreePath: null } });
+      return getRun(deps.db, runId);
+    }
+  }
   if (run.status === "queued") {
     await deps.scheduler.remove(runId);
     if (await transitionRun(deps, runId, "cancelled", { from: ["queued"], reason: "Cancelled before it started" })) {

@@ -22,14 +22,15 @@ export function createRunQueue(connection: Redis, prefix: string): Queue<RunJob>
   return new Queue<RunJob>(RUN_QUEUE, { connection: connection as ConnectionOptions, prefix });
 }
 
-export async function enqueueRun(queue: Queue<RunJob>, runId: string): Promise<void> {
-  await queue.add("run", runJobSchema.parse({ runId }), { ...jobOptions, jobId: runId });
+/** The first turn's job id is the run id; a follow-up turn's is `<run id>-t<turn>`. */
+export async function enqueueRun(queue: Queue<RunJob>, runId: string, turn = 0): Promise<void> {
+  await queue.add("run", runJobSchema.parse({ runId }), { ...jobOptions, jobId: turn === 0 ? runId : `${runId}-t${turn}` });
 }
 
 /** The scheduler the domain uses, on BullMQ plus a Redis channel for cancel requests. */
 export function createRunScheduler(queue: Queue<RunJob>, publisher: Redis, prefix: string): RunScheduler {
   return {
-    enqueue: (runId) => enqueueRun(queue, runId),
+    enqueue: (runId, turn) => enqueueRun(queue, runId, turn),
     async remove(runId) {
       const job = await queue.getJob(runId);
       if (!job) return false;

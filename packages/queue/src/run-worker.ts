@@ -12,6 +12,9 @@ export interface RunWorkerOptions {
   prefix: string;
   concurrency: number;
   loopyHome: string;
+  agentBinDirs?: string[];
+  /** Values for the secret names a profile lists (the worker's own environment). */
+  secrets?: (names: string[]) => Record<string, string>;
   log?: (message: string) => void;
 }
 
@@ -43,7 +46,11 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
     if (closing) controller.abort("cancelled because its worker shut down");
     running.set(runId, controller);
     try {
-      await executeRun({ db: options.db, notifier: options.notifier, loopyHome: options.loopyHome }, runId, controller.signal);
+      await executeRun(
+        { db: options.db, notifier: options.notifier, loopyHome: options.loopyHome, agentBinDirs: options.agentBinDirs, secrets: options.secrets },
+        runId,
+        controller.signal,
+      );
     } finally {
       running.delete(runId);
     }

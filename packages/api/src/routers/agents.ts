@@ -3,5 +3,12 @@ import { publicProcedure, router } from "../trpc.ts";
 
 export const agentsRouter = router({
   /** The agents this Loopy can run. */
-  list: publicProcedure.query(() => agentNames().map((name) => ({ name, label: findAgent(name)?.label ?? name }))),
+  list: publicProcedure.query(async ({ ctx }) =>
+    Promise.all(
+      agentNames().map(async (name) => {
+        const agent = findAgent(name)!;
+        return { name, label: agent.label, takes: agent.takes, resumable: agent.resumable, missing: await agent.unavailable({ binDirs: ctx.services.agentBinDirs, profile: { model: "-", baseUrl: "http://-" } }) };
+      }),
+    ),
+  ),
 });

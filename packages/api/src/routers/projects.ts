@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { findProject, listProjects, registerProject } from "@loopy/core/projects";
+import { findProject, listProjects, registerProject, updateProjectSettings } from "@loopy/core/projects";
 import { publicProcedure, router } from "../trpc.ts";
 
 export const projectsRouter = router({
@@ -8,6 +8,18 @@ export const projectsRouter = router({
   get: publicProcedure.input(z.object({ project: z.string() })).query(({ ctx, input }) => findProject(ctx.services.db, input.project)),
 
   add: publicProcedure
-    .input(z.object({ path: z.string().max(4096), name: z.string().max(64).optional() }))
+    .input(z.object({ path: z.string().max(4096), name: z.string().max(64).optional(), checkpoints: z.array(z.unknown()).optional() }))
     .mutation(({ ctx, input }) => registerProject(ctx.services.db, input)),
+
+  /** Checkpoints (see packages/core/src/checkpoints.ts), merge strategy and attempts per run. */
+  update: publicProcedure
+    .input(
+      z.object({
+        project: z.string(),
+        checkpoints: z.array(z.unknown()).optional(),
+        mergeStrategy: z.enum(["merge", "squash"]).optional(),
+        maxAttempts: z.number().int().optional(),
+      }),
+    )
+    .mutation(({ ctx, input }) => updateProjectSettings(ctx.services.db, input.project, input)),
 });

@@ -5,6 +5,7 @@ import { badInput } from "@loopy/core/errors";
 import { RUN_STATUSES } from "@loopy/core/run-status";
 import { cancelRun, getRun, getRunDiff, launchRun, listRuns } from "@loopy/core/runs";
 import { listRunEvents, type StoredRunEvent } from "@loopy/core/run-events";
+import { listCheckpointResults, listTurns } from "@loopy/core/review";
 import type { RunChange } from "@loopy/queue/event-bus";
 import { publicProcedure, router } from "../trpc.ts";
 import { AsyncQueue } from "../async-queue.ts";
@@ -42,8 +43,11 @@ export const runsRouter = router({
     .input(
       z.object({
         project: z.string().min(1, "choose a project"),
+        /** An adapter (command, claude-code, openai-compatible) or an agent profile's name. */
         agent: z.string().default("command"),
-        command: z.string().max(100_000),
+        command: z.string().max(100_000).optional(),
+        prompt: z.string().max(200_000).optional(),
+        checkpoints: z.array(z.unknown()).optional(),
         baseRef: z.string().max(255).optional(),
         /** A duration such as "30s" or "5m", or seconds. */
         timeout: z.union([z.string().max(32), z.number()]).optional(),
@@ -61,6 +65,12 @@ export const runsRouter = router({
       await getRun(ctx.services.db, input.runId);
       return listRunEvents(ctx.services.db, input.runId, input.afterId, input.limit);
     }),
+
+  /** The run's turns: first prompt, checkpoint feedback, review feedback. */
+  turns: publicProcedure.input(runId).query(({ ctx, input }) => listTurns(ctx.services.db, input.runId)),
+
+  /** Every checkpoint result of every turn. */
+  checks: publicProcedure.input(runId).query(({ ctx, input }) => listCheckpointResults(ctx.services.db, input.runId)),
 
   cancel: publicProcedure.input(runId).mutation(({ ctx, input }) => cancelRun(ctx.services, input.runId)),
 

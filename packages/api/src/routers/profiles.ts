@@ -1,0 +1,11 @@
+import { z } from "zod";
+import { createProfile, listProfiles } from "@loopy/core/profiles";
+import { publicProcedure, router } from "../trpc.ts";
+
+export const profilesRouter = router({
+  list: publicProcedure.query(({ ctx }) => listProfiles(ctx.services.db)),
+
+  add: publicProcedure
+    .input(z.object({ name: z.string().max(64), adapter: z.string().max(64), config: z.record(z.string(), z.unknown()).optional() }))
+    .mutation(({ ctx, input }) => createProfile(ctx.services.db, input)),
+});

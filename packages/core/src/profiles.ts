@@ -1,0 +1,58 @@
+import { z } from "zod";
+import { Prisma, type Db } from "@loopy/db/client";
+import { agentNames, findAgent } from "@loopy/agents/registry";
+import type { AgentProfileConfig } from "@loopy/agents/adapter";
+import { badInput, conflict, notFound } from "./errors.ts";
+import { newId } from "./ids.ts";
+
+const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+
+/** A profile's settings. Secrets are referred to by the name of an environment variable of the worker, never stored. */
+export const profileConfigSchema = z.object({
+  model: z.string().min(1).max(200).optional(),
+  baseUrl: z.string().url("baseUrl must be a URL such as http://127.0.0.1:11434/v1").optional(),
+  secretNames: z.array(z.string().regex(ENV_NAME, "secret names are environment variable names like ANTHROPIC_API_KEY")).max(20).optional(),
+  maxTurns: z.number().int().min(1).max(500).optional(),
+  budgetUsd: z.number().positive().max(10_000).optional(),
+  budgetTokens: z.number().int().positive().optional(),
+});
+
+export const profileSelect = { id: true, name: true, adapter: true, config: true, createdAt: true } as const;
+export type ProfileView = Omit<Prisma.AgentProfileGetPayload<{ select: typeof profileSelect }>, "config"> & { config: AgentProfileConfig };
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+function view(row: Prisma.AgentProfileGetPayload<{ select: typeof profileSelect }>): ProfileView {
+  return { ...row, config: profileConfigSchema.parse(row.config ?? {}) };
+}
+
+/** Saves a named agent configuration after checking the adapter exists and the settings make sense. */
+export async function createProfile(db: Db, input: { name: string; adapter: string; config?: unknown }): Promise<ProfileView> {
+  const name = input.name.trim();
+  if (!NAME.test(name)) throw badInput(`Invalid profile name "${name}": use letters, digits, ".", "_" and "-"`);
+  if (findAgent(name)) throw badInput(`"${name}" is the name of an adapter; choose another profile name`);
+  if (!findAgent(input.adapter)) throw badInput(`Unknown adapter "${input.adapter}". Available: ${agentNames().join(", ")}`);
+  const parsed = profileConfigSchema.safeParse(input.config ?? {});
+  if (!parsed.success) throw badInput(`Invalid profile settings: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  try {
+    return view(await db.agentProfile.create({ data: { id: newId(), name, adapter: input.adapter, config: parsed.data }, select: profileSelect }));
+  } catch (error) {
+    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") throw conflict(`A profile named "${name}" already exists`);
+    throw error;
+  }
+}
+
+export async function listProfiles(db: Db): Promise<ProfileView[]> {
+  return (await db.agentProfile.findMany({ orderBy: { name: "asc" }, select: profileSelect })).map(view);
+}
+
+export async function findProfile(db: Db, idOrName: string): Promise<ProfileView | null> {
+  const row = await db.agentProfile.findFirst({ where: { OR: [{ id: idOrName }, { name: idOrName }] }, select: profileSelect });
+  return row ? view(row) : null;
+}
+
+export async function getProfile(db: Db, idOrName: string): Promise<ProfileView> {
+  const profile = await findProfile(db, idOrName);
+  if (!profile) throw notFound(`No agent profile "${idOrName}". List them with "loopy profiles".`);
+  return profile;
+}

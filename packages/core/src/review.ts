@@ -1,0 +1,203 @@
+import { findAgent } from "@loopy/agents/registry";
+import type { Db, RunStatus } from "@loopy/db/client";
+import { badInput, conflict, notFound } from "./errors.ts";
+import { lineCount, mergeBranch, removeWorktree } from "./git.ts";
+import { newId } from "./ids.ts";
+import { appendRunEvents } from "./run-events.ts";
+import { runSummarySelect, transitionRun, worktreePathFor } from "./runs.ts";
+import type { LaunchDeps } from "./ports.ts";
+import { isTerminal } from "./run-status.ts";
+import { rm } from "node:fs/promises";
+import path from "node:path";
+import { agentStateDir } from "./execute-run.ts";
+
+const REVIEWABLE: RunStatus[] = ["awaiting_review", "needs_attention"];
+
+export type ReviewDeps = LaunchDeps;
+
+const commentSelect = { id: true, path: true, line: true, body: true, status: true, headSha: true, sentInTurn: true, createdAt: true } as const;
+
+async function reviewable(db: Db, runId: string) {
+  const run = await db.run.findUnique({
+    where: { id: runId },
+    select: {
+      id: true,
+      status: true,
+      statusReason: true,
+      agent: true,
+      branch: true,
+      headSha: true,
+      checksPassed: true,
+      turns: true,
+      diffStats: true,
+      project: { select: { path: true, defaultBranch: true, mergeStrategy: true } },
+      task: { select: { title: true } },
+    },
+  });
+  if (!run) throw notFound(`No run "${runId}". List runs with "loopy runs".`);
+  return run;
+}
+
+function refuseUnlessReviewable(run: { id: string; status: RunStatus }, action: string): void {
+  if (REVIEWABLE.includes(run.status)) return;
+  if (isTerminal(run.status)) throw conflict(`Run ${run.id} already ended (${run.status}); it cannot be ${action}. Launch a new run instead.`);
+  throw conflict(`Run ${run.id} is ${run.status}; wait until it is awaiting review`);
+}
+
+/** Every run waiting for a human: green checks first, then oldest first. */
+export async function listInbox(db: Db) {
+  const runs = await db.run.findMany({
+    where: { status: { in: REVIEWABLE } },
+    select: { ...runSummarySelect, _count: { select: { comments: { where: { status: "pending" } } } } },
+    orderBy: [{ createdAt: "asc" }],
+  });
+  const rank = (r: (typeof runs)[number]) => (r.status === "needs_attention" ? 2 : r.checksPassed === false ? 1 : 0);
+  return runs.sort((a, b) => rank(a) - rank(b) || a.createdAt.getTime() - b.createdAt.getTime());
+}
+
+/** Counts for the navigation badges. */
+export async function reviewCounts(db: Db): Promise<{ awaitingReview: number; needsAttention: number }> {
+  const [awaitingReview, needsAttention] = await Promise.all([
+    db.run.count({ where: { status: "awaiting_review" } }),
+    db.run.count({ where: { status: "needs_attention" } }),
+  ]);
+  return { awaitingReview, needsAttention };
+}
+
+export function listComments(db: Db, runId: string) {
+  return db.reviewComment.findMany({ where: { runId }, orderBy: [{ createdAt: "asc" }], select: commentSelect });
+}
+
+/** A comment on a line of the run's current diff (new-file line numbers). */
+export async function addComment(deps: ReviewDeps, runId: string, input: { path: string; line: number; body: string }) {
+  const run = await reviewable(deps.db, runId);
+  refuseUnlessReviewable(run, "commented on");
+  const body = input.body.trim();
+  if (!body) throw badInput("The comment is empty");
+  const files = (run.diffStats ?? []) as Array<{ path: string }>;
+  if (!files.some((f) => f.path === input.path)) throw badInput(`${input.path} is not part of run ${runId}'s diff`);
+  const lines = run.headSha ? await lineCount(run.project.path, run.headSha, input.path) : null;
+  if (lines === null) throw badInput(`${input.path} does not exist in the run's current version (deleted?)`);
+  if (!Number.isInteger(input.line) || input.line < 1 || input.line > lines) {
+    throw badInput(`Line ${input.line} is not in ${input.path} (it has ${lines} lines in the run's current version)`);
+  }
+  const comment = await deps.db.reviewComment.create({
+    data: { id: newId(), runId, path: input.path, line: input.line, body, headSha: run.headSha },
+    select: commentSelect,
+  });
+  await deps.notifier.runChanged(runId, run.status);
+  return comment;
+}
+
+export async function deleteComment(deps: ReviewDeps, commentId: string): Promise<void> {
+  const comment = await deps.db.reviewComment.findUnique({ where: { id: commentId }, select: { runId: true, status: true } });
+  if (!comment) throw notFound(`No comment "${commentId}"`);
+  if (comment.status !== "pending") throw conflict("Only comments not yet sent can be deleted");
+  await deps.db.reviewComment.delete({ where: { id: commentId } });
+}
+
+/** The follow-up message a request for changes becomes: the summary, then every comment with file and line. */
+export function reviewFeedback(summary: string | undefined, comments: Array<{ path: string; line: number; body: string }>): string {
+  const parts = ["A reviewer asked for changes to your work."];
+  if (summary?.trim()) parts.push("", summary.trim());
+  if (comments.length) {
+    parts.push("", "Comments on the diff:");
+    for (const c of comments) parts.push(`- ${c.path}:${c.line}: ${c.body}`);
+  }
+  parts.push("", "Address every point in the worktree, then finish.");
+  return parts.join("\n");
+}
+
+/**
+ * Sends the pending comments (plus comments given here, and an optional summary)
+ * to the same agent session as one follow-up, and queues the turn. The run goes
+ * back to running, then checkpoints, then back to the inbox.
+ */
+export async function requestChanges(
+  deps: ReviewDeps,
+  runId: string,
+  input: { message?: string; comments?: Array<{ path: string; line: number; body: string }> },
+) {
+  const run = await reviewable(deps.db, runId);
+  refuseUnlessReviewable(run, "sent a follow-up");
+  const adapter = findAgent(run.agent);
+  if (!adapter?.resumable) throw badInput(`The ${run.agent} agent cannot take follow-ups; reject the run and launch a new one`);
+  for (const c of input.comments ?? []) await addComment(deps, runId, c);
+  const pending = await deps.db.reviewComment.findMany({ where: { runId, status: "pending" }, orderBy: { createdAt: "asc" }, select: { id: true, path: true, line: true, body: true } });
+  if (!input.message?.trim() && pending.length === 0) throw badInput("Say what should change: a message or at least one comment");
+  const index = run.turns;
+  await deps.db.$transaction([
+    deps.db.runTurn.create({ data: { id: newId(), runId, index, kind: "review_feedback", prompt: reviewFeedback(input.message, pending) } }),
+    deps.db.reviewComment.updateMany({ where: { id: { in: pending.map((c) => c.id) } }, data: { status: "sent", sentInTurn: index } }),
+  ]);
+  await appendRunEvents(deps.db, deps.notifier, runId, [{ type: "message", text: `Review: changes requested (${pending.length} comment${pending.length === 1 ? "" : "s"})` }]);
+  await deps.scheduler.enqueue(runId, index);
+  return { runId, turn: index, comments: pending.length };
+}
+
+export async function cleanUp(deps: ReviewDeps, run: { id: string; project: { path: string } }) {
+  await removeWorktree(run.project.path, worktreePathFor(deps.loopyHome, run.id)).catch(() => undefined);
+  await rm(agentStateDir(deps.loopyHome, run.id), { recursive: true, force: true }).catch(() => undefined);
+  await deps.db.run.update({ where: { id: run.id }, data: { worktreePath: null } });
+}
+
+/**
+ * Approves a run: merges its branch into the project's default branch (merge
+ * commit or squash, per project). Refused when a required checkpoint is not
+ * green, and on a conflict (with the files, so the agent can be asked to rebase).
+ */
+export async function approveRun(deps: ReviewDeps, runId: string) {
+  const run = await reviewable(deps.db, runId);
+  if (run.status === "needs_attention") {
+    throw conflict(`Run ${runId} needs attention (${run.statusReason ?? "see its log"}); request changes or reject it`);
+  }
+  refuseUnlessReviewable(run, "approved");
+  if (run.checksPassed === false) throw conflict(`Run ${runId} has failing required checkpoints; it cannot be approved`);
+  const result = await mergeBranch(run.project.path, {
+    target: run.project.defaultBranch,
+    branch: run.branch,
+    strategy: run.project.mergeStrategy === "squash" ? "squash" : "merge",
+    message: `${run.task.title}\n\nLoopy run ${runId} (${run.agent}), approved in review.`,
+    scratchDir: path.join(deps.loopyHome, "worktrees"),
+  });
+  if (!result.ok) {
+    if ("conflicts" in result) {
+      throw conflict(`Merging into ${run.project.defaultBranch} conflicts in ${result.conflicts.join(", ")}. Request changes and ask the agent to rebase onto ${run.project.defaultBranch}.`);
+    }
+    throw conflict(result.blocked);
+  }
+  if (!(await transitionRun(deps, runId, "merged", { from: ["awaiting_review"], data: { mergedSha: result.sha }, reason: `Merged into ${run.project.defaultBranch} as ${result.sha.slice(0, 8)}` }))) {
+    throw conflict(`Run ${runId} changed state while it was being approved`);
+  }
+  await cleanUp(deps, run);
+  return { runId, mergedSha: result.sha, target: run.project.defaultBranch };
+}
+
+/** Rejects a run: it ends, its worktree goes; the branch stays for the record. */
+export async function rejectRun(deps: ReviewDeps, runId: string, reason?: string) {
+  const run = await reviewable(deps.db, runId);
+  refuseUnlessReviewable(run, "rejected");
+  if (!(await transitionRun(deps, runId, "rejected", { from: REVIEWABLE, reason: reason?.trim() || "Rejected in review" }))) {
+    throw conflict(`Run ${runId} changed state while it was being rejected`);
+  }
+  await cleanUp(deps, run);
+  return { runId };
+}
+
+/** Every checkpoint result of every turn of a run. */
+export async function listCheckpointResults(db: Db, runId: string) {
+  if (!(await db.run.findUnique({ where: { id: runId }, select: { id: true } }))) throw notFound(`No run "${runId}"`);
+  return db.checkpointResult.findMany({
+    where: { runId },
+    orderBy: [{ turnIndex: "asc" }, { createdAt: "asc" }],
+    select: { id: true, turnIndex: true, name: true, kind: true, required: true, passed: true, durationMs: true, output: true, counts: true },
+  });
+}
+
+export function listTurns(db: Db, runId: string) {
+  return db.runTurn.findMany({
+    where: { runId },
+    orderBy: { index: "asc" },
+    select: { index: true, kind: true, prompt: true, status: true, headSha: true, exitCode: true, reason: true, inputTokens: true, outputTokens: true, costUsd: true, startedAt: true, finishedAt: true },
+  });
+}
