@@ -32,7 +32,7 @@ test("the CLI registers a project, runs a command, waits, and shows logs and dif
   const run = loopy(url, "run", "--project", name, "--command", "echo cli-line; echo bye > greeting.txt", "--wait", "--json");
   expect(run.code, run.stderr).toBe(0);
   const doc = JSON.parse(run.stdout);
-  expect(doc).toMatchObject({ status: "succeeded", exitCode: 0 });
+  expect(doc).toMatchObject({ status: "awaiting_review", exitCode: 0 });
   expect(doc.id).toMatch(/^[a-z0-9]{10}$/);
 
   const logs = loopy(url, "logs", doc.id);
@@ -41,7 +41,7 @@ test("the CLI registers a project, runs a command, waits, and shows logs and dif
   expect(diff.stdout).toContain("-hello");
   expect(diff.stdout).toContain("+bye");
   const show = JSON.parse(loopy(url, "show", doc.id, "--json").stdout);
-  expect(show).toMatchObject({ id: doc.id, status: "succeeded" });
+  expect(show).toMatchObject({ id: doc.id, status: "awaiting_review" });
   const runs = JSON.parse(loopy(url, "runs", "--json").stdout) as Array<{ id: string }>;
   expect(runs.map((r) => r.id)).toContain(doc.id);
 });

@@ -47,12 +47,13 @@ test("launch a command run: log lines arrive live while it runs, then the diff",
   await expect(status).toHaveAttribute("data-status", "running");
   await expect(page.getByTestId("log-line").filter({ hasText: /^\S+done$/ })).toHaveCount(0);
 
-  await expect(status).toHaveAttribute("data-status", "succeeded", { timeout: 20_000 });
+  // A command that changed files waits for review.
+  await expect(status).toHaveAttribute("data-status", "awaiting_review", { timeout: 20_000 });
   const files = page.getByTestId("diff-files");
   await expect(files).toContainText("README.md");
   await expect(files).toContainText("notes.txt");
-  await expect(page.getByTestId("diff")).toContainText("-hello colour world");
-  await expect(page.getByTestId("diff")).toContainText("+hello color world");
+  await expect(page.getByTestId("diff").locator('tr[data-kind="del"]')).toContainText("hello colour world");
+  await expect(page.getByTestId("diff").locator('tr[data-kind="add"]').first()).toContainText("hello color world");
   await page.screenshot({ path: "test-results/run-succeeded.png", fullPage: true });
 
   // A page opened late replays the whole log from the start.

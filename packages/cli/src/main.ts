@@ -5,23 +5,36 @@ import { duration, table, time } from "./format.ts";
 const HELP = `loopy: control a running Loopy (LOOPY_URL, default http://127.0.0.1:3000)
 
 Usage:
-  loopy project add <path> [--name N]   register a local git repository
+  loopy project add <path> [--name N] [--check "<cmd>"]...
+                                        register a local git repository (each --check is a required checkpoint)
   loopy projects                        list projects
-  loopy run --project P --command "<shell>" [--agent command] [--base REF] [--timeout DUR] [--wait]
-                                        launch a run; --wait streams its log and waits for the end
+  loopy profile add NAME --adapter A [--model M] [--base-url URL] [--max-turns N] [--secret ENV_NAME]... [--budget-usd X]
+                                        save an agent profile (adapters: command, claude-code, openai-compatible)
+  loopy profiles                        list agent profiles
+  loopy run --project P --command "<shell>" [--base REF] [--timeout DUR] [--wait]
+  loopy run --project P --agent PROFILE --prompt "..." [--base REF] [--timeout DUR] [--wait]
+                                        launch a run; --wait streams its log and returns when it needs a human or ends
   loopy runs [--project P] [--status S] [--limit N]
                                         list runs, newest first
   loopy show <run-id>                   a run's details
   loopy logs <run-id> [--follow]        a run's log; --follow streams until the run ends
   loopy diff <run-id>                   the run's unified diff
   loopy cancel <run-id>                 cancel a queued or running run
+  loopy checks <run-id>                 every checkpoint result of every turn
+  loopy review list                     runs waiting for review or attention, best first
+  loopy review approve <run-id>         merge the run's branch into the project's default branch
+  loopy review reject <run-id> [--message WHY]
+  loopy review request-changes <run-id> --message "..." [--comment FILE:LINE:TEXT]... [--wait]
+                                        send comments back to the same agent session
 
 Every command takes --json and then prints one JSON document.
-Exit codes: 0 ok, 1 error, 2 bad usage, 3 the waited-for run failed or was cancelled.`;
+Exit codes: 0 ok, 1 error, 2 bad usage, 3 the waited-for run failed, was cancelled or needs attention.`;
 
 class UsageError extends Error {}
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled", "merged", "rejected"]);
+/** States where --wait returns: a human is needed, or the run is over. */
+const SETTLED = new Set([...TERMINAL, "awaiting_review", "needs_attention"]);
 
 const { values: flags, positionals } = (() => {
   try {
@@ -34,6 +47,16 @@ const { values: flags, positionals } = (() => {
         project: { type: "string", short: "p" },
         agent: { type: "string", default: "command" },
         command: { type: "string", short: "c" },
+        prompt: { type: "string" },
+        check: { type: "string", multiple: true },
+        adapter: { type: "string" },
+        model: { type: "string" },
+        "base-url": { type: "string" },
+        "max-turns": { type: "string" },
+        "budget-usd": { type: "string" },
+        secret: { type: "string", multiple: true },
+        message: { type: "string", short: "m" },
+        comment: { type: "string", multiple: true },
         base: { type: "string" },
         timeout: { type: "string" },
         wait: { type: "boolean", default: false },
@@ -77,6 +100,14 @@ function eventLine(e: StoredEvent): string | null {
       return "cancel requested";
     case "message":
       return ev.text;
+    case "tool_call":
+      return `→ ${ev.name} ${ev.summary}`;
+    case "turn":
+      return `── turn ${ev.index + 1} (${ev.kind.replace("_", " ")})`;
+    case "checkpoint":
+      return `${ev.passed ? "✓" : "✗"} checkpoint ${ev.name}${ev.required ? "" : " (optional)"}`;
+    case "usage":
+      return `usage: ${ev.inputTokens} in / ${ev.outputTokens} out${ev.costUsd !== undefined ? `, $${ev.costUsd.toFixed(4)}` : ""}`;
     case "error":
       return `error: ${ev.message}`;
     default:
@@ -84,15 +115,18 @@ function eventLine(e: StoredEvent): string | null {
   }
 }
 
-/** Streams a run's events until it reaches a final state; returns the events seen. */
-function follow(runId: string, onEvent: (e: StoredEvent) => void): Promise<void> {
+/**
+ * Streams a run's events until it settles (ends, or needs a human). Events up to
+ * `afterId` are skipped, so a follow-up waits for its own turn's outcome.
+ */
+function follow(runId: string, onEvent: (e: StoredEvent) => void, stopAt = SETTLED, afterId?: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const sub = client.runs.events.subscribe(
-      { runId },
+      { runId, lastEventId: afterId ?? null },
       {
         onData: ({ data }) => {
           onEvent(data as StoredEvent);
-          if (data.event.type === "status" && TERMINAL.has(data.event.status)) {
+          if (data.event.type === "status" && stopAt.has(data.event.status)) {
             sub.unsubscribe();
             resolve();
           }
@@ -116,7 +150,8 @@ async function main(): Promise<number> {
     case "project": {
       if (args[0] !== "add") throw new UsageError(`unknown command "project ${args[0] ?? ""}" (did you mean "project add <path>"?)`);
       const { resolve } = await import("node:path");
-      const project = await client.projects.add.mutate({ path: resolve(need(args[1], "<path>")), name: flags.name });
+      const checkpoints = (flags.check ?? []).map((command, i) => ({ name: `check-${i + 1}`, kind: "command", command }));
+      const project = await client.projects.add.mutate({ path: resolve(need(args[1], "<path>")), name: flags.name, checkpoints });
       print(project, () => `Registered ${project.name} (${project.id}) at ${project.path}, default branch ${project.defaultBranch}`);
       return 0;
     }
@@ -129,11 +164,57 @@ async function main(): Promise<number> {
       );
       return 0;
     }
+    case "profile": {
+      if (args[0] !== "add") throw new UsageError(`unknown command "profile ${args[0] ?? ""}" (did you mean "profile add NAME --adapter A"?)`);
+      const number = (v: string | undefined, what: string) => {
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (!Number.isFinite(n)) throw new UsageError(`${what} must be a number, got "${v}"`);
+        return n;
+      };
+      const profile = await client.profiles.add.mutate({
+        name: need(args[1], "NAME"),
+        adapter: need(flags.adapter, "--adapter"),
+        config: {
+          ...(flags.model ? { model: flags.model } : {}),
+          ...(flags["base-url"] ? { baseUrl: flags["base-url"] } : {}),
+          ...(flags["max-turns"] ? { maxTurns: number(flags["max-turns"], "--max-turns") } : {}),
+          ...(flags["budget-usd"] ? { budgetUsd: number(flags["budget-usd"], "--budget-usd") } : {}),
+          ...(flags.secret?.length ? { secretNames: flags.secret } : {}),
+        },
+      });
+      print(profile, () => `Saved profile ${profile.name} (${profile.adapter}${profile.config.model ? `, ${profile.config.model}` : ""})`);
+      return 0;
+    }
+    case "profiles": {
+      const profiles = await client.profiles.list.query();
+      print(profiles, () =>
+        profiles.length === 0
+          ? "No profiles. Add one with: loopy profile add NAME --adapter claude-code --model M"
+          : table(profiles.map((p) => ({ name: p.name, adapter: p.adapter, model: p.config.model ?? "-", "base url": p.config.baseUrl ?? "-" })), ["name", "adapter", "model", "base url"]),
+      );
+      return 0;
+    }
+    case "checks": {
+      const checks = await client.runs.checks.query({ runId: need(args[0], "<run-id>") });
+      print(checks, () =>
+        checks.length === 0
+          ? "No checkpoint ran for this run."
+          : table(
+              checks.map((c) => ({ turn: String(c.turnIndex + 1), checkpoint: c.name, kind: c.kind, result: c.passed ? "pass" : c.required ? "FAIL" : "fail (optional)", time: `${c.durationMs}ms` })),
+              ["turn", "checkpoint", "kind", "result", "time"],
+            ),
+      );
+      return 0;
+    }
+    case "review":
+      return review(args);
     case "run": {
       const run = await client.runs.launch.mutate({
         project: need(flags.project, "--project"),
         agent: flags.agent ?? "command",
-        command: flags.command ?? "",
+        command: flags.command,
+        prompt: flags.prompt,
         baseRef: flags.base,
         timeout: flags.timeout,
       });
@@ -146,10 +227,7 @@ async function main(): Promise<number> {
         const line = flags.json ? null : eventLine(e);
         if (line !== null) process.stdout.write(`${line}\n`);
       });
-      const done = await client.runs.get.query({ runId: run.id });
-      if (flags.json) print(done, () => "");
-      else process.stderr.write(`Run ${done.id} ${done.status}${done.statusReason ? `: ${done.statusReason}` : ""}\n`);
-      return done.status === "succeeded" ? 0 : 3;
+      return finish(run.id);
     }
     case "runs": {
       const result = await client.runs.list.query({
@@ -205,7 +283,7 @@ async function main(): Promise<number> {
       };
       if (flags.follow) {
         const run = await client.runs.get.query({ runId });
-        if (TERMINAL.has(run.status)) {
+        if (SETTLED.has(run.status)) {
           for (const e of await allEvents(runId)) emit(e);
         } else {
           await follow(runId, emit);
@@ -228,6 +306,83 @@ async function main(): Promise<number> {
     }
     default:
       throw new UsageError(`unknown command "${command}" (see loopy --help)`);
+  }
+}
+
+/** Prints where a waited-for run stands and returns the exit code for it. */
+async function finish(runId: string): Promise<number> {
+  const done = await client.runs.get.query({ runId });
+  if (flags.json) print(done, () => "");
+  else process.stderr.write(`Run ${done.id} ${done.status}${done.statusReason ? `: ${done.statusReason}` : ""}\n`);
+  return ["succeeded", "awaiting_review", "merged"].includes(done.status) ? 0 : 3;
+}
+
+function parseComment(text: string): { path: string; line: number; body: string } {
+  const m = /^(.+?):(\d+):(.+)$/s.exec(text);
+  if (!m) throw new UsageError(`--comment must be FILE:LINE:TEXT, got "${text}"`);
+  return { path: m[1] as string, line: Number(m[2]), body: m[3] as string };
+}
+
+async function review(args: string[]): Promise<number> {
+  const [action, runId] = args;
+  switch (action) {
+    case "list": {
+      const inbox = await client.review.inbox.query();
+      print(inbox, () =>
+        inbox.length === 0
+          ? "Nothing to review."
+          : table(
+              inbox.map((r) => ({
+                id: r.id,
+                status: r.status,
+                checks: r.checksPassed === null ? "-" : r.checksPassed ? "green" : "red",
+                project: r.project.name,
+                agent: r.task.agentProfile?.name ?? r.agent,
+                diff: `+${r.additions ?? 0} -${r.deletions ?? 0}`,
+                cost: r.costUsd ? `$${r.costUsd.toFixed(4)}` : "-",
+                task: r.task.title.slice(0, 40),
+              })),
+              ["id", "status", "checks", "project", "agent", "diff", "cost", "task"],
+            ),
+      );
+      return 0;
+    }
+    case "approve": {
+      const result = await client.review.approve.mutate({ runId: need(runId, "<run-id>") });
+      print(result, () => `Run ${result.runId} merged into ${result.target} as ${result.mergedSha.slice(0, 12)}`);
+      return 0;
+    }
+    case "reject": {
+      const result = await client.review.reject.mutate({ runId: need(runId, "<run-id>"), reason: flags.message });
+      print(result, () => `Run ${result.runId} rejected; its branch is kept.`);
+      return 0;
+    }
+    case "request-changes": {
+      const id = need(runId, "<run-id>");
+      const before = await allEvents(id);
+      const result = await client.review.requestChanges.mutate({ runId: id, message: flags.message, comments: (flags.comment ?? []).map(parseComment) });
+      if (!flags.wait) {
+        print(result, () => `Sent ${result.comments} comment(s) to run ${result.runId}; turn ${result.turn + 1} is queued.`);
+        return 0;
+      }
+      if (!flags.json) process.stderr.write(`Turn ${result.turn + 1} of run ${id} queued; waiting…\n`);
+      // Wait for this turn's outcome: skip what happened before the request.
+      let started = false;
+      const stopAt = new Set([...SETTLED]);
+      await follow(
+        id,
+        (e) => {
+          if (e.event.type === "status" && e.event.status === "running") started = true;
+          const line = flags.json || !started ? null : eventLine(e);
+          if (line !== null) process.stdout.write(`${line}\n`);
+        },
+        stopAt,
+        before[before.length - 1]?.id,
+      );
+      return finish(id);
+    }
+    default:
+      throw new UsageError(`unknown command "review ${action ?? ""}" (list, approve, reject, request-changes)`);
   }
 }
 

@@ -12,6 +12,9 @@ export function NewRunForm() {
   const router = useRouter();
   const queryClient = useQueryClient();
   const projects = useQuery(trpc.projects.list.queryOptions());
+  const agents = useQuery(trpc.agents.list.queryOptions());
+  const profiles = useQuery(trpc.profiles.list.queryOptions());
+  const [agent, setAgent] = useState("command");
   const [project, setProject] = useState("");
   const [command, setCommand] = useState("");
   const [baseRef, setBaseRef] = useState("");
@@ -26,11 +29,20 @@ export function NewRunForm() {
   );
 
   const selected = project || projects.data?.[0]?.id || "";
+  const chosenProfile = profiles.data?.find((p) => p.name === agent);
+  const adapterName = chosenProfile?.adapter ?? agent;
+  const takesCommand = (agents.data?.find((a) => a.name === adapterName)?.takes ?? "command") === "command";
   const selectedProject = projects.data?.find((p) => p.id === selected);
 
   function submit(event: FormEvent) {
     event.preventDefault();
-    launch.mutate({ project: selected, agent: "command", command, baseRef: baseRef || undefined, timeout: timeout || undefined });
+    launch.mutate({
+      project: selected,
+      agent,
+      ...(takesCommand ? { command } : { prompt: command }),
+      baseRef: baseRef || undefined,
+      timeout: timeout || undefined,
+    });
   }
 
   if (projects.data && projects.data.length === 0) {
@@ -57,8 +69,17 @@ export function NewRunForm() {
             </select>
           </Field>
           <Field label="Agent">
-            <select aria-label="Agent" className={inputClass} value="command" disabled>
+            <select aria-label="Agent" className={inputClass} value={agent} onChange={(e) => setAgent(e.target.value)}>
               <option value="command">Shell command</option>
+              {(profiles.data ?? []).length > 0 && (
+                <optgroup label="Agent profiles">
+                  {profiles.data?.map((p) => (
+                    <option key={p.id} value={p.name}>
+                      {p.name} ({p.adapter})
+                    </option>
+                  ))}
+                </optgroup>
+              )}
             </select>
           </Field>
           <div className="grid grid-cols-2 gap-3">
@@ -77,13 +98,20 @@ export function NewRunForm() {
           </div>
         </div>
         <div className="flex flex-col gap-3">
-          <Field label="Command" hint="Runs with bash in a fresh worktree on branch loopy/run-<id>; whatever it changes is committed and diffed.">
+          <Field
+            label={takesCommand ? "Command" : "Prompt"}
+            hint={
+              takesCommand
+                ? "Runs with bash in a fresh worktree on branch loopy/run-<id>; whatever it changes is committed, checked and diffed."
+                : "The agent works in a fresh worktree on branch loopy/run-<id>; checkpoints run after every turn, then the diff waits for your review."
+            }
+          >
             <textarea
-              aria-label="Command"
+              aria-label={takesCommand ? "Command" : "Prompt"}
               className={`${inputClass} min-h-28 font-mono`}
               value={command}
               onChange={(e) => setCommand(e.target.value)}
-              placeholder={"sed -i 's/colour/color/g' README.md"}
+              placeholder={takesCommand ? "sed -i 's/colour/color/g' README.md" : "Fix the flaky test in src/queue.test.ts"}
               onKeyDown={(e) => {
                 if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) submit(e);
               }}

@@ -1,7 +1,8 @@
 "use client";
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { Fragment, useState, type FormEvent } from "react";
+import { ProjectSettings } from "./project-settings";
 import { useTRPC } from "~/trpc/client";
 import { formatTime } from "./elapsed";
 import { buttonClass, ErrorNote, Field, inputClass, Panel } from "./field";
@@ -12,6 +13,7 @@ export function ProjectsPanel() {
   const projects = useQuery(trpc.projects.list.queryOptions());
   const [path, setPath] = useState("");
   const [name, setName] = useState("");
+  const [open, setOpen] = useState<string | null>(null);
   const add = useMutation(
     trpc.projects.add.mutationOptions({
       onSuccess: async () => {
@@ -57,17 +59,34 @@ export function ProjectsPanel() {
                 <th className="py-2 pr-3 font-medium">Name</th>
                 <th className="py-2 pr-3 font-medium">Path</th>
                 <th className="py-2 pr-3 font-medium">Default branch</th>
-                <th className="py-2 font-medium">Added</th>
+                <th className="py-2 pr-3 font-medium">Checkpoints</th>
+                <th className="py-2 pr-3 font-medium">Added</th>
+                <th className="py-2 font-medium" />
               </tr>
             </thead>
             <tbody className="divide-y divide-white/5">
               {projects.data.map((p) => (
-                <tr key={p.id}>
-                  <td className="py-2 pr-3 text-gray-100">{p.name}</td>
-                  <td className="py-2 pr-3 font-mono text-xs text-gray-300">{p.path}</td>
-                  <td className="py-2 pr-3 font-mono text-xs text-gray-300">{p.defaultBranch}</td>
-                  <td className="py-2 text-gray-400">{formatTime(p.createdAt)}</td>
-                </tr>
+                <Fragment key={p.id}>
+                  <tr>
+                    <td className="py-2 pr-3 text-gray-100">{p.name}</td>
+                    <td className="py-2 pr-3 font-mono text-xs text-gray-300">{p.path}</td>
+                    <td className="py-2 pr-3 font-mono text-xs text-gray-300">{p.defaultBranch}</td>
+                    <td className="py-2 pr-3 text-xs text-gray-400">{Array.isArray(p.checkpoints) ? p.checkpoints.length : 0}</td>
+                    <td className="py-2 pr-3 text-gray-400">{formatTime(p.createdAt)}</td>
+                    <td className="py-2 text-right">
+                      <button type="button" className="text-xs text-sky-300 hover:underline" onClick={() => setOpen(open === p.id ? null : p.id)}>
+                        {open === p.id ? "Close" : "Settings"}
+                      </button>
+                    </td>
+                  </tr>
+                  {open === p.id && (
+                    <tr>
+                      <td colSpan={6} className="bg-black/20 p-4">
+                        <ProjectSettings project={p} />
+                      </td>
+                    </tr>
+                  )}
+                </Fragment>
               ))}
             </tbody>
           </table>

@@ -3,16 +3,21 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useSubscription } from "@trpc/tanstack-react-query";
 import Link from "next/link";
-import { useEffect, useRef, useState } from "react";
+import { useRouter } from "next/navigation";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { formatDuration } from "@loopy/config/duration";
 import type { StoredRunEvent } from "@loopy/core/run-events";
 import { useTRPC } from "~/trpc/client";
+import { ChecksPanel } from "./checks-panel";
 import { DiffView } from "./diff-view";
+import { KeyHelp, useKeys, useToggle } from "./keyboard";
+import { ReviewBar, type ReviewBarHandle } from "./review-bar";
 import { Elapsed, formatTime } from "./elapsed";
 import { ErrorNote, Panel } from "./field";
 import { StatusBadge } from "./status-badge";
 
 const ACTIVE = new Set(["queued", "running", "verifying"]);
+const REVIEWABLE = new Set(["awaiting_review", "needs_attention"]);
 
 export function RunView({ runId }: { runId: string }) {
   const trpc = useTRPC();
@@ -31,9 +36,12 @@ export function RunView({ runId }: { runId: string }) {
           if (seen.current.has(event.id)) return;
           seen.current.add(event.id);
           setEvents((list) => [...list, event]);
-          if (event.event.type === "status" || event.event.type === "diff") {
+          if (["status", "diff", "checkpoint", "turn"].includes(event.event.type)) {
             void queryClient.invalidateQueries({ queryKey: trpc.runs.get.queryKey({ runId }) });
             void queryClient.invalidateQueries({ queryKey: trpc.runs.diff.queryKey({ runId }) });
+            void queryClient.invalidateQueries({ queryKey: trpc.runs.turns.queryKey({ runId }) });
+            void queryClient.invalidateQueries({ queryKey: trpc.runs.checks.queryKey({ runId }) });
+            void queryClient.invalidateQueries({ queryKey: trpc.review.comments.queryKey({ runId }) });
           }
         },
       },
@@ -45,6 +53,44 @@ export function RunView({ runId }: { runId: string }) {
       onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.runs.get.queryKey({ runId }) }),
     }),
   );
+
+  const router = useRouter();
+  const inbox = useQuery(trpc.review.inbox.queryOptions());
+  const diffFiles = ((useQuery(trpc.runs.diff.queryOptions({ runId })).data?.diffStats ?? []) as unknown[]).length;
+  const [activeFile, setActiveFile] = useState(0);
+  const [help, toggleHelp, setHelp] = useToggle();
+  const reviewBar = useRef<ReviewBarHandle>(null);
+  const keys = useMemo(() => {
+    const go = (step: number) => {
+      const ids = (inbox.data ?? []).map((r) => r.id);
+      if (ids.length === 0) return;
+      const at = ids.indexOf(runId);
+      const next = ids[(at + step + ids.length) % ids.length];
+      if (next && next !== runId) router.push(`/runs/${next}`);
+    };
+    const file = (step: number) => {
+      if (diffFiles === 0) return;
+      const next = (activeFile + step + diffFiles) % diffFiles;
+      setActiveFile(next);
+      document.querySelectorAll('[data-testid="diff-file"]')[next]?.scrollIntoView({ block: "start", behavior: "smooth" });
+    };
+    return {
+      j: () => go(1),
+      k: () => go(-1),
+      n: () => file(1),
+      p: () => file(-1),
+      c: () => {
+        const box = document.querySelectorAll('[data-testid="diff-file"]')[activeFile];
+        (box?.querySelector('button[data-testid^="line-"]') as HTMLButtonElement | null)?.click();
+      },
+      a: () => reviewBar.current?.approve(),
+      r: () => reviewBar.current?.requestChanges(),
+      x: () => reviewBar.current?.reject(),
+      "?": toggleHelp,
+      Escape: () => setHelp(false),
+    };
+  }, [inbox.data, runId, router, diffFiles, activeFile, toggleHelp, setHelp]);
+  useKeys(keys);
 
   if (run.error) {
     return (
@@ -70,7 +116,7 @@ export function RunView({ runId }: { runId: string }) {
             <StatusBadge status={r.status} />
           </div>
           <p className="max-w-3xl truncate font-mono text-sm text-gray-300" title={r.task.prompt}>
-            $ {r.task.prompt}
+            {r.agent === "command" ? `$ ${r.task.prompt}` : r.task.title}
           </p>
         </div>
         {active && (
@@ -86,15 +132,24 @@ export function RunView({ runId }: { runId: string }) {
       </div>
       <ErrorNote message={cancel.error?.message} />
 
+      {REVIEWABLE.has(r.status) && (
+        <ReviewBar ref={reviewBar} runId={runId} status={r.status} checksPassed={r.checksPassed} onDone={() => undefined} />
+      )}
+      <KeyHelp open={help} onClose={() => setHelp(false)} />
+
       <dl className="grid grid-cols-2 gap-x-6 gap-y-2 rounded-lg border border-white/10 bg-[#11151d] p-4 text-sm md:grid-cols-4">
         <Meta label="Project" value={r.project.name} />
-        <Meta label="Agent" value={r.agent} />
+        <Meta label="Agent" value={r.task.agentProfile ? `${r.task.agentProfile.name} (${r.agent})` : r.agent} />
         <Meta label="Branch" value={r.branch} mono />
         <Meta label="Base" value={`${r.baseRef} @ ${r.baseSha.slice(0, 8)}`} mono />
         <Meta label="Started" value={formatTime(r.startedAt)} />
         <Meta label="Duration" value={<Elapsed startedAt={r.startedAt} finishedAt={r.finishedAt} />} />
         <Meta label="Exit code" value={r.exitCode === null ? "—" : String(r.exitCode)} mono />
         <Meta label="Timeout" value={formatDuration(r.timeoutMs)} />
+        <Meta label="Turns" value={String(r.turns)} />
+        <Meta label="Checks" value={r.checksPassed === null ? "—" : r.checksPassed ? "green" : "failing"} />
+        <Meta label="Tokens" value={r.inputTokens + r.outputTokens ? `${r.inputTokens} in / ${r.outputTokens} out` : "—"} />
+        <Meta label="Cost" value={r.costUsd ? `$${r.costUsd.toFixed(4)}` : "—"} />
       </dl>
       {r.statusReason && (
         <p data-testid="status-reason" className="rounded-md border border-white/10 bg-white/5 px-3 py-2 text-sm text-gray-200">
@@ -113,7 +168,12 @@ export function RunView({ runId }: { runId: string }) {
         <LogPanel events={events} />
       </Panel>
 
-      <DiffView runId={runId} status={r.status} />
+      <ChecksPanel runId={runId} />
+
+      <DiffView runId={runId} status={r.status} activeFile={activeFile} />
+      <p className="text-xs text-gray-500">
+        Press <kbd className="font-mono text-sky-300">?</kbd> for keyboard shortcuts.
+      </p>
     </div>
   );
 }
@@ -194,11 +254,68 @@ function EventLine({ event }: { event: StoredRunEvent }) {
       return <div className="text-red-300">{stamp}cancel requested</div>;
     case "outcome":
       return null;
+    case "session":
+      return null;
+    case "message":
+      return (
+        <div className="whitespace-pre-wrap text-gray-100">
+          {stamp}
+          {e.text}
+        </div>
+      );
+    case "tool_call":
+      return (
+        <div className="text-violet-300">
+          {stamp}→ {e.name} <span className="text-gray-400">{e.summary}</span>
+        </div>
+      );
+    case "tool_result":
+      return (
+        <div className={e.ok ? "text-gray-500" : "text-red-300"}>
+          {stamp}
+          {e.ok ? "  ✓ " : "  ✗ "}
+          {e.summary}
+        </div>
+      );
+    case "file_edit":
+      return (
+        <div className="text-emerald-300/80">
+          {stamp}
+          {e.kind} {e.path}
+        </div>
+      );
+    case "usage":
+      return (
+        <div className="text-gray-500">
+          {stamp}usage: {e.inputTokens} in / {e.outputTokens} out{e.costUsd !== undefined ? ` · $${e.costUsd.toFixed(4)}` : ""}
+        </div>
+      );
+    case "error":
+      return (
+        <div className="text-red-300">
+          {stamp}error: {e.message}
+        </div>
+      );
+    case "turn":
+      return (
+        <div className="mt-1 border-t border-white/10 pt-1 text-sky-200">
+          {stamp}── turn {e.index + 1} ({e.kind.replace("_", " ")})
+        </div>
+      );
+    case "checkpoint":
+      return (
+        <div className={e.passed ? "text-emerald-300" : "text-red-300"}>
+          {stamp}
+          {e.passed ? "✓" : "✗"} checkpoint {e.name}
+          {e.required ? "" : " (optional)"}
+        </div>
+      );
     default:
+      // Every event type is handled above; an unknown one from a newer worker shows by name.
       return (
         <div className="text-gray-400">
           {stamp}
-          {e.type}
+          {(e as { type: string }).type}
         </div>
       );
   }

@@ -6,12 +6,10 @@ import { useTRPC } from "~/trpc/client";
 import { Elapsed, formatTime } from "./elapsed";
 import { Panel } from "./field";
 import { StatusBadge } from "./status-badge";
-import { useLiveRuns } from "./use-live-runs";
 
 export function RunsTable() {
   const trpc = useTRPC();
   const runs = useQuery(trpc.runs.list.queryOptions({ limit: 200 }));
-  useLiveRuns();
 
   return (
     <Panel title="Runs" actions={<span className="text-xs text-gray-500">live</span>}>

@@ -25,6 +25,8 @@ export function useLiveRuns() {
           const ids = pending.current ?? new Set<string>();
           pending.current = null;
           void queryClient.invalidateQueries({ queryKey: trpc.runs.list.queryKey() });
+          void queryClient.invalidateQueries({ queryKey: trpc.review.inbox.queryKey() });
+          void queryClient.invalidateQueries({ queryKey: trpc.review.counts.queryKey() });
           for (const runId of ids) void queryClient.invalidateQueries({ queryKey: trpc.runs.get.queryKey({ runId }) });
         }, 250);
       },

@@ -1,0 +1,5 @@
+import { ProfilesPanel } from "~/components/profiles-panel";
+
+export default function ProfilesPage() {
+  return <ProfilesPanel />;
+}

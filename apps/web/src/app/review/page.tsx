@@ -1,0 +1,5 @@
+import { ReviewInbox } from "~/components/review-inbox";
+
+export default function ReviewPage() {
+  return <ReviewInbox />;
+}

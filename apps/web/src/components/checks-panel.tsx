@@ -1,0 +1,73 @@
+"use client";
+
+import { useQuery } from "@tanstack/react-query";
+import { formatDuration } from "@loopy/config/duration";
+import { useTRPC } from "~/trpc/client";
+import { Panel } from "./field";
+
+const KIND_LABEL: Record<string, string> = {
+  initial: "task",
+  checkpoint_feedback: "checkpoint feedback",
+  review_feedback: "review feedback",
+};
+
+/** The run's turns, each with the checkpoint results that followed it. */
+export function ChecksPanel({ runId }: { runId: string }) {
+  const trpc = useTRPC();
+  const turns = useQuery(trpc.runs.turns.queryOptions({ runId }));
+  const checks = useQuery(trpc.runs.checks.queryOptions({ runId }));
+  if (!turns.data || turns.data.length === 0) return null;
+  return (
+    <Panel title="Turns and checkpoints">
+      <ol className="space-y-3" data-testid="turns">
+        {turns.data.map((turn) => {
+          const results = (checks.data ?? []).filter((c) => c.turnIndex === turn.index);
+          return (
+            <li key={turn.index} className="rounded-md border border-white/10 p-3" data-testid="turn">
+              <div className="flex flex-wrap items-center gap-x-3 gap-y-1 text-sm">
+                <span className="font-medium text-gray-100">Turn {turn.index + 1}</span>
+                <span className="text-xs text-gray-400">{KIND_LABEL[turn.kind] ?? turn.kind}</span>
+                <span className="text-xs text-gray-500">{turn.status === "done" ? (turn.reason ?? "finished") : turn.status}</span>
+                {turn.startedAt && turn.finishedAt && <span className="text-xs text-gray-500">{formatDuration(turn.finishedAt.getTime() - turn.startedAt.getTime())}</span>}
+                {turn.inputTokens + turn.outputTokens > 0 && (
+                  <span className="text-xs text-gray-500">
+                    {turn.inputTokens + turn.outputTokens} tokens{turn.costUsd ? ` · $${turn.costUsd.toFixed(4)}` : ""}
+                  </span>
+                )}
+              </div>
+              {turn.kind !== "initial" && (
+                <details className="mt-1 text-xs text-gray-400">
+                  <summary className="cursor-pointer">message sent to the agent</summary>
+                  <pre className="mt-1 whitespace-pre-wrap rounded bg-black/30 p-2">{turn.prompt}</pre>
+                </details>
+              )}
+              {results.length > 0 && (
+                <ul className="mt-2 space-y-1">
+                  {results.map((c) => (
+                    <li key={c.id} data-testid="checkpoint-result" data-passed={c.passed}>
+                      <details>
+                        <summary className="flex cursor-pointer items-center gap-2 text-sm">
+                          <span className={c.passed ? "text-emerald-400" : c.required ? "text-red-400" : "text-amber-300"}>{c.passed ? "✓" : "✗"}</span>
+                          <span className="text-gray-200">{c.name}</span>
+                          <span className="text-xs text-gray-500">{c.kind.replace("_", " ")}</span>
+                          {!c.required && <span className="text-xs text-gray-500">optional</span>}
+                          {c.counts && (
+                            <span className="text-xs text-gray-400">
+                              {(c.counts as { passed?: number }).passed ?? 0} passed, {(c.counts as { failed?: number }).failed ?? 0} failed
+                            </span>
+                          )}
+                          <span className="text-xs text-gray-500">{formatDuration(c.durationMs)}</span>
+                        </summary>
+                        <pre className="mt-1 max-h-64 overflow-auto whitespace-pre-wrap rounded bg-black/40 p-2 font-mono text-xs text-gray-300">{c.output}</pre>
+                      </details>
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </li>
+          );
+        })}
+      </ol>
+    </Panel>
+  );
+}

@@ -1,0 +1,55 @@
+"use client";
+
+import { useEffect, useState } from "react";
+
+export const REVIEW_KEYS: Array<[string, string]> = [
+  ["j / k", "next / previous run in the review inbox"],
+  ["n / p", "next / previous file"],
+  ["c", "comment on the current file's first changed line"],
+  ["a", "approve (merge)"],
+  ["r", "request changes"],
+  ["x", "reject"],
+  ["?", "show or hide these keys"],
+];
+
+/** Calls handlers for single-key shortcuts, except while the user types in a field. */
+export function useKeys(handlers: Record<string, () => void>) {
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.metaKey || e.ctrlKey || e.altKey) return;
+      const target = e.target as HTMLElement | null;
+      if (target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) return;
+      const handler = handlers[e.key];
+      if (handler) {
+        e.preventDefault();
+        handler();
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [handlers]);
+}
+
+export function KeyHelp({ open, onClose }: { open: boolean; onClose: () => void }) {
+  if (!open) return null;
+  return (
+    <div className="fixed inset-0 z-50 flex items-center justify-center bg-black/60" onClick={onClose} role="dialog" aria-label="Keyboard shortcuts">
+      <div className="w-96 rounded-lg border border-white/10 bg-[#11151d] p-5" onClick={(e) => e.stopPropagation()}>
+        <h2 className="mb-3 text-sm font-semibold text-white">Keyboard</h2>
+        <dl className="space-y-1.5 text-sm">
+          {REVIEW_KEYS.map(([key, what]) => (
+            <div key={key} className="flex gap-3">
+              <dt className="w-12 font-mono text-sky-300">{key}</dt>
+              <dd className="text-gray-300">{what}</dd>
+            </div>
+          ))}
+        </dl>
+      </div>
+    </div>
+  );
+}
+
+export function useToggle(initial = false): [boolean, () => void, (v: boolean) => void] {
+  const [value, setValue] = useState(initial);
+  return [value, () => setValue((v) => !v), setValue];
+}

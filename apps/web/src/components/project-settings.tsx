@@ -1,0 +1,68 @@
+"use client";
+
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { useTRPC } from "~/trpc/client";
+import { ErrorNote, inputClass } from "./field";
+
+const EXAMPLE = `[
+  { "name": "tests", "kind": "command", "command": "npm test", "timeout": "10m" },
+  { "name": "typecheck", "kind": "command", "command": "npx tsc --noEmit" },
+  { "name": "small-diff", "kind": "max_changed_lines", "max": 400 },
+  { "name": "tests-untouched", "kind": "protected_paths", "globs": ["test/**"] },
+  { "name": "no-secrets", "kind": "forbidden_paths", "globs": [".env*"], "required": true }
+]`;
+
+/** A project's checkpoints (as JSON, like loopy.json in the repository), merge strategy and attempts. */
+export function ProjectSettings({ project }: { project: { id: string; name: string; checkpoints: unknown; mergeStrategy: string; maxAttempts: number } }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const [text, setText] = useState(JSON.stringify(project.checkpoints ?? [], null, 2));
+  const [strategy, setStrategy] = useState(project.mergeStrategy);
+  const [attempts, setAttempts] = useState(String(project.maxAttempts));
+  const [parseError, setParseError] = useState<string | null>(null);
+  const save = useMutation(trpc.projects.update.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.projects.list.queryKey() }) }));
+  return (
+    <form
+      className="space-y-3"
+      aria-label={`Settings of ${project.name}`}
+      onSubmit={(e) => {
+        e.preventDefault();
+        let checkpoints: unknown[];
+        try {
+          checkpoints = JSON.parse(text) as unknown[];
+          if (!Array.isArray(checkpoints)) throw new Error("checkpoints must be a JSON list");
+        } catch (error) {
+          setParseError(`Not valid JSON: ${(error as Error).message}`);
+          return;
+        }
+        setParseError(null);
+        save.mutate({ project: project.id, checkpoints, mergeStrategy: strategy as "merge" | "squash", maxAttempts: Number(attempts) });
+      }}
+    >
+      <label className="block space-y-1">
+        <span className="text-xs font-medium uppercase tracking-wide text-gray-400">Checkpoints (run after every agent turn)</span>
+        <textarea aria-label="Checkpoints" className={`${inputClass} min-h-40 font-mono text-xs`} value={text} onChange={(e) => setText(e.target.value)} placeholder={EXAMPLE} />
+        <span className="block text-xs text-gray-500">Kinds: command, max_changed_lines, forbidden_paths, protected_paths. A loopy.json with {"{ \"checkpoints\": [...] }"} at the repository root adds more.</span>
+      </label>
+      <div className="flex flex-wrap items-end gap-4">
+        <label className="space-y-1">
+          <span className="block text-xs font-medium uppercase tracking-wide text-gray-400">On approve</span>
+          <select aria-label="Merge strategy" className={inputClass} value={strategy} onChange={(e) => setStrategy(e.target.value)}>
+            <option value="merge">Merge commit</option>
+            <option value="squash">Squash</option>
+          </select>
+        </label>
+        <label className="space-y-1">
+          <span className="block text-xs font-medium uppercase tracking-wide text-gray-400">Attempts per run</span>
+          <input aria-label="Attempts" className={`${inputClass} w-24`} value={attempts} onChange={(e) => setAttempts(e.target.value)} />
+        </label>
+        <button type="submit" className="rounded-md bg-sky-500 px-3 py-2 text-sm text-white hover:bg-sky-400" disabled={save.isPending}>
+          Save settings
+        </button>
+        {save.isSuccess && <span className="text-xs text-emerald-400">Saved</span>}
+      </div>
+      <ErrorNote message={parseError ?? save.error?.message} />
+    </form>
+  );
+}

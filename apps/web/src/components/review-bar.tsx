@@ -1,0 +1,127 @@
+"use client";
+
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { forwardRef, useImperativeHandle, useRef, useState } from "react";
+import { useTRPC } from "~/trpc/client";
+import { ErrorNote } from "./field";
+
+export interface ReviewBarHandle {
+  approve(): void;
+  requestChanges(): void;
+  reject(): void;
+}
+
+/**
+ * Approve (merge), request changes (sends pending comments plus a summary to
+ * the agent) and reject, for a run that waits for a human.
+ */
+export const ReviewBar = forwardRef<ReviewBarHandle, { runId: string; status: string; checksPassed: boolean | null; onDone?: () => void }>(function ReviewBar(
+  { runId, status, checksPassed, onDone },
+  ref,
+) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const comments = useQuery(trpc.review.comments.queryOptions({ runId }));
+  const pending = (comments.data ?? []).filter((c) => c.status === "pending").length;
+  const [summaryOpen, setSummaryOpen] = useState(false);
+  const [summary, setSummary] = useState("");
+  const summaryBox = useRef<HTMLTextAreaElement>(null);
+  const refresh = async () => {
+    await Promise.all([
+      queryClient.invalidateQueries({ queryKey: trpc.runs.get.queryKey({ runId }) }),
+      queryClient.invalidateQueries({ queryKey: trpc.review.comments.queryKey({ runId }) }),
+      queryClient.invalidateQueries({ queryKey: trpc.review.inbox.queryKey() }),
+      queryClient.invalidateQueries({ queryKey: trpc.review.counts.queryKey() }),
+    ]);
+    onDone?.();
+  };
+  const approve = useMutation(trpc.review.approve.mutationOptions({ onSuccess: refresh }));
+  const reject = useMutation(trpc.review.reject.mutationOptions({ onSuccess: refresh }));
+  const request = useMutation(
+    trpc.review.requestChanges.mutationOptions({
+      onSuccess: async () => {
+        setSummary("");
+        setSummaryOpen(false);
+        await refresh();
+      },
+    }),
+  );
+  const canApprove = status === "awaiting_review" && checksPassed !== false;
+  const busy = approve.isPending || reject.isPending || request.isPending;
+
+  useImperativeHandle(ref, () => ({
+    approve: () => canApprove && !busy && approve.mutate({ runId }),
+    requestChanges: () => {
+      setSummaryOpen(true);
+      setTimeout(() => summaryBox.current?.focus(), 0);
+    },
+    reject: () => !busy && reject.mutate({ runId }),
+  }));
+
+  return (
+    <div className="space-y-3 rounded-lg border border-amber-400/30 bg-amber-500/5 p-4" data-testid="review-bar">
+      <div className="flex flex-wrap items-center gap-3">
+        <span className="text-sm text-amber-100">{status === "awaiting_review" ? "Waiting for your review" : "Needs your attention"}</span>
+        <span className="text-xs text-gray-400">
+          {pending} pending comment{pending === 1 ? "" : "s"}
+        </span>
+        <div className="ml-auto flex gap-2">
+          <button
+            type="button"
+            disabled={!canApprove || busy}
+            title={canApprove ? "Merge into the default branch (a)" : "Only a run awaiting review with green checks can be approved"}
+            onClick={() => approve.mutate({ runId })}
+            className="rounded-md bg-emerald-500 px-3 py-1.5 text-sm font-medium text-black hover:bg-emerald-400 disabled:opacity-40"
+          >
+            Approve <kbd className="ml-1 text-xs opacity-70">a</kbd>
+          </button>
+          <button
+            type="button"
+            disabled={busy}
+            onClick={() => {
+              setSummaryOpen(true);
+              setTimeout(() => summaryBox.current?.focus(), 0);
+            }}
+            className="rounded-md border border-amber-400/50 px-3 py-1.5 text-sm text-amber-100 hover:bg-amber-500/10 disabled:opacity-40"
+          >
+            Request changes <kbd className="ml-1 text-xs opacity-70">r</kbd>
+          </button>
+          <button
+            type="button"
+            disabled={busy}
+            onClick={() => reject.mutate({ runId })}
+            className="rounded-md border border-red-400/40 px-3 py-1.5 text-sm text-red-200 hover:bg-red-500/10 disabled:opacity-40"
+          >
+            Reject <kbd className="ml-1 text-xs opacity-70">x</kbd>
+          </button>
+        </div>
+      </div>
+      {summaryOpen && (
+        <form
+          className="space-y-2"
+          onSubmit={(e) => {
+            e.preventDefault();
+            request.mutate({ runId, message: summary || undefined });
+          }}
+        >
+          <textarea
+            ref={summaryBox}
+            aria-label="Summary for the agent"
+            value={summary}
+            onChange={(e) => setSummary(e.target.value)}
+            onKeyDown={(e) => {
+              if (e.key === "Escape") setSummaryOpen(false);
+              if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) request.mutate({ runId, message: summary || undefined });
+            }}
+            placeholder="Optional summary; the pending comments go with it"
+            className="min-h-20 w-full rounded-md border border-white/10 bg-black/40 p-2 text-sm text-gray-100"
+          />
+          <button type="submit" className="rounded-md bg-amber-500 px-3 py-1.5 text-sm font-medium text-black hover:bg-amber-400">
+            Send to the agent
+          </button>
+        </form>
+      )}
+      <ErrorNote message={approve.error?.message ?? reject.error?.message ?? request.error?.message} />
+    </div>
+  );
+});

@@ -1,0 +1,96 @@
+"use client";
+
+import { useQuery } from "@tanstack/react-query";
+import Link from "next/link";
+import { useRouter } from "next/navigation";
+import { useMemo, useState } from "react";
+import { useTRPC } from "~/trpc/client";
+import { Elapsed } from "./elapsed";
+import { Panel } from "./field";
+import { KeyHelp, useKeys, useToggle } from "./keyboard";
+import { StatusBadge } from "./status-badge";
+
+function age(date: Date): string {
+  const minutes = Math.round((Date.now() - date.getTime()) / 60_000);
+  if (minutes < 60) return `${minutes}m`;
+  const hours = Math.round(minutes / 60);
+  return hours < 48 ? `${hours}h` : `${Math.round(hours / 24)}d`;
+}
+
+/** Every run waiting for a human, across projects: green checks first, then oldest first. */
+export function ReviewInbox() {
+  const trpc = useTRPC();
+  const router = useRouter();
+  const inbox = useQuery(trpc.review.inbox.queryOptions());
+  const [selected, setSelected] = useState(0);
+  const [help, toggleHelp, setHelp] = useToggle();
+  const runs = inbox.data ?? [];
+  const keys = useMemo(
+    () => ({
+      j: () => setSelected((i) => Math.min(i + 1, Math.max(runs.length - 1, 0))),
+      k: () => setSelected((i) => Math.max(i - 1, 0)),
+      Enter: () => runs[selected] && router.push(`/runs/${runs[selected].id}`),
+      o: () => runs[selected] && router.push(`/runs/${runs[selected].id}`),
+      "?": toggleHelp,
+      Escape: () => setHelp(false),
+    }),
+    [runs, selected, router, toggleHelp, setHelp],
+  );
+  useKeys(keys);
+
+  return (
+    <Panel title="Review inbox" actions={<span className="text-xs text-gray-500">j/k to move, Enter to open, ? for keys</span>}>
+      <KeyHelp open={help} onClose={() => setHelp(false)} />
+      {inbox.data && runs.length === 0 && <p className="text-sm text-gray-400">Nothing waits for review. Runs land here when their checks pass.</p>}
+      {runs.length > 0 && (
+        <table className="w-full text-left text-sm" data-testid="inbox">
+          <thead className="text-xs uppercase tracking-wide text-gray-500">
+            <tr>
+              <th className="py-2 pr-3 font-medium">Run</th>
+              <th className="py-2 pr-3 font-medium">State</th>
+              <th className="py-2 pr-3 font-medium">Checks</th>
+              <th className="py-2 pr-3 font-medium">Task</th>
+              <th className="py-2 pr-3 font-medium">Project</th>
+              <th className="py-2 pr-3 font-medium">Agent</th>
+              <th className="py-2 pr-3 text-right font-medium">Diff</th>
+              <th className="py-2 pr-3 text-right font-medium">Cost</th>
+              <th className="py-2 pr-3 text-right font-medium">Took</th>
+              <th className="py-2 text-right font-medium">Waiting</th>
+            </tr>
+          </thead>
+          <tbody className="divide-y divide-white/5">
+            {runs.map((run, i) => (
+              <tr key={run.id} data-run-id={run.id} className={i === selected ? "bg-white/[0.06]" : "hover:bg-white/[0.03]"} onMouseEnter={() => setSelected(i)}>
+                <td className="py-2 pr-3 font-mono text-xs">
+                  <Link href={`/runs/${run.id}`} className="text-sky-300 hover:underline">
+                    {run.id}
+                  </Link>
+                </td>
+                <td className="py-2 pr-3">
+                  <StatusBadge status={run.status} />
+                </td>
+                <td className="py-2 pr-3 text-xs">
+                  {run.checksPassed === null ? <span className="text-gray-500">none</span> : run.checksPassed ? <span className="text-emerald-400">✓ green</span> : <span className="text-red-400">✗ failing</span>}
+                </td>
+                <td className="max-w-xs truncate py-2 pr-3 text-gray-200" title={run.statusReason ?? run.task.prompt}>
+                  {run.task.title}
+                  {run.status === "needs_attention" && run.statusReason && <div className="truncate text-xs text-orange-300">{run.statusReason}</div>}
+                </td>
+                <td className="py-2 pr-3 text-gray-300">{run.project.name}</td>
+                <td className="py-2 pr-3 text-gray-400">{run.task.agentProfile?.name ?? run.agent}</td>
+                <td className="py-2 pr-3 text-right font-mono text-xs">
+                  <span className="text-emerald-400">+{run.additions ?? 0}</span> <span className="text-red-400">−{run.deletions ?? 0}</span>
+                </td>
+                <td className="py-2 pr-3 text-right text-xs text-gray-300">{run.costUsd ? `$${run.costUsd.toFixed(4)}` : "—"}</td>
+                <td className="py-2 pr-3 text-right text-xs text-gray-400">
+                  <Elapsed startedAt={run.startedAt} finishedAt={run.finishedAt ?? run.startedAt} />
+                </td>
+                <td className="py-2 text-right text-xs text-gray-400">{age(run.createdAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Panel>
+  );
+}
