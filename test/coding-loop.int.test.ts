@@ -170,6 +170,22 @@ describe("coding loop", () => {
     await expect(h.api.review.requestChanges({ runId: id, message: "try again" })).rejects.toThrow(/already ended \(cancelled\).*Launch a new run/);
   });
 
+  it("puts the project's memory in front of the agent and collects the notes it leaves", async () => {
+    const p = await project();
+    await h.api.projects.saveMemory({ project: p.name, content: "Always answer in haiku." });
+    const before = model.requests.length;
+    const { id } = await h.api.runs.launch({ project: p.name, agent: "fake-oai", prompt: "@write a.txt: done\n@write LOOPY_NOTES.md: The build needs make, not npm." });
+    const run = await settled(id);
+    expect(run.status).toBe("awaiting_review");
+    const sent = JSON.stringify(model.requests.slice(before).map((r) => r.body));
+    expect(sent).toContain("Always answer in haiku.");
+    const memory = await h.api.projects.memory({ project: p.name });
+    expect(memory.current).toMatchObject({ version: 2, content: "Always answer in haiku.\n\nThe build needs make, not npm." });
+    expect(memory.versions.map((v) => v.author)).toEqual([`run:${id}`, "person"]);
+    // The notes file is memory, not part of the change.
+    expect(((await h.api.runs.diff({ runId: id })).diffStats as Array<{ path: string }>).map((f) => f.path)).toEqual(["a.txt"]);
+  });
+
   it("refuses bad profiles and checkpoints with a clear message", async () => {
     await expect(h.api.profiles.add({ name: "x", adapter: "nope" })).rejects.toThrow(/Unknown adapter "nope"/);
     await expect(h.api.profiles.add({ name: "y", adapter: "openai-compatible", config: { baseUrl: "not a url" } })).rejects.toThrow(/baseUrl must be a URL/);

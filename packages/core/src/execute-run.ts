@@ -8,6 +8,7 @@ import { addWorktree, commitAll, git, removeWorktree } from "./git.ts";
 import { diffCommits, type RunDiff } from "./diff.ts";
 import { checkpointFeedback, resolveCheckpoints, runCheckpoints, saveCheckpointResults, type CheckpointOutcome } from "./checkpoints.ts";
 import { newId } from "./ids.ts";
+import { collectNotes, currentMemory, withMemory } from "./memory.ts";
 import { profileConfigSchema } from "./profiles.ts";
 import { appendRunEvents, RunEventWriter, stripNul } from "./run-events.ts";
 import { transitionRun, worktreePathFor } from "./runs.ts";
@@ -56,6 +57,7 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
       branch: true,
       timeoutMs: true,
       sessionId: true,
+      projectId: true,
       project: { select: { path: true, checkpoints: true, maxAttempts: true } },
       task: { select: { checkpoints: true, agentProfile: { select: { config: true } } } },
     },
@@ -93,6 +95,7 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
     const checkpoints = await resolveCheckpoints(repo, run.baseSha, run.project.checkpoints, run.task.checkpoints);
     ending = await runTurns(deps, {
       runId,
+      projectId: run.projectId,
       adapter,
       profile,
       worktree,
@@ -124,6 +127,7 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
 
 interface TurnContext {
   runId: string;
+  projectId: string;
   adapter: AgentAdapter;
   profile: AgentProfileConfig;
   worktree: string;
@@ -154,10 +158,12 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
 
     const env: Record<string, string> = { LOOPY_RUN_ID: runId, LOOPY_TURN: String(turn.index) };
     Object.assign(env, deps.secrets?.(ctx.profile.secretNames ?? []) ?? {});
+    // An LLM agent's first turn starts with the project's memory.
+    const instruction = !isCommand && turn.kind === "initial" ? withMemory(turn.prompt, (await currentMemory(db, ctx.projectId))?.content) : turn.prompt;
     const outcome: AgentOutcome = await ctx.adapter.run(
       {
         cwd: ctx.worktree,
-        instruction: turn.prompt,
+        instruction,
         env,
         timeoutMs: ctx.timeoutMs,
         signal: ctx.signal,
@@ -176,6 +182,9 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
     );
     await events.flush();
     sessionId = outcome.sessionId ?? sessionId;
+    if (await collectNotes(db, ctx.projectId, runId, ctx.worktree)) {
+      await appendRunEvents(db, deps.notifier, runId, [{ type: "message", text: "Added the agent's notes to the project memory" }]);
+    }
 
     const headSha = await commitAll(ctx.worktree, `loopy: run ${runId}, turn ${turn.index + 1}\n\n${turn.prompt.slice(0, 2000)}`);
     const diff = await diffCommits(ctx.repo, ctx.baseSha, headSha);

@@ -17,13 +17,13 @@ describe("embedded Postgres (PGlite over the wire protocol)", () => {
   afterAll(() => server?.stop());
 
   it("applies migrations once, like Prisma would record them", async () => {
-    expect(await migrate(server.url)).toEqual(["20261128000000_init", "20261128010000_coding_loop"]);
+    expect(await migrate(server.url)).toEqual(["20261128000000_init", "20261128010000_coding_loop", "20261128020000_project_memory"]);
     expect(await migrate(server.url)).toEqual([]);
     const client = new pg.Client({ connectionString: server.url });
     await client.connect();
     const { rows } = await client.query(`SELECT migration_name, checksum FROM "_prisma_migrations"`);
     await client.end();
-    expect(rows).toHaveLength(2);
+    expect(rows).toHaveLength(3);
     expect(rows[0].checksum).toMatch(/^[0-9a-f]{64}$/);
   });
 

@@ -2,6 +2,7 @@
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Fragment, useState, type FormEvent } from "react";
+import { ProjectMemory } from "./project-memory";
 import { ProjectSettings } from "./project-settings";
 import { useTRPC } from "~/trpc/client";
 import { formatTime } from "./elapsed";
@@ -82,7 +83,10 @@ export function ProjectsPanel() {
                   {open === p.id && (
                     <tr>
                       <td colSpan={6} className="bg-black/20 p-4">
-                        <ProjectSettings project={p} />
+                        <div className="grid gap-6 lg:grid-cols-2">
+                          <ProjectSettings project={p} />
+                          <ProjectMemory project={p.id} />
+                        </div>
                       </td>
                     </tr>
                   )}

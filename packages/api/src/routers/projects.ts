@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { findProject, listProjects, registerProject, updateProjectSettings } from "@loopy/core/projects";
+import { memoryHistory, saveMemory } from "@loopy/core/memory";
 import { publicProcedure, router } from "../trpc.ts";
 
 export const projectsRouter = router({
@@ -22,4 +23,11 @@ export const projectsRouter = router({
       }),
     )
     .mutation(({ ctx, input }) => updateProjectSettings(ctx.services.db, input.project, input)),
+
+  /** The project's shared memory and its versions (who changed it, when). */
+  memory: publicProcedure.input(z.object({ project: z.string() })).query(({ ctx, input }) => memoryHistory(ctx.services.db, input.project)),
+
+  saveMemory: publicProcedure
+    .input(z.object({ project: z.string(), content: z.string().max(65_536) }))
+    .mutation(({ ctx, input }) => saveMemory(ctx.services.db, input.project, input.content)),
 });
