@@ -186,6 +186,13 @@ describe("coding loop", () => {
     expect(((await h.api.runs.diff({ runId: id })).diffStats as Array<{ path: string }>).map((f) => f.path)).toEqual(["a.txt"]);
   });
 
+  it("fails a run whose profile names a secret the worker does not have", async () => {
+    const p = await project();
+    await h.api.profiles.add({ name: "needs-key", adapter: "openai-compatible", config: { model: "fake-model", baseUrl: `${model.url}/v1`, secretNames: ["NO_SUCH_API_KEY"] } });
+    const { id } = await h.api.runs.launch({ project: p.name, agent: "needs-key", prompt: "@write a.txt: x" });
+    expect(await settled(id)).toMatchObject({ status: "failed", statusReason: "The profile needs NO_SUCH_API_KEY, which is not set in the worker's environment" });
+  });
+
   it("refuses bad profiles and checkpoints with a clear message", async () => {
     await expect(h.api.profiles.add({ name: "x", adapter: "nope" })).rejects.toThrow(/Unknown adapter "nope"/);
     await expect(h.api.profiles.add({ name: "y", adapter: "openai-compatible", config: { baseUrl: "not a url" } })).rejects.toThrow(/baseUrl must be a URL/);

@@ -76,7 +76,7 @@ export async function createHarness(): Promise<Harness> {
         concurrency,
         loopyHome: home,
         agentBinDirs: env.agentBinDirs,
-        secrets: (names) => Object.fromEntries(names.map((n) => [n, TEST_SECRETS[n] ?? ""])),
+        secrets: (names) => Object.fromEntries(names.flatMap((n) => (TEST_SECRETS[n] ? [[n, TEST_SECRETS[n]]] : []))),
       });
       const stop = () => worker.close({ cancelRunning: true });
       stops.push(stop);

@@ -10,10 +10,14 @@ import type { AgentEvent } from "./events.ts";
 import type { AgentAdapter, AgentRunInput } from "./adapter.ts";
 import { claudeCodeAgent } from "./claude-code.ts";
 import { openAICompatibleAgent } from "./openai-compatible.ts";
+import { codexAgent } from "./codex.ts";
+import { geminiAgent } from "./gemini.ts";
+import { opencodeAgent } from "./opencode.ts";
 
 /** Where `npm run agents:install` (and CI) put the pinned agent CLIs. */
 const BIN_DIRS = [path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../tools/agent-clis/node_modules/.bin")];
 const hasClaude = existsSync(path.join(BIN_DIRS[0]!, "claude"));
+const installed = (bin: string) => existsSync(path.join(BIN_DIRS[0]!, bin));
 
 async function repo(): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), "loopy-agent-"));
@@ -84,6 +88,47 @@ describe("agent adapters against fake model servers (real clients, fake wire)", 
       expect(outcome.reason).toMatch(/Claude Code failed|exited with code/);
     });
   });
+
+  /** The same scenario for each CLI: write + edit + a command, then a follow-up in the same session. */
+  const CLIS = [
+    { agent: codexAgent, bin: "codex", profile: () => ({ model: "gpt-5.5", baseUrl: `${server.url}/v1` }), env: { OPENAI_API_KEY: "dummy" } },
+    { agent: geminiAgent, bin: "gemini", profile: () => ({ model: "gemini-2.5-flash", baseUrl: server.url, secretNames: ["GEMINI_API_KEY"] }), env: { GEMINI_API_KEY: "dummy" } },
+    { agent: opencodeAgent, bin: "opencode", profile: () => ({ model: "fake-model", baseUrl: `${server.url}/v1` }), env: {} },
+  ];
+  for (const cli of CLIS) {
+    describe.skipIf(!installed(cli.bin))(`${cli.agent.name} (the real CLI)`, () => {
+      it("edits files, reports events and usage, and continues the same session", async () => {
+        const cwd = await repo();
+        const stateDir = await mkdtemp(path.join(tmpdir(), `loopy-${cli.bin}-state-`));
+        const first = await turn(cli.agent, {
+          cwd,
+          stateDir,
+          profile: cli.profile(),
+          env: cli.env,
+          instruction: "Make two changes.\n@write notes.txt: written by the agent\n@edit greeting.txt: world => loopy\n@run echo from-the-agent\n@say All done",
+        });
+        expect(first.outcome, first.outcome.reason).toMatchObject({ ok: true, exitCode: 0 });
+        expect(await readFile(path.join(cwd, "notes.txt"), "utf8")).toBe("written by the agent\n");
+        expect(await readFile(path.join(cwd, "greeting.txt"), "utf8")).toBe("hello loopy\n");
+        expect(first.events.some((e) => e.type === "session")).toBe(true);
+        expect(first.events).toContainEqual(expect.objectContaining({ type: "file_edit", path: "greeting.txt" }));
+        expect(first.events).toContainEqual(expect.objectContaining({ type: "command", command: expect.stringContaining("echo from-the-agent") }));
+        expect(first.events.some((e) => e.type === "message" && e.text.includes("All done"))).toBe(true);
+        expect(first.outcome.usage?.inputTokens).toBeGreaterThan(0);
+        const sessionId = first.outcome.sessionId!;
+        expect(sessionId).toBeTruthy();
+
+        const before = server.requests.length;
+        const second = await turn(cli.agent, { cwd, stateDir, profile: cli.profile(), env: cli.env, sessionId, instruction: "Again.\n@write notes.txt: second turn" });
+        expect(second.outcome, second.outcome.reason).toMatchObject({ ok: true, sessionId });
+        expect(await readFile(path.join(cwd, "notes.txt"), "utf8")).toBe("second turn\n");
+        // The follow-up carried the first turn's history to the model.
+        expect(JSON.stringify(server.requests.slice(before).map((r) => r.body))).toContain("written by the agent");
+        // Usage is per turn, not cumulative.
+        expect(second.outcome.usage!.inputTokens).toBeLessThan(first.outcome.usage!.inputTokens);
+      });
+    });
+  }
 
   it("says how to install a CLI that is missing", async () => {
     const saved = process.env.PATH;

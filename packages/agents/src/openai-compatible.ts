@@ -109,6 +109,15 @@ export const openAICompatibleAgent: AgentAdapter = {
             return `exit code ${r.exitCode ?? "none (killed)"}${r.timedOut ? " (timed out)" : ""}\n${r.output}`;
           }, (v) => v.split("\n")[0] ?? ""),
       }),
+      remember: tool({
+        description: "Add a note to the project's shared memory (conventions, learnings, what failed) for future agents.",
+        inputSchema: z.object({ note: z.string().min(1) }),
+        execute: (a) =>
+          traced("remember", a, async () => {
+            await ws.append("LOOPY_NOTES.md", `${a.note.trim()}\n`);
+            return "Noted for future agents.";
+          }, (v) => v),
+      }),
       finish: tool({
         description: "End the turn with a summary of what was changed.",
         inputSchema: z.object({ summary: z.string() }),

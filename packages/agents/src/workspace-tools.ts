@@ -48,6 +48,12 @@ export class Workspace {
     return existed ? "modify" : "create";
   }
 
+  async append(file: string, text: string): Promise<void> {
+    const abs = this.resolve(file);
+    const before = await readFile(abs, "utf8").catch(() => "");
+    await writeFile(abs, before ? `${before.replace(/\n?$/, "\n")}${text}` : text);
+  }
+
   async edit(file: string, oldText: string, newText: string): Promise<void> {
     const content = await this.read(file);
     const count = content.split(oldText).length - 1;

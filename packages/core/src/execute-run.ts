@@ -157,7 +157,17 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
     events.push({ type: "turn", index: turn.index, kind: turn.kind as "initial" });
 
     const env: Record<string, string> = { LOOPY_RUN_ID: runId, LOOPY_TURN: String(turn.index) };
-    Object.assign(env, deps.secrets?.(ctx.profile.secretNames ?? []) ?? {});
+    const wanted = ctx.profile.secretNames ?? [];
+    const secrets = deps.secrets?.(wanted) ?? {};
+    const missing = wanted.filter((name) => !secrets[name]);
+    if (missing.length) {
+      return {
+        to: "failed",
+        reason: `The profile needs ${missing.join(", ")}, which ${missing.length === 1 ? "is" : "are"} not set in the worker's environment`,
+        keepWorktree: false,
+      };
+    }
+    Object.assign(env, secrets);
     // An LLM agent's first turn starts with the project's memory.
     const instruction = !isCommand && turn.kind === "initial" ? withMemory(turn.prompt, (await currentMemory(db, ctx.projectId))?.content) : turn.prompt;
     const outcome: AgentOutcome = await ctx.adapter.run(

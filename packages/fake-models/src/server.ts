@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { scriptFor, type Step } from "./script.ts";
 
@@ -28,7 +29,7 @@ interface Call {
   input: Record<string, unknown>;
 }
 
-type Provider = "anthropic" | "chat";
+type Provider = "anthropic" | "chat" | "responses" | "gemini";
 
 /** Maps script steps to the tool calls a given agent's tools expect. */
 function callsFor(steps: Step[], tools: string[], provider: Provider, cwd: string | undefined): Call[] {
@@ -43,6 +44,34 @@ function callsFor(steps: Step[], tools: string[], provider: Provider, cwd: strin
         calls.push({ name: "Edit", input: { file_path: abs(step.path), old_string: step.old, new_string: step.new } });
       }
       if (step.op === "run") calls.push({ name: "Bash", input: { command: step.command, description: "run a command" } });
+      continue;
+    }
+    if (provider === "responses") {
+      // Codex: apply_patch for new files and line edits, exec_command for the rest.
+      const file = abs("path" in step ? step.path : "");
+      if (step.op === "write") {
+        if (has("apply_patch") && !existsSync(file)) {
+          calls.push({ name: "apply_patch", input: { patch: `*** Begin Patch\n*** Add File: ${step.path}\n${step.content.replace(/\n$/, "").split("\n").map((l) => `+${l}`).join("\n")}\n*** End Patch\n` } });
+        } else {
+          calls.push({ name: "exec_command", input: { cmd: `cat > '${step.path}' <<'LOOPY_EOF'\n${step.content}LOOPY_EOF` } });
+        }
+      }
+      if (step.op === "edit") {
+        const lines = existsSync(file) ? readFileSync(file, "utf8").split("\n") : [];
+        const line = lines.find((l) => l.includes(step.old));
+        if (line !== undefined && has("apply_patch")) {
+          calls.push({ name: "apply_patch", input: { patch: `*** Begin Patch\n*** Update File: ${step.path}\n@@\n-${line}\n+${line.replace(step.old, step.new)}\n*** End Patch\n` } });
+        } else {
+          calls.push({ name: "exec_command", input: { cmd: `sed -i 's/${step.old}/${step.new}/' '${step.path}'` } });
+        }
+      }
+      if (step.op === "run") calls.push({ name: "exec_command", input: { cmd: step.command } });
+      continue;
+    }
+    if (provider === "gemini") {
+      if (step.op === "write") calls.push({ name: "write_file", input: { file_path: abs(step.path), content: step.content } });
+      if (step.op === "edit") calls.push({ name: "replace", input: { file_path: abs(step.path), old_string: step.old, new_string: step.new, instruction: "edit" } });
+      if (step.op === "run") calls.push({ name: "run_shell_command", input: { command: step.command, description: "run a command" } });
       continue;
     }
     if (has("write_file")) {
@@ -84,7 +113,7 @@ function textOf(content: unknown): string {
 
 function findCwd(texts: string[]): string | undefined {
   for (const text of texts) {
-    const m = /(?:Working directory|working directory|cwd|Worktree):\s*(\/[^\s"'<>]+)/.exec(text);
+    const m = /(?:Working directory|working directory|cwd|Worktree|directory):\s*(\/[^\s"'<>]+)/.exec(text) ?? /<cwd>(\/[^<]+)<\/cwd>/.exec(text);
     if (m) return m[1];
   }
   return undefined;
@@ -219,6 +248,90 @@ function sendChat(res: ServerResponse, body: ChatBody, usage: { input: number; o
   res.end();
 }
 
+// ---------- OpenAI Responses (Codex) ----------
+
+interface ResponsesBody {
+  model?: string;
+  instructions?: string;
+  tools?: Array<{ type: string; name?: string }>;
+  input: Array<{ type?: string; role?: string; content?: unknown }>;
+}
+
+function sendResponses(res: ServerResponse, body: ResponsesBody, usage: { input: number; output: number }) {
+  const tools = (body.tools ?? []).flatMap((t) => (t.name ? [t.name] : []));
+  const isPrompt = (item: ResponsesBody["input"][number]) => {
+    if ((item.type ?? "message") !== "message" || item.role !== "user") return false;
+    const text = textOf(item.content).trim();
+    return text.length > 0 && !text.startsWith("<");
+  };
+  const promptIndexes = body.input.map((item, i) => (isPrompt(item) ? i : -1)).filter((i) => i >= 0);
+  const last = promptIndexes[promptIndexes.length - 1] ?? 0;
+  const step = body.input.slice(last + 1).filter((i) => i.type === "function_call_output" || i.type === "custom_tool_call_output").length;
+  const prompts = promptIndexes.map((i) => textOf(body.input[i]?.content));
+  const context = body.input.filter((i) => i.role === "user" || i.role === "developer").map((i) => textOf(i.content));
+  const script = scriptFor(prompts);
+  const calls = tools.length ? callsFor(script.steps, tools, "responses", findCwd([body.instructions ?? "", ...context])) : [];
+  const call = calls[step];
+  const id = `resp_fake_${Date.now()}`;
+  let item: Record<string, unknown>;
+  if (!call) item = { type: "message", id: `msg_${Date.now()}`, role: "assistant", status: "completed", content: [{ type: "output_text", text: script.say, annotations: [] }] };
+  else if (call.name === "apply_patch") item = { type: "custom_tool_call", id: `ctc_${Date.now()}`, call_id: `call_${Date.now()}_${step}`, name: "apply_patch", input: call.input.patch, status: "completed" };
+  else item = { type: "function_call", id: `fc_${Date.now()}`, call_id: `call_${Date.now()}_${step}`, name: call.name, arguments: JSON.stringify(call.input), status: "completed" };
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  let seq = 0;
+  const send = (data: Record<string, unknown>) => res.write(`event: ${data.type}\ndata: ${JSON.stringify({ ...data, sequence_number: seq++ })}\n\n`);
+  const response = { id, object: "response", created_at: Math.floor(Date.now() / 1000), model: body.model ?? "fake", status: "in_progress", output: [] as unknown[] };
+  send({ type: "response.created", response });
+  send({ type: "response.output_item.added", output_index: 0, item: { ...item, status: "in_progress" } });
+  if (item.type === "message") send({ type: "response.output_text.delta", item_id: item.id, output_index: 0, content_index: 0, delta: script.say });
+  send({ type: "response.output_item.done", output_index: 0, item });
+  send({
+    type: "response.completed",
+    response: {
+      ...response,
+      status: "completed",
+      output: [item],
+      usage: { input_tokens: usage.input, input_tokens_details: { cached_tokens: 0 }, output_tokens: usage.output, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: usage.input + usage.output },
+    },
+  });
+  res.end();
+}
+
+// ---------- Gemini ----------
+
+interface GeminiBody {
+  contents: Array<{ role: string; parts: Array<{ text?: string; functionCall?: unknown; functionResponse?: unknown }> }>;
+  tools?: Array<{ functionDeclarations?: Array<{ name: string }> }>;
+  systemInstruction?: { parts?: Array<{ text?: string }> };
+}
+
+function sendGemini(res: ServerResponse, body: GeminiBody, usage: { input: number; output: number }, stream: boolean) {
+  const tools = (body.tools ?? []).flatMap((t) => (t.functionDeclarations ?? []).map((f) => f.name));
+  const isPrompt = (c: GeminiBody["contents"][number]) => c.role === "user" && c.parts.some((p) => typeof p.text === "string") && !c.parts.some((p) => p.functionResponse);
+  const promptIndexes = body.contents.map((c, i) => (isPrompt(c) ? i : -1)).filter((i) => i >= 0);
+  const last = promptIndexes[promptIndexes.length - 1] ?? 0;
+  const step = body.contents.slice(last + 1).flatMap((c) => c.parts).filter((p) => p.functionResponse).length;
+  const prompts = promptIndexes.map((i) => (body.contents[i]?.parts ?? []).map((p) => p.text ?? "").join("\n"));
+  const system = (body.systemInstruction?.parts ?? []).map((p) => p.text ?? "").join("\n");
+  const script = scriptFor(prompts);
+  const calls = tools.length ? callsFor(script.steps, tools, "gemini", findCwd([system, ...prompts])) : [];
+  const call = calls[step];
+  const parts = call ? [{ functionCall: { name: call.name, args: call.input } }] : [{ text: tools.length ? script.say : "Fake title" }];
+  const chunk = {
+    candidates: [{ content: { role: "model", parts }, finishReason: "STOP", index: 0 }],
+    usageMetadata: { promptTokenCount: usage.input, candidatesTokenCount: usage.output, totalTokenCount: usage.input + usage.output },
+    modelVersion: "fake",
+  };
+  if (!stream) {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify(chunk));
+    return;
+  }
+  res.writeHead(200, { "content-type": "text/event-stream" });
+  res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+  res.end();
+}
+
 export async function startFakeModelServer(options: FakeModelOptions = {}): Promise<FakeModelServer> {
   const usage = options.usage ?? { input: 200, output: 40 };
   const requests: FakeModelServer["requests"] = [];
@@ -238,6 +351,13 @@ export async function startFakeModelServer(options: FakeModelOptions = {}): Prom
       return res.end(JSON.stringify({ input_tokens: usage.input }));
     }
     if (req.method === "POST" && url.endsWith("/chat/completions")) return sendChat(res, body as ChatBody, usage);
+    if (req.method === "POST" && url.endsWith("/responses")) return sendResponses(res, body as ResponsesBody, usage);
+    if (req.method === "POST" && url.includes(":streamGenerateContent")) return sendGemini(res, body as GeminiBody, usage, true);
+    if (req.method === "POST" && url.includes(":generateContent")) return sendGemini(res, body as GeminiBody, usage, false);
+    if (req.method === "POST" && url.includes(":countTokens")) {
+      res.writeHead(200, { "content-type": "application/json" });
+      return res.end(JSON.stringify({ totalTokens: usage.input }));
+    }
     if (req.method === "GET" && url.endsWith("/models")) {
       res.writeHead(200, { "content-type": "application/json" });
       return res.end(JSON.stringify({ object: "list", data: [{ id: "fake-model", object: "model" }] }));

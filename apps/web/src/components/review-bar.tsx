@@ -122,6 +122,20 @@ export const ReviewBar = forwardRef<ReviewBarHandle, { runId: string; status: st
         </form>
       )}
       <ErrorNote message={approve.error?.message ?? reject.error?.message ?? request.error?.message} />
+      {approve.error && /conflicts in/.test(approve.error.message) && (
+        <button
+          type="button"
+          className="rounded-md border border-amber-400/50 px-3 py-1.5 text-sm text-amber-100 hover:bg-amber-500/10"
+          onClick={() =>
+            request.mutate({
+              runId,
+              message: `Your branch no longer merges cleanly: ${approve.error?.message ?? ""} Rebase it onto the target branch (git rebase), resolve the conflicts, keep the checks green, and finish.`,
+            })
+          }
+        >
+          Ask the agent to rebase
+        </button>
+      )}
     </div>
   );
 });

@@ -1,0 +1,88 @@
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { AgentAdapter } from "./adapter.ts";
+import { cliOutcome, runJsonCli, summarize } from "./cli-agent.ts";
+import { findExecutable } from "./executables.ts";
+
+const KIND = { add: "create", update: "modify", delete: "delete" } as const;
+
+/**
+ * Codex CLI, headless: `codex exec --json --sandbox workspace-write`. A profile
+ * with a base URL gets a custom provider in its own CODEX_HOME (Codex ignores
+ * OPENAI_BASE_URL). Follow-ups: `codex exec resume <thread>`, which starts
+ * read-only unless the sandbox is set again. Usage in `turn.completed` is
+ * cumulative per thread, so the turn's share is the difference.
+ */
+export const codexAgent: AgentAdapter = {
+  name: "codex",
+  label: "Codex CLI",
+  takes: "prompt",
+  resumable: true,
+  async unavailable(input) {
+    if (!(await findExecutable("codex", input.binDirs))) {
+      return 'Codex CLI is not installed: the "codex" command was not found (npm install -g @openai/codex, or npm run agents:install in the Loopy repository)';
+    }
+    return null;
+  },
+  async run(input, emit) {
+    const bin = await findExecutable("codex", input.binDirs);
+    if (!bin) throw new Error((await codexAgent.unavailable(input)) ?? "codex not found");
+    const profile = input.profile ?? {};
+    const state = input.stateDir ?? path.join(input.cwd, "..", ".loopy-agent");
+    const codexHome = path.join(state, "codex");
+    await mkdir(codexHome, { recursive: true });
+    const keyName = profile.secretNames?.[0] ?? "OPENAI_API_KEY";
+    if (profile.baseUrl) {
+      await writeFile(
+        path.join(codexHome, "config.toml"),
+        `model_provider = "loopy"\n\n[model_providers.loopy]\nname = "loopy"\nbase_url = ${JSON.stringify(profile.baseUrl)}\nenv_key = ${JSON.stringify(keyName)}\nwire_api = "responses"\n`,
+      );
+    }
+    const model = profile.model ? ["-m", profile.model] : [];
+    const argv: [string, ...string[]] = input.sessionId
+      ? [bin, "exec", "resume", "--json", "--skip-git-repo-check", ...model, "-c", 'sandbox_mode="workspace-write"', input.sessionId, input.instruction]
+      : [bin, "exec", "--json", "--sandbox", "workspace-write", "--skip-git-repo-check", ...model, input.instruction];
+    const usageFile = (thread: string) => path.join(state, `codex-usage-${thread}.json`);
+    const previous = input.sessionId ? (JSON.parse(await readFile(usageFile(input.sessionId), "utf8").catch(() => "{}")) as { input?: number; output?: number }) : {};
+
+    const said: Parameters<typeof cliOutcome>[2] = { sessionId: input.sessionId ?? undefined };
+    let cumulative: { input: number; output: number } | undefined;
+    const result = await runJsonCli(input, argv, { CODEX_HOME: codexHome }, emit, (json) => {
+      if (json.type === "thread.started" && typeof json.thread_id === "string") {
+        said.sessionId = json.thread_id;
+        emit({ type: "session", id: json.thread_id });
+      }
+      if (json.type === "item.started" || json.type === "item.completed") {
+        const item = json.item as Record<string, unknown>;
+        if (item.type === "file_change" && json.type === "item.completed") {
+          for (const change of (item.changes ?? []) as Array<{ path: string; kind: keyof typeof KIND }>) {
+            emit({ type: "file_edit", path: path.relative(input.cwd, change.path) || change.path, kind: KIND[change.kind] ?? "modify" });
+          }
+        }
+        if (item.type === "command_execution") {
+          if (json.type === "item.started") emit({ type: "tool_call", id: String(item.id), name: "shell", summary: summarize(item.command) });
+          else emit({ type: "command", command: summarize(item.command, 400), exitCode: typeof item.exit_code === "number" ? item.exit_code : null });
+        }
+        if (item.type === "agent_message" && typeof item.text === "string") emit({ type: "message", text: item.text });
+        if (item.type === "error" && typeof item.message === "string") emit({ type: "log", stream: "stderr", line: item.message });
+      }
+      if (json.type === "turn.completed") {
+        const u = (json.usage ?? {}) as Record<string, number>;
+        cumulative = { input: u.input_tokens ?? 0, output: u.output_tokens ?? 0 };
+      }
+      if (json.type === "turn.failed" || json.type === "error") {
+        const message = (json.error as { message?: string } | undefined)?.message ?? (json.message as string | undefined);
+        if (message && json.type === "turn.failed") said.error = `Codex failed: ${message}`;
+      }
+    });
+    if (cumulative) {
+      const usage = { inputTokens: Math.max(0, cumulative.input - (previous.input ?? 0)), outputTokens: Math.max(0, cumulative.output - (previous.output ?? 0)) };
+      said.usage = usage;
+      emit({ type: "usage", ...usage });
+      if (said.sessionId) await writeFile(usageFile(said.sessionId), JSON.stringify(cumulative));
+    }
+    const outcome = cliOutcome(input, result, said);
+    emit({ type: "outcome", ok: outcome.ok, exitCode: outcome.exitCode, timedOut: outcome.timedOut, cancelled: outcome.cancelled, summary: outcome.reason });
+    return outcome;
+  },
+};
