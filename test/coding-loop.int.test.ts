@@ -89,6 +89,11 @@ describe("coding loop", () => {
     expect(await settled(added.id)).toMatchObject({ status: "awaiting_review" });
     const idle = await h.api.runs.launch({ project: p.name, agent: "fake-oai", prompt: "Nothing to do here." });
     expect(await settled(idle.id)).toMatchObject({ status: "needs_attention", statusReason: "The agent finished without changing anything (empty diff)" });
+    const asking = await h.api.runs.launch({ project: p.name, agent: "fake-oai", prompt: "@say Should the greeting be formal or casual?" });
+    expect(await settled(asking.id)).toMatchObject({ status: "needs_attention", statusReason: "The agent asks: Should the greeting be formal or casual?" });
+    // The answer goes back as a follow-up and the agent carries on.
+    await h.api.review.requestChanges({ runId: asking.id, message: "Casual.\n@write greeting.txt: hey" });
+    expect(await eventually(async () => ((await h.api.runs.get({ runId: asking.id })).status === "awaiting_review" ? true : undefined), 20_000, "answered run")).toBe(true);
   });
 
   it("a command run that fails a checkpoint cannot be fed back and needs attention", async () => {

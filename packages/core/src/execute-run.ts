@@ -170,6 +170,7 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
     Object.assign(env, secrets);
     // An LLM agent's first turn starts with the project's memory.
     const instruction = !isCommand && turn.kind === "initial" ? withMemory(turn.prompt, (await currentMemory(db, ctx.projectId))?.content) : turn.prompt;
+    let lastMessage = "";
     const outcome: AgentOutcome = await ctx.adapter.run(
       {
         cwd: ctx.worktree,
@@ -183,6 +184,7 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
         binDirs: deps.agentBinDirs,
       },
       (event) => {
+        if (event.type === "message") lastMessage = event.text;
         if (event.type === "log") {
           ctx.tail.push(event.line);
           if (ctx.tail.length > LOG_TAIL_LINES) ctx.tail.shift();
@@ -254,9 +256,11 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
     if (failed.length === 0) {
       await db.reviewComment.updateMany({ where: { runId, status: "sent" }, data: { status: "resolved" } });
       if (diff.files.length === 0) {
-        return isCommand
-          ? { to: "succeeded", keepWorktree: false }
-          : { to: "needs_attention", reason: "The agent finished without changing anything (empty diff)", keepWorktree: true };
+        if (isCommand) return { to: "succeeded", keepWorktree: false };
+        // An agent that stops with a question and no change is waiting for an answer (request changes gives it one).
+        const question = lastMessage.trim();
+        if (question.endsWith("?")) return { to: "needs_attention", reason: `The agent asks: ${question.length > 300 ? `…${question.slice(-300)}` : question}`, keepWorktree: true };
+        return { to: "needs_attention", reason: "The agent finished without changing anything (empty diff)", keepWorktree: true };
       }
       return { to: "awaiting_review", keepWorktree: true };
     }
