@@ -90,7 +90,7 @@ describe("agent adapters against fake model servers (real clients, fake wire)", 
   });
 
   /** The same scenario for each CLI: write + edit + a command, then a follow-up in the same session. */
-  const CLIS = [
+  const CLIS: Array<{ agent: AgentAdapter; bin: string; profile: () => AgentRunInput["profile"]; env: Record<string, string> }> = [
     { agent: codexAgent, bin: "codex", profile: () => ({ model: "gpt-5.5", baseUrl: `${server.url}/v1` }), env: { OPENAI_API_KEY: "dummy" } },
     { agent: geminiAgent, bin: "gemini", profile: () => ({ model: "gemini-2.5-flash", baseUrl: server.url, secretNames: ["GEMINI_API_KEY"] }), env: { GEMINI_API_KEY: "dummy" } },
     { agent: opencodeAgent, bin: "opencode", profile: () => ({ model: "fake-model", baseUrl: `${server.url}/v1` }), env: {} },
