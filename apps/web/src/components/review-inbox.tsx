@@ -5,7 +5,6 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useMemo, useState } from "react";
 import { useTRPC } from "~/trpc/client";
-import { Elapsed } from "./elapsed";
 import { Panel } from "./field";
 import { KeyHelp, useKeys, useToggle } from "./keyboard";
 import { StatusBadge } from "./status-badge";
@@ -54,7 +53,6 @@ export function ReviewInbox() {
               <th className="py-2 pr-3 font-medium">Agent</th>
               <th className="py-2 pr-3 text-right font-medium">Diff</th>
               <th className="py-2 pr-3 text-right font-medium">Cost</th>
-              <th className="py-2 pr-3 text-right font-medium">Took</th>
               <th className="py-2 text-right font-medium">Waiting</th>
             </tr>
           </thead>
@@ -82,9 +80,6 @@ export function ReviewInbox() {
                   <span className="text-emerald-400">+{run.additions ?? 0}</span> <span className="text-red-400">−{run.deletions ?? 0}</span>
                 </td>
                 <td className="py-2 pr-3 text-right text-xs text-gray-300">{run.costUsd ? `$${run.costUsd.toFixed(4)}` : "—"}</td>
-                <td className="py-2 pr-3 text-right text-xs text-gray-400">
-                  <Elapsed startedAt={run.startedAt} finishedAt={run.finishedAt ?? run.startedAt} />
-                </td>
                 <td className="py-2 text-right text-xs text-gray-400">{age(run.createdAt)}</td>
               </tr>
             ))}
