@@ -55,6 +55,7 @@ export function RunView({ runId }: { runId: string }) {
   );
 
   const router = useRouter();
+  const turns = useQuery(trpc.runs.turns.queryOptions({ runId }));
   const inbox = useQuery(trpc.review.inbox.queryOptions());
   const diffFiles = ((useQuery(trpc.runs.diff.queryOptions({ runId })).data?.diffStats ?? []) as unknown[]).length;
   const [activeFile, setActiveFile] = useState(0);
@@ -143,7 +144,16 @@ export function RunView({ runId }: { runId: string }) {
         <Meta label="Branch" value={r.branch} mono />
         <Meta label="Base" value={`${r.baseRef} @ ${r.baseSha.slice(0, 8)}`} mono />
         <Meta label="Started" value={formatTime(r.startedAt)} />
-        <Meta label="Duration" value={<Elapsed startedAt={r.startedAt} finishedAt={r.finishedAt} />} />
+        <Meta
+          label="Duration"
+          value={
+            <Elapsed
+              startedAt={r.startedAt}
+              // A run waiting for a human is not working: its clock stops at the end of its last turn.
+              finishedAt={r.finishedAt ?? (ACTIVE.has(r.status) ? null : (turns.data?.at(-1)?.finishedAt ?? null))}
+            />
+          }
+        />
         <Meta label="Exit code" value={r.exitCode === null ? "—" : String(r.exitCode)} mono />
         <Meta label="Timeout" value={formatDuration(r.timeoutMs)} />
         <Meta label="Turns" value={String(r.turns)} />
