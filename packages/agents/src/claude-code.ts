@@ -1,7 +1,6 @@
 import path from "node:path";
 import type { AgentAdapter } from "./adapter.ts";
-import { cliOutcome, runJsonCli, summarize } from "./cli-agent.ts";
-import { findExecutable } from "./executables.ts";
+import { cliBinary, finishCliTurn, runJsonCli, summarize, type CliSaid } from "./cli-agent.ts";
 
 const EDIT_TOOLS = new Set(["Write", "Edit", "MultiEdit", "NotebookEdit"]);
 
@@ -11,20 +10,16 @@ const EDIT_TOOLS = new Set(["Write", "Edit", "MultiEdit", "NotebookEdit"]);
  * silently denies them and reports only `permission_denials`, which we turn
  * into needs-attention). Follow-ups use `--resume <session_id>`.
  */
+const binary = cliBinary("claude", "Claude Code", "@anthropic-ai/claude-code");
+
 export const claudeCodeAgent: AgentAdapter = {
   name: "claude-code",
   label: "Claude Code",
   takes: "prompt",
   resumable: true,
-  async unavailable(input) {
-    if (!(await findExecutable("claude", input.binDirs))) {
-      return 'Claude Code is not installed: the "claude" command was not found (npm install -g @anthropic-ai/claude-code, or npm run agents:install in the Loopy repository)';
-    }
-    return null;
-  },
+  unavailable: (input) => binary.unavailable(input),
   async run(input, emit) {
-    const bin = await findExecutable("claude", input.binDirs);
-    if (!bin) throw new Error((await claudeCodeAgent.unavailable(input)) ?? "claude not found");
+    const bin = await binary.resolve(input);
     const profile = input.profile ?? {};
     const argv: [string, ...string[]] = [bin, "-p", input.instruction, "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits"];
     if (profile.model) argv.push("--model", profile.model);
@@ -39,7 +34,7 @@ export const claudeCodeAgent: AgentAdapter = {
     };
     if (profile.baseUrl) env.ANTHROPIC_BASE_URL = profile.baseUrl;
 
-    const said: Parameters<typeof cliOutcome>[2] = {};
+    const said: CliSaid = {};
     const toolCalls = new Map<string, { name: string; input: Record<string, unknown> }>();
     const result = await runJsonCli(input, argv, env, emit, (json) => {
       const type = json.type;
@@ -102,8 +97,6 @@ export const claudeCodeAgent: AgentAdapter = {
         }
       }
     });
-    const outcome = cliOutcome(input, result, said);
-    emit({ type: "outcome", ok: outcome.ok, exitCode: outcome.exitCode, timedOut: outcome.timedOut, cancelled: outcome.cancelled, summary: outcome.reason });
-    return outcome;
+    return finishCliTurn(input, result, said, emit);
   },
 };

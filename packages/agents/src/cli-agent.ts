@@ -1,5 +1,6 @@
 import { formatDuration } from "@loopy/config/duration";
 import type { AgentOutcome, AgentRunInput, EmitAgentEvent } from "./adapter.ts";
+import { findExecutable } from "./executables.ts";
 import { inheritedEnv, runProcess, type ProcessResult } from "./process.ts";
 
 /**
@@ -39,12 +40,30 @@ export async function runJsonCli(
   });
 }
 
+/** Finding an agent CLI, and the message that says how to install it when it is missing. */
+export function cliBinary(command: string, label: string, npmPackage: string) {
+  const missing = `${label} is not installed: the "${command}" command was not found (npm install -g ${npmPackage}, or npm run agents:install in the Loopy repository)`;
+  return {
+    unavailable: async (input: Pick<AgentRunInput, "binDirs">) => ((await findExecutable(command, input.binDirs)) ? null : missing),
+    resolve: async (input: Pick<AgentRunInput, "binDirs">) => {
+      const bin = await findExecutable(command, input.binDirs);
+      if (!bin) throw new Error(missing);
+      return bin;
+    },
+  };
+}
+
+export type CliSaid = { error?: string; sessionId?: string; usage?: AgentOutcome["usage"]; needsAttention?: string };
+
+/** Ends a CLI turn: the outcome from the process result and what the events said, also emitted as an event. */
+export function finishCliTurn(input: AgentRunInput, result: ProcessResult, said: CliSaid, emit: EmitAgentEvent): AgentOutcome {
+  const outcome = cliOutcome(input, result, said);
+  emit({ type: "outcome", ok: outcome.ok, exitCode: outcome.exitCode, timedOut: outcome.timedOut, cancelled: outcome.cancelled, summary: outcome.reason });
+  return outcome;
+}
+
 /** The outcome of a CLI turn from its process result and what its events said. */
-export function cliOutcome(
-  input: AgentRunInput,
-  result: ProcessResult,
-  said: { error?: string; sessionId?: string; usage?: AgentOutcome["usage"]; needsAttention?: string },
-): AgentOutcome {
+export function cliOutcome(input: AgentRunInput, result: ProcessResult, said: CliSaid): AgentOutcome {
   const why = typeof input.signal?.reason === "string" ? input.signal.reason : "cancelled by a user";
   const reason = result.cancelled
     ? `${why}; the agent's process group was killed`

@@ -1,8 +1,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { AgentAdapter } from "./adapter.ts";
-import { cliOutcome, runJsonCli, summarize } from "./cli-agent.ts";
-import { findExecutable } from "./executables.ts";
+import { cliBinary, finishCliTurn, runJsonCli, summarize, type CliSaid } from "./cli-agent.ts";
 
 const KIND = { add: "create", update: "modify", delete: "delete" } as const;
 
@@ -13,20 +12,16 @@ const KIND = { add: "create", update: "modify", delete: "delete" } as const;
  * read-only unless the sandbox is set again. Usage in `turn.completed` is
  * cumulative per thread, so the turn's share is the difference.
  */
+const binary = cliBinary("codex", "Codex CLI", "@openai/codex");
+
 export const codexAgent: AgentAdapter = {
   name: "codex",
   label: "Codex CLI",
   takes: "prompt",
   resumable: true,
-  async unavailable(input) {
-    if (!(await findExecutable("codex", input.binDirs))) {
-      return 'Codex CLI is not installed: the "codex" command was not found (npm install -g @openai/codex, or npm run agents:install in the Loopy repository)';
-    }
-    return null;
-  },
+  unavailable: (input) => binary.unavailable(input),
   async run(input, emit) {
-    const bin = await findExecutable("codex", input.binDirs);
-    if (!bin) throw new Error((await codexAgent.unavailable(input)) ?? "codex not found");
+    const bin = await binary.resolve(input);
     const profile = input.profile ?? {};
     const state = input.stateDir ?? path.join(input.cwd, "..", ".loopy-agent");
     const codexHome = path.join(state, "codex");
@@ -45,7 +40,7 @@ export const codexAgent: AgentAdapter = {
     const usageFile = (thread: string) => path.join(state, `codex-usage-${thread}.json`);
     const previous = input.sessionId ? (JSON.parse(await readFile(usageFile(input.sessionId), "utf8").catch(() => "{}")) as { input?: number; output?: number }) : {};
 
-    const said: Parameters<typeof cliOutcome>[2] = { sessionId: input.sessionId ?? undefined };
+    const said: CliSaid = { sessionId: input.sessionId ?? undefined };
     let cumulative: { input: number; output: number } | undefined;
     const result = await runJsonCli(input, argv, { CODEX_HOME: codexHome }, emit, (json) => {
       if (json.type === "thread.started" && typeof json.thread_id === "string") {
@@ -81,8 +76,6 @@ export const codexAgent: AgentAdapter = {
       emit({ type: "usage", ...usage });
       if (said.sessionId) await writeFile(usageFile(said.sessionId), JSON.stringify(cumulative));
     }
-    const outcome = cliOutcome(input, result, said);
-    emit({ type: "outcome", ok: outcome.ok, exitCode: outcome.exitCode, timedOut: outcome.timedOut, cancelled: outcome.cancelled, summary: outcome.reason });
-    return outcome;
+    return finishCliTurn(input, result, said, emit);
   },
 };

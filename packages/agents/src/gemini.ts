@@ -1,8 +1,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { AgentAdapter } from "./adapter.ts";
-import { cliOutcome, runJsonCli, summarize } from "./cli-agent.ts";
-import { findExecutable } from "./executables.ts";
+import { cliBinary, finishCliTurn, runJsonCli, summarize, type CliSaid } from "./cli-agent.ts";
 
 const EDITS: Record<string, "create" | "modify"> = { write_file: "create", replace: "modify", edit: "modify" };
 
@@ -11,20 +10,16 @@ const EDITS: Record<string, "create" | "modify"> = { write_file: "create", repla
  * It needs API-key auth selected in settings.json (a private HOME holds it)
  * and a trusted workspace. Follow-ups: `--resume <session_id>`.
  */
+const binary = cliBinary("gemini", "Gemini CLI", "@google/gemini-cli");
+
 export const geminiAgent: AgentAdapter = {
   name: "gemini",
   label: "Gemini CLI",
   takes: "prompt",
   resumable: true,
-  async unavailable(input) {
-    if (!(await findExecutable("gemini", input.binDirs))) {
-      return 'Gemini CLI is not installed: the "gemini" command was not found (npm install -g @google/gemini-cli, or npm run agents:install in the Loopy repository)';
-    }
-    return null;
-  },
+  unavailable: (input) => binary.unavailable(input),
   async run(input, emit) {
-    const bin = await findExecutable("gemini", input.binDirs);
-    if (!bin) throw new Error((await geminiAgent.unavailable(input)) ?? "gemini not found");
+    const bin = await binary.resolve(input);
     const profile = input.profile ?? {};
     const home = input.stateDir ?? path.join(input.cwd, "..", ".loopy-agent");
     await mkdir(path.join(home, ".gemini"), { recursive: true });
@@ -37,7 +32,7 @@ export const geminiAgent: AgentAdapter = {
     const keyName = profile.secretNames?.find((n) => /GEMINI|GOOGLE/.test(n));
     if (keyName && input.env?.[keyName]) env.GEMINI_API_KEY = input.env[keyName];
 
-    const said: Parameters<typeof cliOutcome>[2] = { sessionId: input.sessionId ?? undefined };
+    const said: CliSaid = { sessionId: input.sessionId ?? undefined };
     const tools = new Map<string, { name: string; params: Record<string, unknown> }>();
     let text = "";
     const flushText = () => {
@@ -87,8 +82,6 @@ export const geminiAgent: AgentAdapter = {
       }
     });
     flushText();
-    const outcome = cliOutcome(input, result, said);
-    emit({ type: "outcome", ok: outcome.ok, exitCode: outcome.exitCode, timedOut: outcome.timedOut, cancelled: outcome.cancelled, summary: outcome.reason });
-    return outcome;
+    return finishCliTurn(input, result, said, emit);
   },
 };

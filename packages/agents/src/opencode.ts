@@ -1,8 +1,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { AgentAdapter } from "./adapter.ts";
-import { cliOutcome, runJsonCli, summarize } from "./cli-agent.ts";
-import { findExecutable } from "./executables.ts";
+import { cliBinary, finishCliTurn, runJsonCli, summarize, type CliSaid } from "./cli-agent.ts";
 
 /**
  * opencode, headless: `opencode run --format json`. Its config (provider, model,
@@ -10,20 +9,16 @@ import { findExecutable } from "./executables.ts";
  * never in the worktree. A profile with a base URL gets an OpenAI-compatible
  * provider named "loopy". Follow-ups: `-s <sessionID>`.
  */
+const binary = cliBinary("opencode", "opencode", "opencode-ai");
+
 export const opencodeAgent: AgentAdapter = {
   name: "opencode",
   label: "opencode",
   takes: "prompt",
   resumable: true,
-  async unavailable(input) {
-    if (!(await findExecutable("opencode", input.binDirs))) {
-      return 'opencode is not installed: the "opencode" command was not found (npm install -g opencode-ai, or npm run agents:install in the Loopy repository)';
-    }
-    return null;
-  },
+  unavailable: (input) => binary.unavailable(input),
   async run(input, emit) {
-    const bin = await findExecutable("opencode", input.binDirs);
-    if (!bin) throw new Error((await opencodeAgent.unavailable(input)) ?? "opencode not found");
+    const bin = await binary.resolve(input);
     const profile = input.profile ?? {};
     const home = input.stateDir ?? path.join(input.cwd, "..", ".loopy-agent");
     await mkdir(home, { recursive: true });
@@ -52,7 +47,7 @@ export const opencodeAgent: AgentAdapter = {
       OPENCODE_DISABLE_DEFAULT_PLUGINS: "1",
     };
 
-    const said: Parameters<typeof cliOutcome>[2] = { sessionId: input.sessionId ?? undefined };
+    const said: CliSaid = { sessionId: input.sessionId ?? undefined };
     const usage = { inputTokens: 0, outputTokens: 0, costUsd: 0 };
     const result = await runJsonCli(input, argv, env, emit, (json) => {
       if (typeof json.sessionID === "string" && said.sessionId !== json.sessionID) {
@@ -86,8 +81,6 @@ export const opencodeAgent: AgentAdapter = {
     });
     said.usage = { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, ...(usage.costUsd ? { costUsd: usage.costUsd } : {}) };
     emit({ type: "usage", ...said.usage });
-    const outcome = cliOutcome(input, result, said);
-    emit({ type: "outcome", ok: outcome.ok, exitCode: outcome.exitCode, timedOut: outcome.timedOut, cancelled: outcome.cancelled, summary: outcome.reason });
-    return outcome;
+    return finishCliTurn(input, result, said, emit);
   },
 };
