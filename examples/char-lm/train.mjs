@@ -143,8 +143,9 @@ while (step < hp.max_steps && (Date.now() - started) / 1000 < hp.time_budget_s) 
     loss += -Math.log(Math.max(p[train[i]], 1e-12));
     backward(context, train[i], 1 / hp.batch_size);
   }
-  // Cosine decay over the time budget.
-  const progress = Math.min(1, (Date.now() - started) / 1000 / hp.time_budget_s);
+  // Cosine decay over whichever limit comes first: the time budget or max_steps
+  // (with max_steps binding, a seed gives the same result on any machine).
+  const progress = Math.min(1, Math.max((Date.now() - started) / 1000 / hp.time_budget_s, step / hp.max_steps));
   const lr = hp.learning_rate * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progress)));
   adam(lr);
   loss /= hp.batch_size;
