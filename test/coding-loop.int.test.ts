@@ -114,6 +114,9 @@ describe("coding loop", () => {
     await h.api.review.addComment({ runId: id, path: "greeting.txt", line: 2, body: "Say loopy instead.\n@write greeting.txt: hello\\nloopy" });
     const sent = await h.api.review.requestChanges({ runId: id, message: "One fix." });
     expect(sent).toMatchObject({ turn: 1, comments: 1 });
+    // A second request, or an approval, while the follow-up waits is refused, not doubled.
+    await expect(h.api.review.requestChanges({ runId: id, message: "And another." })).rejects.toThrow(/already requested|is running|wait/);
+    await expect(h.api.review.approve({ runId: id })).rejects.toThrow(/wait/);
     const second = await eventually(async () => {
       const r = await h.api.runs.get({ runId: id });
       return r.status === "awaiting_review" && r.turns === 2 ? r : undefined;

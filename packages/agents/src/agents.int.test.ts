@@ -71,6 +71,8 @@ describe("agent adapters against fake model servers (real clients, fake wire)", 
       const second = await turn(claudeCodeAgent, { cwd, stateDir, profile, env, sessionId, instruction: "One more.\n@write notes.txt: second turn" });
       expect(second.outcome).toMatchObject({ ok: true, sessionId });
       expect(await readFile(path.join(cwd, "notes.txt"), "utf8")).toBe("second turn\n");
+      // Cost is per turn: two model calls, although Claude Code reports the session's running total.
+      expect(second.outcome.usage).toEqual({ inputTokens: 400, outputTokens: 80, costUsd: expect.closeTo(0.0024, 6) });
       // The resumed request carried the first turn's history.
       const resumed = server.requests.slice(before).find((r) => r.url.startsWith("/v1/messages"))!.body as { messages: unknown[] };
       expect(JSON.stringify(resumed.messages)).toContain("written by claude");

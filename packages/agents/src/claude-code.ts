@@ -1,3 +1,4 @@
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { AgentAdapter } from "./adapter.ts";
 import { cliBinary, finishCliTurn, runJsonCli, summarize, type CliSaid } from "./cli-agent.ts";
@@ -36,6 +37,9 @@ export const claudeCodeAgent: AgentAdapter = {
 
     const said: CliSaid = {};
     const toolCalls = new Map<string, { name: string; input: Record<string, unknown> }>();
+    const costFile = (session: string) => path.join(input.stateDir ?? path.join(input.cwd, ".."), `claude-cost-${session}.json`);
+    const previousCost = input.sessionId ? Number(await readFile(costFile(input.sessionId), "utf8").catch(() => "0")) || 0 : 0;
+    let sessionCost: number | undefined;
     const result = await runJsonCli(input, argv, env, emit, (json) => {
       const type = json.type;
       if (type === "system" && json.subtype === "init" && typeof json.session_id === "string") {
@@ -77,9 +81,10 @@ export const claudeCodeAgent: AgentAdapter = {
         const usage = (json.usage ?? {}) as Record<string, number>;
         const inputTokens = (usage.input_tokens ?? 0) + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
         const outputTokens = usage.output_tokens ?? 0;
-        const costUsd = typeof json.total_cost_usd === "number" ? json.total_cost_usd : undefined;
-        said.usage = { inputTokens, outputTokens, costUsd };
-        emit({ type: "usage", inputTokens, outputTokens, ...(costUsd !== undefined ? { costUsd } : {}) });
+        // total_cost_usd counts the whole session (resumed turns included), while usage
+        // is this invocation's; the turn's cost is the difference from the last total.
+        if (typeof json.total_cost_usd === "number") sessionCost = json.total_cost_usd;
+        said.usage = { inputTokens, outputTokens };
         if (typeof json.session_id === "string") said.sessionId = json.session_id;
         const denials = (json.permission_denials ?? []) as Array<{ tool_name?: string; tool_input?: unknown }>;
         if (denials.length > 0) {
@@ -97,6 +102,13 @@ export const claudeCodeAgent: AgentAdapter = {
         }
       }
     });
+    if (said.usage) {
+      if (sessionCost !== undefined) {
+        said.usage.costUsd = Math.max(0, sessionCost - previousCost);
+        if (said.sessionId && input.stateDir) await writeFile(costFile(said.sessionId), String(sessionCost));
+      }
+      emit({ type: "usage", ...said.usage });
+    }
     return finishCliTurn(input, result, said, emit);
   },
 };

@@ -88,7 +88,11 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
     if (firstTurn || !existsSync(worktree)) {
       await mkdir(path.dirname(worktree), { recursive: true });
       if (firstTurn) await addWorktree(repo, worktree, run.branch, run.baseSha);
-      else await git(repo, ["worktree", "add", worktree, run.branch]);
+      else {
+        // The worktree went away (a reboot that cleared it, a manual clean-up): bring it back from the branch.
+        await git(repo, ["worktree", "prune"]);
+        await git(repo, ["worktree", "add", worktree, run.branch]);
+      }
       await db.run.update({ where: { id: runId }, data: { worktreePath: worktree } });
       events.push({ type: "worktree", path: worktree, branch: run.branch, baseSha: run.baseSha });
     }

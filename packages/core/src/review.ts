@@ -1,5 +1,5 @@
 import { findAgent } from "@loopy/agents/registry";
-import type { Db, RunStatus } from "@loopy/db/client";
+import { Prisma, type Db, type RunStatus } from "@loopy/db/client";
 import { badInput, conflict, notFound } from "./errors.ts";
 import { lineCount, mergeBranch, removeWorktree } from "./git.ts";
 import { newId } from "./ids.ts";
@@ -42,6 +42,10 @@ function refuseUnlessReviewable(run: { id: string; status: RunStatus }, action: 
   if (REVIEWABLE.includes(run.status)) return;
   if (isTerminal(run.status)) throw conflict(`Run ${run.id} already ended (${run.status}); it cannot be ${action}. Launch a new run instead.`);
   throw conflict(`Run ${run.id} is ${run.status}; wait until it is awaiting review`);
+}
+
+function pendingTurn(db: Db, runId: string) {
+  return db.runTurn.findFirst({ where: { runId, status: "pending" }, select: { index: true } });
 }
 
 /** Every run waiting for a human: green checks first, then oldest first. */
@@ -122,14 +126,21 @@ export async function requestChanges(
   refuseUnlessReviewable(run, "sent a follow-up");
   const adapter = findAgent(run.agent);
   if (!adapter?.resumable) throw badInput(`The ${run.agent} agent cannot take follow-ups; reject the run and launch a new one`);
+  if (await pendingTurn(deps.db, runId)) throw conflict(`Changes were already requested for run ${runId}; wait for the agent's turn`);
   for (const c of input.comments ?? []) await addComment(deps, runId, c);
   const pending = await deps.db.reviewComment.findMany({ where: { runId, status: "pending" }, orderBy: { createdAt: "asc" }, select: { id: true, path: true, line: true, body: true } });
   if (!input.message?.trim() && pending.length === 0) throw badInput("Say what should change: a message or at least one comment");
   const index = run.turns;
-  await deps.db.$transaction([
-    deps.db.runTurn.create({ data: { id: newId(), runId, index, kind: "review_feedback", prompt: reviewFeedback(input.message, pending) } }),
-    deps.db.reviewComment.updateMany({ where: { id: { in: pending.map((c) => c.id) } }, data: { status: "sent", sentInTurn: index } }),
-  ]);
+  try {
+    await deps.db.$transaction([
+      deps.db.runTurn.create({ data: { id: newId(), runId, index, kind: "review_feedback", prompt: reviewFeedback(input.message, pending) } }),
+      deps.db.reviewComment.updateMany({ where: { id: { in: pending.map((c) => c.id) } }, data: { status: "sent", sentInTurn: index } }),
+    ]);
+  } catch (error) {
+    // Two requests at once: the turn number is unique, the second loses.
+    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") throw conflict(`Changes were already requested for run ${runId}; wait for the agent's turn`);
+    throw error;
+  }
   await appendRunEvents(deps.db, deps.notifier, runId, [{ type: "message", text: `Review: changes requested (${pending.length} comment${pending.length === 1 ? "" : "s"})` }]);
   await deps.scheduler.enqueue(runId, index);
   return { runId, turn: index, comments: pending.length };
@@ -152,6 +163,7 @@ export async function approveRun(deps: ReviewDeps, runId: string) {
     throw conflict(`Run ${runId} needs attention (${run.statusReason ?? "see its log"}); request changes or reject it`);
   }
   refuseUnlessReviewable(run, "approved");
+  if (await pendingTurn(deps.db, runId)) throw conflict(`Changes were requested for run ${runId}; wait for the agent's turn before approving`);
   if (run.checksPassed === false) throw conflict(`Run ${runId} has failing required checkpoints; it cannot be approved`);
   const result = await mergeBranch(run.project.path, {
     target: run.project.defaultBranch,
