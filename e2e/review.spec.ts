@@ -103,6 +103,7 @@ test("approving is refused when checks fail, with the reason shown", async ({ pa
   await expect(page.getByTestId("status-reason")).toHaveText("Checkpoint greeting-exists failed");
   await expect(page.getByTestId("checkpoint-result").first()).toHaveAttribute("data-passed", "false");
   await expect(page.getByRole("button", { name: /Approve/ })).toBeDisabled();
+  page.once("dialog", (dialog) => void dialog.accept());
   await page.getByRole("button", { name: /Reject/ }).click();
   await expect(status).toHaveAttribute("data-status", "rejected");
 });

@@ -205,6 +205,7 @@ describe("coding loop", () => {
     await expect(h.api.profiles.add({ name: "x", adapter: "nope" })).rejects.toThrow(/Unknown adapter "nope"/);
     await expect(h.api.profiles.add({ name: "y", adapter: "openai-compatible", config: { baseUrl: "not a url" } })).rejects.toThrow(/baseUrl must be a URL/);
     await expect(h.api.profiles.add({ name: "fake-oai", adapter: "openai-compatible" })).rejects.toThrow(/already exists/);
+    await expect(h.api.profiles.add({ name: "leaky", adapter: "command", config: { secretNames: ["DATABASE_URL"] } })).rejects.toThrow(/cannot be given to an agent/);
     await expect(h.api.projects.add({ path: await makeRepo(), checkpoints: [{ name: "t", kind: "command" }] })).rejects.toThrow(/Invalid checkpoints in the project: 0.command/);
     await expect(h.api.projects.add({ path: await makeRepo(), checkpoints: [{ name: "t", kind: "command", command: "x", timeout: "soon" }] })).rejects.toThrow(/Invalid duration/);
   });

@@ -3,6 +3,7 @@ import { createDb } from "@loopy/db/client";
 import { createRedis } from "@loopy/queue/redis";
 import { createRunNotifier } from "@loopy/queue/event-bus";
 import { startRunWorker } from "@loopy/queue/run-worker";
+import { RESERVED_SECRET } from "@loopy/core/profiles";
 
 /**
  * The worker process: takes runs off the queue and executes them. It holds no
@@ -24,7 +25,7 @@ const worker = await startRunWorker({
   loopyHome: env.LOOPY_HOME,
   agentBinDirs: env.agentBinDirs,
   // Profiles name secrets (API keys) by environment variable; their values come from this process only.
-  secrets: (names) => Object.fromEntries(names.flatMap((n) => (process.env[n] ? [[n, process.env[n] as string]] : []))),
+  secrets: (names) => Object.fromEntries(names.filter((n) => !RESERVED_SECRET.test(n)).flatMap((n) => (process.env[n] ? [[n, process.env[n] as string]] : []))),
   log,
 });
 log(`ready: concurrency ${env.LOOPY_WORKER_CONCURRENCY}, queue prefix "${env.LOOPY_REDIS_PREFIX}"`);

@@ -50,7 +50,7 @@ describe("agent adapters against fake model servers (real clients, fake wire)", 
         stateDir,
         profile,
         env,
-        instruction: "Add a file and fix the greeting.\n@write notes.txt: written by claude\n@edit greeting.txt: world => loopy\n@say Both done",
+        instruction: "- add a file and fix the greeting\n@write notes.txt: written by claude\n@edit greeting.txt: world => loopy\n@say Both done",
       });
       expect(first.outcome).toMatchObject({ ok: true, exitCode: 0 });
       expect(await readFile(path.join(cwd, "notes.txt"), "utf8")).toBe("written by claude\n");
@@ -107,7 +107,8 @@ describe("agent adapters against fake model servers (real clients, fake wire)", 
           stateDir,
           profile: cli.profile(),
           env: cli.env,
-          instruction: "Make two changes.\n@write notes.txt: written by the agent\n@edit greeting.txt: world => loopy\n@run echo from-the-agent\n@say All done",
+          // A prompt that starts with "-" must reach the model as a prompt, not as an option.
+          instruction: "- make two changes\n@write notes.txt: written by the agent\n@edit greeting.txt: world => loopy\n@run echo from-the-agent\n@say All done",
         });
         expect(first.outcome, first.outcome.reason).toMatchObject({ ok: true, exitCode: 0 });
         expect(await readFile(path.join(cwd, "notes.txt"), "utf8")).toBe("written by the agent\n");

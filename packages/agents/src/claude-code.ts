@@ -22,11 +22,13 @@ export const claudeCodeAgent: AgentAdapter = {
   async run(input, emit) {
     const bin = await binary.resolve(input);
     const profile = input.profile ?? {};
-    const argv: [string, ...string[]] = [bin, "-p", input.instruction, "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits"];
+    const argv: [string, ...string[]] = [bin, "-p", "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits"];
     if (profile.model) argv.push("--model", profile.model);
     if (profile.maxTurns) argv.push("--max-turns", String(profile.maxTurns));
     if (profile.budgetUsd) argv.push("--max-budget-usd", String(profile.budgetUsd));
     if (input.sessionId) argv.push("--resume", input.sessionId);
+    // "--" ends the options: a prompt that starts with "-" (a markdown list) stays a prompt.
+    argv.push("--", input.instruction);
     const env: Record<string, string> = {
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
       DISABLE_TELEMETRY: "1",

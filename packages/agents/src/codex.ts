@@ -35,8 +35,8 @@ export const codexAgent: AgentAdapter = {
     }
     const model = profile.model ? ["-m", profile.model] : [];
     const argv: [string, ...string[]] = input.sessionId
-      ? [bin, "exec", "resume", "--json", "--skip-git-repo-check", ...model, "-c", 'sandbox_mode="workspace-write"', input.sessionId, input.instruction]
-      : [bin, "exec", "--json", "--sandbox", "workspace-write", "--skip-git-repo-check", ...model, input.instruction];
+      ? [bin, "exec", "resume", "--json", "--skip-git-repo-check", ...model, "-c", 'sandbox_mode="workspace-write"', "--", input.sessionId, input.instruction]
+      : [bin, "exec", "--json", "--sandbox", "workspace-write", "--skip-git-repo-check", ...model, "--", input.instruction];
     const usageFile = (thread: string) => path.join(state, `codex-usage-${thread}.json`);
     const previous = input.sessionId ? (JSON.parse(await readFile(usageFile(input.sessionId), "utf8").catch(() => "{}")) as { input?: number; output?: number }) : {};
 

@@ -24,7 +24,8 @@ export const geminiAgent: AgentAdapter = {
     const home = input.stateDir ?? path.join(input.cwd, "..", ".loopy-agent");
     await mkdir(path.join(home, ".gemini"), { recursive: true });
     await writeFile(path.join(home, ".gemini", "settings.json"), JSON.stringify({ security: { auth: { selectedType: "gemini-api-key" } } }));
-    const argv: [string, ...string[]] = [bin, "-p", input.instruction, "--output-format", "stream-json", "--approval-mode", "yolo"];
+    // --prompt=<text>: a prompt that starts with "-" must not be read as an option.
+    const argv: [string, ...string[]] = [bin, `--prompt=${input.instruction}`, "--output-format", "stream-json", "--approval-mode", "yolo"];
     if (profile.model) argv.push("-m", profile.model);
     if (input.sessionId) argv.push("--resume", input.sessionId);
     const env: Record<string, string> = { GEMINI_CLI_TRUST_WORKSPACE: "true" };

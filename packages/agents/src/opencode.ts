@@ -37,7 +37,7 @@ export const opencodeAgent: AgentAdapter = {
     const argv: [string, ...string[]] = [bin, "run", "--format", "json"];
     if (model) argv.push("-m", model);
     if (input.sessionId) argv.push("-s", input.sessionId);
-    argv.push(input.instruction);
+    argv.push("--", input.instruction);
     const env: Record<string, string> = {
       OPENCODE_CONFIG: configFile,
       OPENCODE_DISABLE_MODELS_FETCH: "1",

@@ -1,3 +1,4 @@
+import { existsSync, realpathSync } from "node:fs";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { runProcess } from "./process.ts";
@@ -10,11 +11,22 @@ import { runProcess } from "./process.ts";
 export class Workspace {
   constructor(readonly root: string) {}
 
+  /**
+   * The absolute path for `relative`, refusing anything outside the worktree,
+   * including through a symlink (the nearest existing parent is resolved), and
+   * any .git folder.
+   */
   resolve(relative: string): string {
     const target = path.resolve(this.root, relative);
-    const rel = path.relative(this.root, target);
-    if (rel.startsWith("..") || path.isAbsolute(rel)) throw new Error(`${relative} is outside the worktree`);
-    if (rel === ".git" || rel.startsWith(`.git${path.sep}`)) throw new Error("the .git folder is off limits");
+    const inside = (p: string, root: string) => {
+      const rel = path.relative(root, p);
+      return !(rel.startsWith("..") || path.isAbsolute(rel));
+    };
+    if (!inside(target, this.root)) throw new Error(`${relative} is outside the worktree`);
+    if (path.relative(this.root, target).split(path.sep).some((part) => part.toLowerCase() === ".git")) throw new Error("the .git folder is off limits");
+    let existing = target;
+    while (!existsSync(existing)) existing = path.dirname(existing);
+    if (!inside(realpathSync(existing), realpathSync(this.root))) throw new Error(`${relative} leads outside the worktree through a symlink`);
     return target;
   }
 
@@ -59,7 +71,8 @@ export class Workspace {
     const count = content.split(oldText).length - 1;
     if (count === 0) throw new Error(`old_text was not found in ${file}`);
     if (count > 1) throw new Error(`old_text occurs ${count} times in ${file}; include more context so it is unique`);
-    await writeFile(this.resolve(file), content.replace(oldText, newText));
+    // A function replacement: "$&" and friends in new_text stay literal.
+    await writeFile(this.resolve(file), content.replace(oldText, () => newText));
   }
 
   async run(command: string, timeoutMs: number, signal?: AbortSignal): Promise<{ exitCode: number | null; output: string; timedOut: boolean }> {

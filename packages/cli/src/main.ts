@@ -9,7 +9,7 @@ Usage:
                                         register a local git repository (each --check is a required checkpoint)
   loopy projects                        list projects
   loopy profile add NAME --adapter A [--model M] [--base-url URL] [--max-turns N] [--secret ENV_NAME]... [--budget-usd X]
-                                        save an agent profile (adapters: command, claude-code, openai-compatible)
+                                        save an agent profile (adapters: command, claude-code, codex, gemini, opencode, openai-compatible)
   loopy profiles                        list agent profiles
   loopy run --project P --command "<shell>" [--base REF] [--timeout DUR] [--wait]
   loopy run --project P --agent PROFILE --prompt "..." [--base REF] [--timeout DUR] [--wait]
@@ -17,7 +17,7 @@ Usage:
   loopy runs [--project P] [--status S] [--limit N]
                                         list runs, newest first
   loopy show <run-id>                   a run's details
-  loopy logs <run-id> [--follow]        a run's log; --follow streams until the run ends
+  loopy logs <run-id> [--follow]        a run's log; --follow streams until the run needs a human or ends
   loopy diff <run-id>                   the run's unified diff
   loopy cancel <run-id>                 cancel a queued or running run
   loopy checks <run-id>                 every checkpoint result of every turn
@@ -281,15 +281,12 @@ async function main(): Promise<number> {
           if (line !== null) process.stdout.write(`${line}\n`);
         }
       };
+      const history = await allEvents(runId);
+      for (const e of history) emit(e);
       if (flags.follow) {
+        // Only what happens from now on can end the stream: an old "awaiting review" from an earlier turn must not.
         const run = await client.runs.get.query({ runId });
-        if (SETTLED.has(run.status)) {
-          for (const e of await allEvents(runId)) emit(e);
-        } else {
-          await follow(runId, emit);
-        }
-      } else {
-        for (const e of await allEvents(runId)) emit(e);
+        if (!SETTLED.has(run.status)) await follow(runId, emit, SETTLED, history[history.length - 1]?.id);
       }
       if (flags.json) print(collected, () => "");
       return 0;

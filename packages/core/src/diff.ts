@@ -74,9 +74,10 @@ export function parseRawNumstat(output: string): FileChange[] {
 export async function diffCommits(root: string, baseSha: string, headSha: string, maxBytes = 2 * 1024 * 1024): Promise<RunDiff> {
   // Fixed output whatever the user's config says: no external diff tools, no textconv, a/ b/ prefixes.
   const fixed = ["--no-ext-diff", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/"];
+  const unquoted = ["-c", "core.quotePath=false"];
   const raw = await git(root, ["diff", ...fixed, "--raw", "--numstat", "-z", "-M", baseSha, headSha], { trim: false });
   const files = parseRawNumstat(raw);
-  let patch = await git(root, ["diff", ...fixed, "-M", "--no-color", baseSha, headSha], { trim: false, maxBuffer: 512 * 1024 * 1024 });
+  let patch = await git(root, [...unquoted, "diff", ...fixed, "-M", "--no-color", baseSha, headSha], { trim: false, maxBuffer: 512 * 1024 * 1024 });
   let truncated = false;
   if (Buffer.byteLength(patch) > maxBytes) {
     patch = `${Buffer.from(patch).subarray(0, maxBytes).toString("utf8")}\n… diff cut at ${maxBytes} bytes; the full change is on the run's branch.\n`;

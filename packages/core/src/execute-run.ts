@@ -78,13 +78,13 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
   if (!pending) return;
   if (!(await transitionRun(deps, runId, "running", { from, keepStartedAt: !firstTurn }))) return;
 
-  const adapter = findAgent(run.agent);
-  const profile: AgentProfileConfig = profileConfigSchema.parse(run.task.agentProfile?.config ?? {});
   const events = new RunEventWriter(db, deps.notifier, runId);
   const tail: string[] = [];
   let ending: Ending;
   try {
+    const adapter = findAgent(run.agent);
     if (!adapter) throw new Error(`This worker has no "${run.agent}" agent`);
+    const profile: AgentProfileConfig = profileConfigSchema.parse(run.task.agentProfile?.config ?? {});
     if (firstTurn || !existsSync(worktree)) {
       await mkdir(path.dirname(worktree), { recursive: true });
       if (firstTurn) await addWorktree(repo, worktree, run.branch, run.baseSha);
@@ -117,6 +117,7 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
   } catch (error) {
     await events.flush().catch(() => undefined);
     await db.run.update({ where: { id: runId }, data: { logTail: stripNul(tail.join("\n")) } }).catch(() => undefined);
+    await db.runTurn.updateMany({ where: { runId, status: "running" }, data: { status: "done", finishedAt: new Date(), reason: (error as Error).message } }).catch(() => undefined);
     ending = { to: "failed", reason: (error as Error).message, keepWorktree: false };
   }
   await events.flush().catch(() => undefined);
@@ -126,7 +127,16 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
     await rm(agentStateDir(deps.loopyHome, runId), { recursive: true, force: true }).catch(() => undefined);
   }
   // The final transition comes last, so whoever sees the end state sees a finished row.
-  await transitionRun(deps, runId, ending.to, { from: ["running", "verifying"], reason: ending.reason });
+  // A database blip here must not leave the run "running": try a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await transitionRun(deps, runId, ending.to, { from: ["running", "verifying"], reason: ending.reason });
+      return;
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
 }
 
 interface TurnContext {
@@ -153,9 +163,14 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
   let turn = ctx.turn;
   let sessionId = ctx.sessionId;
   const failureStreak = new Map<string, number>();
+  // Attempts count per cycle: the task or a reviewer's request, plus the checkpoint feedback that follows it.
+  let attempts = 0;
+  // What the previous turn left, to tell whether this turn changed anything.
+  let previousHead = (await db.runTurn.findFirst({ where: { runId, index: { lt: turn.index }, headSha: { not: null } }, orderBy: { index: "desc" }, select: { headSha: true } }))?.headSha ?? ctx.baseSha;
   const isCommand = adapter.takes === "command";
 
   for (;;) {
+    attempts++;
     await db.runTurn.update({ where: { id: turn.id }, data: { status: "running", startedAt: new Date() } });
     await db.run.update({ where: { id: runId }, data: { turns: turn.index + 1 } });
     events.push({ type: "turn", index: turn.index, kind: turn.kind as "initial" });
@@ -198,8 +213,12 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
     );
     await events.flush();
     sessionId = outcome.sessionId ?? sessionId;
-    if (await collectNotes(db, ctx.projectId, runId, ctx.worktree)) {
-      await appendRunEvents(db, deps.notifier, runId, [{ type: "message", text: "Added the agent's notes to the project memory" }]);
+    // Notes are a bonus: failing to store them must never cost the turn its work.
+    const noted = await collectNotes(db, ctx.projectId, runId, ctx.worktree).catch((error: Error) => `could not store the agent's notes: ${error.message}`);
+    if (noted) {
+      await appendRunEvents(db, deps.notifier, runId, [
+        noted === true ? { type: "message", text: "Added the agent's notes to the project memory" } : { type: "error", message: noted },
+      ]);
     }
 
     const headSha = await commitAll(ctx.worktree, `loopy: run ${runId}, turn ${turn.index + 1}\n\n${turn.prompt.slice(0, 2000)}`);
@@ -257,15 +276,22 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
     const failed = results.filter((r) => r.required && !r.passed);
     await db.run.update({ where: { id: runId }, data: { checksPassed: ctx.checkpoints.length ? failed.length === 0 : null } });
 
+    const changedThisTurn = headSha !== previousHead;
+    previousHead = headSha;
     if (failed.length === 0) {
-      await db.reviewComment.updateMany({ where: { runId, status: "sent" }, data: { status: "resolved" } });
-      if (diff.files.length === 0) {
-        if (isCommand) return { to: "succeeded", keepWorktree: false };
-        // An agent that stops with a question and no change is waiting for an answer (request changes gives it one).
+      if (isCommand && diff.files.length === 0) return { to: "succeeded", keepWorktree: false };
+      if (!isCommand && !changedThisTurn) {
+        // A turn that changed nothing: the agent asks something (request changes answers it), or did nothing.
         const question = lastMessage.trim();
         if (question.endsWith("?")) return { to: "needs_attention", reason: `The agent asks: ${question.length > 300 ? `…${question.slice(-300)}` : question}`, keepWorktree: true };
-        return { to: "needs_attention", reason: "The agent finished without changing anything (empty diff)", keepWorktree: true };
+        return {
+          to: "needs_attention",
+          reason: turn.kind === "initial" ? "The agent finished without changing anything (empty diff)" : "The agent's turn changed nothing",
+          keepWorktree: true,
+        };
       }
+      // The comments this turn answered are resolved once it changed something and its checks passed.
+      await db.reviewComment.updateMany({ where: { runId, status: "sent" }, data: { status: "resolved" } });
       return { to: "awaiting_review", keepWorktree: true };
     }
 
@@ -277,8 +303,8 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
     const stuck = [...failureStreak.entries()].find(([, n]) => n >= SAME_FAILURE_LIMIT);
     if (stuck) return { to: "needs_attention", reason: `Checkpoint "${stuck[0]}" failed ${stuck[1]} times in a row`, keepWorktree: true };
     if (!adapter.resumable) return { to: "needs_attention", reason: `Checkpoint${failed.length > 1 ? "s" : ""} ${names} failed`, keepWorktree: true };
-    if (turn.index + 1 >= ctx.maxAttempts) {
-      return { to: "needs_attention", reason: `Checkpoint${failed.length > 1 ? "s" : ""} ${names} still failing after ${turn.index + 1} attempts`, keepWorktree: true };
+    if (attempts >= ctx.maxAttempts) {
+      return { to: "needs_attention", reason: `Checkpoint${failed.length > 1 ? "s" : ""} ${names} still failing after ${attempts} attempts`, keepWorktree: true };
     }
     // Feed the failure back to the same session and go again.
     turn = await db.runTurn.create({

@@ -16,6 +16,11 @@ describe("glob rules", () => {
     ["prepare.py", "prepare.py", true],
     ["/prepare.py", "sub/prepare.py", false],
     ["a?.txt", "ab.txt", true],
+    ["tests/", "tests/unit/a.ts", true],
+    ["tests", "tests/a.ts", true],
+    ["node_modules", "pkg/node_modules/x/index.js", true],
+    ["secrets/", "src/secrets.ts", false],
+    ["src/**/*.ts", "src/a.tsx", false],
   ])("%s vs %s → %s", (glob, path, expected) => {
     expect(matchesAny(path, [glob])).toBe(expected);
   });

@@ -4,7 +4,11 @@
  * in any folder, as in .gitignore.
  */
 export function globToRegExp(glob: string): RegExp {
-  const pattern = glob.includes("/") ? glob.replace(/^\//, "") : `**/${glob}`;
+  // "dir/" means everything under dir; a name without a slash matches at any depth,
+  // and a match on a folder covers everything inside it (as in .gitignore).
+  const trimmed = glob.endsWith("/") ? `${glob}**` : glob;
+  const anchored = trimmed.replace(/^\//, "");
+  const pattern = trimmed.slice(0, -1).includes("/") || trimmed.startsWith("/") ? anchored : `**/${anchored}`;
   let re = "";
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i] as string;
@@ -17,7 +21,7 @@ export function globToRegExp(glob: string): RegExp {
     } else if (c === "?") re += "[^/]";
     else re += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
   }
-  return new RegExp(`^${re}$`);
+  return new RegExp(`^${re}(?:/.*)?$`);
 }
 
 export function matchesAny(path: string, globs: string[]): boolean {

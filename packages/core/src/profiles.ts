@@ -6,12 +6,22 @@ import { badInput, conflict, notFound } from "./errors.ts";
 import { newId } from "./ids.ts";
 
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+/** Loopy's own configuration is never handed to an agent, whatever a profile asks for. */
+export const RESERVED_SECRET = /^(DATABASE_URL|REDIS_URL|LOOPY_.*|PATH|HOME)$/;
 
 /** A profile's settings. Secrets are referred to by the name of an environment variable of the worker, never stored. */
 export const profileConfigSchema = z.object({
   model: z.string().min(1).max(200).optional(),
   baseUrl: z.string().url("baseUrl must be a URL such as http://127.0.0.1:11434/v1").optional(),
-  secretNames: z.array(z.string().regex(ENV_NAME, "secret names are environment variable names like ANTHROPIC_API_KEY")).max(20).optional(),
+  secretNames: z
+    .array(
+      z
+        .string()
+        .regex(ENV_NAME, "secret names are environment variable names like ANTHROPIC_API_KEY")
+        .refine((n) => !RESERVED_SECRET.test(n), { message: "Loopy's own settings (DATABASE_URL, REDIS_URL, LOOPY_*) cannot be given to an agent" }),
+    )
+    .max(20)
+    .optional(),
   maxTurns: z.number().int().min(1).max(500).optional(),
   budgetUsd: z.number().positive().max(10_000).optional(),
   budgetTokens: z.number().int().positive().optional(),

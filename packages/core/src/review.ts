@@ -1,6 +1,6 @@
 import { findAgent } from "@loopy/agents/registry";
 import { Prisma, type Db, type RunStatus } from "@loopy/db/client";
-import { badInput, conflict, notFound } from "./errors.ts";
+import { AppError, badInput, conflict, notFound } from "./errors.ts";
 import { lineCount, mergeBranch, removeWorktree } from "./git.ts";
 import { newId } from "./ids.ts";
 import { appendRunEvents } from "./run-events.ts";
@@ -141,8 +141,17 @@ export async function requestChanges(
     if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") throw conflict(`Changes were already requested for run ${runId}; wait for the agent's turn`);
     throw error;
   }
+  try {
+    await deps.scheduler.enqueue(runId, index);
+  } catch (error) {
+    // Nothing will run the turn: take it back, so the reviewer can try again.
+    await deps.db.$transaction([
+      deps.db.runTurn.deleteMany({ where: { runId, index, status: "pending" } }),
+      deps.db.reviewComment.updateMany({ where: { runId, sentInTurn: index }, data: { status: "pending", sentInTurn: null } }),
+    ]);
+    throw new AppError("UNAVAILABLE", `Could not queue the follow-up: ${(error as Error).message}`);
+  }
   await appendRunEvents(deps.db, deps.notifier, runId, [{ type: "message", text: `Review: changes requested (${pending.length} comment${pending.length === 1 ? "" : "s"})` }]);
-  await deps.scheduler.enqueue(runId, index);
   return { runId, turn: index, comments: pending.length };
 }
 
@@ -165,9 +174,11 @@ export async function approveRun(deps: ReviewDeps, runId: string) {
   refuseUnlessReviewable(run, "approved");
   if (await pendingTurn(deps.db, runId)) throw conflict(`Changes were requested for run ${runId}; wait for the agent's turn before approving`);
   if (run.checksPassed === false) throw conflict(`Run ${runId} has failing required checkpoints; it cannot be approved`);
+  if (!run.headSha) throw conflict(`Run ${runId} has no commit to merge`);
   const result = await mergeBranch(run.project.path, {
     target: run.project.defaultBranch,
-    branch: run.branch,
+    // The commit the reviewer saw, not whatever the branch points to now.
+    branch: run.headSha,
     strategy: run.project.mergeStrategy === "squash" ? "squash" : "merge",
     message: `${run.task.title}\n\nLoopy run ${runId} (${run.agent}), approved in review.`,
     scratchDir: path.join(deps.loopyHome, "worktrees"),

@@ -36,4 +36,13 @@ describe("parsePatch", () => {
     ]);
     expect(files[1]!.lines.at(-1)).toEqual({ kind: "add", text: "new", newLine: 1 });
   });
+
+  it("keeps changed lines that look like headers", () => {
+    const files = parsePatch(["diff --git a/q.sql b/q.sql", "--- a/q.sql", "+++ b/q.sql", "@@ -1,2 +1,2 @@", "--- old comment", "+++ i;", " select 1;"].join("\n"));
+    expect(files[0]!.lines.slice(1)).toEqual([
+      { kind: "del", text: "-- old comment", oldLine: 1 },
+      { kind: "add", text: "++ i;", newLine: 1 },
+      { kind: "ctx", text: "select 1;", oldLine: 2, newLine: 2 },
+    ]);
+  });
 });

@@ -16,20 +16,24 @@ export function parsePatch(patch: string): FilePatch[] {
   const files: FilePatch[] = [];
   let oldLine = 0;
   let newLine = 0;
+  let inHunk = false;
   for (const raw of patch.split("\n")) {
     if (raw.startsWith("diff --git ")) {
       const match = / b\/(.*)$/.exec(raw);
       files.push({ path: match?.[1] ?? raw, lines: [] });
+      inHunk = false;
       continue;
     }
     const file = files[files.length - 1];
     if (!file) continue;
-    if (/^(index |similarity |rename |new file mode|deleted file mode|old mode|new mode|--- |\+\+\+ |Binary files)/.test(raw)) {
+    // Header lines only come before a file's first hunk: inside one, "--- x" is a deleted "-- x".
+    if (!inHunk && /^(index |similarity |rename |new file mode|deleted file mode|old mode|new mode|--- |\+\+\+ |Binary files)/.test(raw)) {
       if (raw.startsWith("Binary files")) file.lines.push({ kind: "meta", text: raw });
       continue;
     }
     const hunk = /^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@/.exec(raw);
     if (hunk) {
+      inHunk = true;
       oldLine = Number(hunk[1]);
       newLine = Number(hunk[2]);
       file.lines.push({ kind: "hunk", text: raw });

@@ -19,6 +19,8 @@ export function useKeys(handlers: Record<string, () => void>) {
       if (e.metaKey || e.ctrlKey || e.altKey) return;
       const target = e.target as HTMLElement | null;
       if (target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) return;
+      // Enter on a focused link or button keeps its own meaning.
+      if (e.key === "Enter" && target && target !== document.body) return;
       const handler = handlers[e.key];
       if (handler) {
         e.preventDefault();

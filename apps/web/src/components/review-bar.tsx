@@ -89,7 +89,7 @@ export const ReviewBar = forwardRef<ReviewBarHandle, { runId: string; status: st
           <button
             type="button"
             disabled={busy}
-            onClick={() => reject.mutate({ runId })}
+            onClick={() => window.confirm("Reject this run? Its worktree is removed; the branch is kept.") && reject.mutate({ runId })}
             className="rounded-md border border-red-400/40 px-3 py-1.5 text-sm text-red-200 hover:bg-red-500/10 disabled:opacity-40"
           >
             Reject <kbd className="ml-1 text-xs opacity-70">x</kbd>
@@ -111,13 +111,13 @@ export const ReviewBar = forwardRef<ReviewBarHandle, { runId: string; status: st
             onChange={(e) => setSummary(e.target.value)}
             onKeyDown={(e) => {
               if (e.key === "Escape") setSummaryOpen(false);
-              if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) request.mutate({ runId, message: summary || undefined });
+              if (e.key === "Enter" && (e.metaKey || e.ctrlKey) && !request.isPending) request.mutate({ runId, message: summary || undefined });
             }}
             placeholder="Optional summary; the pending comments go with it"
             className="min-h-20 w-full rounded-md border border-white/10 bg-black/40 p-2 text-sm text-gray-100"
           />
-          <button type="submit" className="rounded-md bg-amber-500 px-3 py-1.5 text-sm font-medium text-black hover:bg-amber-400">
-            Send to the agent
+          <button type="submit" disabled={request.isPending} className="rounded-md bg-amber-500 px-3 py-1.5 text-sm font-medium text-black hover:bg-amber-400 disabled:opacity-50">
+            {request.isPending ? "Sending…" : "Send to the agent"}
           </button>
         </form>
       )}

@@ -84,13 +84,13 @@ export function RunView({ runId }: { runId: string }) {
         const box = document.querySelectorAll('[data-testid="diff-file"]')[activeFile];
         (box?.querySelector('button[data-testid^="line-"]') as HTMLButtonElement | null)?.click();
       },
-      a: () => reviewBar.current?.approve(),
-      r: () => reviewBar.current?.requestChanges(),
-      x: () => reviewBar.current?.reject(),
+      a: () => !help && reviewBar.current?.approve(),
+      r: () => !help && reviewBar.current?.requestChanges(),
+      x: () => !help && window.confirm("Reject this run? Its worktree is removed; the branch is kept.") && reviewBar.current?.reject(),
       "?": toggleHelp,
       Escape: () => setHelp(false),
     };
-  }, [inbox.data, runId, router, diffFiles, activeFile, toggleHelp, setHelp]);
+  }, [inbox.data, runId, router, diffFiles, activeFile, toggleHelp, setHelp, help]);
   useKeys(keys);
 
   if (run.error) {
