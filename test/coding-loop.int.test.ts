@@ -138,6 +138,20 @@ describe("coding loop", () => {
     await expect(h.api.review.requestChanges({ runId: id, message: "more" })).rejects.toThrow(/already ended \(merged\)/);
   });
 
+  it("a follow-up that only asks a question needs attention and leaves the comment open", async () => {
+    const p = await project();
+    const { id } = await h.api.runs.launch({ project: p.name, agent: "fake-oai", prompt: "@write plan.txt: step one" });
+    expect((await settled(id)).status).toBe("awaiting_review");
+    await h.api.review.addComment({ runId: id, path: "plan.txt", line: 1, body: "Add step two.\n@say Before or after step one?" });
+    await h.api.review.requestChanges({ runId: id });
+    const run = await eventually(async () => {
+      const r = await h.api.runs.get({ runId: id });
+      return r.turns === 2 && r.status === "needs_attention" ? r : undefined;
+    }, 20_000, "the question");
+    expect(run.statusReason).toBe("The agent asks: Before or after step one?");
+    expect((await h.api.review.comments({ runId: id })).map((c) => c.status)).toEqual(["sent"]);
+  });
+
   it("refuses to merge over a conflict and says where", async () => {
     const p = await project();
     const { id } = await h.api.runs.launch({ project: p.name, agent: "fake-oai", prompt: "@write README.md: agent version" });
