@@ -122,6 +122,12 @@ describe("coding loop", () => {
       return r.status === "awaiting_review" && r.turns === 2 ? r : undefined;
     }, 30_000, "the second turn");
     expect(gitIn(p.repo, "show", `${second.branch}:greeting.txt`)).toBe("hello\nloopy");
+    // Each turn's own change, next to the whole run's.
+    const secondTurn = await h.api.runs.turnDiff({ runId: id, turnIndex: 1 });
+    expect(secondTurn.diffStats).toEqual([{ path: "greeting.txt", status: "modified", additions: 1, deletions: 1, binary: false }]);
+    expect(secondTurn.diff).toContain("-world");
+    expect((await h.api.runs.turnDiff({ runId: id, turnIndex: 0 })).diffStats).toEqual([{ path: "greeting.txt", status: "added", additions: 2, deletions: 0, binary: false }]);
+    await expect(h.api.runs.turnDiff({ runId: id, turnIndex: 5 })).rejects.toThrow(/has no turn 6/);
     const turns = await h.api.runs.turns({ runId: id });
     expect(turns[1]).toMatchObject({ kind: "review_feedback" });
     expect(turns[1]!.prompt).toContain("greeting.txt:2: Say loopy instead.");

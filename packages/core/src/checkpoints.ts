@@ -21,6 +21,8 @@ export const checkpointSchema = z.discriminatedUnion("kind", [
     name,
     command: z.string().trim().min(1, "a command checkpoint needs a command"),
     timeout: z.string().default("10m"),
+    /** "exit_code": exit 0 passes. "counts": also needs a "N passed, N failed" summary with no failures. */
+    pass: z.enum(["exit_code", "counts"]).default("exit_code"),
     required,
   }),
   z.object({ kind: z.literal("max_changed_lines"), name, max: z.number().int().positive(), required }),
@@ -95,8 +97,17 @@ async function runCommandCheckpoint(c: Extract<Checkpoint, { kind: "command" }>,
   const output = lines.slice(-TAIL_LINES).join("\n");
   // Counts are for display; pass or fail is the exit code (a test *named* "2 failed" must not fail a green run).
   const counts = parseTestCounts(lines.slice(-TAIL_LINES).join("\n"));
-  const passed = result.exitCode === 0 && !result.timedOut;
-  const head = result.timedOut ? `timed out after ${c.timeout}` : `exit code ${result.exitCode ?? `none (${result.signal})`}`;
+  let passed = result.exitCode === 0 && !result.timedOut;
+  let head = result.timedOut ? `timed out after ${c.timeout}` : `exit code ${result.exitCode ?? `none (${result.signal})`}`;
+  if (passed && c.pass === "counts") {
+    if (!counts) {
+      passed = false;
+      head += '; no "N passed, N failed" summary found';
+    } else if ((counts.failed ?? 0) > 0 || (counts.passed ?? 0) === 0) {
+      passed = false;
+      head += `; ${counts.passed ?? 0} passed, ${counts.failed ?? 0} failed`;
+    }
+  }
   return { name: c.name, kind: c.kind, required: c.required, passed, durationMs: result.durationMs, output: `$ ${c.command}\n${head}\n${output}`, counts };
 }
 

@@ -2,6 +2,7 @@ import { findAgent } from "@loopy/agents/registry";
 import { Prisma, type Db, type RunStatus } from "@loopy/db/client";
 import { AppError, badInput, conflict, notFound } from "./errors.ts";
 import { lineCount, mergeBranch, removeWorktree } from "./git.ts";
+import { diffCommits } from "./diff.ts";
 import { newId } from "./ids.ts";
 import { appendRunEvents } from "./run-events.ts";
 import { runSummarySelect, transitionRun, worktreePathFor } from "./runs.ts";
@@ -215,6 +216,19 @@ export async function listCheckpointResults(db: Db, runId: string) {
     orderBy: [{ turnIndex: "asc" }, { createdAt: "asc" }],
     select: { id: true, turnIndex: true, name: true, kind: true, required: true, passed: true, durationMs: true, output: true, counts: true },
   });
+}
+
+/** The change one turn made: from the previous turn's commit (or the base) to this turn's. */
+export async function turnDiff(db: Db, runId: string, turnIndex: number) {
+  const run = await db.run.findUnique({ where: { id: runId }, select: { baseSha: true, project: { select: { path: true } } } });
+  if (!run) throw notFound(`No run "${runId}"`);
+  const turns = await db.runTurn.findMany({ where: { runId, index: { lte: turnIndex } }, orderBy: { index: "asc" }, select: { index: true, headSha: true } });
+  const turn = turns.find((t) => t.index === turnIndex);
+  if (!turn) throw notFound(`Run ${runId} has no turn ${turnIndex + 1}`);
+  if (!turn.headSha) throw conflict(`Turn ${turnIndex + 1} of run ${runId} has not finished`);
+  const before = turns.filter((t) => t.index < turnIndex && t.headSha).at(-1)?.headSha ?? run.baseSha;
+  const diff = await diffCommits(run.project.path, before, turn.headSha);
+  return { turnIndex, from: before, to: turn.headSha, diff: diff.patch, diffStats: diff.files };
 }
 
 export function listTurns(db: Db, runId: string) {

@@ -40,9 +40,14 @@ interface Comment {
 export function DiffView({ runId, status, activeFile }: { runId: string; status: string; activeFile?: number }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const diff = useQuery(trpc.runs.diff.queryOptions({ runId }));
+  const whole = useQuery(trpc.runs.diff.queryOptions({ runId }));
+  const turns = useQuery(trpc.runs.turns.queryOptions({ runId }));
+  const [scope, setScope] = useState<number | "run">("run");
+  const perTurn = useQuery({ ...trpc.runs.turnDiff.queryOptions({ runId, turnIndex: scope === "run" ? 0 : scope }), enabled: scope !== "run" });
+  const diff = scope === "run" ? whole : perTurn;
   const comments = useQuery(trpc.review.comments.queryOptions({ runId }));
-  const reviewable = status === "awaiting_review" || status === "needs_attention";
+  // Comments attach to the whole run's diff (new-side lines of its latest version).
+  const reviewable = (status === "awaiting_review" || status === "needs_attention") && scope === "run";
   const [composer, setComposer] = useState<{ path: string; line: number } | null>(null);
   const [draft, setDraft] = useState("");
   const add = useMutation(
@@ -70,6 +75,23 @@ export function DiffView({ runId, status, activeFile }: { runId: string; status:
     return map;
   }, [comments.data]);
 
+  const finishedTurns = (turns.data ?? []).filter((t) => t.headSha);
+  const scopePicker = finishedTurns.length > 1 && (
+    <select
+      aria-label="Diff scope"
+      className="rounded border border-white/10 bg-black/30 px-2 py-0.5 text-xs text-gray-200"
+      value={String(scope)}
+      onChange={(e) => setScope(e.target.value === "run" ? "run" : Number(e.target.value))}
+    >
+      <option value="run">Whole run</option>
+      {finishedTurns.map((t) => (
+        <option key={t.index} value={t.index}>
+          Turn {t.index + 1} only
+        </option>
+      ))}
+    </select>
+  );
+
   if (!diff.data || diff.data.diff === null) {
     return (
       <Panel title="Diff">
@@ -83,8 +105,11 @@ export function DiffView({ runId, status, activeFile }: { runId: string; status:
     <Panel
       title="Diff"
       actions={
-        <span className="font-mono text-xs">
-          {files.length} file{files.length === 1 ? "" : "s"} <span className="text-emerald-400">+{additions}</span> <span className="text-red-400">−{deletions}</span>
+        <span className="flex items-center gap-3 font-mono text-xs">
+          {scopePicker}
+          <span>
+            {files.length} file{files.length === 1 ? "" : "s"} <span className="text-emerald-400">+{additions}</span> <span className="text-red-400">−{deletions}</span>
+          </span>
         </span>
       }
     >

@@ -5,7 +5,7 @@ import { badInput } from "@loopy/core/errors";
 import { RUN_STATUSES } from "@loopy/core/run-status";
 import { cancelRun, getRun, getRunDiff, launchRun, listRuns } from "@loopy/core/runs";
 import { listRunEvents, type StoredRunEvent } from "@loopy/core/run-events";
-import { listCheckpointResults, listTurns } from "@loopy/core/review";
+import { listCheckpointResults, listTurns, turnDiff } from "@loopy/core/review";
 import type { RunChange } from "@loopy/queue/event-bus";
 import { publicProcedure, router } from "../trpc.ts";
 import { AsyncQueue } from "../async-queue.ts";
@@ -68,6 +68,11 @@ export const runsRouter = router({
 
   /** The run's turns: first prompt, checkpoint feedback, review feedback. */
   turns: publicProcedure.input(runId).query(({ ctx, input }) => listTurns(ctx.services.db, input.runId)),
+
+  /** The change a single turn made (HEAD before and after it). */
+  turnDiff: publicProcedure
+    .input(runId.extend({ turnIndex: z.number().int().min(0) }))
+    .query(({ ctx, input }) => turnDiff(ctx.services.db, input.runId, input.turnIndex)),
 
   /** Every checkpoint result of every turn. */
   checks: publicProcedure.input(runId).query(({ ctx, input }) => listCheckpointResults(ctx.services.db, input.runId)),
