@@ -9,6 +9,7 @@ import { createServices, type Services } from "@loopy/api/services";
 import { createCaller, createContext } from "@loopy/api";
 import { loadEnv } from "@loopy/config/env";
 import { startRunWorker } from "@loopy/queue/run-worker";
+import { startResearchWorker, type ResearchWorkerHandle } from "@loopy/queue/research-worker";
 
 /** Where `npm run agents:install` puts the pinned agent CLIs. */
 export const AGENT_BIN_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../tools/agent-clis/node_modules/.bin");
@@ -41,6 +42,10 @@ export interface Harness {
   home: string;
   /** Starts an in-process BullMQ worker that executes runs like apps/worker does. */
   startWorker(concurrency?: number): Promise<() => Promise<void>>;
+  /** Starts an in-process research worker like apps/worker does (short leases, for crash tests). */
+  startResearchWorker(options?: { concurrency?: number; leaseMs?: number }): Promise<ResearchWorkerHandle>;
+  /** What a research worker in another process needs to join this harness (environment variables). */
+  workerEnv: Record<string, string>;
   close(): Promise<void>;
 }
 
@@ -82,6 +87,21 @@ export async function createHarness(): Promise<Harness> {
       stops.push(stop);
       return stop;
     },
+    async startResearchWorker(options = {}) {
+      const worker = await startResearchWorker({
+        db: services.db,
+        notifier: services.researchNotifier,
+        redisUrl: env.REDIS_URL!,
+        prefix,
+        concurrency: options.concurrency ?? 2,
+        loopyHome: home,
+        agentBinDirs: env.agentBinDirs,
+        leaseMs: options.leaseMs ?? 2_000,
+      });
+      stops.push(() => worker.close());
+      return worker;
+    },
+    workerEnv: { DATABASE_URL: env.DATABASE_URL!, REDIS_URL: env.REDIS_URL!, LOOPY_REDIS_PREFIX: prefix, LOOPY_HOME: home },
     async close() {
       for (const stop of stops) await stop();
       await services.close();

@@ -18,6 +18,8 @@ export interface ProcessOptions {
   maxLineLength?: number;
   /** Replace the minimal inherited environment entirely (still merged with `env`). */
   baseEnv?: Record<string, string>;
+  /** Called once the process exists, with its pid (also its process group id). */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface ProcessResult {
@@ -52,6 +54,7 @@ export function runProcess(options: ProcessOptions): Promise<ProcessResult> {
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
     let timedOut = false;
     let cancelled = false;
     let killTimer: NodeJS.Timeout | undefined;

@@ -3,6 +3,7 @@ import { runsRouter } from "./routers/runs.ts";
 import { agentsRouter } from "./routers/agents.ts";
 import { profilesRouter } from "./routers/profiles.ts";
 import { reviewRouter } from "./routers/review.ts";
+import { researchRouter } from "./routers/research.ts";
 import { createCallerFactory, router } from "./trpc.ts";
 
 export const appRouter = router({
@@ -11,6 +12,7 @@ export const appRouter = router({
   agents: agentsRouter,
   profiles: profilesRouter,
   review: reviewRouter,
+  research: researchRouter,
 });
 
 export type AppRouter = typeof appRouter;

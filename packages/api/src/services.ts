@@ -8,14 +8,18 @@ import { checkHealth, type Health } from "@loopy/core/health";
 import { createRedis } from "@loopy/queue/redis";
 import { createRunQueue, createRunScheduler, type RunJob } from "@loopy/queue/run-queue";
 import { createRunNotifier, Subscriptions } from "@loopy/queue/event-bus";
+import type { ResearchLaunchDeps } from "@loopy/core/research/ports";
+import { createResearchNotifier } from "@loopy/queue/research-bus";
+import { createResearchQueue, createResearchScheduler, type ResearchJob } from "@loopy/queue/research-queue";
 
 /** Everything the API needs, built once per server process from the environment. */
-export interface Services extends LaunchDeps {
+export interface Services extends LaunchDeps, ResearchLaunchDeps {
   env: LoopyEnv;
   prefix: string;
   db: Db;
   redis: Redis;
   queue: Queue<RunJob>;
+  researchQueue: Queue<ResearchJob>;
   subscriptions: Subscriptions;
   health(): Promise<Health>;
   close(): Promise<void>;
@@ -29,6 +33,7 @@ export function createServices(env: LoopyEnv = loadEnv()): Services {
   const prefix = env.LOOPY_REDIS_PREFIX;
   const queue = createRunQueue(redis, prefix);
   const notifier = createRunNotifier(redis, prefix);
+  const researchQueue = createResearchQueue(redis, prefix);
   return {
     env,
     prefix,
@@ -37,6 +42,9 @@ export function createServices(env: LoopyEnv = loadEnv()): Services {
     queue,
     notifier,
     scheduler: createRunScheduler(queue, redis, prefix),
+    researchQueue,
+    researchNotifier: createResearchNotifier(redis, prefix),
+    researchScheduler: createResearchScheduler(researchQueue, redis, prefix),
     subscriptions: new Subscriptions(subscriber),
     defaultTimeoutMs: parseDuration(env.LOOPY_DEFAULT_TIMEOUT),
     agentBinDirs: env.agentBinDirs,
@@ -51,6 +59,7 @@ export function createServices(env: LoopyEnv = loadEnv()): Services {
       }),
     async close() {
       await queue.close();
+      await researchQueue.close();
       redis.disconnect();
       subscriber.disconnect();
       await db.$disconnect();

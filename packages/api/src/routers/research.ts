@@ -1,0 +1,178 @@
+import { tracked } from "@trpc/server";
+import { z } from "zod";
+import { findProject } from "@loopy/core/projects";
+import { lastPointId, listLoopPoints, listResearchEvents, type StoredPoint, type StoredResearchEvent } from "@loopy/core/research/events";
+import {
+  cancelResearchLoop,
+  createResearchLoop,
+  exportResultsTsv,
+  getExperiment,
+  getLoop,
+  getPoints,
+  importResultsTsv,
+  listExperiments,
+  listLoops,
+  slotUsage,
+} from "@loopy/core/research/loops";
+import { listenLoopChanges, listenResearchLoop, type LoopChange, type ResearchMessage } from "@loopy/queue/research-bus";
+import { publicProcedure, router } from "../trpc.ts";
+import { AsyncQueue } from "../async-queue.ts";
+
+const id = z.string().min(1).max(64);
+const loopId = z.object({ loopId: id });
+const LOOP_STATUSES = ["queued", "running", "paused", "completed", "failed", "cancelled"] as const;
+
+/** What research.events yields: a stored loop event, or new points of one experiment. */
+export type ResearchStreamItem = { kind: "event"; event: StoredResearchEvent } | { kind: "points"; experimentId: string; points: StoredPoint[] };
+
+/** Consecutive points of the same experiment, as stream items. */
+function byExperiment(points: StoredPoint[]): Array<{ experimentId: string; points: StoredPoint[] }> {
+  const groups: Array<{ experimentId: string; points: StoredPoint[] }> = [];
+  for (const p of points) {
+    const last = groups.at(-1);
+    if (last && last.experimentId === p.experimentId) last.points.push(p);
+    else groups.push({ experimentId: p.experimentId, points: [p] });
+  }
+  return groups;
+}
+
+export const researchRouter = router({
+  /** Starts a loop: validated, stored (queued), then queued for a worker under its own id. */
+  create: publicProcedure
+    .input(
+      z.object({
+        project: z.string().min(1, "choose a project"),
+        name: z.string().max(200).optional(),
+        instructions: z.string().max(200_000).optional(),
+        editable: z.array(z.string().max(1000)).max(200).optional(),
+        protected: z.array(z.string().max(1000)).max(500).optional(),
+        command: z.string().max(100_000),
+        metric: z.string().max(128),
+        direction: z.enum(["min", "max"]),
+        /** "5m", "90s", or seconds. */
+        budget: z.union([z.string().max(32), z.number()]),
+        hardKillMultiple: z.number().optional(),
+        maxExperiments: z.number().int().optional(),
+        wallClock: z.union([z.string().max(32), z.number()]).optional(),
+        costLimitUsd: z.number().optional(),
+        optimizer: z.enum(["random", "tpe"]).optional(),
+        /** A search space object (see packages/research/src/space.ts). */
+        space: z.unknown().optional(),
+        /** An agent profile's name or id. */
+        agent: z.string().max(64).optional(),
+        paramsFile: z.string().max(1000).optional(),
+        seed: z.number().int().optional(),
+        noiseRepeats: z.number().int().optional(),
+        confirmRuns: z.number().int().optional(),
+        slots: z.array(z.string().max(64)).max(256).optional(),
+        baseRef: z.string().max(255).optional(),
+      }),
+    )
+    .mutation(({ ctx, input }) => createResearchLoop(ctx.services, input)),
+
+  /** Loops, newest first, with experiment counts by status. */
+  list: publicProcedure
+    .input(z.object({ project: z.string().optional(), status: z.enum(LOOP_STATUSES).optional(), limit: z.number().int().min(1).max(500).optional() }).optional())
+    .query(async ({ ctx, input }) => {
+      const projectId = input?.project ? (await findProject(ctx.services.db, input.project)).id : undefined;
+      return listLoops(ctx.services.db, { projectId, status: input?.status, limit: input?.limit });
+    }),
+
+  get: publicProcedure.input(loopId).query(({ ctx, input }) => getLoop(ctx.services.db, input.loopId)),
+
+  cancel: publicProcedure.input(loopId).mutation(({ ctx, input }) => cancelResearchLoop(ctx.services, input.loopId)),
+
+  /** Every experiment of a loop in order, with its delta against the best and the running best. No diffs or logs. */
+  experiments: publicProcedure.input(loopId).query(({ ctx, input }) => listExperiments(ctx.services.db, input.loopId)),
+
+  /** One experiment with its diff, per-file stats, summary metrics and log tail. */
+  experiment: publicProcedure.input(z.object({ experimentId: id })).query(({ ctx, input }) => getExperiment(ctx.services.db, input.experimentId)),
+
+  /**
+   * An experiment's step series, min/max-downsampled to at most maxPoints each
+   * (pass about twice the chart's width in pixels). `lastId` is where
+   * research.events (sincePointId) or the next points call (sinceId) continues.
+   */
+  points: publicProcedure
+    .input(z.object({ experimentId: id, name: z.string().max(128).optional(), sinceId: z.string().regex(/^\d+$/).nullish(), maxPoints: z.number().int().min(2).max(20_000).optional() }))
+    .query(({ ctx, input }) => getPoints(ctx.services.db, input)),
+
+  /** The loop as autoresearch's results.tsv. */
+  exportTsv: publicProcedure.input(loopId).query(({ ctx, input }) => exportResultsTsv(ctx.services.db, input.loopId)),
+
+  /** A results.tsv made outside Loopy, as a completed loop to chart. */
+  importTsv: publicProcedure
+    .input(z.object({ project: z.string().min(1), tsv: z.string().max(20_000_000), name: z.string().max(200).optional(), direction: z.enum(["min", "max"]).optional() }))
+    .mutation(({ ctx, input }) => importResultsTsv(ctx.services, input)),
+
+  /** A project's slots, who holds each now, and every experiment's time on a slot (since `since`). */
+  slots: publicProcedure
+    .input(z.object({ project: z.string().min(1), since: z.date().optional() }))
+    .query(({ ctx, input }) => slotUsage(ctx.services.db, input)),
+
+  /**
+   * A loop live: its stored events after the event part of `lastEventId`, then
+   * new ones as they are stored; and step points after the point part (or after
+   * `sincePointId`, the `lastId` of a points call; by default only points
+   * stored from now on). Tracked ids are "<event id>-<point id>", so a
+   * reconnecting client resumes both where it left off.
+   */
+  events: publicProcedure
+    .input(loopId.extend({ lastEventId: z.string().regex(/^\d+-\d+$/).nullish(), sincePointId: z.string().regex(/^\d+$/).nullish() }))
+    .subscription(async function* ({ ctx, input, signal }) {
+      const { services } = ctx;
+      await getLoop(services.db, input.loopId);
+      const live = new AsyncQueue<ResearchMessage>(signal);
+      const leave = await listenResearchLoop(services.subscriptions, services.prefix, input.loopId, (m) => live.push(m));
+      try {
+        let [eventCursor, pointCursor] = input.lastEventId
+          ? (input.lastEventId.split("-") as [string, string])
+          : ["0", input.sincePointId ?? (await lastPointId(services.db, input.loopId))];
+        const cursor = () => `${eventCursor}-${pointCursor}`;
+        for (;;) {
+          const page = await listResearchEvents(services.db, input.loopId, eventCursor === "0" ? null : eventCursor, 1000);
+          for (const event of page) {
+            eventCursor = event.id;
+            yield tracked(cursor(), { kind: "event", event } as ResearchStreamItem);
+          }
+          if (page.length < 1000) break;
+        }
+        for (;;) {
+          const page = await listLoopPoints(services.db, input.loopId, pointCursor, 5000);
+          for (const group of byExperiment(page)) {
+            pointCursor = group.points.at(-1)!.id;
+            yield tracked(cursor(), { kind: "points", ...group } as ResearchStreamItem);
+          }
+          if (page.length < 5000) break;
+        }
+        for await (const message of live) {
+          if (message.kind === "events") {
+            for (const event of message.events) {
+              if (BigInt(event.id) <= BigInt(eventCursor)) continue;
+              eventCursor = event.id;
+              yield tracked(cursor(), { kind: "event", event } as ResearchStreamItem);
+            }
+          } else {
+            const fresh = message.points.filter((p) => BigInt(p.id) > BigInt(pointCursor));
+            if (fresh.length === 0) continue;
+            pointCursor = fresh.at(-1)!.id;
+            yield tracked(cursor(), { kind: "points", experimentId: message.experimentId, points: fresh } as ResearchStreamItem);
+          }
+        }
+      } finally {
+        await leave();
+      }
+    }),
+
+  /** A note whenever any loop changes state, so lists refresh without polling. */
+  changes: publicProcedure.subscription(async function* ({ ctx, signal }) {
+    const { services } = ctx;
+    const live = new AsyncQueue<LoopChange>(signal);
+    const leave = await listenLoopChanges(services.subscriptions, services.prefix, (change) => live.push(change));
+    try {
+      for await (const change of live) yield change;
+    } finally {
+      await leave();
+    }
+  }),
+});
