@@ -15,6 +15,8 @@ const chromium = process.env.CHROMIUM_PATH ?? (existsSync("/usr/bin/chromium") ?
 
 export default defineConfig({
   testDir: "e2e",
+  // Benchmarks (`npm run bench:diff`) are Playwright files too, but never part of the test suite.
+  testMatch: process.env.LOOPY_BENCH ? "**/*.bench.ts" : "**/*.spec.ts",
   timeout: 60_000,
   expect: { timeout: 15_000 },
   fullyParallel: false,

@@ -1,21 +1,11 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect, test } from "@playwright/test";
-import { makeRepo } from "./helpers";
+import { loopy, makeRepo } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
-
-/** Runs the real `loopy` bin (as `npx loopy` would) against the app under test. */
-function loopy(baseURL: string, ...args: string[]) {
-  const result = spawnSync(path.resolve("node_modules/.bin/loopy"), args, {
-    env: { ...process.env, LOOPY_URL: baseURL },
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 const repo = makeRepo({ "greeting.txt": "hello\n" });
 const name = `cli-${path.basename(repo)}`;

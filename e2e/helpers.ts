@@ -1,5 +1,5 @@
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -8,8 +8,38 @@ export function makeRepo(files: Record<string, string> = { "README.md": "hello c
   const dir = mkdtempSync(path.join(tmpdir(), "loopy-e2e-repo-"));
   const git = (...args: string[]) => execFileSync("git", args, { cwd: dir, stdio: "pipe" });
   git("init", "-q", "-b", "main");
-  for (const [name, content] of Object.entries(files)) writeFileSync(path.join(dir, name), content);
+  for (const [name, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), content);
+  }
   git("add", "-A");
   git("-c", "user.name=E2E", "-c", "user.email=e2e@example.com", "commit", "-q", "-m", "initial");
   return dir;
+}
+
+/** Runs the real `loopy` bin (as `npx loopy` would) against the app under test. */
+export function loopy(baseURL: string, ...args: string[]) {
+  const result = spawnSync(path.resolve("node_modules/.bin/loopy"), args, {
+    env: { ...process.env, LOOPY_URL: baseURL },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * A project whose run changes every line of a `lines`-line file (so its diff has
+ * 2 × `lines` changed lines) and one line in the middle of a 40-line file, in a
+ * folder. Returns the run's id once it waits for review.
+ */
+export function largeDiffRun(baseURL: string, lines: number): string {
+  const big = Array.from({ length: lines }, (_, i) => `export const value${i} = ${i};`).join("\n") + "\n";
+  const small = Array.from({ length: 40 }, (_, i) => `const v${i + 1} = ${i + 1};`).join("\n") + "\n";
+  const repo = makeRepo({ "big.ts": big, "src/app.ts": small });
+  const name = `diff-${path.basename(repo)}`;
+  const added = loopy(baseURL, "project", "add", repo, "--name", name, "--json");
+  if (added.code !== 0) throw new Error(added.stderr);
+  const run = loopy(baseURL, "run", "--project", name, "--agent", "command", "--command", "sed -i 's/= \\([0-9]*\\);/= \\1 + 1;/' big.ts && sed -i 's/^const v20 = 20;/const v20 = 2000;/' src/app.ts", "--wait", "--json");
+  if (run.code !== 0) throw new Error(run.stderr || run.stdout);
+  return (JSON.parse(run.stdout) as { id: string }).id;
 }

@@ -84,6 +84,35 @@ describe("run lifecycle", () => {
     expect(existsSync(path.join(h.home, "worktrees", run.id))).toBe(false);
   });
 
+  it("serves the unchanged lines the diff leaves out, from the run's own commits only", async () => {
+    const file = Array.from({ length: 40 }, (_, i) => `line ${i + 1}`).join("\n") + "\n";
+    const lines = await makeRepo({ "long.txt": file });
+    const name = (await h.api.projects.add({ path: lines, name: `lines-${path.basename(lines)}` })).name;
+    const launched = await h.api.runs.launch({ project: name, agent: "command", command: "sed -i 's/^line 20$/line twenty/' long.txt" });
+    await finished(launched.id);
+    const diff = await h.api.runs.diff({ runId: launched.id });
+    expect(diff.to).toMatch(/^[0-9a-f]{40}$/);
+    // The diff shows lines 17–23; the viewer asks for what is above and below.
+    expect(diff.diff).toContain("@@ -17,7 +17,7 @@");
+    const above = await h.api.runs.fileLines({ runId: launched.id, commit: diff.to!, path: "long.txt", start: 1, end: 16 });
+    expect(above).toMatchObject({ start: 1, end: 16, total: 40 });
+    expect(above.lines).toEqual(Array.from({ length: 16 }, (_, i) => `line ${i + 1}`));
+    // Past the end is clipped to the file; the base side is readable too.
+    const below = await h.api.runs.fileLines({ runId: launched.id, commit: diff.to!, path: "long.txt", start: 24, end: 500 });
+    expect(below).toMatchObject({ start: 24, end: 40, total: 40 });
+    const base = await h.api.runs.fileLines({ runId: launched.id, commit: diff.from, path: "long.txt", start: 20, end: 20 });
+    expect(base.lines).toEqual(["line 20"]);
+
+    // Another commit of the repository, a missing file, an empty range: clear errors.
+    const other = gitIn(lines, "rev-parse", "HEAD");
+    gitIn(lines, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-q", "--allow-empty", "-m", "later");
+    const later = gitIn(lines, "rev-parse", "HEAD");
+    expect(other).toBe(diff.from);
+    await expect(h.api.runs.fileLines({ runId: launched.id, commit: later, path: "long.txt", start: 1, end: 2 })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("not one of run") });
+    await expect(h.api.runs.fileLines({ runId: launched.id, commit: diff.to!, path: "nope.txt", start: 1, end: 2 })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(h.api.runs.fileLines({ runId: launched.id, commit: diff.to!, path: "long.txt", start: 5, end: 2 })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+  });
+
   it("ends a command that changes nothing as succeeded, with nothing to review", async () => {
     const { id } = await h.api.runs.launch({ project, command: "echo just looking" });
     const run = await finished(id);

@@ -1,7 +1,7 @@
 import { findAgent } from "@loopy/agents/registry";
 import { Prisma, type Db, type RunStatus } from "@loopy/db/client";
 import { AppError, badInput, conflict, notFound } from "./errors.ts";
-import { lineCount, mergeBranch, removeWorktree } from "./git.ts";
+import { git, lineCount, mergeBranch, removeWorktree } from "./git.ts";
 import { diffCommits } from "./diff.ts";
 import { newId } from "./ids.ts";
 import { appendRunEvents } from "./run-events.ts";
@@ -237,4 +237,31 @@ export function listTurns(db: Db, runId: string) {
     orderBy: { index: "asc" },
     select: { index: true, kind: true, prompt: true, status: true, headSha: true, exitCode: true, reason: true, inputTokens: true, outputTokens: true, costUsd: true, startedAt: true, finishedAt: true },
   });
+}
+
+/** At most this many lines come back from one `fileLines` call. */
+const MAX_CONTEXT_LINES = 5_000;
+
+/**
+ * Lines `start`..`end` (1-based, inclusive) of `file` as it is at `commit`, for
+ * the diff viewer's "expand unchanged lines". Only the run's own commits (its
+ * base, its head, the head of any turn) can be read, so the viewer cannot be
+ * used to browse the rest of the repository's history.
+ */
+export async function fileLines(db: Db, input: { runId: string; commit: string; path: string; start: number; end: number }) {
+  const run = await db.run.findUnique({
+    where: { id: input.runId },
+    select: { baseSha: true, headSha: true, project: { select: { path: true } }, runTurns: { select: { headSha: true } } },
+  });
+  if (!run) throw notFound(`No run "${input.runId}"`);
+  const commits = new Set([run.baseSha, run.headSha, ...run.runTurns.map((t) => t.headSha)].filter(Boolean));
+  if (!commits.has(input.commit)) throw badInput(`Commit ${input.commit.slice(0, 12)} is not one of run ${input.runId}'s commits`);
+  if (input.end < input.start) throw badInput(`The range ${input.start}–${input.end} is empty`);
+  const text = await git(run.project.path, ["show", `${input.commit}:${input.path}`], { trim: false, maxBuffer: 64 * 1024 * 1024 }).catch(() => null);
+  if (text === null) throw notFound(`${input.path} is not in commit ${input.commit.slice(0, 12)}`);
+  const all = text.split("\n");
+  if (text.endsWith("\n")) all.pop();
+  const start = Math.max(1, input.start);
+  const end = Math.min(all.length, input.end, start + MAX_CONTEXT_LINES - 1);
+  return { start, end, total: all.length, lines: all.slice(start - 1, end) };
 }

@@ -154,10 +154,12 @@ export async function getRun(db: Db, runId: string): Promise<RunDetail> {
   return run;
 }
 
-export async function getRunDiff(db: Db, runId: string): Promise<{ id: string; status: RunStatus; diff: string | null; diffStats: unknown }> {
-  const run = await db.run.findUnique({ where: { id: runId }, select: { id: true, status: true, diff: true, diffStats: true } });
+/** The whole run's diff: base commit → latest head (`to` is null until a turn has committed). */
+export async function getRunDiff(db: Db, runId: string): Promise<{ id: string; status: RunStatus; diff: string | null; diffStats: unknown; from: string; to: string | null }> {
+  const run = await db.run.findUnique({ where: { id: runId }, select: { id: true, status: true, diff: true, diffStats: true, baseSha: true, headSha: true } });
   if (!run) throw notFound(`No run "${runId}". List runs with "loopy runs".`);
-  return run;
+  const { baseSha, headSha, ...rest } = run;
+  return { ...rest, from: baseSha, to: headSha };
 }
 
 export interface ListRunsInput {

@@ -9,7 +9,7 @@ import { formatDuration } from "@loopy/config/duration";
 import type { StoredRunEvent } from "@loopy/core/run-events";
 import { useTRPC } from "~/trpc/client";
 import { ChecksPanel } from "./checks-panel";
-import { DiffView } from "./diff-view";
+import { DiffView, type DiffViewHandle } from "./diff-view";
 import { KeyHelp, useKeys, useToggle } from "./keyboard";
 import { ReviewBar, type ReviewBarHandle } from "./review-bar";
 import { Elapsed, formatTime } from "./elapsed";
@@ -23,8 +23,13 @@ export function RunView({ runId }: { runId: string }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const run = useQuery(trpc.runs.get.queryOptions({ runId }));
+  // Asked for now, so they travel in the same batch as the run instead of after it renders.
+  useQuery(trpc.runs.diff.queryOptions({ runId }));
+  useQuery(trpc.review.comments.queryOptions({ runId }));
   const [events, setEvents] = useState<StoredRunEvent[]>([]);
   const seen = useRef(new Set<string>());
+  const refetchTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
+  useEffect(() => () => clearTimeout(refetchTimer.current), []);
 
   const subscription = useSubscription(
     trpc.runs.events.subscriptionOptions(
@@ -36,12 +41,17 @@ export function RunView({ runId }: { runId: string }) {
           if (seen.current.has(event.id)) return;
           seen.current.add(event.id);
           setEvents((list) => [...list, event]);
-          if (["status", "diff", "checkpoint", "turn"].includes(event.event.type)) {
-            void queryClient.invalidateQueries({ queryKey: trpc.runs.get.queryKey({ runId }) });
-            void queryClient.invalidateQueries({ queryKey: trpc.runs.diff.queryKey({ runId }) });
-            void queryClient.invalidateQueries({ queryKey: trpc.runs.turns.queryKey({ runId }) });
-            void queryClient.invalidateQueries({ queryKey: trpc.runs.checks.queryKey({ runId }) });
-            void queryClient.invalidateQueries({ queryKey: trpc.review.comments.queryKey({ runId }) });
+          // A page opened late replays every past event at once: refetch once for the lot, not once each
+          // (a 5,000-line diff is half a megabyte).
+          if (["status", "diff", "checkpoint", "turn"].includes(event.event.type) && !refetchTimer.current) {
+            refetchTimer.current = setTimeout(() => {
+              refetchTimer.current = undefined;
+              void queryClient.invalidateQueries({ queryKey: trpc.runs.get.queryKey({ runId }) });
+              void queryClient.invalidateQueries({ queryKey: trpc.runs.diff.queryKey({ runId }) });
+              void queryClient.invalidateQueries({ queryKey: trpc.runs.turns.queryKey({ runId }) });
+              void queryClient.invalidateQueries({ queryKey: trpc.runs.checks.queryKey({ runId }) });
+              void queryClient.invalidateQueries({ queryKey: trpc.review.comments.queryKey({ runId }) });
+            }, 150);
           }
         },
       },
@@ -57,10 +67,9 @@ export function RunView({ runId }: { runId: string }) {
   const router = useRouter();
   const turns = useQuery(trpc.runs.turns.queryOptions({ runId }));
   const inbox = useQuery(trpc.review.inbox.queryOptions());
-  const diffFiles = ((useQuery(trpc.runs.diff.queryOptions({ runId })).data?.diffStats ?? []) as unknown[]).length;
-  const [activeFile, setActiveFile] = useState(0);
   const [help, toggleHelp, setHelp] = useToggle();
   const reviewBar = useRef<ReviewBarHandle>(null);
+  const diffView = useRef<DiffViewHandle>(null);
   const keys = useMemo(() => {
     const go = (step: number) => {
       const ids = (inbox.data ?? []).map((r) => r.id);
@@ -69,28 +78,19 @@ export function RunView({ runId }: { runId: string }) {
       const next = ids[(at + step + ids.length) % ids.length];
       if (next && next !== runId) router.push(`/runs/${next}`);
     };
-    const file = (step: number) => {
-      if (diffFiles === 0) return;
-      const next = (activeFile + step + diffFiles) % diffFiles;
-      setActiveFile(next);
-      document.querySelectorAll('[data-testid="diff-file"]')[next]?.scrollIntoView({ block: "start", behavior: "smooth" });
-    };
     return {
       j: () => go(1),
       k: () => go(-1),
-      n: () => file(1),
-      p: () => file(-1),
-      c: () => {
-        const box = document.querySelectorAll('[data-testid="diff-file"]')[activeFile];
-        (box?.querySelector('button[data-testid^="line-"]') as HTMLButtonElement | null)?.click();
-      },
+      n: () => diffView.current?.stepFile(1),
+      p: () => diffView.current?.stepFile(-1),
+      c: () => diffView.current?.commentOnCurrentFile(),
       a: () => !help && reviewBar.current?.approve(),
       r: () => !help && reviewBar.current?.requestChanges(),
       x: () => !help && window.confirm("Reject this run? Its worktree is removed; the branch is kept.") && reviewBar.current?.reject(),
       "?": toggleHelp,
       Escape: () => setHelp(false),
     };
-  }, [inbox.data, runId, router, diffFiles, activeFile, toggleHelp, setHelp, help]);
+  }, [inbox.data, runId, router, toggleHelp, setHelp, help]);
   useKeys(keys);
 
   if (run.error) {
@@ -180,7 +180,7 @@ export function RunView({ runId }: { runId: string }) {
 
       <ChecksPanel runId={runId} />
 
-      <DiffView runId={runId} status={r.status} activeFile={activeFile} />
+      <DiffView ref={diffView} runId={runId} status={r.status} />
       <p className="text-xs text-gray-500">
         Press <kbd className="font-mono text-sky-300">?</kbd> for keyboard shortcuts.
       </p>

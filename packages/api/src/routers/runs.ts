@@ -5,7 +5,7 @@ import { badInput } from "@loopy/core/errors";
 import { RUN_STATUSES } from "@loopy/core/run-status";
 import { cancelRun, getRun, getRunDiff, launchRun, listRuns } from "@loopy/core/runs";
 import { listRunEvents, type StoredRunEvent } from "@loopy/core/run-events";
-import { listCheckpointResults, listTurns, turnDiff } from "@loopy/core/review";
+import { fileLines, listCheckpointResults, listTurns, turnDiff } from "@loopy/core/review";
 import type { RunChange } from "@loopy/queue/event-bus";
 import { publicProcedure, router } from "../trpc.ts";
 import { AsyncQueue } from "../async-queue.ts";
@@ -73,6 +73,18 @@ export const runsRouter = router({
   turnDiff: publicProcedure
     .input(runId.extend({ turnIndex: z.number().int().min(0) }))
     .query(({ ctx, input }) => turnDiff(ctx.services.db, input.runId, input.turnIndex)),
+
+  /** Lines of a file at one of the run's commits: the diff viewer's "expand unchanged lines". */
+  fileLines: publicProcedure
+    .input(
+      runId.extend({
+        commit: z.string().regex(/^[0-9a-f]{40}$/, "a full commit sha"),
+        path: z.string().min(1).max(4096),
+        start: z.number().int().min(1),
+        end: z.number().int().min(1),
+      }),
+    )
+    .query(({ ctx, input }) => fileLines(ctx.services.db, input)),
 
   /** Every checkpoint result of every turn. */
   checks: publicProcedure.input(runId).query(({ ctx, input }) => listCheckpointResults(ctx.services.db, input.runId)),
