@@ -44,6 +44,8 @@ export interface Harness {
   startWorker(concurrency?: number): Promise<() => Promise<void>>;
   /** Starts an in-process research worker like apps/worker does (short leases, for crash tests). */
   startResearchWorker(options?: { concurrency?: number; leaseMs?: number }): Promise<ResearchWorkerHandle>;
+  /** Shuts down every research worker started by startResearchWorker (they hand their loops over). */
+  closeResearchWorkers(): Promise<void>;
   /** What a research worker in another process needs to join this harness (environment variables). */
   workerEnv: Record<string, string>;
   close(): Promise<void>;
@@ -66,6 +68,7 @@ export async function createHarness(): Promise<Harness> {
   const services = createServices(env);
   const api = createCaller(createContext(services));
   const stops: Array<() => Promise<void>> = [];
+  const researchWorkers: ResearchWorkerHandle[] = [];
 
   return {
     services,
@@ -99,7 +102,11 @@ export async function createHarness(): Promise<Harness> {
         leaseMs: options.leaseMs ?? 2_000,
       });
       stops.push(() => worker.close());
+      researchWorkers.push(worker);
       return worker;
+    },
+    async closeResearchWorkers() {
+      for (const worker of researchWorkers.splice(0)) await worker.close();
     },
     workerEnv: { DATABASE_URL: env.DATABASE_URL!, REDIS_URL: env.REDIS_URL!, LOOPY_REDIS_PREFIX: prefix, LOOPY_HOME: home },
     async close() {

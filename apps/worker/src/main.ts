@@ -3,10 +3,13 @@ import { createDb } from "@loopy/db/client";
 import { createRedis } from "@loopy/queue/redis";
 import { createRunNotifier } from "@loopy/queue/event-bus";
 import { startRunWorker } from "@loopy/queue/run-worker";
+import { createResearchNotifier } from "@loopy/queue/research-bus";
+import { startResearchWorker } from "@loopy/queue/research-worker";
+import { parseDuration } from "@loopy/config/duration";
 import { RESERVED_SECRET } from "@loopy/core/profiles";
 
 /**
- * The worker process: takes runs off the queue and executes them. It holds no
+ * The worker process: takes runs and research loops off their queues and executes them. It holds no
  * state of its own; Postgres has the runs, Redis the queue. Scale it by
  * starting more of them.
  */
@@ -16,6 +19,9 @@ const db = createDb(required(env, "DATABASE_URL"));
 const publisher = createRedis(redisUrl, "worker");
 const log = (message: string) => console.log(`${new Date().toISOString()} ${message}`);
 
+// Profiles name secrets (API keys) by environment variable; their values come from this process only.
+const secrets = (names: string[]) => Object.fromEntries(names.filter((n) => !RESERVED_SECRET.test(n)).flatMap((n) => (process.env[n] ? [[n, process.env[n] as string]] : [])));
+
 const worker = await startRunWorker({
   db,
   notifier: createRunNotifier(publisher, env.LOOPY_REDIS_PREFIX),
@@ -24,11 +30,22 @@ const worker = await startRunWorker({
   concurrency: env.LOOPY_WORKER_CONCURRENCY,
   loopyHome: env.LOOPY_HOME,
   agentBinDirs: env.agentBinDirs,
-  // Profiles name secrets (API keys) by environment variable; their values come from this process only.
-  secrets: (names) => Object.fromEntries(names.filter((n) => !RESERVED_SECRET.test(n)).flatMap((n) => (process.env[n] ? [[n, process.env[n] as string]] : []))),
+  secrets,
   log,
 });
-log(`ready: concurrency ${env.LOOPY_WORKER_CONCURRENCY}, queue prefix "${env.LOOPY_REDIS_PREFIX}"`);
+const research = await startResearchWorker({
+  db,
+  notifier: createResearchNotifier(publisher, env.LOOPY_REDIS_PREFIX),
+  redisUrl,
+  prefix: env.LOOPY_REDIS_PREFIX,
+  concurrency: env.LOOPY_RESEARCH_CONCURRENCY,
+  loopyHome: env.LOOPY_HOME,
+  agentBinDirs: env.agentBinDirs,
+  secrets,
+  leaseMs: parseDuration(env.LOOPY_RESEARCH_LEASE),
+  log,
+});
+log(`ready: concurrency ${env.LOOPY_WORKER_CONCURRENCY} runs, ${env.LOOPY_RESEARCH_CONCURRENCY} research loops; queue prefix "${env.LOOPY_REDIS_PREFIX}"`);
 
 let stopping = false;
 async function shutdown(signal: string) {
@@ -36,8 +53,9 @@ async function shutdown(signal: string) {
   stopping = true;
   // Runs in progress are cancelled (process groups killed) and recorded as such,
   // rather than left "running" with nobody behind them.
-  log(`${signal}: stopping; cancelling ${worker.inProgress()} run(s) in progress`);
-  await worker.close({ cancelRunning: true });
+  // Research loops are handed over instead: their experiment is re-queued and the next worker resumes them.
+  log(`${signal}: stopping; cancelling ${worker.inProgress()} run(s) in progress, handing over ${research.inProgress()} research loop(s)`);
+  await Promise.all([worker.close({ cancelRunning: true }), research.close()]);
   publisher.disconnect();
   await db.$disconnect();
   process.exit(0);

@@ -17,6 +17,10 @@ const schema = z.object({
   HOST: z.string().default("127.0.0.1"),
   /** How many runs one worker process executes at once. */
   LOOPY_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(4),
+  /** How many research loops one worker process runs at once (each runs one experiment at a time). */
+  LOOPY_RESEARCH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(4),
+  /** How long a research loop stays held by a worker that stopped renewing it, before another worker resumes it. */
+  LOOPY_RESEARCH_LEASE: z.string().default("30s"),
   /** Default run timeout when a launch names none. */
   LOOPY_DEFAULT_TIMEOUT: z.string().default("10m"),
   /** Extra folders (separated by ":") searched for agent CLIs before PATH. */
