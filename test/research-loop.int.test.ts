@@ -142,6 +142,12 @@ describe("research loop", () => {
     const slots = await h.api.research.slots({ project });
     expect(slots.slots.map((s) => s.name)).toEqual(["gpu0", "gpu1"]);
     expect(slots.intervals.filter((i) => i.loopId === loop.id)).toHaveLength(8);
+
+    // results.tsv: baseline and candidates; a crash and a timeout both export as crash, the timeout said so.
+    const rows = (await h.api.research.exportTsv({ loopId: loop.id })).tsv.trim().split("\n").slice(1).map((l) => l.split("\t"));
+    expect(rows).toHaveLength(6);
+    expect(rows[2]).toEqual([experiments[4]!.commitSha!.slice(0, 7), "0.000000", "0.0", "crash", experiments[4]!.description]);
+    expect(rows[4]).toEqual([experiments[6]!.commitSha!.slice(0, 7), "0.000000", "0.0", "crash", `${experiments[6]!.description} (timeout)`]);
   }, 90_000);
 
   it("flags improvements inside the noise floor and never advances the branch for them", async () => {
@@ -159,11 +165,13 @@ console.log("score: " + (1 + 0.01 * ((Number(process.env.SEED) % 3) - 1) - 0.3 *
     const candidates = (await h.api.research.experiments({ loopId: loop.id })).filter((e) => e.kind === "candidate");
     expect(candidates.map((c) => c.status)).toEqual(["flagged", "flagged", "flagged"]);
     expect(candidates[0]!.reason).toMatch(/within the noise floor/);
+    const exported = (await h.api.research.exportTsv({ loopId: loop.id })).tsv.trim().split("\n");
+    expect(exported.slice(2).every((l) => l.includes("\tdiscard\t") && l.endsWith("(flagged: within the noise floor)"))).toBe(true);
     expect(loop.bestCommit).toBe(gitIn(repo2, "rev-parse", "main"));
     expect(gitIn(repo2, "rev-parse", loop.branch)).toBe(gitIn(repo2, "rev-parse", "main"));
   }, 60_000);
 
-  it("an agent proposer edits the editable files; a change outside them or to a protected file is refused, its diff kept", async () => {
+  it("an agent proposer edits the editable files; a change outside them (here the protected evaluation file) is refused, its diff kept", async () => {
     const model = await startFakeModelServer();
     try {
       await h.api.profiles.add({ name: "research-fake", adapter: "openai-compatible", config: { model: "fake-model", baseUrl: `${model.url}/v1`, maxTurns: 10 } });
