@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { createLoopyClient, describeError, type LoopyClient } from "./client.ts";
 import { duration, table, time } from "./format.ts";
+import { experimentsCommand, exportCommand, importCommand, researchCommand, ResearchUsageError } from "./research.ts";
 
 const HELP = `loopy: control a running Loopy (LOOPY_URL, default http://127.0.0.1:3000)
 
@@ -26,6 +27,17 @@ Usage:
   loopy review reject <run-id> [--message WHY]
   loopy review request-changes <run-id> --message "..." [--comment FILE:LINE:TEXT]... [--wait]
                                         send comments back to the same agent session
+  loopy research --project P --command "<cmd>" --metric NAME --direction min|max --budget DUR
+                 [--max-experiments N] (--optimizer random|tpe --space FILE | --agent PROFILE) [--wait]
+                 [--program FILE] [--editable GLOB]... [--protected FILE]... [--params-file F]
+                 [--noise-repeats K] [--confirm N] [--seed S] [--slot gpu0,gpu1] [--wall-clock DUR]
+                 [--cost-limit USD] [--hard-kill X] [--base REF] [--name N]
+                                        start a research loop; --wait prints each experiment and returns when it ends
+  loopy research list [--project P] | show <loop-id> | cancel <loop-id>
+  loopy experiments <loop-id>           a loop's experiments: status, metric, delta against the best
+  loopy export <loop-id> --tsv          the loop as autoresearch's results.tsv
+  loopy import <file.tsv> --project P [--direction min|max] [--name N]
+                                        a results.tsv made elsewhere, as a completed loop to chart
 
 Every command takes --json and then prints one JSON document.
 Exit codes: 0 ok, 1 error, 2 bad usage, 3 the waited-for run failed, was cancelled or needs attention.`;
@@ -45,7 +57,7 @@ const { values: flags, positionals } = (() => {
         help: { type: "boolean", short: "h", default: false },
         name: { type: "string" },
         project: { type: "string", short: "p" },
-        agent: { type: "string", default: "command" },
+        agent: { type: "string" },
         command: { type: "string", short: "c" },
         prompt: { type: "string" },
         check: { type: "string", multiple: true },
@@ -63,6 +75,24 @@ const { values: flags, positionals } = (() => {
         follow: { type: "boolean", short: "f", default: false },
         status: { type: "string" },
         limit: { type: "string" },
+        metric: { type: "string" },
+        direction: { type: "string" },
+        budget: { type: "string" },
+        "max-experiments": { type: "string" },
+        optimizer: { type: "string" },
+        space: { type: "string" },
+        program: { type: "string" },
+        editable: { type: "string", multiple: true },
+        protected: { type: "string", multiple: true },
+        "params-file": { type: "string" },
+        seed: { type: "string" },
+        "noise-repeats": { type: "string" },
+        confirm: { type: "string" },
+        slot: { type: "string", multiple: true },
+        "wall-clock": { type: "string" },
+        "cost-limit": { type: "string" },
+        "hard-kill": { type: "string" },
+        tsv: { type: "boolean", default: false },
       },
     });
   } catch (error) {
@@ -209,6 +239,14 @@ async function main(): Promise<number> {
     }
     case "review":
       return review(args);
+    case "research":
+      return researchCommand(client, args, flags, print);
+    case "experiments":
+      return experimentsCommand(client, args, print);
+    case "export":
+      return exportCommand(client, args, flags, print);
+    case "import":
+      return importCommand(client, args, flags, print);
     case "run": {
       const run = await client.runs.launch.mutate({
         project: need(flags.project, "--project"),
@@ -397,7 +435,8 @@ async function allEvents(runId: string): Promise<StoredEvent[]> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    process.stderr.write(`loopy: ${error instanceof UsageError ? `${error.message}\n${"Run loopy --help for usage."}` : describeError(error, baseUrl)}\n`);
-    process.exit(error instanceof UsageError ? 2 : 1);
+    const usage = error instanceof UsageError || error instanceof ResearchUsageError;
+    process.stderr.write(`loopy: ${usage ? `${(error as Error).message}\n${"Run loopy --help for usage."}` : describeError(error, baseUrl)}\n`);
+    process.exit(usage ? 2 : 1);
   },
 );
