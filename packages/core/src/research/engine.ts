@@ -5,8 +5,8 @@ import { findAgent } from "@loopy/agents/registry";
 import { nextStep, judge, confirmSeeds, describeParams, type Measurement, type Verdict } from "@loopy/research/plan";
 import { noiseFloor } from "@loopy/research/decide";
 import type { Params } from "@loopy/research/space";
-import { commitAll, git } from "../git.ts";
-import { diffCommits } from "../diff.ts";
+import { git } from "../git.ts";
+import { diffCommits, type FileChange } from "../diff.ts";
 import { matchesAny } from "../glob.ts";
 import { newId } from "../ids.ts";
 import { profileConfigSchema } from "../profiles.ts";
@@ -95,6 +95,15 @@ interface Ctx {
   repo: string;
   worktree: string;
   signal: AbortSignal;
+  /** The commit the worktree was last reset to, while nothing has touched it since (saves a reset). */
+  cleanAt: string | null;
+}
+
+/** Resets the worktree to `sha` and remembers it is clean there. */
+async function resetTo(ctx: Ctx, sha: string): Promise<void> {
+  ctx.cleanAt = null;
+  await resetWorktree(ctx.worktree, sha);
+  ctx.cleanAt = sha;
 }
 
 /** Stores events and pushes them; pushing is best effort (the notifier logs its own failures). */
@@ -154,7 +163,7 @@ export async function executeResearchLoop(deps: ResearchEngineDeps, loopId: stri
   const onAbort = () => ctxController.abort(signal.reason);
   if (signal.aborted) onAbort();
   else signal.addEventListener("abort", onAbort, { once: true });
-  const ctx: Ctx = { deps, loopId, repo: first.project.path, worktree: loopWorktreePath(deps.loopyHome, loopId), signal: ctxController.signal };
+  const ctx: Ctx = { deps, loopId, repo: first.project.path, worktree: loopWorktreePath(deps.loopyHome, loopId), signal: ctxController.signal, cleanAt: null };
   await record(ctx, [{ type: "loop", status: "running", ...(claim === "resumed" ? { reason: "resumed by another worker after its holder stopped" } : {}) }]);
   await deps.researchNotifier.loopChanged(loopId, "running");
 
@@ -176,7 +185,7 @@ export async function executeResearchLoop(deps: ResearchEngineDeps, loopId: stri
     await recoverInterrupted(ctx);
     await ensureLoopWorktree(ctx.repo, ctx.worktree, first.branch, first.baseSha);
     await db.researchLoop.update({ where: { id: loopId }, data: { worktreePath: ctx.worktree } });
-    await resetWorktree(ctx.worktree, first.bestCommit ?? first.baseSha);
+    await resetTo(ctx, first.bestCommit ?? first.baseSha);
     for (;;) {
       if (ctx.signal.aborted) break;
       const loop = await loadLoop(db, loopId);
@@ -353,6 +362,8 @@ interface Prepared {
   commit: string;
   parent: string;
   description: string;
+  /** What the change touched (empty for baseline and noise runs). */
+  files: FileChange[];
   /** Set when the change must not run (the agent failed, a rule was broken). */
   refused?: string;
   cancelled?: boolean;
@@ -375,12 +386,13 @@ async function runExperiment(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow)
   await record(ctx, [{ type: "experiment", experimentId: experiment.id, index: experiment.index, kind: experiment.kind, status: "running", metric: null, description: experiment.description }]);
 
   const best = loop.bestCommit ?? loop.baseSha;
-  await resetWorktree(ctx.worktree, best);
+  if (ctx.cleanAt !== best) await resetTo(ctx, best);
   let prepared: Prepared;
   if (experiment.commitSha) {
     // A re-run after a crash: the change was committed (and pinned) by the attempt before.
-    await resetWorktree(ctx.worktree, experiment.commitSha);
-    prepared = { commit: experiment.commitSha, parent: experiment.parentSha ?? best, description: experiment.description };
+    await resetTo(ctx, experiment.commitSha);
+    const diff = await db.experiment.findUnique({ where: { id: experiment.id }, select: { diffStats: true } });
+    prepared = { commit: experiment.commitSha, parent: experiment.parentSha ?? best, description: experiment.description, files: (diff?.diffStats as FileChange[] | null) ?? [] };
   } else {
     prepared = await prepare(ctx, loop, experiment, best, token);
     if (prepared.cancelled) return;
@@ -388,8 +400,7 @@ async function runExperiment(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow)
   const seed = experiment.seed ?? loop.seed;
   if (!prepared.refused) prepared.refused = await checkRules(ctx, loop, prepared) ?? undefined;
   if (prepared.refused) {
-    await conclude(ctx, loop, experiment, token, { status: "crash", delta: null, reason: prepared.refused, value: null }, null, [], prepared);
-    await resetWorktree(ctx.worktree, best);
+    await Promise.all([conclude(ctx, loop, experiment, token, { status: "crash", delta: null, reason: prepared.refused, value: null }, null, [], prepared), resetTo(ctx, best)]);
     return;
   }
 
@@ -402,6 +413,7 @@ async function runExperiment(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow)
   }
   try {
     const base = { db, notifier: ctx.deps.researchNotifier, loop, worktree: ctx.worktree, slot, signal: ctx.signal, params: experiment.params };
+    ctx.cleanAt = null; // the experiment may write anywhere in the worktree
     const first = await measure({ ...base, experiment, token, seed });
     if (first.cancelled) return;
     let verdict = decide(loop, experiment.kind, first.measurement, []);
@@ -422,11 +434,14 @@ async function runExperiment(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow)
       }
       verdict = decide(loop, experiment.kind, first.measurement, confirms.map((c) => c.result.measurement));
     }
-    await conclude(ctx, loop, experiment, token, verdict, first, confirms, prepared);
+    // The worktree goes back to the (new) best while the outcome is being recorded.
+    const kept = verdict.status === "keep" && (experiment.kind === "baseline" || experiment.kind === "candidate");
+    await Promise.all([conclude(ctx, loop, experiment, token, verdict, first, confirms, prepared), resetTo(ctx, kept ? prepared.commit : best)]);
   } finally {
     if (slot) await releaseSlots(db, { experimentId: experiment.id }).catch(() => undefined);
     const after = await db.researchLoop.findUnique({ where: { id: loop.id }, select: { bestCommit: true } });
-    await resetWorktree(ctx.worktree, after?.bestCommit ?? best).catch(() => undefined);
+    const target = after?.bestCommit ?? best;
+    if (ctx.cleanAt !== target) await resetTo(ctx, target).catch(() => undefined);
   }
 }
 
@@ -446,7 +461,7 @@ async function prepare(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow, best:
   const claimed = { where: { id: experiment.id, claimToken: token, status: "running" as const } };
   if (experiment.kind !== "candidate") {
     await db.experiment.updateMany({ ...claimed, data: { commitSha: best, parentSha: best } });
-    return { commit: best, parent: best, description: experiment.description };
+    return { commit: best, parent: best, description: experiment.description, files: [] };
   }
   let description = experiment.description;
   let refused: string | undefined;
@@ -487,7 +502,7 @@ async function prepare(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow, best:
           stateDir: path.join(ctx.deps.loopyHome, "agent-state", `research-${loop.id}`),
           binDirs: ctx.deps.agentBinDirs,
         });
-        if (proposal.cancelled) return { commit: best, parent: best, description, cancelled: true };
+        if (proposal.cancelled) return { commit: best, parent: best, description, files: [], cancelled: true };
         description = proposal.description;
         const cost = proposal.usage?.costUsd ?? 0;
         if (cost > 0) {
@@ -500,21 +515,21 @@ async function prepare(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow, best:
   } else {
     await writeParamsFile(ctx.worktree, loop.paramsFile, (experiment.params ?? {}) as Params);
   }
-  const commit = await commitAll(ctx.worktree, `loopy research ${loop.id} #${experiment.index}: ${description || "experiment"}`.slice(0, 2000));
-  await pinExperimentCommit(ctx.repo, experiment.id, commit);
-  const diff = await diffCommits(ctx.repo, best, commit);
-  if (!refused && loop.proposer === "agent" && commit === best) refused = "the agent changed nothing";
+  ctx.cleanAt = null;
+  const commit = await commitExperiment(ctx.worktree, `loopy research ${loop.id} #${experiment.index}: ${description || "experiment"}`.slice(0, 2000));
+  const [diff] = await Promise.all([diffCommits(ctx.repo, best, commit), pinExperimentCommit(ctx.repo, experiment.id, commit)]);
+  if (!refused && loop.proposer === "agent" && diff.files.length === 0) refused = "the agent changed nothing";
   await db.experiment.updateMany({
     ...claimed,
     data: { commitSha: commit, parentSha: best, description, diff: stripNul(diff.patch), diffStats: diff.files as unknown as object, additions: diff.additions, deletions: diff.deletions },
   });
-  return { commit, parent: best, description, refused };
+  return { commit, parent: best, description, files: diff.files, refused };
 }
 
 /** Changes outside the editable globs, or protected files whose hash changed, are refused before anything runs. */
 async function checkRules(ctx: Ctx, loop: LoopRow, prepared: Prepared): Promise<string | null> {
-  if (prepared.commit !== prepared.parent) {
-    const changed = (await git(ctx.repo, ["-c", "core.quotePath=false", "diff", "--name-only", "--no-renames", prepared.parent, prepared.commit])).split("\n").filter(Boolean);
+  if (prepared.files.length) {
+    const changed = prepared.files.flatMap((f) => (f.oldPath ? [f.oldPath, f.path] : [f.path]));
     const editable = (loop.editableGlobs as string[]) ?? [];
     const outside = changed.filter((f) => !matchesAny(f, editable));
     if (outside.length) return `refused: changed files outside the editable globs (${editable.join(", ")}): ${outside.slice(0, 10).join(", ")}${outside.length > 10 ? ", …" : ""}`;
@@ -522,6 +537,16 @@ async function checkRules(ctx: Ctx, loop: LoopRow, prepared: Prepared): Promise<
   const changedProtected = await changedProtectedFiles(ctx.worktree, (loop.protectedFiles as Record<string, string>) ?? {});
   if (changedProtected.length) return `refused: protected file${changedProtected.length > 1 ? "s" : ""} changed (sha256 differs): ${changedProtected.join(", ")}`;
   return null;
+}
+
+/**
+ * Commits everything in the worktree as one experiment, even when nothing
+ * changed (each candidate gets a commit of its own, like autoresearch's).
+ */
+async function commitExperiment(worktree: string, message: string): Promise<string> {
+  await git(worktree, ["add", "--all"]);
+  await git(worktree, ["-c", "user.name=Loopy", "-c", "user.email=loopy@localhost", "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "--allow-empty", "-m", message]);
+  return git(worktree, ["rev-parse", "HEAD"]);
 }
 
 function finiteMetrics(summary: Record<string, number>): Record<string, number> {
