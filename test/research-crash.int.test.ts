@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -36,10 +36,15 @@ const timer = setInterval(() => {
 }, 100);
 `;
 
+/** Running, not just a zombie waiting for init to reap it (a killed orphan is re-parented). */
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z";
   } catch {
     return false;
   }
@@ -174,6 +179,27 @@ describe("research loop crash safety", () => {
     for (const pid of runs) expect(alive(pid)).toBe(false);
     await eventually(async () => ((await h.api.research.get({ loopId })).worktreePath === null ? true : undefined), 10_000, "the worktree to go");
     await expect(h.api.research.cancel({ loopId })).rejects.toThrow(/already ended/);
+  }, 120_000);
+
+  it("a loop cancelled while its worker is dead is tidied by the next worker: experiment recorded, processes killed, worktree gone", async () => {
+    await h.closeResearchWorkers();
+    const child = await startWorkerProcess(h.workerEnv);
+    const { id: loopId } = await create();
+    const running = await slowOneRunning(loopId);
+    const [orphan] = runsOf(running.id);
+    const exited = new Promise((resolve) => child.on("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+    expect((await h.api.research.cancel({ loopId })).status).toBe("cancelled");
+    expect(alive(orphan!)).toBe(true);
+    expect((await h.api.research.experiments({ loopId }))[2]!.status).toBe("running");
+
+    await h.startResearchWorker({ leaseMs: 1500 });
+    await eventually(async () => ((await h.api.research.get({ loopId })).worktreePath === null ? true : undefined), 20_000, "the worktree to be removed");
+    expect(alive(orphan!)).toBe(false);
+    const experiment = await h.api.research.experiment({ experimentId: running.id });
+    expect(experiment).toMatchObject({ status: "crash", reason: "cancelled with its loop", attempt: 1 });
+    expect(existsSync(path.join(h.home, "worktrees", `research-${loopId}`))).toBe(false);
   }, 120_000);
 
   async function eventsOf(loopId: string) {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Db } from "@loopy/db/client";
-import { executeResearchLoop, SHUTDOWN } from "@loopy/core/research/engine";
+import { cleanUpEndedLoop, executeResearchLoop, SHUTDOWN } from "@loopy/core/research/engine";
 import type { ResearchNotifier } from "@loopy/core/research/ports";
 import { Subscriptions } from "./event-bus.ts";
 import { createRedis } from "./redis.ts";
@@ -95,6 +95,16 @@ export async function startResearchWorker(options: ResearchWorkerOptions): Promi
       if ((await ensureResearchJob(queue, id)) === "added") added.push(id);
     }
     if (added.length) log(`re-queued research loop(s) without a live holder: ${added.join(", ")}`);
+    // Loops that ended (a cancel) while their worker was down still have a worktree and maybe a "running" experiment.
+    const untidy = await options.db.$queryRaw<Array<{ id: string }>>`
+      SELECT id FROM research_loops
+       WHERE status IN ('completed', 'failed', 'cancelled') AND worktree_path IS NOT NULL
+         AND (heartbeat_at IS NULL OR heartbeat_at < now() - ${leaseMs}::int * interval '1 millisecond')`;
+    for (const { id } of untidy) {
+      if (running.has(id)) continue;
+      await cleanUpEndedLoop(deps, id);
+      log(`tidied research loop ${id}, which ended while no worker held it`);
+    }
     return added;
   }
   const sweepSafely = () => sweep().catch((error: Error) => log(`research sweep failed: ${error.message}`));

@@ -251,19 +251,42 @@ async function settle(ctx: Ctx, ending: Ending | null, shutdown: boolean): Promi
   await releaseSlots(db, { holder, loopId: ctx.loopId }).catch(() => undefined);
   if (!mine && !["completed", "failed", "cancelled"].includes(loop.status)) return; // another worker has it now
   if (!mine && loop.holder && loop.holder !== holder) return;
-  // Whatever still runs under this loop ended with it.
+  await cleanUp(ctx, ending?.reason);
+  if (mine && ending) await finishLoop(ctx.deps, ctx.loopId, ending.to, ending.reason, ["running"], { holder });
+}
+
+/**
+ * What an ending loop leaves tidy: experiments still "running" are recorded
+ * as crashed (once, by their claim), processes they left are killed, slots
+ * released, the worktree reset to the best commit and removed (the branch stays).
+ */
+async function cleanUp(ctx: Ctx, reason?: string): Promise<void> {
+  const { db } = ctx.deps;
   const after = await db.researchLoop.findUnique({ where: { id: ctx.loopId }, select: { status: true, statusReason: true, bestCommit: true, baseSha: true } });
   if (!after) return;
-  const why = ending ? ending.reason : after.status === "cancelled" ? "cancelled with its loop" : `stopped: the loop ${after.status}${after.statusReason ? ` (${after.statusReason})` : ""}`;
-  const orphans = await db.experiment.findMany({ where: { loopId: ctx.loopId, status: "running" }, select: { id: true, index: true, kind: true, claimToken: true } });
+  const why = reason ?? (after.status === "cancelled" ? "cancelled with its loop" : `stopped: the loop ${after.status}${after.statusReason ? ` (${after.statusReason})` : ""}`);
+  const orphans = await db.experiment.findMany({ where: { loopId: ctx.loopId, status: "running" }, select: { id: true, index: true, kind: true, claimToken: true, pid: true, host: true } });
+  for (const o of orphans) killOrphanExperiment(o.pid, o.host, ctx.worktree);
   for (const o of orphans) {
     const { count } = await db.experiment.updateMany({ where: { id: o.id, status: "running", claimToken: o.claimToken }, data: { status: "crash", reason: why, endedAt: new Date(), claimToken: null } });
     if (count) await record(ctx, [{ type: "experiment", experimentId: o.id, index: o.index, kind: o.kind, status: "crash", metric: null, reason: why }]);
   }
+  await db.researchSlotLease.deleteMany({ where: { loopId: ctx.loopId } });
   await resetWorktree(ctx.worktree, after.bestCommit ?? after.baseSha).catch(() => undefined);
   await dropLoopWorktree(ctx.repo, ctx.worktree);
   await db.researchLoop.update({ where: { id: ctx.loopId }, data: { worktreePath: null } });
-  if (mine && ending) await finishLoop(ctx.deps, ctx.loopId, ending.to, ending.reason, ["running"], { holder });
+}
+
+/**
+ * Tidies a loop that ended while no live worker held it (cancelled while its
+ * worker was down): the sweep of any worker calls this once the last holder's
+ * lease has run out.
+ */
+export async function cleanUpEndedLoop(deps: ResearchEngineDeps, loopId: string): Promise<void> {
+  const loop = await deps.db.researchLoop.findUnique({ where: { id: loopId }, select: { status: true, project: { select: { path: true } } } });
+  if (!loop || !["completed", "failed", "cancelled"].includes(loop.status)) return;
+  const ctx: Ctx = { deps, loopId, repo: loop.project.path, worktree: loopWorktreePath(deps.loopyHome, loopId), signal: new AbortController().signal, cleanAt: null };
+  await cleanUp(ctx);
 }
 
 /** Fields of an experiment put back in the queue: nothing of the interrupted attempt survives. */

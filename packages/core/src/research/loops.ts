@@ -253,10 +253,11 @@ export async function createResearchLoop(deps: ResearchLaunchDeps, input: Create
  * an event. Returns false when the loop was not in one of `from`.
  */
 export async function finishLoop(deps: ResearchDeps, loopId: string, to: LoopStatus, reason: string | undefined, from: LoopStatus[], extra: { holder?: string } = {}): Promise<boolean> {
+  // heartbeat_at stays: it tells a sweeping worker whether the last holder may still be tidying up.
   const stored = await deps.db.$transaction(async (tx) => {
     const { count } = await tx.researchLoop.updateMany({
       where: { id: loopId, status: { in: from }, ...(extra.holder ? { holder: extra.holder } : {}) },
-      data: { status: to, statusReason: reason ?? null, ...(TERMINAL.includes(to) ? { finishedAt: new Date(), holder: null, heartbeatAt: null } : {}) },
+      data: { status: to, statusReason: reason ?? null, ...(TERMINAL.includes(to) ? { finishedAt: new Date(), holder: null } : {}) },
     });
     if (count === 0) return null;
     return appendResearchEvents(tx, null, loopId, [{ type: "loop", status: to, ...(reason ? { reason } : {}) }]);
