@@ -16,7 +16,7 @@ import { changedProtectedFiles } from "./files.ts";
 import { finishLoop } from "./loops.ts";
 import { measure, type MeasureResult } from "./measure.ts";
 import type { ResearchDeps } from "./ports.ts";
-import { agentPrompt, proposeParams, readParamsFile, runAgentProposer, writeParamsFile, type HistoryRow } from "./proposers.ts";
+import { agentPrompt, proposeParams, readParamsFile, runAgentProposer, writeParamsFile, type BoardRow, type HistoryRow } from "./proposers.ts";
 import { acquireSlot, releaseSlots, renewSlots } from "./slots.ts";
 import { dropLoopWorktree, ensureLoopWorktree, killOrphanExperiment, loopWorktreePath, pinExperimentCommit, resetWorktree } from "./worktree.ts";
 
@@ -513,6 +513,7 @@ async function prepare(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow, best:
             bestMetric: loop.bestMetric,
           },
           history(await loadExperiments(db, loop.id)),
+          await resultsBoard(db, loop),
         );
         const proposal = await runAgentProposer({
           adapter,
@@ -547,6 +548,17 @@ async function prepare(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow, best:
     data: { commitSha: commit, parentSha: best, description, diff: stripNul(diff.patch), diffStats: diff.files as unknown as object, additions: diff.additions, deletions: diff.deletions },
   });
   return { commit, parent: best, description, files: diff.files, refused };
+}
+
+/** The latest kept changes of the project's other loops, for an agent proposer to read. */
+async function resultsBoard(db: Db, loop: LoopRow): Promise<BoardRow[]> {
+  const rows = await db.experiment.findMany({
+    where: { status: "keep", kind: "candidate", loopId: { not: loop.id }, loop: { projectId: loop.projectId } },
+    orderBy: { endedAt: "desc" },
+    take: 20,
+    select: { description: true, metricValue: true, loop: { select: { name: true, metric: true } } },
+  });
+  return rows.reverse().map((r) => ({ loopName: r.loop.name, metric: r.loop.metric, value: r.metricValue, description: r.description }));
 }
 
 /** Changes outside the editable globs, or protected files whose hash changed, are refused before anything runs. */

@@ -57,10 +57,22 @@ function fmt(x: number | null): string {
   return Math.abs(x) >= 0.01 ? x.toFixed(6) : x.toPrecision(4);
 }
 
-/** The prompt of an agent proposer: the loop's instructions, the rules, and a compact history. */
+/** A kept change of another loop on the same project: the shared results board. */
+export interface BoardRow {
+  loopName: string;
+  metric: string;
+  value: number | null;
+  description: string;
+}
+
+/**
+ * The prompt of an agent proposer: the loop's instructions, the rules, a
+ * compact history of its experiments, and what other loops on the project kept.
+ */
 export function agentPrompt(
   loop: { instructions: string; metric: string; direction: string; command: string; budgetMs: number; editableGlobs: string[]; protectedFiles: string[]; noiseFloor: number | null; bestMetric: number | null },
   history: HistoryRow[],
+  board: BoardRow[] = [],
 ): string {
   const better = loop.direction === "min" ? "lower" : "higher";
   const lines = history
@@ -79,6 +91,9 @@ export function agentPrompt(
     "## Past experiments (oldest first)",
     ...(lines.length ? lines : ["(none yet)"]),
     ...(loop.bestMetric !== null ? [`Best so far: ${loop.metric}=${fmt(loop.bestMetric)}`] : []),
+    ...(board.length
+      ? ["", "## What other loops on this project kept (their setups may differ)", ...board.map((b) => `[${b.loopName}] ${b.metric}=${fmt(b.value)}  ${b.description}`)]
+      : []),
   ].join("\n");
 }
 
