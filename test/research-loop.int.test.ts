@@ -150,6 +150,31 @@ describe("research loop", () => {
     expect(rows[4]).toEqual([experiments[6]!.commitSha!.slice(0, 7), "0.000000", "0.0", "crash", `${experiments[6]!.description} (timeout)`]);
   }, 90_000);
 
+  it("takes step values over HTTP from scripts that prefer to POST them", async () => {
+    const repo4 = await makeRepo({
+      "exp.mjs": `const url = process.env.LOOPY_METRICS_URL;
+const post = (body) => fetch(url, { method: "POST", body }).then((r) => r.status);
+const codes = [
+  await post(JSON.stringify({ step: 1, loss: 3 })),
+  await post(JSON.stringify([{ step: 2, loss: 2 }, { step: 3, loss: 1.5, acc: 0.4 }])),
+  await post('{"step": 4, "loss": 1.2}\\n{"step": 5, "loss": 1.1}'),
+  await post("not json"),
+  await fetch(url + "x", { method: "POST", body: "{}" }).then((r) => r.status),
+];
+console.log("codes: " + codes.join(""));
+console.log("score: 1");`,
+      "loopy.params.json": "{}\n",
+    });
+    const name = (await h.api.projects.add({ path: repo4, name: `http-${path.basename(repo4)}` })).name;
+    const loop = await settled((await h.api.research.create({ project: name, command: "node exp.mjs", metric: "score", direction: "min", budget: "10s", maxExperiments: 1, noiseRepeats: 0, optimizer: "random", space: { a: { type: "int", low: 1, high: 2 } } })).id);
+    const [baseline] = await h.api.research.experiments({ loopId: loop.id });
+    const detail = await h.api.research.experiment({ experimentId: baseline!.id });
+    expect(detail.metrics).toMatchObject({ codes: 204204204400404 });
+    const points = await h.api.research.points({ experimentId: baseline!.id });
+    expect(points.series.find((s) => s.name === "loss")!.points).toEqual([1, 2, 3, 4, 5].map((step, i) => ({ step, value: [3, 2, 1.5, 1.2, 1.1][i] })));
+    expect(points.series.find((s) => s.name === "acc")!.points).toEqual([{ step: 3, value: 0.4 }]);
+  }, 60_000);
+
   it("flags improvements inside the noise floor and never advances the branch for them", async () => {
     const repo2 = await makeRepo({
       // Improvements of at most 0.015 against a noise floor of 0.02.

@@ -6,6 +6,7 @@ import { parseStepLine, parseSummary, readObjective } from "@loopy/research/metr
 import { cudaDeviceOf, memoryGbOf, type Measurement } from "@loopy/research/plan";
 import { stripNul } from "../run-events.ts";
 import { PointWriter } from "./events.ts";
+import { openMetricsEndpoint } from "./metrics-endpoint.ts";
 import type { ResearchNotifier } from "./ports.ts";
 
 const LOG_TAIL_LINES = 80;
@@ -43,7 +44,8 @@ export interface MeasureResult {
  * Runs the experiment command once in the worktree, in its own process group,
  * killed (timeout) at budget × hard-kill multiple. Step lines on stdout
  * (`{"step": 10, "loss": 2.31}`) are stored as points while it runs and pushed
- * live; the `name: value` summary after the last `---` gives the metric.
+ * live (so are step values POSTed to LOOPY_METRICS_URL); the `name: value`
+ * summary after the last `---` gives the metric.
  */
 export async function measure(input: MeasureInput): Promise<MeasureResult> {
   const { db, loop, experiment, token } = input;
@@ -51,7 +53,9 @@ export async function measure(input: MeasureInput): Promise<MeasureResult> {
   const tail: string[] = [];
   let summaryLines: string[] = [];
   const cuda = cudaDeviceOf(input.slot);
+  const endpoint = await openMetricsEndpoint((step, values) => writer.push(step, values));
   const env: Record<string, string> = {
+    LOOPY_METRICS_URL: endpoint.url,
     SEED: String(input.seed),
     LOOPY_PARAMS: JSON.stringify(input.params ?? {}),
     LOOPY_EXPERIMENT_ID: experiment.id,
@@ -105,6 +109,7 @@ export async function measure(input: MeasureInput): Promise<MeasureResult> {
     });
   } finally {
     clearInterval(progress);
+    await endpoint.close();
   }
   const endedAt = new Date();
   await spawnWrite;
