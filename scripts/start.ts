@@ -17,6 +17,8 @@ import { loadEnv } from "@loopy/config/env";
 import { ensureDatabase, type DatabaseChoice } from "@loopy/embedded/database";
 import { ensureRedis, type RedisChoice } from "@loopy/embedded/redis";
 import { startChild, stopChild, waitFor } from "@loopy/embedded/processes";
+import { createDb } from "@loopy/db/client";
+import { seedDemoProject } from "@loopy/core/research/demo-project";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name: string) => path.join(root, "node_modules", ".bin", name);
@@ -76,6 +78,18 @@ try {
   console.log(`Database:   ${database.source === "embedded" ? `embedded PGlite (${path.join(home, "pgdata")})` : "DATABASE_URL"}${database.migrationsApplied.length ? `, applied ${database.migrationsApplied.length} migration(s)` : ""}`);
   redis = await ensureRedis(home, env.REDIS_URL);
   console.log(`Redis:      ${redis.source === "REDIS_URL" ? "REDIS_URL" : redis.source === "local" ? "127.0.0.1:6379" : `redis-server child (${redis.url})`}`);
+  // The research demo (examples/char-lm) as a project, once per home; LOOPY_DEMO=0 skips it.
+  if (process.env.LOOPY_DEMO !== "0") {
+    const db = createDb(database.url);
+    try {
+      const demo = await seedDemoProject(db, { home, source: path.join(root, "examples", "char-lm") });
+      if (demo.seeded) console.log(`Demo:       project "demo-char-lm" (${demo.path}); start a research loop on it from /research`);
+    } catch (error) {
+      console.warn(`Demo:       not set up (${(error as Error).message}); Loopy works without it`);
+    } finally {
+      await db.$disconnect();
+    }
+  }
 } catch (error) {
   console.error(`\nloopy: ${(error as Error).message}`);
   await shutdown(1);

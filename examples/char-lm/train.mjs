@@ -23,7 +23,9 @@ const defaults = {
   batch_size: 32,
   weight_decay: 0.0,
   init_scale: 1.0,
-  time_budget_s: 15,
+  // Under Loopy, train for three quarters of the experiment's budget (the rest is start-up and
+  // evaluation), like autoresearch's fixed-time runs; alone, 15 s.
+  time_budget_s: process.env.LOOPY_BUDGET_MS ? (Number(process.env.LOOPY_BUDGET_MS) / 1000) * 0.75 : 15,
   max_steps: 100000,
   log_every: 50,
   seed: 1337,

@@ -3,7 +3,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
 import { parseStepLine, parseSummary, readObjective } from "./metrics.ts";
+import { DEMO_SPACE } from "./demo.ts";
 
 const run = promisify(execFile);
 const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../examples/char-lm/train.mjs");
@@ -34,5 +36,14 @@ describe("the char-lm demo target", () => {
     const bpb = (out: string) => parseSummary(out).val_bpb;
     expect(bpb(a)).toBe(bpb(b));
     expect(bpb(a)).not.toBe(bpb(c));
+  });
+
+  it("has the search space the one-click demo loop sends", () => {
+    expect(JSON.parse(readFileSync(path.join(path.dirname(script), "search-space.json"), "utf8"))).toEqual(DEMO_SPACE);
+  });
+
+  it("trains for three quarters of the budget Loopy gives it", async () => {
+    const { stdout } = await run(process.execPath, [script], { env: { PATH: process.env.PATH ?? "", LOOPY_BUDGET_MS: "2000" }, timeout: 30_000 });
+    expect(Number(/^training_seconds:\s+([\d.]+)/m.exec(stdout)?.[1])).toBeCloseTo(1.5, 0);
   });
 });
