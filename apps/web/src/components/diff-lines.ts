@@ -186,3 +186,19 @@ export function languageFor(path: string): string | null {
   const ext = name.includes(".") ? name.split(".").at(-1)! : "";
   return LANGUAGES[ext] ?? null;
 }
+
+/** Tailwind classes of a diff line by kind, shared by every diff on the page. */
+export const LINE_STYLE: Record<DiffLine["kind"], string> = {
+  add: "bg-emerald-500/10 text-emerald-50",
+  del: "bg-red-500/10 text-red-50",
+  ctx: "text-gray-300",
+  hunk: "bg-sky-500/5 text-sky-300/80",
+  meta: "text-gray-500",
+};
+
+/** A copy of `set` with `value` added, or removed when it was there. */
+export function toggled(set: ReadonlySet<string>, value: string): ReadonlySet<string> {
+  const next = new Set(set);
+  if (!next.delete(value)) next.add(value);
+  return next;
+}

@@ -5,7 +5,7 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { forwardRef, memo, useCallback, useEffect, useImperativeHandle, useMemo, useRef, useState, type ReactNode } from "react";
 import type { FileChange } from "@loopy/core/diff";
 import { useTRPC } from "~/trpc/client";
-import { buildFileTree, languageFor, parsePatch, toSplitRows, treeOrder, type DiffLine, type FilePatch, type Gap, type SplitRow, type TreeNode } from "./diff-lines";
+import { buildFileTree, languageFor, LINE_STYLE, parsePatch, toggled, toSplitRows, treeOrder, type DiffLine, type FilePatch, type Gap, type SplitRow, type TreeNode } from "./diff-lines";
 import { highlightLine } from "./highlight";
 import { ErrorNote, Panel } from "./field";
 
@@ -18,13 +18,6 @@ const STATUS_LETTER: Record<FileChange["status"], string> = {
   type_changed: "T",
 };
 
-const LINE_STYLE: Record<DiffLine["kind"], string> = {
-  add: "bg-emerald-500/10 text-emerald-50",
-  del: "bg-red-500/10 text-red-50",
-  ctx: "text-gray-300",
-  hunk: "bg-sky-500/5 text-sky-300/80",
-  meta: "text-gray-500",
-};
 
 /** Unchanged lines fetched per click on "expand". */
 const EXPAND_STEP = 100;
@@ -566,12 +559,6 @@ function buildRows(input: {
     }
   }
   return rows;
-}
-
-function toggled(set: ReadonlySet<string>, value: string): ReadonlySet<string> {
-  const next = new Set(set);
-  if (!next.delete(value)) next.add(value);
-  return next;
 }
 
 /** Unified or split, remembered in this browser. */

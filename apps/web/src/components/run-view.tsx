@@ -13,7 +13,7 @@ import { DiffView, type DiffViewHandle } from "./diff-view";
 import { KeyHelp, useKeys, useToggle } from "./keyboard";
 import { ReviewBar, type ReviewBarHandle } from "./review-bar";
 import { Elapsed, formatTime } from "./elapsed";
-import { ErrorNote, Panel } from "./field";
+import { ErrorNote, Meta, Panel } from "./field";
 import { StatusBadge } from "./status-badge";
 
 const ACTIVE = new Set(["queued", "running", "verifying"]);
@@ -184,15 +184,6 @@ export function RunView({ runId }: { runId: string }) {
       <p className="text-xs text-gray-500">
         Press <kbd className="font-mono text-sky-300">?</kbd> for keyboard shortcuts.
       </p>
-    </div>
-  );
-}
-
-function Meta({ label, value, mono }: { label: string; value: React.ReactNode; mono?: boolean }) {
-  return (
-    <div className="min-w-0">
-      <dt className="text-xs uppercase tracking-wide text-gray-500">{label}</dt>
-      <dd className={`truncate text-gray-200 ${mono ? "font-mono text-xs leading-5" : ""}`}>{value}</dd>
     </div>
   );
 }

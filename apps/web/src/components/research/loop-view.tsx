@@ -8,7 +8,8 @@ import { formatDuration } from "@loopy/config/duration";
 import { downsampleMinMax, type XY } from "@loopy/research/downsample";
 import { useTRPC } from "~/trpc/client";
 import { Elapsed, formatTime } from "../elapsed";
-import { ErrorNote, Panel } from "../field";
+import { ErrorNote, Meta, Panel } from "../field";
+import { toggled } from "../diff-lines";
 import { StatusBadge } from "../status-badge";
 import { CurveChart, ProgressionChart, type CurveSeries } from "./charts";
 import { formatDelta, formatMetric } from "./format";
@@ -481,19 +482,4 @@ function ExportButton({ loopId }: { loopId: string }) {
       {error && <span className="text-xs text-red-300">{error}</span>}
     </>
   );
-}
-
-function Meta({ label, value, mono }: { label: string; value: React.ReactNode; mono?: boolean }) {
-  return (
-    <div className="min-w-0">
-      <dt className="text-xs uppercase tracking-wide text-gray-500">{label}</dt>
-      <dd className={`truncate text-gray-200 ${mono ? "font-mono text-xs leading-5" : ""}`}>{value}</dd>
-    </div>
-  );
-}
-
-function toggled(set: ReadonlySet<string>, value: string): ReadonlySet<string> {
-  const next = new Set(set);
-  if (!next.delete(value)) next.add(value);
-  return next;
 }

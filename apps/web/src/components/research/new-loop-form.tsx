@@ -102,7 +102,7 @@ export function NewLoopForm() {
     >
       {demo && (
         <p className="mb-4 text-xs text-gray-500">
-          The demo tunes a tiny character-level language model ({DEMO_PROJECT}) with TPE: {DEMO_LOOP.maxExperiments} experiments of {DEMO_LOOP.budget} each, lower{" "}
+          The demo tunes a tiny character-level language model ({DEMO_PROJECT}) with TPE: a baseline, two noise repeats, then {DEMO_LOOP.maxExperiments} candidates of {DEMO_LOOP.budget} each; lower{" "}
           <code className="font-mono">val_bpb</code> is better.{" "}
           <button
             type="button"
@@ -154,7 +154,7 @@ export function NewLoopForm() {
             </Field>
           </div>
           <div className="grid grid-cols-2 gap-3">
-            <Field label="Max experiments">
+            <Field label="Max experiments" hint="Candidates, after the baseline and its noise repeats.">
               <input aria-label="Max experiments" className={inputClass} inputMode="numeric" value={maxExperiments} onChange={(e) => setMaxExperiments(e.target.value)} />
             </Field>
             <Field label="Slots" hint="e.g. gpu0, gpu1">

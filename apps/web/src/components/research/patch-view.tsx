@@ -1,16 +1,9 @@
 "use client";
 
 import { useMemo, useState } from "react";
-import { languageFor, parsePatch, type DiffLine } from "../diff-lines";
+import { languageFor, LINE_STYLE, parsePatch } from "../diff-lines";
 import { highlightLine } from "../highlight";
 
-const LINE_STYLE: Record<DiffLine["kind"], string> = {
-  add: "bg-emerald-500/10 text-emerald-50",
-  del: "bg-red-500/10 text-red-50",
-  ctx: "text-gray-300",
-  hunk: "bg-sky-500/5 text-sky-300/80",
-  meta: "text-gray-500",
-};
 const FIRST_LINES = 400;
 
 /** A small unified diff (an experiment's change): files, highlighted lines; long ones show their first lines until asked. */
