@@ -46,7 +46,7 @@ interface Row {
 }
 const rows: Row[] = [];
 
-async function scenario(name: string, extra: Record<string, unknown>) {
+async function scenario(name: string, extra: Record<string, unknown>, count = EXPERIMENTS) {
   const { id: projectId } = await caller.projects.get({ project: "bench" }).catch(() => caller.projects.add({ path: repo, name: "bench" }));
   const started = Date.now();
   const loop = await caller.research.create({
@@ -55,7 +55,7 @@ async function scenario(name: string, extra: Record<string, unknown>) {
     metric: "score",
     direction: "min",
     budget: "10s",
-    maxExperiments: EXPERIMENTS,
+    maxExperiments: count,
     noiseRepeats: 0,
     space: { x: { type: "float", low: 0, high: 1 }, n: { type: "int", low: 1, high: 64 } },
     ...extra,
@@ -80,6 +80,9 @@ async function scenario(name: string, extra: Record<string, unknown>) {
 }
 
 try {
+  // Warm-up (JIT, connection pools, git's caches), not reported.
+  await scenario("warm-up", { optimizer: "random" }, 5);
+  rows.pop();
   await scenario("random search", { optimizer: "random" });
   await scenario("TPE", { optimizer: "tpe" });
   await scenario("TPE, 2 slots", { optimizer: "tpe", slots: ["gpu0", "gpu1"] });
