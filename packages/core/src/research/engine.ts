@@ -385,8 +385,10 @@ interface Prepared {
   commit: string;
   parent: string;
   description: string;
-  /** What the change touched (empty for baseline and noise runs). */
-  files: FileChange[];
+  /** What the change touched (empty for baseline and noise runs; null when Loopy wrote it itself). */
+  files: FileChange[] | null;
+  /** The diff being stored in the background; awaited before the outcome is recorded. */
+  details?: Promise<void>;
   /** Set when the change must not run (the agent failed, a rule was broken). */
   refused?: string;
   cancelled?: boolean;
@@ -414,8 +416,16 @@ async function runExperiment(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow)
   if (experiment.commitSha) {
     // A re-run after a crash: the change was committed (and pinned) by the attempt before.
     await resetTo(ctx, experiment.commitSha);
-    const diff = await db.experiment.findUnique({ where: { id: experiment.id }, select: { diffStats: true } });
-    prepared = { commit: experiment.commitSha, parent: experiment.parentSha ?? best, description: experiment.description, files: (diff?.diffStats as FileChange[] | null) ?? [] };
+    const parent = experiment.parentSha ?? best;
+    const stored = await db.experiment.findUnique({ where: { id: experiment.id }, select: { diffStats: true } });
+    let files = stored?.diffStats as FileChange[] | null;
+    if (!files) {
+      // The attempt before died between its commit and storing the diff: the rules need it now.
+      const diff = await diffCommits(ctx.repo, parent, experiment.commitSha);
+      await db.experiment.updateMany({ ...claimed, data: { diff: stripNul(diff.patch), diffStats: diff.files as unknown as object, additions: diff.additions, deletions: diff.deletions } });
+      files = diff.files;
+    }
+    prepared = { commit: experiment.commitSha, parent, description: experiment.description, files };
   } else {
     prepared = await prepare(ctx, loop, experiment, best, token);
     if (prepared.cancelled) return;
@@ -423,6 +433,7 @@ async function runExperiment(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow)
   const seed = experiment.seed ?? loop.seed;
   if (!prepared.refused) prepared.refused = await checkRules(ctx, loop, prepared) ?? undefined;
   if (prepared.refused) {
+    await prepared.details;
     await Promise.all([conclude(ctx, loop, experiment, token, { status: "crash", delta: null, reason: prepared.refused, value: null }, null, [], prepared), resetTo(ctx, best)]);
     return;
   }
@@ -459,6 +470,7 @@ async function runExperiment(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow)
     }
     // The worktree goes back to the (new) best while the outcome is being recorded.
     const kept = verdict.status === "keep" && (experiment.kind === "baseline" || experiment.kind === "candidate");
+    await prepared.details;
     await Promise.all([conclude(ctx, loop, experiment, token, verdict, first, confirms, prepared), resetTo(ctx, kept ? prepared.commit : best)]);
   } finally {
     if (slot) await releaseSlots(db, { experimentId: experiment.id }).catch(() => undefined);
@@ -541,12 +553,20 @@ async function prepare(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow, best:
   }
   ctx.cleanAt = null;
   const commit = await commitExperiment(ctx.worktree, `loopy research ${loop.id} #${experiment.index}: ${description || "experiment"}`.slice(0, 2000));
-  const [diff] = await Promise.all([diffCommits(ctx.repo, best, commit), pinExperimentCommit(ctx.repo, experiment.id, commit)]);
-  if (!refused && loop.proposer === "agent" && diff.files.length === 0) refused = "the agent changed nothing";
-  await db.experiment.updateMany({
-    ...claimed,
-    data: { commitSha: commit, parentSha: best, description, diff: stripNul(diff.patch), diffStats: diff.files as unknown as object, additions: diff.additions, deletions: diff.deletions },
+  // The commit is on the row before anything runs, so a re-run after a crash measures this very change.
+  await db.experiment.updateMany({ ...claimed, data: { commitSha: commit, parentSha: best, description } });
+  const details = Promise.all([diffCommits(ctx.repo, best, commit), pinExperimentCommit(ctx.repo, experiment.id, commit)]).then(async ([diff]) => {
+    await db.experiment.updateMany({ ...claimed, data: { diff: stripNul(diff.patch), diffStats: diff.files as unknown as object, additions: diff.additions, deletions: diff.deletions } });
+    return diff;
   });
+  if (loop.proposer !== "agent") {
+    // Loopy itself wrote the only change (the params file, editable by construction) into a clean
+    // worktree, so the diff is stored while the experiment runs instead of before it.
+    details.catch(() => undefined);
+    return { commit, parent: best, description, files: null, details: details.then(() => undefined), refused };
+  }
+  const diff = await details;
+  if (!refused && diff.files.length === 0) refused = "the agent changed nothing";
   return { commit, parent: best, description, files: diff.files, refused };
 }
 
@@ -563,7 +583,7 @@ async function resultsBoard(db: Db, loop: LoopRow): Promise<BoardRow[]> {
 
 /** Changes outside the editable globs, or protected files whose hash changed, are refused before anything runs. */
 async function checkRules(ctx: Ctx, loop: LoopRow, prepared: Prepared): Promise<string | null> {
-  if (prepared.files.length) {
+  if (prepared.files?.length) {
     const changed = prepared.files.flatMap((f) => (f.oldPath ? [f.oldPath, f.path] : [f.path]));
     const editable = (loop.editableGlobs as string[]) ?? [];
     const outside = changed.filter((f) => !matchesAny(f, editable));
