@@ -71,6 +71,9 @@ describe("research loops sharing slots, confirm re-runs, limits", () => {
     const values = [last, ...experiments.filter((e) => e.confirmsId === last.id)].map((e) => e.metricValue!);
     expect(values).toHaveLength(3);
     expect(loop.bestMetric).toBeCloseTo(values.reduce((s, v) => s + v, 0) / values.length, 10);
+    // The running best the progression chart draws agrees with the loop's judgement.
+    expect(experiments.at(-1)!.bestSoFar).toBeCloseTo(loop.bestMetric!, 10);
+    expect(experiments[0]!.bestSoFar).toBeCloseTo(baselineMean, 10);
     const noise = experiments.find((e) => e.kind === "noise")!;
     expect(noise.seed).toBe(5);
   }, 60_000);

@@ -349,16 +349,34 @@ export type ExperimentSummary = Prisma.ExperimentGetPayload<{ select: typeof exp
   bestSoFar: number | null;
 };
 
-/** A loop's experiments in order, each with its delta against the current best and the running best. */
+/**
+ * A loop's experiments in order, each with its delta against the current best
+ * and the running best. With confirm re-runs, a kept candidate counts with the
+ * mean of its runs (and the baseline with the mean of its noise repeats), as
+ * the loop judged them.
+ */
 export async function listExperiments(db: Db, loopId: string): Promise<ExperimentSummary[]> {
-  const loop = await db.researchLoop.findUnique({ where: { id: loopId }, select: { direction: true, bestMetric: true } });
+  const loop = await db.researchLoop.findUnique({ where: { id: loopId }, select: { direction: true, bestMetric: true, confirmRuns: true } });
   if (!loop) throw notFound(`No research loop "${loopId}". List them with "loopy research list".`);
   const rows = await db.experiment.findMany({ where: { loopId }, orderBy: { index: "asc" }, select: experimentSummarySelect });
   const sign = loop.direction === "min" ? -1 : 1;
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const confirms = new Map<string, number[]>();
+  for (const r of rows) {
+    if (r.kind === "confirm" && r.confirmsId && r.metricValue !== null) confirms.set(r.confirmsId, [...(confirms.get(r.confirmsId) ?? []), r.metricValue]);
+  }
+  const baselineRuns = rows.filter((r) => (r.kind === "baseline" || r.kind === "noise") && r.status === "keep" && r.metricValue !== null).map((r) => r.metricValue as number);
+  const judged = (row: (typeof rows)[number]): number | null => {
+    if (row.metricValue === null || loop.confirmRuns === 0) return row.metricValue;
+    if (row.kind === "baseline") return mean(baselineRuns);
+    const again = confirms.get(row.id);
+    return again ? mean([row.metricValue, ...again]) : row.metricValue;
+  };
   let best: number | null = null;
   return rows.map((row) => {
-    if (row.status === "keep" && (row.kind === "baseline" || row.kind === "candidate") && row.metricValue !== null) {
-      if (best === null || sign * (row.metricValue - best) > 0) best = row.metricValue;
+    const value = judged(row);
+    if (row.status === "keep" && (row.kind === "baseline" || row.kind === "candidate") && value !== null) {
+      if (best === null || sign * (value - best) > 0) best = value;
     }
     const deltaVsBest = row.metricValue !== null && loop.bestMetric !== null ? sign * (row.metricValue - loop.bestMetric) : null;
     return { ...row, deltaVsBest, bestSoFar: best };
