@@ -32,6 +32,7 @@ const worker = await startRunWorker({
   agentBinDirs: env.agentBinDirs,
   secrets,
   log,
+  maxRunning: env.LOOPY_MAX_RUNNING,
 });
 const research = await startResearchWorker({
   db,

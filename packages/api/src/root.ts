@@ -4,6 +4,7 @@ import { agentsRouter } from "./routers/agents.ts";
 import { profilesRouter } from "./routers/profiles.ts";
 import { reviewRouter } from "./routers/review.ts";
 import { researchRouter } from "./routers/research.ts";
+import { fleetsRouter } from "./routers/fleets.ts";
 import { createCallerFactory, router } from "./trpc.ts";
 
 export const appRouter = router({
@@ -13,6 +14,7 @@ export const appRouter = router({
   profiles: profilesRouter,
   review: reviewRouter,
   research: researchRouter,
+  fleets: fleetsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -14,6 +14,8 @@ import { createResearchQueue, createResearchScheduler, type ResearchJob } from "
 
 /** Everything the API needs, built once per server process from the environment. */
 export interface Services extends LaunchDeps, ResearchLaunchDeps {
+  /** LOOPY_MAX_RUNNING, for the fleet dispatcher. */
+  maxRunning: number;
   env: LoopyEnv;
   prefix: string;
   db: Db;
@@ -49,6 +51,7 @@ export function createServices(env: LoopyEnv = loadEnv()): Services {
     defaultTimeoutMs: parseDuration(env.LOOPY_DEFAULT_TIMEOUT),
     agentBinDirs: env.agentBinDirs,
     loopyHome: env.LOOPY_HOME,
+    maxRunning: env.LOOPY_MAX_RUNNING,
     health: () =>
       checkHealth({
         db,

@@ -17,6 +17,8 @@ const schema = z.object({
   HOST: z.string().default("127.0.0.1"),
   /** How many runs one worker process executes at once. */
   LOOPY_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(4),
+  /** The global limit of running runs: fleet members beyond it wait in the queue (each fleet also has its own limit). */
+  LOOPY_MAX_RUNNING: z.coerce.number().int().min(1).max(100_000).default(16),
   /** How many research loops one worker process runs at once (each runs one experiment at a time). */
   LOOPY_RESEARCH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(4),
   /** How long a research loop stays held by a worker that stopped renewing it, before another worker resumes it. */

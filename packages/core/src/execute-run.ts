@@ -12,13 +12,18 @@ import { collectNotes, currentMemory, withMemory } from "./memory.ts";
 import { profileConfigSchema } from "./profiles.ts";
 import { appendRunEvents, RunEventWriter, stripNul } from "./run-events.ts";
 import { transitionRun, worktreePathFor } from "./runs.ts";
-import type { CoreDeps } from "./ports.ts";
+import type { CoreDeps, RunScheduler } from "./ports.ts";
+import { claimFleetMember, fleetProgress } from "./fleets/dispatch.ts";
 
 export interface ExecuteRunDeps extends CoreDeps {
   loopyHome: string;
   agentBinDirs?: string[];
   /** Values of the worker's environment variables a profile names as secrets. */
   secrets?: (names: string[]) => Record<string, string>;
+  /** For fleet members: lets a member's turn update its fleet (budgets stop the others). */
+  scheduler?: RunScheduler;
+  /** LOOPY_MAX_RUNNING, for the fleet dispatcher. */
+  maxRunning?: number;
 }
 
 const LOG_TAIL_LINES = 60;
@@ -58,6 +63,8 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
       timeoutMs: true,
       sessionId: true,
       projectId: true,
+      fleetId: true,
+      memberIndex: true,
       project: { select: { path: true, checkpoints: true, maxAttempts: true } },
       task: { select: { checkpoints: true, agentProfile: { select: { config: true } } } },
     },
@@ -76,7 +83,11 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
   const from: RunStatus[] = firstTurn ? ["queued"] : ["awaiting_review", "needs_attention"];
   const pending = await db.runTurn.findFirst({ where: { runId, status: "pending" }, orderBy: { index: "asc" } });
   if (!pending) return;
-  if (!(await transitionRun(deps, runId, "running", { from, keepStartedAt: !firstTurn }))) return;
+  // A fleet member starts only while its fleet runs (a pause or a spent budget may have come after its dispatch).
+  if (firstTurn && run.fleetId) {
+    if (!(await claimFleetMember(deps, runId, run.fleetId))) return;
+  } else if (!(await transitionRun(deps, runId, "running", { from, keepStartedAt: !firstTurn }))) return;
+  const fleet = run.fleetId ? { fleetId: run.fleetId, memberIndex: run.memberIndex ?? 0 } : null;
 
   const events = new RunEventWriter(db, deps.notifier, runId);
   const tail: string[] = [];
@@ -113,6 +124,7 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
       tail,
       signal,
       turn: pending,
+      fleet,
     });
   } catch (error) {
     await events.flush().catch(() => undefined);
@@ -121,6 +133,13 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
     ending = { to: "failed", reason: (error as Error).message, keepWorktree: false };
   }
   await events.flush().catch(() => undefined);
+  if (ending.to === "cancelled" && fleet) {
+    // Stopped because its fleet ended (budget spent, fleet cancelled): say so.
+    const ended = await db.fleet.findUnique({ where: { id: fleet.fleetId }, select: { status: true, statusReason: true } }).catch(() => null);
+    if (ended && (ended.status === "failed" || ended.status === "cancelled") && !ending.reason?.startsWith("fleet ")) {
+      ending = { ...ending, reason: `${ended.status === "cancelled" ? "fleet cancelled" : (ended.statusReason ?? "fleet stopped")}; its processes were killed` };
+    }
+  }
   if (!ending.keepWorktree) {
     await removeWorktree(repo, worktree).catch(() => undefined);
     await db.run.update({ where: { id: runId }, data: { worktreePath: null } }).catch(() => undefined);
@@ -155,6 +174,7 @@ interface TurnContext {
   tail: string[];
   signal: AbortSignal;
   turn: { id: string; index: number; prompt: string; kind: string };
+  fleet: { fleetId: string; memberIndex: number } | null;
 }
 
 async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending> {
@@ -175,7 +195,7 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
     await db.run.update({ where: { id: runId }, data: { turns: turn.index + 1 } });
     events.push({ type: "turn", index: turn.index, kind: turn.kind as "initial" });
 
-    const env: Record<string, string> = { LOOPY_RUN_ID: runId, LOOPY_TURN: String(turn.index) };
+    const env: Record<string, string> = { LOOPY_RUN_ID: runId, LOOPY_TURN: String(turn.index), ...fleetEnv(ctx.fleet) };
     const wanted = ctx.profile.secretNames ?? [];
     const secrets = deps.secrets?.(wanted) ?? {};
     const missing = wanted.filter((name) => !secrets[name]);
@@ -255,6 +275,11 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
       select: { inputTokens: true, outputTokens: true, costUsd: true, startedAt: true },
     });
 
+    if (ctx.fleet && deps.scheduler) {
+      // The fleet's spent totals include this turn now; a spent budget stops every member, this one too.
+      const stopped = await fleetProgress({ ...deps, scheduler: deps.scheduler }, ctx.fleet.fleetId);
+      if (stopped) return { to: "cancelled", reason: stopped, keepWorktree: false };
+    }
     if (outcome.cancelled) return { to: "cancelled", reason: outcome.reason, keepWorktree: false };
     if (!outcome.ok) {
       // A command that fails is a failed run; an agent that fails may be helped by a human.
@@ -268,7 +293,7 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
     let results: CheckpointOutcome[] = [];
     if (ctx.checkpoints.length > 0) {
       await transitionRun(deps, runId, "verifying", { from: ["running"], keepStartedAt: true });
-      results = await runCheckpoints(ctx.checkpoints, ctx.worktree, diff.files, {}, ctx.signal);
+      results = await runCheckpoints(ctx.checkpoints, ctx.worktree, diff.files, fleetEnv(ctx.fleet), ctx.signal);
       await saveCheckpointResults(db, runId, turn.index, results);
       await appendRunEvents(db, deps.notifier, runId, results.map((r) => ({ type: "checkpoint" as const, name: r.name, passed: r.passed, required: r.required, durationMs: r.durationMs, turn: turn.index })));
       if (ctx.signal.aborted) return { to: "cancelled", reason: typeof ctx.signal.reason === "string" ? ctx.signal.reason : "cancelled by a user", keepWorktree: false };
@@ -313,6 +338,11 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
     });
     await transitionRun(deps, runId, "running", { from: ["verifying"], keepStartedAt: true });
   }
+}
+
+/** What a fleet member's processes (agent and checkpoints) get, so one command can vary per member. */
+function fleetEnv(fleet: { fleetId: string; memberIndex: number } | null): Record<string, string> {
+  return fleet ? { LOOPY_FLEET_ID: fleet.fleetId, LOOPY_MEMBER_INDEX: String(fleet.memberIndex) } : {};
 }
 
 function storedDiff(diff: RunDiff) {

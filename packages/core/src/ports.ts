@@ -20,6 +20,8 @@ export interface RunNotifier {
   runEvents(runId: string, events: StoredRunEvent[]): Promise<void>;
   /** Tells listeners (the runs list) that a run's row changed. */
   runChanged(runId: string, status: string): Promise<void>;
+  /** Tells listeners (the fleet view) that a fleet's row changed (status, budget stop). */
+  fleetChanged?(fleetId: string, status: string): Promise<void>;
 }
 
 export interface CoreDeps {

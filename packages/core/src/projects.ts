@@ -4,6 +4,8 @@ import { AppError, badInput, conflict, notFound } from "./errors.ts";
 import { inspectRepo, type RepoProblem } from "./git.ts";
 import { newId } from "./ids.ts";
 import { parseCheckpoints, type Checkpoint } from "./checkpoints.ts";
+import { parseRoutingRules } from "./routing.ts";
+import { findAgent } from "@loopy/agents/registry";
 
 const PROBLEMS: Record<RepoProblem, (p: string) => string> = {
   missing: (p) => `No such directory: ${p}`,
@@ -13,7 +15,7 @@ const PROBLEMS: Record<RepoProblem, (p: string) => string> = {
   bare: (p) => `${p} is a bare repository; register a checkout with a work tree`,
 };
 
-export const projectSelect = { id: true, name: true, path: true, defaultBranch: true, checkpoints: true, mergeStrategy: true, maxAttempts: true, createdAt: true } as const;
+export const projectSelect = { id: true, name: true, path: true, defaultBranch: true, checkpoints: true, mergeStrategy: true, maxAttempts: true, routingRules: true, createdAt: true } as const;
 export type ProjectView = Prisma.ProjectGetPayload<{ select: typeof projectSelect }>;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -72,6 +74,8 @@ export interface ProjectSettings {
   checkpoints?: unknown;
   mergeStrategy?: "merge" | "squash";
   maxAttempts?: number;
+  /** Routing rules [{ tag, agent }]: a task's tags pick its agent (see routing.ts). */
+  routingRules?: unknown;
 }
 
 /** Changes a project's checkpoints, merge strategy or attempts per run. */
@@ -80,12 +84,21 @@ export async function updateProjectSettings(db: Db, idOrName: string, settings: 
   if (settings.maxAttempts !== undefined && (!Number.isInteger(settings.maxAttempts) || settings.maxAttempts < 1 || settings.maxAttempts > 20)) {
     throw badInput("maxAttempts must be a whole number from 1 to 20");
   }
+  let routingRules: ReturnType<typeof parseRoutingRules> | undefined;
+  if (settings.routingRules !== undefined) {
+    routingRules = parseRoutingRules(settings.routingRules);
+    for (const rule of routingRules) {
+      const known = findAgent(rule.agent) || (await db.agentProfile.findFirst({ where: { name: rule.agent }, select: { id: true } }));
+      if (!known) throw badInput(`Routing rule "${rule.tag} → ${rule.agent}": no adapter or profile named "${rule.agent}"`);
+    }
+  }
   return db.project.update({
     where: { id: project.id },
     data: {
       ...(settings.checkpoints !== undefined ? { checkpoints: validCheckpoints(settings.checkpoints) } : {}),
       ...(settings.mergeStrategy ? { mergeStrategy: settings.mergeStrategy } : {}),
       ...(settings.maxAttempts !== undefined ? { maxAttempts: settings.maxAttempts } : {}),
+      ...(routingRules ? { routingRules } : {}),
     },
     select: projectSelect,
   });

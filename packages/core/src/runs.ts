@@ -4,8 +4,9 @@ import { findAgent, agentNames } from "@loopy/agents/registry";
 import { badInput, conflict, notFound } from "./errors.ts";
 import { removeWorktree, resolveCommit } from "./git.ts";
 import { newId } from "./ids.ts";
-import { findProject } from "./projects.ts";
-import { findProfile, listProfiles } from "./profiles.ts";
+import { findProject, type ProjectView } from "./projects.ts";
+import { normalizeTags, parseRoutingRules, routeByTags } from "./routing.ts";
+import { findProfile, listProfiles, type ProfileView } from "./profiles.ts";
 import { parseCheckpoints } from "./checkpoints.ts";
 import { appendRunEvents } from "./run-events.ts";
 import { isTerminal, sourcesOf } from "./run-status.ts";
@@ -36,7 +37,9 @@ export const runSummarySelect = {
   startedAt: true,
   finishedAt: true,
   project: { select: { id: true, name: true, path: true } },
-  task: { select: { id: true, title: true, prompt: true, agentProfile: { select: { id: true, name: true } } } },
+  task: { select: { id: true, title: true, prompt: true, tags: true, routedBy: true, agentProfile: { select: { id: true, name: true } } } },
+  fleetId: true,
+  memberIndex: true,
 } as const;
 
 export const runDetailSelect = {
@@ -52,8 +55,13 @@ export type RunDetail = Prisma.RunGetPayload<{ select: typeof runDetailSelect }>
 export interface LaunchRunInput {
   /** Project id or name. */
   project: string;
-  /** An adapter name (`command`, `claude-code`, ...) or the name of an agent profile. */
-  agent: string;
+  /**
+   * An adapter name (`command`, `claude-code`, ...) or the name of an agent profile.
+   * When omitted, the project's routing rules pick it from `tags` (else `command`).
+   */
+  agent?: string;
+  /** Labels the project's routing rules match. */
+  tags?: string[];
   /** For the command agent: the shell command. */
   command?: string;
   /** For LLM agents: the task. */
@@ -66,20 +74,45 @@ export interface LaunchRunInput {
   title?: string;
 }
 
+/** Everything a run's rows are made of, checked: what `launchRun` (and a fleet, per member) writes. */
+export interface PreparedLaunch {
+  project: ProjectView;
+  profile: ProfileView | null;
+  /** The adapter's name. */
+  agent: string;
+  instruction: string;
+  checkpoints: unknown;
+  timeoutMs: number;
+  baseRef: string;
+  baseSha: string;
+  title: string;
+  tags: string[];
+  /** The routing rule that chose the agent, when one did. */
+  routedBy: string | null;
+}
+
 /**
- * Launches a run: validates everything a worker would trip over later, writes the
- * task and run rows (status queued) and only then queues the job, whose id is
- * the run id. If queueing fails the run is marked failed with the reason, so
- * nothing is silently lost.
+ * Validates a launch: everything a worker would trip over later (project, agent
+ * or routing, instruction, checkpoints, timeout, base ref). Writes nothing;
+ * throws BAD_INPUT (or NOT_FOUND for the project) with a message a user can act on.
  */
-export async function launchRun(deps: LaunchDeps, input: LaunchRunInput): Promise<RunSummary> {
+export async function prepareLaunch(deps: Pick<LaunchDeps, "db" | "agentBinDirs" | "defaultTimeoutMs">, input: LaunchRunInput): Promise<PreparedLaunch> {
   const { db } = deps;
   const project = await findProject(db, input.project);
-  const profile = await findProfile(db, input.agent);
-  const adapter = findAgent(profile?.adapter ?? input.agent);
+  const tags = normalizeTags(input.tags);
+  let agentName = input.agent?.trim() || "";
+  let routedBy: string | null = null;
+  if (!agentName) {
+    const route = routeByTags(parseRoutingRules(project.routingRules), tags);
+    agentName = route?.agent ?? "command";
+    routedBy = route?.rule ?? null;
+  }
+  const profile = await findProfile(db, agentName);
+  const adapter = findAgent(profile?.adapter ?? agentName);
   if (!adapter) {
     const profiles = (await listProfiles(db)).map((p) => p.name);
-    throw badInput(`Unknown agent "${input.agent}". Adapters: ${agentNames().join(", ")}${profiles.length ? `; profiles: ${profiles.join(", ")}` : ""}`);
+    const via = routedBy ? ` (chosen by the routing rule "${routedBy}" of project "${project.name}")` : "";
+    throw badInput(`Unknown agent "${agentName}"${via}. Adapters: ${agentNames().join(", ")}${profiles.length ? `; profiles: ${profiles.join(", ")}` : ""}`);
   }
   const instruction = (adapter.takes === "command" ? input.command : (input.prompt ?? input.command))?.trim();
   if (!instruction) {
@@ -95,7 +128,6 @@ export async function launchRun(deps: LaunchDeps, input: LaunchRunInput): Promis
       throw badInput((error as Error).message);
     }
   }
-  const command = instruction;
   const timeoutMs = input.timeoutMs ?? deps.defaultTimeoutMs;
   if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > MAX_TIMEOUT_MS) {
     throw badInput(`Timeout must be between 100ms and 24h, got ${timeoutMs}ms`);
@@ -103,34 +135,59 @@ export async function launchRun(deps: LaunchDeps, input: LaunchRunInput): Promis
   const baseRef = input.baseRef?.trim() || project.defaultBranch;
   const baseSha = await resolveCommit(project.path, baseRef);
   if (!baseSha) throw badInput(`Base ref "${baseRef}" does not exist in project "${project.name}" (${project.path})`);
+  const title = input.title?.trim() || firstLine(instruction);
+  return { project, profile, agent: adapter.name, instruction, checkpoints, timeoutMs, baseRef, baseSha, title, tags, routedBy };
+}
 
-  const runId = newId();
-  const title = input.title?.trim() || firstLine(command);
-  const queued = await db.$transaction(async (tx) => {
-    await tx.task.create({
-      data: {
-        id: newId(),
-        projectId: project.id,
-        agent: adapter.name,
-        agentProfileId: profile?.id,
-        title,
-        prompt: command,
-        baseRef,
-        checkpoints: checkpoints as object | undefined,
-        runs: {
-          create: {
-            id: runId,
-            projectId: project.id,
-            agent: adapter.name,
-            baseRef,
-            baseSha,
-            branch: `loopy/run-${runId}`,
-            timeoutMs,
-            runTurns: { create: { id: newId(), index: 0, kind: "initial", prompt: command } },
-          },
+/** Writes a prepared launch's task, run (queued) and first turn, inside the caller's transaction. */
+export async function createRunRows(
+  tx: Prisma.TransactionClient,
+  prepared: PreparedLaunch,
+  runId: string,
+  fleet?: { fleetId: string; memberIndex: number },
+): Promise<void> {
+  const { project, profile } = prepared;
+  await tx.task.create({
+    data: {
+      id: newId(),
+      projectId: project.id,
+      agent: prepared.agent,
+      agentProfileId: profile?.id,
+      title: prepared.title,
+      prompt: prepared.instruction,
+      baseRef: prepared.baseRef,
+      checkpoints: prepared.checkpoints as object | undefined,
+      tags: prepared.tags,
+      routedBy: prepared.routedBy,
+      runs: {
+        create: {
+          id: runId,
+          projectId: project.id,
+          agent: prepared.agent,
+          baseRef: prepared.baseRef,
+          baseSha: prepared.baseSha,
+          branch: `loopy/run-${runId}`,
+          timeoutMs: prepared.timeoutMs,
+          ...(fleet ? { fleetId: fleet.fleetId, memberIndex: fleet.memberIndex } : {}),
+          runTurns: { create: { id: newId(), index: 0, kind: "initial", prompt: prepared.instruction } },
         },
       },
-    });
+    },
+  });
+}
+
+/**
+ * Launches a run: validates everything a worker would trip over later, writes the
+ * task and run rows (status queued) and only then queues the job, whose id is
+ * the run id. If queueing fails the run is marked failed with the reason, so
+ * nothing is silently lost.
+ */
+export async function launchRun(deps: LaunchDeps, input: LaunchRunInput): Promise<RunSummary> {
+  const { db } = deps;
+  const prepared = await prepareLaunch(deps, input);
+  const runId = newId();
+  const queued = await db.$transaction(async (tx) => {
+    await createRunRows(tx, prepared, runId);
     return appendRunEvents(tx, null, runId, [{ type: "status", status: "queued" }]);
   });
   await deps.notifier.runEvents(runId, queued);

@@ -11,10 +11,16 @@ export const channels = {
   runEvents: (prefix: string, runId: string) => `${prefix}:run-events:${runId}`,
   runs: (prefix: string) => `${prefix}:runs`,
   cancel: (prefix: string) => `${prefix}:cancel`,
+  fleets: (prefix: string) => `${prefix}:fleets`,
 };
 
 export interface RunChange {
   runId: string;
+  status: string;
+}
+
+export interface FleetChange {
+  fleetId: string;
   status: string;
 }
 
@@ -37,6 +43,9 @@ export function createRunNotifier(publisher: Redis, prefix: string, log: (messag
     },
     async runChanged(runId, status) {
       await publish(channels.runs(prefix), JSON.stringify({ runId, status } satisfies RunChange));
+    },
+    async fleetChanged(fleetId, status) {
+      await publish(channels.fleets(prefix), JSON.stringify({ fleetId, status } satisfies FleetChange));
     },
   };
 }
@@ -101,6 +110,10 @@ export class Subscriptions {
 
   listenRunChanges(prefix: string, onChange: (change: RunChange) => void) {
     return this.listen(channels.runs(prefix), (m) => onChange(JSON.parse(m) as RunChange));
+  }
+
+  listenFleetChanges(prefix: string, onChange: (change: FleetChange) => void) {
+    return this.listen(channels.fleets(prefix), (m) => onChange(JSON.parse(m) as FleetChange));
   }
 
   listenCancels(prefix: string, onCancel: (runId: string) => void) {

@@ -24,7 +24,15 @@ export function createRunQueue(connection: Redis, prefix: string): Queue<RunJob>
 
 /** The first turn's job id is the run id; a follow-up turn's is `<run id>-t<turn>`. */
 export async function enqueueRun(queue: Queue<RunJob>, runId: string, turn = 0): Promise<void> {
-  await queue.add("run", runJobSchema.parse({ runId }), { ...jobOptions, jobId: turn === 0 ? runId : `${runId}-t${turn}` });
+  const jobId = turn === 0 ? runId : `${runId}-t${turn}`;
+  const job = await queue.add("run", runJobSchema.parse({ runId }), { ...jobOptions, jobId });
+  // Adding an id that exists is a no-op. A finished job of that id (a fleet member sent back to wait by a
+  // pause after its first dispatch) must not swallow the new one: remove it and add again.
+  const state = await job.getState();
+  if (state === "completed" || state === "failed") {
+    await queue.remove(jobId);
+    await queue.add("run", runJobSchema.parse({ runId }), { ...jobOptions, jobId });
+  }
 }
 
 /** The scheduler the domain uses, on BullMQ plus a Redis channel for cancel requests. */

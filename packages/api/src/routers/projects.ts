@@ -20,6 +20,8 @@ export const projectsRouter = router({
         checkpoints: z.array(z.unknown()).optional(),
         mergeStrategy: z.enum(["merge", "squash"]).optional(),
         maxAttempts: z.number().int().optional(),
+        /** [{ tag, agent }]: a task's tags pick its agent (adapter or profile); first match wins. */
+        routingRules: z.array(z.object({ tag: z.string().max(64), agent: z.string().max(64) })).max(100).optional(),
       }),
     )
     .mutation(({ ctx, input }) => updateProjectSettings(ctx.services.db, input.project, input)),

@@ -43,8 +43,9 @@ export const runsRouter = router({
     .input(
       z.object({
         project: z.string().min(1, "choose a project"),
-        /** An adapter (command, claude-code, openai-compatible) or an agent profile's name. */
-        agent: z.string().default("command"),
+        /** An adapter (command, claude-code, openai-compatible) or an agent profile's name; when omitted the project's routing rules pick it from `tags` (else command). */
+        agent: z.string().max(64).optional(),
+        tags: z.array(z.string().max(64)).max(20).optional(),
         command: z.string().max(100_000).optional(),
         prompt: z.string().max(200_000).optional(),
         checkpoints: z.array(z.unknown()).optional(),

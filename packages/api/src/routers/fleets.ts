@@ -1,0 +1,130 @@
+import { z } from "zod";
+import { parseDuration } from "@loopy/config/duration";
+import { badInput } from "@loopy/core/errors";
+import { approveWinner, cancelFleet, FLEET_STATUSES, getFleet, launchFleet, listFleets, pauseFleet, rankFleet, resumeFleet } from "@loopy/core/fleets/fleets";
+import type { FleetChange, RunChange } from "@loopy/queue/event-bus";
+import { publicProcedure, router } from "../trpc.ts";
+import { AsyncQueue } from "../async-queue.ts";
+
+const fleetId = z.object({ fleetId: z.string().min(1).max(64) });
+
+function toMs(value: string | number | undefined, what: string): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    throw badInput(`${what}: ${(error as Error).message}`);
+  }
+}
+
+const common = {
+  name: z.string().max(200).optional(),
+  checkpoints: z.array(z.unknown()).optional(),
+  baseRef: z.string().max(255).optional(),
+  /** Per member run: a duration such as "30s" or "5m", or seconds. */
+  timeout: z.union([z.string().max(32), z.number()]).optional(),
+  /** Members running at once, at most (default 4). */
+  concurrency: z.number().int().optional(),
+  budget: z
+    .object({
+      usd: z.number().optional(),
+      tokens: z.number().int().optional(),
+      /** A duration such as "10m", or seconds. */
+      wallClock: z.union([z.string().max(32), z.number()]).optional(),
+    })
+    .optional(),
+};
+
+const tags = z.array(z.string().max(64)).max(20).optional();
+
+export const launchFleetInput = z.discriminatedUnion("kind", [
+  z.object({
+    kind: z.literal("best_of_n"),
+    project: z.string().min(1, "choose a project"),
+    prompt: z.string().max(200_000).optional(),
+    command: z.string().max(100_000).optional(),
+    title: z.string().max(200).optional(),
+    tags,
+    /** Adapters or profile names, cycled over the members; omitted: the project's routing rules pick from `tags` (else command). */
+    agents: z.array(z.string().max(64)).max(100).optional(),
+    count: z.number().int(),
+    metric: z.object({ name: z.string().max(64), direction: z.enum(["min", "max"]) }).optional(),
+    ...common,
+  }),
+  z.object({
+    kind: z.literal("batch"),
+    tasks: z
+      .array(
+        z.object({
+          project: z.string().min(1, "choose a project"),
+          prompt: z.string().max(200_000).optional(),
+          command: z.string().max(100_000).optional(),
+          title: z.string().max(200).optional(),
+          tags,
+        }),
+      )
+      .max(1000),
+    /** One adapter or profile for every task; omitted: each task's tags route it. */
+    agent: z.string().max(64).optional(),
+    ...common,
+  }),
+]);
+
+export const fleetsRouter = router({
+  /** Launches a best-of-N or batch fleet; returns the fleet as `get` does. */
+  launch: publicProcedure.input(launchFleetInput).mutation(({ ctx, input }) => {
+    const { timeout, budget, ...rest } = input;
+    return launchFleet(ctx.services, {
+      ...rest,
+      timeoutMs: toMs(timeout, "timeout"),
+      budget: budget ? { usd: budget.usd, tokens: budget.tokens, wallClockMs: toMs(budget.wallClock, "budget.wallClock") } : undefined,
+    });
+  }),
+
+  /** Fleets, newest first, with progress counts (no members). */
+  list: publicProcedure
+    .input(
+      z
+        .object({
+          status: z.enum(FLEET_STATUSES).optional(),
+          projectId: z.string().optional(),
+          limit: z.number().int().min(1).max(200).optional(),
+          cursor: z.string().optional(),
+        })
+        .optional(),
+    )
+    .query(({ ctx, input }) => listFleets(ctx.services.db, input)),
+
+  /** The fleet with every member: live state, checks, diff size, cost, metric, rank and progress. */
+  get: publicProcedure.input(fleetId).query(({ ctx, input }) => getFleet(ctx.services.db, input.fleetId)),
+
+  /** Best-of-N members in rank order with the reasons. */
+  rank: publicProcedure.input(fleetId).query(({ ctx, input }) => rankFleet(ctx.services.db, input.fleetId)),
+
+  pause: publicProcedure.input(fleetId).mutation(({ ctx, input }) => pauseFleet(ctx.services, input.fleetId)),
+  resume: publicProcedure.input(fleetId).mutation(({ ctx, input }) => resumeFleet(ctx.services, input.fleetId)),
+  cancel: publicProcedure.input(fleetId).mutation(({ ctx, input }) => cancelFleet(ctx.services, input.fleetId)),
+
+  /** Approves the top-ranked member (or `runId`) and rejects the other members waiting for review. */
+  approveWinner: publicProcedure
+    .input(fleetId.extend({ runId: z.string().min(1).max(64).optional() }))
+    .mutation(({ ctx, input }) => approveWinner(ctx.services, input.fleetId, input.runId)),
+
+  /**
+   * A note whenever a fleet changes state or any run changes state (members
+   * included), so the fleet views refetch without polling. Throttle refetches.
+   */
+  changes: publicProcedure.subscription(async function* ({ ctx, signal }) {
+    const { services } = ctx;
+    type Change = ({ kind: "fleet" } & FleetChange) | ({ kind: "run" } & RunChange);
+    const live = new AsyncQueue<Change>(signal);
+    const leaveFleets = await services.subscriptions.listenFleetChanges(services.prefix, (change) => live.push({ kind: "fleet", ...change }));
+    const leaveRuns = await services.subscriptions.listenRunChanges(services.prefix, (change) => live.push({ kind: "run", ...change }));
+    try {
+      for await (const change of live) yield change;
+    } finally {
+      await leaveFleets();
+      await leaveRuns();
+    }
+  }),
+});

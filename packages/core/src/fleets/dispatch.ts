@@ -1,0 +1,257 @@
+import { formatDuration } from "@loopy/config/duration";
+import type { FleetStatus, RunStatus } from "@loopy/db/client";
+import { removeWorktree } from "../git.ts";
+import { appendRunEvents } from "../run-events.ts";
+import { transitionRun, worktreePathFor } from "../runs.ts";
+import type { CoreDeps, RunScheduler } from "../ports.ts";
+
+/**
+ * The fleet dispatcher. A fleet's members are written as queued runs without a
+ * job; the dispatcher queues the next ones (in member order) whenever a slot is
+ * free under the fleet's own limit and the global one (LOOPY_MAX_RUNNING). A
+ * member counts against the limits from the moment it is dispatched
+ * (`runs.dispatched_at`) until it leaves running/verifying.
+ *
+ * Every decision is made in Postgres under one transaction-scoped advisory lock
+ * (and the fleet row's lock), so any number of API and worker processes may
+ * dispatch at once without exceeding a limit, and nothing is lost in a restart:
+ * the periodic sweep of every worker dispatches again, stops fleets whose wall
+ * clock ran out, completes settled fleets and re-queues members whose job
+ * vanished.
+ */
+
+export const DEFAULT_MAX_RUNNING = 16;
+/** One lock for every dispatch decision (the global limit spans fleets). */
+const DISPATCH_LOCK = 727_275;
+/** A dispatched member whose run has not started after this long gets its job queued again (idempotent by job id). */
+const REQUEUE_AFTER_MS = 5_000;
+
+export interface FleetRuntimeDeps extends CoreDeps {
+  scheduler: RunScheduler;
+  loopyHome: string;
+  /** The global limit of running runs (fleet members wait beyond it). */
+  maxRunning?: number;
+}
+
+/** Member states in which nothing more happens without a human: the fleet counts them as finished. */
+export const SETTLED_STATUSES: readonly RunStatus[] = ["awaiting_review", "needs_attention", "succeeded", "failed", "cancelled", "merged", "rejected"];
+const UNSETTLED: RunStatus[] = ["queued", "running", "verifying"];
+const OPEN_FLEET: FleetStatus[] = ["running", "paused"];
+
+async function fleetChanged(deps: CoreDeps, fleetId: string, status: string): Promise<void> {
+  await deps.notifier.fleetChanged?.(fleetId, status);
+}
+
+/**
+ * Queues as many waiting members of the fleet as the limits allow. Returns the
+ * run ids it queued. A fleet that is not running dispatches nothing.
+ */
+export async function dispatchFleet(deps: FleetRuntimeDeps, fleetId: string): Promise<string[]> {
+  const max = deps.maxRunning ?? DEFAULT_MAX_RUNNING;
+  const picked = await deps.db.$transaction(async (tx) => {
+    await tx.$queryRaw`SELECT pg_advisory_xact_lock(${DISPATCH_LOCK}::bigint)`;
+    const [fleet] = await tx.$queryRaw<Array<{ status: string; concurrency: number }>>`
+      SELECT status::text AS status, concurrency FROM fleets WHERE id = ${fleetId} FOR UPDATE`;
+    if (!fleet || fleet.status !== "running") return [];
+    const [counts] = await tx.$queryRaw<Array<{ fleet: number; total: number }>>`
+      SELECT (count(*) FILTER (WHERE fleet_id = ${fleetId}))::int AS fleet, count(*)::int AS total
+      FROM runs
+      WHERE status IN ('running', 'verifying') OR (status = 'queued' AND dispatched_at IS NOT NULL)`;
+    const slots = Math.min(fleet.concurrency - (counts?.fleet ?? 0), max - (counts?.total ?? 0));
+    if (slots <= 0) return [];
+    const next = await tx.run.findMany({
+      where: { fleetId, status: "queued", dispatchedAt: null },
+      orderBy: { memberIndex: "asc" },
+      take: slots,
+      select: { id: true },
+    });
+    if (next.length === 0) return [];
+    const ids = next.map((r) => r.id);
+    await tx.run.updateMany({ where: { id: { in: ids }, status: "queued", dispatchedAt: null }, data: { dispatchedAt: new Date() } });
+    return ids;
+  });
+  for (const runId of picked) {
+    try {
+      await deps.scheduler.enqueue(runId);
+    } catch (error) {
+      await transitionRun(deps, runId, "failed", { from: ["queued"], reason: `Could not queue the run: ${(error as Error).message}` });
+    }
+  }
+  return picked;
+}
+
+/** Dispatches every running fleet with waiting members, oldest fleet first (a slot freed by one fleet may go to another). */
+export async function dispatchWaitingFleets(deps: FleetRuntimeDeps): Promise<void> {
+  const fleets = await deps.db.fleet.findMany({
+    where: { status: "running", runs: { some: { status: "queued", dispatchedAt: null } } },
+    orderBy: { createdAt: "asc" },
+    select: { id: true },
+  });
+  for (const { id } of fleets) await dispatchFleet(deps, id);
+}
+
+/**
+ * Claims a fleet member for its worker (queued → running) only while its fleet
+ * is running, in one transaction with the fleet row share-locked, so a pause or
+ * a stop either happens before (and the member does not start) or after.
+ * A paused fleet's member goes back to waiting; an ended fleet's is cancelled.
+ */
+export async function claimFleetMember(deps: CoreDeps, runId: string, fleetId: string): Promise<boolean> {
+  const now = new Date();
+  const result = await deps.db.$transaction(async (tx) => {
+    const [fleet] = await tx.$queryRaw<Array<{ status: string; reason: string | null }>>`
+      SELECT status::text AS status, status_reason AS reason FROM fleets WHERE id = ${fleetId} FOR SHARE`;
+    if (fleet && fleet.status === "paused") {
+      await tx.run.updateMany({ where: { id: runId, status: "queued" }, data: { dispatchedAt: null } });
+      return { claimed: false as const, cancel: null };
+    }
+    if (fleet && fleet.status !== "running") return { claimed: false as const, cancel: fleet.reason ?? `Fleet ${fleet.status}` };
+    const { count } = await tx.run.updateMany({ where: { id: runId, status: "queued" }, data: { status: "running", statusReason: null, startedAt: now } });
+    if (count === 0) return { claimed: false as const, cancel: null };
+    return { claimed: true as const, events: await appendRunEvents(tx, null, runId, [{ type: "status", status: "running" }]) };
+  });
+  if (result.claimed) {
+    await deps.notifier.runEvents(runId, result.events);
+    await deps.notifier.runChanged(runId, "running");
+    return true;
+  }
+  if (result.cancel) await transitionRun(deps, runId, "cancelled", { from: ["queued"], reason: result.cancel });
+  return false;
+}
+
+type FleetBudgetRow = {
+  budgetUsd: number | null;
+  budgetTokens: number | null;
+  budgetMs: number | null;
+  spentUsd: number;
+  spentTokens: number;
+  createdAt: Date;
+};
+
+/** What of the fleet's budget is spent, in words; null while there is budget left. */
+export function budgetSpent(fleet: FleetBudgetRow, now = new Date()): string | null {
+  if (fleet.budgetUsd !== null && fleet.spentUsd >= fleet.budgetUsd) return `$${fleet.spentUsd.toFixed(4)} of $${fleet.budgetUsd}`;
+  if (fleet.budgetTokens !== null && fleet.spentTokens >= fleet.budgetTokens) return `${fleet.spentTokens} of ${fleet.budgetTokens} tokens`;
+  const elapsed = now.getTime() - fleet.createdAt.getTime();
+  if (fleet.budgetMs !== null && elapsed >= fleet.budgetMs) return `wall clock ${formatDuration(elapsed)} of ${formatDuration(fleet.budgetMs)}`;
+  return null;
+}
+
+/** Sums the members' cost and tokens onto the fleet row; returns the row (null when the fleet is gone). */
+async function refreshSpent(deps: CoreDeps, fleetId: string) {
+  const sums = await deps.db.run.aggregate({ where: { fleetId }, _sum: { costUsd: true, inputTokens: true, outputTokens: true } });
+  const spentUsd = sums._sum.costUsd ?? 0;
+  const spentTokens = (sums._sum.inputTokens ?? 0) + (sums._sum.outputTokens ?? 0);
+  const updated = await deps.db.fleet.updateMany({ where: { id: fleetId }, data: { spentUsd, spentTokens } });
+  if (updated.count === 0) return null;
+  return deps.db.fleet.findUnique({
+    where: { id: fleetId },
+    select: { status: true, statusReason: true, budgetUsd: true, budgetTokens: true, budgetMs: true, spentUsd: true, spentTokens: true, createdAt: true },
+  });
+}
+
+/**
+ * Ends a fleet (running or paused → `to`) with a reason, then stops its members:
+ * queued ones are cancelled, running ones are asked to stop (their worker kills
+ * the process group, removes the worktree and records the fleet's reason), and
+ * with `includeReviewable` members waiting for a human are cancelled and their
+ * worktrees removed too. Returns false when the fleet was not in a `from` state.
+ */
+export async function stopFleet(
+  deps: FleetRuntimeDeps,
+  fleetId: string,
+  options: { to: "failed" | "cancelled"; reason: string; from?: FleetStatus[]; memberReason?: string; includeReviewable?: boolean },
+): Promise<boolean> {
+  const { count } = await deps.db.fleet.updateMany({
+    where: { id: fleetId, status: { in: options.from ?? OPEN_FLEET } },
+    data: { status: options.to, statusReason: options.reason, finishedAt: new Date() },
+  });
+  if (count === 0) return false;
+  await fleetChanged(deps, fleetId, options.to);
+  const reason = options.memberReason ?? options.reason;
+  const members = await deps.db.run.findMany({
+    where: { fleetId, status: { in: [...UNSETTLED, ...(options.includeReviewable ? (["awaiting_review", "needs_attention"] as RunStatus[]) : [])] } },
+    orderBy: { memberIndex: "asc" },
+    select: { id: true, status: true, project: { select: { path: true } } },
+  });
+  for (const member of members) {
+    if (member.status === "queued") {
+      await deps.scheduler.remove(member.id);
+      if (await transitionRun(deps, member.id, "cancelled", { from: ["queued"], reason })) continue;
+      // It started in the meantime: stop it like a running one (its claim also sees the ended fleet).
+    }
+    if (member.status === "awaiting_review" || member.status === "needs_attention") {
+      if (await transitionRun(deps, member.id, "cancelled", { from: [member.status], reason })) {
+        await removeWorktree(member.project.path, worktreePathFor(deps.loopyHome, member.id)).catch(() => undefined);
+        await deps.db.run.update({ where: { id: member.id }, data: { worktreePath: null } });
+        continue;
+      }
+    }
+    const now = await deps.db.run.findUnique({ where: { id: member.id }, select: { status: true } });
+    if (now && (now.status === "running" || now.status === "verifying")) {
+      await appendRunEvents(deps.db, deps.notifier, member.id, [{ type: "cancel_requested" }]);
+      await deps.scheduler.requestCancel(member.id);
+    }
+  }
+  return true;
+}
+
+/** A running or paused fleet whose members have all settled is completed. */
+export async function completeIfSettled(deps: CoreDeps, fleetId: string): Promise<boolean> {
+  const unsettled = await deps.db.run.count({ where: { fleetId, status: { in: UNSETTLED } } });
+  if (unsettled > 0) return false;
+  const { count } = await deps.db.fleet.updateMany({
+    where: { id: fleetId, status: { in: OPEN_FLEET } },
+    data: { status: "completed", statusReason: null, finishedAt: new Date() },
+  });
+  if (count > 0) await fleetChanged(deps, fleetId, "completed");
+  return count > 0;
+}
+
+/**
+ * Brings a fleet up to date: spent totals, the budget (a spent budget ends the
+ * fleet and stops its members), completion, and the next members to start.
+ * Called after every member turn and end, and by the periodic sweep. Returns the
+ * fleet's end reason when the fleet has been stopped (failed or cancelled).
+ */
+export async function fleetProgress(deps: FleetRuntimeDeps, fleetId: string): Promise<string | null> {
+  const fleet = await refreshSpent(deps, fleetId);
+  if (!fleet) return null;
+  if (fleet.status === "failed" || fleet.status === "cancelled") return fleet.statusReason ?? `fleet ${fleet.status}`;
+  if (fleet.status === "running" || fleet.status === "paused") {
+    const spent = budgetSpent(fleet);
+    if (spent) {
+      const reason = `fleet budget spent: ${spent}`;
+      await stopFleet(deps, fleetId, { to: "failed", reason });
+      return reason;
+    }
+  }
+  if (await completeIfSettled(deps, fleetId)) return null;
+  await dispatchFleet(deps, fleetId);
+  return null;
+}
+
+/** After a member's run ended (or stopped for a human): update its fleet, then start whatever may start now. */
+export async function fleetMemberSettled(deps: FleetRuntimeDeps, runId: string): Promise<void> {
+  const run = await deps.db.run.findUnique({ where: { id: runId }, select: { fleetId: true } });
+  if (!run?.fleetId) return;
+  await fleetProgress(deps, run.fleetId);
+  // A freed global slot may belong to another fleet's waiting member.
+  await dispatchWaitingFleets(deps);
+}
+
+/**
+ * The periodic pass every worker makes: budgets (the wall clock runs out
+ * without any event), completion, dispatch, and members whose job was lost
+ * between the dispatch and the queue (a crash) are queued again.
+ */
+export async function sweepFleets(deps: FleetRuntimeDeps): Promise<void> {
+  const open = await deps.db.fleet.findMany({ where: { status: { in: OPEN_FLEET } }, orderBy: { createdAt: "asc" }, select: { id: true } });
+  for (const { id } of open) await fleetProgress(deps, id);
+  const stale = await deps.db.run.findMany({
+    where: { status: "queued", dispatchedAt: { lt: new Date(Date.now() - REQUEUE_AFTER_MS) }, fleet: { status: "running" } },
+    select: { id: true },
+    take: 500,
+  });
+  for (const { id } of stale) await deps.scheduler.enqueue(id).catch(() => undefined);
+}
