@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { createLoopyClient, describeError, type LoopyClient } from "./client.ts";
 import { duration, table, time } from "./format.ts";
 import { experimentsCommand, exportCommand, importCommand, researchCommand, ResearchUsageError } from "./research.ts";
+import { fleetCommand, FleetUsageError } from "./fleet.ts";
 
 const HELP = `loopy: control a running Loopy (LOOPY_URL, default http://127.0.0.1:3000)
 
@@ -34,13 +35,22 @@ Usage:
                  [--cost-limit USD] [--hard-kill X] [--base REF] [--name N]
                                         start a research loop; --wait prints each experiment and returns when it ends
   loopy research list [--project P] | show <loop-id> | cancel <loop-id>
+  loopy fleet launch --project P (--agent PROFILE[,PROFILE...] --prompt "..." | --agent command --command "<shell>")
+                     --count N [--concurrency C] [--budget-usd X] [--budget-tokens N] [--wall-clock DUR]
+                     [--metric NAME --direction min|max] [--tag T]... [--name N] [--wait]
+                                        launch a best-of-N fleet (agents cycled over the members; each gets
+                                        LOOPY_FLEET_ID and LOOPY_MEMBER_INDEX); --wait returns when it ends
+  loopy fleet show <fleet-id>           members with status, checks, diff, cost and rank
+  loopy fleet list | pause <fleet-id> | resume <fleet-id> | cancel <fleet-id>
+  loopy fleet approve <fleet-id> [--run RUN]
+                                        merge the top-ranked (or chosen) member, reject the others
   loopy experiments <loop-id>           a loop's experiments: status, metric, delta against the best
   loopy export <loop-id> --tsv          the loop as autoresearch's results.tsv
   loopy import <file.tsv> --project P [--direction min|max] [--name N]
                                         a results.tsv made elsewhere, as a completed loop to chart
 
 Every command takes --json and then prints one JSON document.
-Exit codes: 0 ok, 1 error, 2 bad usage, 3 the waited-for run failed, was cancelled or needs attention.`;
+Exit codes: 0 ok, 1 error, 2 bad usage, 3 the waited-for run failed, was cancelled or needs attention (a fleet: failed or was cancelled).`;
 
 class UsageError extends Error {}
 
@@ -93,6 +103,11 @@ const { values: flags, positionals } = (() => {
         "cost-limit": { type: "string" },
         "hard-kill": { type: "string" },
         tsv: { type: "boolean", default: false },
+        count: { type: "string" },
+        concurrency: { type: "string" },
+        "budget-tokens": { type: "string" },
+        tag: { type: "string", multiple: true },
+        run: { type: "string" },
       },
     });
   } catch (error) {
@@ -243,6 +258,8 @@ async function main(): Promise<number> {
       return researchCommand(client, args, flags, print);
     case "experiments":
       return experimentsCommand(client, args, print);
+    case "fleet":
+      return fleetCommand(client, args, flags, print);
     case "export":
       return exportCommand(client, args, flags, print);
     case "import":
@@ -435,7 +452,7 @@ async function allEvents(runId: string): Promise<StoredEvent[]> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    const usage = error instanceof UsageError || error instanceof ResearchUsageError;
+    const usage = error instanceof UsageError || error instanceof ResearchUsageError || error instanceof FleetUsageError;
     process.stderr.write(`loopy: ${usage ? `${(error as Error).message}\n${"Run loopy --help for usage."}` : describeError(error, baseUrl)}\n`);
     process.exit(usage ? 2 : 1);
   },

@@ -49,7 +49,7 @@ async function fleetChanged(deps: CoreDeps, fleetId: string, status: string): Pr
 export async function dispatchFleet(deps: FleetRuntimeDeps, fleetId: string): Promise<string[]> {
   const max = deps.maxRunning ?? DEFAULT_MAX_RUNNING;
   const picked = await deps.db.$transaction(async (tx) => {
-    await tx.$queryRaw`SELECT pg_advisory_xact_lock(${DISPATCH_LOCK}::bigint)`;
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(${DISPATCH_LOCK}::bigint)`;
     const [fleet] = await tx.$queryRaw<Array<{ status: string; concurrency: number }>>`
       SELECT status::text AS status, concurrency FROM fleets WHERE id = ${fleetId} FOR UPDATE`;
     if (!fleet || fleet.status !== "running") return [];
