@@ -52,6 +52,8 @@ export const openAICompatibleAgent: AgentAdapter = {
     const timer = setTimeout(() => controller.abort("timeout"), input.timeoutMs);
     const onAbort = () => controller.abort("cancelled");
     input.signal?.addEventListener("abort", onAbort, { once: true });
+    // A cancel that came before the turn started never fires "abort" again.
+    if (input.signal?.aborted) onAbort();
 
     const traced = <T>(name: string, args: unknown, fn: () => Promise<T>, show: (v: T) => string) => {
       const id = randomUUID();

@@ -1,6 +1,7 @@
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "@loopy/db/migrate";
@@ -17,13 +18,19 @@ describe("embedded Postgres (PGlite over the wire protocol)", () => {
   afterAll(() => server?.stop());
 
   it("applies migrations once, like Prisma would record them", async () => {
-    expect(await migrate(server.url)).toEqual(["20261128000000_init", "20261128010000_coding_loop", "20261128020000_project_memory"]);
+    // Every migration folder of prisma/migrations, in order; the second call has nothing left to do.
+    const folders = (await readdir(path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../prisma/migrations"), { withFileTypes: true }))
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort();
+    expect(folders.slice(0, 3)).toEqual(["20261128000000_init", "20261128010000_coding_loop", "20261128020000_project_memory"]);
+    expect(await migrate(server.url)).toEqual(folders);
     expect(await migrate(server.url)).toEqual([]);
     const client = new pg.Client({ connectionString: server.url });
     await client.connect();
     const { rows } = await client.query(`SELECT migration_name, checksum FROM "_prisma_migrations"`);
     await client.end();
-    expect(rows).toHaveLength(3);
+    expect(rows).toHaveLength(folders.length);
     expect(rows[0].checksum).toMatch(/^[0-9a-f]{64}$/);
   });
 
