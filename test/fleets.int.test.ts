@@ -3,6 +3,7 @@ import { mkdtemp, readFile, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startRunWorker } from "@loopy/queue/run-worker";
 import { createHarness, eventually, gitIn, makeRepo, type Harness } from "./harness.ts";
 
 /**
@@ -233,4 +234,49 @@ describe("fleets", () => {
     await expect(h.api.fleets.pause({ fleetId: "nope" })).rejects.toMatchObject({ code: "NOT_FOUND" });
     expect(await count()).toEqual(before);
   });
+});
+
+describe("fleets under the global limit (LOOPY_MAX_RUNNING)", () => {
+  let h: Harness;
+  let stop: (() => Promise<void>) | undefined;
+  afterAll(async () => {
+    await stop?.();
+    await h?.close();
+  });
+
+  it("two fleets together never run more members than the global limit", async () => {
+    h = await createHarness();
+    // The API's and the worker's dispatcher both keep to 2, whatever each fleet allows.
+    h.services.maxRunning = 2;
+    const worker = await startRunWorker({
+      db: h.services.db,
+      notifier: h.services.notifier,
+      redisUrl: h.workerEnv.REDIS_URL as string,
+      prefix: h.services.prefix,
+      concurrency: 8,
+      loopyHome: h.home,
+      maxRunning: 2,
+    });
+    stop = () => worker.close({ cancelRunning: true });
+    const repo = await makeRepo();
+    const project = (await h.api.projects.add({ path: repo, name: `global-${path.basename(repo)}` })).name;
+    const log = path.join(await mkdtemp(path.join(tmpdir(), "loopy-fleet-global-")), "overlap.log");
+    const command = `echo "start $(date +%s%N)" >> ${log}; sleep 2; echo "end $(date +%s%N)" >> ${log}`;
+    const a = await h.api.fleets.launch({ kind: "best_of_n", project, command, count: 3, concurrency: 3 });
+    const b = await h.api.fleets.launch({ kind: "best_of_n", project, command, count: 3, concurrency: 3 });
+    for (const id of [a.id, b.id]) {
+      await eventually(async () => ((await h.api.fleets.get({ fleetId: id })).status === "completed" ? true : undefined), 40_000, `fleet ${id}`);
+    }
+    const points = (await readFile(log, "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" "))
+      .map((l) => ({ at: BigInt(l[1] as string), delta: l[0] === "start" ? 1 : -1 }))
+      .sort((x, y) => (x.at === y.at ? x.delta - y.delta : x.at < y.at ? -1 : 1));
+    expect(points).toHaveLength(12);
+    let now = 0;
+    let max = 0;
+    for (const p of points) max = Math.max(max, (now += p.delta));
+    expect(max).toBeLessThanOrEqual(2);
+  }, 60_000);
 });
