@@ -9,6 +9,7 @@ import { useLiveRuns } from "./use-live-runs";
 const LINKS = [
   { href: "/runs", label: "Runs" },
   { href: "/review", label: "Review" },
+  { href: "/fleets", label: "Fleets" },
   { href: "/research", label: "Research" },
   { href: "/projects", label: "Projects" },
   { href: "/profiles", label: "Agents" },

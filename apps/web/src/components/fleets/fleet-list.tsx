@@ -1,0 +1,62 @@
+"use client";
+
+import { useQuery } from "@tanstack/react-query";
+import Link from "next/link";
+import { useTRPC } from "~/trpc/client";
+import { Elapsed, formatTime } from "../elapsed";
+import { Panel } from "../field";
+import { StatusBadge } from "../status-badge";
+import { ProgressBar } from "./progress-bar";
+import { useFleetChanges } from "./use-fleet-changes";
+
+/** Every fleet, newest first, with its progress; refreshed when fleets or runs change. */
+export function FleetList() {
+  const trpc = useTRPC();
+  const fleets = useQuery(trpc.fleets.list.queryOptions());
+  useFleetChanges();
+  const rows = fleets.data?.fleets ?? [];
+  return (
+    <Panel title="Fleets" actions={<span className="text-xs text-gray-500">live</span>}>
+      {fleets.error && <p className="text-sm text-red-300">{fleets.error.message}</p>}
+      {fleets.data && rows.length === 0 && <p className="text-sm text-gray-400">No fleets yet. Launch one above.</p>}
+      {rows.length > 0 && (
+        <table className="w-full text-left text-sm" data-testid="fleets-table">
+          <thead className="text-xs uppercase tracking-wide text-gray-500">
+            <tr>
+              <th className="py-2 pr-3 font-medium">Fleet</th>
+              <th className="py-2 pr-3 font-medium">State</th>
+              <th className="py-2 pr-3 font-medium">Kind</th>
+              <th className="w-64 py-2 pr-3 font-medium">Progress</th>
+              <th className="py-2 pr-3 font-medium">Cost</th>
+              <th className="py-2 pr-3 font-medium">Started</th>
+              <th className="py-2 font-medium">Duration</th>
+            </tr>
+          </thead>
+          <tbody className="divide-y divide-white/5">
+            {rows.map((f) => (
+              <tr key={f.id} data-fleet-id={f.id}>
+                <td className="py-2 pr-3">
+                  <Link href={`/fleets/${f.id}`} className="text-sky-300 hover:underline">
+                    {f.name}
+                  </Link>
+                </td>
+                <td className="py-2 pr-3">
+                  <StatusBadge status={f.status} testId="fleet-status" />
+                </td>
+                <td className="py-2 pr-3 text-gray-300">{f.kind === "best_of_n" ? `best of ${f.progress.total}` : f.kind}</td>
+                <td className="py-2 pr-3">
+                  <ProgressBar finished={f.progress.finished} total={f.progress.total} />
+                </td>
+                <td className="py-2 pr-3 font-mono text-xs text-gray-300">{f.spent.usd ? `$${f.spent.usd.toFixed(4)}` : "—"}</td>
+                <td className="py-2 pr-3 text-gray-400">{formatTime(f.createdAt)}</td>
+                <td className="py-2 text-gray-400">
+                  <Elapsed startedAt={f.createdAt} finishedAt={f.finishedAt} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Panel>
+  );
+}

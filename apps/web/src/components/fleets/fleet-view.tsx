@@ -1,0 +1,194 @@
+"use client";
+
+import { useMutation, useQuery } from "@tanstack/react-query";
+import Link from "next/link";
+import { formatDuration } from "@loopy/config/duration";
+import { useTRPC } from "~/trpc/client";
+import { Elapsed } from "../elapsed";
+import { ErrorNote, Meta, Panel } from "../field";
+import { PatchView } from "../research/patch-view";
+import { StatusBadge } from "../status-badge";
+import { ProgressBar } from "./progress-bar";
+import { useFleetChanges } from "./use-fleet-changes";
+
+const ACTIVE = new Set(["running", "paused"]);
+
+/**
+ * A fleet live: progress, spend against budget, pause / resume / cancel, every
+ * member with its state, checks, diff size, cost, metric and (best of N) rank;
+ * the leaders' diffs side by side and one action that approves the winner and
+ * rejects the rest.
+ */
+export function FleetView({ fleetId }: { fleetId: string }) {
+  const trpc = useTRPC();
+  const fleet = useQuery(trpc.fleets.get.queryOptions({ fleetId }));
+  useFleetChanges();
+  const refetch = () => void fleet.refetch();
+  const pause = useMutation(trpc.fleets.pause.mutationOptions({ onSuccess: refetch }));
+  const resume = useMutation(trpc.fleets.resume.mutationOptions({ onSuccess: refetch }));
+  const cancel = useMutation(trpc.fleets.cancel.mutationOptions({ onSuccess: refetch }));
+  const approve = useMutation(trpc.fleets.approveWinner.mutationOptions({ onSuccess: refetch }));
+
+  if (fleet.error) {
+    return (
+      <div className="space-y-3">
+        <ErrorNote message={fleet.error.message} />
+        <Link href="/fleets" className="text-sm text-sky-300 underline">
+          Back to fleets
+        </Link>
+      </div>
+    );
+  }
+  if (!fleet.data) return <p className="text-sm text-gray-400">Loading fleet…</p>;
+  const f = fleet.data;
+  const bestOfN = f.kind === "best_of_n";
+  const members = bestOfN ? [...f.members].sort((a, b) => (a.rank ?? 1e9) - (b.rank ?? 1e9)) : f.members;
+  const busy = f.members.some((m) => m.status === "queued" || m.status === "running" || m.status === "verifying");
+  const winner = members.find((m) => m.eligible);
+  const leaders = members.filter((m) => m.diffLines !== null).slice(0, 3);
+  const mutationError = pause.error?.message ?? resume.error?.message ?? cancel.error?.message ?? approve.error?.message;
+
+  return (
+    <div className="space-y-5">
+      <div className="flex flex-wrap items-start justify-between gap-4">
+        <div className="space-y-1">
+          <div className="flex items-center gap-3">
+            <h1 className="text-lg text-white">{f.name}</h1>
+            <StatusBadge status={f.status} testId="fleet-status" />
+          </div>
+          <p className="text-sm text-gray-400">{bestOfN ? `Best of ${f.members.length}: one task, ranked when every member is done` : `Batch of ${f.members.length}`}</p>
+        </div>
+        <div className="flex items-center gap-2">
+          {f.status === "running" && (
+            <button type="button" onClick={() => pause.mutate({ fleetId })} className="rounded-md border border-white/15 px-3 py-1.5 text-sm text-gray-200 hover:bg-white/5">
+              Pause
+            </button>
+          )}
+          {f.status === "paused" && (
+            <button type="button" onClick={() => resume.mutate({ fleetId })} className="rounded-md border border-white/15 px-3 py-1.5 text-sm text-gray-200 hover:bg-white/5">
+              Resume
+            </button>
+          )}
+          {ACTIVE.has(f.status) && (
+            <button
+              type="button"
+              onClick={() => window.confirm("Cancel the fleet? Running members are killed and their worktrees removed.") && cancel.mutate({ fleetId })}
+              className="rounded-md border border-red-400/40 px-3 py-1.5 text-sm text-red-200 hover:bg-red-500/10"
+            >
+              Cancel fleet
+            </button>
+          )}
+        </div>
+      </div>
+      <ErrorNote message={mutationError} />
+      {f.statusReason && <p className="rounded-md border border-white/10 bg-white/5 px-3 py-2 text-sm text-gray-200">{f.statusReason}</p>}
+
+      <div className="space-y-3 rounded-lg border border-white/10 bg-[#11151d] p-4">
+        <ProgressBar finished={f.progress.finished} total={f.progress.total} />
+        <dl className="grid grid-cols-2 gap-x-6 gap-y-2 text-sm md:grid-cols-5">
+          <Meta label="At once" value={String(f.concurrency)} />
+          <Meta label="Cost" value={`$${f.spent.usd.toFixed(4)}${f.budget.usd ? ` of $${f.budget.usd}` : ""}`} mono />
+          <Meta label="Tokens" value={`${f.spent.tokens}${f.budget.tokens ? ` of ${f.budget.tokens}` : ""}`} mono />
+          <Meta label="Wall clock" value={<><Elapsed startedAt={f.createdAt} finishedAt={f.finishedAt} />{f.budget.wallClockMs ? ` of ${formatDuration(f.budget.wallClockMs)}` : ""}</>} />
+          <Meta label="Ranked by" value={bestOfN ? `checks${f.metric ? `, ${f.metric.name} (${f.metric.direction === "min" ? "lower" : "higher"})` : ""}, diff size, cost` : "—"} />
+        </dl>
+      </div>
+
+      <Panel
+        title="Members"
+        actions={
+          bestOfN && (
+            <button
+              type="button"
+              data-testid="approve-winner"
+              disabled={busy || !winner || approve.isPending}
+              title={busy ? "Members are still running" : winner ? `Approve member ${winner.memberIndex}, reject the rest` : "No member has green checks"}
+              onClick={() => approve.mutate({ fleetId })}
+              className="rounded-md bg-emerald-500 px-3 py-1 text-xs font-medium text-black hover:bg-emerald-400 disabled:cursor-not-allowed disabled:opacity-40"
+            >
+              {approve.isPending ? "Approving…" : winner ? `Approve the winner (#${winner.memberIndex})` : "Approve the winner"}
+            </button>
+          )
+        }
+      >
+        <table className="w-full text-left text-sm" data-testid="fleet-members">
+          <thead className="text-xs uppercase tracking-wide text-gray-500">
+            <tr>
+              {bestOfN && <th className="py-2 pr-3 font-medium">Rank</th>}
+              <th className="py-2 pr-3 font-medium">#</th>
+              <th className="py-2 pr-3 font-medium">Run</th>
+              <th className="py-2 pr-3 font-medium">Agent</th>
+              <th className="py-2 pr-3 font-medium">State</th>
+              <th className="py-2 pr-3 font-medium">Checks</th>
+              <th className="py-2 pr-3 text-right font-medium">Diff</th>
+              <th className="py-2 pr-3 text-right font-medium">Cost</th>
+              {f.metric && <th className="py-2 pr-3 text-right font-medium">{f.metric.name}</th>}
+              <th className="py-2 font-medium">Why</th>
+            </tr>
+          </thead>
+          <tbody className="divide-y divide-white/5">
+            {members.map((m) => (
+              <tr key={m.id} data-testid="fleet-member" data-run-id={m.id} data-rank={m.rank ?? ""}>
+                {bestOfN && <td className="py-1.5 pr-3 font-mono text-xs text-gray-200">{m.rank ?? "—"}</td>}
+                <td className="py-1.5 pr-3 font-mono text-xs text-gray-400">{m.memberIndex}</td>
+                <td className="py-1.5 pr-3">
+                  <Link href={`/runs/${m.id}`} className="font-mono text-xs text-sky-300 hover:underline">
+                    {m.id}
+                  </Link>
+                  {!bestOfN && <span className="ml-2 text-xs text-gray-500">{m.project.name}</span>}
+                </td>
+                <td className="py-1.5 pr-3 text-xs text-gray-300" title={m.task.routedBy ? `routed by ${m.task.routedBy}` : undefined}>
+                  {m.profile ?? m.agent}
+                </td>
+                <td className="py-1.5 pr-3">
+                  <StatusBadge status={m.status} />
+                </td>
+                <td className="py-1.5 pr-3 text-xs">
+                  {m.checks.length === 0 ? (
+                    <span className="text-gray-600">—</span>
+                  ) : (
+                    m.checks.map((c) => (
+                      <span key={c.name} title={c.name} className={`mr-1 ${c.passed ? "text-emerald-300" : c.required ? "text-red-300" : "text-amber-300"}`}>
+                        {c.passed ? "✓" : "✗"}
+                        {c.name}
+                      </span>
+                    ))
+                  )}
+                </td>
+                <td className="py-1.5 pr-3 text-right font-mono text-xs">
+                  {m.additions === null ? <span className="text-gray-600">—</span> : <><span className="text-emerald-400">+{m.additions}</span> <span className="text-red-400">−{m.deletions}</span></>}
+                </td>
+                <td className="py-1.5 pr-3 text-right font-mono text-xs text-gray-300">{m.costUsd ? `$${m.costUsd.toFixed(4)}` : "—"}</td>
+                {f.metric && <td className="py-1.5 pr-3 text-right font-mono text-xs text-gray-200">{m.metric ?? "—"}</td>}
+                <td className="max-w-xs truncate py-1.5 text-xs text-gray-400" title={[...m.rankReasons, m.statusReason].filter(Boolean).join("; ")}>
+                  {m.rankReasons.length ? m.rankReasons.join("; ") : (m.statusReason ?? "")}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Panel>
+
+      {bestOfN && leaders.length > 0 && (
+        <Panel title="Diffs side by side" actions={<span className="text-xs text-gray-500">the top {leaders.length} by rank</span>}>
+          <div className={`grid gap-3 ${leaders.length === 1 ? "" : leaders.length === 2 ? "md:grid-cols-2" : "md:grid-cols-3"}`}>
+            {leaders.map((m) => (
+              <MemberDiff key={m.id} runId={m.id} title={`#${m.memberIndex}${m.rank ? ` · rank ${m.rank}` : ""} · ${m.profile ?? m.agent}`} />
+            ))}
+          </div>
+        </Panel>
+      )}
+    </div>
+  );
+}
+
+function MemberDiff({ runId, title }: { runId: string; title: string }) {
+  const trpc = useTRPC();
+  const diff = useQuery(trpc.runs.diff.queryOptions({ runId }));
+  return (
+    <div className="min-w-0 space-y-2" data-testid="member-diff">
+      <div className="text-xs text-gray-300">{title}</div>
+      <PatchView patch={diff.data?.diff ?? null} emptyText={diff.isLoading ? "Loading…" : "No changes."} />
+    </div>
+  );
+}

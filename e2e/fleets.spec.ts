@@ -1,0 +1,76 @@
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { expect, test } from "@playwright/test";
+import { startFakeModelServer, type FakeModelServer } from "@loopy/fake-models/server";
+import { makeRepo } from "./helpers";
+
+test.describe.configure({ mode: "serial" });
+
+/**
+ * A best-of-3 from the browser with Loopy's agent on a fake model server: every
+ * member writes the same file, but the project's checkpoint fails for member 1
+ * (it reads LOOPY_MEMBER_INDEX), so the ranking puts the two green members
+ * first; one click approves the winner, merges it and rejects the rest.
+ */
+let model: FakeModelServer;
+const repo = makeRepo({ "README.md": "fleet\n" });
+const projectName = `fleet-${path.basename(repo)}`;
+const profileName = `fleet-fake-${path.basename(repo).slice(-6).toLowerCase()}`;
+
+test.beforeAll(async () => {
+  model = await startFakeModelServer();
+});
+test.afterAll(async () => {
+  await model?.close();
+});
+
+test("best of 3: one member fails its checks, the ranking shows it, approving the winner merges it", async ({ page }) => {
+  test.setTimeout(120_000);
+  await page.goto("/profiles");
+  await page.getByLabel("Profile name").fill(profileName);
+  await page.getByLabel("Adapter").selectOption("openai-compatible");
+  await page.getByLabel("Model").fill("fake-model");
+  await page.getByLabel("Base URL").fill(`${model.url}/v1`);
+  await page.getByRole("button", { name: "Save profile" }).click();
+  await expect(page.getByTestId("profiles-table")).toContainText(profileName);
+
+  await page.goto("/projects");
+  await page.getByLabel("Repository path").fill(repo);
+  await page.getByLabel("Name").fill(projectName);
+  await page.getByRole("button", { name: "Add project" }).click();
+  const row = page.getByTestId("projects-table").getByRole("row", { name: new RegExp(projectName) });
+  await row.getByRole("button", { name: "Settings" }).click();
+  await page.getByLabel("Checkpoints").fill(JSON.stringify([{ name: "member-ok", kind: "command", command: 'test "$LOOPY_MEMBER_INDEX" != 1' }]));
+  await page.getByLabel("Attempts").fill("1");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await expect(page.getByText("Saved")).toBeVisible();
+
+  await page.goto("/fleets");
+  await page.getByLabel("Project").selectOption({ label: projectName });
+  await page.getByLabel("Agent command").uncheck();
+  await page.getByLabel(`Agent ${profileName}`).check();
+  await page.getByLabel("Members").fill("3");
+  await page.getByLabel("Fleet task").fill("Add a greeting.\n@write greeting.txt: hello fleet\n@say Added greeting.txt");
+  await page.getByRole("button", { name: "Launch fleet" }).click();
+  await expect(page).toHaveURL(/\/fleets\/[a-z0-9]+$/);
+
+  // Every member settles; the ranking puts the failing member last.
+  await expect(page.getByTestId("fleet-progress")).toHaveAttribute("data-finished", "3", { timeout: 60_000 });
+  const members = page.getByTestId("fleet-member");
+  await expect(members).toHaveCount(3);
+  await expect(members.nth(0)).toHaveAttribute("data-rank", "1");
+  await expect(members.nth(2)).toHaveAttribute("data-rank", "3");
+  await expect(members.nth(2).getByTestId("run-status")).toHaveAttribute("data-status", "needs_attention");
+  await expect(members.nth(2)).toContainText("✗member-ok");
+  await expect(page.getByTestId("member-diff").first()).toContainText("greeting.txt");
+  await page.screenshot({ path: "test-results/fleet-ranked.png", fullPage: true });
+
+  // One click: the winner is merged, the others rejected.
+  const [winner, second, last] = await Promise.all([0, 1, 2].map((i) => members.nth(i).getAttribute("data-run-id")));
+  const statusOf = (runId: string | null) => page.locator(`[data-testid="fleet-member"][data-run-id="${runId}"]`).getByTestId("run-status");
+  await page.getByTestId("approve-winner").click();
+  await expect(statusOf(winner)).toHaveAttribute("data-status", "merged", { timeout: 20_000 });
+  await expect(statusOf(second)).toHaveAttribute("data-status", "rejected");
+  await expect(statusOf(last)).toHaveAttribute("data-status", "rejected");
+  expect(execFileSync("git", ["show", "main:greeting.txt"], { cwd: repo }).toString()).toBe("hello fleet\n");
+});
