@@ -13,13 +13,14 @@ const EXAMPLE = `[
   { "name": "no-secrets", "kind": "forbidden_paths", "globs": [".env*"], "required": true }
 ]`;
 
-/** A project's checkpoints (as JSON, like loopy.json in the repository), merge strategy and attempts. */
-export function ProjectSettings({ project }: { project: { id: string; name: string; checkpoints: unknown; mergeStrategy: string; maxAttempts: number } }) {
+/** A project's checkpoints (as JSON, like loopy.json in the repository), routing rules, merge strategy and attempts. */
+export function ProjectSettings({ project }: { project: { id: string; name: string; checkpoints: unknown; mergeStrategy: string; maxAttempts: number; routingRules?: unknown } }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [text, setText] = useState(JSON.stringify(project.checkpoints ?? [], null, 2));
   const [strategy, setStrategy] = useState(project.mergeStrategy);
   const [attempts, setAttempts] = useState(String(project.maxAttempts));
+  const [rules, setRules] = useState(JSON.stringify(project.routingRules ?? [], null, 2));
   const [parseError, setParseError] = useState<string | null>(null);
   const save = useMutation(trpc.projects.update.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.projects.list.queryKey() }) }));
   return (
@@ -29,21 +30,29 @@ export function ProjectSettings({ project }: { project: { id: string; name: stri
       onSubmit={(e) => {
         e.preventDefault();
         let checkpoints: unknown[];
+        let routingRules: Array<{ tag: string; agent: string }>;
         try {
           checkpoints = JSON.parse(text) as unknown[];
           if (!Array.isArray(checkpoints)) throw new Error("checkpoints must be a JSON list");
+          routingRules = JSON.parse(rules || "[]") as Array<{ tag: string; agent: string }>;
+          if (!Array.isArray(routingRules)) throw new Error("routing rules must be a JSON list");
         } catch (error) {
           setParseError(`Not valid JSON: ${(error as Error).message}`);
           return;
         }
         setParseError(null);
-        save.mutate({ project: project.id, checkpoints, mergeStrategy: strategy as "merge" | "squash", maxAttempts: Number(attempts) });
+        save.mutate({ project: project.id, checkpoints, routingRules, mergeStrategy: strategy as "merge" | "squash", maxAttempts: Number(attempts) });
       }}
     >
       <label className="block space-y-1">
         <span className="text-xs font-medium uppercase tracking-wide text-gray-400">Checkpoints (run after every agent turn)</span>
         <textarea aria-label="Checkpoints" className={`${inputClass} min-h-40 font-mono text-xs`} value={text} onChange={(e) => setText(e.target.value)} placeholder={EXAMPLE} />
         <span className="block text-xs text-gray-500">Kinds: command, max_changed_lines, forbidden_paths, protected_paths. A loopy.json with {"{ \"checkpoints\": [...] }"} at the repository root adds more.</span>
+      </label>
+      <label className="block space-y-1">
+        <span className="text-xs font-medium uppercase tracking-wide text-gray-400">Routing rules (tags pick the agent)</span>
+        <textarea aria-label="Routing rules" className={`${inputClass} min-h-16 font-mono text-xs`} value={rules} onChange={(e) => setRules(e.target.value)} placeholder={'[{ "tag": "docs", "agent": "cheap-model" }, { "tag": "refactor", "agent": "claude" }]'} />
+        <span className="block text-xs text-gray-500">A task launched with tags and no agent goes to the first rule whose tag it has; the run shows the rule.</span>
       </label>
       <div className="flex flex-wrap items-end gap-4">
         <label className="space-y-1">

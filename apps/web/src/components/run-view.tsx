@@ -140,7 +140,10 @@ export function RunView({ runId }: { runId: string }) {
 
       <dl className="grid grid-cols-2 gap-x-6 gap-y-2 rounded-lg border border-white/10 bg-[#11151d] p-4 text-sm md:grid-cols-4">
         <Meta label="Project" value={r.project.name} />
-        <Meta label="Agent" value={r.task.agentProfile ? `${r.task.agentProfile.name} (${r.agent})` : r.agent} />
+        <Meta
+          label="Agent"
+          value={`${r.task.agentProfile ? `${r.task.agentProfile.name} (${r.agent})` : r.agent}${r.task.routedBy ? ` · ${r.task.routedBy}` : ""}`}
+        />
         <Meta label="Branch" value={r.branch} mono />
         <Meta label="Base" value={`${r.baseRef} @ ${r.baseSha.slice(0, 8)}`} mono />
         <Meta label="Started" value={formatTime(r.startedAt)} />
