@@ -67,7 +67,7 @@ test("best of 3: one member fails its checks, the ranking shows it, approving th
 
   // One click: the winner is merged, the others rejected.
   const [winner, second, last] = await Promise.all([0, 1, 2].map((i) => members.nth(i).getAttribute("data-run-id")));
-  const statusOf = (runId: string | null) => page.locator(`[data-testid="fleet-member"][data-run-id="${runId}"]`).getByTestId("run-status");
+  const statusOf = (runId: string | null | undefined) => page.locator(`[data-testid="fleet-member"][data-run-id="${runId}"]`).getByTestId("run-status");
   await page.getByTestId("approve-winner").click();
   await expect(statusOf(winner)).toHaveAttribute("data-status", "merged", { timeout: 20_000 });
   await expect(statusOf(second)).toHaveAttribute("data-status", "rejected");

@@ -24,14 +24,20 @@ test("start a loop on the demo target, watch it live, open a point's diff", asyn
   await expect
     .poll(
       async () => {
-        const id = await page.getByTestId("running-experiment").getAttribute("data-experiment-id", { timeout: 500 }).catch(() => null);
-        const count = Number(await page.getByTestId("live-curve").getAttribute("data-points", { timeout: 500 }).catch(() => "0"));
+        // One read of the page per sample (no auto-waiting), so a busy machine cannot stretch a sample across experiments.
+        const sample = await page.evaluate(() => {
+          const box = document.querySelector('[data-testid="running-experiment"]');
+          const curve = document.querySelector('[data-testid="live-curve"]');
+          return box && curve ? { id: box.getAttribute("data-experiment-id"), count: Number(curve.getAttribute("data-points")) } : null;
+        });
+        const id = sample?.id;
+        const count = sample?.count ?? 0;
         if (!id || !count) return false;
         const before = seen.get(id);
         seen.set(id, count);
         return before !== undefined && count > before;
       },
-      { timeout: 30_000, intervals: [250] },
+      { timeout: 60_000, intervals: [250] },
     )
     .toBe(true);
   await expect(page.getByTestId("log-tail")).toContainText('"step"');
@@ -50,6 +56,11 @@ test("start a loop on the demo target, watch it live, open a point's diff", asyn
   const detail = page.getByTestId("experiment-detail");
   await expect(detail).toHaveAttribute("data-experiment-id", id!);
   await expect(detail.getByTestId("experiment-diff")).toContainText("loopy.params.json");
+  // The URL names the experiment, so the same view opens from a link.
+  await expect(page).toHaveURL(new RegExp(`\\?experiment=${id}$`));
+  await page.reload();
+  await expect(page.getByTestId("experiment-detail")).toHaveAttribute("data-experiment-id", id!);
+  await expect(page.getByTestId("experiment-detail").getByTestId("experiment-curve")).toBeVisible();
 
   // The loop ends by itself after three candidates (the baseline and its noise repeats come first).
   await expect(page.getByTestId("loop-status")).toHaveAttribute("data-status", "completed", { timeout: 90_000 });

@@ -3,6 +3,7 @@
 import { useMutation, useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useSubscription } from "@trpc/tanstack-react-query";
 import Link from "next/link";
+import { useRouter } from "next/navigation";
 import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { formatDuration } from "@loopy/config/duration";
 import { downsampleMinMax, type XY } from "@loopy/research/downsample";
@@ -39,12 +40,22 @@ interface LivePoint {
  * against its budget), an overlay of chosen experiments' curves, the table of
  * experiments, and the selected experiment's diff.
  */
-export function LoopView({ loopId }: { loopId: string }) {
+export function LoopView({ loopId, initialExperiment = null }: { loopId: string; initialExperiment?: string | null }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const loop = useQuery(trpc.research.get.queryOptions({ loopId }));
   const experiments = useQuery(trpc.research.experiments.queryOptions({ loopId }));
-  const [selected, setSelected] = useState<string | null>(null);
+  const [selected, setSelectedState] = useState<string | null>(initialExperiment);
+  // The selected experiment is in the URL, so a link opens it.
+  const router = useRouter();
+  const setSelected = useCallback(
+    (id: string) => {
+      setSelectedState(id);
+      // Through the router (not history.replaceState), so a navigation still settling cannot put the old URL back.
+      router.replace(`/research/${loopId}?experiment=${encodeURIComponent(id)}`, { scroll: false });
+    },
+    [loopId, router],
+  );
   const [compare, setCompare] = useState<ReadonlySet<string>>(new Set());
   const [live, setLive] = useState<Record<string, LivePoint[]>>({});
   const [streamReady, setStreamReady] = useState(false);
@@ -236,7 +247,7 @@ export function LoopView({ loopId }: { loopId: string }) {
         <ExperimentsTable rows={rows} focus={focus} compare={compare} onSelect={setSelected} onCompare={onCompare} best={best} />
       </Panel>
 
-      {focus && <ExperimentDetail experimentId={focus} />}
+      {focus && <ExperimentDetail experimentId={focus} live={live[focus]} ready={streamReady} />}
 
       {(l.slots as string[]).length > 0 && <SlotTimeline project={l.project.id} />}
     </div>
@@ -422,9 +433,12 @@ const ExperimentsTable = memo(function ExperimentsTable({ rows, focus, compare, 
   );
 });
 
-const ExperimentDetail = memo(function ExperimentDetail({ experimentId }: { experimentId: string }) {
+const ExperimentDetail = memo(function ExperimentDetail({ experimentId, live, ready }: { experimentId: string; live: LivePoint[] | undefined; ready: boolean }) {
   const trpc = useTRPC();
   const detail = useQuery(trpc.research.experiment.queryOptions({ experimentId }));
+  const base = useQuery(pointsQuery(trpc, experimentId, ready));
+  const series = useMemo(() => mergeSeries(base.data, live), [base.data, live]);
+  const curveName = series.has("loss") ? "loss" : ([...series.keys()][0] ?? "loss");
   const e = detail.data;
   return (
     <Panel title={e ? `Experiment #${e.index} (${e.kind})` : "Experiment"} actions={e && <StatusBadge status={e.status} testId="detail-status" />}>
@@ -443,6 +457,7 @@ const ExperimentDetail = memo(function ExperimentDetail({ experimentId }: { expe
           {e.params !== null && Object.keys(e.params as object).length > 0 && (
             <pre className="overflow-auto rounded-md bg-black/30 p-2 font-mono text-xs text-gray-300">{JSON.stringify(e.params, null, 2)}</pre>
           )}
+          {series.size > 0 && <CurveChart testId="experiment-curve" name={curveName} height={200} series={[{ key: e.id, label: curveName, color: COLORS[1]!, points: series.get(curveName) ?? [] }]} />}
           <PatchView patch={e.diff} emptyText={e.kind === "candidate" ? "This experiment changed no files." : "A baseline or re-run measures the code as it is; it has no diff."} />
           {e.logTail && (
             <details>
