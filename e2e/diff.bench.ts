@@ -33,6 +33,27 @@ test("diff viewer: open and scroll a 5,000-line diff", async ({ page, baseURL })
     }
     return { frames, maxRows, height: el.scrollHeight };
   });
+  // The same scroll over 5,000 plain lines of static text (no React, no virtualisation) in the same
+  // browser: what a frame costs here before the viewer does anything.
+  const control = await page.evaluate(async () => {
+    const el = document.createElement("div");
+    el.style.cssText = "position:fixed;inset:0;overflow:auto;background:#0b0d12;z-index:9999;font:12px/20px monospace;white-space:pre;color:#ccc";
+    el.textContent = Array.from({ length: 5000 }, (_, i) => `${i}  export const value${i} = ${i} + 1; // line ${i}`).join("\n");
+    document.body.appendChild(el);
+    await new Promise(requestAnimationFrame);
+    const frames: number[] = [];
+    let last = performance.now();
+    while (el.scrollTop + el.clientHeight < el.scrollHeight - 1) {
+      el.scrollTop += 240;
+      await new Promise(requestAnimationFrame);
+      const now = performance.now();
+      frames.push(now - last);
+      last = now;
+    }
+    el.remove();
+    return frames;
+  });
+  const controlSorted = [...control].sort((a, b) => a - b);
   const sorted = [...scroll.frames].sort((a, b) => a - b);
   const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -47,6 +68,8 @@ test("diff viewer: open and scroll a 5,000-line diff", async ({ page, baseURL })
     frameMaxMs: +sorted.at(-1)!.toFixed(1),
     framesOver50Ms: scroll.frames.filter((f) => f > 50).length,
     maxRowsInDom: scroll.maxRows,
+    staticTextFrameP50Ms: +controlSorted[Math.floor(controlSorted.length / 2)]!.toFixed(1),
+    staticTextFrameP95Ms: +controlSorted[Math.floor(controlSorted.length * 0.95)]!.toFixed(1),
   };
   console.log(`\nbench:diff ${JSON.stringify(figures, null, 2)}`);
 });
