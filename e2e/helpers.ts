@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { expect, type Page } from "@playwright/test";
 
 /** A temporary git repository with one commit on `main`. */
 export function makeRepo(files: Record<string, string> = { "README.md": "hello colour world\n" }): string {
@@ -42,4 +43,29 @@ export function largeDiffRun(baseURL: string, lines: number): string {
   const run = loopy(baseURL, "run", "--project", name, "--agent", "command", "--command", "sed -i 's/= \\([0-9]*\\);/= \\1 + 1;/' big.ts && sed -i 's/^const v20 = 20;/const v20 = 2000;/' src/app.ts", "--wait", "--json");
   if (run.code !== 0) throw new Error(run.stderr || run.stdout);
   return (JSON.parse(run.stdout) as { id: string }).id;
+}
+
+/** Saves an agent profile for Loopy's own agent on a fake model server, through the Agents page. */
+export async function addFakeModelProfile(page: Page, name: string, modelUrl: string) {
+  await page.goto("/profiles");
+  await page.getByLabel("Profile name").fill(name);
+  await page.getByLabel("Adapter").selectOption("openai-compatible");
+  await page.getByLabel("Model").fill("fake-model");
+  await page.getByLabel("Base URL").fill(`${modelUrl}/v1`);
+  await page.getByRole("button", { name: "Save profile" }).click();
+  await expect(page.getByTestId("profiles-table")).toContainText(name);
+}
+
+/** Registers a repository on the Projects page and saves its checkpoints (and attempts) in its settings. */
+export async function addProjectWithCheckpoints(page: Page, repo: string, name: string, checkpoints: unknown[], attempts?: number) {
+  await page.goto("/projects");
+  await page.getByLabel("Repository path").fill(repo);
+  await page.getByLabel("Name").fill(name);
+  await page.getByRole("button", { name: "Add project" }).click();
+  const row = page.getByTestId("projects-table").getByRole("row", { name: new RegExp(name) });
+  await row.getByRole("button", { name: "Settings" }).click();
+  await page.getByLabel("Checkpoints").fill(JSON.stringify(checkpoints));
+  if (attempts !== undefined) await page.getByLabel("Attempts").fill(String(attempts));
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await expect(page.getByText("Saved")).toBeVisible();
 }

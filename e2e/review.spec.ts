@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { expect, test } from "@playwright/test";
 import { startFakeModelServer, type FakeModelServer } from "@loopy/fake-models/server";
-import { makeRepo } from "./helpers";
+import { addFakeModelProfile, addProjectWithCheckpoints, makeRepo } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 
@@ -26,23 +26,8 @@ test.afterAll(async () => {
 });
 
 test("set up: a profile for the fake model and a project with a checkpoint", async ({ page }) => {
-  await page.goto("/profiles");
-  await page.getByLabel("Profile name").fill(profileName);
-  await page.getByLabel("Adapter").selectOption("openai-compatible");
-  await page.getByLabel("Model").fill("fake-model");
-  await page.getByLabel("Base URL").fill(`${model.url}/v1`);
-  await page.getByRole("button", { name: "Save profile" }).click();
-  await expect(page.getByTestId("profiles-table")).toContainText(profileName);
-
-  await page.goto("/projects");
-  await page.getByLabel("Repository path").fill(repo);
-  await page.getByLabel("Name").fill(projectName);
-  await page.getByRole("button", { name: "Add project" }).click();
-  const row = page.getByTestId("projects-table").getByRole("row", { name: new RegExp(projectName) });
-  await row.getByRole("button", { name: "Settings" }).click();
-  await page.getByLabel("Checkpoints").fill(JSON.stringify([{ name: "greeting-exists", kind: "command", command: "test -s greeting.txt" }]));
-  await page.getByRole("button", { name: "Save settings" }).click();
-  await expect(page.getByText("Saved")).toBeVisible();
+  await addFakeModelProfile(page, profileName, model.url);
+  await addProjectWithCheckpoints(page, repo, projectName, [{ name: "greeting-exists", kind: "command", command: "test -s greeting.txt" }]);
 });
 
 test("an agent run reaches the inbox; a comment goes back to the agent; keyboard approval merges it", async ({ page }) => {

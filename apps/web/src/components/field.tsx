@@ -1,3 +1,4 @@
+import Link from "next/link";
 import type { ReactNode } from "react";
 
 export const inputClass =
@@ -43,6 +44,18 @@ export function Meta({ label, value, mono }: { label: string; value: ReactNode; 
     <div className="min-w-0">
       <dt className="text-xs uppercase tracking-wide text-gray-500">{label}</dt>
       <dd className={`truncate text-gray-200 ${mono ? "font-mono text-xs leading-5" : ""}`}>{value}</dd>
+    </div>
+  );
+}
+
+/** A page whose record could not be loaded: the reason, and the way back to its list. */
+export function PageError({ message, back }: { message: string; back: { href: string; label: string } }) {
+  return (
+    <div className="space-y-3">
+      <ErrorNote message={message} />
+      <Link href={back.href} className="text-sm text-sky-300 underline">
+        {back.label}
+      </Link>
     </div>
   );
 }

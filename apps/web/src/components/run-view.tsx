@@ -2,7 +2,6 @@
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useSubscription } from "@trpc/tanstack-react-query";
-import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { formatDuration } from "@loopy/config/duration";
@@ -13,7 +12,7 @@ import { DiffView, type DiffViewHandle } from "./diff-view";
 import { KeyHelp, useKeys, useToggle } from "./keyboard";
 import { ReviewBar, type ReviewBarHandle } from "./review-bar";
 import { Elapsed, formatTime } from "./elapsed";
-import { ErrorNote, Meta, Panel } from "./field";
+import { ErrorNote, Meta, PageError, Panel } from "./field";
 import { StatusBadge } from "./status-badge";
 
 const ACTIVE = new Set(["queued", "running", "verifying"]);
@@ -93,16 +92,7 @@ export function RunView({ runId }: { runId: string }) {
   }, [inbox.data, runId, router, toggleHelp, setHelp, help]);
   useKeys(keys);
 
-  if (run.error) {
-    return (
-      <div className="space-y-3">
-        <ErrorNote message={run.error.message} />
-        <Link href="/runs" className="text-sm text-sky-300 underline">
-          Back to runs
-        </Link>
-      </div>
-    );
-  }
+  if (run.error) return <PageError message={run.error.message} back={{ href: "/runs", label: "Back to runs" }} />;
   if (!run.data) return <p className="text-sm text-gray-400">Loading run…</p>;
   const r = run.data;
   const active = ACTIVE.has(r.status);

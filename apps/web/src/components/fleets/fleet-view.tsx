@@ -5,7 +5,7 @@ import Link from "next/link";
 import { formatDuration } from "@loopy/config/duration";
 import { useTRPC } from "~/trpc/client";
 import { Elapsed } from "../elapsed";
-import { ErrorNote, Meta, Panel } from "../field";
+import { ErrorNote, Meta, PageError, Panel } from "../field";
 import { PatchView } from "../research/patch-view";
 import { StatusBadge } from "../status-badge";
 import { ProgressBar } from "./progress-bar";
@@ -29,16 +29,7 @@ export function FleetView({ fleetId }: { fleetId: string }) {
   const cancel = useMutation(trpc.fleets.cancel.mutationOptions({ onSuccess: refetch }));
   const approve = useMutation(trpc.fleets.approveWinner.mutationOptions({ onSuccess: refetch }));
 
-  if (fleet.error) {
-    return (
-      <div className="space-y-3">
-        <ErrorNote message={fleet.error.message} />
-        <Link href="/fleets" className="text-sm text-sky-300 underline">
-          Back to fleets
-        </Link>
-      </div>
-    );
-  }
+  if (fleet.error) return <PageError message={fleet.error.message} back={{ href: "/fleets", label: "Back to fleets" }} />;
   if (!fleet.data) return <p className="text-sm text-gray-400">Loading fleet…</p>;
   const f = fleet.data;
   const bestOfN = f.kind === "best_of_n";

@@ -2,14 +2,13 @@
 
 import { useMutation, useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useSubscription } from "@trpc/tanstack-react-query";
-import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { formatDuration } from "@loopy/config/duration";
 import { downsampleMinMax, type XY } from "@loopy/research/downsample";
 import { useTRPC } from "~/trpc/client";
 import { Elapsed, formatTime } from "../elapsed";
-import { ErrorNote, Meta, Panel } from "../field";
+import { ErrorNote, Meta, PageError, Panel } from "../field";
 import { toggled } from "../diff-lines";
 import { StatusBadge } from "../status-badge";
 import { CurveChart, ProgressionChart, type CurveSeries } from "./charts";
@@ -153,16 +152,7 @@ export function LoopView({ loopId, initialExperiment = null }: { loopId: string;
   );
   const onCompare = useCallback((id: string) => setCompare((prev) => toggled(prev, id)), []);
 
-  if (loop.error) {
-    return (
-      <div className="space-y-3">
-        <ErrorNote message={loop.error.message} />
-        <Link href="/research" className="text-sm text-sky-300 underline">
-          Back to research
-        </Link>
-      </div>
-    );
-  }
+  if (loop.error) return <PageError message={loop.error.message} back={{ href: "/research", label: "Back to research" }} />;
   if (!loop.data) return <p className="text-sm text-gray-400">Loading loop…</p>;
   const l = loop.data;
   const kept = rows.filter((e) => e.status === "keep" && e.kind === "candidate").length;
