@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRunWorker } from "@loopy/queue/run-worker";
+import { startFakeModelServer } from "@loopy/fake-models/server";
 import { createHarness, eventually, gitIn, makeRepo, type Harness } from "./harness.ts";
 
 /**
@@ -78,6 +79,34 @@ describe("fleets", () => {
     expect(fleet.spent.wallClockMs).toBeGreaterThanOrEqual(1500);
     expect(fleet.spent.wallClockMs).toBeLessThan(10_000);
   }, 30_000);
+
+  it("stops the fleet when its token budget is spent by an agent's usage, before the next member starts", async () => {
+    // Loopy's agent on a fake model that reports 200 input + 40 output tokens per request: one turn is ≥ 480 tokens.
+    const model = await startFakeModelServer();
+    try {
+      await h.api.profiles.add({ name: "fleet-fake-tokens", adapter: "openai-compatible", config: { model: "fake-model", baseUrl: `${model.url}/v1` } });
+      const launched = await h.api.fleets.launch({
+        kind: "best_of_n",
+        project,
+        agents: ["fleet-fake-tokens"],
+        prompt: "@write tokens.txt: spent",
+        count: 3,
+        concurrency: 1,
+        budget: { tokens: 300 },
+      });
+      const fleet = await settled(launched.id, ["failed"], 30_000);
+      expect(fleet.statusReason).toMatch(/^fleet budget spent: \d+ of 300 tokens$/);
+      expect(fleet.spent.tokens).toBeGreaterThanOrEqual(300);
+      // Only the first member ever ran; the other two were cancelled without starting.
+      expect(fleet.members.filter((m) => m.startedAt !== null).map((m) => m.memberIndex)).toEqual([0]);
+      for (const m of fleet.members.slice(1)) {
+        expect(m.status).toBe("cancelled");
+        expect(m.statusReason).toContain("fleet budget spent");
+      }
+    } finally {
+      await model.close();
+    }
+  }, 40_000);
 
   it("pauses (no new starts) and resumes", async () => {
     const launched = await h.api.fleets.launch({ kind: "best_of_n", project, command: "sleep 0.5", count: 3, concurrency: 1 });
