@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ResearchStreamItem } from "@loopy/api/routers/research";
+import { appendResearchEvents, listResearchEvents } from "@loopy/core/research/events";
 import { createHarness, eventually, makeRepo, type Harness } from "./harness.ts";
 
 const fixture = readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../packages/research/fixtures/autoresearch-h100-mar8.results.tsv"), "utf8");
@@ -47,6 +48,13 @@ describe("research API", () => {
     return got;
   }
   const loopEnded = (item: ResearchStreamItem) => item.kind === "event" && item.event.event.type === "loop" && ["completed", "failed", "cancelled"].includes(item.event.event.status);
+
+  it("stores event text with NUL characters (from an agent's description) instead of failing the insert", async () => {
+    const loop = await h.api.research.importTsv({ project, tsv: fixture, name: "nul" });
+    await appendResearchEvents(h.services.db, null, loop.id, [{ type: "experiment", experimentId: "x", index: 0, kind: "candidate", status: "discard", metric: 1, description: "a\u0000b" }]);
+    const stored = (await listResearchEvents(h.services.db, loop.id)).at(-1)!.event;
+    expect(stored).toMatchObject({ type: "experiment", description: "a\uFFFDb" });
+  });
 
   it("streams experiment changes and new points live, each point once, and resumes from a tracked id", async () => {
     const loop = await create();

@@ -43,7 +43,8 @@ export function stripNul(text: string): string {
   return text.includes("\u0000") ? text.replaceAll("\u0000", "\uFFFD") : text;
 }
 
-function withoutNul<T>(value: T): T {
+/** `value` with NUL characters replaced in every string inside it (Postgres text and jsonb refuse them). */
+export function withoutNul<T>(value: T): T {
   if (typeof value === "string") return stripNul(value) as T;
   if (Array.isArray(value)) return value.map(withoutNul) as T;
   if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutNul(v)])) as T;

@@ -1,5 +1,5 @@
 import type { Db, Prisma } from "@loopy/db/client";
-import { stripNul } from "../run-events.ts";
+import { withoutNul } from "../run-events.ts";
 import type { ResearchNotifier } from "./ports.ts";
 
 export type LoopStatus = "queued" | "running" | "paused" | "completed" | "failed" | "cancelled";
@@ -51,7 +51,7 @@ function toStored(row: { id: bigint; loopId: string; data: unknown; createdAt: D
 export async function appendResearchEvents(db: Client, notifier: ResearchNotifier | null, loopId: string, events: ResearchEventData[]): Promise<StoredResearchEvent[]> {
   if (events.length === 0) return [];
   const rows = await db.researchEvent.createManyAndReturn({
-    data: events.map((event) => ({ loopId, type: event.type, data: JSON.parse(stripNul(JSON.stringify(event))) as object })),
+    data: events.map((event) => ({ loopId, type: event.type, data: withoutNul(event) as object })),
     select: { id: true, loopId: true, data: true, createdAt: true },
   });
   const stored = rows.map(toStored).sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
