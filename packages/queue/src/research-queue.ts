@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import type { ResearchScheduler } from "@loopy/core/research/ports";
 import { publishResearchCancel } from "./research-bus.ts";
+import { removeWaitingJob } from "./remove-waiting.ts";
 
 /** The queue of research loops waiting for a worker. One job per loop; job id = loop id. */
 export const RESEARCH_QUEUE = "research";
@@ -45,17 +46,7 @@ export async function ensureResearchJob(queue: Queue<ResearchJob>, loopId: strin
 export function createResearchScheduler(queue: Queue<ResearchJob>, publisher: Redis, prefix: string): ResearchScheduler {
   return {
     enqueue: (loopId) => enqueueResearch(queue, loopId),
-    async remove(loopId) {
-      const job = await queue.getJob(loopId);
-      if (!job) return false;
-      if (!(await job.isWaiting()) && !(await job.isDelayed())) return false;
-      try {
-        await job.remove();
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    remove: (loopId) => removeWaitingJob(queue, loopId),
     requestCancel: (loopId) => publishResearchCancel(publisher, prefix, loopId),
   };
 }

@@ -3,6 +3,7 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import type { RunScheduler } from "@loopy/core/ports";
 import { publishCancel } from "./event-bus.ts";
+import { removeWaitingJob } from "./remove-waiting.ts";
 
 /** The queue of runs waiting for a worker. One job per run; job id = run id. */
 export const RUN_QUEUE = "runs";
@@ -39,18 +40,7 @@ export async function enqueueRun(queue: Queue<RunJob>, runId: string, turn = 0):
 export function createRunScheduler(queue: Queue<RunJob>, publisher: Redis, prefix: string): RunScheduler {
   return {
     enqueue: (runId, turn) => enqueueRun(queue, runId, turn),
-    async remove(runId) {
-      const job = await queue.getJob(runId);
-      if (!job) return false;
-      if (!(await job.isWaiting()) && !(await job.isDelayed())) return false;
-      try {
-        await job.remove();
-        return true;
-      } catch {
-        // It became active (locked by a worker) in the meantime.
-        return false;
-      }
-    },
+    remove: (runId) => removeWaitingJob(queue, runId),
     requestCancel: (runId) => publishCancel(publisher, prefix, runId),
   };
 }
