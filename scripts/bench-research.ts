@@ -14,6 +14,7 @@ import path from "node:path";
 import { loadEnv } from "@loopy/config/env";
 import { createServices } from "@loopy/api/services";
 import { createCaller, createContext } from "@loopy/api";
+import { SYSTEM_ACTOR } from "@loopy/core/auth/roles";
 import { startResearchWorker } from "@loopy/queue/research-worker";
 import { setUpTestServices } from "../test/services.ts";
 
@@ -31,7 +32,7 @@ git("-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-q
 
 const env = loadEnv({ DATABASE_URL: await services.newDatabase(), REDIS_URL: services.redisUrl, LOOPY_REDIS_PREFIX: `${services.prefix}:bench`, LOOPY_HOME: home });
 const api = createServices(env);
-const caller = createCaller(createContext(api));
+const caller = createCaller(createContext(api, SYSTEM_ACTOR));
 const worker = await startResearchWorker({ db: api.db, notifier: api.researchNotifier, redisUrl: env.REDIS_URL!, prefix: env.LOOPY_REDIS_PREFIX, concurrency: 1, loopyHome: home });
 
 const quantile = (xs: number[], q: number) => {

@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import { createHTTPServer } from "@trpc/server/adapters/standalone";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appRouter, createContext } from "@loopy/api";
+import { SYSTEM_ACTOR } from "@loopy/core/auth/roles";
 import { createHarness, eventually, makeRepo, type Harness } from "./harness.ts";
 
 const exec = promisify(execFile);
@@ -20,7 +21,7 @@ describe("loopy fleet CLI", () => {
 
   beforeAll(async () => {
     h = await createHarness();
-    const server = createHTTPServer({ router: appRouter, basePath: "/api/trpc/", createContext: () => createContext(h.services) });
+    const server = createHTTPServer({ router: appRouter, basePath: "/api/trpc/", createContext: () => createContext(h.services, SYSTEM_ACTOR) });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     close = () => server.close();

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { inject } from "vitest";
 import { createServices, type Services } from "@loopy/api/services";
 import { createCaller, createContext } from "@loopy/api";
+import { SYSTEM_ACTOR, type Actor } from "@loopy/core/auth/roles";
 import { loadEnv } from "@loopy/config/env";
 import { startRunWorker } from "@loopy/queue/run-worker";
 import { startResearchWorker, type ResearchWorkerHandle } from "@loopy/queue/research-worker";
@@ -39,6 +40,8 @@ export interface Harness {
   api: ReturnType<typeof createCaller>;
   /** A caller whose subscriptions end when `signal` aborts (tRPC takes the signal per caller). */
   apiWithSignal(signal: AbortSignal): ReturnType<typeof createCaller>;
+  /** The API as another caller: a user of some role, or nobody (null). */
+  apiAs(actor: Actor | null, csrfValid?: boolean): ReturnType<typeof createCaller>;
   home: string;
   /** Starts an in-process BullMQ worker that executes runs like apps/worker does. */
   startWorker(concurrency?: number): Promise<() => Promise<void>>;
@@ -66,14 +69,15 @@ export async function createHarness(): Promise<Harness> {
     LOOPY_AGENT_BIN_DIRS: AGENT_BIN_DIR,
   });
   const services = createServices(env);
-  const api = createCaller(createContext(services));
+  const api = createCaller(createContext(services, SYSTEM_ACTOR));
   const stops: Array<() => Promise<void>> = [];
   const researchWorkers: ResearchWorkerHandle[] = [];
 
   return {
     services,
     api,
-    apiWithSignal: (signal) => createCaller(createContext(services), { signal }),
+    apiWithSignal: (signal) => createCaller(createContext(services, SYSTEM_ACTOR), { signal }),
+    apiAs: (actor, csrfValid = true) => createCaller(createContext(services, actor, csrfValid)),
     home,
     async startWorker(concurrency = 4) {
       const worker = await startRunWorker({

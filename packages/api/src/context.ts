@@ -1,9 +1,20 @@
+import type { Actor } from "@loopy/core/auth/roles";
+import { recordAudit, type AuditTarget } from "@loopy/core/auth/audit";
 import type { Services } from "./services.ts";
 
 export interface Context {
   services: Services;
+  /** Who is calling; null when the request proved no identity. */
+  actor: Actor | null;
+  /** False when a browser-session request lacks its session's CSRF token (mutations are then refused). */
+  csrfValid: boolean;
 }
 
-export function createContext(services: Services): Context {
-  return { services };
+export function createContext(services: Services, actor: Actor | null, csrfValid = true): Context {
+  return { services, actor, csrfValid };
+}
+
+/** Records who did what in the audit log (after the action succeeded). */
+export function audit(ctx: { services: Services; actor: Actor }, action: string, target?: AuditTarget | null, detail?: Record<string, unknown>) {
+  return recordAudit(ctx.services.db, ctx.actor, action, target, detail);
 }

@@ -2,9 +2,15 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { ZodError } from "zod";
 import { AppError, type AppErrorCode } from "@loopy/core/errors";
+import { type Actor, type Role, roleAtLeast } from "@loopy/core/auth/roles";
 import type { Context } from "./context.ts";
 
-const t = initTRPC.context<Context>().create({
+/** Every procedure declares the least role that may call it (see `authorize`). */
+export interface Meta {
+  role: Role;
+}
+
+const t = initTRPC.context<Context>().meta<Meta>().create({
   transformer: superjson,
   sse: {
     ping: { enabled: true, intervalMs: 10_000 },
@@ -20,6 +26,8 @@ const t = initTRPC.context<Context>().create({
 
 const TRPC_CODE: Record<AppErrorCode, TRPCError["code"]> = {
   BAD_INPUT: "BAD_REQUEST",
+  UNAUTHENTICATED: "UNAUTHORIZED",
+  FORBIDDEN: "FORBIDDEN",
   NOT_FOUND: "NOT_FOUND",
   CONFLICT: "CONFLICT",
   UNAVAILABLE: "SERVICE_UNAVAILABLE",
@@ -40,6 +48,40 @@ const mapErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
+/**
+ * The one gate in front of every procedure, queries, mutations and live streams
+ * alike: an anonymous caller is refused, so is a caller whose role is below
+ * the procedure's, and so is a browser-session mutation without its CSRF token.
+ * A procedure without a declared role is refused too (fail closed).
+ */
+const authorize = t.middleware(({ ctx, meta, type, next }) => {
+  const needed = meta?.role;
+  if (!needed) throw new TRPCError({ code: "FORBIDDEN", message: "This procedure declares no role, so nobody may call it" });
+  const actor = ctx.actor;
+  if (!actor) {
+    throw new TRPCError({
+      code: "UNAUTHORIZED",
+      message: "Sign in first: in a browser at /login; from the CLI with an API token (LOOPY_TOKEN, or the token file in LOOPY_HOME)",
+    });
+  }
+  if (type === "mutation" && actor.via === "session" && !ctx.csrfValid) {
+    throw new TRPCError({ code: "FORBIDDEN", message: "Missing or wrong CSRF token: send the loopy_csrf cookie's value in the x-loopy-csrf header" });
+  }
+  if (!roleAtLeast(actor.role, needed)) {
+    throw new TRPCError({ code: "FORBIDDEN", message: `This needs the ${needed} role; ${actor.name} has ${actor.role}` });
+  }
+  return next({ ctx: { actor: actor as Actor } });
+});
+
+const authorized = t.procedure.use(mapErrors).use(authorize);
+
 export const router = t.router;
-export const publicProcedure = t.procedure.use(mapErrors);
+/** Reads: everything but secrets. */
+export const viewerProcedure = authorized.meta({ role: "viewer" });
+/** Review actions: comment, request changes, approve, reject. */
+export const reviewerProcedure = authorized.meta({ role: "reviewer" });
+/** Launch, pause and cancel runs, fleets and research loops. */
+export const operatorProcedure = authorized.meta({ role: "operator" });
+/** Projects, agent profiles, secrets, users, tokens, the audit log. */
+export const adminProcedure = authorized.meta({ role: "admin" });
 export const createCallerFactory = t.createCallerFactory;

@@ -2,7 +2,7 @@
  * The one error type of Loopy's domain: a code a program can branch on and a
  * message a user can act on. The API maps codes to HTTP/tRPC errors in one place.
  */
-export type AppErrorCode = "BAD_INPUT" | "NOT_FOUND" | "CONFLICT" | "UNAVAILABLE" | "INTERNAL";
+export type AppErrorCode = "BAD_INPUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT" | "UNAVAILABLE" | "INTERNAL";
 
 export class AppError extends Error {
   readonly code: AppErrorCode;
@@ -14,5 +14,7 @@ export class AppError extends Error {
 }
 
 export const badInput = (message: string) => new AppError("BAD_INPUT", message);
+export const unauthenticated = (message: string) => new AppError("UNAUTHENTICATED", message);
+export const forbidden = (message: string) => new AppError("FORBIDDEN", message);
 export const notFound = (message: string) => new AppError("NOT_FOUND", message);
 export const conflict = (message: string) => new AppError("CONFLICT", message);

@@ -1,9 +1,9 @@
 import { agentNames, findAgent } from "@loopy/agents/registry";
-import { publicProcedure, router } from "../trpc.ts";
+import { viewerProcedure, router } from "../trpc.ts";
 
 export const agentsRouter = router({
   /** The agents this Loopy can run. */
-  list: publicProcedure.query(async ({ ctx }) =>
+  list: viewerProcedure.query(async ({ ctx }) =>
     Promise.all(
       agentNames().map(async (name) => {
         const agent = findAgent(name)!;

@@ -3,7 +3,7 @@ import { parseDuration } from "@loopy/config/duration";
 import { badInput } from "@loopy/core/errors";
 import { approveWinner, cancelFleet, FLEET_STATUSES, getFleet, launchFleet, listFleets, pauseFleet, rankFleet, resumeFleet } from "@loopy/core/fleets/fleets";
 import type { FleetChange, RunChange } from "@loopy/queue/event-bus";
-import { publicProcedure, router } from "../trpc.ts";
+import { operatorProcedure, reviewerProcedure, viewerProcedure, router } from "../trpc.ts";
 import { AsyncQueue } from "../async-queue.ts";
 
 const fleetId = z.object({ fleetId: z.string().min(1).max(64) });
@@ -72,7 +72,7 @@ export const launchFleetInput = z.discriminatedUnion("kind", [
 
 export const fleetsRouter = router({
   /** Launches a best-of-N or batch fleet; returns the fleet as `get` does. */
-  launch: publicProcedure.input(launchFleetInput).mutation(({ ctx, input }) => {
+  launch: operatorProcedure.input(launchFleetInput).mutation(({ ctx, input }) => {
     const { timeout, budget, ...rest } = input;
     return launchFleet(ctx.services, {
       ...rest,
@@ -82,7 +82,7 @@ export const fleetsRouter = router({
   }),
 
   /** Fleets, newest first, with progress counts (no members). */
-  list: publicProcedure
+  list: viewerProcedure
     .input(
       z
         .object({
@@ -96,17 +96,17 @@ export const fleetsRouter = router({
     .query(({ ctx, input }) => listFleets(ctx.services.db, input)),
 
   /** The fleet with every member: live state, checks, diff size, cost, metric, rank and progress. */
-  get: publicProcedure.input(fleetId).query(({ ctx, input }) => getFleet(ctx.services.db, input.fleetId)),
+  get: viewerProcedure.input(fleetId).query(({ ctx, input }) => getFleet(ctx.services.db, input.fleetId)),
 
   /** Best-of-N members in rank order with the reasons. */
-  rank: publicProcedure.input(fleetId).query(({ ctx, input }) => rankFleet(ctx.services.db, input.fleetId)),
+  rank: viewerProcedure.input(fleetId).query(({ ctx, input }) => rankFleet(ctx.services.db, input.fleetId)),
 
-  pause: publicProcedure.input(fleetId).mutation(({ ctx, input }) => pauseFleet(ctx.services, input.fleetId)),
-  resume: publicProcedure.input(fleetId).mutation(({ ctx, input }) => resumeFleet(ctx.services, input.fleetId)),
-  cancel: publicProcedure.input(fleetId).mutation(({ ctx, input }) => cancelFleet(ctx.services, input.fleetId)),
+  pause: operatorProcedure.input(fleetId).mutation(({ ctx, input }) => pauseFleet(ctx.services, input.fleetId)),
+  resume: operatorProcedure.input(fleetId).mutation(({ ctx, input }) => resumeFleet(ctx.services, input.fleetId)),
+  cancel: operatorProcedure.input(fleetId).mutation(({ ctx, input }) => cancelFleet(ctx.services, input.fleetId)),
 
   /** Approves the top-ranked member (or `runId`) and rejects the other members waiting for review. */
-  approveWinner: publicProcedure
+  approveWinner: reviewerProcedure
     .input(fleetId.extend({ runId: z.string().min(1).max(64).optional() }))
     .mutation(({ ctx, input }) => approveWinner(ctx.services, input.fleetId, input.runId)),
 
@@ -114,7 +114,7 @@ export const fleetsRouter = router({
    * A note whenever a fleet changes state or any run changes state (members
    * included), so the fleet views refetch without polling. Throttle refetches.
    */
-  changes: publicProcedure.subscription(async function* ({ ctx, signal }) {
+  changes: viewerProcedure.subscription(async function* ({ ctx, signal }) {
     const { services } = ctx;
     type Change = ({ kind: "fleet" } & FleetChange) | ({ kind: "run" } & RunChange);
     const live = new AsyncQueue<Change>(signal);

@@ -1,11 +1,11 @@
 import { z } from "zod";
 import { createProfile, listProfiles } from "@loopy/core/profiles";
-import { publicProcedure, router } from "../trpc.ts";
+import { adminProcedure, viewerProcedure, router } from "../trpc.ts";
 
 export const profilesRouter = router({
-  list: publicProcedure.query(({ ctx }) => listProfiles(ctx.services.db)),
+  list: viewerProcedure.query(({ ctx }) => listProfiles(ctx.services.db)),
 
-  add: publicProcedure
+  add: adminProcedure
     .input(z.object({ name: z.string().max(64), adapter: z.string().max(64), config: z.record(z.string(), z.unknown()).optional() }))
     .mutation(({ ctx, input }) => createProfile(ctx.services.db, input)),
 });

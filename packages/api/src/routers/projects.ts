@@ -1,19 +1,19 @@
 import { z } from "zod";
 import { findProject, listProjects, registerProject, updateProjectSettings } from "@loopy/core/projects";
 import { memoryHistory, saveMemory } from "@loopy/core/memory";
-import { publicProcedure, router } from "../trpc.ts";
+import { adminProcedure, operatorProcedure, viewerProcedure, router } from "../trpc.ts";
 
 export const projectsRouter = router({
-  list: publicProcedure.query(({ ctx }) => listProjects(ctx.services.db)),
+  list: viewerProcedure.query(({ ctx }) => listProjects(ctx.services.db)),
 
-  get: publicProcedure.input(z.object({ project: z.string() })).query(({ ctx, input }) => findProject(ctx.services.db, input.project)),
+  get: viewerProcedure.input(z.object({ project: z.string() })).query(({ ctx, input }) => findProject(ctx.services.db, input.project)),
 
-  add: publicProcedure
+  add: adminProcedure
     .input(z.object({ path: z.string().max(4096), name: z.string().max(64).optional(), checkpoints: z.array(z.unknown()).optional() }))
     .mutation(({ ctx, input }) => registerProject(ctx.services.db, input)),
 
   /** Checkpoints (see packages/core/src/checkpoints.ts), merge strategy and attempts per run. */
-  update: publicProcedure
+  update: adminProcedure
     .input(
       z.object({
         project: z.string(),
@@ -27,9 +27,9 @@ export const projectsRouter = router({
     .mutation(({ ctx, input }) => updateProjectSettings(ctx.services.db, input.project, input)),
 
   /** The project's shared memory and its versions (who changed it, when). */
-  memory: publicProcedure.input(z.object({ project: z.string() })).query(({ ctx, input }) => memoryHistory(ctx.services.db, input.project)),
+  memory: viewerProcedure.input(z.object({ project: z.string() })).query(({ ctx, input }) => memoryHistory(ctx.services.db, input.project)),
 
-  saveMemory: publicProcedure
+  saveMemory: operatorProcedure
     .input(z.object({ project: z.string(), content: z.string().max(65_536) }))
     .mutation(({ ctx, input }) => saveMemory(ctx.services.db, input.project, input.content)),
 });

@@ -15,7 +15,7 @@ import {
   slotUsage,
 } from "@loopy/core/research/loops";
 import { listenLoopChanges, listenResearchLoop, type LoopChange, type ResearchMessage } from "@loopy/queue/research-bus";
-import { publicProcedure, router } from "../trpc.ts";
+import { operatorProcedure, viewerProcedure, router } from "../trpc.ts";
 import { AsyncQueue } from "../async-queue.ts";
 
 const id = z.string().min(1).max(64);
@@ -38,7 +38,7 @@ function byExperiment(points: StoredPoint[]): Array<{ experimentId: string; poin
 
 export const researchRouter = router({
   /** Starts a loop: validated, stored (queued), then queued for a worker under its own id. */
-  create: publicProcedure
+  create: operatorProcedure
     .input(
       z.object({
         project: z.string().min(1, "choose a project"),
@@ -71,42 +71,42 @@ export const researchRouter = router({
     .mutation(({ ctx, input }) => createResearchLoop(ctx.services, input)),
 
   /** Loops, newest first, with experiment counts by status. */
-  list: publicProcedure
+  list: viewerProcedure
     .input(z.object({ project: z.string().optional(), status: z.enum(LOOP_STATUSES).optional(), limit: z.number().int().min(1).max(500).optional() }).optional())
     .query(async ({ ctx, input }) => {
       const projectId = input?.project ? (await findProject(ctx.services.db, input.project)).id : undefined;
       return listLoops(ctx.services.db, { projectId, status: input?.status, limit: input?.limit });
     }),
 
-  get: publicProcedure.input(loopId).query(({ ctx, input }) => getLoop(ctx.services.db, input.loopId)),
+  get: viewerProcedure.input(loopId).query(({ ctx, input }) => getLoop(ctx.services.db, input.loopId)),
 
-  cancel: publicProcedure.input(loopId).mutation(({ ctx, input }) => cancelResearchLoop(ctx.services, input.loopId)),
+  cancel: operatorProcedure.input(loopId).mutation(({ ctx, input }) => cancelResearchLoop(ctx.services, input.loopId)),
 
   /** Every experiment of a loop in order, with its delta against the best and the running best. No diffs or logs. */
-  experiments: publicProcedure.input(loopId).query(({ ctx, input }) => listExperiments(ctx.services.db, input.loopId)),
+  experiments: viewerProcedure.input(loopId).query(({ ctx, input }) => listExperiments(ctx.services.db, input.loopId)),
 
   /** One experiment with its diff, per-file stats, summary metrics and log tail. */
-  experiment: publicProcedure.input(z.object({ experimentId: id })).query(({ ctx, input }) => getExperiment(ctx.services.db, input.experimentId)),
+  experiment: viewerProcedure.input(z.object({ experimentId: id })).query(({ ctx, input }) => getExperiment(ctx.services.db, input.experimentId)),
 
   /**
    * An experiment's step series, min/max-downsampled to at most maxPoints each
    * (pass about twice the chart's width in pixels). `lastId` is where
    * research.events (sincePointId) or the next points call (sinceId) continues.
    */
-  points: publicProcedure
+  points: viewerProcedure
     .input(z.object({ experimentId: id, name: z.string().max(128).optional(), sinceId: z.string().regex(/^\d+$/).nullish(), maxPoints: z.number().int().min(2).max(20_000).optional() }))
     .query(({ ctx, input }) => getPoints(ctx.services.db, input)),
 
   /** The loop as autoresearch's results.tsv. */
-  exportTsv: publicProcedure.input(loopId).query(({ ctx, input }) => exportResultsTsv(ctx.services.db, input.loopId)),
+  exportTsv: viewerProcedure.input(loopId).query(({ ctx, input }) => exportResultsTsv(ctx.services.db, input.loopId)),
 
   /** A results.tsv made outside Loopy, as a completed loop to chart. */
-  importTsv: publicProcedure
+  importTsv: operatorProcedure
     .input(z.object({ project: z.string().min(1), tsv: z.string().max(20_000_000), name: z.string().max(200).optional(), direction: z.enum(["min", "max"]).optional() }))
     .mutation(({ ctx, input }) => importResultsTsv(ctx.services, input)),
 
   /** A project's slots, who holds each now, and every experiment's time on a slot (since `since`). */
-  slots: publicProcedure
+  slots: viewerProcedure
     .input(z.object({ project: z.string().min(1), since: z.date().optional() }))
     .query(({ ctx, input }) => slotUsage(ctx.services.db, input)),
 
@@ -117,7 +117,7 @@ export const researchRouter = router({
    * stored from now on). Tracked ids are "<event id>-<point id>", so a
    * reconnecting client resumes both where it left off.
    */
-  events: publicProcedure
+  events: viewerProcedure
     .input(loopId.extend({ lastEventId: z.string().regex(/^\d+-\d+$/).nullish(), sincePointId: z.string().regex(/^\d+$/).nullish() }))
     .subscription(async function* ({ ctx, input, signal }) {
       const { services } = ctx;
@@ -165,7 +165,7 @@ export const researchRouter = router({
     }),
 
   /** A note whenever any loop changes state, so lists refresh without polling. */
-  changes: publicProcedure.subscription(async function* ({ ctx, signal }) {
+  changes: viewerProcedure.subscription(async function* ({ ctx, signal }) {
     const { services } = ctx;
     const live = new AsyncQueue<LoopChange>(signal);
     const leave = await listenLoopChanges(services.subscriptions, services.prefix, (change) => live.push(change));

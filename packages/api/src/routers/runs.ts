@@ -7,7 +7,7 @@ import { cancelRun, getRun, getRunDiff, launchRun, listRuns } from "@loopy/core/
 import { listRunEvents, type StoredRunEvent } from "@loopy/core/run-events";
 import { fileLines, listCheckpointResults, listTurns, turnDiff } from "@loopy/core/review";
 import type { RunChange } from "@loopy/queue/event-bus";
-import { publicProcedure, router } from "../trpc.ts";
+import { operatorProcedure, viewerProcedure, router } from "../trpc.ts";
 import { AsyncQueue } from "../async-queue.ts";
 
 const runId = z.object({ runId: z.string().min(1).max(64) });
@@ -22,7 +22,7 @@ function toTimeoutMs(timeout: string | number | undefined): number | undefined {
 }
 
 export const runsRouter = router({
-  list: publicProcedure
+  list: viewerProcedure
     .input(
       z
         .object({
@@ -35,11 +35,11 @@ export const runsRouter = router({
     )
     .query(({ ctx, input }) => listRuns(ctx.services.db, input)),
 
-  get: publicProcedure.input(runId).query(({ ctx, input }) => getRun(ctx.services.db, input.runId)),
+  get: viewerProcedure.input(runId).query(({ ctx, input }) => getRun(ctx.services.db, input.runId)),
 
-  diff: publicProcedure.input(runId).query(({ ctx, input }) => getRunDiff(ctx.services.db, input.runId)),
+  diff: viewerProcedure.input(runId).query(({ ctx, input }) => getRunDiff(ctx.services.db, input.runId)),
 
-  launch: publicProcedure
+  launch: operatorProcedure
     .input(
       z.object({
         project: z.string().min(1, "choose a project"),
@@ -60,7 +60,7 @@ export const runsRouter = router({
     ),
 
   /** A page of a run's stored events, oldest first (for `loopy logs` without --follow). */
-  eventLog: publicProcedure
+  eventLog: viewerProcedure
     .input(runId.extend({ afterId: z.string().regex(/^\d+$/).nullish(), limit: z.number().int().min(1).max(5000).default(1000) }))
     .query(async ({ ctx, input }) => {
       await getRun(ctx.services.db, input.runId);
@@ -68,15 +68,15 @@ export const runsRouter = router({
     }),
 
   /** The run's turns: first prompt, checkpoint feedback, review feedback. */
-  turns: publicProcedure.input(runId).query(({ ctx, input }) => listTurns(ctx.services.db, input.runId)),
+  turns: viewerProcedure.input(runId).query(({ ctx, input }) => listTurns(ctx.services.db, input.runId)),
 
   /** The change a single turn made (HEAD before and after it). */
-  turnDiff: publicProcedure
+  turnDiff: viewerProcedure
     .input(runId.extend({ turnIndex: z.number().int().min(0) }))
     .query(({ ctx, input }) => turnDiff(ctx.services.db, input.runId, input.turnIndex)),
 
   /** Lines of a file at one of the run's commits: the diff viewer's "expand unchanged lines". */
-  fileLines: publicProcedure
+  fileLines: viewerProcedure
     .input(
       runId.extend({
         commit: z.string().regex(/^[0-9a-f]{40}$/, "a full commit sha"),
@@ -88,9 +88,9 @@ export const runsRouter = router({
     .query(({ ctx, input }) => fileLines(ctx.services.db, input)),
 
   /** Every checkpoint result of every turn. */
-  checks: publicProcedure.input(runId).query(({ ctx, input }) => listCheckpointResults(ctx.services.db, input.runId)),
+  checks: viewerProcedure.input(runId).query(({ ctx, input }) => listCheckpointResults(ctx.services.db, input.runId)),
 
-  cancel: publicProcedure.input(runId).mutation(({ ctx, input }) => cancelRun(ctx.services, input.runId)),
+  cancel: operatorProcedure.input(runId).mutation(({ ctx, input }) => cancelRun(ctx.services, input.runId)),
 
   /**
    * A run's events: every stored event after `lastEventId`, then live ones as
@@ -98,7 +98,7 @@ export const runsRouter = router({
    * two; ids already sent are skipped. Reconnecting clients resume from the
    * last id they saw (tRPC's SSE link sends it).
    */
-  events: publicProcedure
+  events: viewerProcedure
     .input(runId.extend({ lastEventId: z.string().regex(/^\d+$/).nullish() }))
     .subscription(async function* ({ ctx, input, signal }) {
       const { services } = ctx;
@@ -128,7 +128,7 @@ export const runsRouter = router({
     }),
 
   /** Pushes a note whenever any run changes state, so lists can refresh without polling. */
-  changes: publicProcedure.subscription(async function* ({ ctx, signal }) {
+  changes: viewerProcedure.subscription(async function* ({ ctx, signal }) {
     const { services } = ctx;
     const live = new AsyncQueue<RunChange>(signal);
     const leave = await services.subscriptions.listenRunChanges(services.prefix, (change) => live.push(change));
