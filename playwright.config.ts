@@ -11,6 +11,8 @@ import { defineConfig } from "@playwright/test";
 const port = Number(process.env.E2E_PORT ?? 3100);
 const baseURL = `http://127.0.0.1:${port}`;
 const home = process.env.E2E_LOOPY_HOME ?? mkdtempSync(path.join(tmpdir(), "loopy-e2e-"));
+// Workers inherit it: they read the admin's token from there to sign in (e2e/fixtures.ts) and so does the CLI.
+process.env.E2E_LOOPY_HOME = home;
 const chromium = process.env.CHROMIUM_PATH ?? (existsSync("/usr/bin/chromium") ? "/usr/bin/chromium" : undefined);
 
 export default defineConfig({

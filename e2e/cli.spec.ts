@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures";
 import { loopy, makeRepo } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
@@ -44,7 +44,7 @@ test("the CLI follows a live run, cancels another, and fails loudly on bad input
 
   const started = JSON.parse(loopy(url, "run", "--project", name, "--command", "echo tick; sleep 60", "--json").stdout);
   // `logs --follow` streams the running run; a second CLI cancels it; the follower then exits 0.
-  const follower = spawn(path.resolve("node_modules/.bin/loopy"), ["logs", started.id, "--follow"], { env: { ...process.env, LOOPY_URL: url } });
+  const follower = spawn(path.resolve("node_modules/.bin/loopy"), ["logs", started.id, "--follow"], { env: { ...process.env, LOOPY_URL: url, LOOPY_HOME: process.env.E2E_LOOPY_HOME } });
   let followed = "";
   const sawTick = new Promise<void>((resolve) =>
     follower.stdout.on("data", (chunk: Buffer) => {

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import path from "node:path";
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./fixtures";
 import { startFakeModelServer, type FakeModelServer } from "@loopy/fake-models/server";
 import { addFakeModelProfile, addProjectWithCheckpoints, makeRepo } from "./helpers";
 

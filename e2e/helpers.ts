@@ -21,7 +21,7 @@ export function makeRepo(files: Record<string, string> = { "README.md": "hello c
 /** Runs the real `loopy` bin (as `npx loopy` would) against the app under test. */
 export function loopy(baseURL: string, ...args: string[]) {
   const result = spawnSync(path.resolve("node_modules/.bin/loopy"), args, {
-    env: { ...process.env, LOOPY_URL: baseURL },
+    env: { ...process.env, LOOPY_URL: baseURL, LOOPY_HOME: process.env.E2E_LOOPY_HOME },
     encoding: "utf8",
     timeout: 60_000,
   });

@@ -19,6 +19,7 @@ import { ensureRedis, type RedisChoice } from "@loopy/embedded/redis";
 import { startChild, stopChild, waitFor } from "@loopy/embedded/processes";
 import { createDb } from "@loopy/db/client";
 import { seedDemoProject } from "@loopy/core/research/demo-project";
+import { bootstrapAuth, isLoopback, type AuthBootstrap } from "@loopy/core/auth/accounts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name: string) => path.join(root, "node_modules", ".bin", name);
@@ -57,6 +58,7 @@ const children: ChildProcess[] = [];
 let database: DatabaseChoice | undefined;
 let redis: RedisChoice | undefined;
 let stopping = false;
+let auth: AuthBootstrap | undefined;
 
 async function shutdown(code: number) {
   if (stopping) return;
@@ -78,6 +80,16 @@ try {
   console.log(`Database:   ${database.source === "embedded" ? `embedded PGlite (${path.join(home, "pgdata")})` : "DATABASE_URL"}${database.migrationsApplied.length ? `, applied ${database.migrationsApplied.length} migration(s)` : ""}`);
   redis = await ensureRedis(home, env.REDIS_URL);
   console.log(`Redis:      ${redis.source === "REDIS_URL" ? "REDIS_URL" : redis.source === "local" ? "127.0.0.1:6379" : `redis-server child (${redis.url})`}`);
+  // The local admin and the CLI's token file on first start; a non-loopback HOST needs a chosen admin password.
+  {
+    const db = createDb(database.url);
+    try {
+      auth = await bootstrapAuth(db, { home, host: env.HOST, adminPassword: env.LOOPY_ADMIN_PASSWORD });
+      if (auth.generatedPassword) console.log(`Auth:       created user "admin"; its password is in ${auth.passwordFile}`);
+    } finally {
+      await db.$disconnect();
+    }
+  }
   // The research demo (examples/char-lm) as a project, once per home; LOOPY_DEMO=0 skips it.
   if (process.env.LOOPY_DEMO !== "0") {
     const db = createDb(database.url);
@@ -144,4 +156,9 @@ try {
   console.error(`\nloopy: ${(error as Error).message}`);
   await shutdown(1);
 }
-console.log(`\n  Loopy is ready: ${url}\n  CLI: LOOPY_URL=${url} npx loopy --help\n  Ctrl-C stops it.\n`);
+// On loopback the sign-in link carries the local token (in the URL fragment, which no server sees);
+// reachable from other machines, people sign in with their password.
+const signIn = isLoopback(env.HOST) && auth ? `${url}/login#token=${auth.token}` : `${url}/login`;
+console.log(
+  `\n  Loopy is ready: ${url}\n  Sign in:  ${signIn}\n  CLI:      LOOPY_URL=${url} npx loopy --help   (authenticates with ${auth?.tokenFile ?? "LOOPY_TOKEN"})\n  Ctrl-C stops it.\n`,
+);

@@ -1,12 +1,8 @@
 import { execFile } from "node:child_process";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { createHTTPServer } from "@trpc/server/adapters/standalone";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { appRouter, createContext } from "@loopy/api";
-import { SYSTEM_ACTOR } from "@loopy/core/auth/roles";
 import { createHarness, eventually, makeRepo, type Harness } from "./harness.ts";
 
 const exec = promisify(execFile);
@@ -17,26 +13,22 @@ describe("loopy fleet CLI", () => {
   let h: Harness;
   let url: string;
   let project: string;
-  let close: () => void;
+  let token: string;
 
   beforeAll(async () => {
     h = await createHarness();
-    const server = createHTTPServer({ router: appRouter, basePath: "/api/trpc/", createContext: () => createContext(h.services, SYSTEM_ACTOR) });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    close = () => server.close();
+    ({ url, token } = await h.serveApi("operator"));
     const repo = await makeRepo();
     project = (await h.api.projects.add({ path: repo, name: `fleet-cli-${path.basename(repo)}` })).name;
     await h.startWorker(4);
   });
   afterAll(async () => {
-    close?.();
     await h?.close();
   });
 
   const loopy = async (...args: string[]) => {
     try {
-      const { stdout, stderr } = await exec(process.execPath, [path.join(root, "packages/cli/bin/loopy.js"), ...args], { env: { PATH: process.env.PATH ?? "", LOOPY_URL: url }, timeout: 60_000 });
+      const { stdout, stderr } = await exec(process.execPath, [path.join(root, "packages/cli/bin/loopy.js"), ...args], { env: { PATH: process.env.PATH ?? "", LOOPY_URL: url, LOOPY_TOKEN: token }, timeout: 60_000 });
       return { code: 0, stdout, stderr };
     } catch (error) {
       const e = error as { code: number; stdout: string; stderr: string };

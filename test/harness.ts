@@ -7,7 +7,12 @@ import { fileURLToPath } from "node:url";
 import { inject } from "vitest";
 import { createServices, type Services } from "@loopy/api/services";
 import { createCaller, createContext } from "@loopy/api";
-import { SYSTEM_ACTOR, type Actor } from "@loopy/core/auth/roles";
+import { SYSTEM_ACTOR, type Actor, type Role } from "@loopy/core/auth/roles";
+import { createApiToken, createUser } from "@loopy/core/auth/accounts";
+import { actorOfRequest } from "@loopy/api/http-auth";
+import { appRouter } from "@loopy/api";
+import { createHTTPServer } from "@trpc/server/adapters/standalone";
+import type { AddressInfo } from "node:net";
 import { loadEnv } from "@loopy/config/env";
 import { startRunWorker } from "@loopy/queue/run-worker";
 import { startResearchWorker, type ResearchWorkerHandle } from "@loopy/queue/research-worker";
@@ -51,6 +56,11 @@ export interface Harness {
   closeResearchWorkers(): Promise<void>;
   /** What a research worker in another process needs to join this harness (environment variables). */
   workerEnv: Record<string, string>;
+  /**
+   * Serves the API over HTTP (tRPC's standalone adapter) with the real request
+   * authentication, and returns its URL and an API token of `role` for a new user.
+   */
+  serveApi(role?: Role): Promise<{ url: string; token: string }>;
   close(): Promise<void>;
 }
 
@@ -113,6 +123,23 @@ export async function createHarness(): Promise<Harness> {
       for (const worker of researchWorkers.splice(0)) await worker.close();
     },
     workerEnv: { DATABASE_URL: env.DATABASE_URL!, REDIS_URL: env.REDIS_URL!, LOOPY_REDIS_PREFIX: prefix, LOOPY_HOME: home },
+    async serveApi(role: Role = "admin") {
+      const user = await createUser(services.db, { name: `user-${randomBytes(4).toString("hex")}`, role });
+      const { token } = await createApiToken(services.db, { user: user.name, name: "test", role });
+      const server = createHTTPServer({
+        router: appRouter,
+        basePath: "/api/trpc/",
+        createContext: async ({ req }) => {
+          const headers = new Headers();
+          for (const [key, value] of Object.entries(req.headers)) if (typeof value === "string") headers.set(key, value);
+          const { actor, csrfValid } = await actorOfRequest(services.db, { headers });
+          return createContext(services, actor, csrfValid);
+        },
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token };
+    },
     async close() {
       for (const stop of stops) await stop();
       await services.close();

@@ -1,13 +1,9 @@
 import { execFile } from "node:child_process";
 import { writeFile } from "node:fs/promises";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { createHTTPServer } from "@trpc/server/adapters/standalone";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { appRouter, createContext } from "@loopy/api";
-import { SYSTEM_ACTOR } from "@loopy/core/auth/roles";
 import { createHarness, makeRepo, type Harness } from "./harness.ts";
 
 const exec = promisify(execFile);
@@ -24,26 +20,22 @@ describe("loopy research CLI", () => {
   let url: string;
   let project: string;
   let repo: string;
-  let close: () => void;
+  let token: string;
 
   beforeAll(async () => {
     h = await createHarness();
-    const server = createHTTPServer({ router: appRouter, basePath: "/api/trpc/", createContext: () => createContext(h.services, SYSTEM_ACTOR) });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    close = () => server.close();
+    ({ url, token } = await h.serveApi("operator"));
     repo = await makeRepo({ "exp.mjs": 'const p = JSON.parse(process.env.LOOPY_PARAMS); console.log(JSON.stringify({ step: 1, loss: p.lr })); console.log("loss: " + p.lr);\n', "loopy.params.json": '{ "lr": 0.5 }\n' });
     project = (await h.api.projects.add({ path: repo, name: `cli-${path.basename(repo)}` })).name;
     await h.startResearchWorker();
   });
   afterAll(async () => {
-    close?.();
     await h?.close();
   });
 
   const loopy = async (...args: string[]) => {
     try {
-      const { stdout, stderr } = await exec(process.execPath, [path.join(root, "packages/cli/bin/loopy.js"), ...args], { env: { PATH: process.env.PATH ?? "", LOOPY_URL: url }, timeout: 60_000 });
+      const { stdout, stderr } = await exec(process.execPath, [path.join(root, "packages/cli/bin/loopy.js"), ...args], { env: { PATH: process.env.PATH ?? "", LOOPY_URL: url, LOOPY_TOKEN: token }, timeout: 60_000 });
       return { code: 0, stdout, stderr };
     } catch (error) {
       const e = error as { code: number; stdout: string; stderr: string };

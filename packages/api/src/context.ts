@@ -14,7 +14,10 @@ export function createContext(services: Services, actor: Actor | null, csrfValid
   return { services, actor, csrfValid };
 }
 
-/** Records who did what in the audit log (after the action succeeded). */
+/**
+ * An extra audit entry. Every successful mutation is already recorded by the
+ * audit middleware (packages/api/src/trpc.ts); use this only for something else.
+ */
 export function audit(ctx: { services: Services; actor: Actor }, action: string, target?: AuditTarget | null, detail?: Record<string, unknown>) {
   return recordAudit(ctx.services.db, ctx.actor, action, target, detail);
 }

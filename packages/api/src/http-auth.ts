@@ -7,7 +7,7 @@ export const SESSION_COOKIE = "loopy_session";
 export const CSRF_COOKIE = "loopy_csrf";
 export const CSRF_HEADER = "x-loopy-csrf";
 
-export function readCookie(req: Request, name: string): string | null {
+export function readCookie(req: { headers: Headers }, name: string): string | null {
   const header = req.headers.get("cookie");
   if (!header) return null;
   for (const part of header.split(";")) {
@@ -30,7 +30,7 @@ export function readCookie(req: Request, name: string): string | null {
  * says whether the request carries the session's CSRF token in its header; a
  * bearer token cannot be attached by another site, so it needs none.
  */
-export async function actorOfRequest(db: Db, req: Request): Promise<{ actor: Actor | null; csrfValid: boolean }> {
+export async function actorOfRequest(db: Db, req: { headers: Headers }): Promise<{ actor: Actor | null; csrfValid: boolean }> {
   const authorization = req.headers.get("authorization");
   if (authorization) {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());

@@ -5,6 +5,7 @@ import { profilesRouter } from "./routers/profiles.ts";
 import { reviewRouter } from "./routers/review.ts";
 import { researchRouter } from "./routers/research.ts";
 import { fleetsRouter } from "./routers/fleets.ts";
+import { authRouter } from "./routers/auth.ts";
 import { createCallerFactory, router } from "./trpc.ts";
 
 export const appRouter = router({
@@ -15,6 +16,7 @@ export const appRouter = router({
   review: reviewRouter,
   research: researchRouter,
   fleets: fleetsRouter,
+  auth: authRouter,
 });
 
 export type AppRouter = typeof appRouter;

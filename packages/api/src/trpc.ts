@@ -3,6 +3,7 @@ import superjson from "superjson";
 import { ZodError } from "zod";
 import { AppError, type AppErrorCode } from "@loopy/core/errors";
 import { type Actor, type Role, roleAtLeast } from "@loopy/core/auth/roles";
+import { auditDetail, auditTarget, recordAudit } from "@loopy/core/auth/audit";
 import type { Context } from "./context.ts";
 
 /** Every procedure declares the least role that may call it (see `authorize`). */
@@ -73,7 +74,24 @@ const authorize = t.middleware(({ ctx, meta, type, next }) => {
   return next({ ctx: { actor: actor as Actor } });
 });
 
-const authorized = t.procedure.use(mapErrors).use(authorize);
+/**
+ * Every successful mutation goes into the audit log under its path, with who,
+ * when, what it acted on and its input's scalars (values, passwords and
+ * tokens hidden). A procedure added later is recorded without anyone having
+ * to remember it.
+ */
+const auditMutations = t.middleware(async ({ ctx, type, path, getRawInput, next }) => {
+  const result = await next();
+  if (type === "mutation" && result.ok && ctx.actor) {
+    const input = await getRawInput().catch(() => undefined);
+    await recordAudit(ctx.services.db, ctx.actor, path, auditTarget(path, input, result.data), auditDetail(input)).catch((error: unknown) => {
+      console.error(`[audit] could not record ${path}: ${error instanceof Error ? error.message : String(error)}`);
+    });
+  }
+  return result;
+});
+
+const authorized = t.procedure.use(mapErrors).use(authorize).use(auditMutations);
 
 export const router = t.router;
 /** Reads: everything but secrets. */

@@ -3,8 +3,10 @@ import { createLoopyClient, describeError, type LoopyClient } from "./client.ts"
 import { duration, table, time } from "./format.ts";
 import { experimentsCommand, exportCommand, importCommand, researchCommand, ResearchUsageError } from "./research.ts";
 import { fleetCommand, FleetUsageError } from "./fleet.ts";
+import { accessCommand, AccessUsageError } from "./access.ts";
 
 const HELP = `loopy: control a running Loopy (LOOPY_URL, default http://127.0.0.1:3000)
+Authenticates with LOOPY_TOKEN, else the token file in LOOPY_HOME (default ./.loopy) that npm start writes.
 
 Usage:
   loopy project add <path> [--name N] [--check "<cmd>"]...
@@ -48,6 +50,13 @@ Usage:
   loopy export <loop-id> --tsv          the loop as autoresearch's results.tsv
   loopy import <file.tsv> --project P [--direction min|max] [--name N]
                                         a results.tsv made elsewhere, as a completed loop to chart
+  loopy whoami                          who the token belongs to, and its role
+  loopy users | user add NAME [--role R] | user passwd NAME | user role NAME --role R | user disable|enable NAME
+                                        manage users (passwords from stdin); roles: viewer, reviewer, operator, admin
+  loopy tokens | token create --name WHAT [--user U] [--role R] | token revoke <token-id>
+                                        API tokens for the CLI and automation (shown once, stored hashed)
+  loopy audit [--action PATH|PREFIX.] [--actor NAME] [--limit N]
+                                        who launched, reviewed, approved, merged, changed what, and when
 
 Every command takes --json and then prints one JSON document.
 Exit codes: 0 ok, 1 error, 2 bad usage, 3 the waited-for run failed, was cancelled or needs attention (a fleet: failed or was cancelled).`;
@@ -108,6 +117,10 @@ const { values: flags, positionals } = (() => {
         "budget-tokens": { type: "string" },
         tag: { type: "string", multiple: true },
         run: { type: "string" },
+        role: { type: "string" },
+        user: { type: "string" },
+        action: { type: "string" },
+        actor: { type: "string" },
       },
     });
   } catch (error) {
@@ -260,6 +273,13 @@ async function main(): Promise<number> {
       return experimentsCommand(client, args, print);
     case "fleet":
       return fleetCommand(client, args, flags, print);
+    case "whoami":
+    case "users":
+    case "user":
+    case "tokens":
+    case "token":
+    case "audit":
+      return accessCommand(client, command, args, flags, print);
     case "export":
       return exportCommand(client, args, flags, print);
     case "import":
@@ -452,7 +472,7 @@ async function allEvents(runId: string): Promise<StoredEvent[]> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    const usage = error instanceof UsageError || error instanceof ResearchUsageError || error instanceof FleetUsageError;
+    const usage = error instanceof UsageError || error instanceof ResearchUsageError || error instanceof FleetUsageError || error instanceof AccessUsageError;
     process.stderr.write(`loopy: ${usage ? `${(error as Error).message}\n${"Run loopy --help for usage."}` : describeError(error, baseUrl)}\n`);
     process.exit(usage ? 2 : 1);
   },

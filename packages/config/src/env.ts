@@ -19,6 +19,10 @@ const schema = z.object({
   LOOPY_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(4),
   /** The global limit of running runs: fleet members beyond it wait in the queue (each fleet also has its own limit). */
   LOOPY_MAX_RUNNING: z.coerce.number().int().min(1).max(100_000).default(16),
+  /** The admin's password, set on start (required before Loopy listens on a non-loopback HOST). */
+  LOOPY_ADMIN_PASSWORD: z.string().min(10, "must have at least 10 characters").max(1024).optional(),
+  /** An API token for the CLI; else the CLI reads $LOOPY_HOME/token. */
+  LOOPY_TOKEN: z.string().max(200).optional(),
   /** How many research loops one worker process runs at once (each runs one experiment at a time). */
   LOOPY_RESEARCH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(4),
   /** How long a research loop stays held by a worker that stopped renewing it, before another worker resumes it. */

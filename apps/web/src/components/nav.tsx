@@ -17,17 +17,38 @@ const LINKS = [
 
 export function Nav() {
   const pathname = usePathname();
+  // The sign-in form has no session yet: no queries, no live stream.
+  if (pathname === "/login") {
+    return (
+      <header className="border-b border-white/10 bg-[#0f1219]">
+        <div className="mx-auto flex max-w-7xl items-center px-6 py-3">
+          <Logo />
+        </div>
+      </header>
+    );
+  }
+  return <AppNav pathname={pathname} />;
+}
+
+function Logo() {
+  return (
+    <Link href="/runs" className="flex items-center gap-2 font-semibold tracking-tight text-white">
+      <span className="inline-block h-3 w-3 rounded-full border-2 border-emerald-400" aria-hidden />
+      Loopy
+    </Link>
+  );
+}
+
+function AppNav({ pathname }: { pathname: string }) {
   const trpc = useTRPC();
+  const me = useQuery(trpc.auth.me.queryOptions(undefined, { staleTime: 60_000 }));
   const counts = useQuery(trpc.review.counts.queryOptions());
   // One live subscription for the whole app: every run change refreshes lists, inbox and counts.
   useLiveRuns();
   return (
     <header className="border-b border-white/10 bg-[#0f1219]">
       <div className="mx-auto flex max-w-7xl items-center gap-8 px-6 py-3">
-        <Link href="/runs" className="flex items-center gap-2 font-semibold tracking-tight text-white">
-          <span className="inline-block h-3 w-3 rounded-full border-2 border-emerald-400" aria-hidden />
-          Loopy
-        </Link>
+        <Logo />
         <nav className="flex gap-1 text-sm">
           {LINKS.map((link) => {
             const active = pathname.startsWith(link.href);
@@ -52,7 +73,28 @@ export function Nav() {
             );
           })}
         </nav>
+        {me.data && <UserMenu name={me.data.name} role={me.data.role} active={pathname.startsWith("/settings")} />}
       </div>
     </header>
+  );
+}
+
+function UserMenu({ name, role, active }: { name: string; role: string; active: boolean }) {
+  async function signOut() {
+    await fetch("/api/auth/logout", { method: "POST" });
+    window.location.assign("/login");
+  }
+  return (
+    <div className="ml-auto flex items-center gap-3 text-sm">
+      <Link href={role === "admin" ? "/settings/users" : "/settings/audit"} className={`rounded-md px-3 py-1.5 ${active ? "bg-white/10 text-white" : "text-gray-400 hover:text-white"}`}>
+        {role === "admin" ? "Users & audit" : "Audit"}
+      </Link>
+      <span data-testid="signed-in-as" className="text-gray-400" title={`role: ${role}`}>
+        {name} <span className="text-gray-500">({role})</span>
+      </span>
+      <button type="button" onClick={() => void signOut()} className="text-gray-400 hover:text-white">
+        Sign out
+      </button>
+    </div>
   );
 }

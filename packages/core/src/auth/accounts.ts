@@ -8,7 +8,8 @@ import { type Actor, type Role, roleAtLeast } from "./roles.ts";
 import { generatePassword, hashPassword, hashToken, newSecretToken, verifyPassword } from "./secrets-hash.ts";
 
 /**
- * Users, API tokens and browser sessions. Passwords are stored as scrypt
+ * Users, API tokens and browser sessions. Changes made through the API are
+ * recorded by the API's audit middleware; sign-ins and first start here. Passwords are stored as scrypt
  * hashes, tokens and session cookies as sha256 of 256-bit random values:
  * the database never holds anything a caller could present.
  */
@@ -50,7 +51,7 @@ export async function listUsers(db: Db) {
   return users.map(userView);
 }
 
-export async function createUser(db: Db, actor: Actor, input: { name: string; role: Role; password?: string }) {
+export async function createUser(db: Db, input: { name: string; role: Role; password?: string }) {
   checkName(input.name);
   if (input.password !== undefined) checkPassword(input.password);
   if (await db.user.findUnique({ where: { name: input.name } })) throw conflict(`A user named "${input.name}" already exists`);
@@ -62,7 +63,6 @@ export async function createUser(db: Db, actor: Actor, input: { name: string; ro
       passwordHash: input.password === undefined ? null : await hashPassword(input.password),
     },
   });
-  await recordAudit(db, actor, "user.create", { kind: "user", id: user.id }, { name: user.name, role: user.role });
   return userView(user);
 }
 
@@ -77,7 +77,7 @@ async function assertAnotherAdmin(db: Db, userId: string, what: string) {
   if (admins === 0) throw conflict(`Refused to ${what}: it is the last active admin`);
 }
 
-export async function updateUser(db: Db, actor: Actor, name: string, change: { role?: Role; disabled?: boolean; password?: string }) {
+export async function updateUser(db: Db, name: string, change: { role?: Role; disabled?: boolean; password?: string }) {
   const user = await findUser(db, name);
   if ((change.role && change.role !== "admin" && user.role === "admin") || (change.disabled && user.role === "admin")) {
     await assertAnotherAdmin(db, user.id, change.disabled ? `disable ${name}` : `demote ${name}`);
@@ -94,12 +94,6 @@ export async function updateUser(db: Db, actor: Actor, name: string, change: { r
   if (change.disabled || change.password !== undefined) await db.session.deleteMany({ where: { userId: user.id } });
   // A token never outranks its owner.
   if (change.role) await db.apiToken.updateMany({ where: { userId: user.id, revokedAt: null, role: { in: rolesAbove(change.role) } }, data: { role: change.role } });
-  await recordAudit(db, actor, "user.update", { kind: "user", id: user.id }, {
-    name,
-    ...(change.role ? { role: change.role } : {}),
-    ...(change.disabled === undefined ? {} : { disabled: change.disabled }),
-    ...(change.password === undefined ? {} : { password: "changed" }),
-  });
   return userView(updated);
 }
 
@@ -110,14 +104,13 @@ function rolesAbove(role: Role): Role[] {
 
 // --- API tokens -------------------------------------------------------------
 
-export async function createApiToken(db: Db, actor: Actor, input: { user: string; name: string; role?: Role }) {
+export async function createApiToken(db: Db, input: { user: string; name: string; role?: Role }) {
   const user = await findUser(db, input.user);
   const role = input.role ?? user.role;
   if (!roleAtLeast(user.role, role)) throw badInput(`A token cannot have a higher role than its user: ${user.name} is ${user.role}, asked for ${role}`);
   if (!input.name.trim() || input.name.length > 80) throw badInput("A token needs a name of 1–80 characters (what it is for)");
   const { token, hash, prefix } = newSecretToken("tok");
   const row = await db.apiToken.create({ data: { id: newId(), name: input.name.trim(), userId: user.id, role, tokenHash: hash, prefix } });
-  await recordAudit(db, actor, "token.create", { kind: "token", id: row.id }, { user: user.name, name: row.name, role });
   return { id: row.id, name: row.name, user: user.name, role, prefix, token };
 }
 
@@ -135,11 +128,10 @@ export async function listApiTokens(db: Db) {
   }));
 }
 
-export async function revokeApiToken(db: Db, actor: Actor, id: string) {
+export async function revokeApiToken(db: Db, id: string) {
   const row = await db.apiToken.findUnique({ where: { id } });
   if (!row) throw notFound(`No token ${id}`);
   if (!row.revokedAt) await db.apiToken.update({ where: { id }, data: { revokedAt: new Date() } });
-  await recordAudit(db, actor, "token.revoke", { kind: "token", id }, { name: row.name });
   return { id, revoked: true };
 }
 
@@ -180,7 +172,7 @@ export async function signInWithPassword(db: Db, name: string, password: string)
   if (!user || !user.passwordHash || user.disabledAt || !(await verifyPassword(password, user.passwordHash))) {
     throw new AppError("UNAUTHENTICATED", BAD_LOGIN);
   }
-  await recordAudit(db, { userId: user.id, name: user.name, role: user.role, via: "session" }, "session.sign_in", { kind: "user", id: user.id }, { with: "password" });
+  await recordAudit(db, { userId: user.id, name: user.name, role: user.role, via: "session" }, "auth.signIn", { kind: "user", id: user.id }, { with: "password" });
   return openSession(db, user);
 }
 
@@ -188,7 +180,7 @@ export async function signInWithPassword(db: Db, name: string, password: string)
 export async function signInWithToken(db: Db, token: string): Promise<NewSession> {
   const actor = await actorFromToken(db, token);
   if (!actor || !actor.userId) throw new AppError("UNAUTHENTICATED", "That token is not valid (unknown, revoked, or its user is disabled)");
-  await recordAudit(db, actor, "session.sign_in", { kind: "user", id: actor.userId }, { with: "token" });
+  await recordAudit(db, actor, "auth.signIn", { kind: "user", id: actor.userId }, { with: "token" });
   return openSession(db, { id: actor.userId, name: actor.name, role: actor.role });
 }
 
@@ -253,7 +245,7 @@ export async function bootstrapAuth(db: Db, options: { home: string; host: strin
     admin = existing
       ? await db.user.update({ where: { id: existing.id }, data: { role: "admin", disabledAt: null, passwordHash: await hashPassword(password), passwordGenerated: chosen === undefined } })
       : await db.user.create({ data: { id: newId(), name: "admin", role: "admin", passwordHash: await hashPassword(password), passwordGenerated: chosen === undefined } });
-    await recordAudit(db, system, "user.create", { kind: "user", id: admin.id }, { name: admin.name, role: "admin", firstStart: true });
+    await recordAudit(db, system, "auth.createUser", { kind: "user", id: admin.id }, { name: admin.name, role: "admin", firstStart: true });
     if (chosen === undefined) {
       generatedPassword = password;
       await writePrivate(passwordFile, `${password}\n`);
@@ -262,7 +254,7 @@ export async function bootstrapAuth(db: Db, options: { home: string; host: strin
     checkPassword(options.adminPassword);
     if (!admin.passwordHash || !(await verifyPassword(options.adminPassword, admin.passwordHash)) || admin.passwordGenerated) {
       admin = await db.user.update({ where: { id: admin.id }, data: { passwordHash: await hashPassword(options.adminPassword), passwordGenerated: false } });
-      await recordAudit(db, system, "user.update", { kind: "user", id: admin.id }, { name: admin.name, password: "set from LOOPY_ADMIN_PASSWORD" });
+      await recordAudit(db, system, "auth.updateUser", { kind: "user", id: admin.id }, { name: admin.name, password: "set from LOOPY_ADMIN_PASSWORD" });
     }
   }
 
@@ -286,7 +278,7 @@ export async function bootstrapAuth(db: Db, options: { home: string; host: strin
     // no token file yet
   }
   if (!token) {
-    const created = await createApiToken(db, system, { user: admin.name, name: `local CLI (${tokenFile})`, role: "admin" });
+    const created = await createApiToken(db, { user: admin.name, name: `local CLI (${tokenFile})`, role: "admin" });
     token = created.token;
     await writePrivate(tokenFile, `${token}\n`);
   }

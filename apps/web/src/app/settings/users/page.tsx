@@ -1,0 +1,5 @@
+import { UsersPanel } from "~/components/settings/users-panel";
+
+export default function UsersPage() {
+  return <UsersPanel />;
+}

@@ -1,0 +1,79 @@
+"use client";
+
+import { useSearchParams } from "next/navigation";
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import { buttonClass, ErrorNote, Field, inputClass } from "./field";
+
+/** Only paths on this site: `next` must never send a signed-in user elsewhere. */
+function safeNext(next: string | null): string {
+  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
+}
+
+async function signIn(body: Record<string, string>): Promise<string | null> {
+  const response = await fetch("/api/auth/login", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  if (response.ok) return null;
+  const data = (await response.json().catch(() => ({}))) as { error?: string };
+  return data.error ?? `Sign-in failed (${response.status})`;
+}
+
+/**
+ * User name and password, or the local sign-in link that `npm start` prints
+ * (`/login#token=…`: the fragment never reaches a server log).
+ */
+export function SignInForm() {
+  const params = useSearchParams();
+  const next = safeNext(params.get("next"));
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const tried = useRef(false);
+
+  useEffect(() => {
+    const token = new URLSearchParams(window.location.hash.slice(1)).get("token");
+    if (!token || tried.current) return;
+    tried.current = true;
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+    setBusy(true);
+    void signIn({ token }).then((failure) => {
+      if (failure) {
+        setError(failure);
+        setBusy(false);
+      } else window.location.assign(next);
+    });
+  }, [next]);
+
+  async function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    setBusy(true);
+    setError(null);
+    const failure = await signIn({ name: String(form.get("name") ?? ""), password: String(form.get("password") ?? "") });
+    if (failure) {
+      setError(failure);
+      setBusy(false);
+    } else window.location.assign(next);
+  }
+
+  return (
+    <div className="mx-auto mt-16 max-w-sm space-y-6">
+      <div>
+        <h1 className="text-xl font-semibold text-white">Sign in to Loopy</h1>
+        <p className="mt-1 text-sm text-gray-400">
+          On this machine, open the sign-in link <code className="text-gray-300">npm start</code> printed, or sign in as{" "}
+          <code className="text-gray-300">admin</code> with the password in <code className="text-gray-300">.loopy/admin-password</code>.
+        </p>
+      </div>
+      <form onSubmit={submit} className="space-y-4 rounded-lg border border-white/10 bg-[#11151d] p-5">
+        <Field label="User name">
+          <input name="name" autoComplete="username" required className={inputClass} defaultValue="admin" />
+        </Field>
+        <Field label="Password">
+          <input name="password" type="password" autoComplete="current-password" required className={inputClass} />
+        </Field>
+        <ErrorNote message={error} />
+        <button type="submit" disabled={busy} className={`${buttonClass} w-full justify-center`}>
+          {busy ? "Signing in…" : "Sign in"}
+        </button>
+      </form>
+    </div>
+  );
+}

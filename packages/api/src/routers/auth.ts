@@ -1,0 +1,70 @@
+import { z } from "zod";
+import { createApiToken, createUser, listApiTokens, listUsers, revokeApiToken, updateUser } from "@loopy/core/auth/accounts";
+import { listAudit } from "@loopy/core/auth/audit";
+import { ROLES } from "@loopy/core/auth/roles";
+import { forbidden } from "@loopy/core/errors";
+import { adminProcedure, router, viewerProcedure } from "../trpc.ts";
+
+const role = z.enum(ROLES);
+const userName = z.string().min(1).max(40);
+const password = z.string().min(10, "a password needs at least 10 characters").max(1024);
+
+export const authRouter = router({
+  /** Who the caller is. */
+  me: viewerProcedure.query(({ ctx }) => ({ name: ctx.actor.name, role: ctx.actor.role, via: ctx.actor.via })),
+
+  /** Any signed-in user changes their own password (all their browser sessions end). */
+  changePassword: viewerProcedure.input(z.object({ password })).mutation(async ({ ctx, input }) => {
+    if (!ctx.actor.userId) throw forbidden("Only a user can change a password");
+    const user = await ctx.services.db.user.findUniqueOrThrow({ where: { id: ctx.actor.userId } });
+    await updateUser(ctx.services.db, user.name, { password: input.password });
+    return { name: user.name };
+  }),
+
+  users: adminProcedure.query(({ ctx }) => listUsers(ctx.services.db)),
+
+  createUser: adminProcedure
+    .input(z.object({ name: userName, role, password: password.optional() }))
+    .mutation(({ ctx, input }) => createUser(ctx.services.db, input)),
+
+  /** Change a user's role, disable or enable them, or set their password. */
+  updateUser: adminProcedure
+    .input(z.object({ name: userName, role: role.optional(), disabled: z.boolean().optional(), password: password.optional() }))
+    .mutation(({ ctx, input }) => {
+      const { name, ...change } = input;
+      return updateUser(ctx.services.db, name, change);
+    }),
+
+  tokens: adminProcedure.query(({ ctx }) => listApiTokens(ctx.services.db)),
+
+  /** A new API token; its value is returned once and never again. `user` defaults to the caller. */
+  createToken: adminProcedure
+    .input(z.object({ name: z.string().min(1).max(80), user: userName.optional(), role: role.optional() }))
+    .mutation(({ ctx, input }) => {
+      const user = input.user ?? ctx.actor.name;
+      return createApiToken(ctx.services.db, { user, name: input.name, role: input.role });
+    }),
+
+  revokeToken: adminProcedure.input(z.object({ id: z.string().min(1).max(64) })).mutation(({ ctx, input }) => revokeApiToken(ctx.services.db, input.id)),
+
+  /** The audit log, newest first, filterable by action (or prefix ending in "."), actor, target and time. */
+  audit: viewerProcedure
+    .input(
+      z
+        .object({
+          action: z.string().max(100).optional(),
+          actor: z.string().max(100).optional(),
+          targetId: z.string().max(100).optional(),
+          since: z.date().optional(),
+          until: z.date().optional(),
+          /** Entries older than this entry id (the last id of the previous page). */
+          cursor: z.string().regex(/^\d{1,18}$/).optional(),
+          limit: z.number().int().min(1).max(500).optional(),
+        })
+        .optional(),
+    )
+    .query(({ ctx, input }) => {
+      const { cursor, ...filter } = input ?? {};
+      return listAudit(ctx.services.db, { ...filter, before: cursor ? BigInt(cursor) : undefined });
+    }),
+});
