@@ -1,7 +1,8 @@
 import { loadEnv, required } from "@loopy/config/env";
 import { createDb } from "@loopy/db/client";
 import { createRedis } from "@loopy/queue/redis";
-import { createRunNotifier } from "@loopy/queue/event-bus";
+import { createRunNotifier, Subscriptions } from "@loopy/queue/event-bus";
+import { startWebhookNotifier } from "@loopy/queue/webhooks";
 import { startRunWorker } from "@loopy/queue/run-worker";
 import { createResearchNotifier } from "@loopy/queue/research-bus";
 import { startResearchWorker } from "@loopy/queue/research-worker";
@@ -46,6 +47,18 @@ const research = await startResearchWorker({
   leaseMs: parseDuration(env.LOOPY_RESEARCH_LEASE),
   log,
 });
+// LOOPY_WEBHOOK_URL: a POST when a run awaits review or needs attention, or a fleet ends (one per change across workers).
+const webhooks = env.LOOPY_WEBHOOK_URL
+  ? await startWebhookNotifier({
+      url: env.LOOPY_WEBHOOK_URL,
+      db,
+      redis: publisher,
+      subscriptions: new Subscriptions(createRedis(redisUrl, "subscriber")),
+      prefix: env.LOOPY_REDIS_PREFIX,
+      publicUrl: env.LOOPY_URL,
+      log,
+    })
+  : null;
 log(`ready: concurrency ${env.LOOPY_WORKER_CONCURRENCY} runs, ${env.LOOPY_RESEARCH_CONCURRENCY} research loops; queue prefix "${env.LOOPY_REDIS_PREFIX}"`);
 
 let stopping = false;
@@ -56,7 +69,7 @@ async function shutdown(signal: string) {
   // rather than left "running" with nobody behind them.
   // Research loops are handed over instead: their experiment is re-queued and the next worker resumes them.
   log(`${signal}: stopping; cancelling ${worker.inProgress()} run(s) in progress, handing over ${research.inProgress()} research loop(s)`);
-  await Promise.all([worker.close({ cancelRunning: true }), research.close()]);
+  await Promise.all([worker.close({ cancelRunning: true }), research.close(), webhooks?.()]);
   publisher.disconnect();
   await db.$disconnect();
   process.exit(0);

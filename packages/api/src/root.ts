@@ -6,6 +6,7 @@ import { reviewRouter } from "./routers/review.ts";
 import { researchRouter } from "./routers/research.ts";
 import { fleetsRouter } from "./routers/fleets.ts";
 import { authRouter } from "./routers/auth.ts";
+import { overviewRouter } from "./routers/overview.ts";
 import { createCallerFactory, router } from "./trpc.ts";
 
 export const appRouter = router({
@@ -17,6 +18,7 @@ export const appRouter = router({
   research: researchRouter,
   fleets: fleetsRouter,
   auth: authRouter,
+  overview: overviewRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -21,6 +21,8 @@ const schema = z.object({
   LOOPY_MAX_RUNNING: z.coerce.number().int().min(1).max(100_000).default(16),
   /** The admin's password, set on start (required before Loopy listens on a non-loopback HOST). */
   LOOPY_ADMIN_PASSWORD: z.string().min(10, "must have at least 10 characters").max(1024).optional(),
+  /** POSTed a JSON payload when a run awaits review or needs attention, or a fleet ends (Slack-compatible `text`). */
+  LOOPY_WEBHOOK_URL: z.string().url().optional(),
   /** An API token for the CLI; else the CLI reads $LOOPY_HOME/token. */
   LOOPY_TOKEN: z.string().max(200).optional(),
   /** How many research loops one worker process runs at once (each runs one experiment at a time). */

@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import type { RunNotifier } from "@loopy/core/ports";
 import type { StoredRunEvent } from "@loopy/core/run-events";
+import { latestActivity } from "@loopy/core/activity";
 
 /**
  * Live notifications over Redis pub/sub. They carry only what is already in
@@ -12,7 +13,16 @@ export const channels = {
   runs: (prefix: string) => `${prefix}:runs`,
   cancel: (prefix: string) => `${prefix}:cancel`,
   fleets: (prefix: string) => `${prefix}:fleets`,
+  /** One compact line per stored batch of any run's events, for the overview. */
+  activity: (prefix: string) => `${prefix}:activity`,
 };
+
+/** What the overview needs from a batch of a run's events: its latest line. */
+export interface RunActivity {
+  runId: string;
+  line: string;
+  at: string;
+}
 
 export interface RunChange {
   runId: string;
@@ -39,7 +49,10 @@ export function createRunNotifier(publisher: Redis, prefix: string, log: (messag
   };
   return {
     async runEvents(runId, events) {
-      if (events.length) await publish(channels.runEvents(prefix, runId), JSON.stringify(events));
+      if (events.length === 0) return;
+      await publish(channels.runEvents(prefix, runId), JSON.stringify(events));
+      const latest = latestActivity(events);
+      if (latest) await publish(channels.activity(prefix), JSON.stringify({ runId, ...latest } satisfies RunActivity));
     },
     async runChanged(runId, status) {
       await publish(channels.runs(prefix), JSON.stringify({ runId, status } satisfies RunChange));
@@ -114,6 +127,10 @@ export class Subscriptions {
 
   listenFleetChanges(prefix: string, onChange: (change: FleetChange) => void) {
     return this.listen(channels.fleets(prefix), (m) => onChange(JSON.parse(m) as FleetChange));
+  }
+
+  listenActivity(prefix: string, onActivity: (activity: RunActivity) => void) {
+    return this.listen(channels.activity(prefix), (m) => onActivity(JSON.parse(m) as RunActivity));
   }
 
   listenCancels(prefix: string, onCancel: (runId: string) => void) {

@@ -5,8 +5,10 @@ import Link from "next/link";
 import { usePathname } from "next/navigation";
 import { useTRPC } from "~/trpc/client";
 import { useLiveRuns } from "./use-live-runs";
+import { useNotifications } from "./notifications";
 
 const LINKS = [
+  { href: "/", label: "Overview" },
   { href: "/runs", label: "Runs" },
   { href: "/review", label: "Review" },
   { href: "/fleets", label: "Fleets" },
@@ -32,7 +34,7 @@ export function Nav() {
 
 function Logo() {
   return (
-    <Link href="/runs" className="flex items-center gap-2 font-semibold tracking-tight text-white">
+    <Link href="/" className="flex items-center gap-2 font-semibold tracking-tight text-white">
       <span className="inline-block h-3 w-3 rounded-full border-2 border-emerald-400" aria-hidden />
       Loopy
     </Link>
@@ -45,13 +47,14 @@ function AppNav({ pathname }: { pathname: string }) {
   const counts = useQuery(trpc.review.counts.queryOptions());
   // One live subscription for the whole app: every run change refreshes lists, inbox and counts.
   useLiveRuns();
+  useNotifications();
   return (
     <header className="border-b border-white/10 bg-[#0f1219]">
       <div className="mx-auto flex max-w-7xl items-center gap-8 px-6 py-3">
         <Logo />
         <nav className="flex gap-1 text-sm">
           {LINKS.map((link) => {
-            const active = pathname.startsWith(link.href);
+            const active = link.href === "/" ? pathname === "/" : pathname.startsWith(link.href);
             return (
               <Link
                 key={link.href}
