@@ -11,6 +11,7 @@ import { isTerminal } from "./run-status.ts";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { agentStateDir } from "./execute-run.ts";
+import { fleetMemberSettled } from "./fleets/dispatch.ts";
 
 const REVIEWABLE: RunStatus[] = ["awaiting_review", "needs_attention"];
 
@@ -194,6 +195,8 @@ export async function approveRun(deps: ReviewDeps, runId: string) {
     throw conflict(`Run ${runId} changed state while it was being approved`);
   }
   await cleanUp(deps, run);
+  // A decomposed task's next subtasks may start now (the workers' sweep would also find them).
+  await fleetMemberSettled(deps, runId).catch(() => undefined);
   return { runId, mergedSha: result.sha, target: run.project.defaultBranch };
 }
 
@@ -205,6 +208,7 @@ export async function rejectRun(deps: ReviewDeps, runId: string, reason?: string
     throw conflict(`Run ${runId} changed state while it was being rejected`);
   }
   await cleanUp(deps, run);
+  await fleetMemberSettled(deps, runId).catch(() => undefined);
   return { runId };
 }
 

@@ -144,7 +144,7 @@ export async function createRunRows(
   tx: Prisma.TransactionClient,
   prepared: PreparedLaunch,
   runId: string,
-  fleet?: { fleetId: string; memberIndex: number },
+  fleet?: { fleetId: string; memberIndex: number; dependsOn?: string[] },
 ): Promise<void> {
   const { project, profile } = prepared;
   await tx.task.create({
@@ -168,7 +168,7 @@ export async function createRunRows(
           baseSha: prepared.baseSha,
           branch: `loopy/run-${runId}`,
           timeoutMs: prepared.timeoutMs,
-          ...(fleet ? { fleetId: fleet.fleetId, memberIndex: fleet.memberIndex } : {}),
+          ...(fleet ? { fleetId: fleet.fleetId, memberIndex: fleet.memberIndex, dependsOn: fleet.dependsOn ?? [] } : {}),
           runTurns: { create: { id: newId(), index: 0, kind: "initial", prompt: prepared.instruction } },
         },
       },

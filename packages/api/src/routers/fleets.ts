@@ -2,6 +2,8 @@ import { z } from "zod";
 import { parseDuration } from "@loopy/config/duration";
 import { badInput } from "@loopy/core/errors";
 import { approveWinner, cancelFleet, FLEET_STATUSES, getFleet, launchFleet, listFleets, pauseFleet, rankFleet, resumeFleet } from "@loopy/core/fleets/fleets";
+import { planOf, startPlanner } from "@loopy/core/fleets/planner";
+import { rejectRun } from "@loopy/core/review";
 import type { FleetChange, RunChange } from "@loopy/queue/event-bus";
 import { operatorProcedure, reviewerProcedure, viewerProcedure, router } from "../trpc.ts";
 import { AsyncQueue } from "../async-queue.ts";
@@ -68,18 +70,62 @@ export const launchFleetInput = z.discriminatedUnion("kind", [
     agent: z.string().max(64).optional(),
     ...common,
   }),
+  z.object({
+    /** A task decomposed into subtasks with dependencies: each starts once those it depends on are approved. */
+    kind: z.literal("dag"),
+    project: z.string().min(1, "choose a project"),
+    /** The default agent of the subtasks (adapter or profile); a subtask may name its own. */
+    agent: z.string().max(64).optional(),
+    subtasks: z
+      .array(
+        z.object({
+          key: z.string().min(1).max(40),
+          title: z.string().max(200).optional(),
+          prompt: z.string().max(200_000).optional(),
+          command: z.string().max(100_000).optional(),
+          agent: z.string().max(64).optional(),
+          tags,
+          dependsOn: z.array(z.string().max(40)).max(100).optional(),
+        }),
+      )
+      .min(1, "a plan needs at least one subtask")
+      .max(100),
+    /** The planner run whose plan this is: it is closed (rejected, "plan used") once the fleet starts. */
+    plannerRunId: z.string().max(64).optional(),
+    ...common,
+  }),
 ]);
+
+/** The planner run did its job once its plan is launched: it leaves the review inbox. */
+async function closePlanner(services: Parameters<typeof rejectRun>[0], runId: string, fleetId: string) {
+  await rejectRun(services, runId, `Plan used by fleet ${fleetId}`).catch(() => undefined);
+}
 
 export const fleetsRouter = router({
   /** Launches a best-of-N or batch fleet; returns the fleet as `get` does. */
-  launch: operatorProcedure.input(launchFleetInput).mutation(({ ctx, input }) => {
+  launch: operatorProcedure.input(launchFleetInput).mutation(async ({ ctx, input }) => {
     const { timeout, budget, ...rest } = input;
-    return launchFleet(ctx.services, {
+    const plannerRunId = rest.kind === "dag" ? rest.plannerRunId : undefined;
+    const fleet = await launchFleet(ctx.services, {
       ...rest,
       timeoutMs: toMs(timeout, "timeout"),
       budget: budget ? { usd: budget.usd, tokens: budget.tokens, wallClockMs: toMs(budget.wallClock, "budget.wallClock") } : undefined,
     });
+    if (plannerRunId) await closePlanner(ctx.services, plannerRunId, fleet.id);
+    return fleet;
   }),
+
+  /**
+   * Decomposition by an agent: starts a planner run (any agent) that writes a
+   * plan (loopy.plan.json, or JSON in its final message). Read it with `plan`,
+   * edit it, then launch it as a `dag` fleet.
+   */
+  startPlanner: operatorProcedure
+    .input(z.object({ project: z.string().min(1), agent: z.string().min(1).max(64), task: z.string().min(1, "describe the task to split").max(200_000) }))
+    .mutation(({ ctx, input }) => startPlanner(ctx.services, input)),
+
+  /** A planner run's plan once it is done: the ordered subtasks, or why there is none (yet). */
+  plan: viewerProcedure.input(z.object({ runId: z.string().min(1).max(64) })).query(({ ctx, input }) => planOf(ctx.services.db, input.runId)),
 
   /** Fleets, newest first, with progress counts (no members). */
   list: viewerProcedure

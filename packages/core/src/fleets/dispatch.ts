@@ -1,6 +1,7 @@
 import { formatDuration } from "@loopy/config/duration";
 import type { FleetStatus, RunStatus } from "@loopy/db/client";
-import { removeWorktree } from "../git.ts";
+import { removeWorktree, resolveCommit } from "../git.ts";
+import { DEPENDENCY_DEAD, DEPENDENCY_DONE } from "./dag.ts";
 import { appendRunEvents } from "../run-events.ts";
 import { transitionRun, worktreePathFor } from "../runs.ts";
 import type { CoreDeps, RunScheduler } from "../ports.ts";
@@ -59,13 +60,22 @@ export async function dispatchFleet(deps: FleetRuntimeDeps, fleetId: string): Pr
       WHERE status IN ('running', 'verifying') OR (status = 'queued' AND dispatched_at IS NOT NULL)`;
     const slots = Math.min(fleet.concurrency - (counts?.fleet ?? 0), max - (counts?.total ?? 0));
     if (slots <= 0) return [];
-    const next = await tx.run.findMany({
-      where: { fleetId, status: "queued", dispatchedAt: null },
-      orderBy: { memberIndex: "asc" },
-      take: slots,
-      select: { id: true },
-    });
+    // Members whose dependencies (decomposed tasks) are all done; members without any are always ready.
+    const next = await tx.$queryRaw<Array<{ id: string; has_deps: boolean }>>`
+      SELECT r.id, cardinality(coalesce(r.depends_on, '{}')) > 0 AS has_deps FROM runs r
+      WHERE r.fleet_id = ${fleetId} AND r.status = 'queued' AND r.dispatched_at IS NULL
+        AND NOT EXISTS (
+          SELECT 1 FROM unnest(r.depends_on) AS d(id) LEFT JOIN runs x ON x.id = d.id
+          WHERE x.id IS NULL OR x.status::text <> ALL (${[...DEPENDENCY_DONE]}::text[]))
+      ORDER BY r.member_index
+      LIMIT ${slots}`;
     if (next.length === 0) return [];
+    // A subtask starts from the default branch as it is now, which holds the approved work it depends on.
+    for (const member of next.filter((r) => r.has_deps)) {
+      const run = await tx.run.findUniqueOrThrow({ where: { id: member.id }, select: { project: { select: { path: true, defaultBranch: true } } } });
+      const head = await resolveCommit(run.project.path, run.project.defaultBranch);
+      if (head) await tx.run.update({ where: { id: member.id }, data: { baseRef: run.project.defaultBranch, baseSha: head } });
+    }
     const ids = next.map((r) => r.id);
     await tx.run.updateMany({ where: { id: { in: ids }, status: "queued", dispatchedAt: null }, data: { dispatchedAt: new Date() } });
     return ids;
@@ -226,9 +236,32 @@ export async function fleetProgress(deps: FleetRuntimeDeps, fleetId: string): Pr
       return reason;
     }
   }
+  await cancelBlocked(deps, fleetId);
   if (await completeIfSettled(deps, fleetId)) return null;
   await dispatchFleet(deps, fleetId);
   return null;
+}
+
+/**
+ * Decomposed tasks: a waiting subtask whose dependency failed, was cancelled or
+ * rejected can never start; it is cancelled with the reason, and so, in turn,
+ * is whatever waited for it.
+ */
+async function cancelBlocked(deps: FleetRuntimeDeps, fleetId: string): Promise<void> {
+  for (;;) {
+    const blocked = await deps.db.$queryRaw<Array<{ id: string; dep_title: string; dep_status: string }>>`
+      SELECT DISTINCT ON (r.id) r.id, t.title AS dep_title, x.status::text AS dep_status
+      FROM runs r CROSS JOIN LATERAL unnest(r.depends_on) AS d(id)
+      JOIN runs x ON x.id = d.id JOIN tasks t ON t.id = x.task_id
+      WHERE r.fleet_id = ${fleetId} AND r.status = 'queued' AND r.dispatched_at IS NULL
+        AND x.status::text = ANY (${[...DEPENDENCY_DEAD]}::text[])`;
+    if (blocked.length === 0) return;
+    let changed = false;
+    for (const b of blocked) {
+      changed = (await transitionRun(deps, b.id, "cancelled", { from: ["queued"], reason: `It depends on "${b.dep_title}", which was ${b.dep_status}` })) || changed;
+    }
+    if (!changed) return;
+  }
 }
 
 /** After a member's run ended (or stopped for a human): update its fleet, then start whatever may start now. */

@@ -7,13 +7,14 @@ import { approveRun, rejectRun } from "../review.ts";
 import type { LaunchDeps } from "../ports.ts";
 import { dispatchFleet, fleetProgress, SETTLED_STATUSES, stopFleet, type FleetRuntimeDeps } from "./dispatch.ts";
 import { isEligible, parseMetric, rankMembers, type FleetMetric, type RankedMember } from "./rank.ts";
+import { orderPlan, type PlanSubtask } from "./dag.ts";
 
 export interface FleetDeps extends LaunchDeps {
   /** LOOPY_MAX_RUNNING: the global limit of running runs. */
   maxRunning?: number;
 }
 
-export const FLEET_KINDS = ["best_of_n", "batch", "research"] as const;
+export const FLEET_KINDS = ["best_of_n", "batch", "dag", "research"] as const;
 export type FleetKind = (typeof FLEET_KINDS)[number];
 export const FLEET_STATUSES = ["running", "paused", "completed", "cancelled", "failed"] as const satisfies readonly FleetStatus[];
 
@@ -62,6 +63,8 @@ export interface LaunchFleetInput {
   budget?: FleetBudgetInput;
   /** best_of_n: ranks members after green checks. */
   metric?: FleetMetric;
+  /** dag: the subtasks with their dependencies, on `project`; `agent` is the default agent. */
+  subtasks?: PlanSubtask[];
 }
 
 const memberSelect = {
@@ -79,6 +82,7 @@ const memberSelect = {
   inputTokens: true,
   outputTokens: true,
   turns: true,
+  dependsOn: true,
   logTail: true,
   worktreePath: true,
   createdAt: true,
@@ -125,7 +129,7 @@ function positive(value: number | undefined, what: string, max: number, integer 
  */
 export async function launchFleet(deps: FleetDeps, input: LaunchFleetInput): Promise<FleetView> {
   if (input.kind === "research") throw badInput('Research fleets are not supported yet: start research loops with "loopy research"');
-  if (input.kind !== "best_of_n" && input.kind !== "batch") throw badInput(`Unknown fleet kind "${String(input.kind)}": use best_of_n or batch`);
+  if (input.kind !== "best_of_n" && input.kind !== "batch" && input.kind !== "dag") throw badInput(`Unknown fleet kind "${String(input.kind)}": use best_of_n, batch or dag`);
   const concurrency = positive(input.concurrency, "Concurrency", MAX_CONCURRENCY, true) ?? DEFAULT_CONCURRENCY;
   const budgetUsd = positive(input.budget?.usd, "The USD budget", 100_000);
   const budgetTokens = positive(input.budget?.tokens, "The token budget", 2_000_000_000, true);
@@ -141,8 +145,25 @@ export async function launchFleet(deps: FleetDeps, input: LaunchFleetInput): Pro
   }
 
   const members: PreparedLaunch[] = [];
+  /** dag: for each member, the indexes of the members it waits for. */
+  const dependsOn: number[][] = [];
   const common = { checkpoints: input.checkpoints, baseRef: input.baseRef, timeoutMs: input.timeoutMs };
-  if (input.kind === "best_of_n") {
+  if (input.kind === "dag") {
+    if (input.tasks?.length || input.count !== undefined || input.agents?.length) throw badInput("A decomposed task takes a project and subtasks; tasks/count/agents are for batch and best-of-N fleets");
+    if (!input.project?.trim()) throw badInput("Choose the project the subtasks work on");
+    if (input.baseRef) throw badInput("Subtasks start from the project's default branch (which holds the approved subtasks they depend on); a base ref cannot be chosen");
+    const ordered = orderPlan(input.subtasks ?? []);
+    const index = new Map(ordered.map((s, i) => [s.key, i]));
+    for (const s of ordered) {
+      try {
+        members.push(await prepareLaunch(deps, { project: input.project, agent: s.agent ?? input.agent, prompt: s.prompt, command: s.command, tags: s.tags, title: s.title ?? `${s.key}: ${(s.prompt ?? s.command ?? "").split("\n")[0]}`.slice(0, 120), checkpoints: input.checkpoints, timeoutMs: input.timeoutMs }));
+      } catch (error) {
+        if (error instanceof Error && "code" in error) error.message = `Subtask "${s.key}": ${error.message}`;
+        throw error;
+      }
+      dependsOn.push((s.dependsOn ?? []).map((d) => index.get(d) as number));
+    }
+  } else if (input.kind === "best_of_n") {
     if (input.tasks?.length) throw badInput("A best-of-N fleet runs one task: give project and prompt/command, not tasks");
     if (!input.project?.trim()) throw badInput("Choose the project the best-of-N fleet works on");
     const count = input.count ?? input.agents?.length ?? 0;
@@ -177,7 +198,11 @@ export async function launchFleet(deps: FleetDeps, input: LaunchFleetInput): Pro
   const first = members[0] as PreparedLaunch;
   const name =
     input.name?.trim() ||
-    (input.kind === "best_of_n" ? `best of ${members.length}: ${first.title}` : `batch of ${members.length}: ${first.title}${members.length > 1 ? ", …" : ""}`);
+    (input.kind === "best_of_n"
+      ? `best of ${members.length}: ${first.title}`
+      : input.kind === "dag"
+        ? `plan of ${members.length}: ${first.title}${members.length > 1 ? ", …" : ""}`
+        : `batch of ${members.length}: ${first.title}${members.length > 1 ? ", …" : ""}`);
   if (name.length > 200) throw badInput("The fleet's name is longer than 200 characters");
 
   const fleetId = newId();
@@ -190,7 +215,7 @@ export async function launchFleet(deps: FleetDeps, input: LaunchFleetInput): Pro
       const stored: Array<[string, StoredRunEvent[]]> = [];
       for (const [i, member] of members.entries()) {
         const runId = runIds[i] as string;
-        await createRunRows(tx, member, runId, { fleetId, memberIndex: i });
+        await createRunRows(tx, member, runId, { fleetId, memberIndex: i, dependsOn: (dependsOn[i] ?? []).map((d) => runIds[d] as string) });
         stored.push([runId, await appendRunEvents(tx, null, runId, [{ type: "status", status: "queued" }])]);
       }
       return stored;

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "runs" ADD COLUMN     "depends_on" TEXT[] DEFAULT ARRAY[]::TEXT[];
