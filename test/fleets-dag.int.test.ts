@@ -35,10 +35,10 @@ describe("decomposed tasks (DAG fleets)", () => {
       agent: "command",
       concurrency: 4,
       subtasks: [
-        { key: "ui", title: "ui: the screen", command: "test -f api.txt && echo ui > ui.txt", dependsOn: ["api"] },
-        { key: "schema", title: "schema: the tables", command: "echo schema > schema.txt" },
-        { key: "api", title: "api: the endpoints", command: "test -f schema.txt && echo api > api.txt", dependsOn: ["schema"] },
-        { key: "docs", title: "docs: the readme", command: "echo docs > docs.txt" },
+        { key: "ui", title: "the screen", command: "test -f api.txt && echo ui > ui.txt", dependsOn: ["api"] },
+        { key: "schema", title: "the tables", command: "echo schema > schema.txt" },
+        { key: "api", title: "the endpoints", command: "test -f schema.txt && echo api > api.txt", dependsOn: ["schema"] },
+        { key: "docs", title: "the readme", command: "echo docs > docs.txt" },
       ],
     });
     expect(fleet.kind).toBe("dag");
@@ -80,9 +80,9 @@ describe("decomposed tasks (DAG fleets)", () => {
       project,
       agent: "command",
       subtasks: [
-        { key: "a", title: "a: first", command: "echo a > a2.txt" },
-        { key: "b", title: "b: second", command: "echo b > b2.txt", dependsOn: ["a"] },
-        { key: "c", title: "c: third", command: "echo c > c2.txt", dependsOn: ["b"] },
+        { key: "a", title: "first", command: "echo a > a2.txt" },
+        { key: "b", title: "second", command: "echo b > b2.txt", dependsOn: ["a"] },
+        { key: "c", title: "third", command: "echo c > c2.txt", dependsOn: ["b"] },
       ],
     });
     const a = await waitFor(fleet.id, "a", ["awaiting_review"]);
@@ -95,7 +95,7 @@ describe("decomposed tasks (DAG fleets)", () => {
   });
 
   it("takes a plan from a planner run, and closes the planner once the plan is launched", async () => {
-    const plan = { subtasks: [{ key: "two", title: "two: after one", command: "echo 2 > two.txt", dependsOn: ["one"] }, { key: "one", title: "one: first", command: "echo 1 > one.txt" }] };
+    const plan = { subtasks: [{ key: "two", title: "after one", command: "echo 2 > two.txt", dependsOn: ["one"] }, { key: "one", title: "first", command: "echo 1 > one.txt" }] };
     const planner = await h.api.fleets.startPlanner({ project, agent: "command", task: `cat > loopy.plan.json <<'EOF'\n${JSON.stringify(plan)}\nEOF` });
     expect(planner.task.tags).toEqual(["planner"]);
     const ready = await eventually(async () => {

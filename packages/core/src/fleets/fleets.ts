@@ -156,7 +156,7 @@ export async function launchFleet(deps: FleetDeps, input: LaunchFleetInput): Pro
     const index = new Map(ordered.map((s, i) => [s.key, i]));
     for (const s of ordered) {
       try {
-        members.push(await prepareLaunch(deps, { project: input.project, agent: s.agent ?? input.agent, prompt: s.prompt, command: s.command, tags: s.tags, title: s.title ?? `${s.key}: ${(s.prompt ?? s.command ?? "").split("\n")[0]}`.slice(0, 120), checkpoints: input.checkpoints, timeoutMs: input.timeoutMs }));
+        members.push(await prepareLaunch(deps, { project: input.project, agent: s.agent ?? input.agent, prompt: s.prompt, command: s.command, tags: s.tags, title: `${s.key}: ${s.title?.trim() || (s.prompt ?? s.command ?? "").split("\n")[0]}`.slice(0, 120), checkpoints: input.checkpoints, timeoutMs: input.timeoutMs }));
       } catch (error) {
         if (error instanceof Error && "code" in error) error.message = `Subtask "${s.key}": ${error.message}`;
         throw error;

@@ -10,6 +10,7 @@ import { PatchView } from "../research/patch-view";
 import { StatusBadge } from "../status-badge";
 import { ProgressBar } from "./progress-bar";
 import { useFleetChanges } from "./use-fleet-changes";
+import { DagGraph } from "./dag-graph";
 
 const ACTIVE = new Set(["running", "paused"]);
 
@@ -47,7 +48,13 @@ export function FleetView({ fleetId }: { fleetId: string }) {
             <h1 className="text-lg text-white">{f.name}</h1>
             <StatusBadge status={f.status} testId="fleet-status" />
           </div>
-          <p className="text-sm text-gray-400">{bestOfN ? `Best of ${f.members.length}: one task, ranked when every member is done` : `Batch of ${f.members.length}`}</p>
+          <p className="text-sm text-gray-400">
+            {bestOfN
+              ? `Best of ${f.members.length}: one task, ranked when every member is done`
+              : f.kind === "dag"
+                ? `${f.members.length} subtasks: each starts once the ones it depends on are approved`
+                : `Batch of ${f.members.length}`}
+          </p>
         </div>
         <div className="flex items-center gap-2">
           {f.status === "running" && (
@@ -84,6 +91,12 @@ export function FleetView({ fleetId }: { fleetId: string }) {
           <Meta label="Ranked by" value={bestOfN ? `checks${f.metric ? `, ${f.metric.name} (${f.metric.direction === "min" ? "lower" : "higher"})` : ""}, diff size, cost` : "—"} />
         </dl>
       </div>
+
+      {f.kind === "dag" && (
+        <Panel title="Plan" actions={<span className="text-xs text-gray-500">live; click a subtask to open its run</span>}>
+          <DagGraph nodes={f.members.map((m) => ({ id: m.id, label: m.task.title, status: m.status, dependsOn: m.dependsOn, href: `/runs/${m.id}` }))} />
+        </Panel>
+      )}
 
       <Panel
         title="Members"

@@ -7,6 +7,7 @@ import { useState, type FormEvent } from "react";
 import { useTRPC } from "~/trpc/client";
 import { toggled } from "../diff-lines";
 import { buttonClass, ErrorNote, Field, inputClass, Panel } from "../field";
+import { PlanForm } from "./plan-form";
 
 /**
  * Launches a fleet. Best of N: one task, N members, the ticked agents taking
@@ -20,7 +21,7 @@ export function NewFleetForm() {
   const queryClient = useQueryClient();
   const projects = useQuery(trpc.projects.list.queryOptions());
   const profiles = useQuery(trpc.profiles.list.queryOptions());
-  const [kind, setKind] = useState<"best_of_n" | "batch">("best_of_n");
+  const [kind, setKind] = useState<"best_of_n" | "batch" | "dag">("best_of_n");
   const [project, setProject] = useState("");
   const [batchProjects, setBatchProjects] = useState<ReadonlySet<string>>(new Set());
   const [agents, setAgents] = useState<ReadonlySet<string>>(new Set(["command"]));
@@ -63,7 +64,7 @@ export function NewFleetForm() {
         ...common,
       });
     } else {
-      launch.mutate({ kind, agent: chosen[0], tasks: [...batchProjects].map((p) => ({ project: p, ...work })), ...common });
+      launch.mutate({ kind: "batch", agent: chosen[0], tasks: [...batchProjects].map((p) => ({ project: p, ...work })), ...common });
     }
   }
 
@@ -87,6 +88,7 @@ export function NewFleetForm() {
             [
               ["best_of_n", "Best of N"],
               ["batch", "Batch"],
+              ["dag", "Decompose"],
             ] as const
           ).map(([value, label]) => (
             <button key={value} type="button" aria-pressed={kind === value} onClick={() => setKind(value)} className={`px-2 py-0.5 ${kind === value ? "bg-white/10 text-white" : "text-gray-400 hover:text-gray-200"}`}>
@@ -98,7 +100,7 @@ export function NewFleetForm() {
     >
       <form onSubmit={submit} className="grid gap-4 md:grid-cols-[1fr_2fr]" aria-label="New fleet">
         <div className="space-y-3">
-          {kind === "best_of_n" ? (
+          {kind !== "batch" ? (
             <Field label="Project">
               <select aria-label="Project" className={inputClass} value={selected} onChange={(e) => setProject(e.target.value)}>
                 {projects.data?.map((p) => (
@@ -120,7 +122,9 @@ export function NewFleetForm() {
             </fieldset>
           )}
           <fieldset className="space-y-1">
-            <legend className="text-xs font-medium uppercase tracking-wide text-gray-400">{kind === "best_of_n" ? "Agents (members take turns)" : "Agent"}</legend>
+            <legend className="text-xs font-medium uppercase tracking-wide text-gray-400">
+              {kind === "best_of_n" ? "Agents (members take turns)" : kind === "dag" ? "Agent (planner, and subtasks that name none)" : "Agent"}
+            </legend>
             {agentChoices.map((a) => (
               <label key={a.name} className="flex items-center gap-2 text-sm text-gray-200">
                 <input
@@ -151,6 +155,9 @@ export function NewFleetForm() {
             </Field>
           </div>
         </div>
+        {kind === "dag" ? (
+          <PlanForm project={selected} agent={chosen[0] ?? "command"} common={common} />
+        ) : (
         <div className="flex flex-col gap-3">
           <Field
             label={onlyCommand ? "Command" : "Prompt"}
@@ -178,6 +185,7 @@ export function NewFleetForm() {
             </button>
           </div>
         </div>
+        )}
       </form>
     </Panel>
   );
