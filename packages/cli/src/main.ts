@@ -36,7 +36,7 @@ Usage:
                  [--noise-repeats K] [--confirm N] [--seed S] [--slot gpu0,gpu1] [--wall-clock DUR]
                  [--cost-limit USD] [--hard-kill X] [--base REF] [--name N]
                                         start a research loop; --wait prints each experiment and returns when it ends
-  loopy research list [--project P] | show <loop-id> | cancel <loop-id>
+  loopy research list [--project P] | show <loop-id> | pause <loop-id> | resume <loop-id> | cancel <loop-id>
   loopy fleet launch --project P (--agent PROFILE[,PROFILE...] --prompt "..." | --agent command --command "<shell>")
                      --count N [--concurrency C] [--budget-usd X] [--budget-tokens N] [--wall-clock DUR]
                      [--metric NAME --direction min|max] [--tag T]... [--name N] [--wait]

@@ -151,7 +151,13 @@ export async function researchCommand(client: LoopyClient, args: string[], flags
     print(loop, () => `Research loop ${loop.id} ${loop.status}.`);
     return 0;
   }
-  if (action !== undefined) throw new ResearchUsageError(`unknown command "research ${action}" (list, show, cancel, or flags to start a loop)`);
+  if (action === "pause" || action === "resume") {
+    const loopId = need(id, "<loop-id>");
+    const loop = action === "pause" ? await client.research.pause.mutate({ loopId }) : await client.research.resume.mutate({ loopId });
+    print(loop, () => `Research loop ${loop.id} ${loop.status}${action === "pause" && loop.status === "paused" ? " (the experiment in progress finishes first)" : ""}.`);
+    return 0;
+  }
+  if (action !== undefined) throw new ResearchUsageError(`unknown command "research ${action}" (list, show, pause, resume, cancel, or flags to start a loop)`);
 
   const direction = need(flags.direction, "--direction (min or max)");
   if (direction !== "min" && direction !== "max") throw new ResearchUsageError(`--direction must be min or max, got "${direction}"`);

@@ -4,6 +4,8 @@ import { findProject } from "@loopy/core/projects";
 import { lastPointId, listLoopPoints, listResearchEvents, type StoredPoint, type StoredResearchEvent } from "@loopy/core/research/events";
 import {
   cancelResearchLoop,
+  pauseResearchLoop,
+  resumeResearchLoop,
   createResearchLoop,
   exportResultsTsv,
   getExperiment,
@@ -81,6 +83,10 @@ export const researchRouter = router({
   get: viewerProcedure.input(loopId).query(({ ctx, input }) => getLoop(ctx.services.db, input.loopId)),
 
   cancel: operatorProcedure.input(loopId).mutation(({ ctx, input }) => cancelResearchLoop(ctx.services, input.loopId)),
+
+  /** The experiment in progress finishes, then no new one starts until `resume`. */
+  pause: operatorProcedure.input(loopId).mutation(({ ctx, input }) => pauseResearchLoop(ctx.services, input.loopId)),
+  resume: operatorProcedure.input(loopId).mutation(({ ctx, input }) => resumeResearchLoop(ctx.services, input.loopId)),
 
   /** Every experiment of a loop in order, with its delta against the best and the running best. No diffs or logs. */
   experiments: viewerProcedure.input(loopId).query(({ ctx, input }) => listExperiments(ctx.services.db, input.loopId)),

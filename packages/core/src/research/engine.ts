@@ -170,7 +170,8 @@ export async function executeResearchLoop(deps: ResearchEngineDeps, loopId: stri
   const heartbeat = setInterval(() => {
     void (async () => {
       try {
-        const held = await db.$executeRaw`UPDATE research_loops SET heartbeat_at = now() WHERE id = ${loopId} AND holder = ${deps.holder} AND status = 'running'`;
+        // Paused: the experiment in progress still finishes, so the hold is kept until then.
+        const held = await db.$executeRaw`UPDATE research_loops SET heartbeat_at = now() WHERE id = ${loopId} AND holder = ${deps.holder} AND status IN ('running', 'paused')`;
         if (held === 0) ctxController.abort("the loop ended or another worker took it over");
         else await renewSlots(db, deps.holder, loopId, deps.leaseMs);
       } catch (error) {
@@ -181,6 +182,7 @@ export async function executeResearchLoop(deps: ResearchEngineDeps, loopId: stri
 
   let failure: Error | undefined;
   let ending: Ending | null = null;
+  let paused = false;
   try {
     await recoverInterrupted(ctx);
     await ensureLoopWorktree(ctx.repo, ctx.worktree, first.branch, first.baseSha);
@@ -189,6 +191,18 @@ export async function executeResearchLoop(deps: ResearchEngineDeps, loopId: stri
     for (;;) {
       if (ctx.signal.aborted) break;
       const loop = await loadLoop(db, loopId);
+      if (loop?.status === "paused" && loop.holder === deps.holder) {
+        // Paused: the last experiment is recorded; let go of the loop (its worktree stays for the resume).
+        // Conditional on the row: a resume that came first set it running again, and the loop goes on.
+        const released = await db.$transaction(async (tx) => {
+          const { count } = await tx.researchLoop.updateMany({ where: { id: loopId, holder: deps.holder, status: "paused" }, data: { holder: null, heartbeatAt: null } });
+          return count ? appendResearchEvents(tx, null, loopId, [{ type: "loop", status: "paused", reason: "Paused by a user" }]) : null;
+        });
+        if (!released) continue;
+        await push(ctx, released);
+        paused = true;
+        break;
+      }
       if (!loop || loop.status !== "running" || loop.holder !== deps.holder) break;
       const limit = limitReached(loop);
       if (limit) {
@@ -213,6 +227,10 @@ export async function executeResearchLoop(deps: ResearchEngineDeps, loopId: stri
   } finally {
     clearInterval(heartbeat);
     signal.removeEventListener("abort", onAbort);
+  }
+  if (paused && !failure) {
+    await releaseSlots(db, { holder: deps.holder, loopId }).catch(() => undefined);
+    return;
   }
   if (!ending && failure) ending = { to: "failed", reason: failure.message };
   await settle(ctx, ending, signal.reason === SHUTDOWN);

@@ -316,6 +316,49 @@ export async function cancelResearchLoop(deps: ResearchLaunchDeps, loopId: strin
   return getLoop(deps.db, loopId);
 }
 
+/**
+ * Pauses a loop: the experiment in progress finishes and is recorded, then no
+ * new one starts; the worker lets go of the loop and its worktree stays.
+ */
+export async function pauseResearchLoop(deps: ResearchLaunchDeps, loopId: string): Promise<LoopDetail> {
+  const loop = await getLoop(deps.db, loopId);
+  if (loop.status === "paused") return loop;
+  if (loop.status !== "running" && loop.status !== "queued") throw conflict(`Research loop ${loopId} is ${loop.status}; only a queued or running loop can be paused`);
+  const stored = await deps.db.$transaction(async (tx) => {
+    const { count } = await tx.researchLoop.updateMany({ where: { id: loopId, status: { in: ["running", "queued"] } }, data: { status: "paused", statusReason: "Paused by a user" } });
+    if (count === 0) return null;
+    return appendResearchEvents(tx, null, loopId, [{ type: "loop", status: "paused", reason: loop.status === "running" ? "pausing: the experiment in progress finishes first" : "Paused by a user" }]);
+  });
+  if (!stored) throw conflict(`Research loop ${loopId} changed state; try again`);
+  await deps.researchNotifier.loopEvents(loopId, stored);
+  await deps.researchNotifier.loopChanged(loopId, "paused");
+  // A queued loop's job would only find it paused; take it off the queue.
+  if (loop.status === "queued") await deps.researchScheduler.remove(loopId);
+  return getLoop(deps.db, loopId);
+}
+
+/** Resumes a paused loop: its worker carries on if it still holds it, else the loop is queued for the next free worker. */
+export async function resumeResearchLoop(deps: ResearchLaunchDeps, loopId: string): Promise<LoopDetail> {
+  const loop = await getLoop(deps.db, loopId);
+  if (loop.status === "running" || loop.status === "queued") return loop;
+  if (loop.status !== "paused") throw conflict(`Research loop ${loopId} is ${loop.status}; only a paused loop can be resumed`);
+  const result = await deps.db.$transaction(async (tx) => {
+    // Still held (its experiment is finishing): the holder simply goes on.
+    const held = await tx.researchLoop.updateMany({ where: { id: loopId, status: "paused", holder: { not: null } }, data: { status: "running", statusReason: null } });
+    if (held.count > 0) return { to: "running" as const, events: await appendResearchEvents(tx, null, loopId, [{ type: "loop", status: "running", reason: "resumed" }]) };
+    const free = await tx.researchLoop.updateMany({ where: { id: loopId, status: "paused", holder: null }, data: { status: "queued", statusReason: null } });
+    if (free.count > 0) return { to: "queued" as const, events: await appendResearchEvents(tx, null, loopId, [{ type: "loop", status: "queued", reason: "resumed" }]) };
+    return null;
+  });
+  if (!result) throw conflict(`Research loop ${loopId} changed state; try again`);
+  await deps.researchNotifier.loopEvents(loopId, result.events);
+  await deps.researchNotifier.loopChanged(loopId, result.to);
+  // Queued in both cases: if its holder died while the loop was paused, the job takes it over once the lease runs out
+  // (a live holder keeps it, and the job finds nothing to do).
+  await deps.researchScheduler.enqueue(loopId);
+  return getLoop(deps.db, loopId);
+}
+
 export const experimentSummarySelect = {
   id: true,
   index: true,

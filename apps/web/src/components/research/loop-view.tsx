@@ -138,6 +138,8 @@ export function LoopView({ loopId, initialExperiment = null }: { loopId: string;
   );
 
   const cancel = useMutation(trpc.research.cancel.mutationOptions({ onSuccess: refetchLoop }));
+  const pause = useMutation(trpc.research.pause.mutationOptions({ onSuccess: refetchLoop }));
+  const resume = useMutation(trpc.research.resume.mutationOptions({ onSuccess: refetchLoop }));
   const rows = useMemo(() => experiments.data ?? [], [experiments.data]);
   const running = rows.find((e) => e.status === "running") ?? null;
   const best = loop.data?.bestExperimentId ?? null;
@@ -175,7 +177,28 @@ export function LoopView({ loopId, initialExperiment = null }: { loopId: string;
         </div>
         <div className="flex items-center gap-2">
           <ExportButton loopId={loopId} />
-          {ACTIVE.has(l.status) && (
+          {(l.status === "running" || l.status === "queued") && (
+            <button
+              type="button"
+              onClick={() => pause.mutate({ loopId })}
+              disabled={pause.isPending}
+              title="The experiment in progress finishes; no new one starts until you resume"
+              className="rounded-md border border-white/15 px-3 py-1.5 text-sm text-gray-200 hover:bg-white/5 disabled:opacity-50"
+            >
+              Pause
+            </button>
+          )}
+          {l.status === "paused" && (
+            <button
+              type="button"
+              onClick={() => resume.mutate({ loopId })}
+              disabled={resume.isPending}
+              className="rounded-md border border-white/15 px-3 py-1.5 text-sm text-gray-200 hover:bg-white/5 disabled:opacity-50"
+            >
+              Resume
+            </button>
+          )}
+          {(ACTIVE.has(l.status) || l.status === "paused") && (
             <button
               type="button"
               onClick={() => cancel.mutate({ loopId })}
@@ -187,7 +210,7 @@ export function LoopView({ loopId, initialExperiment = null }: { loopId: string;
           )}
         </div>
       </div>
-      <ErrorNote message={cancel.error?.message} />
+      <ErrorNote message={cancel.error?.message ?? pause.error?.message ?? resume.error?.message} />
       {l.statusReason && <p className="rounded-md border border-white/10 bg-white/5 px-3 py-2 text-sm text-gray-200">{l.statusReason}</p>}
 
       <dl className="grid grid-cols-2 gap-x-6 gap-y-2 rounded-lg border border-white/10 bg-[#11151d] p-4 text-sm md:grid-cols-6">
