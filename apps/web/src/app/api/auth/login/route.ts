@@ -18,11 +18,15 @@ export async function POST(req: Request) {
   const services = getServices();
   const refused = refuseForeignRequest(req, services.env.HOST);
   if (refused) return Response.json({ error: refused }, { status: 403 });
-  const client = req.headers.get("x-forwarded-for")?.split(",")[0]?.trim() || "local";
-  const wait = limiter.retryAfterMs(client);
-  if (wait > 0) {
-    return Response.json({ error: `Too many failed sign-ins; try again in ${Math.ceil(wait / 1000)} s` }, { status: 429, headers: { "retry-after": String(Math.ceil(wait / 1000)) } });
-  }
+  // Counted per client address (as a proxy reports it) and per user name: a client that
+  // forges its address still cannot guess one account's password faster.
+  const client = `ip:${req.headers.get("x-forwarded-for")?.split(",")[0]?.trim() || "local"}`;
+  const tooMany = (keys: string[]) => {
+    const wait = Math.max(...keys.map((k) => limiter.retryAfterMs(k)));
+    return wait > 0 ? Response.json({ error: `Too many failed sign-ins; try again in ${Math.ceil(wait / 1000)} s` }, { status: 429, headers: { "retry-after": String(Math.ceil(wait / 1000)) } }) : null;
+  };
+  const early = tooMany([client]);
+  if (early) return early;
   let body: unknown;
   try {
     const text = await req.text();
@@ -32,19 +36,22 @@ export async function POST(req: Request) {
     return Response.json({ error: 'Send JSON: { "name": "...", "password": "..." } or { "token": "..." }' }, { status: 400 });
   }
   const { name, password, token } = (body ?? {}) as Record<string, unknown>;
+  const keys = typeof name === "string" ? [client, `user:${name.trim()}`] : [client];
+  const limited = tooMany(keys);
+  if (limited) return limited;
   try {
     let session;
     if (typeof token === "string" && token) session = await signInWithToken(services.db, token.trim());
     else if (typeof name === "string" && typeof password === "string" && name && password) session = await signInWithPassword(services.db, name.trim(), password);
     else return Response.json({ error: "Give a user name and a password (or a token)" }, { status: 400 });
-    limiter.succeeded(client);
+    for (const key of keys) limiter.succeeded(key);
     const secure = new URL(req.url).protocol === "https:" || req.headers.get("x-forwarded-proto") === "https";
     const headers = new Headers({ "content-type": "application/json" });
     for (const cookie of sessionCookies(session, secure)) headers.append("set-cookie", cookie);
     return new Response(JSON.stringify({ user: session.user }), { status: 200, headers });
   } catch (error) {
     if (error instanceof AppError && error.code === "UNAUTHENTICATED") {
-      limiter.failed(client);
+      for (const key of keys) limiter.failed(key);
       return Response.json({ error: error.message }, { status: 401 });
     }
     throw error;
