@@ -34,6 +34,7 @@ const worker = await startRunWorker({
   secrets,
   log,
   maxRunning: env.LOOPY_MAX_RUNNING,
+  leaseMs: parseDuration(env.LOOPY_RUN_LEASE),
 });
 const research = await startResearchWorker({
   db,
@@ -65,11 +66,12 @@ let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
-  // Runs in progress are cancelled (process groups killed) and recorded as such,
-  // rather than left "running" with nobody behind them.
-  // Research loops are handed over instead: their experiment is re-queued and the next worker resumes them.
-  log(`${signal}: stopping; cancelling ${worker.inProgress()} run(s) in progress, handing over ${research.inProgress()} research loop(s)`);
-  await Promise.all([worker.close({ cancelRunning: true }), research.close(), webhooks?.()]);
+  // No new jobs; runs in progress get LOOPY_SHUTDOWN_GRACE to finish, then are stopped (process groups killed)
+  // and handed over: their jobs go back to the queue and the next worker re-runs the interrupted turn.
+  // Research loops are handed over at once: their experiment is re-queued and the next worker resumes them.
+  const graceMs = parseDuration(env.LOOPY_SHUTDOWN_GRACE);
+  log(`${signal}: stopping; ${worker.inProgress()} run(s) in progress get ${env.LOOPY_SHUTDOWN_GRACE} to finish, handing over ${research.inProgress()} research loop(s)`);
+  await Promise.all([worker.close({ graceMs }), research.close(), webhooks?.()]);
   publisher.disconnect();
   await db.$disconnect();
   process.exit(0);

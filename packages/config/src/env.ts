@@ -29,6 +29,10 @@ const schema = z.object({
   LOOPY_RESEARCH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(4),
   /** How long a research loop stays held by a worker that stopped renewing it, before another worker resumes it. */
   LOOPY_RESEARCH_LEASE: z.string().default("30s"),
+  /** How long a run stays held by a worker that stopped renewing it (killed, frozen) before another worker takes it up; also its BullMQ lock. */
+  LOOPY_RUN_LEASE: z.string().default("30s"),
+  /** On SIGTERM the worker stops taking jobs and lets runs in progress finish this long; the rest are handed over to the next worker. */
+  LOOPY_SHUTDOWN_GRACE: z.string().default("30s"),
   /** Default run timeout when a launch names none. */
   LOOPY_DEFAULT_TIMEOUT: z.string().default("10m"),
   /** Extra folders (separated by ":") searched for agent CLIs before PATH. */

@@ -14,6 +14,9 @@ import { appendRunEvents, RunEventWriter, stripNul } from "./run-events.ts";
 import { transitionRun, worktreePathFor } from "./runs.ts";
 import type { CoreDeps, RunScheduler } from "./ports.ts";
 import { claimFleetMember, fleetProgress } from "./fleets/dispatch.ts";
+import { HANDOVER, LEASE_LOST, MAX_INTERRUPTIONS, newHolder, releaseRun, stoppedForRecovery, takeOverRun, type RunLease } from "./run-recovery.ts";
+import { killRunProcesses } from "./run-processes.ts";
+import { ensureLoopWorktree } from "./research/worktree.ts";
 
 export interface ExecuteRunDeps extends CoreDeps {
   loopyHome: string;
@@ -24,13 +27,24 @@ export interface ExecuteRunDeps extends CoreDeps {
   scheduler?: RunScheduler;
   /** LOOPY_MAX_RUNNING, for the fleet dispatcher. */
   maxRunning?: number;
+  /** This worker's identity and LOOPY_RUN_LEASE; the worker renews the heartbeat of the runs it holds. */
+  lease?: RunLease;
 }
+
+/**
+ * How an execution ended: `done` (the run moved on: an end state, review, or
+ * nothing to do), `handed_over` (the worker is shutting down; the run is
+ * released for the next worker, whose job must be queued again).
+ */
+export type ExecuteRunResult = "done" | "handed_over";
 
 const LOG_TAIL_LINES = 60;
 /** The same required checkpoint failing this many turns in a row needs a human. */
 const SAME_FAILURE_LIMIT = 3;
 
-type Ending = { to: RunStatus; reason?: string; keepWorktree: boolean };
+type Ending = { to: RunStatus; reason?: string; keepWorktree: boolean; handover?: boolean };
+
+const DEFAULT_LEASE_MS = 30_000;
 
 /** Private folder for an agent's own state (HOME, sessions), kept across a run's turns. */
 export function agentStateDir(loopyHome: string, runId: string): string {
@@ -49,9 +63,19 @@ export function agentStateDir(loopyHome: string, runId: string): string {
  * nothing). A failure goes back to the same agent session as a follow-up, up to
  * the project's attempts; then, or when the agent cannot continue, needs_attention
  * with the reason. A failing or killed command: failed. Cancel: cancelled.
+ *
+ * Crash safety: the claim writes this worker as the run's holder (its heartbeat
+ * is renewed by the worker). A job that finds the run running or verifying is a
+ * take-over: its worker died (kill -9, lost lease) or handed it over at a
+ * shutdown. The new holder kills what the old one left (process groups found
+ * by LOOPY_RUN_ID and worktree), resets the worktree to the last finished turn
+ * and re-runs the interrupted turn, or re-runs the checkpoints when the turn
+ * had finished. A run interrupted a second time by a dead worker fails with
+ * the reason instead: an agent's turn is not always safe to repeat.
  */
-export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: AbortSignal): Promise<void> {
+export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: AbortSignal): Promise<ExecuteRunResult> {
   const { db } = deps;
+  const lease = deps.lease ?? { holder: newHolder(), leaseMs: DEFAULT_LEASE_MS };
   const run = await db.run.findUnique({
     where: { id: runId },
     select: {
@@ -69,24 +93,30 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
       task: { select: { checkpoints: true, agentProfile: { select: { config: true } } } },
     },
   });
-  if (!run) return;
+  if (!run) return "done";
   const repo = run.project.path;
   const worktree = worktreePathFor(deps.loopyHome, runId);
 
+  let resume: Resume | null = null;
   if (run.status === "running" || run.status === "verifying") {
-    // The job came back after its worker died mid-turn. Its process is gone; say so instead of leaving it "running".
-    await removeWorktree(repo, worktree).catch(() => undefined);
-    await transitionRun(deps, runId, "failed", { from: ["running", "verifying"], reason: "The worker running this run stopped before it finished; launch it again" });
-    return;
+    const taken = await takeOverRun(db, runId, lease);
+    if (!taken.taken) return "done";
+    const plan = await planResume(deps, lease, { runId, repo, worktree, branch: run.branch, baseSha: run.baseSha, agent: run.agent }, taken);
+    if (plan === "ended") return "done";
+    resume = plan;
+  } else {
+    const firstTurn = run.status === "queued";
+    const from: RunStatus[] = firstTurn ? ["queued"] : ["awaiting_review", "needs_attention"];
+    const pending = await db.runTurn.findFirst({ where: { runId, status: "pending" }, orderBy: { index: "asc" } });
+    if (!pending) return "done";
+    // A fleet member starts only while its fleet runs (a pause or a spent budget may have come after its dispatch).
+    if (firstTurn && run.fleetId) {
+      if (!(await claimFleetMember(deps, runId, run.fleetId))) return "done";
+    } else if (!(await transitionRun(deps, runId, "running", { from, keepStartedAt: !firstTurn, data: { holder: lease.holder } }))) return "done";
+    // The claim is ours: say so on the row (a fleet member's claim does not write it), with a fresh heartbeat.
+    await db.$executeRaw`UPDATE runs SET holder = ${lease.holder}, heartbeat_at = now() WHERE id = ${runId} AND status = 'running'`;
+    resume = { turn: pending, firstTurn, checksOnly: false };
   }
-  const firstTurn = run.status === "queued";
-  const from: RunStatus[] = firstTurn ? ["queued"] : ["awaiting_review", "needs_attention"];
-  const pending = await db.runTurn.findFirst({ where: { runId, status: "pending" }, orderBy: { index: "asc" } });
-  if (!pending) return;
-  // A fleet member starts only while its fleet runs (a pause or a spent budget may have come after its dispatch).
-  if (firstTurn && run.fleetId) {
-    if (!(await claimFleetMember(deps, runId, run.fleetId))) return;
-  } else if (!(await transitionRun(deps, runId, "running", { from, keepStartedAt: !firstTurn }))) return;
   const fleet = run.fleetId ? { fleetId: run.fleetId, memberIndex: run.memberIndex ?? 0 } : null;
 
   const events = new RunEventWriter(db, deps.notifier, runId);
@@ -96,7 +126,10 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
     const adapter = findAgent(run.agent);
     if (!adapter) throw new Error(`This worker has no "${run.agent}" agent`);
     const profile: AgentProfileConfig = profileConfigSchema.parse(run.task.agentProfile?.config ?? {});
-    if (firstTurn || !existsSync(worktree)) {
+    const { firstTurn } = resume;
+    if (resume.worktreeReady) {
+      // A take-over already put the worktree where the interrupted turn started.
+    } else if (firstTurn || !existsSync(worktree)) {
       await mkdir(path.dirname(worktree), { recursive: true });
       if (firstTurn) await addWorktree(repo, worktree, run.branch, run.baseSha);
       else {
@@ -123,16 +156,29 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
       events,
       tail,
       signal,
-      turn: pending,
+      turn: resume.turn,
+      checksOnly: resume.checksOnly,
       fleet,
     });
   } catch (error) {
     await events.flush().catch(() => undefined);
     await db.run.update({ where: { id: runId }, data: { logTail: stripNul(tail.join("\n")) } }).catch(() => undefined);
-    await db.runTurn.updateMany({ where: { runId, status: "running" }, data: { status: "done", finishedAt: new Date(), reason: (error as Error).message } }).catch(() => undefined);
-    ending = { to: "failed", reason: (error as Error).message, keepWorktree: false };
+    if (stoppedForRecovery(signal)) {
+      // Shutting down: the turn stays unfinished, for the next holder to re-run.
+      ending = { to: "running", keepWorktree: true, handover: true };
+    } else {
+      await db.runTurn.updateMany({ where: { runId, status: "running" }, data: { status: "done", finishedAt: new Date(), reason: (error as Error).message } }).catch(() => undefined);
+      ending = { to: "failed", reason: (error as Error).message, keepWorktree: false };
+    }
   }
   await events.flush().catch(() => undefined);
+  if (ending.handover || (stoppedForRecovery(signal) && ending.to === "cancelled")) {
+    // Shutting down (or another worker took over): the processes are killed; the row stays running for the next holder.
+    if (signal.reason === LEASE_LOST) return "done";
+    await appendRunEvents(db, deps.notifier, runId, [{ type: "error", message: `Stopped mid-turn: ${HANDOVER}, which re-runs the turn` }]).catch(() => undefined);
+    await releaseRun(db, runId, lease.holder);
+    return "handed_over";
+  }
   if (ending.to === "cancelled" && fleet) {
     // Stopped because its fleet ended (budget spent, fleet cancelled): say so.
     const ended = await db.fleet.findUnique({ where: { id: fleet.fleetId }, select: { status: true, statusReason: true } }).catch(() => null);
@@ -149,13 +195,84 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
   // A database blip here must not leave the run "running": try a few times.
   for (let attempt = 1; ; attempt++) {
     try {
-      await transitionRun(deps, runId, ending.to, { from: ["running", "verifying"], reason: ending.reason });
-      return;
+      await transitionRun(deps, runId, ending.to, { from: ["running", "verifying"], reason: ending.reason, holder: lease.holder, data: { holder: null, heartbeatAt: null } });
+      return "done";
     } catch (error) {
       if (attempt >= 5) throw error;
       await new Promise((r) => setTimeout(r, 500 * attempt));
     }
   }
+}
+
+interface Resume {
+  turn: TurnContext["turn"];
+  firstTurn: boolean;
+  checksOnly: boolean;
+  /** A take-over already reset the worktree to where the turn starts. */
+  worktreeReady?: boolean;
+}
+
+/**
+ * After a take-over: kills what the previous holder left running, then either
+ * ends the run (a cancel that came while nobody held it; a second crash) or
+ * says where to pick up: the first unfinished turn, re-run from the commit the
+ * turn before it left (the worktree is reset to it, the killed attempt's files
+ * and commits dropped), or the last turn's checks when the agent had finished.
+ */
+async function planResume(
+  deps: ExecuteRunDeps,
+  lease: RunLease,
+  run: { runId: string; repo: string; worktree: string; branch: string; baseSha: string; agent: string },
+  taken: { crashed: boolean; interruptions: number },
+): Promise<Resume | "ended"> {
+  const { db } = deps;
+  const { runId, repo, worktree } = run;
+  // First, so nothing the previous holder started writes to the worktree any more.
+  const killed = await killRunProcesses(deps.loopyHome, [runId]);
+  const leftovers = killed.length ? `; killed ${killed.length} process(es) it left` : "";
+  const end = async (to: RunStatus, reason: string, keepWorktree = false): Promise<"ended"> => {
+    if (!keepWorktree) {
+      await removeWorktree(repo, worktree).catch(() => undefined);
+      await db.run.update({ where: { id: runId }, data: { worktreePath: null } }).catch(() => undefined);
+      await rm(agentStateDir(deps.loopyHome, runId), { recursive: true, force: true }).catch(() => undefined);
+    }
+    await transitionRun(deps, runId, to, { from: ["running", "verifying"], reason, holder: lease.holder, data: { holder: null, heartbeatAt: null } });
+    return "ended";
+  };
+  // A cancel that arrived while nobody held the run (nobody heard it): honour it now.
+  const lastStatus = await db.runEvent.findFirst({ where: { runId, type: "status" }, orderBy: { id: "desc" }, select: { id: true } });
+  const cancel = await db.runEvent.findFirst({ where: { runId, type: "cancel_requested", ...(lastStatus ? { id: { gt: lastStatus.id } } : {}) }, select: { id: true } });
+  if (cancel) return end("cancelled", `Cancelled while no worker held it${leftovers}`);
+  if (taken.crashed && taken.interruptions > MAX_INTERRUPTIONS) {
+    return end("failed", `Worker died mid-run (${taken.interruptions} times); the turn is not re-run again${leftovers}. Launch the run again to retry`);
+  }
+  const why = taken.crashed ? "Worker died mid-run (killed, or stopped renewing its lease)" : "Handed over by a worker that shut down";
+  const turns = await db.runTurn.findMany({ where: { runId }, orderBy: { index: "asc" }, select: { id: true, index: true, prompt: true, kind: true, status: true, headSha: true, reason: true } });
+  const open = turns.find((t) => t.status !== "done");
+  const last = turns.filter((t) => t.status === "done").at(-1);
+  const startOf = (index: number) => turns.filter((t) => t.index < index && t.headSha).at(-1)?.headSha ?? run.baseSha;
+  const resetTo = async (sha: string) => {
+    await ensureLoopWorktree(repo, worktree, run.branch, run.baseSha);
+    await git(worktree, ["reset", "--hard", "--quiet", sha]);
+    await git(worktree, ["clean", "-fdq"]);
+  };
+  if (open) {
+    await resetTo(startOf(open.index));
+    await db.runTurn.update({ where: { id: open.id }, data: { status: "pending", startedAt: null } });
+    await db.checkpointResult.deleteMany({ where: { runId, turnIndex: open.index } });
+    await transitionRun(deps, runId, "running", { from: ["verifying"], keepStartedAt: true, holder: lease.holder });
+    await appendRunEvents(db, deps.notifier, runId, [{ type: "error", message: `${why}; re-running turn ${open.index + 1} from its start${leftovers}` }]);
+    return { turn: open, firstTurn: false, checksOnly: false, worktreeReady: true };
+  }
+  if (!last?.headSha) return end("failed", `${why} before its first turn was recorded${leftovers}. Launch the run again to retry`);
+  if (last.reason) {
+    // The turn itself had failed (or was stopped): what the worker was about to record.
+    const isCommand = findAgent(run.agent)?.takes === "command";
+    return isCommand ? end("failed", last.reason) : end("needs_attention", last.reason, true);
+  }
+  await resetTo(last.headSha);
+  await appendRunEvents(db, deps.notifier, runId, [{ type: "error", message: `${why} after turn ${last.index + 1} finished; running its checkpoints again${leftovers}` }]);
+  return { turn: last, firstTurn: false, checksOnly: true, worktreeReady: true };
 }
 
 interface TurnContext {
@@ -173,7 +290,9 @@ interface TurnContext {
   events: RunEventWriter;
   tail: string[];
   signal: AbortSignal;
-  turn: { id: string; index: number; prompt: string; kind: string };
+  turn: { id: string; index: number; prompt: string; kind: string; headSha?: string | null };
+  /** A take-over after the turn finished: run its checkpoints and decide, without the agent. */
+  checksOnly: boolean;
   fleet: { fleetId: string; memberIndex: number } | null;
 }
 
@@ -181,6 +300,7 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
   const { db } = deps;
   const { runId, adapter, events } = ctx;
   let turn = ctx.turn;
+  let checksOnly = ctx.checksOnly;
   let sessionId = ctx.sessionId;
   const failureStreak = new Map<string, number>();
   // Attempts count per cycle: the task or a reviewer's request, plus the checkpoint feedback that follows it.
@@ -191,109 +311,123 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
 
   for (;;) {
     attempts++;
-    await db.runTurn.update({ where: { id: turn.id }, data: { status: "running", startedAt: new Date() } });
-    await db.run.update({ where: { id: runId }, data: { turns: turn.index + 1 } });
-    events.push({ type: "turn", index: turn.index, kind: turn.kind as "initial" });
-
-    const env: Record<string, string> = { LOOPY_RUN_ID: runId, LOOPY_TURN: String(turn.index), ...fleetEnv(ctx.fleet) };
-    const wanted = ctx.profile.secretNames ?? [];
-    const secrets = deps.secrets?.(wanted) ?? {};
-    const missing = wanted.filter((name) => !secrets[name]);
-    if (missing.length) {
-      return {
-        to: "failed",
-        reason: `The profile needs ${missing.join(", ")}, which ${missing.length === 1 ? "is" : "are"} not set in the worker's environment`,
-        keepWorktree: false,
-      };
-    }
-    Object.assign(env, secrets);
-    // An LLM agent's first turn starts with the project's memory.
-    const instruction = !isCommand && turn.kind === "initial" ? withMemory(turn.prompt, (await currentMemory(db, ctx.projectId))?.content) : turn.prompt;
+    let headSha: string;
+    let diff: RunDiff;
     let lastMessage = "";
-    const outcome: AgentOutcome = await ctx.adapter.run(
-      {
-        cwd: ctx.worktree,
-        instruction,
-        env,
-        timeoutMs: ctx.timeoutMs,
-        signal: ctx.signal,
-        sessionId,
-        profile: ctx.profile,
-        stateDir: agentStateDir(deps.loopyHome, runId),
-        binDirs: deps.agentBinDirs,
-      },
-      (event) => {
-        if (event.type === "message") lastMessage = event.text;
-        if (event.type === "log") {
-          ctx.tail.push(event.line);
-          if (ctx.tail.length > LOG_TAIL_LINES) ctx.tail.shift();
-        }
-        events.push(event);
-      },
-    );
-    await events.flush();
-    sessionId = outcome.sessionId ?? sessionId;
-    // Notes are a bonus: failing to store them must never cost the turn its work.
-    const noted = await collectNotes(db, ctx.projectId, runId, ctx.worktree).catch((error: Error) => `could not store the agent's notes: ${error.message}`);
-    if (noted) {
+    if (checksOnly) {
+      // Taken over after the agent's turn had finished (its commit is stored): only its checks and the decision are left.
+      checksOnly = false;
+      headSha = turn.headSha ?? previousHead;
+      diff = await diffCommits(ctx.repo, ctx.baseSha, headSha);
+      await db.checkpointResult.deleteMany({ where: { runId, turnIndex: turn.index } });
+    } else {
+      await db.runTurn.update({ where: { id: turn.id }, data: { status: "running", startedAt: new Date() } });
+      await db.run.update({ where: { id: runId }, data: { turns: turn.index + 1 } });
+      events.push({ type: "turn", index: turn.index, kind: turn.kind as "initial" });
+
+      const env: Record<string, string> = { LOOPY_RUN_ID: runId, LOOPY_TURN: String(turn.index), ...fleetEnv(ctx.fleet) };
+      const wanted = ctx.profile.secretNames ?? [];
+      const secrets = deps.secrets?.(wanted) ?? {};
+      const missing = wanted.filter((name) => !secrets[name]);
+      if (missing.length) {
+        return {
+          to: "failed",
+          reason: `The profile needs ${missing.join(", ")}, which ${missing.length === 1 ? "is" : "are"} not set in the worker's environment`,
+          keepWorktree: false,
+        };
+      }
+      Object.assign(env, secrets);
+      // An LLM agent's first turn starts with the project's memory.
+      const instruction = !isCommand && turn.kind === "initial" ? withMemory(turn.prompt, (await currentMemory(db, ctx.projectId))?.content) : turn.prompt;
+      const outcome: AgentOutcome = await ctx.adapter.run(
+        {
+          cwd: ctx.worktree,
+          instruction,
+          env,
+          timeoutMs: ctx.timeoutMs,
+          signal: ctx.signal,
+          sessionId,
+          profile: ctx.profile,
+          stateDir: agentStateDir(deps.loopyHome, runId),
+          binDirs: deps.agentBinDirs,
+        },
+        (event) => {
+          if (event.type === "message") lastMessage = event.text;
+          if (event.type === "log") {
+            ctx.tail.push(event.line);
+            if (ctx.tail.length > LOG_TAIL_LINES) ctx.tail.shift();
+          }
+          events.push(event);
+        },
+      );
+      await events.flush();
+      // Shutting down (or taken over): the turn did not finish; whoever takes the run re-runs it from its start.
+      if (stoppedForRecovery(ctx.signal)) return { to: "running", keepWorktree: true, handover: true };
+      sessionId = outcome.sessionId ?? sessionId;
+      // Notes are a bonus: failing to store them must never cost the turn its work.
+      const noted = await collectNotes(db, ctx.projectId, runId, ctx.worktree).catch((error: Error) => `could not store the agent's notes: ${error.message}`);
+      if (noted) {
+        await appendRunEvents(db, deps.notifier, runId, [
+          noted === true ? { type: "message", text: "Added the agent's notes to the project memory" } : { type: "error", message: noted },
+        ]);
+      }
+
+      headSha = await commitAll(ctx.worktree, `loopy: run ${runId}, turn ${turn.index + 1}\n\n${turn.prompt.slice(0, 2000)}`);
+      diff = await diffCommits(ctx.repo, ctx.baseSha, headSha);
       await appendRunEvents(db, deps.notifier, runId, [
-        noted === true ? { type: "message", text: "Added the agent's notes to the project memory" } : { type: "error", message: noted },
+        { type: "diff", files: diff.files.length, additions: diff.additions, deletions: diff.deletions, headSha: headSha === ctx.baseSha ? null : headSha },
       ]);
-    }
+      const usage = outcome.usage ?? { inputTokens: 0, outputTokens: 0 };
+      await db.runTurn.update({
+        where: { id: turn.id },
+        data: {
+          status: "done",
+          finishedAt: new Date(),
+          headSha,
+          exitCode: outcome.exitCode,
+          reason: outcome.reason,
+          inputTokens: usage.inputTokens,
+          outputTokens: usage.outputTokens,
+          costUsd: usage.costUsd ?? 0,
+        },
+      });
+      const totals = await db.run.update({
+        where: { id: runId },
+        data: {
+          headSha,
+          sessionId,
+          exitCode: outcome.exitCode,
+          ...storedDiff(diff),
+          logTail: stripNul(ctx.tail.join("\n")),
+          inputTokens: { increment: usage.inputTokens },
+          outputTokens: { increment: usage.outputTokens },
+          costUsd: { increment: usage.costUsd ?? 0 },
+        },
+        select: { inputTokens: true, outputTokens: true, costUsd: true, startedAt: true },
+      });
 
-    const headSha = await commitAll(ctx.worktree, `loopy: run ${runId}, turn ${turn.index + 1}\n\n${turn.prompt.slice(0, 2000)}`);
-    const diff = await diffCommits(ctx.repo, ctx.baseSha, headSha);
-    await appendRunEvents(db, deps.notifier, runId, [
-      { type: "diff", files: diff.files.length, additions: diff.additions, deletions: diff.deletions, headSha: headSha === ctx.baseSha ? null : headSha },
-    ]);
-    const usage = outcome.usage ?? { inputTokens: 0, outputTokens: 0 };
-    await db.runTurn.update({
-      where: { id: turn.id },
-      data: {
-        status: "done",
-        finishedAt: new Date(),
-        headSha,
-        exitCode: outcome.exitCode,
-        reason: outcome.reason,
-        inputTokens: usage.inputTokens,
-        outputTokens: usage.outputTokens,
-        costUsd: usage.costUsd ?? 0,
-      },
-    });
-    const totals = await db.run.update({
-      where: { id: runId },
-      data: {
-        headSha,
-        sessionId,
-        exitCode: outcome.exitCode,
-        ...storedDiff(diff),
-        logTail: stripNul(ctx.tail.join("\n")),
-        inputTokens: { increment: usage.inputTokens },
-        outputTokens: { increment: usage.outputTokens },
-        costUsd: { increment: usage.costUsd ?? 0 },
-      },
-      select: { inputTokens: true, outputTokens: true, costUsd: true, startedAt: true },
-    });
-
-    if (ctx.fleet && deps.scheduler) {
-      // The fleet's spent totals include this turn now; a spent budget stops every member, this one too.
-      const stopped = await fleetProgress({ ...deps, scheduler: deps.scheduler }, ctx.fleet.fleetId);
-      if (stopped) return { to: "cancelled", reason: stopped, keepWorktree: false };
+      if (ctx.fleet && deps.scheduler) {
+        // The fleet's spent totals include this turn now; a spent budget stops every member, this one too.
+        const stopped = await fleetProgress({ ...deps, scheduler: deps.scheduler }, ctx.fleet.fleetId);
+        if (stopped) return { to: "cancelled", reason: stopped, keepWorktree: false };
+      }
+      if (outcome.cancelled) return { to: "cancelled", reason: outcome.reason, keepWorktree: false };
+      if (!outcome.ok) {
+        // A command that fails is a failed run; an agent that fails may be helped by a human.
+        return isCommand ? { to: "failed", reason: outcome.reason, keepWorktree: false } : { to: "needs_attention", reason: outcome.reason, keepWorktree: true };
+      }
+      if (outcome.needsAttention) return { to: "needs_attention", reason: outcome.needsAttention, keepWorktree: true };
+      const over = overBudget(ctx.profile, totals);
+      if (over) return { to: "needs_attention", reason: over, keepWorktree: true };
     }
-    if (outcome.cancelled) return { to: "cancelled", reason: outcome.reason, keepWorktree: false };
-    if (!outcome.ok) {
-      // A command that fails is a failed run; an agent that fails may be helped by a human.
-      return isCommand ? { to: "failed", reason: outcome.reason, keepWorktree: false } : { to: "needs_attention", reason: outcome.reason, keepWorktree: true };
-    }
-    if (outcome.needsAttention) return { to: "needs_attention", reason: outcome.needsAttention, keepWorktree: true };
-    const over = overBudget(ctx.profile, totals);
-    if (over) return { to: "needs_attention", reason: over, keepWorktree: true };
 
     // Checkpoints.
     let results: CheckpointOutcome[] = [];
     if (ctx.checkpoints.length > 0) {
       await transitionRun(deps, runId, "verifying", { from: ["running"], keepStartedAt: true });
-      results = await runCheckpoints(ctx.checkpoints, ctx.worktree, diff.files, fleetEnv(ctx.fleet), ctx.signal);
+      results = await runCheckpoints(ctx.checkpoints, ctx.worktree, diff.files, { LOOPY_RUN_ID: runId, ...fleetEnv(ctx.fleet) }, ctx.signal);
+      // Handed over mid-check: the next holder runs this turn's checks again.
+      if (stoppedForRecovery(ctx.signal)) return { to: "verifying", keepWorktree: true, handover: true };
       await saveCheckpointResults(db, runId, turn.index, results);
       await appendRunEvents(db, deps.notifier, runId, results.map((r) => ({ type: "checkpoint" as const, name: r.name, passed: r.passed, required: r.required, durationMs: r.durationMs, turn: turn.index })));
       if (ctx.signal.aborted) return { to: "cancelled", reason: typeof ctx.signal.reason === "string" ? ctx.signal.reason : "cancelled by a user", keepWorktree: false };

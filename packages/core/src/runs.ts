@@ -250,14 +250,15 @@ export async function transitionRun(
   deps: CoreDeps,
   runId: string,
   to: RunStatus,
-  options: { reason?: string; from?: RunStatus[]; data?: Prisma.RunUpdateManyMutationInput; keepStartedAt?: boolean } = {},
+  options: { reason?: string; from?: RunStatus[]; data?: Prisma.RunUpdateManyMutationInput; keepStartedAt?: boolean; holder?: string } = {},
 ): Promise<boolean> {
   const from = options.from ?? sourcesOf(to);
   const now = new Date();
   // The row and its status event change together, or not at all.
   const stored = await deps.db.$transaction(async (tx) => {
     const { count } = await tx.run.updateMany({
-      where: { id: runId, status: { in: from } },
+      // With `holder`: only while that worker still holds the run (another may have taken it over).
+      where: { id: runId, status: { in: from }, ...(options.holder ? { holder: options.holder } : {}) },
       data: {
         ...options.data,
         status: to,

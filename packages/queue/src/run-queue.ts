@@ -12,10 +12,11 @@ export const runJobSchema = z.object({ runId: z.string().min(1) });
 export type RunJob = z.infer<typeof runJobSchema>;
 
 /**
- * A run is executed at most once by the queue: a failed attempt ends as a failed
- * run (the worker records why) rather than a silent retry that would repeat an
- * agent's side effects. Stalled jobs (a worker that died) come back once so the
- * run is marked failed instead of staying "running" forever.
+ * A run is executed once by the queue: a failed attempt ends as a failed run
+ * (the worker records why) rather than a silent retry that would repeat an
+ * agent's side effects. Stalled jobs (a worker that died) come back once, and
+ * the worker that takes one over re-runs the interrupted turn from its start
+ * (or fails the run after a second crash): see `executeRun`.
  */
 const jobOptions = { attempts: 1, removeOnComplete: { age: 3600, count: 1000 }, removeOnFail: { age: 24 * 3600 } };
 
@@ -45,18 +46,45 @@ export function createRunScheduler(queue: Queue<RunJob>, publisher: Redis, prefi
   };
 }
 
-/** Builds the worker that takes runs off the queue; `handle` does the work. */
+/** Whether job `jobId` is waiting, delayed, prioritized or active (not finished, not missing). */
+export async function hasLiveJob(queue: Queue<RunJob>, jobId: string): Promise<boolean> {
+  const job = await queue.getJob(jobId);
+  if (!job) return false;
+  const state = await job.getState();
+  return state !== "completed" && state !== "failed" && state !== "unknown";
+}
+
+/**
+ * Makes sure job `jobId` for the run is queued or active: added when missing,
+ * replaced when finished, left alone otherwise. True when it added one.
+ */
+export async function ensureRunJob(queue: Queue<RunJob>, runId: string, jobId: string): Promise<boolean> {
+  if (await hasLiveJob(queue, jobId)) return false;
+  await queue.remove(jobId).catch(() => 0);
+  await queue.add("run", runJobSchema.parse({ runId }), { ...jobOptions, jobId });
+  return true;
+}
+
+/**
+ * Builds the worker that takes runs off the queue; `handle` does the work.
+ * `lockMs` (LOOPY_RUN_LEASE) is how long a job stays locked without renewal:
+ * a worker killed outright loses its jobs after it, and they come back once
+ * (`maxStalledCount`) for another worker to take the run over.
+ */
 export function createRunWorker(
   connection: Redis,
   prefix: string,
   concurrency: number,
-  handle: (job: RunJob, bullJob: Job<RunJob>) => Promise<void>,
+  handle: (job: RunJob, bullJob: Job<RunJob>, token: string | undefined) => Promise<void>,
+  lockMs = 30_000,
 ): Worker<RunJob> {
-  return new Worker<RunJob>(RUN_QUEUE, async (job) => handle(runJobSchema.parse(job.data), job), {
+  return new Worker<RunJob>(RUN_QUEUE, async (job, token) => handle(runJobSchema.parse(job.data), job, token), {
     connection: connection as ConnectionOptions,
     prefix,
     concurrency,
     maxStalledCount: 1,
+    lockDuration: lockMs,
+    stalledInterval: lockMs,
     name: "loopy-worker",
   });
 }

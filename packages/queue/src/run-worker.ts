@@ -1,9 +1,11 @@
+import { WaitingError } from "bullmq";
 import type { Db } from "@loopy/db/client";
 import { executeRun } from "@loopy/core/execute-run";
 import { fleetMemberSettled, sweepFleets } from "@loopy/core/fleets/dispatch";
 import type { RunNotifier } from "@loopy/core/ports";
+import { HANDOVER, LEASE_LOST, heartbeatRuns, newHolder, reconcileRuns } from "@loopy/core/run-recovery";
 import { createRedis } from "./redis.ts";
-import { createRunQueue, createRunScheduler, createRunWorker } from "./run-queue.ts";
+import { createRunQueue, createRunScheduler, createRunWorker, enqueueRun, ensureRunJob, hasLiveJob } from "./run-queue.ts";
 import { Subscriptions } from "./event-bus.ts";
 
 export interface RunWorkerOptions {
@@ -21,27 +23,44 @@ export interface RunWorkerOptions {
   maxRunning?: number;
   /** How often this worker sweeps fleets (wall-clock budgets, completion, dispatch, lost jobs); default 1 s. */
   fleetSweepMs?: number;
+  /**
+   * LOOPY_RUN_LEASE (default 30 s): a run whose worker has not renewed its
+   * heartbeat for this long is taken over by another; also the BullMQ lock.
+   */
+  leaseMs?: number;
+  /** How often the worker reconciles runs with the queue (runs nobody holds, jobs lost by Redis); default the lease. */
+  reconcileIntervalMs?: number;
 }
 
 export interface RunWorkerHandle {
+  /** This worker's identity in run leases. */
+  holder: string;
   /** Runs executing in this process right now. */
   inProgress(): number;
   /**
-   * Stops taking jobs. With `cancelRunning`, runs in progress are cancelled
-   * (their process groups killed) and recorded before it resolves.
+   * Stops taking jobs. With `graceMs` (a SIGTERM), runs in progress get that
+   * long to finish; the rest are stopped (process groups killed) and handed
+   * over: their jobs go back to the queue and the next worker re-runs the
+   * interrupted turn. With `cancelRunning`, runs in progress are cancelled and
+   * recorded as such. Without either, it waits for them.
    */
-  close(options?: { cancelRunning?: boolean }): Promise<void>;
+  close(options?: { cancelRunning?: boolean; graceMs?: number }): Promise<void>;
 }
 
 /**
- * Takes runs off the queue and executes them, and listens for cancel requests
- * for the runs it holds. Used by apps/worker and by integration tests alike.
+ * Takes runs off the queue and executes them, renews the leases of the runs
+ * it holds, listens for cancel requests, and reconciles runs with the queue,
+ * worktrees and processes at start (then the queue part periodically). Used by
+ * apps/worker and by integration tests alike.
  */
 export async function startRunWorker(options: RunWorkerOptions): Promise<RunWorkerHandle> {
   const log = options.log ?? (() => undefined);
+  const leaseMs = options.leaseMs ?? 30_000;
+  const holder = newHolder();
   const connection = createRedis(options.redisUrl, "worker");
   const subscriber = createRedis(options.redisUrl, "subscriber");
   // Fleet members are queued by whoever frees a slot: this worker too, when one of its runs settles.
+  // Fail-fast (producer): a sweep while Redis is down fails and is retried, instead of hanging.
   const producer = createRedis(options.redisUrl, "producer");
   const queue = createRunQueue(producer, options.prefix);
   const fleetDeps = {
@@ -51,27 +70,78 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
     loopyHome: options.loopyHome,
     maxRunning: options.maxRunning,
   };
+  const reconcileDeps = {
+    db: options.db,
+    notifier: options.notifier,
+    loopyHome: options.loopyHome,
+    leaseMs,
+    log,
+    jobs: {
+      has: (jobId: string) => hasLiveJob(queue, jobId),
+      enqueue: (runId: string, turn?: number) => enqueueRun(queue, runId, turn),
+      ensure: (runId: string, jobId: string) => ensureRunJob(queue, runId, jobId),
+    },
+  };
   const running = new Map<string, AbortController>();
-  let closing = false;
+  /** Runs whose lease this worker has renewed at least once. */
+  const held = new Set<string>();
+  let closing: "cancel" | "handover" | null = null;
   await new Subscriptions(subscriber).listenCancels(options.prefix, (runId) => running.get(runId)?.abort());
 
-  const worker = createRunWorker(connection, options.prefix, options.concurrency, async ({ runId }) => {
-    const controller = new AbortController();
-    // A job BullMQ hands over while the worker closes is cancelled at once, not started and abandoned.
-    if (closing) controller.abort("cancelled because its worker shut down");
-    running.set(runId, controller);
-    try {
-      await executeRun(
-        { ...fleetDeps, agentBinDirs: options.agentBinDirs, secrets: options.secrets },
-        runId,
-        controller.signal,
-      );
-    } finally {
-      running.delete(runId);
-      // A fleet member's end frees a slot (and may complete its fleet); the sweep retries if this fails.
-      await fleetMemberSettled(fleetDeps, runId).catch((error: Error) => log(`fleet update after run ${runId} failed: ${error.message}`));
-    }
-  });
+  const worker = createRunWorker(
+    connection,
+    options.prefix,
+    options.concurrency,
+    async ({ runId }, job, token) => {
+      // Another job of the same run (a take-over job next to a stalled one) while this process executes it.
+      if (running.has(runId)) return;
+      if (closing === "handover") {
+        // Taken just as the worker closes: back to the queue for the next worker.
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      const controller = new AbortController();
+      // A job BullMQ hands over while the worker closes is cancelled at once, not started and abandoned.
+      if (closing === "cancel") controller.abort("cancelled because its worker shut down");
+      running.set(runId, controller);
+      let result: Awaited<ReturnType<typeof executeRun>> = "done";
+      try {
+        result = await executeRun(
+          { ...fleetDeps, agentBinDirs: options.agentBinDirs, secrets: options.secrets, lease: { holder, leaseMs } },
+          runId,
+          controller.signal,
+        );
+      } finally {
+        running.delete(runId);
+        held.delete(runId);
+        // A fleet member's end frees a slot (and may complete its fleet); the sweep retries if this fails.
+        if (result === "done") await fleetMemberSettled(fleetDeps, runId).catch((error: Error) => log(`fleet update after run ${runId} failed: ${error.message}`));
+      }
+      if (result === "handed_over") {
+        // The run is released in Postgres; its job goes back to the queue for whichever worker comes next.
+        log(`run ${runId} handed over: ${HANDOVER}`);
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+    },
+    leaseMs,
+  );
+
+  // Leases: renewed every lease/3; a run another worker holds now (this one missed its lease) is stopped here.
+  const heartbeat = setInterval(() => {
+    if (running.size === 0) return;
+    heartbeatRuns(options.db, holder, [...running.keys()])
+      .then(({ renewed, heldByOthers }) => {
+        for (const runId of renewed) if (running.has(runId)) held.add(runId);
+        // Only a run this worker did hold was lost; one it is still waiting to take over is not.
+        for (const runId of heldByOthers.filter((id) => held.has(id))) {
+          log(`run ${runId}: ${LEASE_LOST}; stopping it here`);
+          running.get(runId)?.abort(LEASE_LOST);
+        }
+      })
+      .catch((error: Error) => log(`could not renew run leases: ${error.message}`));
+  }, Math.max(100, Math.floor(leaseMs / 3)));
+
   let sweeping: Promise<void> | null = null;
   const sweep = setInterval(() => {
     if (sweeping || closing) return;
@@ -83,14 +153,40 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
   worker.on("failed", (job, error) => log(`run ${job?.id ?? "?"} failed in the queue: ${error.message}`));
   await worker.waitUntilReady();
 
+  // On start: repair what a previous worker (or a Redis that restarted empty) left; then the queue part periodically.
+  let reconciling: Promise<unknown> | null = reconcileRuns(reconcileDeps, { full: true })
+    .catch((error: Error) => log(`reconciling runs failed: ${error.message}`))
+    .finally(() => (reconciling = null));
+  const reconcile = setInterval(() => {
+    if (reconciling || closing) return;
+    reconciling = reconcileRuns(reconcileDeps)
+      .catch((error: Error) => log(`reconciling runs failed: ${error.message}`))
+      .finally(() => (reconciling = null));
+  }, options.reconcileIntervalMs ?? leaseMs);
+
   return {
+    holder,
     inProgress: () => running.size,
-    async close({ cancelRunning = false } = {}) {
-      closing = cancelRunning;
+    async close({ cancelRunning = false, graceMs } = {}) {
+      closing = cancelRunning ? "cancel" : graceMs !== undefined ? "handover" : null;
       if (cancelRunning) for (const controller of running.values()) controller.abort("cancelled because its worker shut down");
       clearInterval(sweep);
-      await worker.close();
+      clearInterval(reconcile);
+      // Stops fetching jobs at once; resolves when the runs in progress are done.
+      const closed = worker.close();
+      if (graceMs !== undefined && running.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const expired = await Promise.race([closed.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
+        clearTimeout(timer);
+        if (expired) {
+          log(`shutdown grace over: handing over ${running.size} run(s) still in progress`);
+          for (const controller of running.values()) controller.abort(HANDOVER);
+        }
+      }
+      await closed;
+      clearInterval(heartbeat);
       await sweeping;
+      await reconciling;
       await queue.close();
       producer.disconnect();
       connection.disconnect();
