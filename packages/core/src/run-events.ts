@@ -70,6 +70,8 @@ export class RunEventWriter {
   private buffer: RunEventData[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
+  /** Pushes, in order, behind the stores: a Redis outage delays them but never holds up storing. */
+  private publishing: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
 
   constructor(
@@ -83,12 +85,25 @@ export class RunEventWriter {
   push(event: RunEventData): void {
     this.buffer.push(event);
     // Background flushes keep their failure for the next awaited flush() to report.
-    if (this.buffer.length >= this.maxBatch) this.flush().catch(() => undefined);
-    else this.timer ??= setTimeout(() => this.flush().catch(() => undefined), this.intervalMs);
+    if (this.buffer.length >= this.maxBatch) this.store();
+    else this.timer ??= setTimeout(() => this.store(), this.intervalMs);
   }
 
-  /** Stores everything pushed so far. Rejects if any earlier batch failed to store. */
+  /**
+   * Stores everything pushed so far and waits until it is pushed too (so what
+   * the caller publishes next comes after it). Background flushes only store
+   * and queue the push: while Redis is down the log keeps growing in Postgres,
+   * where viewers catch up from. Rejects if any earlier batch failed to store.
+   */
   flush(): Promise<void> {
+    this.store();
+    return this.flushing.then(async () => {
+      await this.publishing;
+      if (this.failure) throw this.failure;
+    });
+  }
+
+  private store(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const batch = this.buffer;
@@ -96,13 +111,11 @@ export class RunEventWriter {
     this.flushing = this.flushing.then(async () => {
       if (batch.length === 0) return;
       try {
-        await appendRunEvents(this.db, this.notifier, this.runId, batch);
+        const stored = await appendRunEvents(this.db, null, this.runId, batch);
+        this.publishing = this.publishing.then(() => this.notifier.runEvents(this.runId, stored)).catch(() => undefined);
       } catch (error) {
         this.failure = error as Error;
       }
-    });
-    return this.flushing.then(() => {
-      if (this.failure) throw this.failure;
     });
   }
 }

@@ -77,11 +77,61 @@ export class Subscriptions {
   private listeners = new Map<string, Set<Listener>>();
   /** The SUBSCRIBE in flight (or done) for each channel; every listener waits for it. */
   private subscribed = new Map<string, Promise<unknown>>();
+  private resyncs = new Set<() => void>();
+  private connected: boolean;
+  private poll: NodeJS.Timeout | undefined;
 
-  constructor(private readonly subscriber: Redis) {
+  /**
+   * `pollMs`: while the subscriber is disconnected, how often `onResync`
+   * listeners are told to read what they missed from Postgres themselves.
+   */
+  constructor(
+    private readonly subscriber: Redis,
+    private readonly pollMs = 1_000,
+  ) {
+    this.connected = subscriber.status === "ready";
     subscriber.on("message", (channel: string, message: string) => {
       for (const listener of this.listeners.get(channel) ?? []) listener(message);
     });
+    // Messages published while the connection was down are lost (pub/sub keeps nothing): after a
+    // reconnect, and every pollMs while it lasts, listeners re-read from Postgres, where every event is first.
+    subscriber.on("close", () => {
+      if (!this.connected) return;
+      this.connected = false;
+      this.poll ??= setInterval(() => this.resync(), this.pollMs);
+      this.poll.unref?.();
+    });
+    subscriber.on("ready", () => {
+      const wasDown = this.poll !== undefined;
+      this.connected = true;
+      if (!wasDown) return;
+      void this.afterReconnect();
+    });
+  }
+
+  private async afterReconnect(): Promise<void> {
+    // ioredis re-subscribes by itself; subscribing again and waiting for the reply means Redis has
+    // confirmed it, so whatever is published from now on arrives, and a re-read misses nothing before.
+    const channels = [...this.listeners.keys()];
+    if (channels.length) await this.subscriber.subscribe(...channels).catch(() => undefined);
+    if (!this.connected) return;
+    clearInterval(this.poll);
+    this.poll = undefined;
+    this.resync();
+  }
+
+  private resync(): void {
+    for (const callback of this.resyncs) callback();
+  }
+
+  /**
+   * Called when live messages may have been missed: after the subscriber
+   * reconnected (once the subscriptions are confirmed again), and every few
+   * seconds while it is disconnected. Returns a function that stops it.
+   */
+  onResync(callback: () => void): () => void {
+    this.resyncs.add(callback);
+    return () => this.resyncs.delete(callback);
   }
 
   /** Resolves once Redis has confirmed the subscription; call the returned function to leave. */

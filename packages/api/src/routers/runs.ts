@@ -11,6 +11,8 @@ import { operatorProcedure, viewerProcedure, router } from "../trpc.ts";
 import { AsyncQueue } from "../async-queue.ts";
 
 const runId = z.object({ runId: z.string().min(1).max(64) });
+/** Marks the point in a live stream where it must re-read from Postgres (the subscriber reconnected). */
+const RESYNC = Symbol("resync");
 
 function toTimeoutMs(timeout: string | number | undefined): number | undefined {
   if (timeout === undefined || timeout === "") return undefined;
@@ -96,33 +98,47 @@ export const runsRouter = router({
    * A run's events: every stored event after `lastEventId`, then live ones as
    * they are stored. Subscribes before replaying, so nothing falls between the
    * two; ids already sent are skipped. Reconnecting clients resume from the
-   * last id they saw (tRPC's SSE link sends it).
+   * last id they saw (tRPC's SSE link sends it). When this server's Redis
+   * subscriber reconnects (and every second while it is down) it re-reads
+   * from Postgres after the last id it sent, so a Redis restart loses nothing.
    */
   events: viewerProcedure
     .input(runId.extend({ lastEventId: z.string().regex(/^\d+$/).nullish() }))
     .subscription(async function* ({ ctx, input, signal }) {
       const { services } = ctx;
       await getRun(services.db, input.runId);
-      const live = new AsyncQueue<StoredRunEvent>(signal);
+      const live = new AsyncQueue<StoredRunEvent | typeof RESYNC>(signal);
       const leave = await services.subscriptions.listenRunEvents(services.prefix, input.runId, (events) => live.push(...events));
+      // Redis lost the connection: what was published meanwhile never arrives; read it from Postgres.
+      const stopResync = services.subscriptions.onResync(() => live.push(RESYNC));
       const sent = new Set<string>();
-      try {
-        let after = input.lastEventId ?? null;
+      let after = input.lastEventId ?? null;
+      const stored = async function* () {
         for (;;) {
           const page = await listRunEvents(services.db, input.runId, after, 1000);
           for (const event of page) {
+            after = event.id;
+            if (sent.has(event.id)) continue;
             sent.add(event.id);
             yield tracked(event.id, event);
           }
           if (page.length < 1000) break;
-          after = page[page.length - 1]?.id ?? after;
         }
-        for await (const event of live) {
-          if (sent.has(event.id)) continue;
-          sent.add(event.id);
-          yield tracked(event.id, event);
+      };
+      try {
+        yield* stored();
+        for await (const item of live) {
+          if (item === RESYNC) {
+            yield* stored();
+            continue;
+          }
+          if (sent.has(item.id)) continue;
+          sent.add(item.id);
+          if (BigInt(item.id) > BigInt(after ?? "0")) after = item.id;
+          yield tracked(item.id, item);
         }
       } finally {
+        stopResync();
         await leave();
       }
     }),
