@@ -114,6 +114,7 @@ export async function createHarness(): Promise<Harness> {
         loopyHome: home,
         agentBinDirs: env.agentBinDirs,
         leaseMs: options.leaseMs ?? 2_000,
+        fleetChanged: (fleetId, status) => services.notifier.fleetChanged?.(fleetId, status) ?? Promise.resolve(),
       });
       stops.push(() => worker.close());
       researchWorkers.push(worker);

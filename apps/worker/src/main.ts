@@ -23,9 +23,10 @@ const log = (message: string) => console.log(`${new Date().toISOString()} ${mess
 // Profiles name secrets (API keys) by environment variable; their values come from this process only.
 const secrets = (names: string[]) => Object.fromEntries(names.filter((n) => !RESERVED_SECRET.test(n)).flatMap((n) => (process.env[n] ? [[n, process.env[n] as string]] : [])));
 
+const runNotifier = createRunNotifier(publisher, env.LOOPY_REDIS_PREFIX);
 const worker = await startRunWorker({
   db,
-  notifier: createRunNotifier(publisher, env.LOOPY_REDIS_PREFIX),
+  notifier: runNotifier,
   redisUrl,
   prefix: env.LOOPY_REDIS_PREFIX,
   concurrency: env.LOOPY_WORKER_CONCURRENCY,
@@ -47,6 +48,7 @@ const research = await startResearchWorker({
   secrets,
   leaseMs: parseDuration(env.LOOPY_RESEARCH_LEASE),
   log,
+  fleetChanged: (fleetId, status) => runNotifier.fleetChanged?.(fleetId, status) ?? Promise.resolve(),
 });
 // LOOPY_WEBHOOK_URL: a POST when a run awaits review or needs attention, or a fleet ends (one per change across workers).
 const webhooks = env.LOOPY_WEBHOOK_URL

@@ -6,7 +6,8 @@ import type { ResearchNotifier } from "@loopy/core/research/ports";
 import { Subscriptions } from "./event-bus.ts";
 import { createRedis } from "./redis.ts";
 import { listenResearchCancels } from "./research-bus.ts";
-import { createResearchQueue, createResearchWorker, ensureResearchJob } from "./research-queue.ts";
+import { createResearchQueue, createResearchScheduler, createResearchWorker, ensureResearchJob } from "./research-queue.ts";
+import { researchFleetProgress, sweepResearchFleets, type ResearchFleetDeps } from "@loopy/core/fleets/research-fleets";
 
 export interface ResearchWorkerOptions {
   db: Db;
@@ -26,6 +27,8 @@ export interface ResearchWorkerOptions {
   leaseMs?: number;
   /** How often to look for loops nobody holds (default: the lease). */
   sweepIntervalMs?: number;
+  /** Tells listeners a fleet changed (research fleets: completed, budget stop); the run notifier's. */
+  fleetChanged?: (fleetId: string, status: string) => Promise<void>;
   log?: (message: string) => void;
 }
 
@@ -70,6 +73,18 @@ export async function startResearchWorker(options: ResearchWorkerOptions): Promi
     leaseMs,
     log,
   };
+  const fleetDeps: ResearchFleetDeps = {
+    db: options.db,
+    researchNotifier: options.notifier,
+    researchScheduler: createResearchScheduler(queue, queueConnection, options.prefix),
+    agentBinDirs: options.agentBinDirs ?? [],
+    notifier: { fleetChanged: options.fleetChanged },
+  };
+  /** A research fleet's loop ended (or let go): its fleet may complete, stop on budget, or start the next loop. */
+  const fleetOf = async (loopId: string) => {
+    const loop = await options.db.researchLoop.findUnique({ where: { id: loopId }, select: { fleetId: true } });
+    if (loop?.fleetId) await researchFleetProgress(fleetDeps, loop.fleetId).catch((error: Error) => log(`research fleet ${loop.fleetId}: ${error.message}`));
+  };
   const worker = createResearchWorker(connection, options.prefix, { concurrency: options.concurrency, lockMs: leaseMs }, async ({ loopId }) => {
     const controller = new AbortController();
     if (closing) controller.abort(SHUTDOWN);
@@ -78,6 +93,7 @@ export async function startResearchWorker(options: ResearchWorkerOptions): Promi
       await executeResearchLoop(deps, loopId, controller.signal);
     } finally {
       running.delete(loopId);
+      if (!closing) await fleetOf(loopId);
     }
   });
   worker.on("error", (error) => log(`research queue error: ${error.message}`));
@@ -88,6 +104,7 @@ export async function startResearchWorker(options: ResearchWorkerOptions): Promi
     const stranded = await options.db.$queryRaw<Array<{ id: string }>>`
       SELECT id FROM research_loops
        WHERE status IN ('queued', 'running')
+         AND (fleet_id IS NULL OR dispatched_at IS NOT NULL) -- a research fleet's waiting members start when their fleet says so
          AND (holder IS NULL OR heartbeat_at IS NULL OR heartbeat_at < now() - ${leaseMs}::int * interval '1 millisecond')`;
     const added: string[] = [];
     for (const { id } of stranded) {
@@ -110,6 +127,14 @@ export async function startResearchWorker(options: ResearchWorkerOptions): Promi
   const sweepSafely = () => sweep().catch((error: Error) => log(`research sweep failed: ${error.message}`));
   await sweepSafely();
   const timer = setInterval(() => void sweepSafely(), options.sweepIntervalMs ?? leaseMs);
+  // Research fleets: budgets (a wall clock runs out with nothing happening), completion, next loops.
+  let fleetSweep: Promise<void> | null = null;
+  const fleetTimer = setInterval(() => {
+    if (fleetSweep || closing) return;
+    fleetSweep = sweepResearchFleets(fleetDeps)
+      .catch((error: Error) => log(`research fleet sweep failed: ${error.message}`))
+      .finally(() => (fleetSweep = null));
+  }, 2_000);
 
   let closed: Promise<void> | undefined;
   return {
@@ -125,6 +150,7 @@ export async function startResearchWorker(options: ResearchWorkerOptions): Promi
   async function shutdown(): Promise<void> {
     closing = true;
     clearInterval(timer);
+    clearInterval(fleetTimer);
     const handedOver = [...running.keys()];
     for (const controller of running.values()) controller.abort(SHUTDOWN);
     await worker.close();

@@ -7,6 +7,7 @@ import { rejectRun } from "@loopy/core/review";
 import type { FleetChange, RunChange } from "@loopy/queue/event-bus";
 import { operatorProcedure, reviewerProcedure, viewerProcedure, router } from "../trpc.ts";
 import { AsyncQueue } from "../async-queue.ts";
+import { researchLoopInput } from "./research.ts";
 
 const fleetId = z.object({ fleetId: z.string().min(1).max(64) });
 
@@ -68,6 +69,16 @@ export const launchFleetInput = z.discriminatedUnion("kind", [
       .max(1000),
     /** One adapter or profile for every task; omitted: each task's tags route it. */
     agent: z.string().max(64).optional(),
+    ...common,
+  }),
+  z.object({
+    /** N research loops on one project: the same experiment, seeds (seed + member index) and proposers varied. */
+    kind: z.literal("research"),
+    project: z.string().min(1, "choose a project"),
+    count: z.number().int().optional(),
+    research: researchLoopInput.omit({ project: true }),
+    /** Proposers cycled over the members; default: the loop's own optimizer or agent. */
+    proposers: z.array(z.object({ optimizer: z.enum(["random", "tpe"]).optional(), agent: z.string().max(64).optional() })).max(100).optional(),
     ...common,
   }),
   z.object({

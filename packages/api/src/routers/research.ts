@@ -38,39 +38,38 @@ function byExperiment(points: StoredPoint[]): Array<{ experimentId: string; poin
   return groups;
 }
 
+/** A research loop's settings (what `research.create` takes, and each member of a research fleet). */
+export const researchLoopInput = z.object({
+  project: z.string().min(1, "choose a project"),
+  name: z.string().max(200).optional(),
+  instructions: z.string().max(200_000).optional(),
+  editable: z.array(z.string().max(1000)).max(200).optional(),
+  protected: z.array(z.string().max(1000)).max(500).optional(),
+  command: z.string().max(100_000),
+  metric: z.string().max(128),
+  direction: z.enum(["min", "max"]),
+  /** "5m", "90s", or seconds. */
+  budget: z.union([z.string().max(32), z.number()]),
+  hardKillMultiple: z.number().optional(),
+  maxExperiments: z.number().int().optional(),
+  wallClock: z.union([z.string().max(32), z.number()]).optional(),
+  costLimitUsd: z.number().optional(),
+  optimizer: z.enum(["random", "tpe"]).optional(),
+  /** A search space object (see packages/research/src/space.ts). */
+  space: z.unknown().optional(),
+  /** An agent profile's name or id. */
+  agent: z.string().max(64).optional(),
+  paramsFile: z.string().max(1000).optional(),
+  seed: z.number().int().optional(),
+  noiseRepeats: z.number().int().optional(),
+  confirmRuns: z.number().int().optional(),
+  slots: z.array(z.string().max(64)).max(256).optional(),
+  baseRef: z.string().max(255).optional(),
+});
+
 export const researchRouter = router({
   /** Starts a loop: validated, stored (queued), then queued for a worker under its own id. */
-  create: operatorProcedure
-    .input(
-      z.object({
-        project: z.string().min(1, "choose a project"),
-        name: z.string().max(200).optional(),
-        instructions: z.string().max(200_000).optional(),
-        editable: z.array(z.string().max(1000)).max(200).optional(),
-        protected: z.array(z.string().max(1000)).max(500).optional(),
-        command: z.string().max(100_000),
-        metric: z.string().max(128),
-        direction: z.enum(["min", "max"]),
-        /** "5m", "90s", or seconds. */
-        budget: z.union([z.string().max(32), z.number()]),
-        hardKillMultiple: z.number().optional(),
-        maxExperiments: z.number().int().optional(),
-        wallClock: z.union([z.string().max(32), z.number()]).optional(),
-        costLimitUsd: z.number().optional(),
-        optimizer: z.enum(["random", "tpe"]).optional(),
-        /** A search space object (see packages/research/src/space.ts). */
-        space: z.unknown().optional(),
-        /** An agent profile's name or id. */
-        agent: z.string().max(64).optional(),
-        paramsFile: z.string().max(1000).optional(),
-        seed: z.number().int().optional(),
-        noiseRepeats: z.number().int().optional(),
-        confirmRuns: z.number().int().optional(),
-        slots: z.array(z.string().max(64)).max(256).optional(),
-        baseRef: z.string().max(255).optional(),
-      }),
-    )
-    .mutation(({ ctx, input }) => createResearchLoop(ctx.services, input)),
+  create: operatorProcedure.input(researchLoopInput).mutation(({ ctx, input }) => createResearchLoop(ctx.services, input)),
 
   /** Loops, newest first, with experiment counts by status. */
   list: viewerProcedure

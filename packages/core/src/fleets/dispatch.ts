@@ -225,6 +225,9 @@ export async function completeIfSettled(deps: CoreDeps, fleetId: string): Promis
  * fleet's end reason when the fleet has been stopped (failed or cancelled).
  */
 export async function fleetProgress(deps: FleetRuntimeDeps, fleetId: string): Promise<string | null> {
+  // Research fleets have loops, not runs: research-fleets.ts keeps them (from the research workers).
+  const kind = await deps.db.fleet.findUnique({ where: { id: fleetId }, select: { kind: true } });
+  if (!kind || kind.kind === "research") return null;
   const fleet = await refreshSpent(deps, fleetId);
   if (!fleet) return null;
   if (fleet.status === "failed" || fleet.status === "cancelled") return fleet.statusReason ?? `fleet ${fleet.status}`;
@@ -279,7 +282,7 @@ export async function fleetMemberSettled(deps: FleetRuntimeDeps, runId: string):
  * between the dispatch and the queue (a crash) are queued again.
  */
 export async function sweepFleets(deps: FleetRuntimeDeps): Promise<void> {
-  const open = await deps.db.fleet.findMany({ where: { status: { in: OPEN_FLEET } }, orderBy: { createdAt: "asc" }, select: { id: true } });
+  const open = await deps.db.fleet.findMany({ where: { status: { in: OPEN_FLEET }, kind: { not: "research" } }, orderBy: { createdAt: "asc" }, select: { id: true } });
   for (const { id } of open) await fleetProgress(deps, id);
   const stale = await deps.db.run.findMany({
     where: { status: "queued", dispatchedAt: { lt: new Date(Date.now() - REQUEUE_AFTER_MS) }, fleet: { status: "running" } },

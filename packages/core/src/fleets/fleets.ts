@@ -8,10 +8,19 @@ import type { LaunchDeps } from "../ports.ts";
 import { dispatchFleet, fleetProgress, SETTLED_STATUSES, stopFleet, type FleetRuntimeDeps } from "./dispatch.ts";
 import { isEligible, parseMetric, rankMembers, type FleetMetric, type RankedMember } from "./rank.ts";
 import { orderPlan, type PlanSubtask } from "./dag.ts";
+import type { CreateResearchLoopInput } from "../research/loops.ts";
+import type { ResearchLaunchDeps } from "../research/ports.ts";
+import { launchResearchFleet, researchFleetMembers, researchFleetProgress, stopResearchFleet, type ResearchFleetDeps } from "./research-fleets.ts";
 
-export interface FleetDeps extends LaunchDeps {
+export interface FleetDeps extends LaunchDeps, Partial<Pick<ResearchLaunchDeps, "researchScheduler" | "researchNotifier">> {
   /** LOOPY_MAX_RUNNING: the global limit of running runs. */
   maxRunning?: number;
+}
+
+/** What research fleets need besides a run fleet's dependencies (the API's services have both). */
+function researchDeps(deps: FleetDeps): ResearchFleetDeps {
+  if (!deps.researchScheduler || !deps.researchNotifier) throw new Error("research fleets need the research scheduler and notifier");
+  return deps as ResearchFleetDeps;
 }
 
 export const FLEET_KINDS = ["best_of_n", "batch", "dag", "research"] as const;
@@ -65,6 +74,10 @@ export interface LaunchFleetInput {
   metric?: FleetMetric;
   /** dag: the subtasks with their dependencies, on `project`; `agent` is the default agent. */
   subtasks?: PlanSubtask[];
+  /** research: the loop each member runs on `project` (member i gets seed + i), `count` members. */
+  research?: Omit<CreateResearchLoopInput, "project">;
+  /** research: proposers cycled over the members. */
+  proposers?: Array<{ optimizer?: "random" | "tpe"; agent?: string }>;
 }
 
 const memberSelect = {
@@ -128,7 +141,24 @@ function positive(value: number | undefined, what: string, max: number, integer 
  * first members the concurrency limits allow.
  */
 export async function launchFleet(deps: FleetDeps, input: LaunchFleetInput): Promise<FleetView> {
-  if (input.kind === "research") throw badInput('Research fleets are not supported yet: start research loops with "loopy research"');
+  if (input.kind === "research") {
+    if (!input.research) throw badInput("A research fleet needs the loop to run (research: { command, metric, direction, budget, ... })");
+    if (!input.project?.trim()) throw badInput("Choose the project the research loops work on");
+    const budgetUsd = positive(input.budget?.usd, "The USD budget", 100_000);
+    const budgetMs = positive(input.budget?.wallClockMs, "The wall-clock budget (ms)", MAX_BUDGET_MS, true);
+    if (input.budget?.tokens !== undefined) throw badInput("A research fleet's budget is in USD (agent proposers' cost) or wall clock, not tokens");
+    const fleetId = await launchResearchFleet(researchDeps(deps), {
+      project: input.project,
+      name: input.name,
+      count: input.count ?? input.proposers?.length ?? 0,
+      concurrency: positive(input.concurrency, "Concurrency", MAX_CONCURRENCY, true) ?? DEFAULT_CONCURRENCY,
+      budgetUsd,
+      budgetMs,
+      loop: input.research,
+      proposers: input.proposers,
+    });
+    return getFleet(deps.db, fleetId);
+  }
   if (input.kind !== "best_of_n" && input.kind !== "batch" && input.kind !== "dag") throw badInput(`Unknown fleet kind "${String(input.kind)}": use best_of_n, batch or dag`);
   const concurrency = positive(input.concurrency, "Concurrency", MAX_CONCURRENCY, true) ?? DEFAULT_CONCURRENCY;
   const budgetUsd = positive(input.budget?.usd, "The USD budget", 100_000);
@@ -277,7 +307,18 @@ export async function listFleets(db: Db, input: { status?: FleetStatus; projectI
   const counts = rows.length
     ? await db.run.groupBy({ by: ["fleetId", "status"], where: { fleetId: { in: rows.map((f) => f.id) } }, _count: { _all: true } })
     : [];
-  const fleets = rows.map((f) => summary(f, progressOf(counts.filter((c) => c.fleetId === f.id).map((c) => ({ status: c.status, n: c._count._all })))));
+  const loopCounts = rows.some((f) => f.kind === "research")
+    ? await db.researchLoop.groupBy({ by: ["fleetId", "status"], where: { fleetId: { in: rows.filter((f) => f.kind === "research").map((f) => f.id) } }, _count: { _all: true } })
+    : [];
+  const fleets = rows.map((f) =>
+    f.kind === "research"
+      ? summary(f, {
+          total: loopCounts.filter((c) => c.fleetId === f.id).reduce((n, c) => n + c._count._all, 0),
+          finished: loopCounts.filter((c) => c.fleetId === f.id && ["completed", "failed", "cancelled"].includes(c.status)).reduce((n, c) => n + c._count._all, 0),
+          byStatus: Object.fromEntries(loopCounts.filter((c) => c.fleetId === f.id).map((c) => [c.status, c._count._all])),
+        })
+      : summary(f, progressOf(counts.filter((c) => c.fleetId === f.id).map((c) => ({ status: c.status, n: c._count._all })))),
+  );
   return { fleets, nextCursor: next ? (rows[rows.length - 1]?.id ?? null) : null };
 }
 
@@ -340,8 +381,15 @@ export async function getFleet(db: Db, fleetId: string) {
       rankReasons: ranked?.reasons ?? [],
     };
   });
+  if (fleet.kind === "research") {
+    const loops = await researchFleetMembers(db, fleetId);
+    const ended = loops.filter((l) => ["completed", "failed", "cancelled"].includes(l.status)).length;
+    const byStatus: Partial<Record<string, number>> = {};
+    for (const l of loops) byStatus[l.status] = (byStatus[l.status] ?? 0) + 1;
+    return { ...summary(fleet, { total: loops.length, finished: ended, byStatus }), members, loops };
+  }
   const progress = progressOf(members.map((m) => ({ status: m.status, n: 1 })));
-  return { ...summary(fleet, progress), members };
+  return { ...summary(fleet, progress), members, loops: [] as Awaited<ReturnType<typeof researchFleetMembers>> };
 }
 
 export type FleetView = Awaited<ReturnType<typeof getFleet>>;
@@ -400,7 +448,8 @@ export async function resumeFleet(deps: FleetDeps, fleetId: string) {
   const { count } = await deps.db.fleet.updateMany({ where: { id: fleetId, status: "paused" }, data: { status: "running", statusReason: null } });
   if (count === 0) throw conflict(`Fleet ${fleetId} is ${fleet.status}; only a paused fleet can be resumed`);
   await deps.notifier.fleetChanged?.(fleetId, "running");
-  await fleetProgress(runtime(deps), fleetId);
+  if (fleet.kind === "research") await researchFleetProgress(researchDeps(deps), fleetId);
+  else await fleetProgress(runtime(deps), fleetId);
   return getFleet(deps.db, fleetId);
 }
 
@@ -413,6 +462,10 @@ export async function cancelFleet(deps: FleetDeps, fleetId: string) {
   const fleet = await fleetState(deps.db, fleetId);
   if (fleet.status === "cancelled") throw conflict(`Fleet ${fleetId} is already cancelled`);
   const reason = fleet.status === "failed" && fleet.statusReason ? `Cancelled by a user (after: ${fleet.statusReason})` : "Cancelled by a user";
+  if (fleet.kind === "research") {
+    if (!(await stopResearchFleet(researchDeps(deps), fleetId, "cancelled", reason))) throw conflict(`Fleet ${fleetId} changed state while it was being cancelled; try again`);
+    return getFleet(deps.db, fleetId);
+  }
   const stopped = await stopFleet(runtime(deps), fleetId, {
     to: "cancelled",
     reason,

@@ -133,6 +133,34 @@ async function trackedFiles(repo: string, sha: string): Promise<string[]> {
  * written on bad input.
  */
 export async function createResearchLoop(deps: ResearchLaunchDeps, input: CreateResearchLoopInput): Promise<LoopDetail> {
+  const prepared = await prepareResearchLoop(deps, input);
+  const id = newId();
+  await deps.db.$transaction(async (tx) => {
+    await writeResearchLoop(tx, prepared, id);
+  });
+  await deps.researchNotifier.loopChanged(id, "queued");
+  try {
+    await deps.researchScheduler.enqueue(id);
+  } catch (error) {
+    await finishLoop(deps, id, "failed", `Could not queue the loop: ${(error as Error).message}`, ["queued"]);
+  }
+  return getLoop(deps.db, id);
+}
+
+/** A research loop's row, checked, before it has an id. */
+export type PreparedLoop = Omit<Prisma.ResearchLoopUncheckedCreateInput, "id" | "branch">;
+
+/** Writes a prepared loop (queued) and its first event inside the caller's transaction; fleet members wait for their dispatcher. */
+export async function writeResearchLoop(tx: Prisma.TransactionClient, prepared: PreparedLoop, id: string, fleet?: { fleetId: string; memberIndex: number }) {
+  await tx.researchLoop.create({ data: { ...prepared, id, branch: `loopy/research-${id}`, ...(fleet ? { fleetId: fleet.fleetId, memberIndex: fleet.memberIndex } : {}) } });
+  await appendResearchEvents(tx, null, id, [{ type: "loop", status: "queued" }]);
+}
+
+/**
+ * Validates a research loop (everything createResearchLoop checks) and
+ * returns its row; writes nothing.
+ */
+export async function prepareResearchLoop(deps: Pick<ResearchLaunchDeps, "db" | "agentBinDirs">, input: CreateResearchLoopInput): Promise<PreparedLoop> {
   const { db } = deps;
   const project = await findProject(db, input.project);
   const command = input.command?.trim();
@@ -205,47 +233,32 @@ export async function createResearchLoop(deps: ResearchLaunchDeps, input: Create
     protectedFiles[file] = await committedFileHash(project.path, baseSha, file);
   }
 
-  const id = newId();
   const name = input.name?.trim() || `${metric} ${input.direction === "min" ? "↓" : "↑"} · ${proposer} · ${command.length > 60 ? `${command.slice(0, 57)}...` : command}`;
-  await db.$transaction(async (tx) => {
-    await tx.researchLoop.create({
-      data: {
-        id,
-        projectId: project.id,
-        name: name.slice(0, 200),
-        instructions: input.instructions ?? "",
-        editableGlobs: editable,
-        protectedFiles,
-        command,
-        metric,
-        direction: input.direction,
-        budgetMs,
-        hardKillMultiple,
-        maxExperiments,
-        wallClockMs,
-        costLimitUsd: input.costLimitUsd,
-        proposer,
-        space,
-        agentProfileId,
-        paramsFile,
-        seed,
-        noiseRepeats,
-        confirmRuns,
-        slots,
-        baseRef,
-        baseSha,
-        branch: `loopy/research-${id}`,
-      },
-    });
-    await appendResearchEvents(tx, null, id, [{ type: "loop", status: "queued" }]);
-  });
-  await deps.researchNotifier.loopChanged(id, "queued");
-  try {
-    await deps.researchScheduler.enqueue(id);
-  } catch (error) {
-    await finishLoop(deps, id, "failed", `Could not queue the loop: ${(error as Error).message}`, ["queued"]);
-  }
-  return getLoop(db, id);
+  return {
+    projectId: project.id,
+    name: name.slice(0, 200),
+    instructions: input.instructions ?? "",
+    editableGlobs: editable,
+    protectedFiles,
+    command,
+    metric,
+    direction: input.direction,
+    budgetMs,
+    hardKillMultiple,
+    maxExperiments,
+    wallClockMs,
+    costLimitUsd: input.costLimitUsd,
+    proposer,
+    space,
+    agentProfileId,
+    paramsFile,
+    seed,
+    noiseRepeats,
+    confirmRuns,
+    slots,
+    baseRef,
+    baseSha,
+  };
 }
 
 /**

@@ -11,6 +11,7 @@ import { StatusBadge } from "../status-badge";
 import { ProgressBar } from "./progress-bar";
 import { useFleetChanges } from "./use-fleet-changes";
 import { DagGraph } from "./dag-graph";
+import { ResearchMembers } from "./research-members";
 
 const ACTIVE = new Set(["running", "paused"]);
 
@@ -53,7 +54,9 @@ export function FleetView({ fleetId }: { fleetId: string }) {
               ? `Best of ${f.members.length}: one task, ranked when every member is done`
               : f.kind === "dag"
                 ? `${f.members.length} subtasks: each starts once the ones it depends on are approved`
-                : `Batch of ${f.members.length}`}
+                : f.kind === "research"
+                  ? `${f.loops.length} research loops on one experiment, seeds and proposers varied`
+                  : `Batch of ${f.members.length}`}
           </p>
         </div>
         <div className="flex items-center gap-2">
@@ -98,6 +101,9 @@ export function FleetView({ fleetId }: { fleetId: string }) {
         </Panel>
       )}
 
+      {f.kind === "research" && <ResearchMembers loops={f.loops} />}
+
+      {f.kind !== "research" && (
       <Panel
         title="Members"
         actions={
@@ -172,6 +178,7 @@ export function FleetView({ fleetId }: { fleetId: string }) {
           </tbody>
         </table>
       </Panel>
+      )}
 
       {bestOfN && leaders.length > 0 && (
         <Panel title="Diffs side by side" actions={<span className="text-xs text-gray-500">the top {leaders.length} by rank</span>}>

@@ -8,6 +8,7 @@ import { useTRPC } from "~/trpc/client";
 import { toggled } from "../diff-lines";
 import { buttonClass, ErrorNote, Field, inputClass, Panel } from "../field";
 import { PlanForm } from "./plan-form";
+import { ResearchFleetForm } from "./research-fleet-form";
 
 /**
  * Launches a fleet. Best of N: one task, N members, the ticked agents taking
@@ -21,7 +22,7 @@ export function NewFleetForm() {
   const queryClient = useQueryClient();
   const projects = useQuery(trpc.projects.list.queryOptions());
   const profiles = useQuery(trpc.profiles.list.queryOptions());
-  const [kind, setKind] = useState<"best_of_n" | "batch" | "dag">("best_of_n");
+  const [kind, setKind] = useState<"best_of_n" | "batch" | "dag" | "research">("best_of_n");
   const [project, setProject] = useState("");
   const [batchProjects, setBatchProjects] = useState<ReadonlySet<string>>(new Set());
   const [agents, setAgents] = useState<ReadonlySet<string>>(new Set(["command"]));
@@ -89,6 +90,7 @@ export function NewFleetForm() {
               ["best_of_n", "Best of N"],
               ["batch", "Batch"],
               ["dag", "Decompose"],
+              ["research", "Research"],
             ] as const
           ).map(([value, label]) => (
             <button key={value} type="button" aria-pressed={kind === value} onClick={() => setKind(value)} className={`px-2 py-0.5 ${kind === value ? "bg-white/10 text-white" : "text-gray-400 hover:text-gray-200"}`}>
@@ -121,6 +123,7 @@ export function NewFleetForm() {
               ))}
             </fieldset>
           )}
+          {kind !== "research" && (
           <fieldset className="space-y-1">
             <legend className="text-xs font-medium uppercase tracking-wide text-gray-400">
               {kind === "best_of_n" ? "Agents (members take turns)" : kind === "dag" ? "Agent (planner, and subtasks that name none)" : "Agent"}
@@ -138,6 +141,7 @@ export function NewFleetForm() {
               </label>
             ))}
           </fieldset>
+          )}
           <div className="grid grid-cols-2 gap-3">
             {kind === "best_of_n" && (
               <Field label="Members">
@@ -155,7 +159,9 @@ export function NewFleetForm() {
             </Field>
           </div>
         </div>
-        {kind === "dag" ? (
+        {kind === "research" ? (
+          <ResearchFleetForm project={selected} common={common} />
+        ) : kind === "dag" ? (
           <PlanForm project={selected} agent={chosen[0] ?? "command"} common={common} />
         ) : (
         <div className="flex flex-col gap-3">
