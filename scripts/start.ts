@@ -8,7 +8,7 @@
  * Prints the URL once /api/health answers 200. Ctrl-C stops everything it started.
  * LOOPY_DEV=1 (`npm run dev`) runs `next dev` instead of building.
  */
-import { spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
@@ -17,6 +17,8 @@ import { loadEnv } from "@loopy/config/env";
 import { ensureDatabase, type DatabaseChoice } from "@loopy/embedded/database";
 import { ensureRedis, type RedisChoice } from "@loopy/embedded/redis";
 import { startChild, stopChild, waitFor } from "@loopy/embedded/processes";
+import { supervise, type Supervised } from "@loopy/embedded/supervisor";
+import { parseDuration } from "@loopy/config/duration";
 import { createDb } from "@loopy/db/client";
 import { seedDemoProject } from "@loopy/core/research/demo-project";
 import { bootstrapAuth, isLoopback, type AuthBootstrap } from "@loopy/core/auth/accounts";
@@ -54,7 +56,10 @@ if (existsSync(pidFile)) {
 }
 writeFileSync(pidFile, String(process.pid));
 
-const children: ChildProcess[] = [];
+// Web and worker, restarted when they die (see below); stopped in this order.
+let web: Supervised | undefined;
+let worker: Supervised | undefined;
+const workerPidFile = path.join(home, "worker.pid");
 let database: DatabaseChoice | undefined;
 let redis: RedisChoice | undefined;
 let stopping = false;
@@ -64,8 +69,10 @@ async function shutdown(code: number) {
   if (stopping) return;
   stopping = true;
   console.log("\nStopping Loopy…");
-  // Web first (no new work), then the worker (cancels what it runs), then the services.
-  for (const child of [...children].reverse()) await stopChild(child, 10_000);
+  // Web first (no new work), then the worker (lets its runs finish for LOOPY_SHUTDOWN_GRACE, hands over the rest), then the services.
+  await web?.stop(10_000);
+  await worker?.stop(parseDuration(env.LOOPY_SHUTDOWN_GRACE) + 10_000);
+  rmSync(workerPidFile, { force: true });
   if (redis?.child) await stopChild(redis.child);
   if (database?.embedded) await database.embedded.stop();
   rmSync(pidFile, { force: true });
@@ -133,20 +140,35 @@ if (!dev) {
   }
 }
 
-const worker = startChild("worker", bin("tsx"), [path.join(root, "apps/worker/src/main.ts")], { cwd: root, env: childEnv });
-const web = startChild("web", bin("next"), [dev ? "dev" : "start", "--port", String(env.PORT), "--hostname", env.HOST], {
-  cwd: path.join(root, "apps/web"),
-  env: childEnv,
-  quiet: !dev,
+// Supervised: a worker or web that dies is started again (1 s, 2 s, 4 s … 30 s; back to 1 s after a minute up).
+// A restarted worker takes over the runs the dead one held (see executeRun). After 5 fast crashes in a row
+// it gives up: without a worker runs wait in the queue, so the web stays up; without the web, Loopy stops.
+const restartLog = (message: string) => console.error(`loopy: ${message}`);
+worker = supervise({
+  name: "worker",
+  // node --import tsx, not the tsx launcher: the pid is the worker's own, and a signal reaches it directly.
+  start: () => startChild("worker", process.execPath, ["--import", "tsx", path.join(root, "apps/worker/src/main.ts")], { cwd: root, env: childEnv }),
+  onStart: (child) => writeFileSync(workerPidFile, String(child.pid ?? "")),
+  log: restartLog,
+  onGiveUp: () => {
+    rmSync(workerPidFile, { force: true });
+    restartLog("no worker is running: runs wait in the queue. See the worker's output above, fix the cause and restart Loopy.");
+  },
 });
-children.push(worker, web);
-for (const child of children) {
-  child.once("exit", (code, signal) => {
-    if (stopping) return;
-    console.error(`\nloopy: ${child === web ? "web" : "worker"} exited unexpectedly (${signal ?? `code ${code}`}); stopping.`);
+web = supervise({
+  name: "web",
+  start: () =>
+    startChild("web", bin("next"), [dev ? "dev" : "start", "--port", String(env.PORT), "--hostname", env.HOST], {
+      cwd: path.join(root, "apps/web"),
+      env: childEnv,
+      quiet: !dev,
+    }),
+  log: restartLog,
+  onGiveUp: () => {
+    restartLog("the web app keeps crashing; stopping.");
     void shutdown(1);
-  });
-}
+  },
+});
 
 const probeHost = env.HOST === "0.0.0.0" || env.HOST === "::" ? "127.0.0.1" : env.HOST;
 const url = `http://${probeHost.includes(":") ? `[${probeHost}]` : probeHost}:${env.PORT}`;
