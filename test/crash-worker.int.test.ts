@@ -86,6 +86,38 @@ describe("crash safety: a worker killed with SIGKILL mid-run", () => {
     expect(gitIn(repo, "rev-list", "--count", `main..loopy/run-${runId}`)).toBe("1");
   }, 90_000);
 
+  it("killed while the checkpoints run: the next worker runs the checkpoints again, not the agent's turn", async () => {
+    const file = path.join(dir, "marks-verify.txt");
+    const checks = path.join(dir, "marks-checks.txt");
+    writeFileSync(file, "");
+    writeFileSync(checks, "");
+    const check = `echo "check $$" >> ${checks}; if [ "$(grep -c check ${checks})" = 1 ]; then sleep 60; fi; test -f out.txt`;
+    const first = await spawnWorker();
+    const { id: runId } = await h.api.runs.launch({
+      project,
+      command: `echo "start $$" >> ${file}; echo done > out.txt`,
+      checkpoints: [{ name: "slow", kind: "command", command: check, timeout: "2m" }],
+      timeout: "2m",
+    });
+    await eventually(async () => ((await h.api.runs.get({ runId })).status === "verifying" && marks(checks).length === 1 ? true : undefined), 30_000, "the checkpoint to run");
+    const orphan = Number(marks(checks)[0]!.split(" ")[1]);
+    await killHard(first);
+    expect(alive(orphan)).toBe(true);
+
+    await spawnWorker();
+    const run = await settled(runId);
+    expect(run.status).toBe("awaiting_review");
+    expect(run.checksPassed).toBe(true);
+    expect(groupMembers(orphan)).toEqual([]);
+    expect(marks(file)).toHaveLength(1);
+    expect(marks(checks)).toHaveLength(2);
+    const results = await h.api.runs.checks({ runId });
+    expect(results.map((r) => [r.name, r.turnIndex, r.passed])).toEqual([["slow", 0, true]]);
+    const log = (await h.api.runs.eventLog({ runId })).map((e) => e.event);
+    expect(log).toContainEqual(expect.objectContaining({ type: "error", message: expect.stringMatching(/after turn 1 finished; running its checkpoints again/) }));
+    expect(log.flatMap((e) => (e.type === "status" ? [e.status] : []))).toEqual(["queued", "running", "verifying", "awaiting_review"]);
+  }, 90_000);
+
   it("a second crash of the same run fails it with the reason, kills its processes and removes its worktree", async () => {
     const file = path.join(dir, "marks-twice.txt");
     writeFileSync(file, "");
