@@ -69,6 +69,9 @@ async function shutdown(code: number) {
   if (stopping) return;
   stopping = true;
   console.log("\nStopping Loopy…");
+  // A Ctrl-C (or a signal to the process group) reaches the children too: none of them is restarted from here on.
+  web?.hold();
+  worker?.hold();
   // Web first (no new work), then the worker (lets its runs finish for LOOPY_SHUTDOWN_GRACE, hands over the rest), then the services.
   await web?.stop(10_000);
   await worker?.stop(parseDuration(env.LOOPY_SHUTDOWN_GRACE) + 10_000);

@@ -71,4 +71,17 @@ describe("supervise", () => {
     expect(s.current()).toBeUndefined();
     expect(s.restarts()).toBe(3);
   });
+
+  it("does not restart a child that exits after hold() (a Ctrl-C reaches the children too)", async () => {
+    const logs: string[] = [];
+    const s = supervise({ name: "worker", start: node("setInterval(() => {}, 1000)"), initialDelayMs: 50, log: (m) => logs.push(m) });
+    await until(() => s.current()?.pid !== undefined);
+    const child = s.current()!;
+    s.hold();
+    child.kill("SIGTERM");
+    await exited(child);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(s.restarts()).toBe(0);
+    expect(logs).toEqual([]);
+  });
 });

@@ -28,6 +28,8 @@ export interface Supervised {
   restarts(): number;
   /** Stops restarting it, then stops the child (SIGTERM, SIGKILL after `graceMs`). */
   stop(graceMs?: number): Promise<void>;
+  /** Stops restarting it, leaving the child alone (a Ctrl-C reaches every process of the terminal at once). */
+  hold(): void;
 }
 
 /**
@@ -83,6 +85,10 @@ export function supervise(options: SuperviseOptions): Supervised {
   return {
     current: () => child,
     restarts: () => restarts,
+    hold() {
+      stopping = true;
+      clearTimeout(timer);
+    },
     async stop(graceMs = 10_000) {
       stopping = true;
       clearTimeout(timer);

@@ -79,6 +79,8 @@ export function NewFleetForm() {
     );
   }
 
+  const ownForm = kind === "dag" || kind === "research";
+  const Container = ownForm ? "div" : "form";
   const agentChoices = [{ name: "command", label: "Shell command" }, ...(profiles.data ?? []).map((p) => ({ name: p.name, label: `${p.name} (${p.adapter})` }))];
   return (
     <Panel
@@ -100,7 +102,8 @@ export function NewFleetForm() {
         </span>
       }
     >
-      <form onSubmit={submit} className="grid gap-4 md:grid-cols-[1fr_2fr]" aria-label="New fleet">
+      {/* Decompose and Research bring their own <form> (forms cannot nest): the shared fields sit in a plain container then. */}
+      <Container {...(ownForm ? {} : { onSubmit: submit })} className="grid gap-4 md:grid-cols-[1fr_2fr]" aria-label="New fleet">
         <div className="space-y-3">
           {kind !== "batch" ? (
             <Field label="Project">
@@ -192,7 +195,7 @@ export function NewFleetForm() {
           </div>
         </div>
         )}
-      </form>
+      </Container>
     </Panel>
   );
 }
