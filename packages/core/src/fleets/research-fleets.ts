@@ -55,7 +55,7 @@ export async function launchResearchFleet(deps: ResearchFleetDeps, input: Resear
     prepared.push({ ...base, seed, name: `${base.name} · seed ${seed}`.slice(0, 200) });
   }
   const fleetId = newId();
-  const name = (input.name?.trim() || `${input.count} research loops: ${prepared[0]!.name}`).slice(0, 200);
+  const name = (input.name?.trim() || `${input.count} research loops: ${[...byProposer.values()][0]!.name}`).slice(0, 200);
   const ids = prepared.map(() => newId());
   await deps.db.$transaction(
     async (tx) => {

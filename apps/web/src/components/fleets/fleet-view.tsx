@@ -91,7 +91,7 @@ export function FleetView({ fleetId }: { fleetId: string }) {
           <Meta label="Cost" value={`$${f.spent.usd.toFixed(4)}${f.budget.usd ? ` of $${f.budget.usd}` : ""}`} mono />
           <Meta label="Tokens" value={`${f.spent.tokens}${f.budget.tokens ? ` of ${f.budget.tokens}` : ""}`} mono />
           <Meta label="Wall clock" value={<><Elapsed startedAt={f.createdAt} finishedAt={f.finishedAt} />{f.budget.wallClockMs ? ` of ${formatDuration(f.budget.wallClockMs)}` : ""}</>} />
-          <Meta label="Ranked by" value={bestOfN ? `checks${f.metric ? `, ${f.metric.name} (${f.metric.direction === "min" ? "lower" : "higher"})` : ""}, diff size, cost` : "—"} />
+          <Meta label="Ranked by" value={f.kind === "research" ? `best ${f.loops[0]?.metric ?? "metric"} (${f.loops[0]?.direction === "max" ? "higher" : "lower"})` : bestOfN ? `checks${f.metric ? `, ${f.metric.name} (${f.metric.direction === "min" ? "lower" : "higher"})` : ""}, diff size, cost` : "—"} />
         </dl>
       </div>
 
