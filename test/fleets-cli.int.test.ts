@@ -84,4 +84,13 @@ describe("loopy fleet CLI", () => {
     const list = await loopy("fleet", "list");
     expect(list.stdout).toMatch(new RegExp(`${launched.id}\\s+cancelled\\s+best_of_n\\s+3/3`));
   }, 60_000);
+
+  it("prints a large --json document whole when stdout is a pipe (no cut at exit)", async () => {
+    const launched = await loopy("fleet", "launch", "--project", project, "--agent", "command", "--command", "true", "--count", "300", "--concurrency", "1", "--json");
+    expect(launched.code).toBe(0);
+    expect(launched.stdout.length).toBeGreaterThan(200_000);
+    const fleet = JSON.parse(launched.stdout) as { id: string; members: unknown[] };
+    expect(fleet.members).toHaveLength(300);
+    expect((await loopy("fleet", "cancel", fleet.id)).code).toBe(0);
+  }, 120_000);
 });

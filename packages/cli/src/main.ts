@@ -469,11 +469,19 @@ async function allEvents(runId: string): Promise<StoredEvent[]> {
   }
 }
 
+/**
+ * Exits once stdout and stderr have handed everything to the OS: writes to a
+ * pipe are asynchronous, and process.exit() would cut a large --json document.
+ */
+function exitAfterFlush(code: number): void {
+  process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));
+}
+
 main().then(
-  (code) => process.exit(code),
+  (code) => exitAfterFlush(code),
   (error: unknown) => {
     const usage = error instanceof UsageError || error instanceof ResearchUsageError || error instanceof FleetUsageError || error instanceof AccessUsageError;
     process.stderr.write(`loopy: ${usage ? `${(error as Error).message}\n${"Run loopy --help for usage."}` : describeError(error, baseUrl)}\n`);
-    process.exit(usage ? 2 : 1);
+    exitAfterFlush(usage ? 2 : 1);
   },
 );
