@@ -2,7 +2,7 @@ import { Prisma, type Db, type FleetStatus } from "@loopy/db/client";
 import { badInput, conflict, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { appendRunEvents, type StoredRunEvent } from "../run-events.ts";
-import { createRunRows, prepareLaunch, type PreparedLaunch } from "../runs.ts";
+import { createRunRowsMany, prepareLaunch, type PreparedLaunch } from "../runs.ts";
 import { approveRun, rejectRun } from "../review.ts";
 import type { LaunchDeps } from "../ports.ts";
 import { dispatchFleet, fleetProgress, SETTLED_STATUSES, stopFleet, type FleetRuntimeDeps } from "./dispatch.ts";
@@ -243,11 +243,11 @@ export async function launchFleet(deps: FleetDeps, input: LaunchFleetInput): Pro
         data: { id: fleetId, name, kind: input.kind, concurrency, budgetUsd, budgetTokens, budgetMs, metricName: metric?.name, metricDirection: metric?.direction },
       });
       const stored: Array<[string, StoredRunEvent[]]> = [];
-      for (const [i, member] of members.entries()) {
-        const runId = runIds[i] as string;
-        await createRunRows(tx, member, runId, { fleetId, memberIndex: i, dependsOn: (dependsOn[i] ?? []).map((d) => runIds[d] as string) });
-        stored.push([runId, await appendRunEvents(tx, null, runId, [{ type: "status", status: "queued" }])]);
-      }
+      const events = await createRunRowsMany(
+        tx,
+        members.map((prepared, i) => ({ prepared, runId: runIds[i] as string, fleet: { fleetId, memberIndex: i, dependsOn: (dependsOn[i] ?? []).map((d) => runIds[d] as string) } })),
+      );
+      for (const runId of runIds) stored.push([runId, events.get(runId) ?? []]);
       return stored;
     },
     { timeout: 120_000, maxWait: 10_000 },
