@@ -218,7 +218,7 @@ describe("coding loop", () => {
     const p = await project();
     await h.api.profiles.add({ name: "needs-key", adapter: "openai-compatible", config: { model: "fake-model", baseUrl: `${model.url}/v1`, secretNames: ["NO_SUCH_API_KEY"] } });
     const { id } = await h.api.runs.launch({ project: p.name, agent: "needs-key", prompt: "@write a.txt: x" });
-    expect(await settled(id)).toMatchObject({ status: "failed", statusReason: "The profile needs NO_SUCH_API_KEY, which is not set in the worker's environment" });
+    expect(await settled(id)).toMatchObject({ status: "failed", statusReason: "The profile needs NO_SUCH_API_KEY, which is neither a stored secret nor set in the worker's environment" });
   });
 
   it("refuses bad profiles and checkpoints with a clear message", async () => {

@@ -48,13 +48,20 @@ export interface Harness {
   /** The API as another caller: a user of some role, or nobody (null). */
   apiAs(actor: Actor | null, csrfValid?: boolean): ReturnType<typeof createCaller>;
   home: string;
-  /** Starts an in-process BullMQ worker that executes runs like apps/worker does. */
-  startWorker(concurrency?: number): Promise<() => Promise<void>>;
+  /**
+   * Starts an in-process BullMQ worker that executes runs like apps/worker does. Its sandbox
+   * (LOOPY_SANDBOX) is off unless asked for: many tests' commands record marks outside their
+   * worktree and read `$$`, which bubblewrap rightly prevents (see test/secrets.int.test.ts).
+   */
+  startWorker(concurrency?: number, options?: { sandbox?: "auto" | "on" | "off" }): Promise<() => Promise<void>>;
   /** Starts an in-process research worker like apps/worker does (short leases, for crash tests). */
   startResearchWorker(options?: { concurrency?: number; leaseMs?: number }): Promise<ResearchWorkerHandle>;
   /** Shuts down every research worker started by startResearchWorker (they hand their loops over). */
   closeResearchWorkers(): Promise<void>;
-  /** What a research worker in another process needs to join this harness (environment variables). */
+  /**
+   * What a worker in another process needs to join this harness (environment variables). Its
+   * sandbox is off: the crash tests' commands write marks outside their worktree and read `$$`.
+   */
   workerEnv: Record<string, string>;
   /**
    * Serves the API over HTTP (tRPC's standalone adapter) with the real request
@@ -89,7 +96,7 @@ export async function createHarness(): Promise<Harness> {
     apiWithSignal: (signal) => createCaller(createContext(services, SYSTEM_ACTOR), { signal }),
     apiAs: (actor, csrfValid = true) => createCaller(createContext(services, actor, csrfValid)),
     home,
-    async startWorker(concurrency = 4) {
+    async startWorker(concurrency = 4, options = {}) {
       const worker = await startRunWorker({
         db: services.db,
         notifier: services.notifier,
@@ -99,6 +106,7 @@ export async function createHarness(): Promise<Harness> {
         loopyHome: home,
         agentBinDirs: env.agentBinDirs,
         secrets: (names) => Object.fromEntries(names.flatMap((n) => (TEST_SECRETS[n] ? [[n, TEST_SECRETS[n]]] : []))),
+        sandbox: options.sandbox ?? "off",
       });
       const stop = () => worker.close({ cancelRunning: true });
       stops.push(stop);
@@ -114,6 +122,7 @@ export async function createHarness(): Promise<Harness> {
         loopyHome: home,
         agentBinDirs: env.agentBinDirs,
         leaseMs: options.leaseMs ?? 2_000,
+        sandbox: "off",
         fleetChanged: (fleetId, status) => services.notifier.fleetChanged?.(fleetId, status) ?? Promise.resolve(),
       });
       stops.push(() => worker.close());
@@ -123,7 +132,7 @@ export async function createHarness(): Promise<Harness> {
     async closeResearchWorkers() {
       for (const worker of researchWorkers.splice(0)) await worker.close();
     },
-    workerEnv: { DATABASE_URL: env.DATABASE_URL!, REDIS_URL: env.REDIS_URL!, LOOPY_REDIS_PREFIX: prefix, LOOPY_HOME: home },
+    workerEnv: { DATABASE_URL: env.DATABASE_URL!, REDIS_URL: env.REDIS_URL!, LOOPY_REDIS_PREFIX: prefix, LOOPY_HOME: home, LOOPY_SANDBOX: "off" },
     async serveApi(role: Role = "admin") {
       const user = await createUser(services.db, { name: `user-${randomBytes(4).toString("hex")}`, role });
       const { token } = await createApiToken(services.db, { user: user.name, name: "test", role });

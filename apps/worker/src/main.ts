@@ -8,6 +8,7 @@ import { createResearchNotifier } from "@loopy/queue/research-bus";
 import { startResearchWorker } from "@loopy/queue/research-worker";
 import { parseDuration } from "@loopy/config/duration";
 import { RESERVED_SECRET } from "@loopy/core/profiles";
+import { describeSandbox } from "@loopy/agents/sandbox";
 
 /**
  * The worker process: takes runs and research loops off their queues and executes them. It holds no
@@ -19,8 +20,10 @@ const redisUrl = required(env, "REDIS_URL");
 const db = createDb(required(env, "DATABASE_URL"));
 const publisher = createRedis(redisUrl, "worker");
 const log = (message: string) => console.log(`${new Date().toISOString()} ${message}`);
+// Probed once: with LOOPY_SANDBOX=on and no working bubblewrap the worker refuses to start.
+log(await describeSandbox(env.LOOPY_SANDBOX));
 
-// Profiles name secrets (API keys) by environment variable; their values come from this process only.
+// Profiles may name API keys that are not stored secrets: then the worker's own environment variable of that name.
 const secrets = (names: string[]) => Object.fromEntries(names.filter((n) => !RESERVED_SECRET.test(n)).flatMap((n) => (process.env[n] ? [[n, process.env[n] as string]] : [])));
 
 const runNotifier = createRunNotifier(publisher, env.LOOPY_REDIS_PREFIX);
@@ -33,6 +36,8 @@ const worker = await startRunWorker({
   loopyHome: env.LOOPY_HOME,
   agentBinDirs: env.agentBinDirs,
   secrets,
+  masterKey: env.LOOPY_MASTER_KEY,
+  sandbox: env.LOOPY_SANDBOX,
   log,
   maxRunning: env.LOOPY_MAX_RUNNING,
   leaseMs: parseDuration(env.LOOPY_RUN_LEASE),
@@ -46,6 +51,8 @@ const research = await startResearchWorker({
   loopyHome: env.LOOPY_HOME,
   agentBinDirs: env.agentBinDirs,
   secrets,
+  masterKey: env.LOOPY_MASTER_KEY,
+  sandbox: env.LOOPY_SANDBOX,
   leaseMs: parseDuration(env.LOOPY_RESEARCH_LEASE),
   log,
   fleetChanged: (fleetId, status) => runNotifier.fleetChanged?.(fleetId, status) ?? Promise.resolve(),

@@ -1,16 +1,24 @@
 import type { AgentEvent } from "./events.ts";
+import type { SandboxPolicy } from "./sandbox.ts";
 
 /** A saved agent configuration, as the adapters read it. Secrets are never stored here, only their names. */
 export interface AgentProfileConfig {
   model?: string;
   /** API base URL, for agents that talk to a configurable endpoint. */
   baseUrl?: string;
-  /** Names of environment variables (API keys) injected into the agent's process. */
+  /** Names of stored secrets (API keys) injected into the agent's environment under their names. */
+  secrets?: string[];
+  /** The same, each a stored secret or else an environment variable of the worker. */
   secretNames?: string[];
   maxTurns?: number;
   /** Budget per run; exceeding it sends the run to needs_attention. */
   budgetUsd?: number;
   budgetTokens?: number;
+}
+
+/** Every secret a profile names, in order (stored secrets first): the adapters pick their API key among them. */
+export function profileSecretNames(profile: AgentProfileConfig | undefined): string[] {
+  return [...new Set([...(profile?.secrets ?? []), ...(profile?.secretNames ?? [])])];
 }
 
 /** What an adapter needs to run one turn of an agent in a worktree. */
@@ -32,6 +40,8 @@ export interface AgentRunInput {
   stateDir?: string;
   /** Extra folders to look for agent executables in, before PATH. */
   binDirs?: string[];
+  /** How the agent's processes are confined (bubblewrap); none when absent. */
+  sandbox?: SandboxPolicy;
 }
 
 export interface AgentUsage {

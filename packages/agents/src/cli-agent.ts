@@ -23,6 +23,7 @@ export async function runJsonCli(
     cwd: input.cwd,
     baseEnv: base,
     env: { ...env, ...input.env },
+    sandbox: input.sandbox,
     timeoutMs: input.timeoutMs,
     signal: input.signal,
     maxLineLength: 1_000_000,

@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import type { AgentAdapter } from "./adapter.ts";
+import { profileSecretNames, type AgentAdapter } from "./adapter.ts";
 import { cliBinary, finishCliTurn, runJsonCli, summarize, type CliSaid } from "./cli-agent.ts";
 
 const KIND = { add: "create", update: "modify", delete: "delete" } as const;
@@ -26,7 +26,7 @@ export const codexAgent: AgentAdapter = {
     const state = input.stateDir ?? path.join(input.cwd, "..", ".loopy-agent");
     const codexHome = path.join(state, "codex");
     await mkdir(codexHome, { recursive: true });
-    const keyName = profile.secretNames?.[0] ?? "OPENAI_API_KEY";
+    const keyName = profileSecretNames(profile)[0] ?? "OPENAI_API_KEY";
     if (profile.baseUrl) {
       await writeFile(
         path.join(codexHome, "config.toml"),

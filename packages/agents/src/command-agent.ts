@@ -17,6 +17,7 @@ export const commandAgent: AgentAdapter = {
       shellCommand: input.instruction,
       cwd: input.cwd,
       env: input.env,
+      sandbox: input.sandbox,
       timeoutMs: input.timeoutMs,
       signal: input.signal,
       onLine: (stream, line) => emit({ type: "log", stream, line }),

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import type { AgentAdapter } from "./adapter.ts";
+import { profileSecretNames, type AgentAdapter } from "./adapter.ts";
 import { cliBinary, finishCliTurn, runJsonCli, summarize, type CliSaid } from "./cli-agent.ts";
 
 const EDITS: Record<string, "create" | "modify"> = { write_file: "create", replace: "modify", edit: "modify" };
@@ -30,7 +30,7 @@ export const geminiAgent: AgentAdapter = {
     if (input.sessionId) argv.push("--resume", input.sessionId);
     const env: Record<string, string> = { GEMINI_CLI_TRUST_WORKSPACE: "true" };
     if (profile.baseUrl) env.GOOGLE_GEMINI_BASE_URL = profile.baseUrl;
-    const keyName = profile.secretNames?.find((n) => /GEMINI|GOOGLE/.test(n));
+    const keyName = profileSecretNames(profile).find((n) => /GEMINI|GOOGLE/.test(n));
     if (keyName && input.env?.[keyName]) env.GEMINI_API_KEY = input.env[keyName];
 
     const said: CliSaid = { sessionId: input.sessionId ?? undefined };

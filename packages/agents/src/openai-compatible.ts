@@ -5,7 +5,7 @@ import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { generateText, hasToolCall, stepCountIs, tool, type ModelMessage } from "ai";
 import { z } from "zod";
 import { formatDuration } from "@loopy/config/duration";
-import type { AgentAdapter, AgentOutcome } from "./adapter.ts";
+import { profileSecretNames, type AgentAdapter, type AgentOutcome } from "./adapter.ts";
 import { summarize } from "./cli-agent.ts";
 import { Workspace } from "./workspace-tools.ts";
 
@@ -45,9 +45,9 @@ export const openAICompatibleAgent: AgentAdapter = {
     if (input.sessionId && history.length === 0) throw new Error(`Session ${input.sessionId} has no saved history; cannot continue it`);
     emit({ type: "session", id: sessionId });
 
-    const apiKey = (profile.secretNames ?? []).map((n) => input.env?.[n]).find(Boolean);
+    const apiKey = profileSecretNames(profile).map((n) => input.env?.[n]).find(Boolean);
     const provider = createOpenAICompatible({ name: "loopy", baseURL: profile.baseUrl!, apiKey, includeUsage: true });
-    const ws = new Workspace(input.cwd);
+    const ws = new Workspace(input.cwd, { env: input.env, sandbox: input.sandbox });
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort("timeout"), input.timeoutMs);
     const onAbort = () => controller.abort("cancelled");

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import type { AgentAdapter } from "./adapter.ts";
+import { profileSecretNames, type AgentAdapter } from "./adapter.ts";
 import { cliBinary, finishCliTurn, runJsonCli, summarize, type CliSaid } from "./cli-agent.ts";
 
 /**
@@ -22,7 +22,7 @@ export const opencodeAgent: AgentAdapter = {
     const profile = input.profile ?? {};
     const home = input.stateDir ?? path.join(input.cwd, "..", ".loopy-agent");
     await mkdir(home, { recursive: true });
-    const keyName = profile.secretNames?.[0];
+    const keyName = profileSecretNames(profile)[0];
     const config: Record<string, unknown> = { permission: { edit: "allow", bash: "allow", webfetch: "deny" }, autoupdate: false, share: "disabled" };
     let model = profile.model;
     if (profile.baseUrl) {

@@ -1,5 +1,7 @@
 import { spawn } from "node:child_process";
 import { StringDecoder } from "node:string_decoder";
+import { childEnv } from "./child-env.ts";
+import { sandboxArgv, type SandboxPolicy } from "./sandbox.ts";
 
 export interface ProcessOptions {
   /** Run through `bash -c`; the usual way for user-written commands. */
@@ -16,10 +18,12 @@ export interface ProcessOptions {
   killGraceMs?: number;
   /** Lines longer than this are cut, so one runaway line cannot flood the event log. */
   maxLineLength?: number;
-  /** Replace the minimal inherited environment entirely (still merged with `env`). */
+  /** Replace the minimal inherited environment entirely (still merged with `env`; Loopy's own settings are dropped either way, see `childEnv`). */
   baseEnv?: Record<string, string>;
   /** Called once the process exists, with its pid (also its process group id). */
   onSpawn?: (pid: number) => void;
+  /** Confine the process (bubblewrap), see `sandboxArgv`; none when absent. */
+  sandbox?: SandboxPolicy;
 }
 
 export interface ProcessResult {
@@ -35,22 +39,24 @@ export interface ProcessResult {
  * Runs a shell command in its own process group and streams its output line by
  * line. On timeout or abort the whole group (the command and every child it
  * started) gets SIGTERM, then SIGKILL after a grace period, so nothing outlives
- * the run. Resolves once the process and its output streams have closed.
+ * the run. With `sandbox`, it runs inside bubblewrap (see `sandboxArgv`); the
+ * group is still bwrap's, so the kill reaches everything inside it. Resolves
+ * once the process and its output streams have closed.
  */
-export function runProcess(options: ProcessOptions): Promise<ProcessResult> {
+export async function runProcess(options: ProcessOptions): Promise<ProcessResult> {
   const started = Date.now();
   const maxLine = options.maxLineLength ?? 16_384;
   const grace = options.killGraceMs ?? 2_000;
+  const [file, ...args] = await sandboxArgv(options.sandbox, options.cwd, options.argv ?? ["bash", "-c", options.shellCommand ?? "true"]);
   return new Promise((resolve, reject) => {
     if (options.signal?.aborted) {
       resolve({ exitCode: null, signal: null, timedOut: false, cancelled: true, durationMs: 0, pid: undefined });
       return;
     }
-    const [file, ...args] = options.argv ?? ["bash", "-c", options.shellCommand ?? "true"];
     const child = spawn(file, args, {
       cwd: options.cwd,
       // Cast: Next's types make NODE_ENV mandatory in ProcessEnv; a child does not need it.
-      env: { ...(options.baseEnv ?? inheritedEnv()), ...options.env } as NodeJS.ProcessEnv,
+      env: childEnv(options.env, options.baseEnv) as NodeJS.ProcessEnv,
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -134,11 +140,5 @@ function cut(line: string, max: number): string {
 
 /** A small, predictable environment: enough to find tools, nothing of Loopy's own secrets. */
 export function inheritedEnv(): Record<string, string> {
-  const keep = ["PATH", "HOME", "USER", "LANG", "LC_ALL", "TERM", "SHELL", "TMPDIR", "TZ"];
-  const env: Record<string, string> = {};
-  for (const key of keep) {
-    const value = process.env[key];
-    if (value !== undefined) env[key] = value;
-  }
-  return env;
+  return childEnv();
 }

@@ -1,7 +1,8 @@
-import { existsSync, realpathSync } from "node:fs";
+import { existsSync, lstatSync, realpathSync } from "node:fs";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { runProcess } from "./process.ts";
+import type { SandboxPolicy } from "./sandbox.ts";
 
 /**
  * File and command operations confined to one worktree: the tools of Loopy's
@@ -9,7 +10,14 @@ import { runProcess } from "./process.ts";
  * (.., absolute paths elsewhere, .git) is refused.
  */
 export class Workspace {
-  constructor(readonly root: string) {}
+  /**
+   * `env` (LOOPY_RUN_ID, the secrets the agent asked for) and `sandbox` apply
+   * to `run`, as they would to an agent CLI's own shell tool.
+   */
+  constructor(
+    readonly root: string,
+    private readonly options: { env?: Record<string, string>; sandbox?: SandboxPolicy } = {},
+  ) {}
 
   /**
    * The absolute path for `relative`, refusing anything outside the worktree,
@@ -24,8 +32,17 @@ export class Workspace {
     };
     if (!inside(target, this.root)) throw new Error(`${relative} is outside the worktree`);
     if (path.relative(this.root, target).split(path.sep).some((part) => part.toLowerCase() === ".git")) throw new Error("the .git folder is off limits");
+    // The deepest part of the path that exists (a symlink counts, even a broken one) decides where it really leads.
     let existing = target;
-    while (!existsSync(existing)) existing = path.dirname(existing);
+    for (;;) {
+      const info = lstatSync(existing, { throwIfNoEntry: false });
+      if (info) {
+        // A broken symlink has no real path to check, and writing through it would create its target wherever that is.
+        if (info.isSymbolicLink() && !existsSync(existing)) throw new Error(`${relative} is a symlink to a missing file; refused`);
+        break;
+      }
+      existing = path.dirname(existing);
+    }
     if (!inside(realpathSync(existing), realpathSync(this.root))) throw new Error(`${relative} leads outside the worktree through a symlink`);
     return target;
   }
@@ -77,7 +94,15 @@ export class Workspace {
 
   async run(command: string, timeoutMs: number, signal?: AbortSignal): Promise<{ exitCode: number | null; output: string; timedOut: boolean }> {
     const lines: string[] = [];
-    const result = await runProcess({ shellCommand: command, cwd: this.root, timeoutMs, signal, onLine: (_, line) => lines.push(line) });
+    const result = await runProcess({
+      shellCommand: command,
+      cwd: this.root,
+      env: this.options.env,
+      sandbox: this.options.sandbox,
+      timeoutMs,
+      signal,
+      onLine: (_, line) => lines.push(line),
+    });
     const output = lines.length > 200 ? [...lines.slice(0, 50), `… ${lines.length - 150} lines cut …`, ...lines.slice(-100)].join("\n") : lines.join("\n");
     return { exitCode: result.exitCode, output, timedOut: result.timedOut };
   }

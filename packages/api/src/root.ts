@@ -7,6 +7,7 @@ import { researchRouter } from "./routers/research.ts";
 import { fleetsRouter } from "./routers/fleets.ts";
 import { authRouter } from "./routers/auth.ts";
 import { overviewRouter } from "./routers/overview.ts";
+import { secretsRouter } from "./routers/secrets.ts";
 import { createCallerFactory, router } from "./trpc.ts";
 
 export const appRouter = router({
@@ -19,6 +20,7 @@ export const appRouter = router({
   fleets: fleetsRouter,
   auth: authRouter,
   overview: overviewRouter,
+  secrets: secretsRouter,
 });
 
 export type AppRouter = typeof appRouter;

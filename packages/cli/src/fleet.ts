@@ -19,6 +19,7 @@ export interface FleetFlags {
   base?: string;
   timeout?: string;
   tag?: string[];
+  secret?: string[];
   run?: string;
   wait: boolean;
 }
@@ -143,6 +144,7 @@ export async function fleetCommand(client: LoopyClient, args: string[], flags: F
         metric,
         baseRef: flags.base,
         timeout: flags.timeout,
+        secrets: flags.secret,
       });
       if (!flags.wait) {
         print(fleet, () => `Launched fleet ${fleet.id} (${fleet.name}): ${fleet.progress.total} members, concurrency ${fleet.concurrency}`);

@@ -4,6 +4,7 @@ import { duration, table, time } from "./format.ts";
 import { experimentsCommand, exportCommand, importCommand, researchCommand, ResearchUsageError } from "./research.ts";
 import { fleetCommand, FleetUsageError } from "./fleet.ts";
 import { accessCommand, AccessUsageError } from "./access.ts";
+import { secretsCommand, SecretsUsageError } from "./secrets.ts";
 
 const HELP = `loopy: control a running Loopy (LOOPY_URL, default http://127.0.0.1:3000)
 Authenticates with LOOPY_TOKEN, else the token file in LOOPY_HOME (default ./.loopy) that npm start writes.
@@ -12,12 +13,14 @@ Usage:
   loopy project add <path> [--name N] [--check "<cmd>"]...
                                         register a local git repository (each --check is a required checkpoint)
   loopy projects                        list projects
-  loopy profile add NAME --adapter A [--model M] [--base-url URL] [--max-turns N] [--secret ENV_NAME]... [--budget-usd X]
-                                        save an agent profile (adapters: command, claude-code, codex, gemini, opencode, openai-compatible)
+  loopy profile add NAME --adapter A [--model M] [--base-url URL] [--max-turns N] [--secret NAME]... [--budget-usd X]
+                                        save an agent profile (adapters: command, claude-code, codex, gemini, opencode, openai-compatible);
+                                        each --secret is a stored secret, else the worker's environment variable of that name
   loopy profiles                        list agent profiles
-  loopy run --project P --command "<shell>" [--base REF] [--timeout DUR] [--wait]
-  loopy run --project P --agent PROFILE --prompt "..." [--base REF] [--timeout DUR] [--wait]
-                                        launch a run; --wait streams its log and returns when it needs a human or ends
+  loopy run --project P --command "<shell>" [--base REF] [--timeout DUR] [--secret NAME]... [--wait]
+  loopy run --project P --agent PROFILE --prompt "..." [--base REF] [--timeout DUR] [--secret NAME]... [--wait]
+                                        launch a run; --wait streams its log and returns when it needs a human or ends;
+                                        each --secret (a stored secret) goes into the agent's environment, and only there
   loopy runs [--project P] [--status S] [--limit N]
                                         list runs, newest first
   loopy show <run-id>                   a run's details
@@ -39,7 +42,7 @@ Usage:
   loopy research list [--project P] | show <loop-id> | pause <loop-id> | resume <loop-id> | cancel <loop-id>
   loopy fleet launch --project P (--agent PROFILE[,PROFILE...] --prompt "..." | --agent command --command "<shell>")
                      --count N [--concurrency C] [--budget-usd X] [--budget-tokens N] [--wall-clock DUR]
-                     [--metric NAME --direction min|max] [--tag T]... [--name N] [--wait]
+                     [--metric NAME --direction min|max] [--tag T]... [--secret NAME]... [--name N] [--wait]
                                         launch a best-of-N fleet (agents cycled over the members; each gets
                                         LOOPY_FLEET_ID and LOOPY_MEMBER_INDEX); --wait returns when it ends
   loopy fleet show <fleet-id>           members with status, checks, diff, cost and rank
@@ -50,6 +53,9 @@ Usage:
   loopy export <loop-id> --tsv          the loop as autoresearch's results.tsv
   loopy import <file.tsv> --project P [--direction min|max] [--name N]
                                         a results.tsv made elsewhere, as a completed loop to chart
+  loopy secrets                         names of the stored secrets (never values; admin)
+  loopy secret set NAME                 store a secret (a model API key), value on stdin, encrypted; replaces one of that name
+  loopy secret delete NAME
   loopy whoami                          who the token belongs to, and its role
   loopy users | user add NAME [--role R] | user passwd NAME | user role NAME --role R | user disable|enable NAME
                                         manage users (passwords from stdin); roles: viewer, reviewer, operator, admin
@@ -280,6 +286,9 @@ async function main(): Promise<number> {
     case "token":
     case "audit":
       return accessCommand(client, command, args, flags, print);
+    case "secrets":
+    case "secret":
+      return secretsCommand(client, command, args, print);
     case "export":
       return exportCommand(client, args, flags, print);
     case "import":
@@ -292,6 +301,7 @@ async function main(): Promise<number> {
         prompt: flags.prompt,
         baseRef: flags.base,
         timeout: flags.timeout,
+        secrets: flags.secret,
       });
       if (!flags.wait) {
         print(run, () => `Launched run ${run.id} (${run.status}) on ${run.project.name}, branch ${run.branch}`);
@@ -480,7 +490,7 @@ function exitAfterFlush(code: number): void {
 main().then(
   (code) => exitAfterFlush(code),
   (error: unknown) => {
-    const usage = error instanceof UsageError || error instanceof ResearchUsageError || error instanceof FleetUsageError || error instanceof AccessUsageError;
+    const usage = error instanceof UsageError || error instanceof ResearchUsageError || error instanceof FleetUsageError || error instanceof AccessUsageError || error instanceof SecretsUsageError;
     process.stderr.write(`loopy: ${usage ? `${(error as Error).message}\n${"Run loopy --help for usage."}` : describeError(error, baseUrl)}\n`);
     exitAfterFlush(usage ? 2 : 1);
   },

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadEnv, required } from "./env.ts";
+import { loadEnv, masterKeyBytes, required } from "./env.ts";
 
 describe("loadEnv", () => {
   it("applies the documented defaults", () => {
@@ -22,5 +22,20 @@ describe("loadEnv", () => {
 
   it("says how to get a missing required value", () => {
     expect(() => required(loadEnv({}), "DATABASE_URL")).toThrow(/npm start/);
+  });
+
+  it("accepts a 32-byte master key as base64 or hex and says how to make one otherwise", () => {
+    const bytes = Buffer.alloc(32, 7);
+    expect(loadEnv({ LOOPY_MASTER_KEY: bytes.toString("base64") }).LOOPY_MASTER_KEY).toBeDefined();
+    expect(loadEnv({ LOOPY_MASTER_KEY: bytes.toString("hex") }).LOOPY_MASTER_KEY).toBeDefined();
+    expect(masterKeyBytes(bytes.toString("hex"))?.equals(bytes)).toBe(true);
+    expect(() => loadEnv({ LOOPY_MASTER_KEY: Buffer.alloc(16).toString("base64") })).toThrow(/LOOPY_MASTER_KEY: must be 32 bytes.*openssl rand/);
+    expect(() => loadEnv({ LOOPY_MASTER_KEY: "hunter2" })).toThrow(/LOOPY_MASTER_KEY/);
+  });
+
+  it("sandboxes agents when it can unless LOOPY_SANDBOX=off", () => {
+    expect(loadEnv({}).LOOPY_SANDBOX).toBe("auto");
+    expect(loadEnv({ LOOPY_SANDBOX: "off" }).LOOPY_SANDBOX).toBe("off");
+    expect(() => loadEnv({ LOOPY_SANDBOX: "maybe" })).toThrow(/LOOPY_SANDBOX/);
   });
 });

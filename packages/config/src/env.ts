@@ -35,9 +35,33 @@ const schema = z.object({
   LOOPY_SHUTDOWN_GRACE: z.string().default("30s"),
   /** Default run timeout when a launch names none. */
   LOOPY_DEFAULT_TIMEOUT: z.string().default("10m"),
+  /**
+   * The key that encrypts stored secrets: 32 bytes as base64 (`openssl rand -base64 32`) or hex
+   * (`openssl rand -hex 32`). Without it Loopy uses $LOOPY_HOME/master.key, created (mode 0600) on first use.
+   */
+  LOOPY_MASTER_KEY: z
+    .string()
+    .refine((v) => masterKeyBytes(v) !== null, "must be 32 bytes as base64 (openssl rand -base64 32) or hex (openssl rand -hex 32)")
+    .optional(),
+  /**
+   * Agents and command checkpoints run inside bubblewrap (bwrap) when it is installed and works:
+   * "auto" (default) falls back to no sandbox with one log line saying why, "on" fails them instead, "off" never sandboxes.
+   */
+  LOOPY_SANDBOX: z.enum(["auto", "on", "off"]).default("auto"),
   /** Extra folders (separated by ":") searched for agent CLIs before PATH. */
   LOOPY_AGENT_BIN_DIRS: z.string().default(""),
 });
+
+/** The 32 bytes of a master key written as hex or base64, or null when it is neither. */
+export function masterKeyBytes(text: string): Buffer | null {
+  const value = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(value)) return Buffer.from(value, "hex");
+  if (/^[A-Za-z0-9+/]{43}=?$/.test(value) || /^[A-Za-z0-9_-]{43}$/.test(value)) {
+    const bytes = Buffer.from(value, value.includes("-") || value.includes("_") ? "base64url" : "base64");
+    return bytes.length === 32 ? bytes : null;
+  }
+  return null;
+}
 
 export type LoopyEnv = z.infer<typeof schema> & { LOOPY_HOME: string; agentBinDirs: string[] };
 

@@ -2,6 +2,7 @@ import { newId } from "./ids.ts";
 import { z } from "zod";
 import { parseDuration } from "@loopy/config/duration";
 import { runProcess } from "@loopy/agents/process";
+import type { SandboxPolicy } from "@loopy/agents/sandbox";
 import type { Db } from "@loopy/db/client";
 import type { FileChange } from "./diff.ts";
 import { git } from "./git.ts";
@@ -91,9 +92,15 @@ export function parseTestCounts(output: string): { passed?: number; failed?: num
 
 const TAIL_LINES = 80;
 
-async function runCommandCheckpoint(c: Extract<Checkpoint, { kind: "command" }>, cwd: string, env: Record<string, string>, signal?: AbortSignal): Promise<CheckpointOutcome> {
+async function runCommandCheckpoint(
+  c: Extract<Checkpoint, { kind: "command" }>,
+  cwd: string,
+  env: Record<string, string>,
+  signal?: AbortSignal,
+  sandbox?: SandboxPolicy,
+): Promise<CheckpointOutcome> {
   const lines: string[] = [];
-  const result = await runProcess({ shellCommand: c.command, cwd, env, timeoutMs: parseDuration(c.timeout), signal, onLine: (_, l) => lines.push(l) });
+  const result = await runProcess({ shellCommand: c.command, cwd, env, sandbox, timeoutMs: parseDuration(c.timeout), signal, onLine: (_, l) => lines.push(l) });
   const output = lines.slice(-TAIL_LINES).join("\n");
   // Counts are for display; pass or fail is the exit code (a test *named* "2 failed" must not fail a green run).
   const counts = parseTestCounts(lines.slice(-TAIL_LINES).join("\n"));
@@ -132,11 +139,22 @@ function runDiffRule(c: Exclude<Checkpoint, { kind: "command" }>, files: FileCha
   return { name: c.name, kind: c.kind, required: c.required, passed: offending.length === 0, durationMs: Date.now() - started, output };
 }
 
-/** Runs every checkpoint in the worktree against the run's current diff, in order. */
-export async function runCheckpoints(checkpoints: Checkpoint[], cwd: string, files: FileChange[], env: Record<string, string> = {}, signal?: AbortSignal): Promise<CheckpointOutcome[]> {
+/**
+ * Runs every checkpoint in the worktree against the run's current diff, in
+ * order. Commands get `env` (never the agent's secrets) and run confined by
+ * `sandbox` when given.
+ */
+export async function runCheckpoints(
+  checkpoints: Checkpoint[],
+  cwd: string,
+  files: FileChange[],
+  env: Record<string, string> = {},
+  signal?: AbortSignal,
+  sandbox?: SandboxPolicy,
+): Promise<CheckpointOutcome[]> {
   const results: CheckpointOutcome[] = [];
   for (const c of checkpoints) {
-    results.push(c.kind === "command" ? await runCommandCheckpoint(c, cwd, env, signal) : runDiffRule(c, files));
+    results.push(c.kind === "command" ? await runCommandCheckpoint(c, cwd, env, signal, sandbox) : runDiffRule(c, files));
   }
   return results;
 }

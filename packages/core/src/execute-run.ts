@@ -2,7 +2,8 @@ import { existsSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { findAgent } from "@loopy/agents/registry";
-import type { AgentAdapter, AgentOutcome, AgentProfileConfig } from "@loopy/agents/adapter";
+import { profileSecretNames, type AgentAdapter, type AgentOutcome, type AgentProfileConfig } from "@loopy/agents/adapter";
+import type { SandboxPolicy } from "@loopy/agents/sandbox";
 import type { RunStatus } from "@loopy/db/client";
 import { addWorktree, commitAll, git, removeWorktree } from "./git.ts";
 import { diffCommits, type RunDiff } from "./diff.ts";
@@ -17,12 +18,18 @@ import { claimFleetMember, fleetProgress } from "./fleets/dispatch.ts";
 import { HANDOVER, LEASE_LOST, MAX_INTERRUPTIONS, newHolder, releaseRun, stoppedForRecovery, takeOverRun, type RunLease } from "./run-recovery.ts";
 import { killRunProcesses } from "./run-processes.ts";
 import { ensureLoopWorktree } from "./research/worktree.ts";
+import { secretsForAgent } from "./secrets/inject.ts";
+import { Redactor } from "./secrets/redact.ts";
 
 export interface ExecuteRunDeps extends CoreDeps {
   loopyHome: string;
   agentBinDirs?: string[];
-  /** Values of the worker's environment variables a profile names as secrets. */
+  /** Values of the worker's environment variables a profile names as secrets (when no stored secret has the name). */
   secrets?: (names: string[]) => Record<string, string>;
+  /** LOOPY_MASTER_KEY; else the key file in loopyHome decrypts stored secrets. */
+  masterKey?: string;
+  /** LOOPY_SANDBOX: agents and command checkpoints run inside bubblewrap ("auto": when it works here). Off when not given; apps/worker passes the setting (default auto). */
+  sandbox?: SandboxPolicy["mode"];
   /** For fleet members: lets a member's turn update its fleet (budgets stop the others). */
   scheduler?: RunScheduler;
   /** LOOPY_MAX_RUNNING, for the fleet dispatcher. */
@@ -90,7 +97,7 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
       fleetId: true,
       memberIndex: true,
       project: { select: { path: true, checkpoints: true, maxAttempts: true } },
-      task: { select: { checkpoints: true, agentProfile: { select: { config: true } } } },
+      task: { select: { checkpoints: true, secretNames: true, agentProfile: { select: { config: true } } } },
     },
   });
   if (!run) return "done";
@@ -120,6 +127,9 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
   const fleet = run.fleetId ? { fleetId: run.fleetId, memberIndex: run.memberIndex ?? 0 } : null;
 
   const events = new RunEventWriter(db, deps.notifier, runId);
+  // Grows with the secrets each turn injects; everything stored or pushed for the run goes through it.
+  const redactor = new Redactor();
+  events.redact = (event) => redactor.deep(event);
   const tail: string[] = [];
   let ending: Ending;
   try {
@@ -159,6 +169,8 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
       turn: resume.turn,
       checksOnly: resume.checksOnly,
       fleet,
+      taskSecrets: run.task.secretNames,
+      redactor,
     });
   } catch (error) {
     await events.flush().catch(() => undefined);
@@ -167,11 +179,12 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
       // Shutting down: the turn stays unfinished, for the next holder to re-run.
       ending = { to: "running", keepWorktree: true, handover: true };
     } else {
-      await db.runTurn.updateMany({ where: { runId, status: "running" }, data: { status: "done", finishedAt: new Date(), reason: (error as Error).message } }).catch(() => undefined);
+      await db.runTurn.updateMany({ where: { runId, status: "running" }, data: { status: "done", finishedAt: new Date(), reason: redactor.text((error as Error).message) } }).catch(() => undefined);
       ending = { to: "failed", reason: (error as Error).message, keepWorktree: false };
     }
   }
   await events.flush().catch(() => undefined);
+  ending = { ...ending, reason: redactor.text(ending.reason) ?? undefined };
   if (ending.handover || (stoppedForRecovery(signal) && ending.to === "cancelled")) {
     // Shutting down (or another worker took over): the processes are killed; the row stays running for the next holder.
     if (signal.reason === LEASE_LOST) return "done";
@@ -294,6 +307,9 @@ interface TurnContext {
   /** A take-over after the turn finished: run its checkpoints and decide, without the agent. */
   checksOnly: boolean;
   fleet: { fleetId: string; memberIndex: number } | null;
+  /** Stored secrets the task names, besides the profile's. */
+  taskSecrets: string[];
+  redactor: Redactor;
 }
 
 async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending> {
@@ -308,6 +324,10 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
   // What the previous turn left, to tell whether this turn changed anything.
   let previousHead = (await db.runTurn.findFirst({ where: { runId, index: { lt: turn.index }, headSha: { not: null } }, orderBy: { index: "desc" }, select: { headSha: true } }))?.headSha ?? ctx.baseSha;
   const isCommand = adapter.takes === "command";
+  const { redactor } = ctx;
+  const append = (list: Parameters<typeof appendRunEvents>[3]) => appendRunEvents(db, deps.notifier, runId, redactor.deep(list));
+  // LOOPY_HOME is hidden from the sandbox (master key, CLI token, other runs); the agent's state folder is its HOME.
+  const sandbox = (writable: string[]): SandboxPolicy => ({ mode: deps.sandbox ?? "off", hide: [deps.loopyHome], writable });
 
   for (;;) {
     attempts++;
@@ -326,16 +346,17 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
       events.push({ type: "turn", index: turn.index, kind: turn.kind as "initial" });
 
       const env: Record<string, string> = { LOOPY_RUN_ID: runId, LOOPY_TURN: String(turn.index), ...fleetEnv(ctx.fleet) };
-      const wanted = ctx.profile.secretNames ?? [];
-      const secrets = deps.secrets?.(wanted) ?? {};
-      const missing = wanted.filter((name) => !secrets[name]);
-      if (missing.length) {
-        return {
-          to: "failed",
-          reason: `The profile needs ${missing.join(", ")}, which ${missing.length === 1 ? "is" : "are"} not set in the worker's environment`,
-          keepWorktree: false,
-        };
+      // Resolved at every turn start (a secret may have been changed since), for the agent's process only.
+      let secrets: Record<string, string>;
+      try {
+        secrets = await secretsForAgent(
+          { db, masterKey: { value: deps.masterKey, loopyHome: deps.loopyHome }, workerEnv: deps.secrets },
+          { profile: profileSecretNames(ctx.profile), task: ctx.taskSecrets },
+        );
+      } catch (error) {
+        return { to: "failed", reason: (error as Error).message, keepWorktree: false };
       }
+      redactor.add(secrets);
       Object.assign(env, secrets);
       // An LLM agent's first turn starts with the project's memory.
       const instruction = !isCommand && turn.kind === "initial" ? withMemory(turn.prompt, (await currentMemory(db, ctx.projectId))?.content) : turn.prompt;
@@ -350,8 +371,10 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
           profile: ctx.profile,
           stateDir: agentStateDir(deps.loopyHome, runId),
           binDirs: deps.agentBinDirs,
+          sandbox: sandbox([agentStateDir(deps.loopyHome, runId)]),
         },
-        (event) => {
+        (raw) => {
+          const event = redactor.deep(raw);
           if (event.type === "message") lastMessage = event.text;
           if (event.type === "log") {
             ctx.tail.push(event.line);
@@ -365,16 +388,16 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
       if (stoppedForRecovery(ctx.signal)) return { to: "running", keepWorktree: true, handover: true };
       sessionId = outcome.sessionId ?? sessionId;
       // Notes are a bonus: failing to store them must never cost the turn its work.
-      const noted = await collectNotes(db, ctx.projectId, runId, ctx.worktree).catch((error: Error) => `could not store the agent's notes: ${error.message}`);
+      const noted = await collectNotes(db, ctx.projectId, runId, ctx.worktree, (text) => redactor.text(text)).catch((error: Error) => `could not store the agent's notes: ${error.message}`);
       if (noted) {
-        await appendRunEvents(db, deps.notifier, runId, [
+        await append([
           noted === true ? { type: "message", text: "Added the agent's notes to the project memory" } : { type: "error", message: noted },
         ]);
       }
 
       headSha = await commitAll(ctx.worktree, `loopy: run ${runId}, turn ${turn.index + 1}\n\n${turn.prompt.slice(0, 2000)}`);
       diff = await diffCommits(ctx.repo, ctx.baseSha, headSha);
-      await appendRunEvents(db, deps.notifier, runId, [
+      await append([
         { type: "diff", files: diff.files.length, additions: diff.additions, deletions: diff.deletions, headSha: headSha === ctx.baseSha ? null : headSha },
       ]);
       const usage = outcome.usage ?? { inputTokens: 0, outputTokens: 0 };
@@ -385,7 +408,7 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
           finishedAt: new Date(),
           headSha,
           exitCode: outcome.exitCode,
-          reason: outcome.reason,
+          reason: redactor.text(outcome.reason),
           inputTokens: usage.inputTokens,
           outputTokens: usage.outputTokens,
           costUsd: usage.costUsd ?? 0,
@@ -397,7 +420,7 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
           headSha,
           sessionId,
           exitCode: outcome.exitCode,
-          ...storedDiff(diff),
+          ...storedDiff(diff, redactor),
           logTail: stripNul(ctx.tail.join("\n")),
           inputTokens: { increment: usage.inputTokens },
           outputTokens: { increment: usage.outputTokens },
@@ -425,11 +448,14 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
     let results: CheckpointOutcome[] = [];
     if (ctx.checkpoints.length > 0) {
       await transitionRun(deps, runId, "verifying", { from: ["running"], keepStartedAt: true });
-      results = await runCheckpoints(ctx.checkpoints, ctx.worktree, diff.files, { LOOPY_RUN_ID: runId, ...fleetEnv(ctx.fleet) }, ctx.signal);
+      results = (await runCheckpoints(ctx.checkpoints, ctx.worktree, diff.files, { LOOPY_RUN_ID: runId, ...fleetEnv(ctx.fleet) }, ctx.signal, sandbox([]))).map((r) => ({
+        ...r,
+        output: redactor.text(r.output),
+      }));
       // Handed over mid-check: the next holder runs this turn's checks again.
       if (stoppedForRecovery(ctx.signal)) return { to: "verifying", keepWorktree: true, handover: true };
       await saveCheckpointResults(db, runId, turn.index, results);
-      await appendRunEvents(db, deps.notifier, runId, results.map((r) => ({ type: "checkpoint" as const, name: r.name, passed: r.passed, required: r.required, durationMs: r.durationMs, turn: turn.index })));
+      await append(results.map((r) => ({ type: "checkpoint" as const, name: r.name, passed: r.passed, required: r.required, durationMs: r.durationMs, turn: turn.index })));
       if (ctx.signal.aborted) return { to: "cancelled", reason: typeof ctx.signal.reason === "string" ? ctx.signal.reason : "cancelled by a user", keepWorktree: false };
     }
     const failed = results.filter((r) => r.required && !r.passed);
@@ -479,8 +505,9 @@ function fleetEnv(fleet: { fleetId: string; memberIndex: number } | null): Recor
   return fleet ? { LOOPY_FLEET_ID: fleet.fleetId, LOOPY_MEMBER_INDEX: String(fleet.memberIndex) } : {};
 }
 
-function storedDiff(diff: RunDiff) {
-  return { diff: stripNul(diff.patch), diffStats: diff.files as unknown as object, additions: diff.additions, deletions: diff.deletions };
+/** The diff as stored on the run; a secret value the agent wrote into a file shows as [redacted:NAME] (git still has it). */
+function storedDiff(diff: RunDiff, redactor: Redactor) {
+  return { diff: stripNul(redactor.text(diff.patch)), diffStats: redactor.deep(diff.files) as unknown as object, additions: diff.additions, deletions: diff.deletions };
 }
 
 function overBudget(profile: AgentProfileConfig, totals: { inputTokens: number; outputTokens: number; costUsd: number; startedAt: Date | null }): string | null {

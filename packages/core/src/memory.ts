@@ -71,10 +71,12 @@ export function withMemory(prompt: string, memory: string | null | undefined): s
   ].join("\n");
 }
 
-/** Moves an agent's notes file from the worktree into the project's memory. Returns whether there were notes. */
-export async function collectNotes(db: Db, projectId: string, runId: string, worktree: string): Promise<boolean> {
+/** Moves an agent's notes file from the worktree into the project's memory (secret values redacted). Returns whether there were notes. */
+export async function collectNotes(db: Db, projectId: string, runId: string, worktree: string, redact: (text: string) => string = (t) => t): Promise<boolean> {
   const file = path.join(worktree, NOTES_FILE);
-  const notes = await readFile(file, "utf8").catch(() => null);
+  const read = await readFile(file, "utf8").catch(() => null);
+  // The memory is put in front of every later agent: a secret the agent wrote down must not travel with it.
+  const notes = read === null ? null : redact(read);
   if (notes === null) return false;
   await rm(file, { force: true });
   if (!notes.trim()) return false;

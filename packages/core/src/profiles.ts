@@ -4,24 +4,35 @@ import { agentNames, findAgent } from "@loopy/agents/registry";
 import type { AgentProfileConfig } from "@loopy/agents/adapter";
 import { badInput, conflict, notFound } from "./errors.ts";
 import { newId } from "./ids.ts";
+import { missingSecrets } from "./secrets/store.ts";
 
-const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+import { RESERVED_SECRET, SECRET_NAME } from "./secrets/names.ts";
+
 /** Loopy's own configuration is never handed to an agent, whatever a profile asks for. */
-export const RESERVED_SECRET = /^(DATABASE_URL|REDIS_URL|LOOPY_.*|PATH|HOME)$/;
+export { RESERVED_SECRET };
 
-/** A profile's settings. Secrets are referred to by the name of an environment variable of the worker, never stored. */
+const secretNameList = z
+  .array(
+    z
+      .string()
+      .regex(SECRET_NAME, "secret names are environment variable names like ANTHROPIC_API_KEY")
+      .refine((n) => !RESERVED_SECRET.test(n), { message: "Loopy's own settings (DATABASE_URL, REDIS_URL, LOOPY_*) and variables like PATH cannot be given to an agent" }),
+  )
+  .max(20)
+  .optional();
+
+/**
+ * A profile's settings. Secrets are referred to by name, never held here:
+ * `secrets` names stored secrets (`loopy secret set`), `secretNames` a stored
+ * secret or else an environment variable of the worker (how profiles named
+ * API keys before Loopy stored secrets). Either is injected into the agent's
+ * environment under its name.
+ */
 export const profileConfigSchema = z.object({
   model: z.string().min(1).max(200).optional(),
   baseUrl: z.string().url("baseUrl must be a URL such as http://127.0.0.1:11434/v1").optional(),
-  secretNames: z
-    .array(
-      z
-        .string()
-        .regex(ENV_NAME, "secret names are environment variable names like ANTHROPIC_API_KEY")
-        .refine((n) => !RESERVED_SECRET.test(n), { message: "Loopy's own settings (DATABASE_URL, REDIS_URL, LOOPY_*) cannot be given to an agent" }),
-    )
-    .max(20)
-    .optional(),
+  secrets: secretNameList,
+  secretNames: secretNameList,
   maxTurns: z.number().int().min(1).max(500).optional(),
   budgetUsd: z.number().positive().max(10_000).optional(),
   budgetTokens: z.number().int().positive().optional(),
@@ -44,6 +55,8 @@ export async function createProfile(db: Db, input: { name: string; adapter: stri
   if (!findAgent(input.adapter)) throw badInput(`Unknown adapter "${input.adapter}". Available: ${agentNames().join(", ")}`);
   const parsed = profileConfigSchema.safeParse(input.config ?? {});
   if (!parsed.success) throw badInput(`Invalid profile settings: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  const unset = await missingSecrets(db, parsed.data.secrets ?? []);
+  if (unset.length) throw badInput(`The profile names secret${unset.length > 1 ? "s" : ""} that ${unset.length > 1 ? "are" : "is"} not stored: ${unset.join(", ")}. Set ${unset.length > 1 ? "them" : "it"} first with "loopy secret set NAME"`);
   try {
     return view(await db.agentProfile.create({ data: { id: newId(), name, adapter: input.adapter, config: parsed.data }, select: profileSelect }));
   } catch (error) {

@@ -82,8 +82,11 @@ export class RunEventWriter {
     private readonly maxBatch = 500,
   ) {}
 
+  /** Applied to every event before it is stored (the run's secret values redacted). */
+  redact: ((event: RunEventData) => RunEventData) | undefined;
+
   push(event: RunEventData): void {
-    this.buffer.push(event);
+    this.buffer.push(this.redact ? this.redact(event) : event);
     // Background flushes keep their failure for the next awaited flush() to report.
     if (this.buffer.length >= this.maxBatch) this.store();
     else this.timer ??= setTimeout(() => this.store(), this.intervalMs);

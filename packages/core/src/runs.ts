@@ -8,6 +8,7 @@ import { findProject, type ProjectView } from "./projects.ts";
 import { normalizeTags, parseRoutingRules, routeByTags } from "./routing.ts";
 import { findProfile, listProfiles, type ProfileView } from "./profiles.ts";
 import { parseCheckpoints } from "./checkpoints.ts";
+import { checkSecretName, missingSecrets } from "./secrets/store.ts";
 import { appendRunEvents, type StoredRunEvent } from "./run-events.ts";
 import { isTerminal, sourcesOf } from "./run-status.ts";
 import type { CoreDeps, LaunchDeps } from "./ports.ts";
@@ -72,6 +73,8 @@ export interface LaunchRunInput {
   baseRef?: string;
   timeoutMs?: number;
   title?: string;
+  /** Stored secrets the agent needs besides its profile's, injected into its environment under their names. */
+  secrets?: string[];
 }
 
 /** Everything a run's rows are made of, checked: what `launchRun` (and a fleet, per member) writes. */
@@ -89,6 +92,8 @@ export interface PreparedLaunch {
   tags: string[];
   /** The routing rule that chose the agent, when one did. */
   routedBy: string | null;
+  /** Stored secrets the task names (checked to exist). */
+  secretNames: string[];
 }
 
 /**
@@ -136,7 +141,12 @@ export async function prepareLaunch(deps: Pick<LaunchDeps, "db" | "agentBinDirs"
   const baseSha = await resolveCommit(project.path, baseRef);
   if (!baseSha) throw badInput(`Base ref "${baseRef}" does not exist in project "${project.name}" (${project.path})`);
   const title = input.title?.trim() || firstLine(instruction);
-  return { project, profile, agent: adapter.name, instruction, checkpoints, timeoutMs, baseRef, baseSha, title, tags, routedBy };
+  const secretNames = [...new Set(input.secrets ?? [])];
+  if (secretNames.length > 20) throw badInput("A run names at most 20 secrets");
+  secretNames.forEach(checkSecretName);
+  const unset = await missingSecrets(db, secretNames);
+  if (unset.length) throw badInput(`No stored secret named ${unset.join(", ")}. Set it first with "loopy secret set NAME"; list them with "loopy secrets"`);
+  return { project, profile, agent: adapter.name, instruction, checkpoints, timeoutMs, baseRef, baseSha, title, tags, routedBy, secretNames };
 }
 
 /** Writes a prepared launch's task, run (queued) and first turn, inside the caller's transaction. */
@@ -159,6 +169,7 @@ export async function createRunRows(
       checkpoints: prepared.checkpoints as object | undefined,
       tags: prepared.tags,
       routedBy: prepared.routedBy,
+      secretNames: prepared.secretNames,
       runs: {
         create: {
           id: runId,
@@ -198,6 +209,7 @@ export async function createRunRowsMany(
       checkpoints: prepared.checkpoints as object | undefined,
       tags: prepared.tags,
       routedBy: prepared.routedBy,
+      secretNames: prepared.secretNames,
     })),
   });
   await tx.run.createMany({

@@ -19,6 +19,10 @@ export interface ResearchWorkerOptions {
   loopyHome: string;
   agentBinDirs?: string[];
   secrets?: (names: string[]) => Record<string, string>;
+  /** LOOPY_MASTER_KEY (else the key file in loopyHome), to decrypt stored secrets. */
+  masterKey?: string;
+  /** LOOPY_SANDBOX. */
+  sandbox?: "auto" | "on" | "off";
   /**
    * How long a loop (and a slot) stays held without a heartbeat, and the
    * BullMQ lock of its job: the time a crashed worker's loop waits before
@@ -69,6 +73,8 @@ export async function startResearchWorker(options: ResearchWorkerOptions): Promi
     loopyHome: options.loopyHome,
     agentBinDirs: options.agentBinDirs,
     secrets: options.secrets,
+    masterKey: options.masterKey,
+    sandbox: options.sandbox,
     holder,
     leaseMs,
     log,

@@ -18,6 +18,10 @@ export interface RunWorkerOptions {
   agentBinDirs?: string[];
   /** Values for the secret names a profile lists (the worker's own environment). */
   secrets?: (names: string[]) => Record<string, string>;
+  /** LOOPY_MASTER_KEY (else the key file in loopyHome), to decrypt stored secrets. */
+  masterKey?: string;
+  /** LOOPY_SANDBOX: agents and command checkpoints run inside bubblewrap ("auto": when it works here); off when not given. */
+  sandbox?: "auto" | "on" | "off";
   log?: (message: string) => void;
   /** LOOPY_MAX_RUNNING: the global limit of running runs the fleet dispatcher keeps to. */
   maxRunning?: number;
@@ -107,7 +111,7 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
       let result: Awaited<ReturnType<typeof executeRun>> = "done";
       try {
         result = await executeRun(
-          { ...fleetDeps, agentBinDirs: options.agentBinDirs, secrets: options.secrets, lease: { holder, leaseMs } },
+          { ...fleetDeps, agentBinDirs: options.agentBinDirs, secrets: options.secrets, masterKey: options.masterKey, sandbox: options.sandbox, lease: { holder, leaseMs } },
           runId,
           controller.signal,
         );

@@ -24,6 +24,8 @@ const common = {
   name: z.string().max(200).optional(),
   checkpoints: z.array(z.unknown()).optional(),
   baseRef: z.string().max(255).optional(),
+  /** Stored secrets every member's agent needs besides its profile's (names only). */
+  secrets: z.array(z.string().max(128)).max(20).optional(),
   /** Per member run: a duration such as "30s" or "5m", or seconds. */
   timeout: z.union([z.string().max(32), z.number()]).optional(),
   /** Members running at once, at most (default 4). */

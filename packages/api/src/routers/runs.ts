@@ -55,6 +55,8 @@ export const runsRouter = router({
         /** A duration such as "30s" or "5m", or seconds. */
         timeout: z.union([z.string().max(32), z.number()]).optional(),
         title: z.string().max(200).optional(),
+        /** Stored secrets the agent needs besides its profile's (names; injected into its environment only). */
+        secrets: z.array(z.string().max(128)).max(20).optional(),
       }),
     )
     .mutation(({ ctx, input }) =>

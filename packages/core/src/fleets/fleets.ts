@@ -67,6 +67,8 @@ export interface LaunchFleetInput {
   checkpoints?: unknown;
   baseRef?: string;
   timeoutMs?: number;
+  /** Stored secrets every member's agent needs besides its profile's. */
+  secrets?: string[];
   /** Members running at once, at most (default 4). */
   concurrency?: number;
   budget?: FleetBudgetInput;
@@ -142,6 +144,7 @@ function positive(value: number | undefined, what: string, max: number, integer 
  */
 export async function launchFleet(deps: FleetDeps, input: LaunchFleetInput): Promise<FleetView> {
   if (input.kind === "research") {
+    if (input.secrets?.length) throw badInput("Research loops take their secrets from the agent profile that proposes; a research fleet cannot name secrets");
     if (!input.research) throw badInput("A research fleet needs the loop to run (research: { command, metric, direction, budget, ... })");
     if (!input.project?.trim()) throw badInput("Choose the project the research loops work on");
     const budgetUsd = positive(input.budget?.usd, "The USD budget", 100_000);
@@ -177,7 +180,7 @@ export async function launchFleet(deps: FleetDeps, input: LaunchFleetInput): Pro
   const members: PreparedLaunch[] = [];
   /** dag: for each member, the indexes of the members it waits for. */
   const dependsOn: number[][] = [];
-  const common = { checkpoints: input.checkpoints, baseRef: input.baseRef, timeoutMs: input.timeoutMs };
+  const common = { checkpoints: input.checkpoints, baseRef: input.baseRef, timeoutMs: input.timeoutMs, secrets: input.secrets };
   if (input.kind === "dag") {
     if (input.tasks?.length || input.count !== undefined || input.agents?.length) throw badInput("A decomposed task takes a project and subtasks; tasks/count/agents are for batch and best-of-N fleets");
     if (!input.project?.trim()) throw badInput("Choose the project the subtasks work on");
@@ -186,7 +189,7 @@ export async function launchFleet(deps: FleetDeps, input: LaunchFleetInput): Pro
     const index = new Map(ordered.map((s, i) => [s.key, i]));
     for (const s of ordered) {
       try {
-        members.push(await prepareLaunch(deps, { project: input.project, agent: s.agent ?? input.agent, prompt: s.prompt, command: s.command, tags: s.tags, title: `${s.key}: ${s.title?.trim() || (s.prompt ?? s.command ?? "").split("\n")[0]}`.slice(0, 120), checkpoints: input.checkpoints, timeoutMs: input.timeoutMs }));
+        members.push(await prepareLaunch(deps, { project: input.project, agent: s.agent ?? input.agent, prompt: s.prompt, command: s.command, tags: s.tags, title: `${s.key}: ${s.title?.trim() || (s.prompt ?? s.command ?? "").split("\n")[0]}`.slice(0, 120), checkpoints: input.checkpoints, timeoutMs: input.timeoutMs, secrets: input.secrets }));
       } catch (error) {
         if (error instanceof Error && "code" in error) error.message = `Subtask "${s.key}": ${error.message}`;
         throw error;

@@ -2,6 +2,8 @@ import { hostname } from "node:os";
 import path from "node:path";
 import type { Db } from "@loopy/db/client";
 import { findAgent } from "@loopy/agents/registry";
+import { profileSecretNames } from "@loopy/agents/adapter";
+import type { SandboxPolicy } from "@loopy/agents/sandbox";
 import { nextStep, judge, confirmSeeds, describeParams, type Measurement, type Verdict } from "@loopy/research/plan";
 import { noiseFloor } from "@loopy/research/decide";
 import type { Params } from "@loopy/research/space";
@@ -11,6 +13,8 @@ import { matchesAny } from "../glob.ts";
 import { newId } from "../ids.ts";
 import { profileConfigSchema } from "../profiles.ts";
 import { stripNul } from "../run-events.ts";
+import { secretsForAgent } from "../secrets/inject.ts";
+import { Redactor } from "../secrets/redact.ts";
 import { appendResearchEvents, type ResearchEventData, type StoredResearchEvent } from "./events.ts";
 import { changedProtectedFiles } from "./files.ts";
 import { finishLoop } from "./loops.ts";
@@ -23,8 +27,12 @@ import { dropLoopWorktree, ensureLoopWorktree, killOrphanExperiment, loopWorktre
 export interface ResearchEngineDeps extends ResearchDeps {
   loopyHome: string;
   agentBinDirs?: string[];
-  /** Values of the worker's environment variables an agent profile names as secrets. */
+  /** Values of the worker's environment variables an agent profile names as secrets (when no stored secret has the name). */
   secrets?: (names: string[]) => Record<string, string>;
+  /** LOOPY_MASTER_KEY; else the key file in loopyHome decrypts stored secrets. */
+  masterKey?: string;
+  /** LOOPY_SANDBOX, for the agent proposer's processes (experiments run unconfined: they may need GPUs). Off when not given. */
+  sandbox?: SandboxPolicy["mode"];
   /** This worker's identity in loop and slot leases. */
   holder: string;
   /** How long a loop or slot stays held without a heartbeat. */
@@ -525,11 +533,14 @@ async function prepare(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow, best:
       refused = "the loop's agent profile is gone or its adapter is unknown to this worker";
     } else {
       const profile = profileConfigSchema.parse(profileRow.config ?? {});
-      const wanted = profile.secretNames ?? [];
-      const secrets = ctx.deps.secrets?.(wanted) ?? {};
-      const missing = wanted.filter((n) => !secrets[n]);
-      if (missing.length) refused = `the agent profile needs ${missing.join(", ")}, not set in the worker's environment`;
+      const secrets = await secretsForAgent(
+        { db, masterKey: { value: ctx.deps.masterKey, loopyHome: ctx.deps.loopyHome }, workerEnv: ctx.deps.secrets },
+        { profile: profileSecretNames(profile), task: [] },
+      ).catch((error: Error) => error);
+      if (secrets instanceof Error) refused = secrets.message;
       else {
+        const redactor = new Redactor(secrets);
+        const stateDir = path.join(ctx.deps.loopyHome, "agent-state", `research-${loop.id}`);
         const prompt = agentPrompt(
           {
             instructions: loop.instructions,
@@ -553,10 +564,13 @@ async function prepare(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow, best:
           env: { ...secrets, LOOPY_LOOP_ID: loop.id, LOOPY_EXPERIMENT_ID: experiment.id },
           timeoutMs: ctx.deps.agentTimeoutMs ?? 10 * 60_000,
           signal: ctx.signal,
-          stateDir: path.join(ctx.deps.loopyHome, "agent-state", `research-${loop.id}`),
+          stateDir,
           binDirs: ctx.deps.agentBinDirs,
+          sandbox: { mode: ctx.deps.sandbox ?? "off", hide: [ctx.deps.loopyHome], writable: [stateDir] },
         });
         if (proposal.cancelled) return { commit: best, parent: best, description, files: [], cancelled: true };
+        proposal.description = redactor.text(proposal.description);
+        proposal.reason = redactor.text(proposal.reason) ?? undefined;
         description = proposal.description;
         const cost = proposal.usage?.costUsd ?? 0;
         if (cost > 0) {
