@@ -74,11 +74,16 @@ describe.skipIf(!status.ok)(`bubblewrap sandbox${status.ok ? "" : ` (SKIPPED: ${
       `git config core.hooksPath /tmp`,
       `echo 'gitdir: /tmp/x' > .git`,
       `echo /tmp/x > ${common}/worktrees/r1/commondir`,
+      `echo '[core]' > ${common}/worktrees/r1/config.worktree`,
+      // Only its own branch's folder of refs is writable: main and new branches elsewhere are not.
+      "git update-ref refs/heads/main HEAD",
+      "git branch elsewhere",
     ]) {
       const r = await sh(attempt, s.worktree, s.policy);
       expect(r.exitCode, attempt).not.toBe(0);
     }
     expect(await readFile(path.join(common, "config"), "utf8")).not.toContain("hooksPath");
+    expect(s.git(s.repo, "log", "-1", "--format=%s", "main")).toBe("initial");
     expect(await readFile(path.join(s.worktree, ".git"), "utf8")).toContain(path.join(common, "worktrees"));
   }, 30_000);
 

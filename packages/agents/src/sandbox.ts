@@ -84,23 +84,28 @@ export async function sandboxArgv(policy: SandboxPolicy | undefined, cwd: string
   args.push("--bind", dir, dir);
   const git = await gitLayout(dir);
   const readOnly: string[] = [];
+  const emptyFiles: string[] = [];
   if (git) {
-    // The common git folder readable (it may sit under a hidden or private folder), then what a commit writes.
+    // The common git folder readable (it may sit under a hidden or private folder), then what a commit writes:
+    // objects, and the refs (and their logs) of the checked-out branch's folder (refs/heads/loopy for a run),
+    // so the agent cannot move main or any other branch.
     args.push("--ro-bind", git.common, git.common);
-    for (const sub of ["objects", "refs", "logs"]) {
-      const p = path.join(git.common, sub);
+    const writableGit = [path.join(git.common, "objects")];
+    if (git.branchDir) writableGit.push(path.join(git.common, git.branchDir), path.join(git.common, "logs", git.branchDir));
+    for (const p of writableGit) {
       await mkdir(p, { recursive: true });
       args.push("--bind", p, p);
     }
     if (git.admin !== git.common) args.push("--bind", git.admin, git.admin);
-    readOnly.push(
-      path.join(git.common, "config"),
-      path.join(git.common, "hooks"),
-      path.join(git.admin, "commondir"),
-      path.join(git.admin, "gitdir"),
-      path.join(git.admin, "config.worktree"),
-    );
+    readOnly.push(path.join(git.common, "config"), path.join(git.common, "hooks"), path.join(git.admin, "commondir"), path.join(git.admin, "gitdir"));
     if (git.dotGitFile) readOnly.push(path.join(dir, ".git"));
+    // Read by git (when the repository enables worktree config) with Loopy's own git calls after the turn:
+    // never written from inside. A missing one is covered with an empty file.
+    const worktreeConfig = path.join(git.admin, "config.worktree");
+    if (git.admin !== git.common) {
+      if (existsSync(worktreeConfig)) readOnly.push(worktreeConfig);
+      else emptyFiles.push(worktreeConfig);
+    }
   }
   for (const w of policy.writable ?? []) {
     await mkdir(w, { recursive: true });
@@ -108,20 +113,31 @@ export async function sandboxArgv(policy: SandboxPolicy | undefined, cwd: string
     args.push("--bind", p, p);
   }
   for (const p of readOnly) if (existsSync(p)) args.push("--ro-bind", p, p);
+  for (const p of emptyFiles) args.push("--ro-bind", "/dev/null", p);
   args.push("--setenv", "TMPDIR", "/tmp", "--chdir", dir, "--");
   return [found.bwrap, ...args, ...argv];
 }
 
-/** Where the git folder of `dir` is: its own admin folder (a worktree's `.git/worktrees/<name>`) and the common one. */
-async function gitLayout(dir: string): Promise<{ admin: string; common: string; dotGitFile: boolean } | null> {
+/**
+ * Where the git folder of `dir` is: its own admin folder (a worktree's `.git/worktrees/<name>`), the
+ * common one, and the folder of the checked-out branch's ref (`refs/heads/loopy`), none when detached.
+ */
+async function gitLayout(dir: string): Promise<{ admin: string; common: string; dotGitFile: boolean; branchDir: string | null } | null> {
   const dotGit = path.join(dir, ".git");
   if (!existsSync(dotGit)) return null;
-  if (statSync(dotGit).isDirectory()) return { admin: realpathSync(dotGit), common: realpathSync(dotGit), dotGitFile: false };
+  const branchDir = async (admin: string) => {
+    const ref = /^ref:\s*(refs\/heads\/\S+)\s*$/.exec(await readFile(path.join(admin, "HEAD"), "utf8").catch(() => ""))?.[1];
+    return ref && !ref.includes("..") ? path.dirname(ref) : null;
+  };
+  if (statSync(dotGit).isDirectory()) {
+    const admin = realpathSync(dotGit);
+    return { admin, common: admin, dotGitFile: false, branchDir: await branchDir(admin) };
+  }
   const pointer = /^gitdir:\s*(.+)$/m.exec(await readFile(dotGit, "utf8"))?.[1]?.trim();
   if (!pointer) return null;
   const admin = path.resolve(dir, pointer);
   if (!existsSync(admin)) return null;
   const commonFile = path.join(admin, "commondir");
   const common = existsSync(commonFile) ? path.resolve(admin, (await readFile(commonFile, "utf8")).trim()) : admin;
-  return { admin: realpathSync(admin), common: realpathSync(common), dotGitFile: true };
+  return { admin: realpathSync(admin), common: realpathSync(common), dotGitFile: true, branchDir: await branchDir(admin) };
 }
