@@ -1,4 +1,5 @@
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import { promisify } from "node:util";
 import { existsSync } from "node:fs";
 import { mkdtemp, rename, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -7,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { addWorktree, commitAll, inspectRepo, removeWorktree, resolveCommit } from "./git.ts";
 import { diffCommits } from "./diff.ts";
 
+const execFileAsync = promisify(execFile);
 const sh = (cwd: string, ...args: string[]) => execFileSync("git", args, { cwd, stdio: "pipe" }).toString().trim();
 
 async function repo(): Promise<string> {
@@ -70,6 +72,23 @@ describe("worktree, commit and diff", () => {
     await removeWorktree(dir, wt);
     expect(sh(dir, "worktree", "list")).not.toContain(wt);
     expect(sh(dir, "rev-parse", "loopy/run-test")).toBe(head);
+  });
+
+  it("adds and removes many worktrees of one repository at once, while another process adds worktrees too (a fleet's start)", async () => {
+    const dir = await repo();
+    const base = (await resolveCommit(dir, "HEAD"))!;
+    const parent = await mkdtemp(path.join(tmpdir(), "loopy-wts-"));
+    const ours = Array.from({ length: 40 }, (_, i) => path.join(parent, `run-${i}`));
+    // Another worker: plain git, racing ours (its own attempts may lose; ours must not).
+    const theirs = Array.from({ length: 40 }, (_, i) =>
+      execFileAsync("git", ["worktree", "add", "-q", "-B", `other/${i}`, path.join(parent, `other-${i}`), base], { cwd: dir }).catch(() => undefined),
+    );
+    await Promise.all([...ours.map((wt, i) => addWorktree(dir, wt, `loopy/run-${i}`, base)), ...theirs]);
+    for (const wt of ours) expect(existsSync(path.join(wt, "a.txt"))).toBe(true);
+    await Promise.all(ours.map((wt) => removeWorktree(dir, wt)));
+    const listed = sh(dir, "worktree", "list", "--porcelain");
+    for (const wt of ours) expect(listed).not.toContain(`${wt}\n`);
+    for (const wt of ours) expect(existsSync(wt)).toBe(false);
   });
 
   it("commits nothing when nothing changed, and counts commits the agent made itself", async () => {

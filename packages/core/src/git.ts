@@ -94,15 +94,60 @@ export async function resolveCommit(root: string, ref: string): Promise<string |
   return git(root, ["rev-parse", "--verify", "--quiet", `${ref}^{commit}`]).catch(() => null);
 }
 
+/**
+ * Two `git worktree add` on one repository at once can fail: each reads every
+ * worktree's administrative files (is the branch checked out elsewhere?) while
+ * the other is still writing its own ("fatal: failed to read
+ * .git/worktrees/<id>/commondir"). Nothing was created then; trying again works.
+ */
+const WORKTREE_RACE = /failed to read .*worktrees\/[^/]+\/(commondir|gitdir)/;
+const WORKTREE_ATTEMPTS = 10;
+/**
+ * Worktree commands running at once per repository in this process. A fleet
+ * starts hundreds of runs together; a git process per run at once only makes
+ * the races above likelier and starves the worker (each `worktree add` reads
+ * every other worktree, so it costs more the more there are).
+ */
+const WORKTREE_SLOTS = 8;
+const worktreeSlots = new Map<string, { active: number; waiting: Array<() => void> }>();
+
+async function inWorktreeSlot<T>(root: string, fn: () => Promise<T>): Promise<T> {
+  let slots = worktreeSlots.get(root);
+  if (!slots) worktreeSlots.set(root, (slots = { active: 0, waiting: [] }));
+  if (slots.active >= WORKTREE_SLOTS) await new Promise<void>((resolve) => slots.waiting.push(resolve));
+  else slots.active++;
+  try {
+    return await fn();
+  } finally {
+    // The slot passes straight to the next waiter (active stays counted), or is freed.
+    const next = slots.waiting.shift();
+    if (next) next();
+    else if (--slots.active === 0) worktreeSlots.delete(root);
+  }
+}
+
+/** A worktree command on `root`, in one of its slots, tried again when it lost the race above (other processes add worktrees too). */
+async function worktreeCommand(root: string, args: string[]): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await inWorktreeSlot(root, () => git(root, args));
+      return;
+    } catch (error) {
+      if (attempt >= WORKTREE_ATTEMPTS || !(error instanceof GitError && WORKTREE_RACE.test(error.stderr))) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt + Math.random() * 80));
+    }
+  }
+}
+
 /** Adds a worktree at `path` on a new branch (reset if it exists) starting at `baseSha`. */
 export async function addWorktree(root: string, path: string, branch: string, baseSha: string): Promise<void> {
-  await git(root, ["worktree", "add", "-B", branch, path, baseSha]);
+  await worktreeCommand(root, ["worktree", "add", "-B", branch, path, baseSha]);
 }
 
 /** Removes a worktree and its administrative files; the branch and its commits stay. */
 export async function removeWorktree(root: string, path: string): Promise<void> {
-  await git(root, ["worktree", "remove", "--force", path]).catch(async () => {
-    await git(root, ["worktree", "prune"]);
+  await worktreeCommand(root, ["worktree", "remove", "--force", path]).catch(async () => {
+    await worktreeCommand(root, ["worktree", "prune"]);
   });
 }
 
