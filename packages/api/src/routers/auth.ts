@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { date, loopyId, text } from "../inputs.ts";
 import { createApiToken, createUser, listApiTokens, listUsers, revokeApiToken, updateUser } from "@loopy/core/auth/accounts";
 import { listAudit } from "@loopy/core/auth/audit";
 import { ROLES } from "@loopy/core/auth/roles";
@@ -6,8 +7,8 @@ import { forbidden } from "@loopy/core/errors";
 import { adminProcedure, router, viewerProcedure } from "../trpc.ts";
 
 const role = z.enum(ROLES);
-const userName = z.string().min(1).max(40);
-const password = z.string().min(10, "a password needs at least 10 characters").max(1024);
+const userName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,39}$/, "not a user name (lower-case letters, digits, '.', '_' and '-', at most 40)");
+const password = text(1024).min(10, "a password needs at least 10 characters");
 
 export const authRouter = router({
   /** Who the caller is. */
@@ -39,24 +40,24 @@ export const authRouter = router({
 
   /** A new API token; its value is returned once and never again. `user` defaults to the caller. */
   createToken: adminProcedure
-    .input(z.object({ name: z.string().min(1).max(80), user: userName.optional(), role: role.optional() }))
+    .input(z.object({ name: text(80).min(1), user: userName.optional(), role: role.optional() }))
     .mutation(({ ctx, input }) => {
       const user = input.user ?? ctx.actor.name;
       return createApiToken(ctx.services.db, { user, name: input.name, role: input.role });
     }),
 
-  revokeToken: adminProcedure.input(z.object({ id: z.string().min(1).max(64) })).mutation(({ ctx, input }) => revokeApiToken(ctx.services.db, input.id)),
+  revokeToken: adminProcedure.input(z.object({ id: loopyId })).mutation(({ ctx, input }) => revokeApiToken(ctx.services.db, input.id)),
 
   /** The audit log, newest first, filterable by action (or prefix ending in "."), actor, target and time. */
   audit: viewerProcedure
     .input(
       z
         .object({
-          action: z.string().max(100).optional(),
-          actor: z.string().max(100).optional(),
-          targetId: z.string().max(100).optional(),
-          since: z.date().optional(),
-          until: z.date().optional(),
+          action: text(100).optional(),
+          actor: text(100).optional(),
+          targetId: text(100).optional(),
+          since: date.optional(),
+          until: date.optional(),
           /** Entries older than this entry id (the last id of the previous page). */
           cursor: z.string().regex(/^\d{1,18}$/).optional(),
           limit: z.number().int().min(1).max(500).optional(),

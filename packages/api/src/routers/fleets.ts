@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { agentRef, boundedJson, duration, gitRef, loopyId, projectRef, secretName, smallInt, text } from "../inputs.ts";
 import { parseDuration } from "@loopy/config/duration";
 import { badInput } from "@loopy/core/errors";
 import { approveWinner, cancelFleet, FLEET_STATUSES, getFleet, launchFleet, listFleets, pauseFleet, rankFleet, resumeFleet } from "@loopy/core/fleets/fleets";
@@ -9,7 +10,7 @@ import { operatorProcedure, reviewerProcedure, viewerProcedure, router } from ".
 import { AsyncQueue } from "../async-queue.ts";
 import { researchLoopInput } from "./research.ts";
 
-const fleetId = z.object({ fleetId: z.string().min(1).max(64) });
+const fleetId = z.object({ fleetId: loopyId });
 
 function toMs(value: string | number | undefined, what: string): number | undefined {
   if (value === undefined || value === "") return undefined;
@@ -21,39 +22,39 @@ function toMs(value: string | number | undefined, what: string): number | undefi
 }
 
 const common = {
-  name: z.string().max(200).optional(),
-  checkpoints: z.array(z.unknown()).optional(),
-  baseRef: z.string().max(255).optional(),
+  name: text(200).optional(),
+  checkpoints: z.array(boundedJson()).max(100).optional(),
+  baseRef: gitRef.optional(),
   /** Stored secrets every member's agent needs besides its profile's (names only). */
-  secrets: z.array(z.string().max(128)).max(20).optional(),
+  secrets: z.array(secretName).max(20).optional(),
   /** Per member run: a duration such as "30s" or "5m", or seconds. */
-  timeout: z.union([z.string().max(32), z.number()]).optional(),
+  timeout: duration.optional(),
   /** Members running at once, at most (default 4). */
-  concurrency: z.number().int().optional(),
+  concurrency: smallInt.optional(),
   budget: z
     .object({
       usd: z.number().optional(),
-      tokens: z.number().int().optional(),
+      tokens: smallInt.optional(),
       /** A duration such as "10m", or seconds. */
-      wallClock: z.union([z.string().max(32), z.number()]).optional(),
+      wallClock: duration.optional(),
     })
     .optional(),
 };
 
-const tags = z.array(z.string().max(64)).max(20).optional();
+const tags = z.array(text(64)).max(20).optional();
 
 export const launchFleetInput = z.discriminatedUnion("kind", [
   z.object({
     kind: z.literal("best_of_n"),
-    project: z.string().min(1, "choose a project"),
-    prompt: z.string().max(200_000).optional(),
-    command: z.string().max(100_000).optional(),
-    title: z.string().max(200).optional(),
+    project: projectRef,
+    prompt: text(200_000).optional(),
+    command: text(100_000).optional(),
+    title: text(200).optional(),
     tags,
     /** Adapters or profile names, cycled over the members; omitted: the project's routing rules pick from `tags` (else command). */
-    agents: z.array(z.string().max(64)).max(100).optional(),
-    count: z.number().int(),
-    metric: z.object({ name: z.string().max(64), direction: z.enum(["min", "max"]) }).optional(),
+    agents: z.array(agentRef).max(100).optional(),
+    count: smallInt,
+    metric: z.object({ name: text(64), direction: z.enum(["min", "max"]) }).optional(),
     ...common,
   }),
   z.object({
@@ -61,50 +62,50 @@ export const launchFleetInput = z.discriminatedUnion("kind", [
     tasks: z
       .array(
         z.object({
-          project: z.string().min(1, "choose a project"),
-          prompt: z.string().max(200_000).optional(),
-          command: z.string().max(100_000).optional(),
-          title: z.string().max(200).optional(),
+          project: projectRef,
+          prompt: text(200_000).optional(),
+          command: text(100_000).optional(),
+          title: text(200).optional(),
           tags,
         }),
       )
       .max(1000),
     /** One adapter or profile for every task; omitted: each task's tags route it. */
-    agent: z.string().max(64).optional(),
+    agent: agentRef.optional(),
     ...common,
   }),
   z.object({
     /** N research loops on one project: the same experiment, seeds (seed + member index) and proposers varied. */
     kind: z.literal("research"),
-    project: z.string().min(1, "choose a project"),
-    count: z.number().int().optional(),
+    project: projectRef,
+    count: smallInt.optional(),
     research: researchLoopInput.omit({ project: true }),
     /** Proposers cycled over the members; default: the loop's own optimizer or agent. */
-    proposers: z.array(z.object({ optimizer: z.enum(["random", "tpe"]).optional(), agent: z.string().max(64).optional() })).max(100).optional(),
+    proposers: z.array(z.object({ optimizer: z.enum(["random", "tpe"]).optional(), agent: agentRef.optional() })).max(100).optional(),
     ...common,
   }),
   z.object({
     /** A task decomposed into subtasks with dependencies: each starts once those it depends on are approved. */
     kind: z.literal("dag"),
-    project: z.string().min(1, "choose a project"),
+    project: projectRef,
     /** The default agent of the subtasks (adapter or profile); a subtask may name its own. */
-    agent: z.string().max(64).optional(),
+    agent: agentRef.optional(),
     subtasks: z
       .array(
         z.object({
-          key: z.string().min(1).max(40),
-          title: z.string().max(200).optional(),
-          prompt: z.string().max(200_000).optional(),
-          command: z.string().max(100_000).optional(),
-          agent: z.string().max(64).optional(),
+          key: text(40).min(1),
+          title: text(200).optional(),
+          prompt: text(200_000).optional(),
+          command: text(100_000).optional(),
+          agent: agentRef.optional(),
           tags,
-          dependsOn: z.array(z.string().max(40)).max(100).optional(),
+          dependsOn: z.array(text(40)).max(100).optional(),
         }),
       )
       .min(1, "a plan needs at least one subtask")
       .max(100),
     /** The planner run whose plan this is: it is closed (rejected, "plan used") once the fleet starts. */
-    plannerRunId: z.string().max(64).optional(),
+    plannerRunId: loopyId.optional(),
     ...common,
   }),
 ]);
@@ -134,11 +135,11 @@ export const fleetsRouter = router({
    * edit it, then launch it as a `dag` fleet.
    */
   startPlanner: operatorProcedure
-    .input(z.object({ project: z.string().min(1), agent: z.string().min(1).max(64), task: z.string().min(1, "describe the task to split").max(200_000) }))
+    .input(z.object({ project: projectRef, agent: agentRef.pipe(z.string().min(1, "choose an agent")), task: text(200_000).min(1, "describe the task to split") }))
     .mutation(({ ctx, input }) => startPlanner(ctx.services, input)),
 
   /** A planner run's plan once it is done: the ordered subtasks, or why there is none (yet). */
-  plan: viewerProcedure.input(z.object({ runId: z.string().min(1).max(64) })).query(({ ctx, input }) => planOf(ctx.services.db, input.runId)),
+  plan: viewerProcedure.input(z.object({ runId: loopyId })).query(({ ctx, input }) => planOf(ctx.services.db, input.runId)),
 
   /** Fleets, newest first, with progress counts (no members). */
   list: viewerProcedure
@@ -146,9 +147,9 @@ export const fleetsRouter = router({
       z
         .object({
           status: z.enum(FLEET_STATUSES).optional(),
-          projectId: z.string().optional(),
+          projectId: loopyId.optional(),
           limit: z.number().int().min(1).max(200).optional(),
-          cursor: z.string().optional(),
+          cursor: loopyId.optional(),
         })
         .optional(),
     )
@@ -166,7 +167,7 @@ export const fleetsRouter = router({
 
   /** Approves the top-ranked member (or `runId`) and rejects the other members waiting for review. */
   approveWinner: reviewerProcedure
-    .input(fleetId.extend({ runId: z.string().min(1).max(64).optional() }))
+    .input(fleetId.extend({ runId: loopyId.optional() }))
     .mutation(({ ctx, input }) => approveWinner(ctx.services, input.fleetId, input.runId)),
 
   /**

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { agentRef, boundedJson, text } from "../inputs.ts";
 import { createProfile, listProfiles } from "@loopy/core/profiles";
 import { adminProcedure, viewerProcedure, router } from "../trpc.ts";
 
@@ -6,6 +7,6 @@ export const profilesRouter = router({
   list: viewerProcedure.query(({ ctx }) => listProfiles(ctx.services.db)),
 
   add: adminProcedure
-    .input(z.object({ name: z.string().max(64), adapter: z.string().max(64), config: z.record(z.string(), z.unknown()).optional() }))
+    .input(z.object({ name: agentRef, adapter: agentRef, config: z.record(text(128), boundedJson()).optional() }))
     .mutation(({ ctx, input }) => createProfile(ctx.services.db, input)),
 });

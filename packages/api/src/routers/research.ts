@@ -1,5 +1,6 @@
 import { tracked } from "@trpc/server";
 import { z } from "zod";
+import { agentRef, boundedJson, date, duration, gitRef, loopyId, projectRef, repoPath, serialId, smallInt, text } from "../inputs.ts";
 import { findProject } from "@loopy/core/projects";
 import { lastPointId, listLoopPoints, listResearchEvents, type StoredPoint, type StoredResearchEvent } from "@loopy/core/research/events";
 import {
@@ -20,7 +21,7 @@ import { listenLoopChanges, listenResearchLoop, type LoopChange, type ResearchMe
 import { operatorProcedure, viewerProcedure, router } from "../trpc.ts";
 import { AsyncQueue } from "../async-queue.ts";
 
-const id = z.string().min(1).max(64);
+const id = loopyId;
 const loopId = z.object({ loopId: id });
 const LOOP_STATUSES = ["queued", "running", "paused", "completed", "failed", "cancelled"] as const;
 
@@ -40,31 +41,31 @@ function byExperiment(points: StoredPoint[]): Array<{ experimentId: string; poin
 
 /** A research loop's settings (what `research.create` takes, and each member of a research fleet). */
 export const researchLoopInput = z.object({
-  project: z.string().min(1, "choose a project"),
-  name: z.string().max(200).optional(),
-  instructions: z.string().max(200_000).optional(),
-  editable: z.array(z.string().max(1000)).max(200).optional(),
-  protected: z.array(z.string().max(1000)).max(500).optional(),
-  command: z.string().max(100_000),
-  metric: z.string().max(128),
+  project: projectRef,
+  name: text(200).optional(),
+  instructions: text(200_000).optional(),
+  editable: z.array(repoPath(1000, "An editable glob")).max(200).optional(),
+  protected: z.array(repoPath(1000, "A protected file")).max(500).optional(),
+  command: text(100_000),
+  metric: text(128),
   direction: z.enum(["min", "max"]),
   /** "5m", "90s", or seconds. */
-  budget: z.union([z.string().max(32), z.number()]),
+  budget: duration,
   hardKillMultiple: z.number().optional(),
-  maxExperiments: z.number().int().optional(),
-  wallClock: z.union([z.string().max(32), z.number()]).optional(),
+  maxExperiments: smallInt.optional(),
+  wallClock: duration.optional(),
   costLimitUsd: z.number().optional(),
   optimizer: z.enum(["random", "tpe"]).optional(),
   /** A search space object (see packages/research/src/space.ts). */
-  space: z.unknown().optional(),
+  space: boundedJson().optional(),
   /** An agent profile's name or id. */
-  agent: z.string().max(64).optional(),
-  paramsFile: z.string().max(1000).optional(),
-  seed: z.number().int().optional(),
-  noiseRepeats: z.number().int().optional(),
-  confirmRuns: z.number().int().optional(),
-  slots: z.array(z.string().max(64)).max(256).optional(),
-  baseRef: z.string().max(255).optional(),
+  agent: agentRef.optional(),
+  paramsFile: repoPath(1000, "The params file").optional(),
+  seed: smallInt.optional(),
+  noiseRepeats: smallInt.optional(),
+  confirmRuns: smallInt.optional(),
+  slots: z.array(text(64)).max(256).optional(),
+  baseRef: gitRef.optional(),
 });
 
 export const researchRouter = router({
@@ -73,7 +74,7 @@ export const researchRouter = router({
 
   /** Loops, newest first, with experiment counts by status. */
   list: viewerProcedure
-    .input(z.object({ project: z.string().optional(), status: z.enum(LOOP_STATUSES).optional(), limit: z.number().int().min(1).max(500).optional() }).optional())
+    .input(z.object({ project: projectRef.optional(), status: z.enum(LOOP_STATUSES).optional(), limit: z.number().int().min(1).max(500).optional() }).optional())
     .query(async ({ ctx, input }) => {
       const projectId = input?.project ? (await findProject(ctx.services.db, input.project)).id : undefined;
       return listLoops(ctx.services.db, { projectId, status: input?.status, limit: input?.limit });
@@ -99,7 +100,7 @@ export const researchRouter = router({
    * research.events (sincePointId) or the next points call (sinceId) continues.
    */
   points: viewerProcedure
-    .input(z.object({ experimentId: id, name: z.string().max(128).optional(), sinceId: z.string().regex(/^\d+$/).nullish(), maxPoints: z.number().int().min(2).max(20_000).optional() }))
+    .input(z.object({ experimentId: id, name: text(128).optional(), sinceId: serialId.nullish(), maxPoints: z.number().int().min(2).max(20_000).optional() }))
     .query(({ ctx, input }) => getPoints(ctx.services.db, input)),
 
   /** The loop as autoresearch's results.tsv. */
@@ -107,12 +108,12 @@ export const researchRouter = router({
 
   /** A results.tsv made outside Loopy, as a completed loop to chart. */
   importTsv: operatorProcedure
-    .input(z.object({ project: z.string().min(1), tsv: z.string().max(20_000_000), name: z.string().max(200).optional(), direction: z.enum(["min", "max"]).optional() }))
+    .input(z.object({ project: projectRef, tsv: text(20_000_000), name: text(200).optional(), direction: z.enum(["min", "max"]).optional() }))
     .mutation(({ ctx, input }) => importResultsTsv(ctx.services, input)),
 
   /** A project's slots, who holds each now, and every experiment's time on a slot (since `since`). */
   slots: viewerProcedure
-    .input(z.object({ project: z.string().min(1), since: z.date().optional() }))
+    .input(z.object({ project: projectRef, since: date.optional() }))
     .query(({ ctx, input }) => slotUsage(ctx.services.db, input)),
 
   /**
@@ -123,7 +124,7 @@ export const researchRouter = router({
    * reconnecting client resumes both where it left off.
    */
   events: viewerProcedure
-    .input(loopId.extend({ lastEventId: z.string().regex(/^\d+-\d+$/).nullish(), sincePointId: z.string().regex(/^\d+$/).nullish() }))
+    .input(loopId.extend({ lastEventId: z.string().regex(/^\d{1,19}-\d{1,19}$/, "not a stream position").nullish(), sincePointId: serialId.nullish() }))
     .subscription(async function* ({ ctx, input, signal }) {
       const { services } = ctx;
       await getLoop(services.db, input.loopId);

@@ -1,9 +1,10 @@
 import { z } from "zod";
+import { loopyId, repoPath, text } from "../inputs.ts";
 import { addComment, approveRun, deleteComment, listComments, listInbox, rejectRun, requestChanges, reviewCounts } from "@loopy/core/review";
 import { reviewerProcedure, viewerProcedure, router } from "../trpc.ts";
 
-const runId = z.object({ runId: z.string().min(1).max(64) });
-const comment = z.object({ path: z.string().min(1).max(4096), line: z.number().int(), body: z.string().max(20_000) });
+const runId = z.object({ runId: loopyId });
+const comment = z.object({ path: repoPath(4096, "A comment's file"), line: z.number().int().min(0).max(10_000_000), body: text(20_000) });
 
 export const reviewRouter = router({
   /** Runs waiting for a human, best first. */
@@ -11,10 +12,10 @@ export const reviewRouter = router({
   counts: viewerProcedure.query(({ ctx }) => reviewCounts(ctx.services.db)),
   comments: viewerProcedure.input(runId).query(({ ctx, input }) => listComments(ctx.services.db, input.runId)),
   addComment: reviewerProcedure.input(runId.extend(comment.shape)).mutation(({ ctx, input }) => addComment(ctx.services, input.runId, input)),
-  deleteComment: reviewerProcedure.input(z.object({ commentId: z.string() })).mutation(({ ctx, input }) => deleteComment(ctx.services, input.commentId)),
+  deleteComment: reviewerProcedure.input(z.object({ commentId: loopyId })).mutation(({ ctx, input }) => deleteComment(ctx.services, input.commentId)),
   requestChanges: reviewerProcedure
-    .input(runId.extend({ message: z.string().max(20_000).optional(), comments: z.array(comment).max(200).optional() }))
+    .input(runId.extend({ message: text(20_000).optional(), comments: z.array(comment).max(200).optional() }))
     .mutation(({ ctx, input }) => requestChanges(ctx.services, input.runId, input)),
   approve: reviewerProcedure.input(runId).mutation(({ ctx, input }) => approveRun(ctx.services, input.runId)),
-  reject: reviewerProcedure.input(runId.extend({ reason: z.string().max(2000).optional() })).mutation(({ ctx, input }) => rejectRun(ctx.services, input.runId, input.reason)),
+  reject: reviewerProcedure.input(runId.extend({ reason: text(2000).optional() })).mutation(({ ctx, input }) => rejectRun(ctx.services, input.runId, input.reason)),
 });

@@ -1,5 +1,6 @@
 import { tracked } from "@trpc/server";
 import { z } from "zod";
+import { agentRef, boundedJson, duration, gitRef, loopyId, projectRef, repoPath, secretName, serialId, text } from "../inputs.ts";
 import { parseDuration } from "@loopy/config/duration";
 import { badInput } from "@loopy/core/errors";
 import { RUN_STATUSES } from "@loopy/core/run-status";
@@ -10,7 +11,7 @@ import type { RunChange } from "@loopy/queue/event-bus";
 import { operatorProcedure, viewerProcedure, router } from "../trpc.ts";
 import { AsyncQueue } from "../async-queue.ts";
 
-const runId = z.object({ runId: z.string().min(1).max(64) });
+const runId = z.object({ runId: loopyId });
 /** Marks the point in a live stream where it must re-read from Postgres (the subscriber reconnected). */
 const RESYNC = Symbol("resync");
 
@@ -28,10 +29,10 @@ export const runsRouter = router({
     .input(
       z
         .object({
-          projectId: z.string().optional(),
+          projectId: loopyId.optional(),
           status: z.enum(RUN_STATUSES).optional(),
           limit: z.number().int().min(1).max(500).optional(),
-          cursor: z.string().optional(),
+          cursor: loopyId.optional(),
         })
         .optional(),
     )
@@ -44,19 +45,19 @@ export const runsRouter = router({
   launch: operatorProcedure
     .input(
       z.object({
-        project: z.string().min(1, "choose a project"),
+        project: projectRef,
         /** An adapter (command, claude-code, openai-compatible) or an agent profile's name; when omitted the project's routing rules pick it from `tags` (else command). */
-        agent: z.string().max(64).optional(),
-        tags: z.array(z.string().max(64)).max(20).optional(),
-        command: z.string().max(100_000).optional(),
-        prompt: z.string().max(200_000).optional(),
-        checkpoints: z.array(z.unknown()).optional(),
-        baseRef: z.string().max(255).optional(),
+        agent: agentRef.optional(),
+        tags: z.array(text(64)).max(20).optional(),
+        command: text(100_000).optional(),
+        prompt: text(200_000).optional(),
+        checkpoints: z.array(boundedJson()).max(100).optional(),
+        baseRef: gitRef.optional(),
         /** A duration such as "30s" or "5m", or seconds. */
-        timeout: z.union([z.string().max(32), z.number()]).optional(),
-        title: z.string().max(200).optional(),
+        timeout: duration.optional(),
+        title: text(200).optional(),
         /** Stored secrets the agent needs besides its profile's (names; injected into its environment only). */
-        secrets: z.array(z.string().max(128)).max(20).optional(),
+        secrets: z.array(secretName).max(20).optional(),
       }),
     )
     .mutation(({ ctx, input }) =>
@@ -65,7 +66,7 @@ export const runsRouter = router({
 
   /** A page of a run's stored events, oldest first (for `loopy logs` without --follow). */
   eventLog: viewerProcedure
-    .input(runId.extend({ afterId: z.string().regex(/^\d+$/).nullish(), limit: z.number().int().min(1).max(5000).default(1000) }))
+    .input(runId.extend({ afterId: serialId.nullish(), limit: z.number().int().min(1).max(5000).default(1000) }))
     .query(async ({ ctx, input }) => {
       await getRun(ctx.services.db, input.runId);
       return listRunEvents(ctx.services.db, input.runId, input.afterId, input.limit);
@@ -76,7 +77,7 @@ export const runsRouter = router({
 
   /** The change a single turn made (HEAD before and after it). */
   turnDiff: viewerProcedure
-    .input(runId.extend({ turnIndex: z.number().int().min(0) }))
+    .input(runId.extend({ turnIndex: z.number().int().min(0).max(100_000) }))
     .query(({ ctx, input }) => turnDiff(ctx.services.db, input.runId, input.turnIndex)),
 
   /** Lines of a file at one of the run's commits: the diff viewer's "expand unchanged lines". */
@@ -84,9 +85,9 @@ export const runsRouter = router({
     .input(
       runId.extend({
         commit: z.string().regex(/^[0-9a-f]{40}$/, "a full commit sha"),
-        path: z.string().min(1).max(4096),
-        start: z.number().int().min(1),
-        end: z.number().int().min(1),
+        path: repoPath(4096, "The file"),
+        start: z.number().int().min(1).max(100_000_000),
+        end: z.number().int().min(1).max(100_000_000),
       }),
     )
     .query(({ ctx, input }) => fileLines(ctx.services.db, input)),
@@ -105,7 +106,7 @@ export const runsRouter = router({
    * from Postgres after the last id it sent, so a Redis restart loses nothing.
    */
   events: viewerProcedure
-    .input(runId.extend({ lastEventId: z.string().regex(/^\d+$/).nullish() }))
+    .input(runId.extend({ lastEventId: serialId.nullish() }))
     .subscription(async function* ({ ctx, input, signal }) {
       const { services } = ctx;
       await getRun(services.db, input.runId);

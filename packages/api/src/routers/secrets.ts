@@ -1,8 +1,9 @@
 import { z } from "zod";
+import { secretName } from "../inputs.ts";
 import { deleteSecret, listSecretNames, setSecret } from "@loopy/core/secrets/store";
 import { adminProcedure, router } from "../trpc.ts";
 
-const name = z.string().min(1).max(128);
+const name = secretName;
 
 /**
  * Stored secrets (model API keys). Admins only; no procedure ever returns a
