@@ -27,6 +27,8 @@ export async function runJsonCli(
     timeoutMs: input.timeoutMs,
     signal: input.signal,
     maxLineLength: 1_000_000,
+    // A CLI's stdout is its event stream, so its bound is generous; past it the last 64 KiB (its final result event) is still read.
+    maxOutputBytes: 256 * 1024 * 1024,
     onLine: (stream, line) => {
       if (stream === "stdout" && line.startsWith("{")) {
         try {

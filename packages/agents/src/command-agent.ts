@@ -3,6 +3,13 @@ import { runProcess } from "./process.ts";
 import { formatDuration } from "@loopy/config/duration";
 
 /**
+ * A command's output kept as log events, at most: past it the output is
+ * counted, its last 64 KiB per stream kept, and one line says what was cut,
+ * so a command printing 1 GB neither floods the event log nor the worker.
+ */
+export const MAX_COMMAND_OUTPUT_BYTES = 4 * 1024 * 1024;
+
+/**
  * The `command` agent: runs a shell command (a codemod, `sed`, a script) in the
  * worktree. Its output lines become `log` events.
  */
@@ -20,6 +27,7 @@ export const commandAgent: AgentAdapter = {
       sandbox: input.sandbox,
       timeoutMs: input.timeoutMs,
       signal: input.signal,
+      maxOutputBytes: MAX_COMMAND_OUTPUT_BYTES,
       onLine: (stream, line) => emit({ type: "log", stream, line }),
     });
     emit({ type: "command", command: input.instruction, exitCode: result.exitCode });

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { StringDecoder } from "node:string_decoder";
 import { childEnv } from "./child-env.ts";
 import { sandboxArgv, type SandboxPolicy } from "./sandbox.ts";
+import { OutputCap } from "./output-cap.ts";
 
 export interface ProcessOptions {
   /** Run through `bash -c`; the usual way for user-written commands. */
@@ -18,6 +19,11 @@ export interface ProcessOptions {
   killGraceMs?: number;
   /** Lines longer than this are cut, so one runaway line cannot flood the event log. */
   maxLineLength?: number;
+  /**
+   * Output (both streams) past this many bytes is counted, not split into lines; the last
+   * 64 KiB of each stream and one line saying what was cut are given at the end (see `OutputCap`).
+   */
+  maxOutputBytes?: number;
   /** Replace the minimal inherited environment entirely (still merged with `env`; Loopy's own settings are dropped either way, see `childEnv`). */
   baseEnv?: Record<string, string>;
   /** Called once the process exists, with its pid (also its process group id). */
@@ -33,6 +39,8 @@ export interface ProcessResult {
   cancelled: boolean;
   durationMs: number;
   pid: number | undefined;
+  /** When `maxOutputBytes` cut the output: the line that says what was not kept. */
+  outputCut?: string;
 }
 
 /**
@@ -90,7 +98,10 @@ export async function runProcess(options: ProcessOptions): Promise<ProcessResult
     const pending = { stdout: "", stderr: "" };
     // Decoders keep a multi-byte character that straddles two chunks whole.
     const decoders = { stdout: new StringDecoder("utf8"), stderr: new StringDecoder("utf8") };
-    const feed = (stream: "stdout" | "stderr", chunk: Buffer) => {
+    const cap = options.maxOutputBytes === undefined ? null : new OutputCap(options.maxOutputBytes);
+    const feed = (stream: "stdout" | "stderr", whole: Buffer) => {
+      const chunk = cap ? cap.take(stream, whole) : whole;
+      if (chunk.length === 0) return;
       const text = pending[stream] + decoders[stream].write(chunk);
       const lines = text.split("\n");
       pending[stream] = lines.pop() ?? "";
@@ -118,12 +129,17 @@ export async function runProcess(options: ProcessOptions): Promise<ProcessResult
         const rest = pending[stream] + decoders[stream].end();
         if (rest) options.onLine(stream, cut(rest, maxLine));
       }
+      const cutOutput = cap?.finish();
+      if (cutOutput) {
+        options.onLine("stderr", cutOutput.note);
+        for (const tail of cutOutput.tails) for (const line of tail.lines) options.onLine(tail.stream, cut(line, maxLine));
+      }
       // The command is done; anything it left in its group (a server started with &) goes too.
       killGroup("SIGKILL");
       if (killTimer) clearTimeout(killTimer);
       child.stdout.destroy();
       child.stderr.destroy();
-      resolve({ exitCode: code, signal: sig, timedOut, cancelled, durationMs: Date.now() - started, pid: child.pid });
+      resolve({ exitCode: code, signal: sig, timedOut, cancelled, durationMs: Date.now() - started, pid: child.pid, ...(cutOutput ? { outputCut: cutOutput.note } : {}) });
     };
     // "close" waits for every holder of stdout/stderr, which a backgrounded child may keep
     // open forever; after "exit", give the pipes a moment to drain, then finish.

@@ -101,6 +101,8 @@ export class Workspace {
       sandbox: this.options.sandbox,
       timeoutMs,
       signal,
+      // The model sees 150 lines of it at most; a command printing gigabytes must not fill the worker's memory first.
+      maxOutputBytes: 4 * 1024 * 1024,
       onLine: (_, line) => lines.push(line),
     });
     const output = lines.length > 200 ? [...lines.slice(0, 50), `… ${lines.length - 150} lines cut …`, ...lines.slice(-100)].join("\n") : lines.join("\n");

@@ -99,11 +99,29 @@ async function runCommandCheckpoint(
   signal?: AbortSignal,
   sandbox?: SandboxPolicy,
 ): Promise<CheckpointOutcome> {
+  // Only the tail is stored and read, so only the tail is kept (a check printing 1 GB must not fill the worker's memory).
   const lines: string[] = [];
-  const result = await runProcess({ shellCommand: c.command, cwd, env, sandbox, timeoutMs: parseDuration(c.timeout), signal, onLine: (_, l) => lines.push(l) });
-  const output = lines.slice(-TAIL_LINES).join("\n");
+  let earlier = 0;
+  const result = await runProcess({
+    shellCommand: c.command,
+    cwd,
+    env,
+    sandbox,
+    timeoutMs: parseDuration(c.timeout),
+    signal,
+    maxOutputBytes: 4 * 1024 * 1024,
+    onLine: (_, l) => {
+      lines.push(l);
+      if (lines.length > TAIL_LINES) {
+        lines.shift();
+        earlier++;
+      }
+    },
+  });
+  const dropped = [earlier ? `… ${earlier} earlier lines not kept (the last ${TAIL_LINES} follow)` : "", result.outputCut ?? ""].filter(Boolean);
+  const output = [...dropped, ...lines].join("\n");
   // Counts are for display; pass or fail is the exit code (a test *named* "2 failed" must not fail a green run).
-  const counts = parseTestCounts(lines.slice(-TAIL_LINES).join("\n"));
+  const counts = parseTestCounts(lines.join("\n"));
   let passed = result.exitCode === 0 && !result.timedOut;
   let head = result.timedOut ? `timed out after ${c.timeout}` : `exit code ${result.exitCode ?? `none (${result.signal})`}`;
   if (passed && c.pass === "counts") {

@@ -1,4 +1,4 @@
-import { git } from "./git.ts";
+import { git, gitCapped } from "./git.ts";
 
 export interface FileChange {
   path: string;
@@ -8,6 +8,8 @@ export interface FileChange {
   additions: number;
   deletions: number;
   binary: boolean;
+  /** A binary file's size in bytes (the new side; the old one for a deletion). Its content is never in the patch. */
+  bytes?: number;
 }
 
 export interface RunDiff {
@@ -70,24 +72,78 @@ export function parseRawNumstat(output: string): FileChange[] {
   return files;
 }
 
-/** The change from `baseSha` to `headSha` in a repository, with per-file counts. */
+/** The blob ids of each `--raw` record, in the order of `parseRawNumstat`'s files. */
+function rawBlobs(output: string): Array<{ src: string; dst: string }> {
+  const parts = output.split("\0");
+  const blobs: Array<{ src: string; dst: string }> = [];
+  let i = 0;
+  while (i < parts.length && (parts[i] ?? "").startsWith(":")) {
+    const meta = (parts[i] ?? "").split(" ");
+    blobs.push({ src: meta[2] ?? "", dst: meta[3] ?? "" });
+    const code = (meta[4] ?? "M").charAt(0);
+    i += code === "R" || code === "C" ? 3 : 2;
+  }
+  return blobs;
+}
+
+/** At most this many binary files get their size looked up (one `git cat-file` each). */
+const MAX_BINARY_SIZES = 200;
+const NO_BLOB = /^0+$/;
+
+function formatBytes(n: number): string {
+  return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KB` : `${n} bytes`;
+}
+
+/**
+ * The change from `baseSha` to `headSha` in a repository, with per-file counts.
+ * The patch is read only up to `maxBytes` (git is stopped there, so a 50 MB
+ * change costs neither the memory nor the time), cut after the last whole
+ * file, and ends with a note naming the files left out. Binary files never
+ * show their content: their line says "binary file, N bytes".
+ */
 export async function diffCommits(root: string, baseSha: string, headSha: string, maxBytes = 2 * 1024 * 1024): Promise<RunDiff> {
   // Fixed output whatever the user's config says: no external diff tools, no textconv, a/ b/ prefixes.
   const fixed = ["--no-ext-diff", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/"];
   const unquoted = ["-c", "core.quotePath=false"];
-  const raw = await git(root, ["diff", ...fixed, "--raw", "--numstat", "-z", "-M", baseSha, headSha], { trim: false });
+  const raw = await git(root, ["diff", ...fixed, "--raw", "--numstat", "-z", "-M", "--no-abbrev", baseSha, headSha], { trim: false });
   const files = parseRawNumstat(raw);
-  let patch = await git(root, [...unquoted, "diff", ...fixed, "-M", "--no-color", baseSha, headSha], { trim: false, maxBuffer: 512 * 1024 * 1024 });
-  let truncated = false;
-  if (Buffer.byteLength(patch) > maxBytes) {
-    patch = `${Buffer.from(patch).subarray(0, maxBytes).toString("utf8")}\n… diff cut at ${maxBytes} bytes; the full change is on the run's branch.\n`;
-    truncated = true;
+  const blobs = rawBlobs(raw);
+  let sized = 0;
+  for (const [index, file] of files.entries()) {
+    if (!file.binary || sized >= MAX_BINARY_SIZES) continue;
+    const blob = blobs[index];
+    const sha = blob && !NO_BLOB.test(blob.dst) ? blob.dst : blob?.src;
+    if (!sha || NO_BLOB.test(sha)) continue;
+    sized++;
+    const size = Number(await git(root, ["cat-file", "-s", sha]).catch(() => "NaN"));
+    if (Number.isFinite(size)) file.bytes = size;
+  }
+  const read = await gitCapped(root, [...unquoted, "diff", ...fixed, "-M", "--no-color", baseSha, headSha], maxBytes);
+  let patch = read.stdout.toString("utf8");
+  // Keep whole files; when even the first is larger than the limit, keep its first lines.
+  const lastFile = read.cut ? patch.lastIndexOf("\ndiff --git ") : -1;
+  const partialFirst = read.cut && lastFile <= 0;
+  if (read.cut) patch = partialFirst ? patch.slice(0, patch.lastIndexOf("\n") + 1) : patch.slice(0, lastFile + 1);
+  // One section per file, in the order of `files` (git diff and --raw agree on it).
+  const sections = patch.split(/(?=^diff --git )/m).filter((section) => section.startsWith("diff --git "));
+  patch = sections
+    .map((section, i) => {
+      const file = files[i];
+      if (!file?.binary) return section;
+      return section.replace(/^(Binary files .* differ)$/m, `$1 (binary file, ${file.bytes === undefined ? "size unknown" : `${file.bytes} bytes`})`);
+    })
+    .join("");
+  if (read.cut) {
+    const omitted = files.slice(partialFirst ? 0 : sections.length).map((f) => f.path);
+    const names = omitted.slice(0, 20).join(", ") + (omitted.length > 20 ? ` and ${omitted.length - 20} more` : "");
+    const what = partialFirst ? `${omitted.length} file${omitted.length === 1 ? "" : "s"} not shown in full` : `${omitted.length} file${omitted.length === 1 ? "" : "s"} not shown`;
+    patch += `… diff cut at ${formatBytes(maxBytes)}: ${what} (${names}); the full change is on the run's branch.\n`;
   }
   return {
     files,
     additions: files.reduce((n, f) => n + f.additions, 0),
     deletions: files.reduce((n, f) => n + f.deletions, 0),
     patch,
-    truncated,
+    truncated: read.cut,
   };
 }

@@ -62,12 +62,13 @@ describe("worktree, commit and diff", () => {
     expect(diff.files).toEqual(
       expect.arrayContaining([
         { path: "a.txt", status: "modified", additions: 2, deletions: 1, binary: false },
-        { path: "bin.dat", status: "added", additions: 0, deletions: 0, binary: true },
+        { path: "bin.dat", status: "added", additions: 0, deletions: 0, binary: true, bytes: 6 },
         { path: "moved.txt", oldPath: "move-me.txt", status: "renamed", additions: 0, deletions: 0, binary: false },
       ]),
     );
     expect(diff.additions).toBe(2);
     expect(diff.patch).toContain("+four");
+    expect(diff.patch).toContain("Binary files /dev/null and b/bin.dat differ (binary file, 6 bytes)");
 
     await removeWorktree(dir, wt);
     expect(sh(dir, "worktree", "list")).not.toContain(wt);

@@ -245,6 +245,8 @@ export function listTurns(db: Db, runId: string) {
 
 /** At most this many lines come back from one `fileLines` call. */
 const MAX_CONTEXT_LINES = 5_000;
+/** Larger files are not read for `fileLines` (a gap in a 50 MB file is not worth the memory). */
+const MAX_FILE_BYTES = 16 * 1024 * 1024;
 
 /**
  * Lines `start`..`end` (1-based, inclusive) of `file` as it is at `commit`, for
@@ -261,8 +263,15 @@ export async function fileLines(db: Db, input: { runId: string; commit: string; 
   const commits = new Set([run.baseSha, run.headSha, ...run.runTurns.map((t) => t.headSha)].filter(Boolean));
   if (!commits.has(input.commit)) throw badInput(`Commit ${input.commit.slice(0, 12)} is not one of run ${input.runId}'s commits`);
   if (input.end < input.start) throw badInput(`The range ${input.start}–${input.end} is empty`);
-  const text = await git(run.project.path, ["show", `${input.commit}:${input.path}`], { trim: false, maxBuffer: 64 * 1024 * 1024 }).catch(() => null);
-  if (text === null) throw notFound(`${input.path} is not in commit ${input.commit.slice(0, 12)}`);
+  if (input.path.split("/").includes("..") || input.path.startsWith("/") || input.path.includes("\u0000")) throw badInput(`Path refused: "${input.path}" is not a path inside the repository`);
+  // The object at <commit>:<path> is read from git's database, never the file system, so a symlink shows its target's name, not the target.
+  const object = `${input.commit}:${input.path}`;
+  const type = await git(run.project.path, ["cat-file", "-t", object]).catch(() => null);
+  if (type !== "blob") throw notFound(`${input.path} is not a file in commit ${input.commit.slice(0, 12)}`);
+  const size = Number(await git(run.project.path, ["cat-file", "-s", object]));
+  if (size > MAX_FILE_BYTES) throw badInput(`${input.path} is ${size} bytes; files over ${MAX_FILE_BYTES / 1024 / 1024} MB are not shown line by line`);
+  const text = await git(run.project.path, ["cat-file", "blob", object], { trim: false, maxBuffer: MAX_FILE_BYTES + 1024 });
+  if (text.slice(0, 8000).includes("\u0000")) throw badInput(`${input.path} is a binary file (${size} bytes); it has no lines to show`);
   const all = text.split("\n");
   if (text.endsWith("\n")) all.pop();
   const start = Math.max(1, input.start);

@@ -62,9 +62,47 @@ export async function listRunEvents(db: Db, runId: string, afterId?: string | nu
   return rows.map(toStored);
 }
 
+/** Any one string in a stored event is cut beyond this many characters (a 10 MB tool output, message or line). */
+export const MAX_EVENT_TEXT = 256 * 1024;
+/** Output events (log lines, tool calls and results, file edits) stored per turn, at most, in characters. */
+export const MAX_TURN_OUTPUT = 8 * 1024 * 1024;
+/** Event types that are output: past `MAX_TURN_OUTPUT` they are counted, not stored. Others (status, messages, commands, usage, outcome…) are always stored. */
+const OUTPUT_TYPES = new Set<string>(["log", "tool_call", "tool_result", "file_edit"]);
+/** Output events kept past the limit, the last ones, as the end of the turn's output (where a summary usually is). */
+const TAIL_EVENTS = 500;
+const TAIL_TEXT = 64 * 1024;
+/** What a stored row costs besides its text (ids, JSON keys, index entries), so a million one-character lines count as more than 1 MB. */
+const EVENT_OVERHEAD = 100;
+/** The line `runProcess` adds when it cut a command's output: stored even past the limit (a few per turn), so the log says what is missing. */
+const PROCESS_CUT_NOTE = /^\[loopy\] output cut: /;
+
+/**
+ * `event` with every string longer than `max` characters cut, each saying how
+ * much was cut, and its total text size (before cutting).
+ */
+export function capEventText<T>(event: T, max = MAX_EVENT_TEXT): { event: T; size: number } {
+  let size = 0;
+  const walk = (value: unknown): unknown => {
+    if (typeof value === "string") {
+      size += value.length;
+      return value.length > max ? `${value.slice(0, max)}… [${(value.length - max).toLocaleString("en-US")} more characters cut from this event]` : value;
+    }
+    if (Array.isArray(value)) return value.map(walk);
+    if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v)]));
+    return value;
+  };
+  const capped = walk(event) as T;
+  return { event: capped, size };
+}
+
 /**
  * Collects events and stores them in batches, so a chatty process costs one
- * insert per `intervalMs` instead of one per line. Order is kept.
+ * insert per `intervalMs` instead of one per line. Order is kept. Bounded:
+ * each string in an event is cut at `MAX_EVENT_TEXT`, and past
+ * `maxOutputPerTurn` characters of output events between two `flush` calls
+ * (one turn) output is counted, not stored, except its last 500 events
+ * (64 K characters); the next flush stores one line saying how much was left
+ * out, then those last events.
  */
 export class RunEventWriter {
   private buffer: RunEventData[] = [];
@@ -80,16 +118,45 @@ export class RunEventWriter {
     private readonly runId: string,
     private readonly intervalMs = 50,
     private readonly maxBatch = 500,
+    private readonly maxOutputPerTurn = MAX_TURN_OUTPUT,
   ) {}
+
+  private output = 0;
+  private notes = 0;
+  private dropped = { events: 0, characters: 0, lines: 0 };
+  /** Output past the limit: the last of it is kept (up to `TAIL_EVENTS` / `TAIL_TEXT`) and stored after the note at the next flush. */
+  private tail: Array<{ event: RunEventData; size: number }> = [];
+  private tailSize = 0;
 
   /** Applied to every event before it is stored (the run's secret values redacted). */
   redact: ((event: RunEventData) => RunEventData) | undefined;
 
-  push(event: RunEventData): void {
-    this.buffer.push(this.redact ? this.redact(event) : event);
+  push(raw: RunEventData): void {
+    const { event, size } = capEventText(this.redact ? this.redact(raw) : raw);
+    const note = event.type === "log" && PROCESS_CUT_NOTE.test(event.line) && this.notes++ < 10;
+    if (OUTPUT_TYPES.has(event.type) && !note) {
+      if (this.output >= this.maxOutputPerTurn) {
+        this.keepInTail(event, size);
+        return;
+      }
+      this.output += size + EVENT_OVERHEAD;
+    }
+    this.buffer.push(event);
     // Background flushes keep their failure for the next awaited flush() to report.
     if (this.buffer.length >= this.maxBatch) this.store();
     else this.timer ??= setTimeout(() => this.store(), this.intervalMs);
+  }
+
+  private keepInTail(event: RunEventData, size: number): void {
+    this.tail.push({ event, size });
+    this.tailSize += size;
+    while (this.tail.length > TAIL_EVENTS || (this.tailSize > TAIL_TEXT && this.tail.length > 1)) {
+      const gone = this.tail.shift()!;
+      this.tailSize -= gone.size;
+      this.dropped.events++;
+      this.dropped.characters += gone.size;
+      if (gone.event.type === "log") this.dropped.lines++;
+    }
   }
 
   /**
@@ -99,6 +166,22 @@ export class RunEventWriter {
    * where viewers catch up from. Rejects if any earlier batch failed to store.
    */
   flush(): Promise<void> {
+    if (this.dropped.events > 0) {
+      const { events, characters, lines } = this.dropped;
+      this.buffer.push({
+        type: "log",
+        stream: "stderr",
+        line:
+          `[loopy] output cut: ${characters.toLocaleString("en-US")} characters / ${lines.toLocaleString("en-US")} lines (${events.toLocaleString("en-US")} events) not stored; ` +
+          `over ${this.maxOutputPerTurn / 1024 / 1024} MB of output this turn, the last ${this.tail.length.toLocaleString("en-US")} events follow`,
+      });
+    }
+    for (const { event } of this.tail) this.buffer.push(event);
+    this.output = 0;
+    this.notes = 0;
+    this.dropped = { events: 0, characters: 0, lines: 0 };
+    this.tail = [];
+    this.tailSize = 0;
     this.store();
     return this.flushing.then(async () => {
       await this.publishing;
