@@ -1,5 +1,5 @@
-import { execFile } from "node:child_process";
-import { stat } from "node:fs/promises";
+import { execFile, spawn } from "node:child_process";
+import { rm, stat } from "node:fs/promises";
 import { promisify } from "node:util";
 import path from "node:path";
 
@@ -43,6 +43,42 @@ export async function git(cwd: string, args: string[], options: { maxBuffer?: nu
     const stderr = (e.stderr ?? "").trim();
     throw new GitError(`git ${args[0]} failed: ${stderr || e.message}`, stderr);
   }
+}
+
+/**
+ * Like `git` but reads at most `maxBytes` of stdout and then stops git, so a
+ * huge output (a 50 MB diff) costs neither the memory nor the time to read it
+ * all. `cut` says whether there was more.
+ */
+export function gitCapped(cwd: string, args: string[], maxBytes: number): Promise<{ stdout: Buffer; cut: boolean }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("git", ["-c", "core.hooksPath=/dev/null", ...args], { cwd, env: gitEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let cut = false;
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      if (cut) return;
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > maxBytes) {
+        cut = true;
+        child.kill("SIGKILL");
+      }
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      if (stderr.length < 16_384) stderr += chunk.toString("utf8");
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (!cut && code !== 0) {
+        reject(new GitError(`git ${args[0]} failed: ${stderr.trim() || `exit code ${code}`}`, stderr.trim()));
+        return;
+      }
+      const all = Buffer.concat(chunks);
+      resolve({ stdout: cut ? all.subarray(0, maxBytes) : all, cut });
+    });
+  });
 }
 
 export type RepoProblem = "missing" | "not_a_directory" | "not_a_repo" | "no_commits" | "bare";
@@ -98,9 +134,12 @@ export async function resolveCommit(root: string, ref: string): Promise<string |
  * Two `git worktree add` on one repository at once can fail: each reads every
  * worktree's administrative files (is the branch checked out elsewhere?) while
  * the other is still writing its own ("fatal: failed to read
- * .git/worktrees/<id>/commondir"). Nothing was created then; trying again works.
+ * .git/worktrees/<id>/commondir"). Two `git worktree remove` likewise: one
+ * lists the worktrees while the other deletes its administrative folder
+ * ("fatal: Invalid path '.git/worktrees/<id>': No such file or directory").
+ * Nothing was done then; trying again works.
  */
-const WORKTREE_RACE = /failed to read .*worktrees\/[^/]+\/(commondir|gitdir)/;
+const WORKTREE_RACE = /failed to read .*worktrees\/[^/]+\/(commondir|gitdir)|Invalid path '.*worktrees\/[^/']+': No such file/;
 const WORKTREE_ATTEMPTS = 10;
 /**
  * Worktree commands running at once per repository in this process. A fleet
@@ -147,6 +186,8 @@ export async function addWorktree(root: string, path: string, branch: string, ba
 /** Removes a worktree and its administrative files; the branch and its commits stay. */
 export async function removeWorktree(root: string, path: string): Promise<void> {
   await worktreeCommand(root, ["worktree", "remove", "--force", path]).catch(async () => {
+    // Whatever stopped git (a locked worktree, a folder it no longer recognises), the folder goes and git forgets it.
+    await rm(path, { recursive: true, force: true });
     await worktreeCommand(root, ["worktree", "prune"]);
   });
 }
