@@ -15,7 +15,9 @@ import {
   updateUser,
 } from "@loopy/core/auth/accounts";
 import { ROLES, type Actor, type Role } from "@loopy/core/auth/roles";
+import { createDb } from "@loopy/db/client";
 import { createHarness, makeRepo, type Harness } from "./harness.ts";
+import { setUpTestServices } from "./services.ts";
 
 type AnyProcedure = { _def: { type: "query" | "mutation" | "subscription"; meta?: { role?: Role } } };
 // At run time `_def.procedures` is flat: "runs.launch" → procedure.
@@ -99,7 +101,22 @@ describe("users, tokens, sessions and first start", () => {
   });
 
   it("creates the local admin and a 0600 token file on first start, and reuses them after", async () => {
-    const db = h.services.db;
+    // A database of its own: the run's shared one already has admins (other files' users), and first start means none yet.
+    await withOwnDatabase(firstStart);
+  });
+
+  async function withOwnDatabase(fn: (db: Harness["services"]["db"]) => Promise<void>) {
+    const services = await setUpTestServices();
+    const db = createDb(await services.newDatabase());
+    try {
+      await fn(db);
+    } finally {
+      await db.$disconnect();
+      await services.cleanup();
+    }
+  }
+
+  async function firstStart(db: Harness["services"]["db"]) {
     const first = await bootstrapAuth(db, { home: h.home, host: "127.0.0.1" });
     expect(first.generatedPassword).toMatch(/^[a-z2-9]{5}(-[a-z2-9]{5}){3}$/);
     expect((await stat(first.tokenFile)).mode & 0o777).toBe(0o600);
@@ -122,7 +139,7 @@ describe("users, tokens, sessions and first start", () => {
     await bootstrapAuth(db, { home: h.home, host: "0.0.0.0", adminPassword: "a long chosen passphrase" });
     await expect(signInWithPassword(db, "admin", "a long chosen passphrase")).resolves.toBeTruthy();
     await expect(signInWithPassword(db, "admin", first.generatedPassword!)).rejects.toThrow(/Wrong user name or password/);
-  });
+  }
 
   it("scopes tokens to at most their user's role, and refuses revoked tokens and disabled users", async () => {
     const db = h.services.db;
@@ -148,11 +165,17 @@ describe("users, tokens, sessions and first start", () => {
   });
 
   it("refuses to demote or disable the last admin", async () => {
-    const db = h.services.db;
-    const admins = await db.user.findMany({ where: { role: "admin", disabledAt: null } });
-    for (const a of admins.slice(1)) await updateUser(db, a.name, { disabled: true });
-    await expect(updateUser(db, admins[0]!.name, { role: "viewer" })).rejects.toThrow(/last active admin/);
-    await expect(updateUser(db, admins[0]!.name, { disabled: true })).rejects.toThrow(/last active admin/);
+    // Its own database: disabling every other admin of the shared one would lock out other files' users.
+    await withOwnDatabase(async (db) => {
+      await bootstrapAuth(db, { home: h.home, host: "127.0.0.1" });
+      const second = unique("second-admin");
+      await createUser(db, { name: second, role: "admin", password: "second-admin-password" });
+      await updateUser(db, second, { disabled: true });
+      await expect(updateUser(db, "admin", { role: "viewer" })).rejects.toThrow(/last active admin/);
+      await expect(updateUser(db, "admin", { disabled: true })).rejects.toThrow(/last active admin/);
+      await updateUser(db, second, { disabled: false });
+      await updateUser(db, "admin", { role: "viewer" });
+    });
   });
 
   it("reads a request's bearer token or session cookie, and checks the CSRF header against the session", async () => {

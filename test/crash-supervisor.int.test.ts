@@ -46,6 +46,8 @@ describe("crash safety: npm start supervises the worker", () => {
       LOOPY_DEMO: "0",
       LOOPY_RUN_LEASE: "1500ms",
       LOOPY_SHUTDOWN_GRACE: "2s",
+      // The command records marks outside its worktree, which bubblewrap rightly prevents (see test/secrets.int.test.ts).
+      LOOPY_SANDBOX: "off",
     };
     launcher = spawn(process.execPath, ["--import", "tsx", path.join(root, "scripts", "start.ts")], {
       cwd: root,
