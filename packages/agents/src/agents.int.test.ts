@@ -13,6 +13,7 @@ import { openAICompatibleAgent } from "./openai-compatible.ts";
 import { codexAgent } from "./codex.ts";
 import { geminiAgent } from "./gemini.ts";
 import { opencodeAgent } from "./opencode.ts";
+import { sandboxStatus } from "./sandbox.ts";
 
 /** Where `npm run agents:install` (and CI) put the pinned agent CLIs. */
 const BIN_DIRS = [path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../tools/agent-clis/node_modules/.bin")];
@@ -25,6 +26,9 @@ async function repo(): Promise<string> {
   execFileSync("git", ["init", "-q"], { cwd: dir });
   return dir;
 }
+
+/** Whether bubblewrap runs here (the sandboxed Codex case needs it). */
+const bwrapWorks = await sandboxStatus().then((s) => s.ok);
 
 async function turn(agent: AgentAdapter, input: Omit<AgentRunInput, "timeoutMs">) {
   const events: AgentEvent[] = [];
@@ -92,19 +96,23 @@ describe("agent adapters against fake model servers (real clients, fake wire)", 
   });
 
   /** The same scenario for each CLI: write + edit + a command, then a follow-up in the same session. */
-  const CLIS: Array<{ agent: AgentAdapter; bin: string; profile: () => AgentRunInput["profile"]; env: Record<string, string> }> = [
+  const CLIS: Array<{ agent: AgentAdapter; bin: string; profile: () => AgentRunInput["profile"]; env: Record<string, string>; sandboxed?: boolean }> = [
     { agent: codexAgent, bin: "codex", profile: () => ({ model: "gpt-5.5", baseUrl: `${server.url}/v1` }), env: { OPENAI_API_KEY: "dummy" } },
+    // Inside Loopy's bubblewrap (the default where it works) Codex's own sandbox cannot nest: the adapter leaves confinement to Loopy's.
+    { agent: codexAgent, bin: "codex", profile: () => ({ model: "gpt-5.5", baseUrl: `${server.url}/v1` }), env: { OPENAI_API_KEY: "dummy" }, sandboxed: true },
     { agent: geminiAgent, bin: "gemini", profile: () => ({ model: "gemini-2.5-flash", baseUrl: server.url, secretNames: ["GEMINI_API_KEY"] }), env: { GEMINI_API_KEY: "dummy" } },
     { agent: opencodeAgent, bin: "opencode", profile: () => ({ model: "fake-model", baseUrl: `${server.url}/v1` }), env: {} },
   ];
   for (const cli of CLIS) {
-    describe.skipIf(!installed(cli.bin))(`${cli.agent.name} (the real CLI)`, () => {
+    describe.skipIf(!installed(cli.bin) || (cli.sandboxed && !bwrapWorks))(`${cli.agent.name} (the real CLI${cli.sandboxed ? ", in Loopy's sandbox" : ""})`, () => {
       it("edits files, reports events and usage, and continues the same session", async () => {
         const cwd = await repo();
         const stateDir = await mkdtemp(path.join(tmpdir(), `loopy-${cli.bin}-state-`));
+        const sandbox: Pick<AgentRunInput, "sandbox"> = cli.sandboxed ? { sandbox: { mode: "on", writable: [stateDir] } } : {};
         const first = await turn(cli.agent, {
           cwd,
           stateDir,
+          ...sandbox,
           profile: cli.profile(),
           env: cli.env,
           // A prompt that starts with "-" must reach the model as a prompt, not as an option.
@@ -122,7 +130,7 @@ describe("agent adapters against fake model servers (real clients, fake wire)", 
         expect(sessionId).toBeTruthy();
 
         const before = server.requests.length;
-        const second = await turn(cli.agent, { cwd, stateDir, profile: cli.profile(), env: cli.env, sessionId, instruction: "Again.\n@write notes.txt: second turn" });
+        const second = await turn(cli.agent, { cwd, stateDir, ...sandbox, profile: cli.profile(), env: cli.env, sessionId, instruction: "Again.\n@write notes.txt: second turn" });
         expect(second.outcome, second.outcome.reason).toMatchObject({ ok: true, sessionId });
         expect(await readFile(path.join(cwd, "notes.txt"), "utf8")).toBe("second turn\n");
         // The follow-up carried the first turn's history to the model.

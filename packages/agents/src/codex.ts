@@ -1,5 +1,6 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { sandboxStatus } from "./sandbox.ts";
 import { profileSecretNames, type AgentAdapter } from "./adapter.ts";
 import { cliBinary, finishCliTurn, runJsonCli, summarize, type CliSaid } from "./cli-agent.ts";
 
@@ -25,7 +26,13 @@ export const codexAgent: AgentAdapter = {
     const profile = input.profile ?? {};
     const state = input.stateDir ?? path.join(input.cwd, "..", ".loopy-agent");
     const codexHome = path.join(state, "codex");
+    // Codex refuses to set up its helper executables (which its own sandbox runs apply_patch
+    // through) when CODEX_HOME is inside the temporary folder, and its file edits then fail
+    // wherever bubblewrap is installed. The state folder may well be under /tmp, so Codex gets a
+    // temporary folder of its own, beside CODEX_HOME rather than around it.
+    const codexTmp = path.join(state, "tmp");
     await mkdir(codexHome, { recursive: true });
+    await mkdir(codexTmp, { recursive: true });
     const keyName = profileSecretNames(profile)[0] ?? "OPENAI_API_KEY";
     if (profile.baseUrl) {
       await writeFile(
@@ -34,15 +41,19 @@ export const codexAgent: AgentAdapter = {
       );
     }
     const model = profile.model ? ["-m", profile.model] : [];
+    // Inside Loopy's bubblewrap, Codex's own sandbox (bubblewrap again, nested, without
+    // capabilities) cannot start and every edit fails; Loopy's confines it there instead.
+    const confined = input.sandbox !== undefined && input.sandbox.mode !== "off" && (await sandboxStatus()).ok;
+    const mode = confined ? "danger-full-access" : "workspace-write";
     const argv: [string, ...string[]] = input.sessionId
-      ? [bin, "exec", "resume", "--json", "--skip-git-repo-check", ...model, "-c", 'sandbox_mode="workspace-write"', "--", input.sessionId, input.instruction]
-      : [bin, "exec", "--json", "--sandbox", "workspace-write", "--skip-git-repo-check", ...model, "--", input.instruction];
+      ? [bin, "exec", "resume", "--json", "--skip-git-repo-check", ...model, "-c", `sandbox_mode="${mode}"`, "--", input.sessionId, input.instruction]
+      : [bin, "exec", "--json", "--sandbox", mode, "--skip-git-repo-check", ...model, "--", input.instruction];
     const usageFile = (thread: string) => path.join(state, `codex-usage-${thread}.json`);
     const previous = input.sessionId ? (JSON.parse(await readFile(usageFile(input.sessionId), "utf8").catch(() => "{}")) as { input?: number; output?: number }) : {};
 
     const said: CliSaid = { sessionId: input.sessionId ?? undefined };
     let cumulative: { input: number; output: number } | undefined;
-    const result = await runJsonCli(input, argv, { CODEX_HOME: codexHome }, emit, (json) => {
+    const result = await runJsonCli(input, argv, { CODEX_HOME: codexHome, TMPDIR: codexTmp }, emit, (json) => {
       if (json.type === "thread.started" && typeof json.thread_id === "string") {
         said.sessionId = json.thread_id;
         emit({ type: "session", id: json.thread_id });
