@@ -33,7 +33,7 @@ test("best of 3: one member fails its checks, the ranking shows it, approving th
   await page.getByLabel("Project").selectOption({ label: projectName });
   await page.getByLabel("Agent command").uncheck();
   await page.getByLabel(`Agent ${profileName}`).check();
-  await page.getByLabel("Members").fill("3");
+  await page.getByLabel("Members", { exact: true }).fill("3");
   await page.getByLabel("Fleet task").fill("Add a greeting.\n@write greeting.txt: hello fleet\n@say Added greeting.txt");
   await page.getByRole("button", { name: "Launch fleet" }).click();
   await expect(page).toHaveURL(/\/fleets\/[a-z0-9]+$/);
