@@ -69,3 +69,30 @@ test("an admin adds a viewer, who can read but not launch, and the audit log say
   await expect(table).not.toContainText("auth.createUser");
   await page.screenshot({ path: "test-results/audit-log.png", fullPage: true });
 });
+
+test("an admin stores a secret in the browser: its name is listed, its value never comes back, and deleting it is audited", async ({ page }) => {
+  const name = `E2E_KEY_${Date.now().toString(36).toUpperCase()}`;
+  const value = `sk-e2e-${Date.now()}-do-not-show`;
+  await page.goto("/settings/secrets");
+  await page.getByLabel("Secret name").fill("lower-case");
+  await page.getByLabel("Secret value").fill("x");
+  await page.getByRole("button", { name: "Save secret" }).click();
+  await expect(page.getByTestId("error")).toContainText("is not a secret name");
+
+  await page.getByLabel("Secret name").fill(name);
+  await page.getByLabel("Secret value").fill(value);
+  const listed = page.waitForResponse((r) => r.url().includes("secrets.list") && r.request().method() === "GET");
+  await page.getByRole("button", { name: "Save secret" }).click();
+  await expect(page.getByTestId("secrets-table")).toContainText(name);
+  await expect(page.getByLabel("Secret value")).toHaveValue("");
+  expect(await (await listed).text()).not.toContain(value);
+  await page.reload();
+  await expect(page.getByTestId("secrets-table")).toContainText(name);
+  expect(await page.content()).not.toContain(value);
+
+  page.once("dialog", (dialog) => dialog.accept());
+  await page.getByRole("row", { name: new RegExp(name) }).getByRole("button", { name: "Delete" }).click();
+  await expect(page.getByTestId("secrets-table")).not.toContainText(name);
+  await page.goto("/settings/audit");
+  await expect(page.getByText("secrets.delete").first()).toBeVisible();
+});

@@ -5,7 +5,7 @@ import { usePathname } from "next/navigation";
 
 export function SettingsTabs({ admin }: { admin: boolean }) {
   const pathname = usePathname();
-  const tabs = [...(admin ? [{ href: "/settings/users", label: "Users & tokens" }] : []), { href: "/settings/audit", label: "Audit log" }];
+  const tabs = [...(admin ? [{ href: "/settings/users", label: "Users & tokens" }, { href: "/settings/secrets", label: "Secrets" }] : []), { href: "/settings/audit", label: "Audit log" }];
   return (
     <div className="flex gap-1 text-sm">
       {tabs.map((t) => (

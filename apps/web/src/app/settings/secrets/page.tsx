@@ -1,0 +1,5 @@
+import { SecretsPanel } from "~/components/settings/secrets-panel";
+
+export default function SecretsPage() {
+  return <SecretsPanel />;
+}
