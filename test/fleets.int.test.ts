@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRunWorker } from "@loopy/queue/run-worker";
 import { startFakeModelServer } from "@loopy/fake-models/server";
-import { createHarness, eventually, gitIn, makeRepo, type Harness } from "./harness.ts";
+import { AGENT_BIN_DIR, createHarness, eventually, gitIn, makeRepo, type Harness } from "./harness.ts";
 
 /**
  * Fleets on real things: the tRPC caller, Postgres, BullMQ, a worker with more
@@ -80,6 +80,15 @@ describe("fleets", () => {
     expect(fleet.spent.wallClockMs).toBeLessThan(10_000);
   }, 30_000);
 
+  /** A budget spent by the first member: it alone ever ran; the others were cancelled without starting, with the reason. */
+  const expectOnlyFirstMemberRan = (fleet: { members: Array<{ startedAt: Date | null; memberIndex: number; status: string; statusReason: string | null }> }) => {
+    expect(fleet.members.filter((m) => m.startedAt !== null).map((m) => m.memberIndex)).toEqual([0]);
+    for (const m of fleet.members.slice(1)) {
+      expect(m.status).toBe("cancelled");
+      expect(m.statusReason).toContain("fleet budget spent");
+    }
+  };
+
   it("stops the fleet when its token budget is spent by an agent's usage, before the next member starts", async () => {
     // Loopy's agent on a fake model that reports 200 input + 40 output tokens per request: one turn is ≥ 480 tokens.
     const model = await startFakeModelServer();
@@ -97,16 +106,38 @@ describe("fleets", () => {
       const fleet = await settled(launched.id, ["failed"], 30_000);
       expect(fleet.statusReason).toMatch(/^fleet budget spent: \d+ of 300 tokens$/);
       expect(fleet.spent.tokens).toBeGreaterThanOrEqual(300);
-      // Only the first member ever ran; the other two were cancelled without starting.
-      expect(fleet.members.filter((m) => m.startedAt !== null).map((m) => m.memberIndex)).toEqual([0]);
-      for (const m of fleet.members.slice(1)) {
-        expect(m.status).toBe("cancelled");
-        expect(m.statusReason).toContain("fleet budget spent");
-      }
+      expectOnlyFirstMemberRan(fleet);
     } finally {
       await model.close();
     }
   }, 40_000);
+
+  // Claude Code prices its own usage ($3 / $15 per Mtok for Sonnet): the USD budget is spent by a real CLI's reported cost.
+  it.skipIf(!existsSync(path.join(AGENT_BIN_DIR, "claude")))("stops the fleet when its USD budget is spent by an agent's reported cost", async () => {
+    const model = await startFakeModelServer({ usage: { input: 200, output: 40 } });
+    try {
+      await h.api.profiles.add({
+        name: "fleet-fake-usd",
+        adapter: "claude-code",
+        config: { model: "claude-sonnet-4-5", baseUrl: model.url, secretNames: ["ANTHROPIC_API_KEY", "CLAUDE_CODE_MAX_RETRIES"] },
+      });
+      const launched = await h.api.fleets.launch({
+        kind: "best_of_n",
+        project,
+        agents: ["fleet-fake-usd"],
+        prompt: "@write usd.txt: spent\n@say Done",
+        count: 3,
+        concurrency: 1,
+        budget: { usd: 0.001 },
+      });
+      const fleet = await settled(launched.id, ["failed"], 60_000);
+      expect(fleet.statusReason).toMatch(/^fleet budget spent: \$0\.00\d+ of \$0\.001$/);
+      expect(fleet.spent.usd).toBeGreaterThan(0.001);
+      expectOnlyFirstMemberRan(fleet);
+    } finally {
+      await model.close();
+    }
+  }, 90_000);
 
   it("pauses (no new starts) and resumes", async () => {
     const launched = await h.api.fleets.launch({ kind: "best_of_n", project, command: "sleep 0.5", count: 3, concurrency: 1 });
