@@ -14,7 +14,7 @@ import { profileConfigSchema } from "./profiles.ts";
 import { appendRunEvents, RunEventWriter, stripNul } from "./run-events.ts";
 import { transitionRun, worktreePathFor } from "./runs.ts";
 import type { CoreDeps, RunScheduler } from "./ports.ts";
-import { claimFleetMember, fleetProgress } from "./fleets/dispatch.ts";
+import { claimFleetMember, memberFleetProgress } from "./fleets/dispatch.ts";
 import { HANDOVER, LEASE_LOST, MAX_INTERRUPTIONS, newHolder, releaseRun, stoppedForRecovery, takeOverRun, type RunLease } from "./run-recovery.ts";
 import { killRunProcesses } from "./run-processes.ts";
 import { ensureLoopWorktree } from "./research/worktree.ts";
@@ -338,7 +338,7 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
       // Taken over after the agent's turn had finished (its commit is stored): only its checks and the decision are left.
       checksOnly = false;
       headSha = turn.headSha ?? previousHead;
-      diff = await diffCommits(ctx.repo, ctx.baseSha, headSha);
+      diff = headSha === ctx.baseSha ? emptyDiff() : await diffCommits(ctx.repo, ctx.baseSha, headSha);
       await db.checkpointResult.deleteMany({ where: { runId, turnIndex: turn.index } });
     } else {
       await db.runTurn.update({ where: { id: turn.id }, data: { status: "running", startedAt: new Date() } });
@@ -396,7 +396,8 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
       }
 
       headSha = await commitAll(ctx.worktree, `loopy: run ${runId}, turn ${turn.index + 1}\n\n${turn.prompt.slice(0, 2000)}`);
-      diff = await diffCommits(ctx.repo, ctx.baseSha, headSha);
+      // Nothing committed since the base (a turn that changed nothing, a cancel): an empty diff without asking git.
+      diff = headSha === ctx.baseSha ? emptyDiff() : await diffCommits(ctx.repo, ctx.baseSha, headSha);
       await append([
         { type: "diff", files: diff.files.length, additions: diff.additions, deletions: diff.deletions, headSha: headSha === ctx.baseSha ? null : headSha },
       ]);
@@ -431,7 +432,7 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
 
       if (ctx.fleet && deps.scheduler) {
         // The fleet's spent totals include this turn now; a spent budget stops every member, this one too.
-        const stopped = await fleetProgress({ ...deps, scheduler: deps.scheduler }, ctx.fleet.fleetId);
+        const stopped = await memberFleetProgress({ ...deps, scheduler: deps.scheduler }, ctx.fleet.fleetId);
         if (stopped) return { to: "cancelled", reason: stopped, keepWorktree: false };
       }
       if (outcome.cancelled) return { to: "cancelled", reason: outcome.reason, keepWorktree: false };
@@ -506,6 +507,8 @@ function fleetEnv(fleet: { fleetId: string; memberIndex: number } | null): Recor
 }
 
 /** The diff as stored on the run; a secret value the agent wrote into a file shows as [redacted:NAME] (git still has it). */
+const emptyDiff = (): RunDiff => ({ files: [], additions: 0, deletions: 0, patch: "", truncated: false });
+
 function storedDiff(diff: RunDiff, redactor: Redactor) {
   return { diff: stripNul(redactor.text(diff.patch)), diffStats: redactor.deep(diff.files) as unknown as object, additions: diff.additions, deletions: diff.deletions };
 }

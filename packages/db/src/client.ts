@@ -11,5 +11,7 @@ export type { Project, Run, RunEvent, Task, AgentProfile, RunStatus, Fleet, Flee
  */
 export function createDb(databaseUrl: string, options: { maxConnections?: number } = {}): Db {
   const adapter = new PrismaPg({ connectionString: databaseUrl, max: options.maxConnections ?? 10 });
-  return new PrismaClient({ adapter });
+  // A worker starting hundreds of runs at once queues their claim transactions for the pool's
+  // connections; Prisma's default (give up after waiting 2 s) failed most of a 1,000-member fleet.
+  return new PrismaClient({ adapter, transactionOptions: { maxWait: 60_000, timeout: 30_000 } });
 }

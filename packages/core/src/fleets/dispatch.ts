@@ -267,13 +267,53 @@ async function cancelBlocked(deps: FleetRuntimeDeps, fleetId: string): Promise<v
   }
 }
 
+/**
+ * Runs `fn` for `key`, coalesced: while a pass is in flight, callers share the
+ * next one instead of each queuing its own (a pass after their call is all
+ * they need). A fleet whose 1,000 members end together is brought up to date
+ * a few times, not a thousand times one after another on its row lock.
+ */
+const passesByDb = new WeakMap<object, Map<string, { again: boolean; done: Promise<void> }>>();
+function coalesced(db: object, key: string, fn: () => Promise<unknown>): Promise<void> {
+  let passes = passesByDb.get(db);
+  if (!passes) passesByDb.set(db, (passes = new Map()));
+  const current = passes.get(key);
+  if (current) {
+    current.again = true;
+    return current.done;
+  }
+  const state = { again: false, done: Promise.resolve() };
+  passes.set(key, state);
+  state.done = (async () => {
+    try {
+      do {
+        state.again = false;
+        await fn();
+      } while (state.again);
+    } finally {
+      passes!.delete(key);
+    }
+  })();
+  return state.done;
+}
+
+/**
+ * `fleetProgress` for a member's turn or end, coalesced with the other members'
+ * of this process: the fleet's end reason once it has been stopped, else null.
+ */
+export async function memberFleetProgress(deps: FleetRuntimeDeps, fleetId: string): Promise<string | null> {
+  await coalesced(deps.db, `fleet:${fleetId}`, () => fleetProgress(deps, fleetId));
+  const fleet = await deps.db.fleet.findUnique({ where: { id: fleetId }, select: { status: true, statusReason: true } });
+  return fleet && (fleet.status === "failed" || fleet.status === "cancelled") ? (fleet.statusReason ?? `fleet ${fleet.status}`) : null;
+}
+
 /** After a member's run ended (or stopped for a human): update its fleet, then start whatever may start now. */
 export async function fleetMemberSettled(deps: FleetRuntimeDeps, runId: string): Promise<void> {
   const run = await deps.db.run.findUnique({ where: { id: runId }, select: { fleetId: true } });
   if (!run?.fleetId) return;
-  await fleetProgress(deps, run.fleetId);
+  await memberFleetProgress(deps, run.fleetId);
   // A freed global slot may belong to another fleet's waiting member.
-  await dispatchWaitingFleets(deps);
+  await coalesced(deps.db, "waiting-fleets", () => dispatchWaitingFleets(deps));
 }
 
 /**
