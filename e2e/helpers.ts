@@ -24,6 +24,8 @@ export function loopy(baseURL: string, ...args: string[]) {
     env: { ...process.env, LOOPY_URL: baseURL, LOOPY_HOME: process.env.E2E_LOOPY_HOME },
     encoding: "utf8",
     timeout: 60_000,
+    // A 1,000-member fleet's --json is over spawnSync's default 1 MB, which kills the CLI.
+    maxBuffer: 256 * 1024 * 1024,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
