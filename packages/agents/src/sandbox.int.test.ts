@@ -63,6 +63,25 @@ describe.skipIf(!status.ok)(`bubblewrap sandbox${status.ok ? "" : ` (SKIPPED: ${
     expect(await readFile(path.join(s.state, "note"), "utf8")).toBe("state\n");
   });
 
+  it("a program installed under /tmp (hidden by the private /tmp) still runs: its node_modules tree is visible, read-only", async () => {
+    const { worktree, policy } = await setUp();
+    const install = await mkdtemp(path.join(tmpdir(), "loopy-sbx-install-"));
+    const bin = path.join(install, "node_modules", "some-cli", "bin", "some-cli");
+    await mkdir(path.dirname(bin), { recursive: true });
+    await writeFile(path.join(install, "node_modules", "some-cli", "data.txt"), "shipped with the package\n");
+    await writeFile(bin, `#!/bin/sh\ncat "${path.join(install, "node_modules", "some-cli", "data.txt")}"\necho changed > "${path.join(install, "node_modules", "some-cli", "data.txt")}" || echo read-only\n`, { mode: 0o755 });
+    await writeFile(path.join(install, "beside.txt"), "not part of the package\n");
+    const lines: string[] = [];
+    const result = await runProcess({ argv: [bin], cwd: worktree, sandbox: policy, timeoutMs: 10_000, onLine: (_, l) => lines.push(l) });
+    expect(result.exitCode, `${JSON.stringify(result)} ${lines.join("\n")}`).toBe(0);
+    expect(lines).toContain("shipped with the package");
+    expect(lines).toContain("read-only");
+    expect(await readFile(path.join(install, "node_modules", "some-cli", "data.txt"), "utf8")).toBe("shipped with the package\n");
+    // Only the package tree, not the rest of the temporary folder it is in.
+    const peek = await runProcess({ shellCommand: `cat "${path.join(install, "beside.txt")}"`, cwd: worktree, sandbox: policy, timeoutMs: 10_000, onLine: () => {} });
+    expect(peek.exitCode).not.toBe(0);
+  });
+
   it("git commit works inside the sandbox, while git's config, hooks and pointers stay read-only", async () => {
     const s = await setUp();
     const commit = await sh("echo change > a.txt && git add -A && git -c user.name=Agent -c user.email=a@example.com commit -q -m 'agent commit' && git log --oneline -1", s.worktree, s.policy);

@@ -80,7 +80,16 @@ export async function sandboxArgv(policy: SandboxPolicy | undefined, cwd: string
   const real = (p: string) => (existsSync(p) ? realpathSync(p) : path.resolve(p));
   const dir = real(cwd);
   const args = [...BASE];
-  for (const hidden of policy.hide ?? []) if (existsSync(hidden)) args.push("--tmpfs", real(hidden));
+  const covered = ["/tmp"];
+  for (const hidden of policy.hide ?? []) {
+    if (!existsSync(hidden)) continue;
+    args.push("--tmpfs", real(hidden));
+    covered.push(real(hidden));
+  }
+  // The program itself stays reachable when it is installed under the private /tmp or a hidden
+  // folder (a checkout of Loopy in /tmp, say): its package tree, read-only.
+  const program = programTree(argv[0], covered, real);
+  if (program) args.push("--ro-bind", program, program);
   args.push("--bind", dir, dir);
   const git = await gitLayout(dir);
   const readOnly: string[] = [];
@@ -116,6 +125,21 @@ export async function sandboxArgv(policy: SandboxPolicy | undefined, cwd: string
   for (const p of emptyFiles) args.push("--ro-bind", "/dev/null", p);
   args.push("--setenv", "TMPDIR", "/tmp", "--chdir", dir, "--");
   return [found.bwrap, ...args, ...argv];
+}
+
+/**
+ * When `program` (an absolute path) lies in one of the `covered` folders: the
+ * folder to make visible for it, its nearest `node_modules` (an npm-installed
+ * CLI needs its dependencies next to it) or else its own folder. Null when it
+ * is visible anyway.
+ */
+function programTree(program: string, covered: string[], real: (p: string) => string): string | null {
+  if (!path.isAbsolute(program)) return null;
+  const resolved = real(program);
+  if (!covered.some((c) => resolved === c || resolved.startsWith(`${c}/`))) return null;
+  const parts = resolved.split("/");
+  const modules = parts.lastIndexOf("node_modules");
+  return modules > 0 ? parts.slice(0, modules + 1).join("/") : path.dirname(resolved);
 }
 
 /**
