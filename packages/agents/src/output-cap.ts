@@ -1,4 +1,5 @@
 import { StringDecoder } from "node:string_decoder";
+import { formatBytes } from "@loopy/config/bytes";
 
 type Stream = "stdout" | "stderr";
 
@@ -10,13 +11,6 @@ export interface CutOutput {
 }
 
 const TAIL_BYTES = 64 * 1024;
-
-function formatBytes(n: number): string {
-  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GB`;
-  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${n} bytes`;
-}
 
 function countNewlines(buffer: Buffer): number {
   let n = 0;

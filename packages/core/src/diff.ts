@@ -1,3 +1,4 @@
+import { formatBytes } from "@loopy/config/bytes";
 import { git, gitCapped } from "./git.ts";
 
 export interface FileChange {
@@ -86,12 +87,23 @@ function rawBlobs(output: string): Array<{ src: string; dst: string }> {
   return blobs;
 }
 
-/** At most this many binary files get their size looked up (one `git cat-file` each). */
-const MAX_BINARY_SIZES = 200;
 const NO_BLOB = /^0+$/;
 
-function formatBytes(n: number): string {
-  return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KB` : `${n} bytes`;
+/** Sets `bytes` on the binary files (the new side; the old one for a deletion), with one `git cat-file --batch-check` for all. */
+async function sizeBinaries(root: string, files: FileChange[], blobs: Array<{ src: string; dst: string }>): Promise<void> {
+  const wanted = new Map<FileChange, string>();
+  for (const [index, file] of files.entries()) {
+    const blob = blobs[index];
+    const sha = blob && !NO_BLOB.test(blob.dst) ? blob.dst : blob?.src;
+    if (file.binary && sha && !NO_BLOB.test(sha)) wanted.set(file, sha);
+  }
+  if (wanted.size === 0) return;
+  const answer = await gitCapped(root, ["cat-file", "--batch-check=%(objectname) %(objectsize)"], 1024 * 1024, [...wanted.values()].join("\n") + "\n").catch(() => null);
+  const sizes = new Map((answer?.stdout.toString("utf8") ?? "").split("\n").map((line) => line.split(" ") as [string, string]));
+  for (const [file, sha] of wanted) {
+    const size = Number(sizes.get(sha));
+    if (Number.isFinite(size)) file.bytes = size;
+  }
 }
 
 /**
@@ -107,17 +119,7 @@ export async function diffCommits(root: string, baseSha: string, headSha: string
   const unquoted = ["-c", "core.quotePath=false"];
   const raw = await git(root, ["diff", ...fixed, "--raw", "--numstat", "-z", "-M", "--no-abbrev", baseSha, headSha], { trim: false });
   const files = parseRawNumstat(raw);
-  const blobs = rawBlobs(raw);
-  let sized = 0;
-  for (const [index, file] of files.entries()) {
-    if (!file.binary || sized >= MAX_BINARY_SIZES) continue;
-    const blob = blobs[index];
-    const sha = blob && !NO_BLOB.test(blob.dst) ? blob.dst : blob?.src;
-    if (!sha || NO_BLOB.test(sha)) continue;
-    sized++;
-    const size = Number(await git(root, ["cat-file", "-s", sha]).catch(() => "NaN"));
-    if (Number.isFinite(size)) file.bytes = size;
-  }
+  await sizeBinaries(root, files, rawBlobs(raw));
   const read = await gitCapped(root, [...unquoted, "diff", ...fixed, "-M", "--no-color", baseSha, headSha], maxBytes);
   let patch = read.stdout.toString("utf8");
   // Keep whole files; when even the first is larger than the limit, keep its first lines.
