@@ -48,11 +48,13 @@ export async function git(cwd: string, args: string[], options: { maxBuffer?: nu
 /**
  * Like `git` but reads at most `maxBytes` of stdout and then stops git, so a
  * huge output (a 50 MB diff) costs neither the memory nor the time to read it
- * all. `cut` says whether there was more.
+ * all. `cut` says whether there was more. `input` is written to its stdin.
  */
-export function gitCapped(cwd: string, args: string[], maxBytes: number): Promise<{ stdout: Buffer; cut: boolean }> {
+export function gitCapped(cwd: string, args: string[], maxBytes: number, input?: string): Promise<{ stdout: Buffer; cut: boolean }> {
   return new Promise((resolve, reject) => {
-    const child = spawn("git", ["-c", "core.hooksPath=/dev/null", ...args], { cwd, env: gitEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("git", ["-c", "core.hooksPath=/dev/null", ...args], { cwd, env: gitEnv(), stdio: ["pipe", "pipe", "pipe"] });
+    child.stdin.on("error", () => undefined); // git may exit (or be killed at the cap) before reading it all
+    child.stdin.end(input ?? "");
     const chunks: Buffer[] = [];
     let size = 0;
     let cut = false;
