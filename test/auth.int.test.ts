@@ -1,6 +1,6 @@
 import { stat, readFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { TRPCError } from "@trpc/server";
 import { appRouter } from "@loopy/api";
 import { actorOfRequest, CSRF_HEADER, SESSION_COOKIE } from "@loopy/api/http-auth";
@@ -16,8 +16,8 @@ import {
 } from "@loopy/core/auth/accounts";
 import { ROLES, type Actor, type Role } from "@loopy/core/auth/roles";
 import { createDb } from "@loopy/db/client";
+import { createTestDatabase } from "@loopy/db/test-database";
 import { createHarness, makeRepo, type Harness } from "./harness.ts";
-import { setUpTestServices } from "./services.ts";
 
 type AnyProcedure = { _def: { type: "query" | "mutation" | "subscription"; meta?: { role?: Role } } };
 // At run time `_def.procedures` is flat: "runs.launch" → procedure.
@@ -106,13 +106,13 @@ describe("users, tokens, sessions and first start", () => {
   });
 
   async function withOwnDatabase(fn: (db: Harness["services"]["db"]) => Promise<void>) {
-    const services = await setUpTestServices();
-    const db = createDb(await services.newDatabase());
+    const database = await createTestDatabase(inject("databaseUrl"));
+    const db = createDb(database.url);
     try {
       await fn(db);
     } finally {
       await db.$disconnect();
-      await services.cleanup();
+      await database.drop();
     }
   }
 
