@@ -69,6 +69,11 @@ export async function publishCancel(publisher: Redis, prefix: string, runId: str
 
 type Listener = (message: string) => void;
 
+/** Re-reads after a reconnect, for publishers (other connections) that come back later than the subscriber. */
+const SETTLE_RESYNCS_MS = [1_000, 3_000, 6_000, 10_000];
+/** How long after a re-read live messages are read from Postgres in order rather than trusted alone. */
+export const RESYNC_SETTLE_MS = 12_000;
+
 /**
  * One subscriber connection per process, shared by every listener (each SSE
  * stream, the worker's cancel handler), with reference-counted channels.
@@ -118,6 +123,9 @@ export class Subscriptions {
     clearInterval(this.poll);
     this.poll = undefined;
     this.resync();
+    // The publishers are other connections (in the worker) that may come back a little later than
+    // this one: what they failed to publish until then is in Postgres only. Read again a few times.
+    for (const ms of SETTLE_RESYNCS_MS) setTimeout(() => this.resync(), ms).unref?.();
   }
 
   private resync(): void {

@@ -7,7 +7,7 @@ import { RUN_STATUSES } from "@loopy/core/run-status";
 import { cancelRun, getRun, getRunDiff, launchRun, listRuns } from "@loopy/core/runs";
 import { listRunEvents, type StoredRunEvent } from "@loopy/core/run-events";
 import { fileLines, listCheckpointResults, listTurns, turnDiff } from "@loopy/core/review";
-import type { RunChange } from "@loopy/queue/event-bus";
+import { RESYNC_SETTLE_MS, type RunChange } from "@loopy/queue/event-bus";
 import { operatorProcedure, viewerProcedure, router } from "../trpc.ts";
 import { AsyncQueue } from "../async-queue.ts";
 
@@ -128,14 +128,22 @@ export const runsRouter = router({
           if (page.length < 1000) break;
         }
       };
+      // Shortly after a re-read, a live event may follow events whose publish was lost (the worker's
+      // publisher reconnects after this subscriber): then read from Postgres, in order, up to it.
+      let settleUntil = 0;
       try {
         yield* stored();
         for await (const item of live) {
           if (item === RESYNC) {
+            settleUntil = Date.now() + RESYNC_SETTLE_MS;
             yield* stored();
             continue;
           }
           if (sent.has(item.id)) continue;
+          if (Date.now() < settleUntil) {
+            yield* stored();
+            continue;
+          }
           sent.add(item.id);
           if (BigInt(item.id) > BigInt(after ?? "0")) after = item.id;
           yield tracked(item.id, item);
