@@ -5,6 +5,7 @@ import { experimentsCommand, exportCommand, importCommand, researchCommand, Rese
 import { fleetCommand, FleetUsageError } from "./fleet.ts";
 import { accessCommand, AccessUsageError } from "./access.ts";
 import { secretsCommand, SecretsUsageError } from "./secrets.ts";
+import { escapeJsonControls, guardTerminal } from "./terminal.ts";
 
 const HELP = `loopy: control a running Loopy (LOOPY_URL, default http://127.0.0.1:3000)
 Authenticates with LOOPY_TOKEN, else the token file in LOOPY_HOME (default ./.loopy) that npm start writes.
@@ -24,7 +25,8 @@ Usage:
   loopy runs [--project P] [--status S] [--limit N]
                                         list runs, newest first
   loopy show <run-id>                   a run's details
-  loopy logs <run-id> [--follow]        a run's log; --follow streams until the run needs a human or ends
+  loopy logs <run-id> [--follow] [--raw] a run's log; --follow streams until the run needs a human or ends;
+                                        --raw keeps the escape sequences agents printed
   loopy diff <run-id>                   the run's unified diff
   loopy cancel <run-id>                 cancel a queued or running run
   loopy checks <run-id>                 every checkpoint result of every turn
@@ -65,6 +67,7 @@ Usage:
                                         who launched, reviewed, approved, merged, changed what, and when
 
 Every command takes --json and then prints one JSON document.
+Terminal escape sequences and control characters (from agents' output) are removed from what is printed; --raw keeps them.
 Exit codes: 0 ok, 1 error, 2 bad usage, 3 the waited-for run failed, was cancelled or needs attention (a fleet: failed or was cancelled).`;
 
 class UsageError extends Error {}
@@ -79,6 +82,7 @@ const { values: flags, positionals } = (() => {
       allowPositionals: true,
       options: {
         json: { type: "boolean", default: false },
+        raw: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
         name: { type: "string" },
         project: { type: "string", short: "p" },
@@ -135,11 +139,17 @@ const { values: flags, positionals } = (() => {
   }
 })();
 
+// What agents wrote reaches the terminal without its escape sequences (see terminal.ts), unless --raw.
+if (!flags.raw) {
+  guardTerminal(process.stdout);
+  guardTerminal(process.stderr);
+}
+
 const baseUrl = process.env.LOOPY_URL || "http://127.0.0.1:3000";
 const client = createLoopyClient(baseUrl);
 
 function print(json: unknown, human: () => string) {
-  process.stdout.write(flags.json ? `${JSON.stringify(json, null, 2)}\n` : `${human()}\n`);
+  process.stdout.write(flags.json ? `${escapeJsonControls(JSON.stringify(json, null, 2))}\n` : `${human()}\n`);
 }
 
 function need(value: string | undefined, what: string): string {
