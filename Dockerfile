@@ -9,6 +9,6 @@ WORKDIR /app
 ENV NEXT_TELEMETRY_DISABLED=1 TURBO_TELEMETRY_DISABLED=1
 COPY . .
 RUN npm ci --no-audit --no-fund && npx turbo run build --filter=@loopy/web \
- && mkdir -p /data/loopy && chown 1000:1000 /data/loopy
+ && mkdir -p /data/loopy && chown 1000:1000 /data/loopy && chmod 700 /data/loopy
 EXPOSE 3000
 CMD ["npm", "run", "start", "-w", "@loopy/web", "--", "--hostname", "0.0.0.0", "--port", "3000"]

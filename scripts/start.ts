@@ -10,10 +10,10 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadEnv } from "@loopy/config/env";
+import { ensureLoopyHome } from "@loopy/config/home";
 import { ensureDatabase, type DatabaseChoice } from "@loopy/embedded/database";
 import { ensureRedis, type RedisChoice } from "@loopy/embedded/redis";
 import { startChild, stopChild, waitFor } from "@loopy/embedded/processes";
@@ -39,7 +39,8 @@ try {
   fail((error as Error).message);
 }
 const home = env.LOOPY_HOME;
-await mkdir(home, { recursive: true });
+// 0700: it holds the master key, tokens, the database and every worktree.
+await ensureLoopyHome(home);
 
 // One Loopy per LOOPY_HOME: the embedded database must have a single owner.
 const pidFile = path.join(home, "loopy.pid");

@@ -9,6 +9,7 @@ import { startResearchWorker } from "@loopy/queue/research-worker";
 import { parseDuration } from "@loopy/config/duration";
 import { RESERVED_SECRET } from "@loopy/core/profiles";
 import { describeSandbox } from "@loopy/agents/sandbox";
+import { ensureLoopyHome } from "@loopy/config/home";
 
 /**
  * The worker process: takes runs and research loops off their queues and executes them. It holds no
@@ -22,6 +23,8 @@ const publisher = createRedis(redisUrl, "worker");
 const log = (message: string) => console.log(`${new Date().toISOString()} ${message}`);
 // Probed once: with LOOPY_SANDBOX=on and no working bubblewrap the worker refuses to start.
 log(await describeSandbox(env.LOOPY_SANDBOX));
+// Started on its own (Docker), the worker is the first to use LOOPY_HOME: 0700, and the master key made now.
+await ensureLoopyHome(env.LOOPY_HOME, log);
 
 // Profiles may name API keys that are not stored secrets: then the worker's own environment variable of that name.
 const secrets = (names: string[]) => Object.fromEntries(names.filter((n) => !RESERVED_SECRET.test(n)).flatMap((n) => (process.env[n] ? [[n, process.env[n] as string]] : [])));

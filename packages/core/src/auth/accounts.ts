@@ -218,7 +218,7 @@ export interface AuthBootstrap {
 }
 
 async function writePrivate(file: string, content: string) {
-  await mkdir(path.dirname(file), { recursive: true });
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   await writeFile(file, content, { mode: 0o600 });
   await chmod(file, 0o600);
 }
