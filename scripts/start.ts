@@ -14,6 +14,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadEnv } from "@loopy/config/env";
 import { ensureLoopyHome } from "@loopy/config/home";
+import { ensureMasterKey } from "@loopy/core/secrets/master-key";
 import { ensureDatabase, type DatabaseChoice } from "@loopy/embedded/database";
 import { ensureRedis, type RedisChoice } from "@loopy/embedded/redis";
 import { startChild, stopChild, waitFor } from "@loopy/embedded/processes";
@@ -87,6 +88,9 @@ process.on("SIGTERM", () => void shutdown(0));
 
 try {
   console.log(`Loopy home: ${home}`);
+  // The master key from the first start (not the first `secret set`): there to back up from day one.
+  const masterKey = await ensureMasterKey({ value: env.LOOPY_MASTER_KEY, loopyHome: home });
+  if (masterKey.created) console.log(`Secrets:    created the master key ${masterKey.file} (0600); back it up with the database, stored secrets cannot be read without it`);
   database = await ensureDatabase(home, env.DATABASE_URL);
   console.log(`Database:   ${database.source === "embedded" ? `embedded PGlite (${path.join(home, "pgdata")})` : "DATABASE_URL"}${database.migrationsApplied.length ? `, applied ${database.migrationsApplied.length} migration(s)` : ""}`);
   redis = await ensureRedis(home, env.REDIS_URL);

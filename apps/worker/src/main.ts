@@ -10,6 +10,7 @@ import { parseDuration } from "@loopy/config/duration";
 import { RESERVED_SECRET } from "@loopy/core/profiles";
 import { describeSandbox } from "@loopy/agents/sandbox";
 import { ensureLoopyHome } from "@loopy/config/home";
+import { ensureMasterKey } from "@loopy/core/secrets/master-key";
 
 /**
  * The worker process: takes runs and research loops off their queues and executes them. It holds no
@@ -25,6 +26,8 @@ const log = (message: string) => console.log(`${new Date().toISOString()} ${mess
 log(await describeSandbox(env.LOOPY_SANDBOX));
 // Started on its own (Docker), the worker is the first to use LOOPY_HOME: 0700, and the master key made now.
 await ensureLoopyHome(env.LOOPY_HOME, log);
+const masterKey = await ensureMasterKey({ value: env.LOOPY_MASTER_KEY, loopyHome: env.LOOPY_HOME });
+if (masterKey.created) log(`created the master key ${masterKey.file} (0600); back it up with the database, stored secrets cannot be read without it`);
 
 // Profiles may name API keys that are not stored secrets: then the worker's own environment variable of that name.
 const secrets = (names: string[]) => Object.fromEntries(names.filter((n) => !RESERVED_SECRET.test(n)).flatMap((n) => (process.env[n] ? [[n, process.env[n] as string]] : [])));

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { openSecret, sealSecret } from "./crypto.ts";
-import { loadMasterKey, MASTER_KEY_FILE } from "./master-key.ts";
+import { ensureMasterKey, loadMasterKey, MASTER_KEY_FILE } from "./master-key.ts";
 import { secretNameProblem } from "./names.ts";
 
 describe("sealSecret / openSecret (AES-256-GCM)", () => {
@@ -71,6 +71,28 @@ describe("loadMasterKey", () => {
     await expect(loadMasterKey({ loopyHome: home })).rejects.toThrow(`run "chmod 600 ${file}"`);
     await chmod(file, 0o600);
     expect(await loadMasterKey({ loopyHome: home })).toHaveLength(32);
+  });
+});
+
+describe("ensureMasterKey (at start)", () => {
+  it("creates the key file (0600, in a 0700 home it makes) once and says so only then", async () => {
+    const home = path.join(await mkdtemp(path.join(tmpdir(), "loopy-key-")), "home");
+    const file = path.join(home, MASTER_KEY_FILE);
+    expect(await ensureMasterKey({ loopyHome: home })).toEqual({ file, created: true });
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect((await stat(home)).mode & 0o777).toBe(0o700);
+    const before = await readFile(file, "utf8");
+    expect(await ensureMasterKey({ loopyHome: home })).toEqual({ file, created: false });
+    expect(await readFile(file, "utf8")).toBe(before);
+  });
+
+  it("with LOOPY_MASTER_KEY writes no file; a key file others can read stops the start", async () => {
+    const home = await mkdtemp(path.join(tmpdir(), "loopy-key-"));
+    expect(await ensureMasterKey({ value: randomBytes(32).toString("hex"), loopyHome: home })).toEqual({ file: null, created: false });
+    await expect(stat(path.join(home, MASTER_KEY_FILE))).rejects.toThrow(/ENOENT/);
+    await writeFile(path.join(home, MASTER_KEY_FILE), `${randomBytes(32).toString("base64")}\n`, { mode: 0o644 });
+    await chmod(path.join(home, MASTER_KEY_FILE), 0o644);
+    await expect(ensureMasterKey({ loopyHome: home })).rejects.toThrow(/chmod 600/);
   });
 });
 

@@ -32,6 +32,25 @@ export function loadMasterKey(source: MasterKeySource): Promise<Buffer> {
   return key;
 }
 
+/**
+ * Called at start (`npm start`, every worker) so the key exists from the first start, not from the
+ * first `secret set`: it is there to back up with the database from day one, and a key file with a
+ * bad mode stops the start instead of a later run. `created` says this call made the file.
+ */
+export async function ensureMasterKey(source: MasterKeySource): Promise<{ file: string | null; created: boolean }> {
+  if (source.value) {
+    await loadMasterKey(source);
+    return { file: null, created: false };
+  }
+  const file = path.join(path.resolve(source.loopyHome), MASTER_KEY_FILE);
+  const existed = await stat(file).then(
+    () => true,
+    () => false,
+  );
+  await loadMasterKey(source);
+  return { file, created: !existed };
+}
+
 async function readOrCreate(source: MasterKeySource): Promise<Buffer> {
   if (source.value) {
     const bytes = masterKeyBytes(source.value);
@@ -41,7 +60,7 @@ async function readOrCreate(source: MasterKeySource): Promise<Buffer> {
   const file = path.join(path.resolve(source.loopyHome), MASTER_KEY_FILE);
   const existing = await readKeyFile(file);
   if (existing) return existing;
-  await mkdir(path.dirname(file), { recursive: true });
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   // Written whole to a temporary name, then linked into place: a process starting at the
   // same time either wins the link or reads the complete file the other one made.
   const temp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}`;
