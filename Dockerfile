@@ -1,7 +1,7 @@
 # One image for both processes; docker-compose.yml runs it as `web` and as `worker`.
 FROM node:20-bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git ca-certificates \
+ && apt-get install -y --no-install-recommends git ca-certificates bubblewrap \
  && rm -rf /var/lib/apt/lists/* \
  # Repositories are bind-mounted and owned by the host's user.
  && git config --system --add safe.directory '*'
