@@ -8,7 +8,9 @@ import { createResearchNotifier } from "@loopy/queue/research-bus";
 import { startResearchWorker } from "@loopy/queue/research-worker";
 import { parseDuration } from "@loopy/config/duration";
 import { RESERVED_SECRET } from "@loopy/core/profiles";
-import { describeSandbox } from "@loopy/agents/sandbox";
+import { describeSandbox, sandboxStatus } from "@loopy/agents/sandbox";
+import { publishWorkerSandbox } from "@loopy/queue/worker-sandbox";
+import { hostname } from "node:os";
 import { ensureLoopyHome } from "@loopy/config/home";
 import { ensureMasterKey } from "@loopy/core/secrets/master-key";
 
@@ -28,6 +30,16 @@ log(await describeSandbox(env.LOOPY_SANDBOX));
 await ensureLoopyHome(env.LOOPY_HOME, log);
 const masterKey = await ensureMasterKey({ value: env.LOOPY_MASTER_KEY, loopyHome: env.LOOPY_HOME });
 if (masterKey.created) log(`created the master key ${masterKey.file} (0600); back it up with the database, stored secrets cannot be read without it`);
+
+// Whether agents run confined here, for the web's banner (refreshed while the worker lives, removed when it stops).
+const sandbox = env.LOOPY_SANDBOX === "off" ? { ok: false as const, reason: "sandbox off" } : await sandboxStatus();
+const stopSandboxReport = publishWorkerSandbox(publisher, env.LOOPY_REDIS_PREFIX, {
+  host: hostname(),
+  pid: process.pid,
+  mode: env.LOOPY_SANDBOX,
+  confined: sandbox.ok,
+  reason: sandbox.ok ? null : sandbox.reason,
+});
 
 // Profiles may name API keys that are not stored secrets: then the worker's own environment variable of that name.
 const secrets = (names: string[]) => Object.fromEntries(names.filter((n) => !RESERVED_SECRET.test(n)).flatMap((n) => (process.env[n] ? [[n, process.env[n] as string]] : [])));
@@ -86,7 +98,7 @@ async function shutdown(signal: string) {
   // Research loops are handed over at once: their experiment is re-queued and the next worker resumes them.
   const graceMs = parseDuration(env.LOOPY_SHUTDOWN_GRACE);
   log(`${signal}: stopping; ${worker.inProgress()} run(s) in progress get ${env.LOOPY_SHUTDOWN_GRACE} to finish, handing over ${research.inProgress()} research loop(s)`);
-  await Promise.all([worker.close({ graceMs }), research.close(), webhooks?.()]);
+  await Promise.all([worker.close({ graceMs }), research.close(), webhooks?.(), stopSandboxReport()]);
   publisher.disconnect();
   await db.$disconnect();
   process.exit(0);

@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import type { ReactNode } from "react";
 import { Nav } from "~/components/nav";
+import { SandboxBanner } from "~/components/sandbox-banner";
 import { Providers } from "~/trpc/client";
 import "./globals.css";
 
@@ -12,6 +13,7 @@ export default function RootLayout({ children }: { children: ReactNode }) {
       <body className="min-h-screen font-sans antialiased">
         <Providers>
           <Nav />
+          <SandboxBanner />
           <main className="mx-auto max-w-7xl px-6 py-6">{children}</main>
         </Providers>
       </body>

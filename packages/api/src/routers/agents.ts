@@ -1,4 +1,5 @@
 import { agentNames, findAgent } from "@loopy/agents/registry";
+import { readWorkerSandboxes } from "@loopy/queue/worker-sandbox";
 import { viewerProcedure, router } from "../trpc.ts";
 
 export const agentsRouter = router({
@@ -11,4 +12,9 @@ export const agentsRouter = router({
       }),
     ),
   ),
+  /**
+   * Each live worker's sandbox: whether its agents run inside bubblewrap and, when not, why
+   * (LOOPY_SANDBOX=off, or bubblewrap missing or not working there). The web shows a banner for the unconfined ones.
+   */
+  sandbox: viewerProcedure.query(({ ctx }) => readWorkerSandboxes(ctx.services.redis, ctx.services.prefix)),
 });
