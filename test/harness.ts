@@ -22,9 +22,9 @@ export const AGENT_BIN_DIR = path.resolve(path.dirname(fileURLToPath(import.meta
 /** What the worker's environment would hold for secret names in tests (the fake servers accept anything). */
 const TEST_SECRETS: Record<string, string> = { ANTHROPIC_API_KEY: "test-key", OPENAI_API_KEY: "test-key", CLAUDE_CODE_MAX_RETRIES: "0" };
 
-/** A temporary git repository with one commit on `main`. */
-export async function makeRepo(files: Record<string, string> = { "README.md": "hello colour world\n" }): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), "loopy-repo-"));
+/** A temporary git repository with one commit on `main` (under `parent`, else the temporary folder). */
+export async function makeRepo(files: Record<string, string> = { "README.md": "hello colour world\n" }, parent = tmpdir()): Promise<string> {
+  const dir = await mkdtemp(path.join(parent, "loopy-repo-"));
   const git = (...args: string[]) => execFileSync("git", args, { cwd: dir, stdio: "pipe" });
   git("init", "-q", "-b", "main");
   for (const [name, content] of Object.entries(files)) {
@@ -53,9 +53,9 @@ export interface Harness {
    * (LOOPY_SANDBOX) is off unless asked for: many tests' commands record marks outside their
    * worktree and read `$$`, which bubblewrap rightly prevents (see test/secrets.int.test.ts).
    */
-  startWorker(concurrency?: number, options?: { sandbox?: "auto" | "on" | "off" }): Promise<() => Promise<void>>;
-  /** Starts an in-process research worker like apps/worker does (short leases, for crash tests). */
-  startResearchWorker(options?: { concurrency?: number; leaseMs?: number }): Promise<ResearchWorkerHandle>;
+  startWorker(concurrency?: number, options?: { sandbox?: "auto" | "on" | "off"; allowHosts?: string[] }): Promise<() => Promise<void>>;
+  /** Starts an in-process research worker like apps/worker does (short leases, for crash tests; unsandboxed unless asked). */
+  startResearchWorker(options?: { concurrency?: number; leaseMs?: number; sandbox?: "auto" | "on" | "off"; allowHosts?: string[] }): Promise<ResearchWorkerHandle>;
   /** Shuts down every research worker started by startResearchWorker (they hand their loops over). */
   closeResearchWorkers(): Promise<void>;
   /**
@@ -107,6 +107,7 @@ export async function createHarness(): Promise<Harness> {
         agentBinDirs: env.agentBinDirs,
         secrets: (names) => Object.fromEntries(names.flatMap((n) => (TEST_SECRETS[n] ? [[n, TEST_SECRETS[n]]] : []))),
         sandbox: options.sandbox ?? "off",
+        egress: { allowHosts: options.allowHosts ?? [], denyHosts: servicesOf(env) },
       });
       const stop = () => worker.close({ cancelRunning: true });
       stops.push(stop);
@@ -122,7 +123,8 @@ export async function createHarness(): Promise<Harness> {
         loopyHome: home,
         agentBinDirs: env.agentBinDirs,
         leaseMs: options.leaseMs ?? 2_000,
-        sandbox: "off",
+        sandbox: options.sandbox ?? "off",
+        egress: { allowHosts: options.allowHosts ?? [], denyHosts: servicesOf(env) },
         fleetChanged: (fleetId, status) => services.notifier.fleetChanged?.(fleetId, status) ?? Promise.resolve(),
       });
       stops.push(() => worker.close());
@@ -156,6 +158,15 @@ export async function createHarness(): Promise<Harness> {
       await rm(home, { recursive: true, force: true });
     },
   };
+}
+
+/** The test's database and Redis as host:port, which sandboxed processes must never reach (as apps/worker denies them). */
+function servicesOf(env: { DATABASE_URL?: string; REDIS_URL?: string }): string[] {
+  return [env.DATABASE_URL, env.REDIS_URL].flatMap((u) => {
+    if (!u) return [];
+    const url = new URL(u);
+    return [`${url.hostname}:${url.port || (url.protocol.startsWith("redis") ? "6379" : "5432")}`];
+  });
 }
 
 /** Waits until `check` returns a value (not undefined), polling the database-backed API. */

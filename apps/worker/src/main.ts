@@ -44,6 +44,12 @@ const stopSandboxReport = publishWorkerSandbox(publisher, env.LOOPY_REDIS_PREFIX
 // Profiles may name API keys that are not stored secrets: then the worker's own environment variable of that name.
 const secrets = (names: string[]) => Object.fromEntries(names.filter((n) => !RESERVED_SECRET.test(n)).flatMap((n) => (process.env[n] ? [[n, process.env[n] as string]] : [])));
 
+// Sandboxed processes reach only these hosts (and their model endpoint); Loopy's own services never, whatever is allowed.
+const egress = {
+  allowHosts: env.LOOPY_EGRESS_ALLOW.split(",").map((h) => h.trim()).filter(Boolean),
+  denyHosts: loopyServices([env.DATABASE_URL, redisUrl], env.PORT),
+};
+
 const runNotifier = createRunNotifier(publisher, env.LOOPY_REDIS_PREFIX);
 const worker = await startRunWorker({
   db,
@@ -56,6 +62,7 @@ const worker = await startRunWorker({
   secrets,
   masterKey: env.LOOPY_MASTER_KEY,
   sandbox: env.LOOPY_SANDBOX,
+  egress,
   log,
   maxRunning: env.LOOPY_MAX_RUNNING,
   leaseMs: parseDuration(env.LOOPY_RUN_LEASE),
@@ -71,6 +78,7 @@ const research = await startResearchWorker({
   secrets,
   masterKey: env.LOOPY_MASTER_KEY,
   sandbox: env.LOOPY_SANDBOX,
+  egress,
   leaseMs: parseDuration(env.LOOPY_RESEARCH_LEASE),
   log,
   fleetChanged: (fleetId, status) => runNotifier.fleetChanged?.(fleetId, status) ?? Promise.resolve(),
@@ -106,3 +114,22 @@ async function shutdown(signal: string) {
 process.on("unhandledRejection", (error) => log(`unhandled rejection: ${(error as Error)?.stack ?? String(error)}`));
 process.on("SIGINT", () => void shutdown("SIGINT"));
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
+
+/** host:port of Loopy's database and Redis (from their URLs) and web port, under every name of this machine. */
+function loopyServices(urls: Array<string | undefined>, webPort: number): string[] {
+  const targets = new Set<string>();
+  const local = ["127.0.0.1", "localhost", "[::1]", "0.0.0.0"];
+  for (const url of urls) {
+    if (!url) continue;
+    try {
+      const u = new URL(url);
+      const port = u.port || (u.protocol.startsWith("redis") ? "6379" : "5432");
+      targets.add(`${u.hostname}:${port}`);
+      if (local.includes(u.hostname)) for (const name of local) targets.add(`${name}:${port}`);
+    } catch {
+      // not a URL: loadEnv already refused it
+    }
+  }
+  for (const name of local) targets.add(`${name}:${webPort}`);
+  return [...targets];
+}

@@ -77,6 +77,14 @@ export interface AgentAdapter {
   readonly takes: "prompt" | "command";
   /** Whether a follow-up can continue the same session. */
   readonly resumable: boolean;
+  /**
+   * Present for agents whose own process calls the model (the CLIs): the
+   * endpoint it calls when the profile sets no base URL. A sandboxed turn
+   * routes it through the egress gateway, which holds the API key. Absent for
+   * agents that call no model from a child process (a command, Loopy's own
+   * agent, which calls the model from the worker).
+   */
+  readonly modelEndpoint?: { defaultUrl?: string };
   /** Null when the agent can run here; otherwise what is missing, in words a user can act on. */
   unavailable(input: Pick<AgentRunInput, "binDirs" | "profile" | "env">): Promise<string | null>;
   run(input: AgentRunInput, emit: EmitAgentEvent): Promise<AgentOutcome>;

@@ -18,6 +18,7 @@ export const claudeCodeAgent: AgentAdapter = {
   label: "Claude Code",
   takes: "prompt",
   resumable: true,
+  modelEndpoint: { defaultUrl: "https://api.anthropic.com" },
   unavailable: (input) => binary.unavailable(input),
   async run(input, emit) {
     const bin = await binary.resolve(input);

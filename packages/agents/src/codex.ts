@@ -20,6 +20,7 @@ export const codexAgent: AgentAdapter = {
   label: "Codex CLI",
   takes: "prompt",
   resumable: true,
+  modelEndpoint: { defaultUrl: "https://api.openai.com/v1" },
   unavailable: (input) => binary.unavailable(input),
   async run(input, emit) {
     const bin = await binary.resolve(input);

@@ -17,6 +17,7 @@ export const geminiAgent: AgentAdapter = {
   label: "Gemini CLI",
   takes: "prompt",
   resumable: true,
+  modelEndpoint: { defaultUrl: "https://generativelanguage.googleapis.com" },
   unavailable: (input) => binary.unavailable(input),
   async run(input, emit) {
     const bin = await binary.resolve(input);

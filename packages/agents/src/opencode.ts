@@ -16,6 +16,8 @@ export const opencodeAgent: AgentAdapter = {
   label: "opencode",
   takes: "prompt",
   resumable: true,
+  // Without a base URL opencode picks its provider from its own configuration: only a profile base URL goes through the gateway.
+  modelEndpoint: {},
   unavailable: (input) => binary.unavailable(input),
   async run(input, emit) {
     const bin = await binary.resolve(input);

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { StringDecoder } from "node:string_decoder";
 import { childEnv } from "./child-env.ts";
-import { sandboxArgv, type SandboxPolicy } from "./sandbox.ts";
+import { confine, type SandboxPolicy } from "./sandbox.ts";
 import { OutputCap } from "./output-cap.ts";
 
 export interface ProcessOptions {
@@ -28,7 +28,7 @@ export interface ProcessOptions {
   baseEnv?: Record<string, string>;
   /** Called once the process exists, with its pid (also its process group id). */
   onSpawn?: (pid: number) => void;
-  /** Confine the process (bubblewrap), see `sandboxArgv`; none when absent. */
+  /** Confine the process (bubblewrap), see `confine`; none when absent. */
   sandbox?: SandboxPolicy;
 }
 
@@ -47,7 +47,7 @@ export interface ProcessResult {
  * Runs a shell command in its own process group and streams its output line by
  * line. On timeout or abort the whole group (the command and every child it
  * started) gets SIGTERM, then SIGKILL after a grace period, so nothing outlives
- * the run. With `sandbox`, it runs inside bubblewrap (see `sandboxArgv`); the
+ * the run. With `sandbox`, it runs inside bubblewrap (see `confine`); the
  * group is still bwrap's, so the kill reaches everything inside it. Resolves
  * once the process and its output streams have closed.
  */
@@ -55,7 +55,16 @@ export async function runProcess(options: ProcessOptions): Promise<ProcessResult
   const started = Date.now();
   const maxLine = options.maxLineLength ?? 16_384;
   const grace = options.killGraceMs ?? 2_000;
-  const [file, ...args] = await sandboxArgv(options.sandbox, options.cwd, options.argv ?? ["bash", "-c", options.shellCommand ?? "true"]);
+  const confined = await confine(options.sandbox, options.cwd, options.argv ?? ["bash", "-c", options.shellCommand ?? "true"]);
+  try {
+    return await spawnAndWait(options, confined.argv, confined.env, started, maxLine, grace);
+  } finally {
+    await confined.close();
+  }
+}
+
+function spawnAndWait(options: ProcessOptions, argv: [string, ...string[]], confinedEnv: Record<string, string>, started: number, maxLine: number, grace: number): Promise<ProcessResult> {
+  const [file, ...args] = argv;
   return new Promise((resolve, reject) => {
     if (options.signal?.aborted) {
       resolve({ exitCode: null, signal: null, timedOut: false, cancelled: true, durationMs: 0, pid: undefined });
@@ -64,7 +73,7 @@ export async function runProcess(options: ProcessOptions): Promise<ProcessResult
     const child = spawn(file, args, {
       cwd: options.cwd,
       // Cast: Next's types make NODE_ENV mandatory in ProcessEnv; a child does not need it.
-      env: childEnv(options.env, options.baseEnv) as NodeJS.ProcessEnv,
+      env: childEnv({ ...options.env, ...confinedEnv }, options.baseEnv) as NodeJS.ProcessEnv,
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -19,10 +19,14 @@ async function processesWith(marker: string): Promise<number[]> {
   return pids;
 }
 
-/** A repository with a worktree under a LOOPY_HOME, as a run has; a file outside both, not under /tmp (which is private inside). */
+/**
+ * A repository (not under /tmp, which is private inside) and a workspace under a LOOPY_HOME, as a run
+ * has: a folder with a `.git` of its own that borrows the repository's objects (core's workspace.ts
+ * makes it with plain files; `git clone --shared` makes the same here); a file outside both.
+ */
 async function setUp() {
   const home = await mkdtemp(path.join(tmpdir(), "loopy-sbx-home-"));
-  const repo = await mkdtemp(path.join(tmpdir(), "loopy-sbx-repo-"));
+  const repo = await mkdtemp(path.join("/var/tmp", "loopy-sbx-repo-"));
   const git = (cwd: string, ...args: string[]) => execFileSync("git", args, { cwd, stdio: "pipe" }).toString().trim();
   git(repo, "init", "-q", "-b", "main");
   await writeFile(path.join(repo, "README.md"), "hello\n");
@@ -30,13 +34,14 @@ async function setUp() {
   git(repo, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-q", "-m", "initial");
   const worktree = path.join(home, "worktrees", "r1");
   await mkdir(path.dirname(worktree), { recursive: true });
-  git(repo, "worktree", "add", "-q", "-B", "loopy/run-r1", worktree, "main");
+  git(repo, "clone", "-q", "--shared", "--no-hardlinks", repo, worktree);
+  git(worktree, "checkout", "-q", "-B", "loopy/run-r1");
   await writeFile(path.join(home, "master.key"), "the master key\n", { mode: 0o600 });
   const outsideDir = await mkdtemp(path.join("/var/tmp", "loopy-sbx-outside-"));
   const outside = path.join(outsideDir, "file.txt");
   await writeFile(outside, "original\n");
   const state = path.join(home, "agent-state", "r1");
-  const policy: SandboxPolicy = { mode: "on", hide: [home], writable: [state] };
+  const policy: SandboxPolicy = { mode: "on", hide: [home], writable: [state], readOnly: [path.join(repo, ".git", "objects")] };
   return { home, repo, worktree, outside, state, policy, git };
 }
 
@@ -82,29 +87,45 @@ describe.skipIf(!status.ok)(`bubblewrap sandbox${status.ok ? "" : ` (SKIPPED: ${
     expect(peek.exitCode).not.toBe(0);
   });
 
-  it("git commit works inside the sandbox, while git's config, hooks and pointers stay read-only", async () => {
+  it("git commit works in the workspace's own .git, while the project's refs, config, hooks and objects stay read-only", async () => {
     const s = await setUp();
     const commit = await sh("echo change > a.txt && git add -A && git -c user.name=Agent -c user.email=a@example.com commit -q -m 'agent commit' && git log --oneline -1", s.worktree, s.policy);
     expect(commit.exitCode, commit.output).toBe(0);
-    expect(s.git(s.repo, "log", "-1", "--format=%s", "loopy/run-r1")).toBe("agent commit");
     const common = path.join(s.repo, ".git");
     for (const attempt of [
       `echo 'exit 0' > ${common}/hooks/pre-commit`,
-      `git config core.hooksPath /tmp`,
-      `echo 'gitdir: /tmp/x' > .git`,
-      `echo /tmp/x > ${common}/worktrees/r1/commondir`,
-      `echo '[core]' > ${common}/worktrees/r1/config.worktree`,
-      // Only its own branch's folder of refs is writable: main and new branches elsewhere are not.
-      "git update-ref refs/heads/main HEAD",
-      "git branch elsewhere",
+      `git --git-dir=${common} config core.hooksPath /tmp`,
+      `git --git-dir=${common} config core.fsmonitor 'touch /var/tmp/x'`,
+      `git --git-dir=${common} update-ref refs/heads/main HEAD`,
+      `git --git-dir=${common} branch elsewhere`,
+      `echo 'ref: refs/heads/x' > ${common}/HEAD`,
+      `f=$(find ${common}/objects -type f -path '*/[0-9a-f][0-9a-f]/*' | head -n1); chmod u+w "$f" && echo x > "$f"`,
+      `touch ${common}/objects/new-file`,
     ]) {
       const r = await sh(attempt, s.worktree, s.policy);
       expect(r.exitCode, attempt).not.toBe(0);
     }
-    expect(await readFile(path.join(common, "config"), "utf8")).not.toContain("hooksPath");
+    expect(await readFile(path.join(common, "config"), "utf8")).not.toMatch(/hooksPath|fsmonitor/);
     expect(s.git(s.repo, "log", "-1", "--format=%s", "main")).toBe("initial");
-    expect(await readFile(path.join(s.worktree, ".git"), "utf8")).toContain(path.join(common, "worktrees"));
+    expect(s.git(s.repo, "fsck", "--no-dangling")).toBe("");
   }, 30_000);
+
+  it("has a network of its own: the machine's services are out of reach", async () => {
+    const s = await setUp();
+    const { createServer } = await import("node:net");
+    const server = createServer((socket) => socket.end("hello\n"));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const probe = `timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port} && head -n1 <&3'`;
+      expect((await sh(probe, s.worktree, { mode: "off" })).output).toBe("hello");
+      const inside = await sh(probe, s.worktree, s.policy);
+      expect(inside.exitCode).not.toBe(0);
+      expect(inside.output).not.toContain("hello");
+    } finally {
+      server.close();
+    }
+  });
 
   it("hides LOOPY_HOME (the master key, other runs) and the worker's processes", async () => {
     const s = await setUp();

@@ -1,9 +1,12 @@
 import { execFile } from "node:child_process";
-import { existsSync, realpathSync, statSync } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { existsSync, realpathSync } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
+import { randomBytes } from "node:crypto";
+import { homedir } from "node:os";
 import { childEnv } from "./child-env.ts";
+import { BRIDGE_PATH, bridgeArgv, openEgress, type EgressGateway } from "./egress/egress.ts";
 import { findExecutable } from "./executables.ts";
 
 const exec = promisify(execFile);
@@ -19,12 +22,69 @@ export interface SandboxPolicy {
   writable?: string[];
   /** Folders replaced by an empty one (LOOPY_HOME: the master key, the CLI token, other runs' worktrees). */
   hide?: string[];
+  /**
+   * Folders visible read-only even under a hidden or private folder: the
+   * project's git objects, which the workspace's `.git` borrows. Given by
+   * Loopy, never read from the workspace (the agent could point it anywhere).
+   */
+  readOnly?: string[];
+  /** Device files passed through (a research experiment's GPUs: /dev/nvidia*, /dev/dri). */
+  devices?: string[];
+  /**
+   * What it may reach over the network. A confined process always has a
+   * network namespace of its own (only its own loopback): Loopy's database,
+   * Redis and web ports, and every other service of the machine, are out of
+   * reach. With `network`, an egress proxy that the worker runs for this one
+   * process lets it reach the allowed hosts (HTTP CONNECT and plain HTTP,
+   * `HTTPS_PROXY`/`HTTP_PROXY` inside), the model gateways (the agent's base
+   * URL; the gateway adds the API key, which the agent never holds) and
+   * Loopy's own forwards (a research experiment's metrics endpoint).
+   */
+  network?: SandboxNetwork;
 }
+
+export interface SandboxNetwork {
+  /** A folder of Loopy's (under LOOPY_HOME) where each process's socket folder is made. */
+  socketRoot: string;
+  /** Hosts the proxy may reach: "example.com", "example.com:8443", "*.example.com", "127.0.0.1:9000". */
+  allowHosts?: string[];
+  /** host:port pairs always refused (Loopy's database, Redis, web). */
+  denyHosts?: string[];
+  /** Model endpoints, each served inside on 127.0.0.1:`port`. */
+  gateways?: Array<EgressGateway & { port: number }>;
+  /** Loopy's own endpoints, each served inside on 127.0.0.1:`port` and piped to host:targetPort. */
+  forwards?: Array<{ name: string; host: string; targetPort: number; port: number }>;
+  /** Called for every refused connection (the run's log says what the process tried). */
+  onDenied?: (target: string, reason: string) => void;
+}
+
+/** Inside the sandbox: where the egress proxy listens (HTTP_PROXY), and where the socket folder is mounted. */
+export const EGRESS_PROXY_PORT = 3128;
+const EGRESS_MOUNT = "/run/loopy-egress";
 
 export type SandboxStatus = { ok: true; bwrap: string } | { ok: false; reason: string };
 
 /** Every sandbox starts with these; the probe runs them too, so "works here" means exactly this. */
-const BASE = ["--die-with-parent", "--unshare-pid", "--cap-drop", "ALL", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"];
+const BASE = [
+  "--die-with-parent",
+  "--unshare-pid",
+  "--unshare-net",
+  "--unshare-ipc",
+  "--cap-drop",
+  "ALL",
+  "--ro-bind",
+  "/",
+  "/",
+  "--dev",
+  "/dev",
+  "--proc",
+  "/proc",
+  "--tmpfs",
+  "/tmp",
+  // Unix sockets of the machine's services (PostgreSQL, Redis, Docker, D-Bus, the user's agents) live here.
+  "--tmpfs",
+  "/run",
+];
 
 let status: Promise<SandboxStatus> | undefined;
 
@@ -56,75 +116,95 @@ export async function describeSandbox(mode: SandboxPolicy["mode"]): Promise<stri
   return `sandbox: none: ${found.reason}; agents and checkpoints run unconfined (LOOPY_SANDBOX=off silences this)`;
 }
 
+/** A process ready to spawn: its argv (wrapped), extra environment, and what to undo once it ended. */
+export interface Confined {
+  argv: [string, ...string[]];
+  env: Record<string, string>;
+  /** Whether bubblewrap confines it. */
+  sandboxed: boolean;
+  close(): Promise<void>;
+}
+
 /**
  * `argv` wrapped in bubblewrap according to `policy`, or `argv` itself when
  * the policy is off, or auto and bubblewrap cannot run.
  *
- * Inside: the whole filesystem read-only, a private /tmp, /dev and /proc of
- * its own (its own process namespace: it cannot see, signal or read the
- * environment of the worker), no capabilities, LOOPY_HOME hidden, the network
- * shared (agents call model APIs). Writable: the working folder, the
- * `writable` folders, and of the repository's git folder what a commit needs
- * (objects, refs, logs, the worktree's own admin folder); its config, hooks
- * and the files that say where the git folder is stay read-only, since Loopy
- * itself runs git there after the agent.
+ * Inside: the whole filesystem read-only, a private /tmp and /run, /dev and
+ * /proc of its own (its own process namespace: it cannot see, signal or read
+ * the environment of the worker), its own network namespace (see
+ * `SandboxPolicy.network`), no capabilities, LOOPY_HOME and the worker's home
+ * folder hidden (keys, tokens, credentials of other tools). Writable: the
+ * working folder and the `writable` folders. A workspace's `.git` is the
+ * agent's own (see core's workspace.ts); the project's objects it borrows are
+ * mounted read-only.
  */
-export async function sandboxArgv(policy: SandboxPolicy | undefined, cwd: string, argv: [string, ...string[]]): Promise<[string, ...string[]]> {
-  if (!policy || policy.mode === "off") return argv;
+export async function confine(policy: SandboxPolicy | undefined, cwd: string, argv: [string, ...string[]]): Promise<Confined> {
+  const none: Confined = { argv, env: {}, sandboxed: false, close: async () => undefined };
+  if (!policy || policy.mode === "off") return none;
   const found = await sandboxStatus();
   if (!found.ok) {
     if (policy.mode === "on") throw new Error(`LOOPY_SANDBOX is on, but ${found.reason}`);
     // "auto": the worker said once at start why it runs without (see `describeSandbox`).
-    return argv;
+    return none;
   }
   const real = (p: string) => (existsSync(p) ? realpathSync(p) : path.resolve(p));
   const dir = real(cwd);
   const args = [...BASE];
-  const covered = ["/tmp"];
-  for (const hidden of policy.hide ?? []) {
+  const covered = ["/tmp", "/run"];
+  const home = homedir();
+  for (const hidden of [...(policy.hide ?? []), ...(home && home !== "/" ? [home] : [])]) {
     if (!existsSync(hidden)) continue;
-    args.push("--tmpfs", real(hidden));
-    covered.push(real(hidden));
+    const p = real(hidden);
+    if (dir === p || p.startsWith(`${dir}/`)) continue; // never hide the working folder itself
+    args.push("--tmpfs", p);
+    covered.push(p);
   }
-  // The program itself stays reachable when it is installed under the private /tmp or a hidden
-  // folder (a checkout of Loopy in /tmp, say): its package tree, read-only.
-  const program = programTree(argv[0], covered, real);
-  if (program) args.push("--ro-bind", program, program);
+  // Programs stay reachable when installed under a private or hidden folder (a checkout of Loopy in /tmp,
+  // node under the home folder): their package tree, read-only.
+  const network = policy.network;
+  const programs = [argv[0], ...(network ? [process.execPath, BRIDGE_PATH] : [])];
+  for (const tree of new Set(programs.map((p) => programTree(p, covered, real)).filter((t): t is string => t !== null))) args.push("--ro-bind", tree, tree);
   args.push("--bind", dir, dir);
-  const git = await gitLayout(dir);
-  const readOnly: string[] = [];
-  const emptyFiles: string[] = [];
-  if (git) {
-    // The common git folder readable (it may sit under a hidden or private folder), then what a commit writes:
-    // objects, and the refs (and their logs) of the checked-out branch's folder (refs/heads/loopy for a run),
-    // so the agent cannot move main or any other branch.
-    args.push("--ro-bind", git.common, git.common);
-    const writableGit = [path.join(git.common, "objects")];
-    if (git.branchDir) writableGit.push(path.join(git.common, git.branchDir), path.join(git.common, "logs", git.branchDir));
-    for (const p of writableGit) {
-      await mkdir(p, { recursive: true });
-      args.push("--bind", p, p);
-    }
-    if (git.admin !== git.common) args.push("--bind", git.admin, git.admin);
-    readOnly.push(path.join(git.common, "config"), path.join(git.common, "hooks"), path.join(git.admin, "commondir"), path.join(git.admin, "gitdir"));
-    if (git.dotGitFile) readOnly.push(path.join(dir, ".git"));
-    // Read by git (when the repository enables worktree config) with Loopy's own git calls after the turn:
-    // never written from inside. A missing one is covered with an empty file.
-    const worktreeConfig = path.join(git.admin, "config.worktree");
-    if (git.admin !== git.common) {
-      if (existsSync(worktreeConfig)) readOnly.push(worktreeConfig);
-      else emptyFiles.push(worktreeConfig);
-    }
-  }
+  for (const p of policy.readOnly ?? []) if (existsSync(p)) args.push("--ro-bind", real(p), real(p));
+  for (const d of policy.devices ?? []) if (existsSync(d)) args.push("--dev-bind", d, d);
   for (const w of policy.writable ?? []) {
     await mkdir(w, { recursive: true });
     const p = real(w);
     args.push("--bind", p, p);
   }
-  for (const p of readOnly) if (existsSync(p)) args.push("--ro-bind", p, p);
-  for (const p of emptyFiles) args.push("--ro-bind", "/dev/null", p);
+  const env: Record<string, string> = {};
+  let wrapped: [string, ...string[]] = argv;
+  let close = async () => undefined as void;
+  if (network) {
+    await mkdir(network.socketRoot, { recursive: true, mode: 0o700 });
+    const socketDir = path.join(network.socketRoot, randomBytes(6).toString("hex"));
+    const gateways = network.gateways ?? [];
+    const forwards = network.forwards ?? [];
+    const egress = await openEgress({
+      dir: socketDir,
+      allowHosts: network.allowHosts ?? [],
+      denyHosts: network.denyHosts,
+      gateways,
+      forwards: forwards.map((f) => ({ name: f.name, host: f.host, port: f.targetPort })),
+      onDenied: network.onDenied,
+    });
+    const inside = (socket: string) => path.posix.join(EGRESS_MOUNT, path.relative(socketDir, socket));
+    const entries = [
+      { port: EGRESS_PROXY_PORT, socket: inside(egress.proxySocket) },
+      ...gateways.map((g, i) => ({ port: g.port, socket: inside(egress.gatewaySockets[i]!) })),
+      ...forwards.map((f, i) => ({ port: f.port, socket: inside(egress.forwardSockets[i]!) })),
+    ];
+    args.push("--bind", socketDir, EGRESS_MOUNT);
+    wrapped = bridgeArgv(entries, argv) as [string, ...string[]];
+    const proxy = `http://127.0.0.1:${EGRESS_PROXY_PORT}`;
+    Object.assign(env, { HTTP_PROXY: proxy, HTTPS_PROXY: proxy, http_proxy: proxy, https_proxy: proxy, NO_PROXY: "127.0.0.1,localhost,::1", no_proxy: "127.0.0.1,localhost,::1" });
+    close = async () => {
+      await egress.close();
+      await rm(socketDir, { recursive: true, force: true });
+    };
+  }
   args.push("--setenv", "TMPDIR", "/tmp", "--chdir", dir, "--");
-  return [found.bwrap, ...args, ...argv];
+  return { argv: [found.bwrap, ...args, ...wrapped], env, sandboxed: true, close };
 }
 
 /**
@@ -140,28 +220,4 @@ function programTree(program: string, covered: string[], real: (p: string) => st
   const parts = resolved.split("/");
   const modules = parts.lastIndexOf("node_modules");
   return modules > 0 ? parts.slice(0, modules + 1).join("/") : path.dirname(resolved);
-}
-
-/**
- * Where the git folder of `dir` is: its own admin folder (a worktree's `.git/worktrees/<name>`), the
- * common one, and the folder of the checked-out branch's ref (`refs/heads/loopy`), none when detached.
- */
-async function gitLayout(dir: string): Promise<{ admin: string; common: string; dotGitFile: boolean; branchDir: string | null } | null> {
-  const dotGit = path.join(dir, ".git");
-  if (!existsSync(dotGit)) return null;
-  const branchDir = async (admin: string) => {
-    const ref = /^ref:\s*(refs\/heads\/\S+)\s*$/.exec(await readFile(path.join(admin, "HEAD"), "utf8").catch(() => ""))?.[1];
-    return ref && !ref.includes("..") ? path.dirname(ref) : null;
-  };
-  if (statSync(dotGit).isDirectory()) {
-    const admin = realpathSync(dotGit);
-    return { admin, common: admin, dotGitFile: false, branchDir: await branchDir(admin) };
-  }
-  const pointer = /^gitdir:\s*(.+)$/m.exec(await readFile(dotGit, "utf8"))?.[1]?.trim();
-  if (!pointer) return null;
-  const admin = path.resolve(dir, pointer);
-  if (!existsSync(admin)) return null;
-  const commonFile = path.join(admin, "commondir");
-  const common = existsSync(commonFile) ? path.resolve(admin, (await readFile(commonFile, "utf8")).trim()) : admin;
-  return { admin: realpathSync(admin), common: realpathSync(common), dotGitFile: true, branchDir: await branchDir(admin) };
 }

@@ -5,7 +5,7 @@ import { findAgent } from "@loopy/agents/registry";
 import { profileSecretNames, type AgentAdapter, type AgentOutcome, type AgentProfileConfig } from "@loopy/agents/adapter";
 import type { SandboxPolicy } from "@loopy/agents/sandbox";
 import type { RunStatus } from "@loopy/db/client";
-import { addWorktree, commitAll, git, removeWorktree } from "./git.ts";
+import { agentGitTampering, BranchMovedError, createWorkspace, removeWorkspace, resetWorkspace, restoreWorkspace, snapshotWorkspace } from "./workspace.ts";
 import { diffCommits, type RunDiff } from "./diff.ts";
 import { checkpointFeedback, resolveCheckpoints, runCheckpoints, saveCheckpointResults, type CheckpointOutcome } from "./checkpoints.ts";
 import { newId } from "./ids.ts";
@@ -20,6 +20,7 @@ import { killRunProcesses } from "./run-processes.ts";
 import { ensureLoopWorktree } from "./research/worktree.ts";
 import { secretsForAgent } from "./secrets/inject.ts";
 import { Redactor } from "./secrets/redact.ts";
+import { withModelGateway, workspaceSandbox, type EgressSettings } from "./confinement.ts";
 
 export interface ExecuteRunDeps extends CoreDeps {
   loopyHome: string;
@@ -30,6 +31,8 @@ export interface ExecuteRunDeps extends CoreDeps {
   masterKey?: string;
   /** LOOPY_SANDBOX: agents and command checkpoints run inside bubblewrap ("auto": when it works here). Off when not given; apps/worker passes the setting (default auto). */
   sandbox?: SandboxPolicy["mode"];
+  /** What sandboxed processes may reach through the egress proxy, and Loopy's own services they never may. */
+  egress?: EgressSettings;
   /** For fleet members: lets a member's turn update its fleet (budgets stop the others). */
   scheduler?: RunScheduler;
   /** LOOPY_MAX_RUNNING, for the fleet dispatcher. */
@@ -140,13 +143,11 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
     if (resume.worktreeReady) {
       // A take-over already put the worktree where the interrupted turn started.
     } else if (firstTurn || !existsSync(worktree)) {
-      await mkdir(path.dirname(worktree), { recursive: true });
-      if (firstTurn) await addWorktree(repo, worktree, run.branch, run.baseSha);
-      else {
-        // The worktree went away (a reboot that cleared it, a manual clean-up): bring it back from the branch.
-        await git(repo, ["worktree", "prune"]);
-        await git(repo, ["worktree", "add", worktree, run.branch]);
-      }
+      await mkdir(path.dirname(worktree), { recursive: true, mode: 0o700 });
+      const ws = { repo, dir: worktree, branch: run.branch };
+      // Else the worktree went away (a reboot that cleared it, a manual clean-up): bring it back from the branch.
+      if (firstTurn) await createWorkspace(ws, run.baseSha);
+      else await restoreWorkspace(ws, run.baseSha);
       await db.run.update({ where: { id: runId }, data: { worktreePath: worktree } });
       events.push({ type: "worktree", path: worktree, branch: run.branch, baseSha: run.baseSha });
     }
@@ -158,6 +159,7 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
       profile,
       worktree,
       repo,
+      branch: run.branch,
       baseSha: run.baseSha,
       timeoutMs: run.timeoutMs,
       sessionId: run.sessionId,
@@ -200,7 +202,7 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
     }
   }
   if (!ending.keepWorktree) {
-    await removeWorktree(repo, worktree).catch(() => undefined);
+    await removeWorkspace(repo, worktree).catch(() => undefined);
     await db.run.update({ where: { id: runId }, data: { worktreePath: null } }).catch(() => undefined);
     await rm(agentStateDir(deps.loopyHome, runId), { recursive: true, force: true }).catch(() => undefined);
   }
@@ -245,7 +247,7 @@ async function planResume(
   const leftovers = killed.length ? `; killed ${killed.length} process(es) it left` : "";
   const end = async (to: RunStatus, reason: string, keepWorktree = false): Promise<"ended"> => {
     if (!keepWorktree) {
-      await removeWorktree(repo, worktree).catch(() => undefined);
+      await removeWorkspace(repo, worktree).catch(() => undefined);
       await db.run.update({ where: { id: runId }, data: { worktreePath: null } }).catch(() => undefined);
       await rm(agentStateDir(deps.loopyHome, runId), { recursive: true, force: true }).catch(() => undefined);
     }
@@ -266,8 +268,7 @@ async function planResume(
   const startOf = (index: number) => turns.filter((t) => t.index < index && t.headSha).at(-1)?.headSha ?? run.baseSha;
   const resetTo = async (sha: string) => {
     await ensureLoopWorktree(repo, worktree, run.branch, run.baseSha);
-    await git(worktree, ["reset", "--hard", "--quiet", sha]);
-    await git(worktree, ["clean", "-fdq"]);
+    await resetWorkspace({ repo, dir: worktree, branch: run.branch }, sha);
   };
   if (open) {
     await resetTo(startOf(open.index));
@@ -295,6 +296,8 @@ interface TurnContext {
   profile: AgentProfileConfig;
   worktree: string;
   repo: string;
+  /** The run's branch, moved only by Loopy. */
+  branch: string;
   baseSha: string;
   timeoutMs: number;
   sessionId: string | null;
@@ -327,13 +330,17 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
   const { redactor } = ctx;
   const append = (list: Parameters<typeof appendRunEvents>[3]) => appendRunEvents(db, deps.notifier, runId, redactor.deep(list));
   // LOOPY_HOME is hidden from the sandbox (master key, CLI token, other runs); the agent's state folder is its HOME.
-  const sandbox = (writable: string[]): SandboxPolicy => ({ mode: deps.sandbox ?? "off", hide: [deps.loopyHome], writable });
+  // Its own network namespace; what the egress proxy refuses is said in the run's log.
+  const onDenied = (target: string, reason: string) => events.push({ type: "error", message: `network: refused ${target} (${reason})` });
+  const sandbox = (writable: string[]): Promise<SandboxPolicy> => workspaceSandbox(deps, { repo: ctx.repo, writable, onDenied });
 
   for (;;) {
     attempts++;
     let headSha: string;
     let diff: RunDiff;
     let lastMessage = "";
+    /** Set when the turn did something a human must look at before anything else runs (git tampering, a secret in a file). */
+    let securityStop: string | null = null;
     if (checksOnly) {
       // Taken over after the agent's turn had finished (its commit is stored): only its checks and the decision are left.
       checksOnly = false;
@@ -361,7 +368,7 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
       // An LLM agent's first turn starts with the project's memory.
       const instruction = !isCommand && turn.kind === "initial" ? withMemory(turn.prompt, (await currentMemory(db, ctx.projectId))?.content) : turn.prompt;
       const outcome: AgentOutcome = await ctx.adapter.run(
-        {
+        await withModelGateway(ctx.adapter, {
           cwd: ctx.worktree,
           instruction,
           env,
@@ -371,8 +378,8 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
           profile: ctx.profile,
           stateDir: agentStateDir(deps.loopyHome, runId),
           binDirs: deps.agentBinDirs,
-          sandbox: sandbox([agentStateDir(deps.loopyHome, runId)]),
-        },
+          sandbox: await sandbox([agentStateDir(deps.loopyHome, runId)]),
+        }),
         (raw) => {
           const event = redactor.deep(raw);
           if (event.type === "message") lastMessage = event.text;
@@ -395,7 +402,27 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
         ]);
       }
 
-      headSha = await commitAll(ctx.worktree, `loopy: run ${runId}, turn ${turn.index + 1}\n\n${turn.prompt.slice(0, 2000)}`);
+      // Loopy commits the files on its own branch; nothing the agent did to git is trusted (see workspace.ts).
+      const ws = { repo: ctx.repo, dir: ctx.worktree, branch: ctx.branch };
+      const tampering = agentGitTampering(ws);
+      const secretFiles = new Map<string, string[]>();
+      try {
+        const snapshot = await snapshotWorkspace(ws, {
+          parent: previousHead,
+          message: `loopy: run ${runId}, turn ${turn.index + 1}\n\n${redactor.text(turn.prompt.slice(0, 2000))}`,
+          rewrite: redactor.empty ? undefined : (file, content) => redactFile(redactor, file, content, secretFiles),
+        });
+        headSha = snapshot.sha;
+      } catch (error) {
+        if (!(error instanceof BranchMovedError)) throw error;
+        await append([{ type: "error", message: error.message }]);
+        return { to: "needs_attention", reason: error.message, keepWorktree: true };
+      }
+      if (tampering) securityStop = `${tampering}; Loopy committed the files on ${ctx.branch} as usual, review what it did`;
+      if (secretFiles.size > 0) {
+        const list = [...secretFiles].map(([file, names]) => `${file} (${names.join(", ")})`).join(", ");
+        securityStop = `${securityStop ? `${securityStop}; ` : ""}a secret's value was written to ${list}: committed with the value redacted, check the change before approving`;
+      }
       // Nothing committed since the base (a turn that changed nothing, a cancel): an empty diff without asking git.
       diff = headSha === ctx.baseSha ? emptyDiff() : await diffCommits(ctx.repo, ctx.baseSha, headSha);
       await append([
@@ -441,6 +468,7 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
         return isCommand ? { to: "failed", reason: outcome.reason, keepWorktree: false } : { to: "needs_attention", reason: outcome.reason, keepWorktree: true };
       }
       if (outcome.needsAttention) return { to: "needs_attention", reason: outcome.needsAttention, keepWorktree: true };
+      if (securityStop) return { to: "needs_attention", reason: securityStop, keepWorktree: true };
       const over = overBudget(ctx.profile, totals);
       if (over) return { to: "needs_attention", reason: over, keepWorktree: true };
     }
@@ -449,7 +477,7 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
     let results: CheckpointOutcome[] = [];
     if (ctx.checkpoints.length > 0) {
       await transitionRun(deps, runId, "verifying", { from: ["running"], keepStartedAt: true });
-      results = (await runCheckpoints(ctx.checkpoints, ctx.worktree, diff.files, { LOOPY_RUN_ID: runId, ...fleetEnv(ctx.fleet) }, ctx.signal, sandbox([]))).map((r) => ({
+      results = (await runCheckpoints(ctx.checkpoints, ctx.worktree, diff.files, { LOOPY_RUN_ID: runId, ...fleetEnv(ctx.fleet) }, ctx.signal, await sandbox([]))).map((r) => ({
         ...r,
         output: redactor.text(r.output),
       }));
@@ -520,4 +548,18 @@ function overBudget(profile: AgentProfileConfig, totals: { inputTokens: number; 
   const tokens = totals.inputTokens + totals.outputTokens;
   if (profile.budgetTokens !== undefined && tokens > profile.budgetTokens) return `Over budget: used ${tokens} of ${profile.budgetTokens} tokens`;
   return null;
+}
+
+/**
+ * A file's content with the values of the run's secrets redacted, or null to
+ * keep it (binary files and files with no secret). Notes which secrets each
+ * file held.
+ */
+function redactFile(redactor: Redactor, file: string, content: Buffer, found: Map<string, string[]>): Buffer | null {
+  if (content.includes(0)) return null;
+  const text = content.toString("utf8");
+  const names = redactor.hits(text);
+  if (names.length === 0) return null;
+  found.set(file, names);
+  return Buffer.from(redactor.text(text), "utf8");
 }

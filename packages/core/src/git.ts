@@ -30,13 +30,19 @@ function gitEnv(): NodeJS.ProcessEnv {
  * Hooks are off: repository hooks (which an agent could write) never run with
  * Loopy's privileges.
  */
-export async function git(cwd: string, args: string[], options: { maxBuffer?: number; trim?: boolean } = {}): Promise<string> {
+export async function git(
+  cwd: string,
+  args: string[],
+  options: { maxBuffer?: number; trim?: boolean; env?: Record<string, string>; input?: string | Buffer } = {},
+): Promise<string> {
   try {
-    const { stdout } = await exec("git", ["-c", "core.hooksPath=/dev/null", ...args], {
+    const run = exec("git", ["-c", "core.hooksPath=/dev/null", ...args], {
       cwd,
       maxBuffer: options.maxBuffer ?? 64 * 1024 * 1024,
-      env: gitEnv(),
+      env: { ...gitEnv(), ...options.env },
     });
+    if (options.input !== undefined) run.child.stdin?.end(options.input);
+    const { stdout } = await run;
     return options.trim === false ? stdout : stdout.trim();
   } catch (error) {
     const e = error as { stderr?: string; message: string };
@@ -180,11 +186,6 @@ async function worktreeCommand(root: string, args: string[]): Promise<void> {
   }
 }
 
-/** Adds a worktree at `path` on a new branch (reset if it exists) starting at `baseSha`. */
-export async function addWorktree(root: string, path: string, branch: string, baseSha: string): Promise<void> {
-  await worktreeCommand(root, ["worktree", "add", "-B", branch, path, baseSha]);
-}
-
 /** Removes a worktree and its administrative files; the branch and its commits stay. */
 export async function removeWorktree(root: string, path: string): Promise<void> {
   await worktreeCommand(root, ["worktree", "remove", "--force", path]).catch(async () => {
@@ -192,19 +193,6 @@ export async function removeWorktree(root: string, path: string): Promise<void> 
     await rm(path, { recursive: true, force: true });
     await worktreeCommand(root, ["worktree", "prune"]);
   });
-}
-
-/**
- * Commits every change left in the worktree (including new files) and returns
- * HEAD, which also covers commits the agent made itself.
- */
-export async function commitAll(worktree: string, message: string): Promise<string> {
-  await git(worktree, ["add", "--all"]);
-  const staged = await git(worktree, ["diff", "--cached", "--name-only"]);
-  if (staged) {
-    await git(worktree, ["-c", "user.name=Loopy", "-c", "user.email=loopy@localhost", "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m", message]);
-  }
-  return git(worktree, ["rev-parse", "HEAD"]);
 }
 
 /** Files with merge conflicts in a worktree. */

@@ -1,7 +1,8 @@
 import { findAgent } from "@loopy/agents/registry";
 import { Prisma, type Db, type RunStatus } from "@loopy/db/client";
 import { AppError, badInput, conflict, notFound } from "./errors.ts";
-import { git, lineCount, mergeBranch, removeWorktree } from "./git.ts";
+import { git, lineCount, mergeBranch } from "./git.ts";
+import { removeWorkspace } from "./workspace.ts";
 import { diffCommits } from "./diff.ts";
 import { newId } from "./ids.ts";
 import { appendRunEvents } from "./run-events.ts";
@@ -158,7 +159,7 @@ export async function requestChanges(
 }
 
 export async function cleanUp(deps: ReviewDeps, run: { id: string; project: { path: string } }) {
-  await removeWorktree(run.project.path, worktreePathFor(deps.loopyHome, run.id)).catch(() => undefined);
+  await removeWorkspace(run.project.path, worktreePathFor(deps.loopyHome, run.id)).catch(() => undefined);
   await rm(agentStateDir(deps.loopyHome, run.id), { recursive: true, force: true }).catch(() => undefined);
   await deps.db.run.update({ where: { id: run.id }, data: { worktreePath: null } });
 }

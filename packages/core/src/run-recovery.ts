@@ -4,7 +4,8 @@ import { rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
 import type { Db } from "@loopy/db/client";
-import { git, removeWorktree } from "./git.ts";
+import { git } from "./git.ts";
+import { removeWorkspace } from "./workspace.ts";
 import { killRunProcesses, findRunProcesses } from "./run-processes.ts";
 import { TERMINAL_STATUSES } from "./run-status.ts";
 import type { CoreDeps } from "./ports.ts";
@@ -223,7 +224,8 @@ async function removeStaleWorktrees(deps: ReconcileDeps, summary: ReconcileSumma
     return;
   }
   // Research loops have their own recovery; merge-* are an approval's scratch folders, in use by an API process.
-  const candidates = names.filter((n) => !n.startsWith("research-") && !n.startsWith("merge-"));
+  // ".index" holds Loopy's own indexes of the workspaces (see workspace.ts), not a workspace.
+  const candidates = names.filter((n) => !n.startsWith("research-") && !n.startsWith("merge-") && !n.startsWith("."));
   if (candidates.length === 0) return;
   const runs = await deps.db.run.findMany({ where: { id: { in: candidates } }, select: { id: true, status: true, project: { select: { path: true } } } });
   const repos = new Set<string>();
@@ -233,10 +235,10 @@ async function removeStaleWorktrees(deps: ReconcileDeps, summary: ReconcileSumma
     const worktree = path.join(folder, name);
     const repo = run?.project.path ?? repoOfWorktree(worktree);
     if (repo && existsSync(repo)) {
-      await removeWorktree(repo, worktree).catch(() => undefined);
+      await removeWorkspace(repo, worktree).catch(() => undefined);
       repos.add(repo);
     }
-    await rm(worktree, { recursive: true, force: true });
+    await removeWorkspace(null, worktree);
     await rm(path.join(deps.loopyHome, "agent-state", name), { recursive: true, force: true });
     if (run) await deps.db.run.updateMany({ where: { id: run.id, worktreePath: { not: null } }, data: { worktreePath: null } });
     summary.worktreesRemoved.push(name);

@@ -2,7 +2,8 @@ import path from "node:path";
 import { Prisma, type Db, type RunStatus } from "@loopy/db/client";
 import { findAgent, agentNames } from "@loopy/agents/registry";
 import { badInput, conflict, notFound } from "./errors.ts";
-import { removeWorktree, resolveCommit } from "./git.ts";
+import { resolveCommit } from "./git.ts";
+import { removeWorkspace } from "./workspace.ts";
 import { newId } from "./ids.ts";
 import { findProject, type ProjectView } from "./projects.ts";
 import { normalizeTags, parseRoutingRules, routeByTags } from "./routing.ts";
@@ -346,7 +347,7 @@ export async function cancelRun(deps: LaunchDeps, runId: string): Promise<RunDet
   if (run.status === "awaiting_review" || run.status === "needs_attention") {
     // Nothing runs; the run just ends and its worktree goes.
     if (await transitionRun(deps, runId, "cancelled", { from: [run.status], reason: "Cancelled while waiting for review" })) {
-      await removeWorktree(run.project.path, worktreePathFor(deps.loopyHome, runId)).catch(() => undefined);
+      await removeWorkspace(run.project.path, worktreePathFor(deps.loopyHome, runId)).catch(() => undefined);
       await deps.db.run.update({ where: { id: runId }, data: { worktreePath: null } });
       return getRun(deps.db, runId);
     }

@@ -14,7 +14,7 @@ export interface FakeModelServer {
   url: string;
   port: number;
   /** Every request received, for assertions. */
-  requests: Array<{ method: string; url: string; body: unknown }>;
+  requests: Array<{ method: string; url: string; body: unknown; headers: Record<string, string | string[] | undefined> }>;
   close(): Promise<void>;
 }
 
@@ -343,7 +343,7 @@ export async function startFakeModelServer(options: FakeModelOptions = {}): Prom
     } catch {
       body = raw;
     }
-    requests.push({ method: req.method ?? "", url: req.url ?? "", body });
+    requests.push({ method: req.method ?? "", url: req.url ?? "", body, headers: { ...req.headers } });
     const url = (req.url ?? "").split("?")[0] ?? "";
     if (req.method === "POST" && url.endsWith("/v1/messages")) return sendAnthropic(res, body as AnthropicBody, usage);
     if (req.method === "POST" && url.endsWith("/v1/messages/count_tokens")) {

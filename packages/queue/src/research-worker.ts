@@ -23,6 +23,8 @@ export interface ResearchWorkerOptions {
   masterKey?: string;
   /** LOOPY_SANDBOX. */
   sandbox?: "auto" | "on" | "off";
+  /** What sandboxed processes may reach through the egress proxy, and Loopy's own services they never may. */
+  egress?: { allowHosts: string[]; denyHosts: string[] };
   /**
    * How long a loop (and a slot) stays held without a heartbeat, and the
    * BullMQ lock of its job: the time a crashed worker's loop waits before
@@ -75,6 +77,7 @@ export async function startResearchWorker(options: ResearchWorkerOptions): Promi
     secrets: options.secrets,
     masterKey: options.masterKey,
     sandbox: options.sandbox,
+    egress: options.egress,
     holder,
     leaseMs,
     log,

@@ -22,6 +22,8 @@ export interface RunWorkerOptions {
   masterKey?: string;
   /** LOOPY_SANDBOX: agents and command checkpoints run inside bubblewrap ("auto": when it works here); off when not given. */
   sandbox?: "auto" | "on" | "off";
+  /** What sandboxed processes may reach through the egress proxy, and Loopy's own services they never may. */
+  egress?: { allowHosts: string[]; denyHosts: string[] };
   log?: (message: string) => void;
   /** LOOPY_MAX_RUNNING: the global limit of running runs the fleet dispatcher keeps to. */
   maxRunning?: number;
@@ -111,7 +113,7 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
       let result: Awaited<ReturnType<typeof executeRun>> = "done";
       try {
         result = await executeRun(
-          { ...fleetDeps, agentBinDirs: options.agentBinDirs, secrets: options.secrets, masterKey: options.masterKey, sandbox: options.sandbox, lease: { holder, leaseMs } },
+          { ...fleetDeps, agentBinDirs: options.agentBinDirs, secrets: options.secrets, masterKey: options.masterKey, sandbox: options.sandbox, egress: options.egress, lease: { holder, leaseMs } },
           runId,
           controller.signal,
         );

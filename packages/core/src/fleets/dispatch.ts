@@ -1,6 +1,7 @@
 import { formatDuration } from "@loopy/config/duration";
 import type { FleetStatus, RunStatus } from "@loopy/db/client";
-import { removeWorktree, resolveCommit } from "../git.ts";
+import { resolveCommit } from "../git.ts";
+import { removeWorkspace } from "../workspace.ts";
 import { DEPENDENCY_DEAD, DEPENDENCY_DONE } from "./dag.ts";
 import { appendRunEvents } from "../run-events.ts";
 import { transitionRun, worktreePathFor } from "../runs.ts";
@@ -192,7 +193,7 @@ export async function stopFleet(
     }
     if (member.status === "awaiting_review" || member.status === "needs_attention") {
       if (await transitionRun(deps, member.id, "cancelled", { from: [member.status], reason })) {
-        await removeWorktree(member.project.path, worktreePathFor(deps.loopyHome, member.id)).catch(() => undefined);
+        await removeWorkspace(member.project.path, worktreePathFor(deps.loopyHome, member.id)).catch(() => undefined);
         await deps.db.run.update({ where: { id: member.id }, data: { worktreePath: null } });
         continue;
       }

@@ -7,7 +7,8 @@ import type { SandboxPolicy } from "@loopy/agents/sandbox";
 import { nextStep, judge, confirmSeeds, describeParams, type Measurement, type Verdict } from "@loopy/research/plan";
 import { noiseFloor } from "@loopy/research/decide";
 import type { Params } from "@loopy/research/space";
-import { git } from "../git.ts";
+import { snapshotWorkspace, type Workspace } from "../workspace.ts";
+import { workspaceSandbox, type EgressSettings } from "../confinement.ts";
 import { diffCommits, type FileChange } from "../diff.ts";
 import { matchesAny } from "../glob.ts";
 import { newId } from "../ids.ts";
@@ -31,8 +32,10 @@ export interface ResearchEngineDeps extends ResearchDeps {
   secrets?: (names: string[]) => Record<string, string>;
   /** LOOPY_MASTER_KEY; else the key file in loopyHome decrypts stored secrets. */
   masterKey?: string;
-  /** LOOPY_SANDBOX, for the agent proposer's processes (experiments run unconfined: they may need GPUs). Off when not given. */
+  /** LOOPY_SANDBOX, for the agent proposer's processes and the experiments (GPU devices stay reachable). Off when not given. */
   sandbox?: SandboxPolicy["mode"];
+  /** What sandboxed processes may reach through the egress proxy, and Loopy's own services they never may. */
+  egress?: EgressSettings;
   /** This worker's identity in loop and slot leases. */
   holder: string;
   /** How long a loop or slot stays held without a heartbeat. */
@@ -101,6 +104,8 @@ interface Ctx {
   deps: ResearchEngineDeps;
   loopId: string;
   repo: string;
+  /** The loop's branch (`loopy/research-<id>`), Loopy's alone. */
+  branch: string;
   worktree: string;
   signal: AbortSignal;
   /** The commit the worktree was last reset to, while nothing has touched it since (saves a reset). */
@@ -110,7 +115,7 @@ interface Ctx {
 /** Resets the worktree to `sha` and remembers it is clean there. */
 async function resetTo(ctx: Ctx, sha: string): Promise<void> {
   ctx.cleanAt = null;
-  await resetWorktree(ctx.worktree, sha);
+  await resetWorktree(workspaceOf(ctx), sha);
   ctx.cleanAt = sha;
 }
 
@@ -171,7 +176,7 @@ export async function executeResearchLoop(deps: ResearchEngineDeps, loopId: stri
   const onAbort = () => ctxController.abort(signal.reason);
   if (signal.aborted) onAbort();
   else signal.addEventListener("abort", onAbort, { once: true });
-  const ctx: Ctx = { deps, loopId, repo: first.project.path, worktree: loopWorktreePath(deps.loopyHome, loopId), signal: ctxController.signal, cleanAt: null };
+  const ctx: Ctx = { deps, loopId, repo: first.project.path, branch: first.branch, worktree: loopWorktreePath(deps.loopyHome, loopId), signal: ctxController.signal, cleanAt: null };
   await record(ctx, [{ type: "loop", status: "running", ...(claim === "resumed" ? { reason: "resumed by another worker after its holder stopped" } : {}) }]);
   await deps.researchNotifier.loopChanged(loopId, "running");
 
@@ -298,7 +303,7 @@ async function cleanUp(ctx: Ctx, reason?: string): Promise<void> {
     if (count) await record(ctx, [{ type: "experiment", experimentId: o.id, index: o.index, kind: o.kind, status: "crash", metric: null, reason: why }]);
   }
   await db.researchSlotLease.deleteMany({ where: { loopId: ctx.loopId } });
-  await resetWorktree(ctx.worktree, after.bestCommit ?? after.baseSha).catch(() => undefined);
+  await resetWorktree(workspaceOf(ctx), after.bestCommit ?? after.baseSha).catch(() => undefined);
   await dropLoopWorktree(ctx.repo, ctx.worktree);
   await db.researchLoop.update({ where: { id: ctx.loopId }, data: { worktreePath: null } });
 }
@@ -309,9 +314,9 @@ async function cleanUp(ctx: Ctx, reason?: string): Promise<void> {
  * lease has run out.
  */
 export async function cleanUpEndedLoop(deps: ResearchEngineDeps, loopId: string): Promise<void> {
-  const loop = await deps.db.researchLoop.findUnique({ where: { id: loopId }, select: { status: true, project: { select: { path: true } } } });
+  const loop = await deps.db.researchLoop.findUnique({ where: { id: loopId }, select: { status: true, branch: true, project: { select: { path: true } } } });
   if (!loop || !["completed", "failed", "cancelled"].includes(loop.status)) return;
-  const ctx: Ctx = { deps, loopId, repo: loop.project.path, worktree: loopWorktreePath(deps.loopyHome, loopId), signal: new AbortController().signal, cleanAt: null };
+  const ctx: Ctx = { deps, loopId, repo: loop.project.path, branch: loop.branch, worktree: loopWorktreePath(deps.loopyHome, loopId), signal: new AbortController().signal, cleanAt: null };
   await cleanUp(ctx);
 }
 
@@ -472,7 +477,7 @@ async function runExperiment(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow)
     await db.experiment.updateMany({ ...claimed, data: { slot } });
   }
   try {
-    const base = { db, notifier: ctx.deps.researchNotifier, loop, worktree: ctx.worktree, slot, signal: ctx.signal, params: experiment.params };
+    const base = { db, notifier: ctx.deps.researchNotifier, loop, worktree: ctx.worktree, slot, signal: ctx.signal, params: experiment.params, confinement: { deps: ctx.deps, repo: ctx.repo } };
     ctx.cleanAt = null; // the experiment may write anywhere in the worktree
     const first = await measure({ ...base, experiment, token, seed });
     if (first.cancelled) return;
@@ -566,7 +571,7 @@ async function prepare(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow, best:
           signal: ctx.signal,
           stateDir,
           binDirs: ctx.deps.agentBinDirs,
-          sandbox: { mode: ctx.deps.sandbox ?? "off", hide: [ctx.deps.loopyHome], writable: [stateDir] },
+          sandbox: await workspaceSandbox(ctx.deps, { repo: ctx.repo, writable: [stateDir] }),
         });
         if (proposal.cancelled) return { commit: best, parent: best, description, files: [], cancelled: true };
         proposal.description = redactor.text(proposal.description);
@@ -584,7 +589,7 @@ async function prepare(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow, best:
     await writeParamsFile(ctx.worktree, loop.paramsFile, (experiment.params ?? {}) as Params);
   }
   ctx.cleanAt = null;
-  const commit = await commitExperiment(ctx.worktree, `loopy research ${loop.id} #${experiment.index}: ${description || "experiment"}`.slice(0, 2000));
+  const commit = await commitExperiment(workspaceOf(ctx), best, `loopy research ${loop.id} #${experiment.index}: ${description || "experiment"}`.slice(0, 2000));
   // The commit is on the row before anything runs, so a re-run after a crash measures this very change.
   await db.experiment.updateMany({ ...claimed, data: { commitSha: commit, parentSha: best, description } });
   const details = Promise.all([diffCommits(ctx.repo, best, commit), pinExperimentCommit(ctx.repo, experiment.id, commit)]).then(async ([diff]) => {
@@ -630,10 +635,13 @@ async function checkRules(ctx: Ctx, loop: LoopRow, prepared: Prepared): Promise<
  * Commits everything in the worktree as one experiment, even when nothing
  * changed (each candidate gets a commit of its own, like autoresearch's).
  */
-async function commitExperiment(worktree: string, message: string): Promise<string> {
-  await git(worktree, ["add", "--all"]);
-  await git(worktree, ["-c", "user.name=Loopy", "-c", "user.email=loopy@localhost", "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "--allow-empty", "-m", message]);
-  return git(worktree, ["rev-parse", "HEAD"]);
+async function commitExperiment(ws: Workspace, best: string, message: string): Promise<string> {
+  return (await snapshotWorkspace(ws, { parent: best, message, allowEmpty: true })).sha;
+}
+
+/** The loop's workspace: its folder, read through the project's git folder, on `loopy/research-<id>`. */
+function workspaceOf(ctx: Ctx): Workspace {
+  return { repo: ctx.repo, dir: ctx.worktree, branch: ctx.branch };
 }
 
 function finiteMetrics(summary: Record<string, number>): Record<string, number> {

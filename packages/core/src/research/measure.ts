@@ -7,6 +7,7 @@ import { cudaDeviceOf, memoryGbOf, type Measurement } from "@loopy/research/plan
 import { stripNul } from "../run-events.ts";
 import { PointWriter } from "./events.ts";
 import { openMetricsEndpoint } from "./metrics-endpoint.ts";
+import { workspaceSandbox, type ConfinementDeps } from "../confinement.ts";
 import type { ResearchNotifier } from "./ports.ts";
 
 const LOG_TAIL_LINES = 80;
@@ -25,6 +26,8 @@ export interface MeasureInput {
   params: unknown;
   slot: string | null;
   signal: AbortSignal;
+  /** The sandbox the experiment runs in (like an agent's: the command is as untrusted as the change it measures). */
+  confinement?: { deps: ConfinementDeps; repo: string };
 }
 
 export interface MeasureResult {
@@ -79,7 +82,16 @@ export async function measure(input: MeasureInput): Promise<MeasureResult> {
   const hardKillMs = Math.round(loop.budgetMs * loop.hardKillMultiple);
   let result;
   try {
+    // The metrics endpoint is served inside the sandbox's own network on the same port, so the URL holds either way.
+    const sandbox = input.confinement
+      ? await workspaceSandbox(input.confinement.deps, {
+          repo: input.confinement.repo,
+          forwards: [{ name: "metrics", host: "127.0.0.1", targetPort: endpoint.port, port: endpoint.port }],
+          devices: "gpu",
+        })
+      : undefined;
     result = await runProcess({
+      sandbox,
       shellCommand: loop.command,
       cwd: input.worktree,
       env,

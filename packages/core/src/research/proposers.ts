@@ -2,6 +2,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { AgentAdapter, AgentProfileConfig, AgentUsage } from "@loopy/agents/adapter";
 import type { SandboxPolicy } from "@loopy/agents/sandbox";
+import { withModelGateway } from "../confinement.ts";
 import { parseSpace, type Params } from "@loopy/research/space";
 import { suggest, type Trial } from "@loopy/research/tpe";
 
@@ -122,7 +123,7 @@ export async function runAgentProposer(input: {
 }): Promise<AgentProposal> {
   let lastMessage = "";
   const outcome = await input.adapter.run(
-    { cwd: input.worktree, instruction: input.prompt, env: input.env, timeoutMs: input.timeoutMs, signal: input.signal, profile: input.profile, stateDir: input.stateDir, binDirs: input.binDirs, sandbox: input.sandbox },
+    await withModelGateway(input.adapter, { cwd: input.worktree, instruction: input.prompt, env: input.env, timeoutMs: input.timeoutMs, signal: input.signal, profile: input.profile, stateDir: input.stateDir, binDirs: input.binDirs, sandbox: input.sandbox }),
     (event) => {
       if (event.type === "message" && event.text.trim()) lastMessage = event.text;
       if (event.type === "log") input.onLine?.(event.line);

@@ -1,8 +1,9 @@
-import { existsSync, readlinkSync, realpathSync } from "node:fs";
+import { existsSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
-import { addWorktree, git, removeWorktree, resolveCommit } from "../git.ts";
+import { git, resolveCommit } from "../git.ts";
+import { createWorkspace, removeWorkspace, resetWorkspace, restoreWorkspace, workspaceIndex, type Workspace } from "../workspace.ts";
 
 /** Where a loop's worktree lives under LOOPY_HOME. */
 export function loopWorktreePath(loopyHome: string, loopId: string): string {
@@ -10,30 +11,31 @@ export function loopWorktreePath(loopyHome: string, loopId: string): string {
 }
 
 /**
- * The loop's worktree on its branch: created from the base commit the first
+ * The loop's workspace on its branch: created from the base commit the first
  * time, brought back from the branch when it went away (a restart on another
- * machine, a cleaned folder).
+ * machine, a cleaned folder). A plain folder Loopy reads through the
+ * project's git folder, never a worktree whose git state the agent or the
+ * experiment could steer (see `workspace.ts`).
  */
 export async function ensureLoopWorktree(repo: string, worktree: string, branch: string, baseSha: string): Promise<void> {
-  if (existsSync(path.join(worktree, ".git"))) return;
-  await mkdir(path.dirname(worktree), { recursive: true });
-  await git(repo, ["worktree", "prune"]);
-  if (await resolveCommit(repo, `refs/heads/${branch}`)) await git(repo, ["worktree", "add", "--force", worktree, branch]);
-  else await addWorktree(repo, worktree, branch, baseSha);
+  if (existsSync(path.join(worktree, ".git")) && statSync(path.join(worktree, ".git")).isDirectory() && existsSync(workspaceIndex(worktree))) return;
+  await mkdir(path.dirname(worktree), { recursive: true, mode: 0o700 });
+  const ws = { repo, dir: worktree, branch };
+  if (await resolveCommit(repo, `refs/heads/${branch}`)) await restoreWorkspace(ws, baseSha);
+  else await createWorkspace(ws, baseSha);
 }
 
 /**
- * Moves the loop's branch (checked out in the worktree) to `sha` and drops
- * whatever an experiment left behind. Ignored files (caches, dependencies)
- * stay, as they would in a researcher's own checkout.
+ * Moves the loop's branch to `sha` and drops whatever an experiment left
+ * behind. Ignored files (caches, dependencies) stay, as they would in a
+ * researcher's own checkout.
  */
-export async function resetWorktree(worktree: string, sha: string): Promise<void> {
-  await git(worktree, ["reset", "--hard", "--quiet", sha]);
-  await git(worktree, ["clean", "-fdq"]);
+export async function resetWorktree(ws: Workspace, sha: string): Promise<void> {
+  await resetWorkspace(ws, sha);
 }
 
 export async function dropLoopWorktree(repo: string, worktree: string): Promise<void> {
-  await removeWorktree(repo, worktree).catch(() => undefined);
+  await removeWorkspace(repo, worktree).catch(() => undefined);
 }
 
 /** Keeps an experiment's commit reachable after a reset (git gc would drop a discarded one). */
