@@ -92,9 +92,9 @@ try {
   const masterKey = await ensureMasterKey({ value: env.LOOPY_MASTER_KEY, loopyHome: home });
   if (masterKey.created) console.log(`Secrets:    created the master key ${masterKey.file} (0600); back it up with the database, stored secrets cannot be read without it`);
   database = await ensureDatabase(home, env.DATABASE_URL);
-  console.log(`Database:   ${database.source === "embedded" ? `embedded PGlite (${path.join(home, "pgdata")})` : "DATABASE_URL"}${database.migrationsApplied.length ? `, applied ${database.migrationsApplied.length} migration(s)` : ""}`);
+  console.log(`Database:   ${database.source === "embedded" ? `embedded PGlite (${path.join(home, "pgdata")}, password in ${path.join(home, "db-password")})` : "DATABASE_URL"}${database.migrationsApplied.length ? `, applied ${database.migrationsApplied.length} migration(s)` : ""}`);
   redis = await ensureRedis(home, env.REDIS_URL);
-  console.log(`Redis:      ${redis.source === "REDIS_URL" ? "REDIS_URL" : redis.source === "local" ? "127.0.0.1:6379" : `redis-server child (${redis.url})`}`);
+  console.log(`Redis:      ${redis.source === "REDIS_URL" ? "REDIS_URL" : redis.source === "local" ? `127.0.0.1:6379 (${redis.note})` : `redis-server child (${new URL(redis.url).host}, password in ${path.join(home, "redis-password")})`}`);
   // The local admin and the CLI's token file on first start; a non-loopback HOST needs a chosen admin password.
   {
     const db = createDb(database.url);

@@ -61,7 +61,8 @@ export async function setUpTestServices(): Promise<TestServices> {
   } else {
     dbDescription = "embedded PGlite (no PostgreSQL found), a fresh in-memory instance per suite";
     newDatabase = async () => {
-      const embedded = await startEmbeddedPostgres();
+      // With a password, as `npm start` runs it: the tests go through the same authentication.
+      const embedded = await startEmbeddedPostgres({ password: randomBytes(32).toString("base64url") });
       cleanups.push(() => embedded.stop());
       await migrate(embedded.url);
       return embedded.url;
@@ -86,7 +87,7 @@ export async function setUpTestServices(): Promise<TestServices> {
     }
   });
 
-  const redisDescription = redis.source === "REDIS_URL" ? "Redis from REDIS_URL" : redis.source === "local" ? "Redis at 127.0.0.1:6379" : `a redis-server child (${redis.url})`;
+  const redisDescription = redis.source === "REDIS_URL" ? "Redis from REDIS_URL" : redis.source === "local" ? "Redis at 127.0.0.1:6379" : `a redis-server child (${new URL(redis.url).host}, with a password)`;
   return {
     newDatabase,
     redisUrl: redis.url,
