@@ -3,7 +3,7 @@
  *
  *   database  DATABASE_URL, else an embedded PGlite server with files in $LOOPY_HOME/pgdata
  *   redis     REDIS_URL, else 127.0.0.1:6379, else `redis-server` from PATH as a child
- *   web       `next start` (built first if needed), worker: its own process
+ *   web       Next.js (built first if needed) behind apps/web/src/server.ts, worker: its own process
  *
  * Prints the URL once /api/health answers 200. Ctrl-C stops everything it started.
  * LOOPY_DEV=1 (`npm run dev`) runs `next dev` instead of building.
@@ -165,8 +165,9 @@ worker = supervise({
 });
 web = supervise({
   name: "web",
+  // Our server around Next.js (it gives route handlers the client's address); node --import tsx, as the worker.
   start: () =>
-    startChild("web", bin("next"), [dev ? "dev" : "start", "--port", String(env.PORT), "--hostname", env.HOST], {
+    startChild("web", process.execPath, ["--import", "tsx", "src/server.ts", ...(dev ? ["--dev"] : []), "--port", String(env.PORT), "--hostname", env.HOST], {
       cwd: path.join(root, "apps/web"),
       env: childEnv,
       quiet: !dev,

@@ -38,4 +38,10 @@ describe("loadEnv", () => {
     expect(loadEnv({ LOOPY_SANDBOX: "off" }).LOOPY_SANDBOX).toBe("off");
     expect(() => loadEnv({ LOOPY_SANDBOX: "maybe" })).toThrow(/LOOPY_SANDBOX/);
   });
+
+  it("trusts no proxy unless LOOPY_TRUSTED_PROXIES names IP addresses or CIDRs", () => {
+    expect(loadEnv({}).trustedProxies).toEqual([]);
+    expect(loadEnv({ LOOPY_TRUSTED_PROXIES: " 127.0.0.1, 10.0.0.0/8,::1,fd00::/8 " }).trustedProxies).toEqual(["127.0.0.1", "10.0.0.0/8", "::1", "fd00::/8"]);
+    expect(() => loadEnv({ LOOPY_TRUSTED_PROXIES: "10.0.0.0/33,proxy.local,1.2.3.4/8/1" })).toThrow("LOOPY_TRUSTED_PROXIES: not an IP address or CIDR: 10.0.0.0/33, proxy.local, 1.2.3.4/8/1");
+  });
 });

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { homedir } from "node:os";
 import path from "node:path";
 import { z } from "zod";
@@ -50,7 +51,27 @@ const schema = z.object({
   LOOPY_SANDBOX: z.enum(["auto", "on", "off"]).default("auto"),
   /** Extra folders (separated by ":") searched for agent CLIs before PATH. */
   LOOPY_AGENT_BIN_DIRS: z.string().default(""),
+  /**
+   * The reverse proxies in front of the web (comma-separated IP addresses or CIDRs: "127.0.0.1,10.0.0.0/8").
+   * X-Forwarded-For and -Proto are believed only from a peer named here; from anyone else the client is
+   * the connection's own address (what the sign-in limiter counts by).
+   */
+  LOOPY_TRUSTED_PROXIES: z.string().default("").superRefine((value, ctx) => {
+    const bad = splitList(value).filter((entry) => !isAddressOrCidr(entry));
+    if (bad.length) ctx.addIssue({ code: "custom", message: `not an IP address or CIDR: ${bad.join(", ")}` });
+  }),
 });
+
+const splitList = (value: string) => value.split(",").map((s) => s.trim()).filter(Boolean);
+
+/** "10.0.0.1", "::1", "10.0.0.0/8", "fd00::/8". */
+export function isAddressOrCidr(entry: string): boolean {
+  const [address = "", bits, ...rest] = entry.split("/");
+  const family = isIP(address);
+  if (!family || rest.length) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
 
 /** The 32 bytes of a master key written as hex or base64, or null when it is neither. */
 export function masterKeyBytes(text: string): Buffer | null {
@@ -63,7 +84,7 @@ export function masterKeyBytes(text: string): Buffer | null {
   return null;
 }
 
-export type LoopyEnv = z.infer<typeof schema> & { LOOPY_HOME: string; agentBinDirs: string[] };
+export type LoopyEnv = z.infer<typeof schema> & { LOOPY_HOME: string; agentBinDirs: string[]; trustedProxies: string[] };
 
 /** Reads and validates the environment. Throws one readable error listing every bad variable. */
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): LoopyEnv {
@@ -80,6 +101,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): LoopyEnv {
     ...parsed.data,
     LOOPY_HOME: path.resolve(home),
     agentBinDirs: parsed.data.LOOPY_AGENT_BIN_DIRS.split(path.delimiter).filter(Boolean).map((d) => path.resolve(d)),
+    trustedProxies: splitList(parsed.data.LOOPY_TRUSTED_PROXIES),
   };
 }
 

@@ -1,59 +1,12 @@
-import { signInWithPassword, signInWithToken } from "@loopy/core/auth/accounts";
-import { AppError } from "@loopy/core/errors";
 import { getServices } from "@loopy/api/services";
-import { refuseForeignRequest } from "@loopy/api/request-guard";
-import { sessionCookies } from "@loopy/api/http-auth";
 import { SignInLimiter } from "@loopy/api/sign-in-limiter";
+import { handleSignIn } from "@loopy/api/web-routes";
 
 export const dynamic = "force-dynamic";
 
 const limiter = new SignInLimiter();
 
-/**
- * Signs a browser in: `{ name, password }`, or `{ token }` (an API token, as in
- * the sign-in link `npm start` prints). Sets the HttpOnly session cookie and
- * the CSRF cookie. Repeated failures from one address are slowed down.
- */
-export async function POST(req: Request) {
-  const services = getServices();
-  const refused = refuseForeignRequest(req, services.env.HOST);
-  if (refused) return Response.json({ error: refused }, { status: 403 });
-  // Counted per client address (as a proxy reports it) and per user name: a client that
-  // forges its address still cannot guess one account's password faster.
-  const client = `ip:${req.headers.get("x-forwarded-for")?.split(",")[0]?.trim() || "local"}`;
-  const tooMany = (keys: string[]) => {
-    const wait = Math.max(...keys.map((k) => limiter.retryAfterMs(k)));
-    return wait > 0 ? Response.json({ error: `Too many failed sign-ins; try again in ${Math.ceil(wait / 1000)} s` }, { status: 429, headers: { "retry-after": String(Math.ceil(wait / 1000)) } }) : null;
-  };
-  const early = tooMany([client]);
-  if (early) return early;
-  let body: unknown;
-  try {
-    const text = await req.text();
-    if (text.length > 10_000) return Response.json({ error: "Request too large" }, { status: 413 });
-    body = JSON.parse(text);
-  } catch {
-    return Response.json({ error: 'Send JSON: { "name": "...", "password": "..." } or { "token": "..." }' }, { status: 400 });
-  }
-  const { name, password, token } = (body ?? {}) as Record<string, unknown>;
-  const keys = typeof name === "string" ? [client, `user:${name.trim()}`] : [client];
-  const limited = tooMany(keys);
-  if (limited) return limited;
-  try {
-    let session;
-    if (typeof token === "string" && token) session = await signInWithToken(services.db, token.trim());
-    else if (typeof name === "string" && typeof password === "string" && name && password) session = await signInWithPassword(services.db, name.trim(), password);
-    else return Response.json({ error: "Give a user name and a password (or a token)" }, { status: 400 });
-    for (const key of keys) limiter.succeeded(key);
-    const secure = new URL(req.url).protocol === "https:" || req.headers.get("x-forwarded-proto") === "https";
-    const headers = new Headers({ "content-type": "application/json" });
-    for (const cookie of sessionCookies(session, secure)) headers.append("set-cookie", cookie);
-    return new Response(JSON.stringify({ user: session.user }), { status: 200, headers });
-  } catch (error) {
-    if (error instanceof AppError && error.code === "UNAUTHENTICATED") {
-      for (const key of keys) limiter.failed(key);
-      return Response.json({ error: error.message }, { status: 401 });
-    }
-    throw error;
-  }
+/** Signs a browser in (packages/api/src/web-routes.ts); failures slowed per client address and user name. */
+export function POST(req: Request) {
+  return handleSignIn(req, getServices(), limiter);
 }
