@@ -1,10 +1,11 @@
-import { createServer, type Server } from "node:http";
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { markClientAddress, trustedProxies } from "@loopy/api/client-address";
 import { SignInLimiter } from "@loopy/api/sign-in-limiter";
-import { handleSignIn } from "@loopy/api/web-routes";
+import { handleSignIn, handleTrpc, IMPORT_BODY_LIMIT, SIGN_IN_BODY_LIMIT, TRPC_BODY_LIMIT } from "@loopy/api/web-routes";
+import { createApiToken, createUser } from "@loopy/core/auth/accounts";
 import { createHarness, type Harness } from "./harness.ts";
 
 /**
@@ -12,7 +13,7 @@ import { createHarness, type Harness } from "./harness.ts";
  * client address marked from the socket, then the Node request handed over as a streaming fetch
  * Request (Next passes the IncomingMessage to undici as the body, with duplex "half").
  */
-describe("web routes over HTTP: client address", () => {
+describe("web routes over HTTP: client address and body caps", () => {
   let h: Harness;
   const servers: Server[] = [];
   /** The server side of each connection, to see how many bytes it read. */
@@ -39,7 +40,7 @@ describe("web routes over HTTP: client address", () => {
       const headers = new Headers();
       for (const [key, value] of Object.entries(req.headers)) if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(", ") : value);
       const request = new Request(url, { method: req.method, headers, ...(hasBody ? { body: req as unknown as BodyInit, duplex: "half" } : {}) } as RequestInit);
-      const response = await handleSignIn(request, h.services, limiter);
+      const response = req.url!.startsWith("/api/auth/login") ? await handleSignIn(request, h.services, limiter) : await handleTrpc(request, h.services);
       const out: Record<string, string | string[]> = {};
       response.headers.forEach((value, key) => (out[key] = key === "set-cookie" ? response.headers.getSetCookie() : value));
       res.writeHead(response.status, out);
@@ -70,5 +71,88 @@ describe("web routes over HTTP: client address", () => {
     // The next client of the proxy is not held up; one that writes its own X-Forwarded-For in front is still itself.
     expect((await signIn(base, "someone-7", { "x-forwarded-for": "198.51.100.2" })).status).toBe(401);
     expect((await signIn(base, "someone-8", { "x-forwarded-for": "10.9.9.9, 198.51.100.1" })).status).toBe(429);
+  });
+
+  /**
+   * Sends a body to `path` and returns the answer's status and text and how many bytes the server read
+   * off the connection. `declared`: a Content-Length of that many bytes; otherwise chunked. Writes at
+   * most `send` bytes, stopping once the answer came.
+   */
+  async function upload(base: string, path: string, options: { declared?: number; send: number; headers?: Record<string, string> }) {
+    const before = sockets.length;
+    return new Promise<{ status: number; text: string; serverRead: number; sent: number }>((resolve, reject) => {
+      const req = httpRequest(`${base}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(options.declared !== undefined ? { "content-length": String(options.declared) } : {}), ...options.headers },
+      });
+      let answered = false;
+      let sent = 0;
+      req.on("error", (error) => (answered ? undefined : reject(error)));
+      req.on("response", (res: IncomingMessage) => {
+        answered = true;
+        let text = "";
+        res.on("data", (chunk: Buffer) => (text += chunk.toString()));
+        res.on("end", () => {
+          req.destroy();
+          // The server's socket has seen all it will read once the answer is complete.
+          setTimeout(() => resolve({ status: res.statusCode!, text, serverRead: sockets.slice(before).reduce((n, s) => n + s.bytesRead, 0), sent }), 100);
+        });
+      });
+      const chunk = Buffer.alloc(64 * 1024, "a");
+      const pump = () => {
+        while (!answered && sent < options.send) {
+          sent += chunk.length;
+          if (!req.write(chunk)) return void req.once("drain", pump);
+        }
+        if (!answered && options.declared === undefined) req.end();
+      };
+      req.flushHeaders();
+      pump();
+    });
+  }
+
+  it("refuses a sign-in body over its cap from Content-Length alone, before reading it", async () => {
+    const base = await serve();
+    const result = await upload(base, "/api/auth/login", { declared: 60 * 1024 * 1024, send: 60 * 1024 * 1024 });
+    expect(result.status).toBe(413);
+    expect(JSON.parse(result.text)).toEqual({ error: "Request body too large: at most 16 KB" });
+    expect(result.serverRead).toBeLessThan(4 * 1024 * 1024);
+    expect(result.sent).toBeLessThan(60 * 1024 * 1024);
+  });
+
+  it("counts a chunked sign-in body while it streams and stops reading at the cap", async () => {
+    const base = await serve();
+    const result = await upload(base, "/api/auth/login", { send: 60 * 1024 * 1024 });
+    expect(result.status).toBe(413);
+    expect(result.serverRead).toBeLessThan(SIGN_IN_BODY_LIMIT + 4 * 1024 * 1024);
+    expect(result.sent).toBeLessThan(60 * 1024 * 1024);
+  });
+
+  it("caps tRPC bodies at 4 MB (anonymous or not, declared or chunked) with a tRPC-shaped 413; a signed-in results.tsv import may be larger", async () => {
+    const base = await serve();
+    const user = await createUser(h.services.db, { name: `caps-${Date.now()}`, role: "admin" });
+    const { token } = await createApiToken(h.services.db, { user: user.name, name: "caps", role: "admin" });
+    const auth = { authorization: `Bearer ${token}` };
+
+    const declared = await upload(base, "/api/trpc/projects.add", { declared: 60 * 1024 * 1024, send: 60 * 1024 * 1024 });
+    expect(declared.status).toBe(413);
+    expect(JSON.parse(declared.text)).toMatchObject({ error: { json: { message: "Request body too large: at most 4 MB", data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413, path: "projects.add" } } } });
+    expect(declared.serverRead).toBeLessThan(4 * 1024 * 1024);
+
+    const chunked = await upload(base, "/api/trpc/projects.add,runs.launch?batch=1", { send: 60 * 1024 * 1024, headers: auth });
+    expect(chunked.status).toBe(413);
+    expect(JSON.parse(chunked.text)).toHaveLength(2);
+    expect(chunked.serverRead).toBeLessThan(TRPC_BODY_LIMIT + 4 * 1024 * 1024);
+
+    // Anonymous callers get the ordinary cap even for the import; a signed-in one gets the import's.
+    expect((await upload(base, "/api/trpc/research.importTsv", { send: 6 * 1024 * 1024 })).status).toBe(413);
+    const big = await upload(base, "/api/trpc/research.importTsv", { send: 6 * 1024 * 1024, headers: auth });
+    expect(big.status).toBe(400);
+    expect(big.serverRead).toBeGreaterThan(6 * 1024 * 1024);
+    expect(IMPORT_BODY_LIMIT).toBeGreaterThan(40 * 1024 * 1024);
+
+    // Ordinary calls are untouched.
+    const ok = await fetch(`${base}/api/trpc/projects.list`, { headers: auth });
+    expect(ok.status).toBe(200);
   });
 });

@@ -1,8 +1,12 @@
+import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { signInWithPassword, signInWithToken } from "@loopy/core/auth/accounts";
 import { AppError } from "@loopy/core/errors";
+import { readBodyCapped, declaredTooLarge, describeLimit, KIB, MIB } from "./body-limit.ts";
 import { requestClientAddress } from "./client-address.ts";
-import { sessionCookies } from "./http-auth.ts";
+import { createContext } from "./context.ts";
+import { actorOfRequest, sessionCookies } from "./http-auth.ts";
 import { refuseForeignRequest } from "./request-guard.ts";
+import { appRouter } from "./root.ts";
 import type { Services } from "./services.ts";
 import type { SignInLimiter } from "./sign-in-limiter.ts";
 
@@ -10,6 +14,58 @@ import type { SignInLimiter } from "./sign-in-limiter.ts";
  * The web's API route handlers (apps/web/src/app/api/…/route.ts only call these), here so tests can
  * serve them over HTTP as Next.js does, without a Next.js build.
  */
+
+/** A sign-in body is a name and a password, or a token: a few hundred bytes. */
+export const SIGN_IN_BODY_LIMIT = 16 * KIB;
+/** Any tRPC call: the largest inputs (a 200,000-character prompt, a fleet plan) fit many times over. */
+export const TRPC_BODY_LIMIT = 4 * MIB;
+/** `research.importTsv` takes a results.tsv of up to 20 M characters, for a signed-in caller only. */
+export const IMPORT_BODY_LIMIT = 48 * MIB;
+const LARGE_BODY_PROCEDURES = new Set(["research.importTsv"]);
+
+const tooLarge = (max: number) => `Request body too large: at most ${describeLimit(max)}`;
+// The connection is closed after the refusal, so the rest of a large body is not read either.
+const closing = { connection: "close" };
+
+/** The procedures a tRPC request names (`/api/trpc/a,b?batch=1`). */
+function procedurePaths(url: URL): string[] {
+  const last = url.pathname.split("/").pop() ?? "";
+  return decodeURIComponent(last).split(",").filter(Boolean);
+}
+
+/** A 413 in tRPC's own error shape (superjson, batched or not), so the web and the CLI show its message. */
+function trpcTooLarge(url: URL, max: number): Response {
+  const paths = procedurePaths(url);
+  const error = (path: string | undefined) => ({ json: { message: tooLarge(max), code: -32413, data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413, ...(path ? { path } : {}) } } });
+  const body = url.searchParams.get("batch") === "1" ? (paths.length ? paths : [undefined]).map((p) => ({ error: error(p) })) : { error: error(paths[0]) };
+  return Response.json(body, { status: 413, headers: closing });
+}
+
+/** `/api/trpc/*`: the whole API. The body is capped (see TRPC_BODY_LIMIT) before tRPC reads it. */
+export async function handleTrpc(req: Request, services: Services): Promise<Response> {
+  const refused = refuseForeignRequest(req, services.env.HOST);
+  if (refused) return Response.json({ error: { message: refused } }, { status: 403 });
+  const url = new URL(req.url);
+  const allowance = procedurePaths(url).some((p) => LARGE_BODY_PROCEDURES.has(p)) ? IMPORT_BODY_LIMIT : TRPC_BODY_LIMIT;
+  if (declaredTooLarge(req, allowance)) return trpcTooLarge(url, allowance);
+  const { actor, csrfValid } = await actorOfRequest(services.db, req);
+  let request = req;
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    const limit = actor ? allowance : TRPC_BODY_LIMIT;
+    const body = await readBodyCapped(req, limit);
+    if (!body) return trpcTooLarge(url, limit);
+    request = new Request(req.url, { method: req.method, headers: req.headers, body, signal: req.signal });
+  }
+  return fetchRequestHandler({
+    endpoint: "/api/trpc",
+    req: request,
+    router: appRouter,
+    createContext: () => createContext(services, actor, csrfValid),
+    onError({ error, path }) {
+      if (error.code === "INTERNAL_SERVER_ERROR") console.error(`[api] ${path ?? "?"}: ${error.message}`);
+    },
+  });
+}
 
 /**
  * `/api/auth/login`: signs a browser in with `{ name, password }`, or `{ token }` (an API token). Sets
@@ -30,9 +86,9 @@ export async function handleSignIn(req: Request, services: Services, limiter: Si
   if (early) return early;
   let body: unknown;
   try {
-    const text = await req.text();
-    if (text.length > 10_000) return Response.json({ error: "Request too large" }, { status: 413 });
-    body = JSON.parse(text);
+    const bytes = await readBodyCapped(req, SIGN_IN_BODY_LIMIT);
+    if (!bytes) return Response.json({ error: tooLarge(SIGN_IN_BODY_LIMIT) }, { status: 413, headers: closing });
+    body = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     return Response.json({ error: 'Send JSON: { "name": "...", "password": "..." } or { "token": "..." }' }, { status: 400 });
   }
