@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -203,4 +203,56 @@ describe.skipIf(!status.ok)(`hostile agent${status.ok ? "" : ` (SKIPPED: ${statu
     await eventually(async () => ((await h.api.research.get({ loopId: loop.id })).status === "completed" ? true : undefined), 90_000, "the loop to end");
     await expectUntouched(p);
   }, 150_000);
+
+  it("an agent that moves its HEAD off its branch stops for a human; its files are still committed on Loopy's branch, main untouched", async () => {
+    const repo = await makeRepo({ "README.md": "hello\n" }, "/var/tmp");
+    const project = await h.api.projects.add({ path: repo, name: `hostile-head-${path.basename(repo)}` });
+    const main = gitIn(repo, "rev-parse", "refs/heads/main");
+    const { id } = await h.api.runs.launch({ project: project.name, command: "echo work > work.txt && git checkout -q -b elsewhere && echo 'ref: refs/heads/main' > .git/HEAD" });
+    const run = await settled(id);
+    expect(run.status).toBe("needs_attention");
+    expect(run.statusReason).toMatch(/moved HEAD off loopy\/run-/);
+    expect(gitIn(repo, "rev-parse", "refs/heads/main")).toBe(main);
+    expect(gitIn(repo, "show", `${run.branch}:work.txt`)).toBe("work");
+  }, 60_000);
+
+  const claude = path.resolve(here, "../tools/agent-clis/node_modules/.bin/claude");
+  it.skipIf(!existsSync(claude))("a CLI agent never holds its model API key: it calls the gateway with a placeholder, the gateway adds the key", async () => {
+    const key = `sk-ant-test-${Date.now().toString(36)}-never-in-the-sandbox`;
+    // A slow model, so the agent's processes can be watched while the turn runs.
+    const slow = await startFakeModelServer({ delayMs: 700 });
+    try {
+      await h.api.secrets.set({ name: "ANTHROPIC_API_KEY", value: key });
+      const name = `claude-gw-${Date.now()}`;
+      await h.api.profiles.add({ name, adapter: "claude-code", config: { model: "claude-sonnet-4-5", baseUrl: slow.url, secrets: ["ANTHROPIC_API_KEY"], maxTurns: 10 } });
+      const repo = await makeRepo({ "README.md": "hello\n" }, "/var/tmp");
+      const project = await h.api.projects.add({ path: repo, name: `hostile-key-${path.basename(repo)}` });
+      const { id } = await h.api.runs.launch({ project: project.name, agent: name, prompt: ["Take notes.", "@write notes.txt: one", "@2 write more.txt: two", "@say Done."].join("\n") });
+      // Every process of the run (found by its LOOPY_RUN_ID, as the worker finds them), and the key it was given.
+      const seen = new Map<number, string>();
+      let run = await h.api.runs.get({ runId: id });
+      while (!["awaiting_review", "needs_attention", "failed", "succeeded", "cancelled"].includes(run.status)) {
+        for (const entry of await readdir("/proc").catch(() => [] as string[])) {
+          if (!/^\d+$/.test(entry)) continue;
+          const environ = await readFile(`/proc/${entry}/environ`, "utf8").catch(() => "");
+          if (!environ.includes(`LOOPY_RUN_ID=${id}`)) continue;
+          const value = environ.split("\0").find((v) => v.startsWith("ANTHROPIC_API_KEY="));
+          if (value) seen.set(Number(entry), value.slice("ANTHROPIC_API_KEY=".length));
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        run = await h.api.runs.get({ runId: id });
+      }
+      expect(run.status, run.statusReason ?? "").toBe("awaiting_review");
+      expect(gitIn(repo, "show", `${run.branch}:notes.txt`)).toBe("one");
+      // The agent's processes held a placeholder, never the key.
+      expect(seen.size).toBeGreaterThan(0);
+      for (const value of seen.values()) expect(value).toMatch(/^loopy-placeholder-/);
+      // The model got the real key: the gateway put it in, on the way out of the sandbox's own network.
+      const calls = slow.requests.filter((r) => r.url.includes("/v1/messages"));
+      expect(calls.length).toBeGreaterThan(0);
+      for (const call of calls) expect(call.headers["x-api-key"]).toBe(key);
+    } finally {
+      await slow.close();
+    }
+  }, 120_000);
 });

@@ -14,6 +14,7 @@ import { codexAgent } from "./codex.ts";
 import { geminiAgent } from "./gemini.ts";
 import { opencodeAgent } from "./opencode.ts";
 import { sandboxStatus } from "./sandbox.ts";
+import { withModelGateway } from "./model-gateway.ts";
 
 /** Where `npm run agents:install` (and CI) put the pinned agent CLIs. */
 const BIN_DIRS = [path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../tools/agent-clis/node_modules/.bin")];
@@ -32,7 +33,8 @@ const bwrapWorks = await sandboxStatus().then((s) => s.ok);
 
 async function turn(agent: AgentAdapter, input: Omit<AgentRunInput, "timeoutMs">) {
   const events: AgentEvent[] = [];
-  const outcome = await agent.run({ timeoutMs: 60_000, binDirs: BIN_DIRS, ...input }, (e) => events.push(e));
+  // As core does for every turn: sandboxed, the model is reached through the egress gateway (a no-op otherwise).
+  const outcome = await agent.run(await withModelGateway(agent, { timeoutMs: 60_000, binDirs: BIN_DIRS, ...input }), (e) => events.push(e));
   return { outcome, events };
 }
 
@@ -99,7 +101,7 @@ describe("agent adapters against fake model servers (real clients, fake wire)", 
   const CLIS: Array<{ agent: AgentAdapter; bin: string; profile: () => AgentRunInput["profile"]; env: Record<string, string>; sandboxed?: boolean }> = [
     { agent: codexAgent, bin: "codex", profile: () => ({ model: "gpt-5.5", baseUrl: `${server.url}/v1` }), env: { OPENAI_API_KEY: "dummy" } },
     // Inside Loopy's bubblewrap (the default where it works) Codex's own sandbox cannot nest: the adapter leaves confinement to Loopy's.
-    { agent: codexAgent, bin: "codex", profile: () => ({ model: "gpt-5.5", baseUrl: `${server.url}/v1` }), env: { OPENAI_API_KEY: "dummy" }, sandboxed: true },
+    { agent: codexAgent, bin: "codex", profile: () => ({ model: "gpt-5.5", baseUrl: `${server.url}/v1`, secretNames: ["OPENAI_API_KEY"] }), env: { OPENAI_API_KEY: "dummy-key-for-the-gateway" }, sandboxed: true },
     { agent: geminiAgent, bin: "gemini", profile: () => ({ model: "gemini-2.5-flash", baseUrl: server.url, secretNames: ["GEMINI_API_KEY"] }), env: { GEMINI_API_KEY: "dummy" } },
     { agent: opencodeAgent, bin: "opencode", profile: () => ({ model: "fake-model", baseUrl: `${server.url}/v1` }), env: {} },
   ];
@@ -108,7 +110,8 @@ describe("agent adapters against fake model servers (real clients, fake wire)", 
       it("edits files, reports events and usage, and continues the same session", async () => {
         const cwd = await repo();
         const stateDir = await mkdtemp(path.join(tmpdir(), `loopy-${cli.bin}-state-`));
-        const sandbox: Pick<AgentRunInput, "sandbox"> = cli.sandboxed ? { sandbox: { mode: "on", writable: [stateDir] } } : {};
+        // As a run's turn: its own network, the model reached through the egress gateway (which holds the key).
+        const sandbox: Pick<AgentRunInput, "sandbox"> = cli.sandboxed ? { sandbox: { mode: "on", writable: [stateDir], network: { socketRoot: path.join(stateDir, "..", "egress") } } } : {};
         const first = await turn(cli.agent, {
           cwd,
           stateDir,
@@ -126,6 +129,8 @@ describe("agent adapters against fake model servers (real clients, fake wire)", 
         expect(first.events).toContainEqual(expect.objectContaining({ type: "command", command: expect.stringContaining("echo from-the-agent") }));
         expect(first.events.some((e) => e.type === "message" && e.text.includes("All done"))).toBe(true);
         expect(first.outcome.usage?.inputTokens).toBeGreaterThan(0);
+        // In the sandbox the CLI held a placeholder; the gateway sent the key.
+        if (cli.sandboxed) expect(server.requests.at(-1)?.headers.authorization).toBe("Bearer dummy-key-for-the-gateway");
         const sessionId = first.outcome.sessionId!;
         expect(sessionId).toBeTruthy();
 

@@ -20,7 +20,8 @@ import { killRunProcesses } from "./run-processes.ts";
 import { ensureLoopWorktree } from "./research/worktree.ts";
 import { secretsForAgent } from "./secrets/inject.ts";
 import { Redactor } from "./secrets/redact.ts";
-import { withModelGateway, workspaceSandbox, type EgressSettings } from "./confinement.ts";
+import { withModelGateway } from "@loopy/agents/model-gateway";
+import { workspaceSandbox, type EgressSettings } from "./confinement.ts";
 
 export interface ExecuteRunDeps extends CoreDeps {
   loopyHome: string;

@@ -22,6 +22,8 @@ export interface FakeModelOptions {
   port?: number;
   /** Token counts reported for every model call. */
   usage?: { input: number; output: number };
+  /** Waits this long before answering a model call (a slow model: tests that watch an agent while it runs). */
+  delayMs?: number;
 }
 
 interface Call {
@@ -344,6 +346,7 @@ export async function startFakeModelServer(options: FakeModelOptions = {}): Prom
       body = raw;
     }
     requests.push({ method: req.method ?? "", url: req.url ?? "", body, headers: { ...req.headers } });
+    if (options.delayMs && req.method === "POST") await new Promise((resolve) => setTimeout(resolve, options.delayMs));
     const url = (req.url ?? "").split("?")[0] ?? "";
     if (req.method === "POST" && url.endsWith("/v1/messages")) return sendAnthropic(res, body as AnthropicBody, usage);
     if (req.method === "POST" && url.endsWith("/v1/messages/count_tokens")) {

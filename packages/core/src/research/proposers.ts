@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { AgentAdapter, AgentProfileConfig, AgentUsage } from "@loopy/agents/adapter";
 import type { SandboxPolicy } from "@loopy/agents/sandbox";
-import { withModelGateway } from "../confinement.ts";
+import { withModelGateway } from "@loopy/agents/model-gateway";
 import { parseSpace, type Params } from "@loopy/research/space";
 import { suggest, type Trial } from "@loopy/research/tpe";
 
