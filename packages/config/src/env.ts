@@ -49,6 +49,11 @@ const schema = z.object({
    * "auto" (default) falls back to no sandbox with one log line saying why, "on" fails them instead, "off" never sandboxes.
    */
   LOOPY_SANDBOX: z.enum(["auto", "on", "off"]).default("auto"),
+  /**
+   * Hosts sandboxed agents, checkpoints and experiments may reach through the egress proxy (comma-separated:
+   * "registry.npmjs.org", "*.github.com", "10.0.0.5:8080"), besides each agent's model endpoint. Nothing else.
+   */
+  LOOPY_EGRESS_ALLOW: z.string().default(""),
   /** Extra folders (separated by ":") searched for agent CLIs before PATH. */
   LOOPY_AGENT_BIN_DIRS: z.string().default(""),
   /**
