@@ -13,9 +13,9 @@ export const adminToken = () => readFileSync(path.join(loopyHome(), "token"), "u
 export const adminPassword = () => readFileSync(path.join(loopyHome(), "admin-password"), "utf8").trim();
 
 /**
- * Every spec's browser starts signed in as the local admin, the way the
- * sign-in link `npm start` prints does it (the token exchanged for a session
- * cookie). Specs about signing in use `browser.newContext()` instead.
+ * Every spec's browser starts signed in as the local admin: the admin's API
+ * token (the token file npm start writes) exchanged for a session cookie.
+ * Specs about signing in use `browser.newContext()` instead.
  */
 export const test = base.extend({
   context: async ({ context, baseURL }, use) => {

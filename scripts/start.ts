@@ -22,7 +22,7 @@ import { supervise, type Supervised } from "@loopy/embedded/supervisor";
 import { parseDuration } from "@loopy/config/duration";
 import { createDb } from "@loopy/db/client";
 import { seedDemoProject } from "@loopy/core/research/demo-project";
-import { bootstrapAuth, isLoopback, type AuthBootstrap } from "@loopy/core/auth/accounts";
+import { bootstrapAuth, createSignInCode, isLoopback, type AuthBootstrap } from "@loopy/core/auth/accounts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name: string) => path.join(root, "node_modules", ".bin", name);
@@ -187,9 +187,18 @@ try {
   console.error(`\nloopy: ${(error as Error).message}`);
   await shutdown(1);
 }
-// On loopback the sign-in link carries the local token (in the URL fragment, which no server sees);
-// reachable from other machines, people sign in with their password.
-const signIn = isLoopback(env.HOST) && auth ? `${url}/login#token=${auth.token}` : `${url}/login`;
+// On loopback the sign-in link carries a one-time code for the local admin (in the URL fragment, which no
+// server sees), not a token: once used, or after 15 minutes, what stays in the terminal is worth nothing.
+// Reachable from other machines, people sign in with their password.
+let signIn = `${url}/login`;
+if (isLoopback(env.HOST) && auth && database) {
+  const db = createDb(database.url);
+  try {
+    signIn = `${url}/login#code=${(await createSignInCode(db, auth.admin.id)).code}   (one-time, 15 min; a new one: npx loopy sign-in-link)`;
+  } finally {
+    await db.$disconnect();
+  }
+}
 console.log(
   `\n  Loopy is ready: ${url}\n  Sign in:  ${signIn}\n  CLI:      LOOPY_URL=${url} npx loopy --help   (authenticates with ${auth?.tokenFile ?? "LOOPY_TOKEN"})\n  Ctrl-C stops it.\n`,
 );

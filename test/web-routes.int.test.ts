@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { markClientAddress, trustedProxies } from "@loopy/api/client-address";
 import { SignInLimiter } from "@loopy/api/sign-in-limiter";
 import { handleSignIn, handleTrpc, IMPORT_BODY_LIMIT, SIGN_IN_BODY_LIMIT, TRPC_BODY_LIMIT } from "@loopy/api/web-routes";
-import { createApiToken, createUser } from "@loopy/core/auth/accounts";
+import { createApiToken, createSignInCode, createUser, updateUser } from "@loopy/core/auth/accounts";
+import { createCaller, createContext } from "@loopy/api";
+import { actorFromToken } from "@loopy/core/auth/accounts";
 import { createHarness, type Harness } from "./harness.ts";
 
 /**
@@ -71,6 +73,40 @@ describe("web routes over HTTP: client address and body caps", () => {
     // The next client of the proxy is not held up; one that writes its own X-Forwarded-For in front is still itself.
     expect((await signIn(base, "someone-7", { "x-forwarded-for": "198.51.100.2" })).status).toBe(401);
     expect((await signIn(base, "someone-8", { "x-forwarded-for": "10.9.9.9, 198.51.100.1" })).status).toBe(429);
+  });
+
+  it("a one-time sign-in code signs a browser in once, within its time, for an enabled user; only a token of the user's full role mints one", async () => {
+    const base = await serve();
+    const user = await createUser(h.services.db, { name: `code-${Date.now()}`, role: "operator" });
+    const post = (body: unknown) => fetch(`${base}/api/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+    const { code, expiresAt } = await createSignInCode(h.services.db, user.id);
+    expect(code).toMatch(/^loopy_sic_/);
+    expect(expiresAt.getTime() - Date.now()).toBeGreaterThan(14 * 60_000);
+    const first = await post({ code });
+    expect(first.status).toBe(200);
+    expect(await first.json()).toEqual({ user: { name: user.name, role: "operator" } });
+    expect(first.headers.getSetCookie().some((c) => c.startsWith("loopy_session=loopy_ses_"))).toBe(true);
+    const again = await post({ code });
+    expect(again.status).toBe(401);
+    expect((await again.json()).error).toMatch(/used already or has expired/);
+    // Only its hash was stored, and it is gone once used.
+    expect(await h.services.db.signInCode.count({ where: { userId: user.id } })).toBe(0);
+
+    const expired = await createSignInCode(h.services.db, user.id, -1);
+    expect((await post({ code: expired.code })).status).toBe(401);
+    const beforeDisable = await createSignInCode(h.services.db, user.id);
+    await updateUser(h.services.db, user.name, { disabled: true });
+    expect((await post({ code: beforeDisable.code })).status).toBe(401);
+
+    // `loopy sign-in-link`: for the token's own user, not from a token scoped below that user's role.
+    const admin = await createUser(h.services.db, { name: `code-admin-${Date.now()}`, role: "admin" });
+    const full = await createApiToken(h.services.db, { user: admin.name, name: "full", role: "admin" });
+    const scoped = await createApiToken(h.services.db, { user: admin.name, name: "scoped", role: "viewer" });
+    const as = async (token: string) => createCaller(createContext(h.services, await actorFromToken(h.services.db, token)));
+    const minted = await (await as(full.token)).auth.signInLink();
+    expect((await (await post({ code: minted.code })).json()).user).toEqual({ name: admin.name, role: "admin" });
+    await expect((await as(scoped.token)).auth.signInLink()).rejects.toThrow(/scoped to viewer/);
   });
 
   /**

@@ -1,5 +1,5 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
-import { signInWithPassword, signInWithToken } from "@loopy/core/auth/accounts";
+import { signInWithCode, signInWithPassword, signInWithToken } from "@loopy/core/auth/accounts";
 import { AppError } from "@loopy/core/errors";
 import { readBodyCapped, declaredTooLarge, describeLimit, KIB, MIB } from "./body-limit.ts";
 import { requestClientAddress } from "./client-address.ts";
@@ -68,7 +68,8 @@ export async function handleTrpc(req: Request, services: Services): Promise<Resp
 }
 
 /**
- * `/api/auth/login`: signs a browser in with `{ name, password }`, or `{ token }` (an API token). Sets
+ * `/api/auth/login`: signs a browser in with `{ name, password }`, `{ code }` (a one-time sign-in code:
+ * the link `npm start` and `loopy sign-in-link` print), or `{ token }` (an API token). Sets
  * the HttpOnly session cookie and the CSRF cookie. Repeated failures are slowed down per client address
  * (as the web server determined it: see client-address.ts) and per user name.
  */
@@ -90,17 +91,18 @@ export async function handleSignIn(req: Request, services: Services, limiter: Si
     if (!bytes) return Response.json({ error: tooLarge(SIGN_IN_BODY_LIMIT) }, { status: 413, headers: closing });
     body = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
-    return Response.json({ error: 'Send JSON: { "name": "...", "password": "..." } or { "token": "..." }' }, { status: 400 });
+    return Response.json({ error: 'Send JSON: { "name": "...", "password": "..." }, { "code": "..." } or { "token": "..." }' }, { status: 400 });
   }
-  const { name, password, token } = (body ?? {}) as Record<string, unknown>;
+  const { name, password, token, code } = (body ?? {}) as Record<string, unknown>;
   const keys = typeof name === "string" ? [client, `user:${name.trim()}`] : [client];
   const limited = tooMany(keys);
   if (limited) return limited;
   try {
     let session;
-    if (typeof token === "string" && token) session = await signInWithToken(services.db, token.trim());
+    if (typeof code === "string" && code) session = await signInWithCode(services.db, code.trim());
+    else if (typeof token === "string" && token) session = await signInWithToken(services.db, token.trim());
     else if (typeof name === "string" && typeof password === "string" && name && password) session = await signInWithPassword(services.db, name.trim(), password);
-    else return Response.json({ error: "Give a user name and a password (or a token)" }, { status: 400 });
+    else return Response.json({ error: "Give a user name and a password (or a sign-in code, or a token)" }, { status: 400 });
     for (const key of keys) limiter.succeeded(key);
     const secure = new URL(req.url).protocol === "https:" || req.headers.get("x-forwarded-proto") === "https";
     const headers = new Headers({ "content-type": "application/json" });

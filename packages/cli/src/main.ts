@@ -59,6 +59,7 @@ Usage:
   loopy secret set NAME                 store a secret (a model API key), value on stdin, encrypted; replaces one of that name
   loopy secret delete NAME
   loopy whoami                          who the token belongs to, and its role
+  loopy sign-in-link                    a one-time link that signs a browser in as the token's user (valid 15 minutes)
   loopy users | user add NAME [--role R] | user passwd NAME | user role NAME --role R | user disable|enable NAME
                                         manage users (passwords from stdin); roles: viewer, reviewer, operator, admin
   loopy tokens | token create --name WHAT [--user U] [--role R] | token revoke <token-id>
@@ -289,6 +290,12 @@ async function main(): Promise<number> {
       return experimentsCommand(client, args, print);
     case "fleet":
       return fleetCommand(client, args, flags, print);
+    case "sign-in-link": {
+      const { code, expiresAt } = await client.auth.signInLink.mutate();
+      const link = `${baseUrl.replace(/\/+$/, "")}/login#code=${code}`;
+      print({ link, expiresAt }, () => `${link}\n(one-time; valid until ${time(expiresAt)} UTC)`);
+      return 0;
+    }
     case "whoami":
     case "users":
     case "user":

@@ -17,8 +17,8 @@ async function signIn(body: Record<string, string>): Promise<string | null> {
 }
 
 /**
- * User name and password, or the local sign-in link that `npm start` prints
- * (`/login#token=…`: the fragment never reaches a server log).
+ * User name and password, or a one-time sign-in link that `npm start` or `loopy sign-in-link` prints
+ * (`/login#code=…`; `#token=…` with an API token works too): the fragment never reaches a server log.
  */
 export function SignInForm() {
   const params = useSearchParams();
@@ -28,12 +28,14 @@ export function SignInForm() {
   const tried = useRef(false);
 
   useEffect(() => {
-    const token = new URLSearchParams(window.location.hash.slice(1)).get("token");
-    if (!token || tried.current) return;
+    const fragment = new URLSearchParams(window.location.hash.slice(1));
+    const code = fragment.get("code");
+    const token = fragment.get("token");
+    if ((!code && !token) || tried.current) return;
     tried.current = true;
     history.replaceState(null, "", window.location.pathname + window.location.search);
     setBusy(true);
-    void signIn({ token }).then((failure) => {
+    void signIn(code ? { code } : { token: token as string }).then((failure) => {
       if (failure) {
         setError(failure);
         setBusy(false);
@@ -58,7 +60,8 @@ export function SignInForm() {
       <div>
         <h1 className="text-xl font-semibold text-white">Sign in to Loopy</h1>
         <p className="mt-1 text-sm text-gray-400">
-          On this machine, open the sign-in link <code className="text-gray-300">npm start</code> printed, or sign in as{" "}
+          On this machine, open the one-time sign-in link <code className="text-gray-300">npm start</code> printed (a new one:{" "}
+          <code className="text-gray-300">npx loopy sign-in-link</code>), or sign in as{" "}
           <code className="text-gray-300">admin</code> with the password in <code className="text-gray-300">.loopy/admin-password</code>.
         </p>
       </div>

@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { date, loopyId, text } from "../inputs.ts";
-import { createApiToken, createUser, listApiTokens, listUsers, revokeApiToken, updateUser } from "@loopy/core/auth/accounts";
+import { createApiToken, createSignInCode, createUser, listApiTokens, listUsers, revokeApiToken, updateUser } from "@loopy/core/auth/accounts";
 import { listAudit } from "@loopy/core/auth/audit";
 import { ROLES } from "@loopy/core/auth/roles";
-import { forbidden } from "@loopy/core/errors";
+import { badInput, forbidden } from "@loopy/core/errors";
 import { adminProcedure, router, viewerProcedure } from "../trpc.ts";
 
 const role = z.enum(ROLES);
@@ -20,6 +20,18 @@ export const authRouter = router({
     const user = await ctx.services.db.user.findUniqueOrThrow({ where: { id: ctx.actor.userId } });
     await updateUser(ctx.services.db, user.name, { password: input.password });
     return { name: user.name };
+  }),
+
+  /**
+   * A one-time sign-in code for the caller's own user (`loopy sign-in-link`): the browser exchanges it
+   * once at /api/auth/login within 15 minutes. Refused to a token scoped below its user's role, since a
+   * browser session has the user's full role.
+   */
+  signInLink: viewerProcedure.mutation(async ({ ctx }) => {
+    if (!ctx.actor.userId) throw badInput("Only a user can sign in: this caller is Loopy itself, not a user's token");
+    const user = await ctx.services.db.user.findUniqueOrThrow({ where: { id: ctx.actor.userId } });
+    if (user.role !== ctx.actor.role) throw forbidden(`This token is scoped to ${ctx.actor.role}, below its user's role (${user.role}); a browser session would have the user's role`);
+    return createSignInCode(ctx.services.db, user.id);
   }),
 
   users: adminProcedure.query(({ ctx }) => listUsers(ctx.services.db)),

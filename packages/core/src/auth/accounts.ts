@@ -176,12 +176,41 @@ export async function signInWithPassword(db: Db, name: string, password: string)
   return openSession(db, user);
 }
 
-/** Signs a browser in with an API token (the local sign-in link `npm start` prints): the session gets the token's role. */
+/** Signs a browser in with an API token (a `/login#token=…` link): the session gets the token's role. */
 export async function signInWithToken(db: Db, token: string): Promise<NewSession> {
   const actor = await actorFromToken(db, token);
   if (!actor || !actor.userId) throw new AppError("UNAUTHENTICATED", "That token is not valid (unknown, revoked, or its user is disabled)");
   await recordAudit(db, actor, "auth.signIn", { kind: "user", id: actor.userId }, { with: "token" });
   return openSession(db, { id: actor.userId, name: actor.name, role: actor.role });
+}
+
+/** How long a one-time sign-in code can be used. */
+export const SIGN_IN_CODE_TTL_MS = 15 * 60_000;
+const BAD_CODE = "That sign-in link was used already or has expired: run npx loopy sign-in-link for a new one, or sign in with a password";
+
+/**
+ * A one-time sign-in code for a user (the link `npm start` prints, `loopy sign-in-link`): exchanged
+ * once for a session at /api/auth/login, within SIGN_IN_CODE_TTL_MS. Unlike the API token the link used
+ * to carry, a code seen later in a terminal's scrollback or a log is worth nothing.
+ */
+export async function createSignInCode(db: Db, userId: string, ttlMs = SIGN_IN_CODE_TTL_MS): Promise<{ code: string; expiresAt: Date }> {
+  const { token: code, hash } = newSecretToken("sic");
+  const expiresAt = new Date(Date.now() + ttlMs);
+  await db.signInCode.deleteMany({ where: { expiresAt: { lt: new Date() } } });
+  await db.signInCode.create({ data: { id: newId(), userId, codeHash: hash, expiresAt } });
+  return { code, expiresAt };
+}
+
+/** Signs a browser in with a one-time code: the row is deleted first, so of two uses at once only one wins. */
+export async function signInWithCode(db: Db, code: string): Promise<NewSession> {
+  if (!code.startsWith("loopy_sic_")) throw new AppError("UNAUTHENTICATED", BAD_CODE);
+  const rows = await db.$queryRaw<Array<{ user_id: string; expires_at: Date }>>`DELETE FROM "sign_in_codes" WHERE "code_hash" = ${hashToken(code)} RETURNING "user_id", "expires_at"`;
+  const row = rows[0];
+  if (!row || row.expires_at.getTime() <= Date.now()) throw new AppError("UNAUTHENTICATED", BAD_CODE);
+  const user = await db.user.findUnique({ where: { id: row.user_id } });
+  if (!user || user.disabledAt) throw new AppError("UNAUTHENTICATED", BAD_CODE);
+  await recordAudit(db, { userId: user.id, name: user.name, role: user.role, via: "session" }, "auth.signIn", { kind: "user", id: user.id }, { with: "one-time code" });
+  return openSession(db, user);
 }
 
 /** The actor a session cookie stands for, with its CSRF token; null when unknown or expired. */
@@ -209,6 +238,8 @@ export async function signOut(db: Db, token: string) {
 // --- First start ------------------------------------------------------------
 
 export interface AuthBootstrap {
+  /** The local admin (the first active one): whom the one-time sign-in link `npm start` prints signs in. */
+  admin: { id: string; name: string };
   /** Set when this start created the admin with a generated password (also in the password file). */
   generatedPassword: string | null;
   passwordFile: string;
@@ -282,5 +313,5 @@ export async function bootstrapAuth(db: Db, options: { home: string; host: strin
     token = created.token;
     await writePrivate(tokenFile, `${token}\n`);
   }
-  return { generatedPassword, passwordFile, tokenFile, token };
+  return { admin: { id: admin.id, name: admin.name }, generatedPassword, passwordFile, tokenFile, token };
 }

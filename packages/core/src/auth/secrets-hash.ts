@@ -27,10 +27,10 @@ export async function verifyPassword(password: string, stored: string): Promise<
 }
 
 /**
- * A new bearer secret (API token, session cookie) and what to store for it.
+ * A new bearer secret (API token, session cookie, one-time sign-in code) and what to store for it.
  * Tokens have 256 bits of randomness, so a fast hash (sha256) is enough at rest.
  */
-export function newSecretToken(kind: "tok" | "ses"): { token: string; hash: string; prefix: string } {
+export function newSecretToken(kind: "tok" | "ses" | "sic"): { token: string; hash: string; prefix: string } {
   const token = `loopy_${kind}_${randomBytes(32).toString("base64url")}`;
   return { token, hash: hashToken(token), prefix: token.slice(0, 14) };
 }
