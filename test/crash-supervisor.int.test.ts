@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -33,6 +33,8 @@ describe("crash safety: npm start supervises the worker", () => {
 
   beforeAll(async () => {
     home = await mkdtemp(path.join(tmpdir(), "loopy-start-"));
+    // A home others may enter: npm start tightens it.
+    await chmod(home, 0o755);
     dir = await mkdtemp(path.join(tmpdir(), "loopy-start-marks-"));
     const database = await createTestDatabase(inject("databaseUrl"));
     drop = database.drop;
@@ -83,6 +85,15 @@ describe("crash safety: npm start supervises the worker", () => {
       const run = await api.runs.get({ runId });
       return ["queued", "running", "verifying"].includes(run.status) ? undefined : run;
     }, 60_000, `run ${runId} to settle`);
+
+  it("settles the home (0700) and the master key at start, and prints a one-time sign-in link, never the admin's token", async () => {
+    expect((await stat(home)).mode & 0o777).toBe(0o700);
+    expect(output).toContain(`Loopy home ${home} was mode 0755; now 0700`);
+    expect((await stat(path.join(home, "master.key"))).mode & 0o777).toBe(0o600);
+    expect(output).toContain(`created the master key ${path.join(home, "master.key")}`);
+    expect(output).toMatch(/Sign in: {2}http:\/\/127\.0\.0\.1:\d+\/login#code=loopy_sic_/);
+    expect(output).not.toContain(readFileSync(path.join(home, "token"), "utf8").trim());
+  });
 
   it("a worker killed with SIGKILL is restarted and takes over the run it held; Ctrl-C (SIGTERM) then stops everything", async () => {
     const api = createCaller(createContext(services, SYSTEM_ACTOR));
