@@ -14,6 +14,7 @@ import { appRouter } from "@loopy/api";
 import { createHTTPServer } from "@trpc/server/adapters/standalone";
 import type { AddressInfo } from "node:net";
 import { loadEnv } from "@loopy/config/env";
+import { createTestDatabase } from "@loopy/db/test-database";
 import { startRunWorker } from "@loopy/queue/run-worker";
 import { startResearchWorker, type ResearchWorkerHandle } from "@loopy/queue/research-worker";
 
@@ -75,11 +76,13 @@ export interface Harness {
  * Real services on the test run's Postgres database and Redis, with a queue
  * prefix of this harness's own so parallel test files never take each other's jobs.
  */
-export async function createHarness(): Promise<Harness> {
+export async function createHarness(options: { ownDatabase?: boolean } = {}): Promise<Harness> {
   const home = await mkdtemp(path.join(tmpdir(), "loopy-home-"));
   const prefix = `${inject("redisPrefix")}:${randomBytes(3).toString("hex")}`;
+  // A database of its own, for a file whose rows (secrets, users) other files must not see.
+  const own = options.ownDatabase ? await createTestDatabase(inject("databaseUrl")) : null;
   const env = loadEnv({
-    DATABASE_URL: inject("databaseUrl"),
+    DATABASE_URL: own?.url ?? inject("databaseUrl"),
     REDIS_URL: inject("redisUrl"),
     LOOPY_REDIS_PREFIX: prefix,
     LOOPY_HOME: home,
@@ -155,6 +158,7 @@ export async function createHarness(): Promise<Harness> {
     async close() {
       for (const stop of stops) await stop();
       await services.close();
+      await own?.drop();
       await rm(home, { recursive: true, force: true });
     },
   };

@@ -60,7 +60,8 @@ describe.skipIf(!status.ok)(`hostile agent${status.ok ? "" : ` (SKIPPED: ${statu
   beforeAll(async () => {
     // As in a real worker, whose environment holds Loopy's database URL: a process that could read it would find it.
     process.env.DATABASE_URL = inject("databaseUrl");
-    h = await createHarness();
+    // Its own database: the secrets it stores must not show in other files' lists.
+    h = await createHarness({ ownDatabase: true });
     model = await startFakeModelServer();
     allowed = createServer((_, res) => res.end("allowed\n"));
     await new Promise<void>((resolve) => allowed.listen(0, "127.0.0.1", resolve));
@@ -255,4 +256,26 @@ describe.skipIf(!status.ok)(`hostile agent${status.ok ? "" : ` (SKIPPED: ${statu
       await slow.close();
     }
   }, 120_000);
+
+  it("a project's allowed hosts open the egress proxy to them for that project only; bad host names are refused", async () => {
+    const extra = createServer((_, res) => res.end("project host\n"));
+    await new Promise<void>((resolve) => extra.listen(0, "127.0.0.1", resolve));
+    const target = `127.0.0.1:${(extra.address() as AddressInfo).port}`;
+    try {
+      const probe = `timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/3128 && printf 'CONNECT ${target} HTTP/1.1\\r\\n\\r\\n' >&3 && head -n1 <&3" | tr -d '\\r' > status.txt`;
+      const statusOf = async (projectName: string) => {
+        const { id } = await h.api.runs.launch({ project: projectName, command: probe });
+        const run = await settled(id);
+        return gitIn((await h.api.projects.get({ project: projectName })).path, "show", `${run.branch}:status.txt`);
+      };
+      const open = await h.api.projects.add({ path: await makeRepo({ "README.md": "x\n" }, "/var/tmp"), name: `egress-open-${Date.now()}` });
+      const closed = await h.api.projects.add({ path: await makeRepo({ "README.md": "x\n" }, "/var/tmp"), name: `egress-closed-${Date.now()}` });
+      await expect(h.api.projects.update({ project: open.name, egressHosts: ["not a host!"] })).rejects.toThrow(/Not a host the egress proxy can allow: not a host!/);
+      expect((await h.api.projects.update({ project: open.name, egressHosts: [` ${target} `] })).egressHosts).toEqual([target]);
+      expect(await statusOf(open.name)).toMatch(/ 200 /);
+      expect(await statusOf(closed.name)).toMatch(/ 403 /);
+    } finally {
+      extra.close();
+    }
+  }, 90_000);
 });

@@ -100,7 +100,7 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
       projectId: true,
       fleetId: true,
       memberIndex: true,
-      project: { select: { path: true, checkpoints: true, maxAttempts: true } },
+      project: { select: { path: true, checkpoints: true, maxAttempts: true, egressHosts: true } },
       task: { select: { checkpoints: true, secretNames: true, agentProfile: { select: { config: true } } } },
     },
   });
@@ -156,6 +156,7 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
     ending = await runTurns(deps, {
       runId,
       projectId: run.projectId,
+      egressHosts: (run.project.egressHosts as string[] | null) ?? [],
       adapter,
       profile,
       worktree,
@@ -299,6 +300,8 @@ interface TurnContext {
   repo: string;
   /** The run's branch, moved only by Loopy. */
   branch: string;
+  /** Hosts the project lets its sandboxed processes reach. */
+  egressHosts: string[];
   baseSha: string;
   timeoutMs: number;
   sessionId: string | null;
@@ -333,7 +336,7 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
   // LOOPY_HOME is hidden from the sandbox (master key, CLI token, other runs); the agent's state folder is its HOME.
   // Its own network namespace; what the egress proxy refuses is said in the run's log.
   const onDenied = (target: string, reason: string) => events.push({ type: "error", message: `network: refused ${target} (${reason})` });
-  const sandbox = (writable: string[]): Promise<SandboxPolicy> => workspaceSandbox(deps, { repo: ctx.repo, writable, onDenied });
+  const sandbox = (writable: string[]): Promise<SandboxPolicy> => workspaceSandbox(deps, { repo: ctx.repo, writable, onDenied, allowHosts: ctx.egressHosts });
 
   for (;;) {
     attempts++;

@@ -15,7 +15,7 @@ const PROBLEMS: Record<RepoProblem, (p: string) => string> = {
   bare: (p) => `${p} is a bare repository; register a checkout with a work tree`,
 };
 
-export const projectSelect = { id: true, name: true, path: true, defaultBranch: true, checkpoints: true, mergeStrategy: true, maxAttempts: true, routingRules: true, createdAt: true } as const;
+export const projectSelect = { id: true, name: true, path: true, defaultBranch: true, checkpoints: true, mergeStrategy: true, maxAttempts: true, routingRules: true, egressHosts: true, createdAt: true } as const;
 export type ProjectView = Prisma.ProjectGetPayload<{ select: typeof projectSelect }>;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -76,6 +76,8 @@ export interface ProjectSettings {
   maxAttempts?: number;
   /** Routing rules [{ tag, agent }]: a task's tags pick its agent (see routing.ts). */
   routingRules?: unknown;
+  /** Hosts its sandboxed processes may reach through the egress proxy ("registry.npmjs.org", "*.pypi.org", "10.0.0.5:8080"). */
+  egressHosts?: string[];
 }
 
 /** Changes a project's checkpoints, merge strategy or attempts per run. */
@@ -99,9 +101,20 @@ export async function updateProjectSettings(db: Db, idOrName: string, settings: 
       ...(settings.mergeStrategy ? { mergeStrategy: settings.mergeStrategy } : {}),
       ...(settings.maxAttempts !== undefined ? { maxAttempts: settings.maxAttempts } : {}),
       ...(routingRules ? { routingRules } : {}),
+      ...(settings.egressHosts !== undefined ? { egressHosts: validEgressHosts(settings.egressHosts) } : {}),
     },
     select: projectSelect,
   });
+}
+
+/** "host", "host:port", "*.domain", "IPv4:port", "[IPv6]:port": what the egress proxy's allow list understands. */
+const EGRESS_HOST = /^(\*\.)?([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/i;
+
+function validEgressHosts(hosts: string[]): string[] {
+  const cleaned = [...new Set(hosts.map((h) => h.trim().toLowerCase()).filter(Boolean))];
+  const bad = cleaned.filter((h) => !EGRESS_HOST.test(h) || Number(h.split(":").at(-1)) > 65535);
+  if (bad.length) throw badInput(`Not a host the egress proxy can allow: ${bad.join(", ")} (use "example.com", "example.com:8443", "*.example.com" or "10.0.0.5:8080")`);
+  return cleaned;
 }
 
 export { AppError };

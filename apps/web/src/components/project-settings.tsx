@@ -14,13 +14,14 @@ const EXAMPLE = `[
 ]`;
 
 /** A project's checkpoints (as JSON, like loopy.json in the repository), routing rules, merge strategy and attempts. */
-export function ProjectSettings({ project }: { project: { id: string; name: string; checkpoints: unknown; mergeStrategy: string; maxAttempts: number; routingRules?: unknown } }) {
+export function ProjectSettings({ project }: { project: { id: string; name: string; checkpoints: unknown; mergeStrategy: string; maxAttempts: number; routingRules?: unknown; egressHosts?: unknown } }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [text, setText] = useState(JSON.stringify(project.checkpoints ?? [], null, 2));
   const [strategy, setStrategy] = useState(project.mergeStrategy);
   const [attempts, setAttempts] = useState(String(project.maxAttempts));
   const [rules, setRules] = useState(JSON.stringify(project.routingRules ?? [], null, 2));
+  const [hosts, setHosts] = useState(Array.isArray(project.egressHosts) ? (project.egressHosts as string[]).join("\n") : "");
   const [parseError, setParseError] = useState<string | null>(null);
   const save = useMutation(trpc.projects.update.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.projects.list.queryKey() }) }));
   return (
@@ -41,7 +42,8 @@ export function ProjectSettings({ project }: { project: { id: string; name: stri
           return;
         }
         setParseError(null);
-        save.mutate({ project: project.id, checkpoints, routingRules, mergeStrategy: strategy as "merge" | "squash", maxAttempts: Number(attempts) });
+        const egressHosts = hosts.split(/[\s,]+/).filter(Boolean);
+        save.mutate({ project: project.id, checkpoints, routingRules, egressHosts, mergeStrategy: strategy as "merge" | "squash", maxAttempts: Number(attempts) });
       }}
     >
       <label className="block space-y-1">
@@ -53,6 +55,13 @@ export function ProjectSettings({ project }: { project: { id: string; name: stri
         <span className="text-xs font-medium uppercase tracking-wide text-gray-400">Routing rules (tags pick the agent)</span>
         <textarea aria-label="Routing rules" className={`${inputClass} min-h-16 font-mono text-xs`} value={rules} onChange={(e) => setRules(e.target.value)} placeholder={'[{ "tag": "docs", "agent": "cheap-model" }, { "tag": "refactor", "agent": "claude" }]'} />
         <span className="block text-xs text-gray-500">A task launched with tags and no agent goes to the first rule whose tag it has; the run shows the rule.</span>
+      </label>
+      <label className="block space-y-1">
+        <span className="text-xs font-medium uppercase tracking-wide text-gray-400">Network: hosts agents may reach</span>
+        <textarea aria-label="Allowed hosts" className={`${inputClass} min-h-12 font-mono text-xs`} value={hosts} onChange={(e) => setHosts(e.target.value)} placeholder={"registry.npmjs.org\n*.pypi.org\n10.0.0.5:8080"} />
+        <span className="block text-xs text-gray-500">
+          Sandboxed agents, checkpoints and experiments have no network but their model endpoint and these hosts (one per line), through Loopy&apos;s egress proxy. Loopy&apos;s own database, Redis and web are never reachable.
+        </span>
       </label>
       <div className="flex flex-wrap items-end gap-4">
         <label className="space-y-1">

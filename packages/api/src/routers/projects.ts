@@ -23,6 +23,8 @@ export const projectsRouter = router({
         maxAttempts: smallInt.optional(),
         /** [{ tag, agent }]: a task's tags pick its agent (adapter or profile); first match wins. */
         routingRules: z.array(z.object({ tag: text(64), agent: agentRef })).max(100).optional(),
+        /** Hosts the project's sandboxed agents, checkpoints and experiments may reach through the egress proxy. */
+        egressHosts: z.array(text(255)).max(100).optional(),
       }),
     )
     .mutation(({ ctx, input }) => updateProjectSettings(ctx.services.db, input.project, input)),

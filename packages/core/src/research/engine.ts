@@ -81,7 +81,7 @@ const loopSelect = {
   bestMetric: true,
   noiseFloor: true,
   startedAt: true,
-  project: { select: { path: true } },
+  project: { select: { path: true, egressHosts: true } },
   agentProfile: { select: { adapter: true, config: true } },
 } as const;
 
@@ -104,6 +104,8 @@ interface Ctx {
   deps: ResearchEngineDeps;
   loopId: string;
   repo: string;
+  /** Hosts the project lets its sandboxed processes reach. */
+  egressHosts: string[];
   /** The loop's branch (`loopy/research-<id>`), Loopy's alone. */
   branch: string;
   worktree: string;
@@ -176,7 +178,7 @@ export async function executeResearchLoop(deps: ResearchEngineDeps, loopId: stri
   const onAbort = () => ctxController.abort(signal.reason);
   if (signal.aborted) onAbort();
   else signal.addEventListener("abort", onAbort, { once: true });
-  const ctx: Ctx = { deps, loopId, repo: first.project.path, branch: first.branch, worktree: loopWorktreePath(deps.loopyHome, loopId), signal: ctxController.signal, cleanAt: null };
+  const ctx: Ctx = { deps, loopId, repo: first.project.path, egressHosts: (first.project.egressHosts as string[] | null) ?? [], branch: first.branch, worktree: loopWorktreePath(deps.loopyHome, loopId), signal: ctxController.signal, cleanAt: null };
   await record(ctx, [{ type: "loop", status: "running", ...(claim === "resumed" ? { reason: "resumed by another worker after its holder stopped" } : {}) }]);
   await deps.researchNotifier.loopChanged(loopId, "running");
 
@@ -316,7 +318,7 @@ async function cleanUp(ctx: Ctx, reason?: string): Promise<void> {
 export async function cleanUpEndedLoop(deps: ResearchEngineDeps, loopId: string): Promise<void> {
   const loop = await deps.db.researchLoop.findUnique({ where: { id: loopId }, select: { status: true, branch: true, project: { select: { path: true } } } });
   if (!loop || !["completed", "failed", "cancelled"].includes(loop.status)) return;
-  const ctx: Ctx = { deps, loopId, repo: loop.project.path, branch: loop.branch, worktree: loopWorktreePath(deps.loopyHome, loopId), signal: new AbortController().signal, cleanAt: null };
+  const ctx: Ctx = { deps, loopId, repo: loop.project.path, egressHosts: [], branch: loop.branch, worktree: loopWorktreePath(deps.loopyHome, loopId), signal: new AbortController().signal, cleanAt: null };
   await cleanUp(ctx);
 }
 
@@ -477,7 +479,7 @@ async function runExperiment(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow)
     await db.experiment.updateMany({ ...claimed, data: { slot } });
   }
   try {
-    const base = { db, notifier: ctx.deps.researchNotifier, loop, worktree: ctx.worktree, slot, signal: ctx.signal, params: experiment.params, confinement: { deps: ctx.deps, repo: ctx.repo } };
+    const base = { db, notifier: ctx.deps.researchNotifier, loop, worktree: ctx.worktree, slot, signal: ctx.signal, params: experiment.params, confinement: { deps: ctx.deps, repo: ctx.repo, allowHosts: ctx.egressHosts } };
     ctx.cleanAt = null; // the experiment may write anywhere in the worktree
     const first = await measure({ ...base, experiment, token, seed });
     if (first.cancelled) return;
@@ -571,7 +573,7 @@ async function prepare(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow, best:
           signal: ctx.signal,
           stateDir,
           binDirs: ctx.deps.agentBinDirs,
-          sandbox: await workspaceSandbox(ctx.deps, { repo: ctx.repo, writable: [stateDir] }),
+          sandbox: await workspaceSandbox(ctx.deps, { repo: ctx.repo, writable: [stateDir], allowHosts: ctx.egressHosts }),
         });
         if (proposal.cancelled) return { commit: best, parent: best, description, files: [], cancelled: true };
         proposal.description = redactor.text(proposal.description);

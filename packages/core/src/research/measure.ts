@@ -27,7 +27,7 @@ export interface MeasureInput {
   slot: string | null;
   signal: AbortSignal;
   /** The sandbox the experiment runs in (like an agent's: the command is as untrusted as the change it measures). */
-  confinement?: { deps: ConfinementDeps; repo: string };
+  confinement?: { deps: ConfinementDeps; repo: string; allowHosts?: string[] };
 }
 
 export interface MeasureResult {
@@ -86,6 +86,7 @@ export async function measure(input: MeasureInput): Promise<MeasureResult> {
     const sandbox = input.confinement
       ? await workspaceSandbox(input.confinement.deps, {
           repo: input.confinement.repo,
+          allowHosts: input.confinement.allowHosts,
           forwards: [{ name: "metrics", host: "127.0.0.1", targetPort: endpoint.port, port: endpoint.port }],
           devices: "gpu",
         })

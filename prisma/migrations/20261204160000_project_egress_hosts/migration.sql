@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "projects" ADD COLUMN "egress_hosts" JSONB NOT NULL DEFAULT '[]';
