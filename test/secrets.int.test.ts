@@ -7,7 +7,7 @@ import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeModelServer, type FakeModelServer } from "@loopy/fake-models/server";
 import { sandboxStatus } from "@loopy/agents/sandbox";
-import { createHarness, eventually, makeRepo, type Harness } from "./harness.ts";
+import { createHarness, eventually, gitIn, makeRepo, type Harness } from "./harness.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -147,6 +147,42 @@ describe("secrets", () => {
     const all = await everythingAbout(id, p.id);
     for (const form of forms) expect(all.includes(form), `the secret (${form === value ? "raw" : "base64"}) appears in a stored row or an API response`).toBe(false);
     for (const leak of Object.values(workerSecrets)) expect(all.includes(leak), leak).toBe(false);
+  }, 90_000);
+
+  it("redacts a secret however the agent prints it, and commits a file that holds it redacted, stopping for a human", async () => {
+    const repo = await makeRepo();
+    const p = await h.api.projects.add({ path: repo, name: `sec-forms-${path.basename(repo)}` });
+    const reversed = [...value].reverse().join("");
+    const hex = Buffer.from(value).toString("hex");
+    const spaced = [...value].join(" ");
+    const command = [
+      'printf "%s\\n" "$(printf %s "$MY_KEY" | rev)"',
+      'printf %s "$MY_KEY" | od -An -tx1 | tr -d " \\n"; echo',
+      'printf %s "$MY_KEY" | sed "s/./& /g"; echo',
+      // Most of it (a substring of 22 of its 33 characters).
+      'echo "part: ${MY_KEY:4:22}"',
+      // Written to files: whole, and split across two lines.
+      'printf "config: key=%s\\n" "$MY_KEY" > leak.env',
+      'printf "%s\\n%s\\n" "${MY_KEY:0:16}" "${MY_KEY:16}" > split.txt',
+      "echo fine > ok.txt",
+    ].join("; ");
+    const { id } = await h.api.runs.launch({ project: p.name, command, secrets: ["MY_KEY"] });
+    const run = await settled(id);
+    // The files were committed with the value redacted, and a human is asked to look before approving.
+    expect(run.status).toBe("needs_attention");
+    expect(run.statusReason).toMatch(/a secret's value was written to .*leak\.env \(MY_KEY\).*split\.txt \(MY_KEY\)/);
+    expect(gitIn(repo, "show", `${run.branch}:leak.env`)).toBe("config: key=[redacted:MY_KEY]");
+    expect(gitIn(repo, "show", `${run.branch}:ok.txt`)).toBe("fine");
+    const history = gitIn(repo, "log", "-p", "--all");
+    for (const form of [value, reversed, hex]) expect(history.includes(form), form).toBe(false);
+    const head = (await h.services.db.run.findUniqueOrThrow({ where: { id } })).headSha!;
+    const lines = await h.api.runs.fileLines({ runId: id, commit: head, path: "leak.env", start: 1, end: 1 });
+    expect(JSON.stringify(lines)).toContain("[redacted:MY_KEY]");
+    // The printed forms are redacted in the log.
+    const log = (await h.api.runs.eventLog({ runId: id, limit: 5000 })).flatMap((e) => (e.event.type === "log" ? [e.event.line] : []));
+    expect(log.filter((l) => l.includes("[redacted:MY_KEY]")).length).toBeGreaterThanOrEqual(4);
+    const all = await everythingAbout(id, p.id);
+    for (const form of [...forms, reversed, hex, spaced, value.slice(4, 26)]) expect(all.includes(form), `"${form}" appears in a stored row or an API response`).toBe(false);
   }, 90_000);
 
   it("gives Loopy's own agent its profile's secret as the API key and to its commands, redacted everywhere", async () => {
