@@ -158,6 +158,9 @@ describe.skipIf(!status.ok)(`hostile agent${status.ok ? "" : ` (SKIPPED: ${statu
     expect(output).toContain("LEGIT work: ok");
     expect(run.status, run.statusReason ?? "").toBe("awaiting_review");
     expect((await h.api.runs.diff({ runId: id })).diff).toContain("+work done by the agent");
+    // The notes symlink to the master key was not followed into the project memory.
+    const masterKey = (await readFile(path.join(h.home, "master.key"), "utf8")).trim();
+    expect(JSON.stringify(await h.api.projects.memory({ project: p.project.name }))).not.toContain(masterKey);
     await expectUntouched(p);
     // What the proxy refused is in the run's log.
     const errors = (await h.api.runs.eventLog({ runId: id, limit: 5000 })).flatMap((e) => (e.event.type === "error" ? [e.event.message] : []));

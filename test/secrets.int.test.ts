@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
-import { spawn } from "node:child_process";
-import { stat } from "node:fs/promises";
+import { execFileSync, spawn } from "node:child_process";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import superjson from "superjson";
@@ -175,6 +175,11 @@ describe("secrets", () => {
     expect(gitIn(repo, "show", `${run.branch}:ok.txt`)).toBe("fine");
     const history = gitIn(repo, "log", "-p", "--all");
     for (const form of [value, reversed, hex]) expect(history.includes(form), form).toBe(false);
+    // Not even as an unreachable object: the files were redacted before git stored anything (later sandboxes read these objects).
+    const objects = execFileSync("git", ["cat-file", "--batch-all-objects", "--batch"], { cwd: repo, maxBuffer: 64 * 1024 * 1024 }).toString("latin1");
+    expect(objects.includes(value)).toBe(false);
+    // The workspace holds what was committed.
+    expect(await readFile(path.join(h.home, "worktrees", id, "leak.env"), "utf8")).toBe("config: key=[redacted:MY_KEY]\n");
     const head = (await h.services.db.run.findUniqueOrThrow({ where: { id } })).headSha!;
     const lines = await h.api.runs.fileLines({ runId: id, commit: head, path: "leak.env", start: 1, end: 1 });
     expect(JSON.stringify(lines)).toContain("[redacted:MY_KEY]");

@@ -1,6 +1,6 @@
-import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { AgentAdapter } from "./adapter.ts";
+import { readRegularFile, SAFE_NAME, writeRegularFile } from "./safe-files.ts";
 import { cliBinary, finishCliTurn, runJsonCli, summarize, type CliSaid } from "./cli-agent.ts";
 
 const EDIT_TOOLS = new Set(["Write", "Edit", "MultiEdit", "NotebookEdit"]);
@@ -41,7 +41,9 @@ export const claudeCodeAgent: AgentAdapter = {
     const said: CliSaid = {};
     const toolCalls = new Map<string, { name: string; input: Record<string, unknown> }>();
     const costFile = (session: string) => path.join(input.stateDir ?? path.join(input.cwd, ".."), `claude-cost-${session}.json`);
-    const previousCost = input.sessionId ? Number(await readFile(costFile(input.sessionId), "utf8").catch(() => "0")) || 0 : 0;
+    // The state folder is the agent's HOME, writable inside its sandbox: read and write it without following what it left there.
+    const stateRoot = input.stateDir ?? path.join(input.cwd, "..");
+    const previousCost = input.sessionId && SAFE_NAME.test(input.sessionId) ? Number((await readRegularFile(stateRoot, costFile(input.sessionId), 64))?.toString("utf8") ?? "0") || 0 : 0;
     let sessionCost: number | undefined;
     const result = await runJsonCli(input, argv, env, emit, (json) => {
       const type = json.type;
@@ -108,7 +110,7 @@ export const claudeCodeAgent: AgentAdapter = {
     if (said.usage) {
       if (sessionCost !== undefined) {
         said.usage.costUsd = Math.max(0, sessionCost - previousCost);
-        if (said.sessionId && input.stateDir) await writeFile(costFile(said.sessionId), String(sessionCost));
+        if (said.sessionId && SAFE_NAME.test(said.sessionId) && input.stateDir) await writeRegularFile(input.stateDir, costFile(said.sessionId), String(sessionCost));
       }
       emit({ type: "usage", ...said.usage });
     }

@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { makeFolder, readRegularFile, SAFE_NAME, writeRegularFile } from "./safe-files.ts";
 import path from "node:path";
 import { sandboxStatus } from "./sandbox.ts";
 import { profileSecretNames, type AgentAdapter } from "./adapter.ts";
@@ -32,11 +32,13 @@ export const codexAgent: AgentAdapter = {
     // wherever bubblewrap is installed. The state folder may well be under /tmp, so Codex gets a
     // temporary folder of its own, beside CODEX_HOME rather than around it.
     const codexTmp = path.join(state, "tmp");
-    await mkdir(codexHome, { recursive: true });
-    await mkdir(codexTmp, { recursive: true });
+    // Both inside the state folder, which the agent can write: created without following what it may have left there.
+    await makeFolder(state, codexHome);
+    await makeFolder(state, codexTmp);
     const keyName = profileSecretNames(profile)[0] ?? "OPENAI_API_KEY";
     if (profile.baseUrl) {
-      await writeFile(
+      await writeRegularFile(
+        state,
         path.join(codexHome, "config.toml"),
         `model_provider = "loopy"\n\n[model_providers.loopy]\nname = "loopy"\nbase_url = ${JSON.stringify(profile.baseUrl)}\nenv_key = ${JSON.stringify(keyName)}\nwire_api = "responses"\n`,
       );
@@ -50,7 +52,7 @@ export const codexAgent: AgentAdapter = {
       ? [bin, "exec", "resume", "--json", "--skip-git-repo-check", ...model, "-c", `sandbox_mode="${mode}"`, "--", input.sessionId, input.instruction]
       : [bin, "exec", "--json", "--sandbox", mode, "--skip-git-repo-check", ...model, "--", input.instruction];
     const usageFile = (thread: string) => path.join(state, `codex-usage-${thread}.json`);
-    const previous = input.sessionId ? (JSON.parse(await readFile(usageFile(input.sessionId), "utf8").catch(() => "{}")) as { input?: number; output?: number }) : {};
+    const previous = input.sessionId && SAFE_NAME.test(input.sessionId) ? (JSON.parse((await readRegularFile(state, usageFile(input.sessionId), 4096))?.toString("utf8") || "{}") as { input?: number; output?: number }) : {};
 
     const said: CliSaid = { sessionId: input.sessionId ?? undefined };
     let cumulative: { input: number; output: number } | undefined;
@@ -86,7 +88,7 @@ export const codexAgent: AgentAdapter = {
       const usage = { inputTokens: Math.max(0, cumulative.input - (previous.input ?? 0)), outputTokens: Math.max(0, cumulative.output - (previous.output ?? 0)) };
       said.usage = usage;
       emit({ type: "usage", ...usage });
-      if (said.sessionId) await writeFile(usageFile(said.sessionId), JSON.stringify(cumulative));
+      if (said.sessionId && SAFE_NAME.test(said.sessionId)) await writeRegularFile(state, usageFile(said.sessionId), JSON.stringify(cumulative));
     }
     return finishCliTurn(input, result, said, emit);
   },

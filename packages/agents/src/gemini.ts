@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
+import { writeRegularFile } from "./safe-files.ts";
 import path from "node:path";
 import { profileSecretNames, type AgentAdapter } from "./adapter.ts";
 import { cliBinary, finishCliTurn, runJsonCli, summarize, type CliSaid } from "./cli-agent.ts";
@@ -23,8 +24,8 @@ export const geminiAgent: AgentAdapter = {
     const bin = await binary.resolve(input);
     const profile = input.profile ?? {};
     const home = input.stateDir ?? path.join(input.cwd, "..", ".loopy-agent");
-    await mkdir(path.join(home, ".gemini"), { recursive: true });
-    await writeFile(path.join(home, ".gemini", "settings.json"), JSON.stringify({ security: { auth: { selectedType: "gemini-api-key" } } }));
+    await mkdir(home, { recursive: true });
+    await writeRegularFile(home, path.join(home, ".gemini", "settings.json"), JSON.stringify({ security: { auth: { selectedType: "gemini-api-key" } } }));
     // --prompt=<text>: a prompt that starts with "-" must not be read as an option.
     const argv: [string, ...string[]] = [bin, `--prompt=${input.instruction}`, "--output-format", "stream-json", "--approval-mode", "yolo"];
     if (profile.model) argv.push("-m", profile.model);

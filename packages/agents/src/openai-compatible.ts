@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
+import { readRegularFile, SAFE_NAME, writeRegularFile } from "./safe-files.ts";
 import path from "node:path";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { generateText, hasToolCall, stepCountIs, tool, type ModelMessage } from "ai";
@@ -40,8 +41,10 @@ export const openAICompatibleAgent: AgentAdapter = {
     const stateDir = input.stateDir ?? path.join(input.cwd, "..", ".loopy-agent");
     await mkdir(stateDir, { recursive: true });
     const sessionId = input.sessionId ?? randomUUID();
+    if (!SAFE_NAME.test(sessionId)) throw new Error(`Not a session id: ${sessionId.slice(0, 40)}`);
     const sessionFile = path.join(stateDir, `session-${sessionId}.json`);
-    const history: ModelMessage[] = input.sessionId ? (JSON.parse(await readFile(sessionFile, "utf8").catch(() => "[]")) as ModelMessage[]) : [];
+    // The state folder is writable by the agent's confined tools: never follow what they left there.
+    const history: ModelMessage[] = input.sessionId ? (JSON.parse((await readRegularFile(stateDir, sessionFile, 64 * 1024 * 1024))?.toString("utf8") || "[]") as ModelMessage[]) : [];
     if (input.sessionId && history.length === 0) throw new Error(`Session ${input.sessionId} has no saved history; cannot continue it`);
     emit({ type: "session", id: sessionId });
 
@@ -145,7 +148,7 @@ export const openAICompatibleAgent: AgentAdapter = {
           if (step.text.trim()) emit({ type: "message", text: step.text });
         },
       });
-      await writeFile(sessionFile, JSON.stringify([...messages, ...result.response.messages]));
+      await writeRegularFile(stateDir, sessionFile, JSON.stringify([...messages, ...result.response.messages]));
       const usage = { inputTokens: result.totalUsage.inputTokens ?? 0, outputTokens: result.totalUsage.outputTokens ?? 0 };
       emit({ type: "usage", ...usage });
       const finished = result.steps.some((s) => s.toolCalls.some((c) => c.toolName === "finish")) || result.finishReason === "stop";

@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
+import { writeRegularFile } from "./safe-files.ts";
 import path from "node:path";
 import { profileSecretNames, type AgentAdapter } from "./adapter.ts";
 import { cliBinary, finishCliTurn, runJsonCli, summarize, type CliSaid } from "./cli-agent.ts";
@@ -35,7 +36,7 @@ export const opencodeAgent: AgentAdapter = {
     }
     if (model) config.model = model;
     const configFile = path.join(home, "opencode.json");
-    await writeFile(configFile, JSON.stringify(config, null, 2));
+    await writeRegularFile(home, configFile, JSON.stringify(config, null, 2));
     const argv: [string, ...string[]] = [bin, "run", "--format", "json"];
     if (model) argv.push("-m", model);
     if (input.sessionId) argv.push("-s", input.sessionId);

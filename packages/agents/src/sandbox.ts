@@ -62,7 +62,7 @@ export interface SandboxNetwork {
 export const EGRESS_PROXY_PORT = 3128;
 const EGRESS_MOUNT = "/run/loopy-egress";
 
-export type SandboxStatus = { ok: true; bwrap: string } | { ok: false; reason: string };
+export type SandboxStatus = { ok: true; bwrap: string; flags: string[] } | { ok: false; reason: string };
 
 /** Every sandbox starts with these; the probe runs them too, so "works here" means exactly this. */
 const BASE = [
@@ -86,6 +86,15 @@ const BASE = [
   "/run",
 ];
 
+/**
+ * A user namespace of its own in which no further one can be made (bubblewrap 0.8+): the kernel's
+ * user-namespace code, a common way up, stays out of reach. Used when this bubblewrap has it.
+ */
+const NO_NESTED_USERNS = ["--unshare-user", "--disable-userns"];
+
+/** Files only root may read that a sandbox running as root would otherwise still read (capabilities dropped, it owns them). */
+const ROOT_ONLY_FILES = ["/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ecdsa_key", "/etc/ssh/ssh_host_ed25519_key"];
+
 let status: Promise<SandboxStatus> | undefined;
 
 /**
@@ -96,9 +105,16 @@ export function sandboxStatus(): Promise<SandboxStatus> {
   status ??= (async (): Promise<SandboxStatus> => {
     const bwrap = await findExecutable("bwrap");
     if (!bwrap) return { ok: false, reason: "bubblewrap is not installed (apt-get install bubblewrap)" };
+    const env = childEnv() as NodeJS.ProcessEnv;
     try {
-      await exec(bwrap, [...BASE, "--", "true"], { timeout: 10_000, env: childEnv() as NodeJS.ProcessEnv });
-      return { ok: true, bwrap };
+      await exec(bwrap, [...BASE, ...NO_NESTED_USERNS, "--", "true"], { timeout: 10_000, env });
+      return { ok: true, bwrap, flags: NO_NESTED_USERNS };
+    } catch {
+      // An older bubblewrap, or user namespaces it may not make: the rest still confines.
+    }
+    try {
+      await exec(bwrap, [...BASE, "--", "true"], { timeout: 10_000, env });
+      return { ok: true, bwrap, flags: [] };
     } catch (error) {
       const stderr = String((error as { stderr?: string }).stderr ?? "").trim().split("\n")[0];
       return { ok: false, reason: `bubblewrap does not work here (${stderr || (error as Error).message}); user namespaces may be disabled` };
@@ -149,7 +165,9 @@ export async function confine(policy: SandboxPolicy | undefined, cwd: string, ar
   }
   const real = (p: string) => (existsSync(p) ? realpathSync(p) : path.resolve(p));
   const dir = real(cwd);
-  const args = [...BASE];
+  const args = [...BASE, ...found.flags];
+  // Running as root (a container, CI), the process still owns root's files: hide the secret ones.
+  if (process.getuid?.() === 0) for (const file of ROOT_ONLY_FILES) if (existsSync(file)) args.push("--ro-bind", "/dev/null", file);
   const covered = ["/tmp", "/run"];
   const home = homedir();
   for (const hidden of [...(policy.hide ?? []), ...(home && home !== "/" ? [home] : [])]) {
@@ -194,7 +212,8 @@ export async function confine(policy: SandboxPolicy | undefined, cwd: string, ar
       ...gateways.map((g, i) => ({ port: g.port, socket: inside(egress.gatewaySockets[i]!) })),
       ...forwards.map((f, i) => ({ port: f.port, socket: inside(egress.forwardSockets[i]!) })),
     ];
-    args.push("--bind", socketDir, EGRESS_MOUNT);
+    // Read-only: connecting to a socket needs no write access, and the process cannot leave files there.
+    args.push("--ro-bind", socketDir, EGRESS_MOUNT);
     wrapped = bridgeArgv(entries, argv) as [string, ...string[]];
     const proxy = `http://127.0.0.1:${EGRESS_PROXY_PORT}`;
     Object.assign(env, { HTTP_PROXY: proxy, HTTPS_PROXY: proxy, http_proxy: proxy, https_proxy: proxy, NO_PROXY: "127.0.0.1,localhost,::1", no_proxy: "127.0.0.1,localhost,::1" });

@@ -335,7 +335,7 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
   const append = (list: Parameters<typeof appendRunEvents>[3]) => appendRunEvents(db, deps.notifier, runId, redactor.deep(list));
   // LOOPY_HOME is hidden from the sandbox (master key, CLI token, other runs); the agent's state folder is its HOME.
   // Its own network namespace; what the egress proxy refuses is said in the run's log.
-  const onDenied = (target: string, reason: string) => events.push({ type: "error", message: `network: refused ${target} (${reason})` });
+  const onDenied = (target: string, reason: string) => events.push({ type: "error", message: `network: ${reason.startsWith("refused") ? reason : `refused ${target}: ${reason}`}` });
   const sandbox = (writable: string[]): Promise<SandboxPolicy> => workspaceSandbox(deps, { repo: ctx.repo, writable, onDenied, allowHosts: ctx.egressHosts });
 
   for (;;) {

@@ -1,4 +1,8 @@
-import { readFile, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
+import { readRegularFile } from "@loopy/agents/safe-files";
+
+/** Notes larger than this are not taken (the memory goes in front of every later prompt). */
+const MAX_NOTES_BYTES = 64 * 1024;
 import path from "node:path";
 import { Prisma, type Db } from "@loopy/db/client";
 import { badInput } from "./errors.ts";
@@ -74,7 +78,8 @@ export function withMemory(prompt: string, memory: string | null | undefined): s
 /** Moves an agent's notes file from the worktree into the project's memory (secret values redacted). Returns whether there were notes. */
 export async function collectNotes(db: Db, projectId: string, runId: string, worktree: string, redact: (text: string) => string = (t) => t): Promise<boolean> {
   const file = path.join(worktree, NOTES_FILE);
-  const read = await readFile(file, "utf8").catch(() => null);
+  // The agent wrote the workspace: a symlink (to the master key, say), a FIFO or a huge file is not notes.
+  const read = (await readRegularFile(worktree, file, MAX_NOTES_BYTES))?.toString("utf8") ?? null;
   // The memory is put in front of every later agent: a secret the agent wrote down must not travel with it.
   const notes = read === null ? null : redact(read);
   if (notes === null) return false;

@@ -1,11 +1,9 @@
-import { execFile } from "node:child_process";
 import { existsSync, lstatSync, readFileSync } from "node:fs";
-import { copyFile, mkdir, rm, writeFile } from "node:fs/promises";
+import { copyFile, lstat, mkdir, rm, writeFile } from "node:fs/promises";
+import { readRegularFile, writeRegularFile } from "@loopy/agents/safe-files";
 import path from "node:path";
-import { promisify } from "node:util";
 import { git, GitError, removeWorktree } from "./git.ts";
 
-const execBuffer = promisify(execFile);
 
 /**
  * Where an agent works: a plain folder of files, never a git worktree of the
@@ -132,35 +130,35 @@ const REWRITE_MAX_BYTES = 16 * 1024 * 1024;
  * only if it is still there (compare-and-swap). Commits the agent made in
  * its own `.git` are not taken (their content is, through the files).
  *
- * `rewrite` sees the content of each added or modified file and may return
- * other content to commit instead (secret values replaced), so a value never
- * reaches the repository, the diff, the file views or a merge.
+ * `rewrite` sees the content of each added or modified file (on disk, before
+ * git stores anything) and may return other content to commit instead (secret
+ * values replaced); the file is rewritten in the workspace too, so a value
+ * never reaches the repository's objects, the diff, the file views or a merge.
  */
 export async function snapshotWorkspace(
   ws: Workspace,
   options: { parent: string; message: string; allowEmpty?: boolean; author?: { name: string; email: string }; rewrite?: (file: string, content: Buffer) => Buffer | null },
 ): Promise<Snapshot> {
-  await wsGit(ws, ["add", "--all", "--", "."]);
   const rewritten: string[] = [];
   if (options.rewrite) {
-    const changed = (await wsGit(ws, ["diff-index", "--cached", "-z", "--name-only", "--diff-filter=AM", "--no-renames", options.parent], { trim: false }))
-      .split("\0")
-      .filter(Boolean);
-    for (const file of changed) {
-      const entry = (await wsGit(ws, ["ls-files", "-s", "-z", "--", file], { trim: false })).split("\0")[0] ?? "";
-      const match = /^(\d+) ([0-9a-f]+) \d\t/.exec(entry);
-      if (!match || match[1] === "160000" || match[1] === "120000") continue; // submodule links and symlinks hold no file content
-      const [, mode, blob] = match;
-      const size = Number(await wsGit(ws, ["cat-file", "-s", blob!]));
-      if (size > REWRITE_MAX_BYTES) continue;
-      const content = await readBlob(ws.repo, blob!);
+    // Before git stores anything: the files as they are on disk, so a value to redact never
+    // reaches the project's objects (which later sandboxes can read), and the workspace keeps
+    // what was committed. Symlinks, folders and very large files are not read.
+    const changed = (await wsGit(ws, ["ls-files", "-z", "--modified", "--others", "--exclude-standard", "--", "."], { trim: false })).split("\0").filter(Boolean);
+    for (const file of new Set(changed)) {
+      const full = path.join(ws.dir, file);
+      const content = await readRegularFile(ws.dir, full, REWRITE_MAX_BYTES).catch(() => null);
+      if (!content) continue;
       const replaced = options.rewrite(file, content);
       if (!replaced || replaced.equals(content)) continue;
-      const newBlob = await wsGit(ws, ["hash-object", "-w", "--stdin"], { input: replaced });
-      await wsGit(ws, ["update-index", "--cacheinfo", `${mode},${newBlob},${file}`]);
+      const mode = (await lstat(full)).mode & 0o777;
+      await writeRegularFile(ws.dir, full, replaced, mode);
       rewritten.push(file);
     }
   }
+  // The project's clean filters (git-lfs, say) off: a .gitattributes the agent wrote must not make
+  // Loopy's git run them on its files (and commit something else than what the reviewer sees).
+  await wsGit(ws, [...(await cleanFiltersOff(ws.repo)), "add", "--all", "--", "."]);
   const tree = await wsGit(ws, ["write-tree"]);
   const parentTree = await git(ws.repo, ["rev-parse", `${options.parent}^{tree}`]);
   if (tree === parentTree && !options.allowEmpty) {
@@ -182,6 +180,23 @@ export async function snapshotWorkspace(
   return { sha, changed: true, rewritten };
 }
 
+const filterOverrides = new Map<string, Promise<string[]>>();
+
+/** `-c` options that turn off every clean filter the project's (or the user's) git config defines. */
+function cleanFiltersOff(repo: string): Promise<string[]> {
+  let found = filterOverrides.get(repo);
+  if (!found) {
+    found = git(repo, ["config", "--name-only", "--get-regexp", "^filter\\..*\\.(clean|process|required)$"])
+      .catch(() => "")
+      .then((names) => {
+        const filters = new Set(names.split("\n").filter(Boolean).map((n) => n.replace(/^filter\.(.*)\.[^.]+$/, "$1")));
+        return [...filters].flatMap((f) => ["-c", `filter.${f}.clean=`, "-c", `filter.${f}.process=`, "-c", `filter.${f}.required=false`]);
+      });
+    filterOverrides.set(repo, found);
+  }
+  return found;
+}
+
 /** Loopy's branch was not where Loopy left it: something outside Loopy moved it. */
 export class BranchMovedError extends Error {
   constructor(
@@ -193,16 +208,6 @@ export class BranchMovedError extends Error {
     super(`the branch ${branch} moved outside Loopy (expected ${expected.slice(0, 12)}, found ${found ? found.slice(0, 12) : "none"}); nothing was committed on it`, { cause });
     this.name = "BranchMovedError";
   }
-}
-
-async function readBlob(repo: string, blob: string): Promise<Buffer> {
-  const { stdout } = await execBuffer("git", ["-c", "core.hooksPath=/dev/null", "cat-file", "blob", blob], {
-    cwd: repo,
-    encoding: "buffer",
-    maxBuffer: REWRITE_MAX_BYTES * 2,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C", GIT_TERMINAL_PROMPT: "0" } as Record<string, string> as NodeJS.ProcessEnv,
-  });
-  return stdout;
 }
 
 /**

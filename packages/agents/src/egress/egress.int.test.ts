@@ -206,14 +206,22 @@ describe("egress gateway (real sockets)", () => {
     await upstream.close();
   });
 
-  it("replaces the placeholder by the secret in x-api-key, Authorization and ?key=, drops hop-by-hop headers, rewrites Host", async () => {
+  it("replaces the placeholder by the secret in x-api-key and Authorization only (never the path, query or other headers, which an upstream may echo), drops hop-by-hop headers, rewrites Host", async () => {
     const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = http.request(
         {
           socketPath: session.gatewaySockets[0],
           method: "POST",
-          path: `/v1/chat/completions?key=${placeholder}&x=1`,
-          headers: { host: "127.0.0.1:18081", "x-api-key": placeholder, authorization: `Bearer ${placeholder}`, "content-type": "application/json", connection: "keep-alive, x-private", "x-private": "1" },
+          path: `/v1/models/${placeholder}?key=${placeholder}&x=1`,
+          headers: {
+            host: "127.0.0.1:18081",
+            "x-api-key": placeholder,
+            authorization: `Bearer ${placeholder}`,
+            "x-echo-me": placeholder,
+            "content-type": "application/json",
+            connection: "keep-alive, x-private",
+            "x-private": "1",
+          },
           agent: false,
         },
         (res) => {
@@ -228,14 +236,15 @@ describe("egress gateway (real sockets)", () => {
     expect(answer).toEqual({ status: 200, body: '{"ok":true}' });
     const got = upstream.seen.at(-1)!;
     expect(got.method).toBe("POST");
-    expect(got.url).toBe(`/v1/chat/completions?key=${secret}&x=1`);
+    expect(got.url).toBe(`/v1/models/${placeholder}?key=${placeholder}&x=1`);
+    expect(got.headers["x-echo-me"]).toBe(placeholder);
     expect(got.headers["x-api-key"]).toBe(secret);
     expect(got.headers.authorization).toBe(`Bearer ${secret}`);
     expect(got.headers.host).toBe(`127.0.0.1:${upstream.port}`);
     expect(got.headers["x-private"]).toBeUndefined();
     // The body is the agent's and passes untouched.
     expect(got.body).toBe(JSON.stringify({ model: "m", note: placeholder }));
-    expect(JSON.stringify(got.headers)).not.toContain(placeholder);
+    expect(`${got.url} ${JSON.stringify(got.headers)}`.split(secret).length - 1).toBe(2);
   });
 
   it("streams the response: the first SSE event arrives before the second is written", async () => {

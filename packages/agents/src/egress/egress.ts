@@ -337,12 +337,12 @@ function connectFirst(addresses: string[], port: number): Promise<net.Socket> {
  * Headers of `message` without the hop-by-hop ones (and those its Connection header names); a
  * repeated header stays repeated (an array), `map` applied to every value.
  */
-function endToEndHeaders(message: http.IncomingMessage, map: (value: string) => string = (v) => v): Record<string, string | string[]> {
+function endToEndHeaders(message: http.IncomingMessage, map: (value: string, name: string) => string = (v) => v): Record<string, string | string[]> {
   const listed = new Set((message.headers.connection ?? "").split(",").map((s) => s.trim().toLowerCase()));
   const headers: Record<string, string | string[]> = {};
   for (const [name, values] of Object.entries(message.headersDistinct)) {
     if (HOP_BY_HOP.has(name) || listed.has(name) || values === undefined) continue;
-    headers[name] = values.length === 1 ? map(values[0]!) : values.map(map);
+    headers[name] = values.length === 1 ? map(values[0]!, name) : values.map((v) => map(v, name));
   }
   return headers;
 }
@@ -508,17 +508,28 @@ function forward(req: http.IncomingMessage, res: http.ServerResponse, upstreamRe
 }
 
 /**
+ * Where the key may go: the headers model APIs read it from. Only there is the
+ * placeholder replaced. Not in the path, the query or any other header: an
+ * agent could put the placeholder where the upstream echoes it back (a 404
+ * naming the unknown model id) and read the key from the answer.
+ */
+const AUTH_HEADERS = new Set(["authorization", "x-api-key", "x-goog-api-key", "api-key", "proxy-authorization"]);
+
+/**
  * A gateway: origin-form requests ("POST /v1/messages") go to the upstream
  * origin with their path as is, Host rewritten, hop-by-hop headers dropped,
- * and the placeholder replaced by the secret in every header value and in
- * the URL (x-api-key, Authorization: Bearer, ?key=). The body is streamed
- * both ways untouched. No host checks: the upstream is Loopy's configuration,
- * not the agent's choice.
+ * and the placeholder replaced by the secret in the authentication headers
+ * only (`AUTH_HEADERS`: x-api-key, Authorization: Bearer, x-goog-api-key). The
+ * body is streamed both ways untouched. No host checks: the upstream is
+ * Loopy's configuration, not the agent's choice.
  */
 function gatewayServer(gateway: EgressGateway, tracked: Tracked, agents: { http: http.Agent; https: https.Agent }): http.Server {
   const upstream = new URL(gateway.upstream);
   if (upstream.protocol !== "http:" && upstream.protocol !== "https:") throw new Error(`egress: gateway upstream must be http(s): ${gateway.upstream}`);
-  const swap = gateway.placeholder && gateway.secret !== undefined ? (s: string) => s.split(gateway.placeholder!).join(gateway.secret!) : (s: string) => s;
+  const swap =
+    gateway.placeholder && gateway.secret !== undefined
+      ? (s: string, header: string) => (AUTH_HEADERS.has(header) ? s.split(gateway.placeholder!).join(gateway.secret!) : s)
+      : (s: string) => s;
   const client = upstream.protocol === "https:" ? https : http;
   const agent = upstream.protocol === "https:" ? agents.https : agents.http;
   const server = httpServer(tracked);
@@ -536,7 +547,7 @@ function gatewayServer(gateway: EgressGateway, tracked: Tracked, agents: { http:
     const headers = { ...endToEndHeaders(req, swap), host: upstream.host };
     let upstreamReq: http.ClientRequest;
     try {
-      upstreamReq = client.request({ protocol: upstream.protocol, hostname: upstream.hostname.replace(/^\[|\]$/g, ""), port: upstream.port || undefined, method: req.method, path: swap(target), headers, agent });
+      upstreamReq = client.request({ protocol: upstream.protocol, hostname: upstream.hostname.replace(/^\[|\]$/g, ""), port: upstream.port || undefined, method: req.method, path: target, headers, agent });
     } catch (error) {
       // Characters Node refuses in a path or header value (the secret could bring them, too).
       req.resume();

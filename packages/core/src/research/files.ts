@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readRegularFile } from "@loopy/agents/safe-files";
 import path from "node:path";
 import { promisify } from "node:util";
 
@@ -22,7 +22,8 @@ export async function committedFileHash(repo: string, sha: string, file: string)
 export async function changedProtectedFiles(worktree: string, hashes: Record<string, string>): Promise<string[]> {
   const changed: string[] = [];
   for (const [file, expected] of Object.entries(hashes)) {
-    const bytes = await readFile(path.join(worktree, file)).catch(() => null);
+    // Not through a symlink or a FIFO an experiment or agent left: those count as changed.
+    const bytes = await readRegularFile(worktree, path.join(worktree, file), 4 * 1024 * 1024 * 1024).catch(() => null);
     if (!bytes || createHash("sha256").update(bytes).digest("hex") !== expected) changed.push(file);
   }
   return changed;

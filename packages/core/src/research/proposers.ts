@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readRegularFile, writeRegularFile } from "@loopy/agents/safe-files";
 import path from "node:path";
 import type { AgentAdapter, AgentProfileConfig, AgentUsage } from "@loopy/agents/adapter";
 import type { SandboxPolicy } from "@loopy/agents/sandbox";
@@ -40,7 +40,7 @@ export function proposeParams(loop: { proposer: string; space: unknown; seed: nu
 /** The params file's JSON object in the worktree, or {} when it is missing or not an object. */
 export async function readParamsFile(worktree: string, file: string): Promise<Record<string, unknown>> {
   try {
-    const value: unknown = JSON.parse(await readFile(path.join(worktree, file), "utf8"));
+    const value: unknown = JSON.parse((await readRegularFile(worktree, path.join(worktree, file), 16 * 1024 * 1024))?.toString("utf8") ?? "{}");
     return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
   } catch {
     return {};
@@ -50,8 +50,8 @@ export async function readParamsFile(worktree: string, file: string): Promise<Re
 /** Writes the proposal over the current file's values (keys outside the space stay). */
 export async function writeParamsFile(worktree: string, file: string, params: Params): Promise<void> {
   const current = await readParamsFile(worktree, file);
-  await mkdir(path.dirname(path.join(worktree, file)), { recursive: true });
-  await writeFile(path.join(worktree, file), `${JSON.stringify({ ...current, ...params }, null, 2)}\n`);
+  // An experiment may have left a symlink in its place: replaced, never written through.
+  await writeRegularFile(worktree, path.join(worktree, file), `${JSON.stringify({ ...current, ...params }, null, 2)}\n`, 0o644);
 }
 
 function fmt(x: number | null): string {
