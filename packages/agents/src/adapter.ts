@@ -84,7 +84,11 @@ export interface AgentAdapter {
    * agents that call no model from a child process (a command, Loopy's own
    * agent, which calls the model from the worker).
    */
-  readonly modelEndpoint?: { defaultUrl?: string };
+  readonly modelEndpoint?: {
+    defaultUrl?: string;
+    /** Which of the profile's secrets the CLI sends as its API key (the gateway holds that one); the first by default. */
+    keyName?: (secretNames: string[]) => string | undefined;
+  };
   /** Null when the agent can run here; otherwise what is missing, in words a user can act on. */
   unavailable(input: Pick<AgentRunInput, "binDirs" | "profile" | "env">): Promise<string | null>;
   run(input: AgentRunInput, emit: EmitAgentEvent): Promise<AgentOutcome>;

@@ -18,7 +18,7 @@ export const claudeCodeAgent: AgentAdapter = {
   label: "Claude Code",
   takes: "prompt",
   resumable: true,
-  modelEndpoint: { defaultUrl: "https://api.anthropic.com" },
+  modelEndpoint: { defaultUrl: "https://api.anthropic.com", keyName: (names) => names.find((n) => n === "ANTHROPIC_API_KEY" || n === "ANTHROPIC_AUTH_TOKEN") },
   unavailable: (input) => binary.unavailable(input),
   async run(input, emit) {
     const bin = await binary.resolve(input);

@@ -18,7 +18,7 @@ export const geminiAgent: AgentAdapter = {
   label: "Gemini CLI",
   takes: "prompt",
   resumable: true,
-  modelEndpoint: { defaultUrl: "https://generativelanguage.googleapis.com" },
+  modelEndpoint: { defaultUrl: "https://generativelanguage.googleapis.com", keyName: (names) => names.find((n) => /GEMINI|GOOGLE/.test(n)) },
   unavailable: (input) => binary.unavailable(input),
   async run(input, emit) {
     const bin = await binary.resolve(input);

@@ -33,7 +33,8 @@ export async function withModelGateway(adapter: AgentAdapter, input: AgentRunInp
     return input; // the adapter reports a bad base URL itself
   }
   const env = { ...input.env };
-  const keyName = profileSecretNames(profile).find((name) => env[name]);
+  const named = profileSecretNames(profile).filter((name) => env[name]);
+  const keyName = adapter.modelEndpoint.keyName ? adapter.modelEndpoint.keyName(named) : named[0];
   let gateway: NonNullable<SandboxNetwork["gateways"]>[number] = { upstream, port: GATEWAY_PORT };
   if (keyName) {
     const placeholder = `loopy-placeholder-${keyName.toLowerCase().replace(/[^a-z0-9]/g, "")}-${randomBytes(8).toString("hex")}`;
