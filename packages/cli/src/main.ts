@@ -31,7 +31,12 @@ Usage:
   loopy cancel <run-id>                 cancel a queued or running run
   loopy checks <run-id>                 every checkpoint result of every turn
   loopy review list                     runs waiting for review or attention, best first
-  loopy review approve <run-id>         merge the run's branch into the project's default branch
+  loopy review approve <run-id> [--discard-comments]
+                                        merge the run's branch into the project's default branch; refused while
+                                        comments are not sent yet, unless --discard-comments (send them with request-changes)
+  loopy review comment <run-id> --file F --line N --message TEXT
+                                        a comment on line N (new version) of F in the run's diff, pending until sent
+  loopy review comments <run-id>        the run's comments: id, state (pending, sent, resolved, discarded), file:line, text
   loopy review reject <run-id> [--message WHY]
   loopy review request-changes <run-id> --message "..." [--comment FILE:LINE:TEXT]... [--wait]
                                         send comments back to the same agent session
@@ -99,6 +104,9 @@ const { values: flags, positionals } = (() => {
         secret: { type: "string", multiple: true },
         message: { type: "string", short: "m" },
         comment: { type: "string", multiple: true },
+        file: { type: "string" },
+        line: { type: "string" },
+        "discard-comments": { type: "boolean", default: false },
         base: { type: "string" },
         timeout: { type: "string" },
         wait: { type: "boolean", default: false },
@@ -447,8 +455,43 @@ async function review(args: string[]): Promise<number> {
       return 0;
     }
     case "approve": {
-      const result = await client.review.approve.mutate({ runId: need(runId, "<run-id>") });
-      print(result, () => `Run ${result.runId} merged into ${result.target} as ${result.mergedSha.slice(0, 12)}`);
+      const id = need(runId, "<run-id>");
+      const discard = flags["discard-comments"] === true;
+      if (!discard) {
+        // The server refuses too (with the count); here the refusal names each comment.
+        const pending = (await client.review.comments.query({ runId: id })).filter((c) => c.status === "pending");
+        if (pending.length) {
+          const n = pending.length;
+          process.stderr.write(
+            `loopy: run ${id} has ${n} comment${n === 1 ? "" : "s"} not sent yet; approving would merge without ${n === 1 ? "it" : "them"}:\n` +
+              pending.map((c) => `  ${c.id}  ${c.path}:${c.line}  ${c.body.split("\n")[0]?.slice(0, 80) ?? ""}\n`).join("") +
+              `Send ${n === 1 ? "it" : "them"} with "loopy review request-changes ${id}", or approve with --discard-comments.\n`,
+          );
+          return 1;
+        }
+      }
+      const result = await client.review.approve.mutate({ runId: id, ...(discard ? { pendingComments: "discard" as const } : {}) });
+      print(result, () => `Run ${result.runId} merged into ${result.target} as ${result.mergedSha.slice(0, 12)}${result.discardedComments ? ` (${result.discardedComments} comment${result.discardedComments === 1 ? "" : "s"} not sent, discarded)` : ""}`);
+      return 0;
+    }
+    case "comment": {
+      const id = need(runId, "<run-id>");
+      const line = Number(need(flags.line, "--line"));
+      if (!Number.isInteger(line) || line < 1) throw new UsageError(`--line must be a line number (1 or more), got "${flags.line}"`);
+      const comment = await client.review.addComment.mutate({ runId: id, path: need(flags.file, "--file"), line, body: need(flags.message, "--message") });
+      print(comment, () => comment.id);
+      return 0;
+    }
+    case "comments": {
+      const comments = await client.review.comments.query({ runId: need(runId, "<run-id>") });
+      print(comments, () =>
+        comments.length === 0
+          ? "No comments."
+          : table(
+              comments.map((c) => ({ id: c.id, state: c.status, where: `${c.path}:${c.line}`, comment: c.body.split("\n")[0]?.slice(0, 60) ?? "" })),
+              ["id", "state", "where", "comment"],
+            ),
+      );
       return 0;
     }
     case "reject": {
@@ -481,7 +524,7 @@ async function review(args: string[]): Promise<number> {
       return finish(id);
     }
     default:
-      throw new UsageError(`unknown command "review ${action ?? ""}" (list, approve, reject, request-changes)`);
+      throw new UsageError(`unknown command "review ${action ?? ""}" (list, approve, reject, request-changes, comment, comments)`);
   }
 }
 

@@ -164,12 +164,19 @@ export async function cleanUp(deps: ReviewDeps, run: { id: string; project: { pa
   await deps.db.run.update({ where: { id: run.id }, data: { worktreePath: null } });
 }
 
+/** What approving does with comments not sent yet: refuse (the default), or discard them. */
+export type PendingCommentsChoice = "refuse" | "discard";
+
 /**
  * Approves a run: merges its branch into the project's default branch (merge
  * commit or squash, per project). Refused when a required checkpoint is not
  * green, and on a conflict (with the files, so the agent can be asked to rebase).
+ * Also refused while the run has comments not sent yet: merging would end the
+ * run and they would never reach the agent. The reviewer sends them first
+ * (`requestChanges`) or says `pendingComments: "discard"`; discarded comments
+ * stay, marked "discarded", with a line in the run's log.
  */
-export async function approveRun(deps: ReviewDeps, runId: string) {
+export async function approveRun(deps: ReviewDeps, runId: string, options: { pendingComments?: PendingCommentsChoice } = {}) {
   const run = await reviewable(deps.db, runId);
   if (run.status === "needs_attention") {
     throw conflict(`Run ${runId} needs attention (${run.statusReason ?? "see its log"}); request changes or reject it`);
@@ -178,6 +185,8 @@ export async function approveRun(deps: ReviewDeps, runId: string) {
   if (await pendingTurn(deps.db, runId)) throw conflict(`Changes were requested for run ${runId}; wait for the agent's turn before approving`);
   if (run.checksPassed === false) throw conflict(`Run ${runId} has failing required checkpoints; it cannot be approved`);
   if (!run.headSha) throw conflict(`Run ${runId} has no commit to merge`);
+  const pending = await deps.db.reviewComment.findMany({ where: { runId, status: "pending" }, select: { id: true } });
+  if (pending.length && options.pendingComments !== "discard") throw conflict(pendingCommentsRefusal(pending.length));
   const result = await mergeBranch(run.project.path, {
     target: run.project.defaultBranch,
     // The commit the reviewer saw, not whatever the branch points to now.
@@ -195,10 +204,18 @@ export async function approveRun(deps: ReviewDeps, runId: string) {
   if (!(await transitionRun(deps, runId, "merged", { from: ["awaiting_review"], data: { mergedSha: result.sha }, reason: `Merged into ${run.project.defaultBranch} as ${result.sha.slice(0, 8)}` }))) {
     throw conflict(`Run ${runId} changed state while it was being approved`);
   }
+  // Only the comments counted before the merge: the reviewer agreed to lose those.
+  const discarded = pending.length ? (await deps.db.reviewComment.updateMany({ where: { id: { in: pending.map((c) => c.id) }, status: "pending" }, data: { status: "discarded" } })).count : 0;
+  if (discarded) await appendRunEvents(deps.db, deps.notifier, runId, [{ type: "message", text: `Review: ${discarded} comment${discarded === 1 ? "" : "s"} not sent, discarded on approval` }]);
   await cleanUp(deps, run);
   // A decomposed task's next subtasks may start now (the workers' sweep would also find them).
   await fleetMemberSettled(deps, runId).catch(() => undefined);
-  return { runId, mergedSha: result.sha, target: run.project.defaultBranch };
+  return { runId, mergedSha: result.sha, target: run.project.defaultBranch, discardedComments: discarded };
+}
+
+/** The refusal's message, the same for the API, the CLI and the web page. */
+export function pendingCommentsRefusal(count: number): string {
+  return `${count} comment${count === 1 ? "" : "s"} not sent yet: send ${count === 1 ? "it" : "them"} as a change request, or discard ${count === 1 ? "it" : "them"}`;
 }
 
 /** Rejects a run: it ends, its worktree goes; the branch stays for the record. */

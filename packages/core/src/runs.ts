@@ -38,7 +38,8 @@ export const runSummarySelect = {
   createdAt: true,
   startedAt: true,
   finishedAt: true,
-  project: { select: { id: true, name: true, path: true } },
+  // The target branch and strategy, so a merge can be confirmed by name before it happens.
+  project: { select: { id: true, name: true, path: true, defaultBranch: true, mergeStrategy: true } },
   task: { select: { id: true, title: true, prompt: true, tags: true, routedBy: true, agentProfile: { select: { id: true, name: true } } } },
   fleetId: true,
   memberIndex: true,

@@ -16,6 +16,12 @@ export const reviewRouter = router({
   requestChanges: reviewerProcedure
     .input(runId.extend({ message: text(20_000).optional(), comments: z.array(comment).max(200).optional() }))
     .mutation(({ ctx, input }) => requestChanges(ctx.services, input.runId, input)),
-  approve: reviewerProcedure.input(runId).mutation(({ ctx, input }) => approveRun(ctx.services, input.runId)),
+  /**
+   * Merges the run. Refused (CONFLICT, with the count) while comments are not sent yet, unless
+   * `pendingComments: "discard"`; the audit entry keeps that choice.
+   */
+  approve: reviewerProcedure
+    .input(runId.extend({ pendingComments: z.enum(["refuse", "discard"]).optional() }))
+    .mutation(({ ctx, input }) => approveRun(ctx.services, input.runId, { pendingComments: input.pendingComments })),
   reject: reviewerProcedure.input(runId.extend({ reason: text(2000).optional() })).mutation(({ ctx, input }) => rejectRun(ctx.services, input.runId, input.reason)),
 });

@@ -3,7 +3,7 @@ import { badInput, conflict, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { appendRunEvents, type StoredRunEvent } from "../run-events.ts";
 import { createRunRowsMany, prepareLaunch, type PreparedLaunch } from "../runs.ts";
-import { approveRun, rejectRun } from "../review.ts";
+import { approveRun, rejectRun, type PendingCommentsChoice } from "../review.ts";
 import type { LaunchDeps } from "../ports.ts";
 import { dispatchFleet, fleetProgress, SETTLED_STATUSES, stopFleet, type FleetRuntimeDeps } from "./dispatch.ts";
 import { isEligible, parseMetric, rankMembers, type FleetMetric, type RankedMember } from "./rank.ts";
@@ -103,7 +103,9 @@ const memberSelect = {
   createdAt: true,
   startedAt: true,
   finishedAt: true,
-  project: { select: { id: true, name: true } },
+  // Where the winner merged (and will merge), for the fleet page's confirmation and "merged as".
+  mergedSha: true,
+  project: { select: { id: true, name: true, defaultBranch: true } },
   task: { select: { id: true, title: true, tags: true, routedBy: true, agentProfile: { select: { id: true, name: true } } } },
 } as const;
 
@@ -483,8 +485,9 @@ export async function cancelFleet(deps: FleetDeps, fleetId: string) {
 /**
  * Approves the best member of a best-of-N fleet (or the one chosen) through the
  * normal approval (merge), then rejects every other member waiting for review.
+ * The winner's comments not sent yet refuse it as `approveRun` does, unless discarded.
  */
-export async function approveWinner(deps: FleetDeps, fleetId: string, runId?: string) {
+export async function approveWinner(deps: FleetDeps, fleetId: string, runId?: string, options: { pendingComments?: PendingCommentsChoice } = {}) {
   const fleet = await fleetState(deps.db, fleetId);
   if (fleet.kind !== "best_of_n") throw badInput(`Fleet ${fleetId} is a ${fleet.kind} fleet; only a best-of-N fleet has a winner`);
   const ranking = await rankFleet(deps.db, fleetId);
@@ -498,7 +501,7 @@ export async function approveWinner(deps: FleetDeps, fleetId: string, runId?: st
     winner = ranking.members.find((m) => m.eligible);
     if (!winner) throw conflict(`No member of fleet ${fleetId} can be approved: none is awaiting review with green checks`);
   }
-  const approved = await approveRun(deps, winner.runId);
+  const approved = await approveRun(deps, winner.runId, options);
   const rejected: string[] = [];
   for (const m of ranking.members) {
     if (m.runId === winner.runId || (m.status !== "awaiting_review" && m.status !== "needs_attention")) continue;
