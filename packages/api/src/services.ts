@@ -51,6 +51,7 @@ export function createServices(env: LoopyEnv = loadEnv()): Services {
     defaultTimeoutMs: parseDuration(env.LOOPY_DEFAULT_TIMEOUT),
     agentBinDirs: env.agentBinDirs,
     loopyHome: env.LOOPY_HOME,
+    publicUrl: env.LOOPY_URL,
     maxRunning: env.LOOPY_MAX_RUNNING,
     health: () =>
       checkHealth({

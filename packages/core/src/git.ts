@@ -207,10 +207,11 @@ export type MergeResult = { ok: true; sha: string } | { ok: false; conflicts: st
  * touching the user's working tree unless `target` is checked out there (then
  * it must be clean, and it is fast-forwarded). The merge is made in a
  * temporary detached worktree; the branch moves only if nobody moved it meanwhile.
+ * The commit is authored by `author` (Loopy when not given) and always committed by Loopy.
  */
 export async function mergeBranch(
   repo: string,
-  options: { target: string; branch: string; strategy: "merge" | "squash"; message: string; scratchDir: string },
+  options: { target: string; branch: string; strategy: "merge" | "squash"; message: string; scratchDir: string; author?: { name: string; email: string } },
 ): Promise<MergeResult> {
   const targetSha = await resolveCommit(repo, `refs/heads/${options.target}`);
   if (!targetSha) return { ok: false, blocked: `The target branch "${options.target}" does not exist in ${repo}` };
@@ -225,14 +226,16 @@ export async function mergeBranch(
   const scratch = path.join(options.scratchDir, `merge-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`);
   await git(repo, ["worktree", "add", "--detach", scratch, targetSha]);
   const id = ["-c", "user.name=Loopy", "-c", "user.email=loopy@localhost", "-c", "commit.gpgsign=false"];
+  // The environment wins over the config: the project's author, Loopy as the committer either way.
+  const env: Record<string, string> = options.author ? { GIT_AUTHOR_NAME: options.author.name, GIT_AUTHOR_EMAIL: options.author.email } : {};
   let sha: string;
   try {
     try {
       if (options.strategy === "squash") {
         await git(scratch, [...id, "merge", "--squash", options.branch]);
-        await git(scratch, [...id, "commit", "--quiet", "--no-verify", "-m", options.message]);
+        await git(scratch, [...id, "commit", "--quiet", "--no-verify", "--cleanup=verbatim", "-m", options.message], { env });
       } else {
-        await git(scratch, [...id, "merge", "--no-ff", "--no-edit", "-m", options.message, options.branch]);
+        await git(scratch, [...id, "merge", "--no-ff", "--no-edit", "--cleanup=verbatim", "-m", options.message, options.branch], { env });
       }
     } catch (error) {
       const conflicts = await conflictedFiles(scratch);

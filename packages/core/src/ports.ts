@@ -37,4 +37,6 @@ export interface LaunchDeps extends CoreDeps {
   agentBinDirs: string[];
   /** LOOPY_HOME: worktrees and agent state live under it. */
   loopyHome: string;
+  /** LOOPY_URL, where people open Loopy: links to runs (a merge commit's Loopy-Run trailer). */
+  publicUrl?: string;
 }

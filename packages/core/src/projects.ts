@@ -15,7 +15,7 @@ const PROBLEMS: Record<RepoProblem, (p: string) => string> = {
   bare: (p) => `${p} is a bare repository; register a checkout with a work tree`,
 };
 
-export const projectSelect = { id: true, name: true, path: true, defaultBranch: true, checkpoints: true, mergeStrategy: true, maxAttempts: true, routingRules: true, egressHosts: true, createdAt: true } as const;
+export const projectSelect = { id: true, name: true, path: true, defaultBranch: true, checkpoints: true, mergeStrategy: true, maxAttempts: true, routingRules: true, egressHosts: true, commitAuthorName: true, commitAuthorEmail: true, createdAt: true } as const;
 export type ProjectView = Prisma.ProjectGetPayload<{ select: typeof projectSelect }>;
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -78,6 +78,9 @@ export interface ProjectSettings {
   routingRules?: unknown;
   /** Hosts its sandboxed processes may reach through the egress proxy ("registry.npmjs.org", "*.pypi.org", "10.0.0.5:8080"). */
   egressHosts?: string[];
+  /** Who approvals' commits are authored by (the committer stays Loopy); empty name: back to Loopy <loopy@localhost>. */
+  commitAuthorName?: string;
+  commitAuthorEmail?: string;
 }
 
 /** Changes a project's checkpoints, merge strategy or attempts per run. */
@@ -102,6 +105,7 @@ export async function updateProjectSettings(db: Db, idOrName: string, settings: 
       ...(settings.maxAttempts !== undefined ? { maxAttempts: settings.maxAttempts } : {}),
       ...(routingRules ? { routingRules } : {}),
       ...(settings.egressHosts !== undefined ? { egressHosts: validEgressHosts(settings.egressHosts) } : {}),
+      ...commitAuthor(settings),
     },
     select: projectSelect,
   });
@@ -115,6 +119,20 @@ function validEgressHosts(hosts: string[]): string[] {
   const bad = cleaned.filter((h) => !EGRESS_HOST.test(h) || Number(h.split(":").at(-1)) > 65535);
   if (bad.length) throw badInput(`Not a host the egress proxy can allow: ${bad.join(", ")} (use "example.com", "example.com:8443", "*.example.com" or "10.0.0.5:8080")`);
   return cleaned;
+}
+
+/** A name and email git accepts as an author; both cleared when the name is empty (Loopy authors again). */
+function commitAuthor(settings: ProjectSettings): { commitAuthorName?: string | null; commitAuthorEmail?: string | null } {
+  if (settings.commitAuthorName === undefined && settings.commitAuthorEmail === undefined) return {};
+  const name = settings.commitAuthorName?.trim() ?? "";
+  const email = settings.commitAuthorEmail?.trim() ?? "";
+  if (!name) {
+    if (email) throw badInput("A commit author's email needs a name too");
+    return { commitAuthorName: null, commitAuthorEmail: null };
+  }
+  if (/[<>\n\r]/.test(name) || name.length > 100) throw badInput(`Commit author name "${name}" is not allowed: at most 100 characters, no "<", ">" or line breaks`);
+  if (email && !/^[^\s<>@]+@[^\s<>@]+$/.test(email)) throw badInput(`Commit author email "${email}" is not an email address`);
+  return { commitAuthorName: name, commitAuthorEmail: email || null };
 }
 
 export { AppError };

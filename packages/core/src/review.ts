@@ -13,6 +13,7 @@ import { rm } from "node:fs/promises";
 import path from "node:path";
 import { agentStateDir } from "./execute-run.ts";
 import { fleetMemberSettled } from "./fleets/dispatch.ts";
+import { LOOPY_IDENTITY, mergeMessage, type Approver } from "./merge-message.ts";
 
 const REVIEWABLE: RunStatus[] = ["awaiting_review", "needs_attention"];
 
@@ -33,8 +34,8 @@ async function reviewable(db: Db, runId: string) {
       checksPassed: true,
       turns: true,
       diffStats: true,
-      project: { select: { path: true, defaultBranch: true, mergeStrategy: true } },
-      task: { select: { title: true } },
+      project: { select: { path: true, defaultBranch: true, mergeStrategy: true, commitAuthorName: true, commitAuthorEmail: true } },
+      task: { select: { title: true, prompt: true, agentProfile: { select: { name: true } } } },
     },
   });
   if (!run) throw notFound(`No run "${runId}". List runs with "loopy runs".`);
@@ -176,7 +177,7 @@ export type PendingCommentsChoice = "refuse" | "discard";
  * (`requestChanges`) or says `pendingComments: "discard"`; discarded comments
  * stay, marked "discarded", with a line in the run's log.
  */
-export async function approveRun(deps: ReviewDeps, runId: string, options: { pendingComments?: PendingCommentsChoice } = {}) {
+export async function approveRun(deps: ReviewDeps, runId: string, options: { pendingComments?: PendingCommentsChoice; approver?: Approver } = {}) {
   const run = await reviewable(deps.db, runId);
   if (run.status === "needs_attention") {
     throw conflict(`Run ${runId} needs attention (${run.statusReason ?? "see its log"}); request changes or reject it`);
@@ -192,7 +193,12 @@ export async function approveRun(deps: ReviewDeps, runId: string, options: { pen
     // The commit the reviewer saw, not whatever the branch points to now.
     branch: run.headSha,
     strategy: run.project.mergeStrategy === "squash" ? "squash" : "merge",
-    message: `${run.task.title}\n\nLoopy run ${runId} (${run.agent}), approved in review.`,
+    message: mergeMessage(
+      { id: runId, agent: run.agent, profile: run.task.agentProfile?.name, turns: run.turns, task: run.task, checks: await approvedChecks(deps.db, runId, run.turns) },
+      options.approver ?? { name: "loopy" },
+      deps.publicUrl ?? DEFAULT_PUBLIC_URL,
+    ),
+    author: run.project.commitAuthorName ? { name: run.project.commitAuthorName, email: run.project.commitAuthorEmail || LOOPY_IDENTITY.email } : LOOPY_IDENTITY,
     scratchDir: path.join(deps.loopyHome, "worktrees"),
   });
   if (!result.ok) {
@@ -216,6 +222,18 @@ export async function approveRun(deps: ReviewDeps, runId: string, options: { pen
 /** The refusal's message, the same for the API, the CLI and the web page. */
 export function pendingCommentsRefusal(count: number): string {
   return `${count} comment${count === 1 ? "" : "s"} not sent yet: send ${count === 1 ? "it" : "them"} as a change request, or discard ${count === 1 ? "it" : "them"}`;
+}
+
+/** LOOPY_URL's default, for callers that do not say where Loopy is served. */
+const DEFAULT_PUBLIC_URL = "http://127.0.0.1:3000";
+
+/** The checkpoint results of the run's latest turn: what was green when it was approved. */
+function approvedChecks(db: Db, runId: string, turns: number) {
+  return db.checkpointResult.findMany({
+    where: { runId, turnIndex: Math.max(0, turns - 1) },
+    orderBy: { createdAt: "asc" },
+    select: { name: true, passed: true, required: true, durationMs: true },
+  });
 }
 
 /** Rejects a run: it ends, its worktree goes; the branch stays for the record. */

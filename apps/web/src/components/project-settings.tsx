@@ -13,13 +13,19 @@ const EXAMPLE = `[
   { "name": "no-secrets", "kind": "forbidden_paths", "globs": [".env*"], "required": true }
 ]`;
 
-/** A project's checkpoints (as JSON, like loopy.json in the repository), routing rules, merge strategy and attempts. */
-export function ProjectSettings({ project }: { project: { id: string; name: string; checkpoints: unknown; mergeStrategy: string; maxAttempts: number; routingRules?: unknown; egressHosts?: unknown } }) {
+/** A project's checkpoints (as JSON, like loopy.json in the repository), routing rules, merge strategy, commit author and attempts. */
+export function ProjectSettings({
+  project,
+}: {
+  project: { id: string; name: string; checkpoints: unknown; mergeStrategy: string; maxAttempts: number; routingRules?: unknown; egressHosts?: unknown; commitAuthorName?: string | null; commitAuthorEmail?: string | null };
+}) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [text, setText] = useState(JSON.stringify(project.checkpoints ?? [], null, 2));
   const [strategy, setStrategy] = useState(project.mergeStrategy);
   const [attempts, setAttempts] = useState(String(project.maxAttempts));
+  const [authorName, setAuthorName] = useState(project.commitAuthorName ?? "");
+  const [authorEmail, setAuthorEmail] = useState(project.commitAuthorEmail ?? "");
   const [rules, setRules] = useState(JSON.stringify(project.routingRules ?? [], null, 2));
   const [hosts, setHosts] = useState(Array.isArray(project.egressHosts) ? (project.egressHosts as string[]).join("\n") : "");
   const [parseError, setParseError] = useState<string | null>(null);
@@ -43,7 +49,7 @@ export function ProjectSettings({ project }: { project: { id: string; name: stri
         }
         setParseError(null);
         const egressHosts = hosts.split(/[\s,]+/).filter(Boolean);
-        save.mutate({ project: project.id, checkpoints, routingRules, egressHosts, mergeStrategy: strategy as "merge" | "squash", maxAttempts: Number(attempts) });
+        save.mutate({ project: project.id, checkpoints, routingRules, egressHosts, mergeStrategy: strategy as "merge" | "squash", maxAttempts: Number(attempts), commitAuthorName: authorName, commitAuthorEmail: authorEmail });
       }}
     >
       <label className="block space-y-1">
@@ -71,6 +77,13 @@ export function ProjectSettings({ project }: { project: { id: string; name: stri
             <option value="squash">Squash</option>
           </select>
         </label>
+        <div className="space-y-1" title="Who the commits approvals put on the default branch are authored by; Loopy stays the committer">
+          <span className="block text-xs font-medium uppercase tracking-wide text-gray-400">Commit author</span>
+          <span className="flex gap-2">
+            <input aria-label="Commit author name" className={`${inputClass} w-40`} value={authorName} onChange={(e) => setAuthorName(e.target.value)} placeholder="Loopy" />
+            <input aria-label="Commit author email" className={`${inputClass} w-56`} value={authorEmail} onChange={(e) => setAuthorEmail(e.target.value)} placeholder="loopy@localhost" />
+          </span>
+        </div>
         <label className="space-y-1">
           <span className="block text-xs font-medium uppercase tracking-wide text-gray-400">Attempts per run</span>
           <input aria-label="Attempts" className={`${inputClass} w-24`} value={attempts} onChange={(e) => setAttempts(e.target.value)} />

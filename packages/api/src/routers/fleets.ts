@@ -168,7 +168,7 @@ export const fleetsRouter = router({
   /** Approves the top-ranked member (or `runId`) and rejects the other members waiting for review. */
   approveWinner: reviewerProcedure
     .input(fleetId.extend({ runId: loopyId.optional(), pendingComments: z.enum(["refuse", "discard"]).optional() }))
-    .mutation(({ ctx, input }) => approveWinner(ctx.services, input.fleetId, input.runId, { pendingComments: input.pendingComments })),
+    .mutation(({ ctx, input }) => approveWinner(ctx.services, input.fleetId, input.runId, { pendingComments: input.pendingComments, approver: { name: ctx.actor.name } })),
 
   /**
    * A note whenever a fleet changes state or any run changes state (members

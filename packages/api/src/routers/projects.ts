@@ -25,6 +25,9 @@ export const projectsRouter = router({
         routingRules: z.array(z.object({ tag: text(64), agent: agentRef })).max(100).optional(),
         /** Hosts the project's sandboxed agents, checkpoints and experiments may reach through the egress proxy. */
         egressHosts: z.array(text(255)).max(100).optional(),
+        /** The author of approvals' commits on the default branch (the committer stays Loopy); an empty name means Loopy. */
+        commitAuthorName: text(100).optional(),
+        commitAuthorEmail: text(254).optional(),
       }),
     )
     .mutation(({ ctx, input }) => updateProjectSettings(ctx.services.db, input.project, input)),

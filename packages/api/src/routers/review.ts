@@ -22,6 +22,6 @@ export const reviewRouter = router({
    */
   approve: reviewerProcedure
     .input(runId.extend({ pendingComments: z.enum(["refuse", "discard"]).optional() }))
-    .mutation(({ ctx, input }) => approveRun(ctx.services, input.runId, { pendingComments: input.pendingComments })),
+    .mutation(({ ctx, input }) => approveRun(ctx.services, input.runId, { pendingComments: input.pendingComments, approver: { name: ctx.actor.name } })),
   reject: reviewerProcedure.input(runId.extend({ reason: text(2000).optional() })).mutation(({ ctx, input }) => rejectRun(ctx.services, input.runId, input.reason)),
 });

@@ -5,6 +5,7 @@ import { appendRunEvents, type StoredRunEvent } from "../run-events.ts";
 import { createRunRowsMany, prepareLaunch, type PreparedLaunch } from "../runs.ts";
 import { approveRun, rejectRun, type PendingCommentsChoice } from "../review.ts";
 import type { LaunchDeps } from "../ports.ts";
+import type { Approver } from "../merge-message.ts";
 import { dispatchFleet, fleetProgress, SETTLED_STATUSES, stopFleet, type FleetRuntimeDeps } from "./dispatch.ts";
 import { isEligible, parseMetric, rankMembers, type FleetMetric, type RankedMember } from "./rank.ts";
 import { orderPlan, type PlanSubtask } from "./dag.ts";
@@ -487,7 +488,7 @@ export async function cancelFleet(deps: FleetDeps, fleetId: string) {
  * normal approval (merge), then rejects every other member waiting for review.
  * The winner's comments not sent yet refuse it as `approveRun` does, unless discarded.
  */
-export async function approveWinner(deps: FleetDeps, fleetId: string, runId?: string, options: { pendingComments?: PendingCommentsChoice } = {}) {
+export async function approveWinner(deps: FleetDeps, fleetId: string, runId?: string, options: { pendingComments?: PendingCommentsChoice; approver?: Approver } = {}) {
   const fleet = await fleetState(deps.db, fleetId);
   if (fleet.kind !== "best_of_n") throw badInput(`Fleet ${fleetId} is a ${fleet.kind} fleet; only a best-of-N fleet has a winner`);
   const ranking = await rankFleet(deps.db, fleetId);

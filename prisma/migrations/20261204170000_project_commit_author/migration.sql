@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "projects" ADD COLUMN "commit_author_name" TEXT;
+ALTER TABLE "projects" ADD COLUMN "commit_author_email" TEXT;

@@ -1,0 +1,75 @@
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createUser } from "@loopy/core/auth/accounts";
+import type { Actor } from "@loopy/core/auth/roles";
+import { createHarness, eventually, gitIn, makeRepo, type Harness } from "./harness.ts";
+
+/**
+ * Review you can trust: the commit an approval puts on the default branch says
+ * what the run was and who approved it, and a run's times (agent, checks,
+ * waiting for review) are the same figures wherever they are shown.
+ */
+describe("review you can trust", () => {
+  let h: Harness;
+  let reviewer: Actor;
+  let n = 0;
+
+  beforeAll(async () => {
+    h = await createHarness();
+    await h.startWorker();
+    const user = await createUser(h.services.db, { name: `rita-${Date.now().toString(36)}`, role: "reviewer" });
+    reviewer = { userId: user.id, name: user.name, role: "reviewer", via: "token" };
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  async function project(checkpoints: unknown[] = [], settings: { mergeStrategy?: "merge" | "squash"; commitAuthorName?: string; commitAuthorEmail?: string } = {}) {
+    const repo = await makeRepo();
+    const name = `trust-${++n}-${path.basename(repo)}`;
+    await h.api.projects.add({ path: repo, name, checkpoints });
+    if (Object.keys(settings).length) await h.api.projects.update({ project: name, ...settings });
+    return { repo, name };
+  }
+
+  const waiting = (runId: string) =>
+    eventually(async () => {
+      const run = await h.api.runs.get({ runId });
+      if (["failed", "cancelled", "succeeded", "needs_attention"].includes(run.status)) throw new Error(`run ${runId} ended ${run.status}: ${run.statusReason}`);
+      return run.status === "awaiting_review" ? run : undefined;
+    }, 30_000, `run ${runId} to wait for review`);
+
+  it("titles the merge commit with the run's title, records the approver and the run in trailers, authored as the project says", async () => {
+    const p = await project([{ name: "greeting", kind: "command", command: "grep -q hello greeting.txt" }], { commitAuthorName: "Ada Lovelace", commitAuthorEmail: "ada@example.com" });
+    expect(await h.api.projects.get({ project: p.name })).toMatchObject({ commitAuthorName: "Ada Lovelace", commitAuthorEmail: "ada@example.com" });
+    const { id } = await h.api.runs.launch({ project: p.name, agent: "command", command: "# Add a greeting file for the people who read the repository first thing in the morning\necho hello > greeting.txt" });
+    await waiting(id);
+    const approved = await h.apiAs(reviewer).review.approve({ runId: id });
+    const log = (format: string) => gitIn(p.repo, "log", "-1", `--format=${format}`, "main");
+    expect(log("%H")).toBe(approved.mergedSha);
+    expect(log("%s")).toBe("Add a greeting file for the people who read the repository first...");
+    expect(log("%s").length).toBeLessThanOrEqual(72);
+    expect(log("%an <%ae>")).toBe("Ada Lovelace <ada@example.com>");
+    expect(log("%cn <%ce>")).toBe("Loopy <loopy@localhost>");
+    expect(log("%b")).toContain("Agent: command, 1 turn");
+    expect(log("%b")).toMatch(/Checkpoints: greeting passed in \d+\.\ds/);
+    expect(log("%(trailers:key=Reviewed-by,valueonly)")).toBe(`${reviewer.name} <${reviewer.name}@loopy>`);
+    expect(log("%(trailers:key=Loopy-Run,valueonly)")).toBe(`${h.services.env.LOOPY_URL}/runs/${id}`);
+  });
+
+  it("a squash without a project author is Loopy's, with the same trailers", async () => {
+    const p = await project([], { mergeStrategy: "squash" });
+    const { id } = await h.api.runs.launch({ project: p.name, agent: "command", command: "echo hi > hi.txt" });
+    await waiting(id);
+    await h.apiAs(reviewer).review.approve({ runId: id });
+    const log = (format: string) => gitIn(p.repo, "log", "-1", `--format=${format}`, "main");
+    expect(log("%s")).toBe("echo hi > hi.txt");
+    expect(log("%P").split(" ")).toHaveLength(1);
+    expect(log("%an <%ae> / %cn <%ce>")).toBe("Loopy <loopy@localhost> / Loopy <loopy@localhost>");
+    expect(log("%(trailers:key=Reviewed-by,valueonly)")).toBe(`${reviewer.name} <${reviewer.name}@loopy>`);
+    // Clearing the name gives the commits back to Loopy; an email alone is refused.
+    await expect(h.api.projects.update({ project: p.name, commitAuthorEmail: "x@example.com" })).rejects.toThrow(/needs a name/);
+    await h.api.projects.update({ project: p.name, commitAuthorName: "Bot", commitAuthorEmail: "" });
+    expect(await h.api.projects.get({ project: p.name })).toMatchObject({ commitAuthorName: "Bot", commitAuthorEmail: null });
+  });
+});
