@@ -2,6 +2,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createUser } from "@loopy/core/auth/accounts";
 import type { Actor } from "@loopy/core/auth/roles";
+import { runTimesAt } from "@loopy/core/run-times";
 import { createHarness, eventually, gitIn, makeRepo, type Harness } from "./harness.ts";
 
 /**
@@ -71,5 +72,54 @@ describe("review you can trust", () => {
     await expect(h.api.projects.update({ project: p.name, commitAuthorEmail: "x@example.com" })).rejects.toThrow(/needs a name/);
     await h.api.projects.update({ project: p.name, commitAuthorName: "Bot", commitAuthorEmail: "" });
     expect(await h.api.projects.get({ project: p.name })).toMatchObject({ commitAuthorName: "Bot", commitAuthorEmail: null });
+  });
+
+  it("agent, checks and waiting times are the same in runs.get, runs.list, overview.get and the inbox; only waiting grows while a run waits", async () => {
+    const p = await project([
+      { name: "slow", kind: "command", command: "sleep 0.6" },
+      { name: "quick", kind: "command", command: "sleep 0.3" },
+    ]);
+    const { id } = await h.api.runs.launch({ project: p.name, agent: "command", command: "sleep 1; echo done > done.txt" });
+    await waiting(id);
+    const everywhere = async () => {
+      const [get, list, overview, inbox] = await Promise.all([h.api.runs.get({ runId: id }), h.api.runs.list({ limit: 500 }), h.api.overview.get(), h.api.review.inbox()]);
+      return {
+        get: get.times,
+        list: list.runs.find((r) => r.id === id)?.times,
+        overview: overview.runs.find((r) => r.id === id)?.times,
+        inbox: inbox.find((r) => r.id === id)?.times,
+      };
+    };
+    const first = await everywhere();
+    expect(first.list).toEqual(first.get);
+    expect(first.overview).toEqual(first.get);
+    expect(first.inbox).toEqual(first.get);
+    const times = first.get;
+    // The agent slept 1 s; the checkpoints 0.6 + 0.3 s, as their own results say.
+    expect(times.agentMs).toBeGreaterThanOrEqual(1000);
+    expect(times.agentMs).toBeLessThan(10_000);
+    const checks = await h.api.runs.checks({ runId: id });
+    expect(times.checksMs).toBe(checks.reduce((sum, c) => sum + c.durationMs, 0));
+    expect(times.checksMs).toBeGreaterThanOrEqual(900);
+    expect(times).toMatchObject({ agentSince: null, waitingMs: 0 });
+    expect(times.waitingSince).toBeInstanceOf(Date);
+
+    // Waiting for review: the agent's time stays, the waiting time grows.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const later = await everywhere();
+    expect(later.get).toEqual(first.get);
+    expect(later.overview).toEqual(first.get);
+    const now = Date.now();
+    expect(runTimesAt(later.get, now).agentMs).toBe(times.agentMs);
+    expect(runTimesAt(later.get, now).waitingMs).toBeGreaterThanOrEqual(1200);
+
+    // The wait ends with the decision: the waiting time stops and is stored.
+    await h.apiAs(reviewer).review.reject({ runId: id });
+    const ended = await h.api.runs.get({ runId: id });
+    expect(ended.times).toMatchObject({ agentMs: times.agentMs, checksMs: times.checksMs, agentSince: null, waitingSince: null });
+    expect(ended.times.waitingMs).toBeGreaterThanOrEqual(1200);
+    expect((await h.api.runs.list({ limit: 500 })).runs.find((r) => r.id === id)?.times).toEqual(ended.times);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await h.api.runs.get({ runId: id })).times).toEqual(ended.times);
   });
 });

@@ -2,6 +2,7 @@ import type { Db } from "@loopy/db/client";
 import { activityLine } from "./activity.ts";
 import type { RunEventData } from "./run-events.ts";
 import type { RunStatus } from "./run-status.ts";
+import { loadRunTimes, type RunTimes } from "./run-times.ts";
 
 /** The states the overview lists: every run that is not over. */
 export const ACTIVE_STATUSES = ["queued", "running", "verifying", "awaiting_review", "needs_attention"] as const satisfies readonly RunStatus[];
@@ -21,6 +22,8 @@ export interface OverviewRun {
   costUsd: number;
   activity: string | null;
   activityAt: Date | null;
+  /** Agent, checks and waiting times, as on the run page (see run-times.ts). */
+  times: RunTimes;
 }
 
 export interface Overview {
@@ -35,7 +38,8 @@ export interface Overview {
 /**
  * Every active run with its latest activity line, the counts per state, and
  * throughput: one query for the runs, one for their last events (DISTINCT ON
- * over the run_events (run_id, id) index), one for the counts. About 20 ms
+ * over the run_events (run_id, id) index), one for the counts, two for their
+ * times (turns, checkpoint sums). About 20 ms
  * for 1,000 active runs.
  */
 export async function overview(db: Db, options: { limit?: number } = {}): Promise<Overview> {
@@ -55,6 +59,8 @@ export async function overview(db: Db, options: { limit?: number } = {}): Promis
         createdAt: true,
         startedAt: true,
         costUsd: true,
+        reviewWaitMs: true,
+        waitingSince: true,
         project: { select: { name: true } },
         task: { select: { title: true, agentProfile: { select: { name: true } } } },
       },
@@ -66,7 +72,7 @@ export async function overview(db: Db, options: { limit?: number } = {}): Promis
       FROM runs WHERE finished_at > now() - interval '1 hour'`,
   ]);
   const runs = rows.slice(0, limit);
-  const last = await lastActivities(db, runs.map((r) => r.id));
+  const [last, times] = await Promise.all([lastActivities(db, runs.map((r) => r.id)), loadRunTimes(db, runs)]);
   const counts = Object.fromEntries(ACTIVE_STATUSES.map((s) => [s, 0])) as Record<ActiveStatus, number>;
   for (const g of grouped) counts[g.status as ActiveStatus] = g._count._all;
   return {
@@ -89,6 +95,7 @@ export async function overview(db: Db, options: { limit?: number } = {}): Promis
         costUsd: r.costUsd,
         activity: a?.line ?? null,
         activityAt: a?.at ?? null,
+        times: times.get(r.id)!,
       };
     }),
   };

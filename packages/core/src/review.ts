@@ -14,6 +14,7 @@ import path from "node:path";
 import { agentStateDir } from "./execute-run.ts";
 import { fleetMemberSettled } from "./fleets/dispatch.ts";
 import { LOOPY_IDENTITY, mergeMessage, type Approver } from "./merge-message.ts";
+import { withRunTimes } from "./run-times.ts";
 
 const REVIEWABLE: RunStatus[] = ["awaiting_review", "needs_attention"];
 
@@ -60,7 +61,7 @@ export async function listInbox(db: Db) {
     orderBy: [{ createdAt: "asc" }],
   });
   const rank = (r: (typeof runs)[number]) => (r.status === "needs_attention" ? 2 : r.checksPassed === false ? 1 : 0);
-  return runs.sort((a, b) => rank(a) - rank(b) || a.createdAt.getTime() - b.createdAt.getTime());
+  return withRunTimes(db, runs.sort((a, b) => rank(a) - rank(b) || a.createdAt.getTime() - b.createdAt.getTime()));
 }
 
 /** Counts for the navigation badges. */

@@ -13,6 +13,7 @@ import { checkSecretName, missingSecrets } from "./secrets/store.ts";
 import { appendRunEvents, type StoredRunEvent } from "./run-events.ts";
 import { isTerminal, sourcesOf } from "./run-status.ts";
 import type { CoreDeps, LaunchDeps } from "./ports.ts";
+import { recordWaiting, WAITING_STATUSES, withRunTimes, type RunTimes } from "./run-times.ts";
 
 export const MAX_TIMEOUT_MS = 24 * 3_600_000;
 
@@ -38,6 +39,9 @@ export const runSummarySelect = {
   createdAt: true,
   startedAt: true,
   finishedAt: true,
+  // The waiting clock, for `times` (see run-times.ts).
+  reviewWaitMs: true,
+  waitingSince: true,
   // The target branch and strategy, so a merge can be confirmed by name before it happens.
   project: { select: { id: true, name: true, path: true, defaultBranch: true, mergeStrategy: true } },
   task: { select: { id: true, title: true, prompt: true, tags: true, routedBy: true, agentProfile: { select: { id: true, name: true } } } },
@@ -52,8 +56,9 @@ export const runDetailSelect = {
   diffStats: true,
 } as const;
 
-export type RunSummary = Prisma.RunGetPayload<{ select: typeof runSummarySelect }>;
-export type RunDetail = Prisma.RunGetPayload<{ select: typeof runDetailSelect }>;
+/** A run as lists show it, with its agent, checks and waiting times (see run-times.ts). */
+export type RunSummary = Prisma.RunGetPayload<{ select: typeof runSummarySelect }> & { times: RunTimes };
+export type RunDetail = Prisma.RunGetPayload<{ select: typeof runDetailSelect }> & { times: RunTimes };
 
 export interface LaunchRunInput {
   /** Project id or name. */
@@ -269,7 +274,7 @@ function firstLine(text: string): string {
 export async function getRun(db: Db, runId: string): Promise<RunDetail> {
   const run = await db.run.findUnique({ where: { id: runId }, select: runDetailSelect });
   if (!run) throw notFound(`No run "${runId}". List runs with "loopy runs".`);
-  return run;
+  return (await withRunTimes(db, [run]))[0]!;
 }
 
 /** The whole run's diff: base commit → latest head (`to` is null until a turn has committed). */
@@ -299,7 +304,7 @@ export async function listRuns(db: Db, input: ListRunsInput = {}): Promise<{ run
     select: runSummarySelect,
   });
   const next = runs.length > limit ? runs.pop() : undefined;
-  return { runs, nextCursor: next ? (runs[runs.length - 1]?.id ?? null) : null };
+  return { runs: await withRunTimes(db, runs), nextCursor: next ? (runs[runs.length - 1]?.id ?? null) : null };
 }
 
 /**
@@ -329,6 +334,7 @@ export async function transitionRun(
       },
     });
     if (count === 0) return null;
+    if (from.some((s) => WAITING_STATUSES.includes(s)) || WAITING_STATUSES.includes(to)) await recordWaiting(tx, runId, to, now);
     return appendRunEvents(tx, null, runId, [{ type: "status", status: to, ...(options.reason ? { reason: options.reason } : {}) }]);
   });
   if (!stored) return false;

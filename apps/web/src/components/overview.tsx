@@ -5,11 +5,12 @@ import { useSubscription } from "@trpc/tanstack-react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import Link from "next/link";
 import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { formatDuration } from "@loopy/config/duration";
 import { ACTIVE_STATUSES, type ActiveStatus, type OverviewRun } from "@loopy/core/overview";
+import { runTimesAfter } from "@loopy/core/run-times";
 import { useTRPC } from "~/trpc/client";
 import { ErrorNote } from "./field";
 import { NotificationsToggle } from "./notifications";
+import { RunTimesText } from "./run-times";
 import { StatusBadge } from "./status-badge";
 
 const LABELS: Record<ActiveStatus, string> = {
@@ -78,6 +79,8 @@ export function Overview() {
           if (change.status) {
             next.status = change.status as OverviewRun["status"];
             if (change.status === "running" && !next.startedAt) next.startedAt = new Date(batch.at);
+            // The clocks follow the state until the next snapshot brings the stored times.
+            if (change.status !== run.status) next.times = runTimesAfter(run.times, change.status, new Date(batch.at));
           }
           if (change.line) {
             next.activity = change.line;
@@ -145,11 +148,11 @@ export function Overview() {
       {data?.truncated && <p className="text-xs text-amber-300">Showing the newest {data.runs.length} active runs.</p>}
 
       <section className="rounded-lg border border-white/10 bg-[#11151d]">
-        <div className="grid grid-cols-[9rem_minmax(0,1.2fr)_minmax(0,2fr)_5rem_5rem] gap-3 border-b border-white/10 px-4 py-2 text-xs uppercase tracking-wide text-gray-500">
+        <div className="grid grid-cols-[9rem_minmax(0,1.2fr)_minmax(0,2fr)_16rem_5rem] gap-3 border-b border-white/10 px-4 py-2 text-xs uppercase tracking-wide text-gray-500">
           <span>State</span>
           <span>Run</span>
           <span>Activity</span>
-          <span className="text-right">Elapsed</span>
+          <span className="text-right">Time</span>
           <span className="text-right">Cost</span>
         </div>
         <div ref={scroller} data-testid="overview-list" className="h-[calc(100vh-330px)] min-h-64 overflow-auto">
@@ -182,14 +185,13 @@ export function Overview() {
 }
 
 const Row = memo(function Row({ run, now }: { run: OverviewRun; now: number }) {
-  const started = run.startedAt ?? run.createdAt;
   return (
     <Link
       href={`/runs/${run.id}`}
       data-testid="overview-row"
       data-run-id={run.id}
       data-status={run.status}
-      className="grid h-full grid-cols-[9rem_minmax(0,1.2fr)_minmax(0,2fr)_5rem_5rem] items-center gap-3 border-b border-white/5 px-4 text-sm hover:bg-white/[0.03]"
+      className="grid h-full grid-cols-[9rem_minmax(0,1.2fr)_minmax(0,2fr)_16rem_5rem] items-center gap-3 border-b border-white/5 px-4 text-sm hover:bg-white/[0.03]"
     >
       <span>
         <StatusBadge status={run.status} testId="overview-status" />
@@ -204,7 +206,9 @@ const Row = memo(function Row({ run, now }: { run: OverviewRun; now: number }) {
       <span data-testid="overview-activity" className="truncate font-mono text-xs text-gray-400" title={run.statusReason ?? run.activity ?? ""}>
         {run.status === "needs_attention" && run.statusReason ? run.statusReason : (run.activity ?? "—")}
       </span>
-      <span className="text-right tabular-nums text-gray-300">{formatDuration(Math.max(0, now - started.getTime()))}</span>
+      <span className="truncate text-right text-xs text-gray-300">
+        <RunTimesText times={run.times} now={now} />
+      </span>
       <span className="text-right tabular-nums text-gray-400">{run.costUsd > 0 ? `$${run.costUsd.toFixed(2)}` : "—"}</span>
     </Link>
   );

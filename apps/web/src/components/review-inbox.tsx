@@ -7,14 +7,8 @@ import { useMemo, useState } from "react";
 import { useTRPC } from "~/trpc/client";
 import { Panel } from "./field";
 import { KeyHelp, useKeys, useToggle } from "./keyboard";
+import { RunTimesText } from "./run-times";
 import { StatusBadge } from "./status-badge";
-
-function age(date: Date): string {
-  const minutes = Math.round((Date.now() - date.getTime()) / 60_000);
-  if (minutes < 60) return `${minutes}m`;
-  const hours = Math.round(minutes / 60);
-  return hours < 48 ? `${hours}h` : `${Math.round(hours / 24)}d`;
-}
 
 /** Every run waiting for a human, across projects: green checks first, then oldest first. */
 export function ReviewInbox() {
@@ -53,7 +47,7 @@ export function ReviewInbox() {
               <th className="py-2 pr-3 font-medium">Agent</th>
               <th className="py-2 pr-3 text-right font-medium">Diff</th>
               <th className="py-2 pr-3 text-right font-medium">Cost</th>
-              <th className="py-2 text-right font-medium">Waiting</th>
+              <th className="py-2 text-right font-medium">Time</th>
             </tr>
           </thead>
           <tbody className="divide-y divide-white/5">
@@ -80,7 +74,9 @@ export function ReviewInbox() {
                   <span className="text-emerald-400">+{run.additions ?? 0}</span> <span className="text-red-400">−{run.deletions ?? 0}</span>
                 </td>
                 <td className="py-2 pr-3 text-right text-xs text-gray-300">{run.costUsd ? `$${run.costUsd.toFixed(4)}` : "—"}</td>
-                <td className="py-2 text-right text-xs text-gray-400">{age(run.createdAt)}</td>
+                <td className="py-2 text-right text-xs text-gray-400">
+                  <RunTimesText times={run.times} />
+                </td>
               </tr>
             ))}
           </tbody>

@@ -11,7 +11,8 @@ import { ChecksPanel } from "./checks-panel";
 import { DiffView, type DiffViewHandle } from "./diff-view";
 import { KeyHelp, useKeys, useToggle } from "./keyboard";
 import { ReviewBar, type ReviewBarHandle } from "./review-bar";
-import { Elapsed, formatTime } from "./elapsed";
+import { formatTime } from "./elapsed";
+import { RunTimesText } from "./run-times";
 import { ErrorNote, Meta, PageError, Panel } from "./field";
 import { StatusBadge } from "./status-badge";
 
@@ -64,7 +65,6 @@ export function RunView({ runId }: { runId: string }) {
   );
 
   const router = useRouter();
-  const turns = useQuery(trpc.runs.turns.queryOptions({ runId }));
   const inbox = useQuery(trpc.review.inbox.queryOptions());
   const [help, toggleHelp, setHelp] = useToggle();
   const reviewBar = useRef<ReviewBarHandle>(null);
@@ -137,16 +137,7 @@ export function RunView({ runId }: { runId: string }) {
         <Meta label="Branch" value={r.branch} mono />
         <Meta label="Base" value={`${r.baseRef} @ ${r.baseSha.slice(0, 8)}`} mono />
         <Meta label="Started" value={formatTime(r.startedAt)} />
-        <Meta
-          label="Duration"
-          value={
-            <Elapsed
-              startedAt={r.startedAt}
-              // A run waiting for a human is not working: its clock stops at the end of its last turn.
-              finishedAt={r.finishedAt ?? (ACTIVE.has(r.status) ? null : (turns.data?.at(-1)?.finishedAt ?? null))}
-            />
-          }
-        />
+        <Meta label="Time" value={<RunTimesText times={r.times} />} />
         <Meta label="Exit code" value={r.exitCode === null ? "—" : String(r.exitCode)} mono />
         <Meta label="Timeout" value={formatDuration(r.timeoutMs)} />
         <Meta label="Turns" value={String(r.turns)} />

@@ -3,8 +3,9 @@
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useTRPC } from "~/trpc/client";
-import { Elapsed, formatTime } from "./elapsed";
+import { formatTime } from "./elapsed";
 import { Panel } from "./field";
+import { RunTimesText } from "./run-times";
 import { StatusBadge } from "./status-badge";
 
 export function RunsTable() {
@@ -25,7 +26,7 @@ export function RunsTable() {
               <th className="py-2 pr-3 font-medium">Agent</th>
               <th className="py-2 pr-3 font-medium">Task</th>
               <th className="py-2 pr-3 font-medium">Started</th>
-              <th className="py-2 pr-3 font-medium">Duration</th>
+              <th className="py-2 pr-3 font-medium">Time</th>
               <th className="py-2 text-right font-medium">Diff</th>
             </tr>
           </thead>
@@ -46,8 +47,8 @@ export function RunsTable() {
                   {run.task.title}
                 </td>
                 <td className="py-2 pr-3 text-gray-400">{formatTime(run.startedAt)}</td>
-                <td className="py-2 pr-3 text-gray-300">
-                  <Elapsed startedAt={run.startedAt} finishedAt={run.finishedAt} />
+                <td className="py-2 pr-3 text-xs text-gray-300">
+                  <RunTimesText times={run.times} />
                 </td>
                 <td className="py-2 text-right font-mono text-xs">
                   {run.additions !== null && <span className="text-emerald-400">+{run.additions}</span>}{" "}
