@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createUser } from "@loopy/core/auth/accounts";
 import type { Actor } from "@loopy/core/auth/roles";
 import { runTimesAt } from "@loopy/core/run-times";
+import { startFakeModelServer, type FakeModelServer } from "@loopy/fake-models/server";
 import { createHarness, eventually, gitIn, makeRepo, type Harness } from "./harness.ts";
 
 /**
@@ -13,16 +14,20 @@ import { createHarness, eventually, gitIn, makeRepo, type Harness } from "./harn
 describe("review you can trust", () => {
   let h: Harness;
   let reviewer: Actor;
+  let model: FakeModelServer;
   let n = 0;
 
   beforeAll(async () => {
     h = await createHarness();
     await h.startWorker();
+    model = await startFakeModelServer();
+    await h.api.profiles.add({ name: "trust-oai", adapter: "openai-compatible", config: { model: "fake-model", baseUrl: `${model.url}/v1`, maxTurns: 20 } });
     const user = await createUser(h.services.db, { name: `rita-${Date.now().toString(36)}`, role: "reviewer" });
     reviewer = { userId: user.id, name: user.name, role: "reviewer", via: "token" };
   });
   afterAll(async () => {
     await h?.close();
+    await model?.close();
   });
 
   async function project(checkpoints: unknown[] = [], settings: { mergeStrategy?: "merge" | "squash"; commitAuthorName?: string; commitAuthorEmail?: string } = {}) {
@@ -121,5 +126,24 @@ describe("review you can trust", () => {
     expect((await h.api.runs.list({ limit: 500 })).runs.find((r) => r.id === id)?.times).toEqual(ended.times);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect((await h.api.runs.get({ runId: id })).times).toEqual(ended.times);
+  });
+
+  it("a follow-up ends one wait and starts another; agent time is the sum of the turns", async () => {
+    const p = await project();
+    const { id } = await h.api.runs.launch({ project: p.name, agent: "trust-oai", prompt: "@write a.txt: one\n@2 write a.txt: two" });
+    await waiting(id);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    await h.apiAs(reviewer).review.requestChanges({ runId: id, message: "Once more." });
+    const run = await eventually(async () => {
+      const r = await h.api.runs.get({ runId: id });
+      return r.status === "awaiting_review" && r.turns === 2 ? r : undefined;
+    }, 30_000, "the second turn");
+    const turns = await h.api.runs.turns({ runId: id });
+    const agentMs = turns.reduce((sum, t) => sum + (t.finishedAt!.getTime() - t.startedAt!.getTime()), 0);
+    expect(run.times).toMatchObject({ agentMs, checksMs: 0, agentSince: null });
+    // The first wait is stored; the second one runs from the end of the second turn.
+    expect(run.times.waitingMs).toBeGreaterThanOrEqual(600);
+    expect(run.times.waitingSince!.getTime()).toBeGreaterThanOrEqual(turns[1]!.finishedAt!.getTime());
+    expect((await h.api.review.inbox()).find((r) => r.id === id)?.times).toEqual(run.times);
   });
 });
