@@ -22,7 +22,7 @@ describe("overview and notifications", () => {
   const statusOf = async (runId: string) => (await h.api.runs.get({ runId })).status;
 
   it("lists every active run with its state and latest activity line, and drops it once it is done", async () => {
-    const busy = await h.api.runs.launch({ project, agent: "command", command: "for i in 1 2 3 4 5 6 7 8 9 10; do echo step-$i; sleep 0.3; done", title: "busy agent" });
+    const busy = await h.api.runs.launch({ project, agent: "command", command: "for i in $(seq 1 100); do echo step-$i; sleep 0.3; done", title: "busy agent" });
     const review = await h.api.runs.launch({ project, agent: "command", command: "echo reviewed > review.txt; echo finished-edit", title: "review me" });
     await eventually(async () => ((await statusOf(review.id)) === "awaiting_review" ? true : undefined), 20_000, "the second run to wait for review");
     const view = await eventually(async () => {

@@ -376,7 +376,9 @@ describe.skipIf(bwrapSkip !== null)(`egress bridge inside bubblewrap with its ow
         { port: 18080, socket: session.proxySocket },
         { port: 18081, socket: session.gatewaySockets[0]! },
       ];
-      const result = await run(["bwrap", ...BWRAP_BASE, "--bind", dir, dir, "--", ...bridgeArgv(entries, [process.execPath, "-e", script])]);
+      // The bridge script itself, read-only: a checkout under /tmp (CI's clone) is hidden by the private /tmp.
+      const bridgeDir = path.dirname(BRIDGE_PATH);
+      const result = await run(["bwrap", ...BWRAP_BASE, "--bind", dir, dir, "--ro-bind", bridgeDir, bridgeDir, "--", ...bridgeArgv(entries, [process.execPath, "-e", script])]);
       expect(result.stderr).toBe("");
       expect(result.stdout).toContain("gateway: 200 model saw key=sk-inside-never");
       expect(result.stdout).toContain("proxy allowed: HTTP/1.1 200 Connection Established");
