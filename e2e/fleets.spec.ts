@@ -49,12 +49,25 @@ test("best of 3: one member fails its checks, the ranking shows it, approving th
   await expect(page.getByTestId("member-diff").first()).toContainText("greeting.txt");
   await page.screenshot({ path: "test-results/fleet-ranked.png", fullPage: true });
 
-  // One click: the winner is merged, the others rejected.
+  // Approve, after a confirmation naming the member, the target and the members rejected:
+  // the winner is merged, the others rejected, and the fleet says where it went.
   const [winner, second, last] = await Promise.all([0, 1, 2].map((i) => members.nth(i).getAttribute("data-run-id")));
   const statusOf = (runId: string | null | undefined) => page.locator(`[data-testid="fleet-member"][data-run-id="${runId}"]`).getByTestId("run-status");
+  const winnerIndex = await members.nth(0).locator("td").nth(1).textContent();
   await page.getByTestId("approve-winner").click();
+  const confirm = page.getByTestId("approve-winner-confirm");
+  await expect(confirm.getByRole("heading")).toHaveText(`Merge member #${winnerIndex} (${winner}) into main?`);
+  await expect(confirm).toContainText("The other 2 members waiting for review will be rejected.");
+  await page.keyboard.press("Escape");
+  await expect(confirm).toBeHidden();
+  await expect(statusOf(winner)).toHaveAttribute("data-status", "awaiting_review");
+  await page.getByTestId("approve-winner").click();
+  await page.getByTestId("confirm-approve-winner").click();
   await expect(statusOf(winner)).toHaveAttribute("data-status", "merged", { timeout: 20_000 });
   await expect(statusOf(second)).toHaveAttribute("data-status", "rejected");
   await expect(statusOf(last)).toHaveAttribute("data-status", "rejected");
   expect(execFileSync("git", ["show", "main:greeting.txt"], { cwd: repo }).toString()).toBe("hello fleet\n");
+  const main = execFileSync("git", ["rev-parse", "main"], { cwd: repo }).toString().trim();
+  await expect(page.getByTestId("fleet-merged")).toHaveText(`#${winnerIndex} merged as ${main.slice(0, 8)} into main`);
+  await expect(page.getByTestId("approve-winner")).toHaveCount(0);
 });

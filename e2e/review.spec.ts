@@ -67,11 +67,13 @@ test("an agent run reaches the inbox; a comment goes back to the agent; keyboard
   await expect(page.getByTestId("review-comment")).toHaveAttribute("data-status", "resolved");
   await page.screenshot({ path: "test-results/review-second-turn.png", fullPage: true });
 
-  // "?" shows the keys; "a" approves.
+  // "?" shows the keys; "a" asks to confirm the merge by name, Enter merges.
   await page.locator("body").press("?");
   await expect(page.getByRole("dialog", { name: "Keyboard shortcuts" })).toBeVisible();
   await page.locator("body").press("Escape");
   await page.locator("body").press("a");
+  await expect(page.getByTestId("merge-confirm").getByRole("heading")).toHaveText(`Merge loopy/run-${runId} into main (merge commit)?`);
+  await page.keyboard.press("Enter");
   await expect(status).toHaveAttribute("data-status", "merged");
   expect(execFileSync("git", ["show", "main:greeting.txt"], { cwd: repo }).toString()).toBe("hello\nloopy\n");
 });

@@ -3,6 +3,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { forwardRef, useImperativeHandle, useRef, useState } from "react";
 import { useTRPC } from "~/trpc/client";
+import { ConfirmDialog } from "./confirm-dialog";
 import { ErrorNote } from "./field";
 
 export interface ReviewBarHandle {
@@ -13,7 +14,10 @@ export interface ReviewBarHandle {
 
 /**
  * Approve (merge), request changes (sends pending comments plus a summary to
- * the agent) and reject, for a run that waits for a human.
+ * the agent) and reject, for a run that waits for a human. Approving always
+ * asks first, naming the branch, the target and the strategy (`a`, then Enter);
+ * with comments not sent yet it first asks what becomes of them, since a
+ * merged run never gets them.
  */
 export const ReviewBar = forwardRef<ReviewBarHandle, { runId: string; status: string; checksPassed: boolean | null; onDone?: () => void }>(function ReviewBar(
   { runId, status, checksPassed, onDone },
@@ -23,6 +27,10 @@ export const ReviewBar = forwardRef<ReviewBarHandle, { runId: string; status: st
   const queryClient = useQueryClient();
   const comments = useQuery(trpc.review.comments.queryOptions({ runId }));
   const pending = (comments.data ?? []).filter((c) => c.status === "pending").length;
+  // The same query as the run page's, so it comes from the cache: the merge's branch, target and strategy.
+  const run = useQuery(trpc.runs.get.queryOptions({ runId }));
+  const [asking, setAsking] = useState<null | "pending" | "merge">(null);
+  const [discard, setDiscard] = useState(false);
   const [summaryOpen, setSummaryOpen] = useState(false);
   const [summary, setSummary] = useState("");
   const summaryBox = useRef<HTMLTextAreaElement>(null);
@@ -48,9 +56,17 @@ export const ReviewBar = forwardRef<ReviewBarHandle, { runId: string; status: st
   );
   const canApprove = status === "awaiting_review" && checksPassed !== false;
   const busy = approve.isPending || reject.isPending || request.isPending;
+  const startApprove = () => {
+    if (!canApprove || busy || asking) return;
+    approve.reset();
+    setDiscard(false);
+    setAsking(pending > 0 ? "pending" : "merge");
+  };
+  const target = run.data?.project.defaultBranch ?? "the default branch";
+  const strategy = run.data?.project.mergeStrategy === "squash" ? "squash" : "merge commit";
 
   useImperativeHandle(ref, () => ({
-    approve: () => canApprove && !busy && approve.mutate({ runId }),
+    approve: startApprove,
     requestChanges: () => {
       setSummaryOpen(true);
       setTimeout(() => summaryBox.current?.focus(), 0);
@@ -70,7 +86,7 @@ export const ReviewBar = forwardRef<ReviewBarHandle, { runId: string; status: st
             type="button"
             disabled={!canApprove || busy}
             title={canApprove ? "Merge into the default branch (a)" : "Only a run awaiting review with green checks can be approved"}
-            onClick={() => approve.mutate({ runId })}
+            onClick={startApprove}
             className="rounded-md bg-emerald-500 px-3 py-1.5 text-sm font-medium text-black hover:bg-emerald-400 disabled:opacity-40"
           >
             Approve <kbd className="ml-1 text-xs opacity-70">a</kbd>
@@ -120,6 +136,53 @@ export const ReviewBar = forwardRef<ReviewBarHandle, { runId: string; status: st
             {request.isPending ? "Sending…" : "Send to the agent"}
           </button>
         </form>
+      )}
+      {asking === "pending" && (
+        <ConfirmDialog
+          testId="pending-comments-dialog"
+          title={`${pending} comment${pending === 1 ? "" : "s"} not sent yet`}
+          onCancel={() => setAsking(null)}
+          choices={[
+            {
+              label: `Send ${pending === 1 ? "it" : "them"} as a change request`,
+              testId: "send-pending",
+              onChoose: () => {
+                setAsking(null);
+                request.mutate({ runId });
+              },
+            },
+            {
+              label: `Discard ${pending === 1 ? "it" : "them"} and approve`,
+              testId: "discard-pending",
+              tone: "plain",
+              onChoose: () => {
+                setDiscard(true);
+                setAsking("merge");
+              },
+            },
+          ]}
+        >
+          Approving merges the run and ends it: the agent would never get {pending === 1 ? "this comment" : "these comments"}.
+        </ConfirmDialog>
+      )}
+      {asking === "merge" && (
+        <ConfirmDialog
+          testId="merge-confirm"
+          title={`Merge ${run.data?.branch ?? `run ${runId}`} into ${target} (${strategy})?`}
+          onCancel={() => setAsking(null)}
+          choices={[
+            {
+              label: "Merge",
+              testId: "confirm-merge",
+              onChoose: () => {
+                setAsking(null);
+                approve.mutate({ runId, ...(discard ? { pendingComments: "discard" as const } : {}) });
+              },
+            },
+          ]}
+        >
+          {discard ? `${pending} comment${pending === 1 ? "" : "s"} not sent will be discarded. ` : ""}Enter merges, Escape cancels.
+        </ConfirmDialog>
       )}
       <ErrorNote message={approve.error?.message ?? reject.error?.message ?? request.error?.message} />
       {approve.error && /conflicts in/.test(approve.error.message) && (

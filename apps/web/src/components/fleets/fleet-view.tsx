@@ -2,9 +2,11 @@
 
 import { useMutation, useQuery } from "@tanstack/react-query";
 import Link from "next/link";
+import { useState } from "react";
 import { formatDuration } from "@loopy/config/duration";
 import { useTRPC } from "~/trpc/client";
 import { Elapsed } from "../elapsed";
+import { ConfirmDialog } from "../confirm-dialog";
 import { ErrorNote, Meta, PageError, Panel } from "../field";
 import { PatchView } from "../research/patch-view";
 import { StatusBadge } from "../status-badge";
@@ -19,7 +21,8 @@ const ACTIVE = new Set(["running", "paused"]);
  * A fleet live: progress, spend against budget, pause / resume / cancel, every
  * member with its state, checks, diff size, cost, metric and (best of N) rank;
  * the leaders' diffs side by side and one action that approves the winner and
- * rejects the rest.
+ * rejects the rest, after a confirmation naming the member, the target branch
+ * and how many are rejected; then the fleet says where the winner merged.
  */
 export function FleetView({ fleetId }: { fleetId: string }) {
   const trpc = useTRPC();
@@ -30,6 +33,7 @@ export function FleetView({ fleetId }: { fleetId: string }) {
   const resume = useMutation(trpc.fleets.resume.mutationOptions({ onSuccess: refetch }));
   const cancel = useMutation(trpc.fleets.cancel.mutationOptions({ onSuccess: refetch }));
   const approve = useMutation(trpc.fleets.approveWinner.mutationOptions({ onSuccess: refetch }));
+  const [confirming, setConfirming] = useState(false);
 
   if (fleet.error) return <PageError message={fleet.error.message} back={{ href: "/fleets", label: "Back to fleets" }} />;
   if (!fleet.data) return <p className="text-sm text-gray-400">Loading fleet…</p>;
@@ -38,6 +42,8 @@ export function FleetView({ fleetId }: { fleetId: string }) {
   const members = bestOfN ? [...f.members].sort((a, b) => (a.rank ?? 1e9) - (b.rank ?? 1e9)) : f.members;
   const busy = f.members.some((m) => m.status === "queued" || m.status === "running" || m.status === "verifying");
   const winner = members.find((m) => m.eligible);
+  const merged = bestOfN ? f.members.find((m) => m.status === "merged" && m.mergedSha) : undefined;
+  const losers = winner ? f.members.filter((m) => m.id !== winner.id && (m.status === "awaiting_review" || m.status === "needs_attention")).length : 0;
   const leaders = members.filter((m) => m.diffLines !== null).slice(0, 3);
   const mutationError = pause.error?.message ?? resume.error?.message ?? cancel.error?.message ?? approve.error?.message;
 
@@ -82,6 +88,25 @@ export function FleetView({ fleetId }: { fleetId: string }) {
         </div>
       </div>
       <ErrorNote message={mutationError} />
+      {confirming && winner && (
+        <ConfirmDialog
+          testId="approve-winner-confirm"
+          title={`Merge member #${winner.memberIndex} (${winner.id}) into ${winner.project.defaultBranch}?`}
+          onCancel={() => setConfirming(false)}
+          choices={[
+            {
+              label: "Merge the winner",
+              testId: "confirm-approve-winner",
+              onChoose: () => {
+                setConfirming(false);
+                approve.mutate({ fleetId, runId: winner.id });
+              },
+            },
+          ]}
+        >
+          {losers === 0 ? "No other member is waiting for review." : `The other ${losers} member${losers === 1 ? "" : "s"} waiting for review will be rejected.`}
+        </ConfirmDialog>
+      )}
       {f.statusReason && <p className="rounded-md border border-white/10 bg-white/5 px-3 py-2 text-sm text-gray-200">{f.statusReason}</p>}
 
       <div className="space-y-3 rounded-lg border border-white/10 bg-[#11151d] p-4">
@@ -107,18 +132,23 @@ export function FleetView({ fleetId }: { fleetId: string }) {
       <Panel
         title="Members"
         actions={
-          bestOfN && (
+          bestOfN &&
+          (merged ? (
+            <span data-testid="fleet-merged" className="text-xs text-emerald-300">
+              #{merged.memberIndex} merged as <span className="font-mono">{merged.mergedSha?.slice(0, 8)}</span> into <span className="font-mono">{merged.project.defaultBranch}</span>
+            </span>
+          ) : (
             <button
               type="button"
               data-testid="approve-winner"
               disabled={busy || !winner || approve.isPending}
               title={busy ? "Members are still running" : winner ? `Approve member ${winner.memberIndex}, reject the rest` : "No member has green checks"}
-              onClick={() => approve.mutate({ fleetId })}
+              onClick={() => setConfirming(true)}
               className="rounded-md bg-emerald-500 px-3 py-1 text-xs font-medium text-black hover:bg-emerald-400 disabled:cursor-not-allowed disabled:opacity-40"
             >
               {approve.isPending ? "Approving…" : winner ? `Approve the winner (#${winner.memberIndex})` : "Approve the winner"}
             </button>
-          )
+          ))
         }
       >
         <table className="w-full text-left text-sm" data-testid="fleet-members">
