@@ -11,6 +11,8 @@ console.log("score: " + ((p.x - 0.3) ** 2).toFixed(6));
 `;
 
 test("a research fleet: several loops with their own seeds and proposers, ranked by their best metric", async ({ page, baseURL }) => {
+  // 3 loops × 5 experiments, each a sandboxed process: on a loaded 2-core machine this took just over a minute.
+  test.setTimeout(150_000);
   const repo = makeRepo({ "exp.mjs": EXPERIMENT, "loopy.params.json": '{ "x": 0.9 }\n' });
   const name = `rfleet-${path.basename(repo)}`;
   expect(loopy(baseURL!, "project", "add", repo, "--name", name, "--json").code).toBe(0);
@@ -30,7 +32,7 @@ test("a research fleet: several loops with their own seeds and proposers, ranked
   await expect(page).toHaveURL(/\/fleets\/[a-z0-9]+$/);
   const rows = page.getByTestId("research-member");
   await expect(rows).toHaveCount(3);
-  await expect(page.getByTestId("fleet-status")).toHaveAttribute("data-status", "completed", { timeout: 60_000 });
+  await expect(page.getByTestId("fleet-status")).toHaveAttribute("data-status", "completed", { timeout: 120_000 });
   await expect(rows.first()).toHaveAttribute("data-rank", "1");
   await expect(page.getByTestId("research-members")).toContainText("tpe");
   await expect(page.getByTestId("research-members")).toContainText("random");
