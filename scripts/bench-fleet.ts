@@ -545,7 +545,8 @@ try {
   }
   check(overviewError === undefined, `overview.live failed: ${String(overviewError)}`);
   check(overviewRuns.size === AGENTS, `overview.live showed a line of ${overviewRuns.size} of ${AGENTS} agents`);
-  const worktreesLeft = (await readdir(path.join(home, "worktrees")).catch(() => [])).length;
+  // ".index" holds Loopy's own indexes of the workspaces, not a workspace.
+  const worktreesLeft = (await readdir(path.join(home, "worktrees")).catch(() => [] as string[])).filter((n) => !n.startsWith(".")).length;
   const gitWorktrees = git("worktree", "list", "--porcelain").split("\n").filter((l) => l.startsWith("worktree ")).length - 1;
   const simsLeft = processes().filter((p) => p.ppid === workerPid && p.comm === "bash").length;
   check(worktreesLeft === 0 && gitWorktrees === 0, `after the cancel ${worktreesLeft} worktree folder(s) and ${gitWorktrees} git worktree(s) are left`);
