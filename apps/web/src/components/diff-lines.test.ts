@@ -63,6 +63,21 @@ describe("parsePatch", () => {
   });
 });
 
+describe("parsePatch notes", () => {
+  it("says why a file has no lines: empty, deleted empty, mode only, renamed unchanged; none for a changed file", () => {
+    const files = parsePatch(
+      [
+        "diff --git a/empty.txt b/empty.txt", "new file mode 100644", "index 0000000..e69de29",
+        "diff --git a/gone.txt b/gone.txt", "deleted file mode 100644", "index e69de29..0000000",
+        "diff --git a/run.sh b/run.sh", "old mode 100644", "new mode 100755",
+        "diff --git a/old.md b/new.md", "similarity index 100%", "rename from old.md", "rename to new.md",
+        "diff --git a/x b/x", "--- a/x", "+++ b/x", "@@ -1 +1 @@", "-a", "+b",
+      ].join("\n"),
+    );
+    expect(files.map((f) => f.note)).toEqual(["Empty file", "Empty file deleted", "File mode changed from 100644 to 100755", "Renamed, content unchanged", undefined]);
+  });
+});
+
 describe("toSplitRows", () => {
   it("pairs deletions with the additions that follow them and mirrors context", () => {
     const lines = parsePatch(["diff --git a/a b/a", "--- a/a", "+++ b/a", "@@ -1,4 +1,3 @@", " keep", "-old1", "-old2", "+new1", " end"].join("\n"))[0]!.lines;

@@ -21,6 +21,8 @@ export interface FilePatch {
   lines: DiffLine[];
   /** Unchanged regions between (and around) hunks that the viewer can expand. Empty for added, deleted and binary files. */
   gaps: Gap[];
+  /** Why a file has no lines to show (an empty file, a mode change), so its header does not stand alone unexplained. */
+  note?: string;
 }
 
 const HUNK = /^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@/;
@@ -46,7 +48,7 @@ function hunkRange(m: RegExpExecArray) {
 
 /** Splits a unified diff into files and numbers every line (new-side numbers are what comments attach to). */
 export function parsePatch(patch: string): FilePatch[] {
-  const files: (FilePatch & { added: boolean; deleted: boolean; binary: boolean })[] = [];
+  const files: (FilePatch & { added: boolean; deleted: boolean; binary: boolean; oldMode?: string; newMode?: string; renamed?: boolean })[] = [];
   let oldLine = 0;
   let newLine = 0;
   let inHunk = false;
@@ -67,6 +69,9 @@ export function parsePatch(patch: string): FilePatch[] {
       }
       if (raw.startsWith("new file mode")) file.added = true;
       if (raw.startsWith("deleted file mode")) file.deleted = true;
+      if (raw.startsWith("old mode ")) file.oldMode = raw.slice(9);
+      if (raw.startsWith("new mode ")) file.newMode = raw.slice(9);
+      if (raw.startsWith("rename from ")) file.renamed = true;
       continue;
     }
     const hunk = HUNK.exec(raw);
@@ -86,7 +91,19 @@ export function parsePatch(patch: string): FilePatch[] {
     else if (raw.startsWith(" ")) file.lines.push({ kind: "ctx", text: raw.slice(1), oldLine: oldLine++, newLine: newLine++ });
     else if (raw.startsWith("\\")) file.lines.push({ kind: "meta", text: raw });
   }
-  return files.map(({ path, lines, gaps, added, deleted, binary }) => {
+  return files.map(({ path, lines, gaps, added, deleted, binary, oldMode, newMode, renamed }) => {
+    if (lines.length === 0) {
+      const note = added
+        ? "Empty file"
+        : deleted
+          ? "Empty file deleted"
+          : oldMode && newMode
+            ? `File mode changed from ${oldMode} to ${newMode}`
+            : renamed
+              ? "Renamed, content unchanged"
+              : undefined;
+      return note ? { path, lines, gaps, note } : { path, lines, gaps };
+    }
     // After the last hunk there may be more unchanged lines; the viewer learns how many when it asks.
     if (added || deleted || binary || !lines.some((l) => l.kind === "hunk")) return { path, lines, gaps };
     const last = hunkRange(HUNK.exec([...lines].reverse().find((l) => l.kind === "hunk")!.text)!);

@@ -32,13 +32,14 @@ interface Comment {
 
 type Row =
   | { t: "file"; file: number }
+  | { t: "note"; file: number; text: string }
   | { t: "line"; file: number; line: DiffLine }
   | { t: "split"; file: number; row: SplitRow }
   | { t: "gap"; file: number; gap: Gap; hidden: number | null }
   | { t: "comments"; file: number; comments: Comment[]; note?: string }
   | { t: "composer"; file: number; line: number };
 
-const ESTIMATE: Record<Row["t"], number> = { file: 34, line: 20, split: 20, gap: 26, comments: 84, composer: 150 };
+const ESTIMATE: Record<Row["t"], number> = { file: 34, note: 28, line: 20, split: 20, gap: 26, comments: 84, composer: 150 };
 
 export interface DiffViewHandle {
   /** Moves to the next (1) or previous (−1) file, in the tree's order. */
@@ -126,15 +127,44 @@ export const DiffView = forwardRef<DiffViewHandle, { runId: string; status: stri
     overscan: 12,
   });
   const items = virtualizer.getVirtualItems();
-  const currentFile = rows[items.find((item) => item.end > (virtualizer.scrollOffset ?? 0) + 1)?.index ?? 0]?.file ?? order[0] ?? 0;
+  const scrolledFile = rows[items.find((item) => item.end > (virtualizer.scrollOffset ?? 0) + 1)?.index ?? 0]?.file ?? order[0] ?? 0;
+  // The file n/p or the tree went to. The scroll position alone cannot say: a diff shorter than its box
+  // does not scroll at all, and the last files never reach the top. The reader scrolling again unpins it.
+  const [pinned, setPinned] = useState<number | null>(null);
+  const currentFile = pinned ?? scrolledFile;
+  useEffect(() => setPinned(null), [patches]);
+  const unpin = useCallback(() => {
+    const el = scroller.current;
+    if (el && el.scrollHeight > el.clientHeight + 1) setPinned(null);
+  }, []);
 
   const goToFile = useCallback(
     (file: number) => {
       const index = fileRowIndex.get(file);
-      if (index !== undefined) virtualizer.scrollToIndex(index, { align: "start" });
+      if (index === undefined) return;
+      setPinned(file);
+      virtualizer.scrollToIndex(index, { align: "start" });
+      // The list scrolled inside its box; the page may still have the box (or that header) out of sight.
+      requestAnimationFrame(() =>
+        requestAnimationFrame(() => {
+          const header = scroller.current?.querySelector(`[data-index="${index}"]`);
+          const box = header?.getBoundingClientRect();
+          if (header && box && (box.top < 0 || box.bottom > window.innerHeight)) header.scrollIntoView({ block: "start" });
+        }),
+      );
     },
     [fileRowIndex, virtualizer],
   );
+
+  // The tree follows: its current file stays in sight in its own scroll box, without moving the page.
+  const fileTree = useRef<HTMLElement>(null);
+  useEffect(() => {
+    const nav = fileTree.current;
+    const item = nav?.querySelector('[aria-current="true"]');
+    if (!nav || !item) return;
+    const at = item.getBoundingClientRect().top - nav.getBoundingClientRect().top;
+    if (at < 0 || at > nav.clientHeight - 24) nav.scrollTop += at - nav.clientHeight / 3;
+  }, [currentFile]);
 
   const openComposer = useCallback((path: string, line: number) => {
     setComposer({ path, line });
@@ -279,6 +309,12 @@ export const DiffView = forwardRef<DiffViewHandle, { runId: string; status: stri
           </div>
         );
       }
+      case "note":
+        return (
+          <div data-testid="diff-file-note" className="border-x border-white/10 px-3 py-1.5 text-xs italic text-gray-400">
+            {row.text}
+          </div>
+        );
       case "line": {
         const { line } = row;
         if (line.kind === "hunk" || line.kind === "meta") return <FullLine line={line} />;
@@ -385,12 +421,15 @@ export const DiffView = forwardRef<DiffViewHandle, { runId: string; status: stri
       {reviewable && <p className="mb-2 text-xs text-gray-500">Click a line number to comment on it; comments go to the agent with “Request changes”.</p>}
       <ErrorNote message={expandError} />
       <div className="flex gap-3" data-testid="diff">
-        <nav aria-label="Changed files" data-testid="diff-files" className="hidden max-h-[75vh] w-64 shrink-0 overflow-auto rounded-md border border-white/10 py-1 text-xs md:block">
+        <nav ref={fileTree} aria-label="Changed files" data-testid="diff-files" className="hidden max-h-[75vh] w-64 shrink-0 overflow-auto rounded-md border border-white/10 py-1 text-xs md:block">
           <FileTree nodes={tree} depth={0} current={currentFile} stats={statsByPath} patches={patches} onPick={goToFile} />
         </nav>
         <div
           ref={scroller}
           data-testid="diff-scroller"
+          onWheel={unpin}
+          onTouchMove={unpin}
+          onPointerDown={unpin}
           className="max-h-[75vh] min-w-0 flex-1 overflow-auto"
           style={{ height: Math.min(virtualizer.getTotalSize() + 2, 4000) }}
         >
@@ -401,8 +440,9 @@ export const DiffView = forwardRef<DiffViewHandle, { runId: string; status: stri
                 <div
                   key={item.key}
                   data-index={item.index}
+                  data-current={row.t === "file" && row.file === currentFile ? "true" : undefined}
                   ref={virtualizer.measureElement}
-                  className="absolute left-0 top-0 w-full"
+                  className={`absolute left-0 top-0 w-full scroll-mt-4 ${row.t === "file" && row.file === currentFile ? "[&>div]:border-sky-400/70 [&>div]:bg-sky-500/15" : ""}`}
                   style={{ transform: `translateY(${item.start}px)` }}
                 >
                   {cachedRow(row)}
@@ -500,6 +540,7 @@ function buildRows(input: {
     const patch = patches[file]!;
     rows.push({ t: "file", file });
     if (collapsed.has(patch.path)) continue;
+    if (patch.note) rows.push({ t: "note", file, text: patch.note });
     // Expanded context goes where its gap was; the gap row stays while lines remain hidden.
     const lines: DiffLine[] = [];
     const gapsAt = new Map<number, { gap: Gap; hidden: number | null }[]>();
@@ -535,7 +576,8 @@ function buildRows(input: {
     if (split) {
       // Split rows are built per run of lines between gap rows, so pairing never crosses a gap.
       let from = 0;
-      const cuts = [...gapsAt.keys(), lines.length].sort((a, b) => a - b);
+      // A gap after the last line is keyed at lines.length too: each cut once, or that gap shows twice.
+      const cuts = [...new Set([...gapsAt.keys(), lines.length])].sort((a, b) => a - b);
       for (const cut of cuts) {
         for (const row of toSplitRows(lines.slice(from, cut))) {
           rows.push({ t: "split", file, row });
