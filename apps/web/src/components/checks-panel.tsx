@@ -71,3 +71,49 @@ export function ChecksPanel({ runId }: { runId: string }) {
     </Panel>
   );
 }
+
+/** Lines of a failing checkpoint's output shown at the top of the run: where the error usually is. */
+const TAIL_LINES = 20;
+
+/** The required checkpoints that failed on the run's last checked turn: what keeps it from being approved. */
+export function useFailingCheckpoints(runId: string) {
+  const trpc = useTRPC();
+  const checks = useQuery(trpc.runs.checks.queryOptions({ runId }));
+  const results = checks.data ?? [];
+  const last = Math.max(-1, ...results.map((c) => c.turnIndex));
+  return results.filter((c) => c.turnIndex === last && c.required && !c.passed);
+}
+
+/**
+ * The failing checkpoints and the end of their output, at the top of a run
+ * that waits for a human, so the reason it cannot be approved is the first
+ * thing on the page and not folded away in the turns below.
+ */
+export function FailingCheckpoints({ runId }: { runId: string }) {
+  const failing = useFailingCheckpoints(runId);
+  if (failing.length === 0) return null;
+  return (
+    <section data-testid="failing-checkpoints" className="space-y-3 rounded-lg border border-red-400/40 bg-red-500/10 p-4">
+      {failing.map((c) => {
+        const lines = c.output.replace(/\s+$/, "").split("\n");
+        const tail = lines.slice(-TAIL_LINES);
+        return (
+          <div key={c.id} data-testid="failing-checkpoint" className="space-y-1.5">
+            <h2 className="text-sm font-medium text-red-200">
+              ✗ Checkpoint <span className="font-mono">{c.name}</span> failed
+              <span className="ml-2 text-xs font-normal text-red-300/70">
+                turn {c.turnIndex + 1} · {formatDuration(c.durationMs)}
+                {lines.length > TAIL_LINES ? ` · last ${TAIL_LINES} of ${lines.length} lines` : ""}
+              </span>
+            </h2>
+            {c.output.trim() ? (
+              <pre className="overflow-auto whitespace-pre-wrap break-all rounded bg-black/50 p-2 font-mono text-xs leading-5 text-red-100">{tail.join("\n")}</pre>
+            ) : (
+              <p className="text-xs text-red-300/70">It printed nothing.</p>
+            )}
+          </div>
+        );
+      })}
+    </section>
+  );
+}

@@ -1,8 +1,9 @@
 "use client";
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { forwardRef, useImperativeHandle, useRef, useState } from "react";
+import { forwardRef, useEffect, useImperativeHandle, useRef, useState } from "react";
 import { useTRPC } from "~/trpc/client";
+import { useFailingCheckpoints } from "./checks-panel";
 import { ConfirmDialog } from "./confirm-dialog";
 import { ErrorNote } from "./field";
 
@@ -19,10 +20,10 @@ export interface ReviewBarHandle {
  * with comments not sent yet it first asks what becomes of them, since a
  * merged run never gets them.
  */
-export const ReviewBar = forwardRef<ReviewBarHandle, { runId: string; status: string; checksPassed: boolean | null; onDone?: () => void }>(function ReviewBar(
-  { runId, status, checksPassed, onDone },
-  ref,
-) {
+export const ReviewBar = forwardRef<
+  ReviewBarHandle,
+  { runId: string; status: string; checksPassed: boolean | null; onDone?: () => void; /** After an approve or a reject: the run left review. */ onDecided?: () => void }
+>(function ReviewBar({ runId, status, checksPassed, onDone, onDecided }, ref) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const comments = useQuery(trpc.review.comments.queryOptions({ runId }));
@@ -34,7 +35,7 @@ export const ReviewBar = forwardRef<ReviewBarHandle, { runId: string; status: st
   const [summaryOpen, setSummaryOpen] = useState(false);
   const [summary, setSummary] = useState("");
   const summaryBox = useRef<HTMLTextAreaElement>(null);
-  const refresh = async () => {
+  const refresh = async (decided = false) => {
     await Promise.all([
       queryClient.invalidateQueries({ queryKey: trpc.runs.get.queryKey({ runId }) }),
       queryClient.invalidateQueries({ queryKey: trpc.review.comments.queryKey({ runId }) }),
@@ -42,9 +43,10 @@ export const ReviewBar = forwardRef<ReviewBarHandle, { runId: string; status: st
       queryClient.invalidateQueries({ queryKey: trpc.review.counts.queryKey() }),
     ]);
     onDone?.();
+    if (decided) onDecided?.();
   };
-  const approve = useMutation(trpc.review.approve.mutationOptions({ onSuccess: refresh }));
-  const reject = useMutation(trpc.review.reject.mutationOptions({ onSuccess: refresh }));
+  const approve = useMutation(trpc.review.approve.mutationOptions({ onSuccess: () => refresh(true) }));
+  const reject = useMutation(trpc.review.reject.mutationOptions({ onSuccess: () => refresh(true) }));
   const request = useMutation(
     trpc.review.requestChanges.mutationOptions({
       onSuccess: async () => {
@@ -55,8 +57,18 @@ export const ReviewBar = forwardRef<ReviewBarHandle, { runId: string; status: st
     }),
   );
   const canApprove = status === "awaiting_review" && checksPassed !== false;
+  const failing = useFailingCheckpoints(runId);
+  const unavailable = canApprove ? null : `Approve is unavailable: ${approveBlocker(status, failing.map((c) => c.name), run.data?.statusReason ?? null)}`;
+  // A refused "a" says why, where the reader is looking (it may be far down the diff), for a few seconds.
+  const [notice, setNotice] = useState<string | null>(null);
+  useEffect(() => {
+    if (!notice) return;
+    const timer = setTimeout(() => setNotice(null), 6000);
+    return () => clearTimeout(timer);
+  }, [notice]);
   const busy = approve.isPending || reject.isPending || request.isPending;
   const startApprove = () => {
+    if (unavailable) return setNotice(unavailable);
     if (!canApprove || busy || asking) return;
     approve.reset();
     setDiscard(false);
@@ -85,7 +97,7 @@ export const ReviewBar = forwardRef<ReviewBarHandle, { runId: string; status: st
           <button
             type="button"
             disabled={!canApprove || busy}
-            title={canApprove ? "Merge into the default branch (a)" : "Only a run awaiting review with green checks can be approved"}
+            title={unavailable ?? "Merge into the default branch (a)"}
             onClick={startApprove}
             className="rounded-md bg-emerald-500 px-3 py-1.5 text-sm font-medium text-black hover:bg-emerald-400 disabled:opacity-40"
           >
@@ -184,6 +196,11 @@ export const ReviewBar = forwardRef<ReviewBarHandle, { runId: string; status: st
           {discard ? `${pending} comment${pending === 1 ? "" : "s"} not sent will be discarded. ` : ""}Enter merges, Escape cancels.
         </ConfirmDialog>
       )}
+      {notice && (
+        <p role="alert" data-testid="approve-unavailable" className="fixed bottom-6 left-1/2 z-50 -translate-x-1/2 rounded-md border border-red-400/50 bg-[#2a1214] px-4 py-2 text-sm text-red-100 shadow-lg">
+          {notice}
+        </p>
+      )}
       <ErrorNote message={approve.error?.message ?? reject.error?.message ?? request.error?.message} />
       {approve.error && /conflicts in/.test(approve.error.message) && (
         <button
@@ -202,3 +219,11 @@ export const ReviewBar = forwardRef<ReviewBarHandle, { runId: string; status: st
     </div>
   );
 });
+
+/** Why a run cannot be approved, as the end of "Approve is unavailable: …". */
+export function approveBlocker(status: string, failingCheckpoints: string[], statusReason: string | null): string {
+  if (failingCheckpoints.length > 0) return `checkpoint${failingCheckpoints.length === 1 ? "" : "s"} ${failingCheckpoints.join(", ")} failed`;
+  if (statusReason) return statusReason.charAt(0).toLowerCase() + statusReason.slice(1);
+  if (status === "needs_attention") return "the run needs attention";
+  return `the run is ${status.replaceAll("_", " ")}`;
+}

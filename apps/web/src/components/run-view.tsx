@@ -7,7 +7,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import { formatDuration } from "@loopy/config/duration";
 import type { StoredRunEvent } from "@loopy/core/run-events";
 import { useTRPC } from "~/trpc/client";
-import { ChecksPanel } from "./checks-panel";
+import { ChecksPanel, FailingCheckpoints } from "./checks-panel";
 import { DiffView, type DiffViewHandle } from "./diff-view";
 import { KeyHelp, useKeys, useToggle } from "./keyboard";
 import { ReviewBar, type ReviewBarHandle } from "./review-bar";
@@ -68,6 +68,25 @@ export function RunView({ runId }: { runId: string }) {
   const inbox = useQuery(trpc.review.inbox.queryOptions());
   const [help, toggleHelp, setHelp] = useToggle();
   const reviewBar = useRef<ReviewBarHandle>(null);
+  // The inbox as it was while this run was in it: once approved or rejected the run leaves it, and the
+  // reviewer goes on to the item that came after it (or back to the inbox when none is left), after a
+  // moment in which the outcome shows and "Stay" keeps them here.
+  const inboxBefore = useRef<string[]>([]);
+  if (inbox.data?.some((item) => item.id === runId)) inboxBefore.current = inbox.data.map((item) => item.id);
+  const [leaving, setLeaving] = useState<{ to: string; next: string | null } | null>(null);
+  const leaveTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
+  useEffect(() => () => clearTimeout(leaveTimer.current), []);
+  const nextInInbox = async () => {
+    const now = await queryClient.fetchQuery(trpc.review.inbox.queryOptions());
+    const left = new Set(now.map((item) => item.id).filter((id) => id !== runId));
+    const at = inboxBefore.current.indexOf(runId);
+    const after = [...inboxBefore.current.slice(at + 1), ...inboxBefore.current.slice(0, Math.max(at, 0))];
+    const next = after.find((id) => left.has(id)) ?? [...left][0] ?? null;
+    const to = next ? `/runs/${next}` : "/review";
+    setLeaving({ to, next });
+    clearTimeout(leaveTimer.current);
+    leaveTimer.current = setTimeout(() => router.push(to), 2000);
+  };
   const diffView = useRef<DiffViewHandle>(null);
   const keys = useMemo(() => {
     const go = (step: number) => {
@@ -122,9 +141,33 @@ export function RunView({ runId }: { runId: string }) {
         )}
       </div>
       <ErrorNote message={cancel.error?.message} />
+      {r.statusReason && (
+        <p
+          data-testid="status-reason"
+          className={`rounded-md border px-3 py-2 text-sm ${r.status === "needs_attention" ? "border-red-400/40 bg-red-500/10 text-red-100" : "border-white/10 bg-white/5 text-gray-200"}`}
+        >
+          {r.statusReason}
+        </p>
+      )}
+      {REVIEWABLE.has(r.status) && <FailingCheckpoints runId={runId} />}
+      {leaving && (
+        <p data-testid="leaving" role="status" className="flex items-center gap-3 rounded-md border border-sky-400/30 bg-sky-500/10 px-3 py-2 text-sm text-sky-100">
+          Run {r.status.replaceAll("_", " ")}. {leaving.next ? `Opening the next run in the inbox (${leaving.next})…` : "Nothing else waits for review: back to the inbox…"}
+          <button
+            type="button"
+            className="ml-auto text-xs text-sky-300 underline"
+            onClick={() => {
+              clearTimeout(leaveTimer.current);
+              setLeaving(null);
+            }}
+          >
+            Stay here
+          </button>
+        </p>
+      )}
 
       {REVIEWABLE.has(r.status) && (
-        <ReviewBar ref={reviewBar} runId={runId} status={r.status} checksPassed={r.checksPassed} onDone={() => undefined} />
+        <ReviewBar ref={reviewBar} runId={runId} status={r.status} checksPassed={r.checksPassed} onDone={() => undefined} onDecided={() => void nextInInbox()} />
       )}
       <KeyHelp open={help} onClose={() => setHelp(false)} />
 
@@ -145,11 +188,6 @@ export function RunView({ runId }: { runId: string }) {
         <Meta label="Tokens" value={r.inputTokens + r.outputTokens ? `${r.inputTokens} in / ${r.outputTokens} out` : "—"} />
         <Meta label="Cost" value={r.costUsd ? `$${r.costUsd.toFixed(4)}` : "—"} />
       </dl>
-      {r.statusReason && (
-        <p data-testid="status-reason" className="rounded-md border border-white/10 bg-white/5 px-3 py-2 text-sm text-gray-200">
-          {r.statusReason}
-        </p>
-      )}
 
       <Panel
         title="Log"
