@@ -6,6 +6,8 @@ const config: NextConfig = {
   serverExternalPackages: ["pg", "@prisma/client", "@prisma/adapter-pg", "bullmq", "ioredis"],
   poweredByHeader: false,
   devIndicators: false,
+  // Browsers and tools that ask for /favicon.ico without reading the page's <link rel="icon"> get the app's SVG icon.
+  rewrites: async () => [{ source: "/favicon.ico", destination: "/icon.svg" }],
 };
 
 export default config;

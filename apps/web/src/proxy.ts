@@ -14,6 +14,6 @@ export function proxy(request: NextRequest) {
 }
 
 export const config = {
-  // Pages only: not the API (it answers 401 itself), the sign-in form, or static files.
-  matcher: ["/((?!api/|login|_next/|favicon\\.ico).*)"],
+  // Pages only: not the API (it answers 401 itself), the sign-in form, or static files (the icon too: the sign-in form shows it).
+  matcher: ["/((?!api/|login|_next/|favicon\\.ico|icon\\.svg).*)"],
 };

@@ -19,8 +19,9 @@ async function signIn(body: Record<string, string>): Promise<string | null> {
 /**
  * User name and password, or a one-time sign-in link that `npm start` or `loopy sign-in-link` prints
  * (`/login#code=…`; `#token=…` with an API token works too): the fragment never reaches a server log.
+ * `passwordFile` is where this server keeps the admin's password (under its LOOPY_HOME).
  */
-export function SignInForm() {
+export function SignInForm({ passwordFile = ".loopy/admin-password" }: { passwordFile?: string }) {
   const params = useSearchParams();
   const next = safeNext(params.get("next"));
   const [error, setError] = useState<string | null>(null);
@@ -28,19 +29,28 @@ export function SignInForm() {
   const tried = useRef(false);
 
   useEffect(() => {
-    const fragment = new URLSearchParams(window.location.hash.slice(1));
-    const code = fragment.get("code");
-    const token = fragment.get("token");
-    if ((!code && !token) || tried.current) return;
-    tried.current = true;
-    history.replaceState(null, "", window.location.pathname + window.location.search);
-    setBusy(true);
-    void signIn(code ? { code } : { token: token as string }).then((failure) => {
-      if (failure) {
-        setError(failure);
-        setBusy(false);
-      } else window.location.assign(next);
-    });
+    const fromFragment = () => {
+      const fragment = new URLSearchParams(window.location.hash.slice(1));
+      const code = fragment.get("code");
+      const token = fragment.get("token");
+      if ((!code && !token) || tried.current) return;
+      tried.current = true;
+      history.replaceState(null, "", window.location.pathname + window.location.search);
+      setBusy(true);
+      setError(null);
+      void signIn(code ? { code } : { token: token as string }).then((failure) => {
+        // A later link (a new code pasted into this tab) may try again.
+        tried.current = false;
+        if (failure) {
+          setError(failure);
+          setBusy(false);
+        } else window.location.assign(next);
+      });
+    };
+    fromFragment();
+    // A link opened in a tab already on /login changes only the fragment: no new page load, only this event.
+    window.addEventListener("hashchange", fromFragment);
+    return () => window.removeEventListener("hashchange", fromFragment);
   }, [next]);
 
   async function submit(event: FormEvent<HTMLFormElement>) {
@@ -62,7 +72,11 @@ export function SignInForm() {
         <p className="mt-1 text-sm text-gray-400">
           On this machine, open the one-time sign-in link <code className="text-gray-300">npm start</code> printed (a new one:{" "}
           <code className="text-gray-300">npx loopy sign-in-link</code>), or sign in as{" "}
-          <code className="text-gray-300">admin</code> with the password in <code className="text-gray-300">.loopy/admin-password</code>.
+          <code className="text-gray-300">admin</code> with the password in{" "}
+          <code data-testid="admin-password-file" className="break-all text-gray-300">
+            {passwordFile}
+          </code>
+          .
         </p>
       </div>
       <form onSubmit={submit} className="space-y-4 rounded-lg border border-white/10 bg-[#11151d] p-5">

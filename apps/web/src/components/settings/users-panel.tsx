@@ -1,7 +1,7 @@
 "use client";
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { ROLE_DESCRIPTIONS, ROLES, type Role } from "@loopy/core/auth/roles";
 import { useTRPC } from "~/trpc/client";
 import { buttonClass, ErrorNote, Field, inputClass, Panel } from "../field";
@@ -44,7 +44,10 @@ export function UsersPanel() {
 
   function addToken(event: FormEvent) {
     event.preventDefault();
-    createToken.mutate({ name: token.name, ...(token.user ? { user: token.user } : {}), ...(token.role ? { role: token.role as Role } : {}) });
+    createToken.mutate(
+      { name: token.name, ...(token.user ? { user: token.user } : {}), ...(token.role ? { role: token.role as Role } : {}) },
+      { onSuccess: () => setToken({ name: "", user: "", role: "" }) },
+    );
   }
 
   return (
@@ -122,7 +125,10 @@ export function UsersPanel() {
         {createToken.data && (
           <div data-testid="new-token" className="mb-4 rounded-md border border-emerald-400/30 bg-emerald-500/10 p-3 text-sm text-emerald-100">
             Token <b>{createToken.data.name}</b> for {createToken.data.user} ({createToken.data.role}). Copy it now, it is not shown again:
-            <code className="mt-2 block select-all break-all rounded bg-black/40 px-2 py-1 font-mono text-xs">{createToken.data.token}</code>
+            <span className="mt-2 flex items-start gap-2">
+              <code className="block flex-1 select-all break-all rounded bg-black/40 px-2 py-1 font-mono text-xs">{createToken.data.token}</code>
+              <CopyButton text={createToken.data.token} />
+            </span>
             <span className="mt-1 block text-xs text-emerald-200/70">Use it as LOOPY_TOKEN, or send it as Authorization: Bearer …</span>
           </div>
         )}
@@ -184,5 +190,38 @@ export function UsersPanel() {
         <ErrorNote message={createToken.error?.message ?? revokeToken.error?.message} />
       </Panel>
     </div>
+  );
+}
+
+/**
+ * Copies a secret shown once. The clipboard API needs a secure context (https or localhost); elsewhere
+ * the older execCommand copy of a hidden field still works.
+ */
+function CopyButton({ text }: { text: string }) {
+  const [copied, setCopied] = useState<boolean | null>(null);
+  useEffect(() => {
+    if (copied === null) return;
+    const timer = setTimeout(() => setCopied(null), 2000);
+    return () => clearTimeout(timer);
+  }, [copied]);
+  async function copy() {
+    try {
+      await navigator.clipboard.writeText(text);
+      setCopied(true);
+    } catch {
+      const field = document.createElement("textarea");
+      field.value = text;
+      field.style.position = "fixed";
+      field.style.opacity = "0";
+      document.body.appendChild(field);
+      field.select();
+      setCopied(document.execCommand("copy"));
+      field.remove();
+    }
+  }
+  return (
+    <button type="button" onClick={() => void copy()} className="shrink-0 rounded border border-emerald-400/40 px-2 py-1 text-xs text-emerald-100 hover:bg-emerald-500/20">
+      {copied === null ? "Copy" : copied ? "Copied" : "Copy failed: select it"}
+    </button>
   );
 }
