@@ -194,6 +194,10 @@ describe("users, tokens, sessions and first start", () => {
     expect(await actorOfRequest(db, headers({ cookie }))).toMatchObject({ actor: { name, via: "session" }, csrfValid: false });
     expect(await actorOfRequest(db, headers({ cookie, [CSRF_HEADER]: session.csrfToken }))).toMatchObject({ csrfValid: true });
     expect(await actorOfRequest(db, headers({ cookie, [CSRF_HEADER]: "guess" }))).toMatchObject({ csrfValid: false });
+
+    // A token scoped below its user's role cannot open a session (which would carry the user's whole role).
+    const viewer = await createApiToken(db, { user: name, name: "read-only", role: "viewer" });
+    await expect(signInWithToken(db, viewer.token)).rejects.toThrow(/scoped to viewer, below its user's role/);
   });
 });
 

@@ -113,6 +113,7 @@ export async function handleSignIn(req: Request, services: Services, limiter: Si
       for (const key of keys) limiter.failed(key);
       return Response.json({ error: error.message }, { status: 401 });
     }
+    if (error instanceof AppError && error.code === "FORBIDDEN") return Response.json({ error: error.message }, { status: 403 });
     throw error;
   }
 }

@@ -180,6 +180,11 @@ export async function signInWithPassword(db: Db, name: string, password: string)
 export async function signInWithToken(db: Db, token: string): Promise<NewSession> {
   const actor = await actorFromToken(db, token);
   if (!actor || !actor.userId) throw new AppError("UNAUTHENTICATED", "That token is not valid (unknown, revoked, or its user is disabled)");
+  // A session has its user's whole role: a token scoped lower (a viewer token of an admin) must not open one.
+  const user = await db.user.findUnique({ where: { id: actor.userId }, select: { role: true } });
+  if (!user || user.role !== actor.role) {
+    throw new AppError("FORBIDDEN", `That token is scoped to ${actor.role}, below its user's role; sign in with the password or a sign-in link (npx loopy sign-in-link)`);
+  }
   await recordAudit(db, actor, "auth.signIn", { kind: "user", id: actor.userId }, { with: "token" });
   return openSession(db, { id: actor.userId, name: actor.name, role: actor.role });
 }
