@@ -15,6 +15,24 @@ export function duration(startedAt: Date | null, finishedAt: Date | null): strin
   return formatDuration((finishedAt ?? new Date()).getTime() - startedAt.getTime());
 }
 
+/** A run's three times as the API gives them (core's run-times.ts: a running clock comes as its start). */
+export interface RunTimesView {
+  agentMs: number;
+  checksMs: number;
+  waitingMs: number;
+  agentSince: Date | null;
+  waitingSince: Date | null;
+}
+
+/** "agent 1m02s · checks 4.1s · waiting 3m", as the run page, list, overview and inbox show them (waiting only once it has begun). */
+export function runTimes(times: RunTimesView, now = Date.now()): string {
+  const since = (date: Date | null) => (date ? Math.max(0, now - new Date(date).getTime()) : 0);
+  const waiting = times.waitingMs + since(times.waitingSince);
+  const parts = [`agent ${formatDuration(times.agentMs + since(times.agentSince))}`, `checks ${formatDuration(times.checksMs)}`];
+  if (waiting > 0 || times.waitingSince) parts.push(`waiting ${formatDuration(waiting)}`);
+  return parts.join(" · ");
+}
+
 export function time(date: Date | null): string {
   return date ? date.toISOString().replace("T", " ").slice(0, 19) : "-";
 }

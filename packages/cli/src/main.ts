@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { createLoopyClient, describeError, type LoopyClient } from "./client.ts";
-import { duration, table, time } from "./format.ts";
+import { runTimes, table, time } from "./format.ts";
 import { experimentsCommand, exportCommand, importCommand, researchCommand, ResearchUsageError } from "./research.ts";
 import { fleetCommand, FleetUsageError } from "./fleet.ts";
 import { accessCommand, AccessUsageError } from "./access.ts";
@@ -355,10 +355,10 @@ async function main(): Promise<number> {
                 project: r.project.name,
                 agent: r.agent,
                 started: time(r.startedAt),
-                duration: duration(r.startedAt, r.finishedAt),
+                times: runTimes(r.times),
                 task: r.task.title.slice(0, 48),
               })),
-              ["id", "status", "project", "agent", "started", "duration", "task"],
+              ["id", "status", "project", "agent", "started", "times", "task"],
             ),
       );
       return 0;
@@ -373,7 +373,7 @@ async function main(): Promise<number> {
           `agent     ${run.agent}`,
           `task      ${run.task.prompt}`,
           `branch    ${run.branch} from ${run.baseRef} @ ${run.baseSha.slice(0, 12)}`,
-          `started   ${time(run.startedAt)}   duration ${duration(run.startedAt, run.finishedAt)}`,
+          `started   ${time(run.startedAt)}   ${runTimes(run.times)}`,
           `exit code ${run.exitCode ?? "-"}`,
           `diff      ${run.additions === null ? "-" : `+${run.additions} -${run.deletions}`}`,
           ...(run.logTail && run.status === "failed" ? ["log tail:", run.logTail] : []),
