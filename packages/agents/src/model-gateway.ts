@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { profileSecretNames, type AgentAdapter, type AgentRunInput } from "./adapter.ts";
+import { gatewayBaseUrl } from "./egress/egress.ts";
 import { sandboxStatus, type SandboxNetwork, type SandboxPolicy } from "./sandbox.ts";
 
 /** Inside a sandbox: the port of the model gateway (the agent's base URL). Its own network namespace, so any fixed port is free. */
@@ -41,11 +42,10 @@ export async function withModelGateway(adapter: AgentAdapter, input: AgentRunInp
     gateway = { ...gateway, placeholder, secret: env[keyName]! };
     env[keyName] = placeholder;
   }
-  const insidePath = url.pathname === "/" ? "" : url.pathname.replace(/\/$/, "");
   return {
     ...input,
     env,
-    profile: { ...profile, baseUrl: `http://127.0.0.1:${GATEWAY_PORT}${insidePath}` },
+    profile: { ...profile, baseUrl: gatewayBaseUrl(GATEWAY_PORT, upstream) },
     sandbox: { ...input.sandbox!, network: { ...network, gateways: [...(network.gateways ?? []), gateway], allowHosts: [...(network.allowHosts ?? []), url.host] } },
   };
 }

@@ -7,7 +7,7 @@ import type { SandboxPolicy } from "@loopy/agents/sandbox";
 import { nextStep, judge, confirmSeeds, describeParams, type Measurement, type Verdict } from "@loopy/research/plan";
 import { noiseFloor } from "@loopy/research/decide";
 import type { Params } from "@loopy/research/space";
-import { snapshotWorkspace, type Workspace } from "../workspace.ts";
+import { resetWorkspace, snapshotWorkspace, type Workspace } from "../workspace.ts";
 import { workspaceSandbox, type EgressSettings } from "../confinement.ts";
 import { diffCommits, type FileChange } from "../diff.ts";
 import { matchesAny } from "../glob.ts";
@@ -23,7 +23,7 @@ import { measure, type MeasureResult } from "./measure.ts";
 import type { ResearchDeps } from "./ports.ts";
 import { agentPrompt, proposeParams, readParamsFile, runAgentProposer, writeParamsFile, type BoardRow, type HistoryRow } from "./proposers.ts";
 import { acquireSlot, releaseSlots, renewSlots } from "./slots.ts";
-import { dropLoopWorktree, ensureLoopWorktree, killOrphanExperiment, loopWorktreePath, pinExperimentCommit, resetWorktree } from "./worktree.ts";
+import { dropLoopWorktree, ensureLoopWorktree, killOrphanExperiment, loopWorktreePath, pinExperimentCommit } from "./worktree.ts";
 
 export interface ResearchEngineDeps extends ResearchDeps {
   loopyHome: string;
@@ -117,7 +117,7 @@ interface Ctx {
 /** Resets the worktree to `sha` and remembers it is clean there. */
 async function resetTo(ctx: Ctx, sha: string): Promise<void> {
   ctx.cleanAt = null;
-  await resetWorktree(workspaceOf(ctx), sha);
+  await resetWorkspace(workspaceOf(ctx), sha);
   ctx.cleanAt = sha;
 }
 
@@ -305,7 +305,7 @@ async function cleanUp(ctx: Ctx, reason?: string): Promise<void> {
     if (count) await record(ctx, [{ type: "experiment", experimentId: o.id, index: o.index, kind: o.kind, status: "crash", metric: null, reason: why }]);
   }
   await db.researchSlotLease.deleteMany({ where: { loopId: ctx.loopId } });
-  await resetWorktree(workspaceOf(ctx), after.bestCommit ?? after.baseSha).catch(() => undefined);
+  await resetWorkspace(workspaceOf(ctx), after.bestCommit ?? after.baseSha).catch(() => undefined);
   await dropLoopWorktree(ctx.repo, ctx.worktree);
   await db.researchLoop.update({ where: { id: ctx.loopId }, data: { worktreePath: null } });
 }

@@ -3,7 +3,7 @@ import { mkdir } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
 import { git, resolveCommit } from "../git.ts";
-import { createWorkspace, removeWorkspace, resetWorkspace, restoreWorkspace, workspaceIndex, type Workspace } from "../workspace.ts";
+import { createWorkspace, removeWorkspace, restoreWorkspace, workspaceIndex } from "../workspace.ts";
 
 /** Where a loop's worktree lives under LOOPY_HOME. */
 export function loopWorktreePath(loopyHome: string, loopId: string): string {
@@ -23,15 +23,6 @@ export async function ensureLoopWorktree(repo: string, worktree: string, branch:
   const ws = { repo, dir: worktree, branch };
   if (await resolveCommit(repo, `refs/heads/${branch}`)) await restoreWorkspace(ws, baseSha);
   else await createWorkspace(ws, baseSha);
-}
-
-/**
- * Moves the loop's branch to `sha` and drops whatever an experiment left
- * behind. Ignored files (caches, dependencies) stay, as they would in a
- * researcher's own checkout.
- */
-export async function resetWorktree(ws: Workspace, sha: string): Promise<void> {
-  await resetWorkspace(ws, sha);
 }
 
 export async function dropLoopWorktree(repo: string, worktree: string): Promise<void> {
