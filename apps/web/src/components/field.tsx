@@ -39,12 +39,11 @@ export const buttonClass =
   "inline-flex items-center rounded-md bg-sky-500 px-3 py-2 text-sm font-medium text-white hover:bg-sky-400 disabled:cursor-not-allowed disabled:opacity-50";
 
 /** One labelled value of a summary grid (a run's or a loop's facts). */
-/** A labelled value; cut with an ellipsis unless `wrap` (a value that must be read whole, such as a run's three times). */
-export function Meta({ label, value, mono, wrap }: { label: string; value: ReactNode; mono?: boolean; wrap?: boolean }) {
+export function Meta({ label, value, mono }: { label: string; value: ReactNode; mono?: boolean }) {
   return (
     <div className="min-w-0">
       <dt className="text-xs uppercase tracking-wide text-gray-500">{label}</dt>
-      <dd className={`${wrap ? "break-words" : "truncate"} text-gray-200 ${mono ? "font-mono text-xs leading-5" : ""}`}>{value}</dd>
+      <dd className={`truncate text-gray-200 ${mono ? "font-mono text-xs leading-5" : ""}`}>{value}</dd>
     </div>
   );
 }

@@ -180,7 +180,7 @@ export function RunView({ runId }: { runId: string }) {
         <Meta label="Branch" value={r.branch} mono />
         <Meta label="Base" value={`${r.baseRef} @ ${r.baseSha.slice(0, 8)}`} mono />
         <Meta label="Started" value={formatTime(r.startedAt)} />
-        <Meta label="Time" value={<RunTimesText times={r.times} />} wrap />
+        <Meta label="Time" value={<RunTimesText times={r.times} />} />
         <Meta label="Exit code" value={r.exitCode === null ? "—" : String(r.exitCode)} mono />
         <Meta label="Timeout" value={formatDuration(r.timeoutMs)} />
         <Meta label="Turns" value={String(r.turns)} />
