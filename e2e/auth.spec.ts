@@ -6,7 +6,10 @@ test.describe.configure({ mode: "serial" });
 
 const viewer = `viewer-${Date.now().toString(36)}`;
 
-test("a browser without a session is sent to sign in, and comes back where it was going", async ({ browser, baseURL }) => {
+test("a browser without a session is sent to sign in, and comes back where it was going", async ({
+  browser,
+  baseURL,
+}) => {
   const context = await browser.newContext({ baseURL });
   const page = await context.newPage();
   await page.goto("/review");
@@ -29,7 +32,11 @@ test("a browser without a session is sent to sign in, and comes back where it wa
   await context.close();
 });
 
-test("an admin adds a viewer, who can read but not launch, and the audit log says who did what", async ({ page, browser, baseURL }) => {
+test("an admin adds a viewer, who can read but not launch, and the audit log says who did what", async ({
+  page,
+  browser,
+  baseURL,
+}) => {
   await page.goto("/settings/users");
   await page.getByLabel("New user name").fill(viewer);
   await page.getByLabel("New user role").selectOption("viewer");
@@ -70,7 +77,9 @@ test("an admin adds a viewer, who can read but not launch, and the audit log say
   await page.screenshot({ path: "test-results/audit-log.png", fullPage: true });
 });
 
-test("an admin stores a secret in the browser: its name is listed, its value never comes back, and deleting it is audited", async ({ page }) => {
+test("an admin stores a secret in the browser: its name is listed, its value never comes back, and deleting it is audited", async ({
+  page,
+}) => {
   const name = `E2E_KEY_${Date.now().toString(36).toUpperCase()}`;
   const value = `sk-e2e-${Date.now()}-do-not-show`;
   await page.goto("/settings/secrets");
@@ -91,7 +100,10 @@ test("an admin stores a secret in the browser: its name is listed, its value nev
   expect(await page.content()).not.toContain(value);
 
   page.once("dialog", (dialog) => dialog.accept());
-  await page.getByRole("row", { name: new RegExp(name) }).getByRole("button", { name: "Delete" }).click();
+  await page
+    .getByRole("row", { name: new RegExp(name) })
+    .getByRole("button", { name: "Delete" })
+    .click();
   await expect(page.getByTestId("secrets-table")).not.toContainText(name);
   await page.goto("/settings/audit");
   await expect(page.getByText("secrets.delete").first()).toBeVisible();

@@ -19,7 +19,16 @@ test("the CLI registers a project, runs a command, waits, and shows logs and dif
   const projects = loopy(url, "projects");
   expect(projects.stdout).toContain(name);
 
-  const run = loopy(url, "run", "--project", name, "--command", "echo cli-line; echo bye > greeting.txt", "--wait", "--json");
+  const run = loopy(
+    url,
+    "run",
+    "--project",
+    name,
+    "--command",
+    "echo cli-line; echo bye > greeting.txt",
+    "--wait",
+    "--json",
+  );
   expect(run.code, run.stderr).toBe(0);
   const doc = JSON.parse(run.stdout);
   expect(doc).toMatchObject({ status: "awaiting_review", exitCode: 0 });
@@ -44,7 +53,9 @@ test("the CLI follows a live run, cancels another, and fails loudly on bad input
 
   const started = JSON.parse(loopy(url, "run", "--project", name, "--command", "echo tick; sleep 60", "--json").stdout);
   // `logs --follow` streams the running run; a second CLI cancels it; the follower then exits 0.
-  const follower = spawn(path.resolve("node_modules/.bin/loopy"), ["logs", started.id, "--follow"], { env: { ...process.env, LOOPY_URL: url, LOOPY_HOME: process.env.E2E_LOOPY_HOME } });
+  const follower = spawn(path.resolve("node_modules/.bin/loopy"), ["logs", started.id, "--follow"], {
+    env: { ...process.env, LOOPY_URL: url, LOOPY_HOME: process.env.E2E_LOOPY_HOME },
+  });
   let followed = "";
   const sawTick = new Promise<void>((resolve) =>
     follower.stdout.on("data", (chunk: Buffer) => {

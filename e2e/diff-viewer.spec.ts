@@ -8,7 +8,10 @@ import { largeDiffRun } from "./helpers";
  * and n/p between files. How fast it opens and scrolls is measured by
  * `npm run bench:diff`, not asserted here.
  */
-test("a 5,000-line diff opens virtualised, with a file tree, split view and expandable context", async ({ page, baseURL }) => {
+test("a 5,000-line diff opens virtualised, with a file tree, split view and expandable context", async ({
+  page,
+  baseURL,
+}) => {
   const runId = largeDiffRun(baseURL!, 2_500);
   await page.goto(`/runs/${runId}`);
   const tree = page.getByTestId("diff-files");

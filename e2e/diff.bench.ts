@@ -37,8 +37,12 @@ test("diff viewer: open and scroll a 5,000-line diff", async ({ page, baseURL })
   // browser: what a frame costs here before the viewer does anything.
   const control = await page.evaluate(async () => {
     const el = document.createElement("div");
-    el.style.cssText = "position:fixed;inset:0;overflow:auto;background:#0b0d12;z-index:9999;font:12px/20px monospace;white-space:pre;color:#ccc";
-    el.textContent = Array.from({ length: 5000 }, (_, i) => `${i}  export const value${i} = ${i} + 1; // line ${i}`).join("\n");
+    el.style.cssText =
+      "position:fixed;inset:0;overflow:auto;background:#0b0d12;z-index:9999;font:12px/20px monospace;white-space:pre;color:#ccc";
+    el.textContent = Array.from(
+      { length: 5000 },
+      (_, i) => `${i}  export const value${i} = ${i} + 1; // line ${i}`,
+    ).join("\n");
     document.body.appendChild(el);
     await new Promise(requestAnimationFrame);
     const frames: number[] = [];

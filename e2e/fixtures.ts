@@ -20,7 +20,8 @@ export const adminPassword = () => readFileSync(path.join(loopyHome(), "admin-pa
 export const test = base.extend({
   context: async ({ context, baseURL }, use) => {
     const response = await context.request.post(`${baseURL}/api/auth/login`, { data: { token: adminToken() } });
-    if (!response.ok()) throw new Error(`signing the e2e browser in failed: ${response.status()} ${await response.text()}`);
+    if (!response.ok())
+      throw new Error(`signing the e2e browser in failed: ${response.status()} ${await response.text()}`);
     await use(context);
   },
 });

@@ -2,7 +2,10 @@ import path from "node:path";
 import { expect, test } from "./fixtures";
 import { loopy, makeRepo } from "./helpers";
 
-test("decompose a task: draw the plan, launch it, and watch subtasks start as their dependencies are approved", async ({ page, baseURL }) => {
+test("decompose a task: draw the plan, launch it, and watch subtasks start as their dependencies are approved", async ({
+  page,
+  baseURL,
+}) => {
   const repo = makeRepo();
   const name = `dag-${path.basename(repo)}`;
   expect(loopy(baseURL!, "project", "add", repo, "--name", name, "--json").code).toBe(0);
@@ -32,7 +35,9 @@ test("decompose a task: draw the plan, launch it, and watch subtasks start as th
   await expect(node("api")).toHaveAttribute("data-status", "queued");
   await page.screenshot({ path: "test-results/fleet-dag.png", fullPage: true });
 
-  const members = (await page.getByTestId("fleet-member").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-run-id")))) as string[];
+  const members = (await page
+    .getByTestId("fleet-member")
+    .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-run-id")))) as string[];
   expect(loopy(baseURL!, "review", "approve", members[0]!).code).toBe(0);
   // Pushed: the dependent starts and reaches review without a reload; its start held the approved work.
   await expect(node("api")).toHaveAttribute("data-status", "awaiting_review", { timeout: 20_000 });

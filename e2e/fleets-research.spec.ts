@@ -10,7 +10,10 @@ console.log("---");
 console.log("score: " + ((p.x - 0.3) ** 2).toFixed(6));
 `;
 
-test("a research fleet: several loops with their own seeds and proposers, ranked by their best metric", async ({ page, baseURL }) => {
+test("a research fleet: several loops with their own seeds and proposers, ranked by their best metric", async ({
+  page,
+  baseURL,
+}) => {
   // 3 loops × 5 experiments, each a sandboxed process: on a loaded 2-core machine this took just over a minute.
   test.setTimeout(150_000);
   const repo = makeRepo({ "exp.mjs": EXPERIMENT, "loopy.params.json": '{ "x": 0.9 }\n' });

@@ -24,17 +24,27 @@ test.afterAll(async () => {
   await model?.close();
 });
 
-test("best of 3: one member fails its checks, the ranking shows it, approving the winner merges it", async ({ page }) => {
+test("best of 3: one member fails its checks, the ranking shows it, approving the winner merges it", async ({
+  page,
+}) => {
   test.setTimeout(120_000);
   await addFakeModelProfile(page, profileName, model.url);
-  await addProjectWithCheckpoints(page, repo, projectName, [{ name: "member-ok", kind: "command", command: 'test "$LOOPY_MEMBER_INDEX" != 1' }], 1);
+  await addProjectWithCheckpoints(
+    page,
+    repo,
+    projectName,
+    [{ name: "member-ok", kind: "command", command: 'test "$LOOPY_MEMBER_INDEX" != 1' }],
+    1,
+  );
 
   await page.goto("/fleets");
   await page.getByLabel("Project").selectOption({ label: projectName });
   await page.getByLabel("Agent command").uncheck();
   await page.getByLabel(`Agent ${profileName}`).check();
   await page.getByLabel("Members", { exact: true }).fill("3");
-  await page.getByLabel("Fleet task").fill("Add a greeting.\n@write greeting.txt: hello fleet\n@say Added greeting.txt");
+  await page
+    .getByLabel("Fleet task")
+    .fill("Add a greeting.\n@write greeting.txt: hello fleet\n@say Added greeting.txt");
   await page.getByRole("button", { name: "Launch fleet" }).click();
   await expect(page).toHaveURL(/\/fleets\/[a-z0-9]+$/);
 
@@ -52,7 +62,8 @@ test("best of 3: one member fails its checks, the ranking shows it, approving th
   // Approve, after a confirmation naming the member, the target and the members rejected:
   // the winner is merged, the others rejected, and the fleet says where it went.
   const [winner, second, last] = await Promise.all([0, 1, 2].map((i) => members.nth(i).getAttribute("data-run-id")));
-  const statusOf = (runId: string | null | undefined) => page.locator(`[data-testid="fleet-member"][data-run-id="${runId}"]`).getByTestId("run-status");
+  const statusOf = (runId: string | null | undefined) =>
+    page.locator(`[data-testid="fleet-member"][data-run-id="${runId}"]`).getByTestId("run-status");
   const winnerIndex = await members.nth(0).locator("td").nth(1).textContent();
   await page.getByTestId("approve-winner").click();
   const confirm = page.getByTestId("approve-winner-confirm");

@@ -11,10 +11,16 @@ test.describe.configure({ mode: "serial" });
  * before they are read, the sign-in link is one-time, and the unconfined-agents banner.
  */
 
-test("a forged X-Forwarded-For per attempt does not get past the per-address sign-in limit", async ({ playwright, baseURL }) => {
+test("a forged X-Forwarded-For per attempt does not get past the per-address sign-in limit", async ({
+  playwright,
+  baseURL,
+}) => {
   const api = await playwright.request.newContext({ baseURL });
   const attempt = (i: number) =>
-    api.post("/api/auth/login", { data: { name: `nobody-${randomBytes(3).toString("hex")}`, password: "wrong password" }, headers: { "x-forwarded-for": `203.0.113.${i}` } });
+    api.post("/api/auth/login", {
+      data: { name: `nobody-${randomBytes(3).toString("hex")}`, password: "wrong password" },
+      headers: { "x-forwarded-for": `203.0.113.${i}` },
+    });
   for (let i = 0; i < 5; i++) expect((await attempt(i)).status()).toBe(401);
   expect((await attempt(99)).status()).toBe(429);
   // Let the other specs sign in from this address again: wait out the 1 s, then a success resets it.
@@ -26,7 +32,10 @@ test("a forged X-Forwarded-For per attempt does not get past the per-address sig
 test("a 60 MB body is refused from its Content-Length, before it is read", async ({ baseURL }) => {
   const started = Date.now();
   const status = await new Promise<number>((resolve, reject) => {
-    const req = httpRequest(`${baseURL}/api/auth/login`, { method: "POST", headers: { "content-type": "application/json", "content-length": String(60 * 1024 * 1024) } });
+    const req = httpRequest(`${baseURL}/api/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "content-length": String(60 * 1024 * 1024) },
+    });
     req.on("response", (res) => {
       res.resume();
       req.destroy();
@@ -61,7 +70,8 @@ test("the one-time sign-in link signs a browser in once", async ({ browser, base
 test("a red banner on every page while a worker runs agents unconfined", async ({ page, request }) => {
   // The real state first: this machine's worker may or may not have a working bubblewrap.
   const real = await request.get("/api/trpc/agents.sandbox", { headers: { authorization: `Bearer ${adminToken()}` } });
-  const workers = ((await real.json()) as { result: { data: { json: Array<{ confined: boolean }> } } }).result.data.json;
+  const workers = ((await real.json()) as { result: { data: { json: Array<{ confined: boolean }> } } }).result.data
+    .json;
   expect(workers.length).toBeGreaterThan(0);
   await page.goto("/runs");
   await expect(page.getByRole("heading").first()).toBeVisible();
@@ -77,8 +87,20 @@ test("a red banner on every page while a worker runs agents unconfined", async (
       result: {
         data: {
           json: [
-            { host: "gpu-box", pid: 11, mode: "auto", confined: false, reason: "bubblewrap is not installed (apt-get install bubblewrap)" },
-            { host: "gpu-box", pid: 12, mode: "auto", confined: false, reason: "bubblewrap is not installed (apt-get install bubblewrap)" },
+            {
+              host: "gpu-box",
+              pid: 11,
+              mode: "auto",
+              confined: false,
+              reason: "bubblewrap is not installed (apt-get install bubblewrap)",
+            },
+            {
+              host: "gpu-box",
+              pid: 12,
+              mode: "auto",
+              confined: false,
+              reason: "bubblewrap is not installed (apt-get install bubblewrap)",
+            },
             { host: "laptop", pid: 13, mode: "off", confined: false, reason: "sandbox off" },
             { host: "ci", pid: 14, mode: "auto", confined: true, reason: null },
           ],
@@ -90,7 +112,9 @@ test("a red banner on every page while a worker runs agents unconfined", async (
   for (const path of ["/", "/review"]) {
     await page.goto(path);
     const banner = page.getByTestId("sandbox-banner");
-    await expect(banner).toContainText("Agents run unconfined: bubblewrap is not available on worker gpu-box (bubblewrap is not installed (apt-get install bubblewrap))");
+    await expect(banner).toContainText(
+      "Agents run unconfined: bubblewrap is not available on worker gpu-box (bubblewrap is not installed (apt-get install bubblewrap))",
+    );
     await expect(banner).toContainText("Agents run unconfined: sandbox off on worker laptop (LOOPY_SANDBOX=off)");
     await expect(banner.locator("p")).toHaveCount(2);
   }

@@ -42,7 +42,18 @@ export function largeDiffRun(baseURL: string, lines: number): string {
   const name = `diff-${path.basename(repo)}`;
   const added = loopy(baseURL, "project", "add", repo, "--name", name, "--json");
   if (added.code !== 0) throw new Error(added.stderr);
-  const run = loopy(baseURL, "run", "--project", name, "--agent", "command", "--command", "sed -i 's/= \\([0-9]*\\);/= \\1 + 1;/' big.ts && sed -i 's/^const v20 = 20;/const v20 = 2000;/' src/app.ts", "--wait", "--json");
+  const run = loopy(
+    baseURL,
+    "run",
+    "--project",
+    name,
+    "--agent",
+    "command",
+    "--command",
+    "sed -i 's/= \\([0-9]*\\);/= \\1 + 1;/' big.ts && sed -i 's/^const v20 = 20;/const v20 = 2000;/' src/app.ts",
+    "--wait",
+    "--json",
+  );
   if (run.code !== 0) throw new Error(run.stderr || run.stdout);
   return (JSON.parse(run.stdout) as { id: string }).id;
 }
@@ -59,7 +70,13 @@ export async function addFakeModelProfile(page: Page, name: string, modelUrl: st
 }
 
 /** Registers a repository on the Projects page and saves its checkpoints (and attempts) in its settings. */
-export async function addProjectWithCheckpoints(page: Page, repo: string, name: string, checkpoints: unknown[], attempts?: number) {
+export async function addProjectWithCheckpoints(
+  page: Page,
+  repo: string,
+  name: string,
+  checkpoints: unknown[],
+  attempts?: number,
+) {
   await page.goto("/projects");
   await page.getByLabel("Repository path").fill(repo);
   await page.getByLabel("Name").fill(name);

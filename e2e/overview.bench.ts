@@ -13,16 +13,34 @@ import { loopy, makeRepo } from "./helpers";
  * figures; asserts nothing.
  */
 /** A line a second for 10 minutes without a fork per line: `read -t` on a FIFO the shell holds open is its sleep (as in bench:fleet). */
-const TICKS = 'f="${TMPDIR:-/tmp}/loopy-tick-$$"; mkfifo "$f"; exec 3<>"$f"; rm -f "$f"; for ((i = 1; i <= 600; i++)); do echo "tick-$i"; read -t 1 -u 3 || :; done';
+const TICKS =
+  'f="${TMPDIR:-/tmp}/loopy-tick-$$"; mkfifo "$f"; exec 3<>"$f"; rm -f "$f"; for ((i = 1; i <= 600; i++)); do echo "tick-$i"; read -t 1 -u 3 || :; done';
 
 test("overview: 1,000 active runs", async ({ page, baseURL }) => {
   test.setTimeout(600_000);
   const repo = makeRepo();
   const name = `overview-bench-${path.basename(repo)}`;
-  if (loopy(baseURL!, "project", "add", repo, "--name", name, "--json").code !== 0) throw new Error("project add failed");
+  if (loopy(baseURL!, "project", "add", repo, "--name", name, "--json").code !== 0)
+    throw new Error("project add failed");
   const launchedAt = Date.now();
-  const launched = loopy(baseURL!, "fleet", "launch", "--project", name, "--agent", "command", "--command", TICKS, "--count", "1000", "--concurrency", "1000", "--json");
-  if (launched.code !== 0) throw new Error(`fleet launch failed (${launched.code}): ${launched.stderr}${launched.stdout}`);
+  const launched = loopy(
+    baseURL!,
+    "fleet",
+    "launch",
+    "--project",
+    name,
+    "--agent",
+    "command",
+    "--command",
+    TICKS,
+    "--count",
+    "1000",
+    "--concurrency",
+    "1000",
+    "--json",
+  );
+  if (launched.code !== 0)
+    throw new Error(`fleet launch failed (${launched.code}): ${launched.stderr}${launched.stdout}`);
   const launchMs = Date.now() - launchedAt;
   const fleetId = (JSON.parse(launched.stdout) as { id: string }).id;
 
@@ -33,10 +51,13 @@ test("overview: 1,000 active runs", async ({ page, baseURL }) => {
     // "running" is set when a worker claims a member; it prints once its sandbox and shell are up. Wait for every member's first tick.
     for (;;) {
       const response = await page.request.get("/api/trpc/overview.get");
-      const body = (await response.json()) as { result: { data: { json: { runs: Array<{ activity: string | null }> } } } };
+      const body = (await response.json()) as {
+        result: { data: { json: { runs: Array<{ activity: string | null }> } } };
+      };
       const printing = body.result.data.json.runs.filter((r) => r.activity?.startsWith("tick-")).length;
       if (printing >= wantRunning) break;
-      if (Date.now() - rampStarted > 400_000) throw new Error(`only ${printing} of ${wantRunning} members print after 400 s`);
+      if (Date.now() - rampStarted > 400_000)
+        throw new Error(`only ${printing} of ${wantRunning} members print after 400 s`);
       await page.waitForTimeout(3000);
     }
   }
@@ -45,10 +66,17 @@ test("overview: 1,000 active runs", async ({ page, baseURL }) => {
   const opens: number[] = [];
   for (let i = 0; i < 3; i++) {
     await page.goto("/");
-    await page.waitForFunction(() => {
-      const total = Array.from(document.querySelectorAll('[data-testid^="count-"] div:first-child')).reduce((n, el) => n + Number(el.textContent), 0);
-      return total >= 1000 && document.querySelectorAll('[data-testid="overview-row"]').length > 0;
-    }, undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => {
+        const total = Array.from(document.querySelectorAll('[data-testid^="count-"] div:first-child')).reduce(
+          (n, el) => n + Number(el.textContent),
+          0,
+        );
+        return total >= 1000 && document.querySelectorAll('[data-testid="overview-row"]').length > 0;
+      },
+      undefined,
+      { timeout: 60_000 },
+    );
     opens.push(await page.evaluate(() => performance.now()));
   }
 
@@ -74,10 +102,19 @@ test("overview: 1,000 active runs", async ({ page, baseURL }) => {
     const longTasks: number[] = [];
     const observer = new PerformanceObserver((list) => list.getEntries().forEach((e) => longTasks.push(e.duration)));
     observer.observe({ type: "longtask", buffered: false });
-    const before = new Map(Array.from(document.querySelectorAll('[data-testid="overview-row"]')).map((r) => [r.getAttribute("data-run-id"), r.querySelector('[data-testid="overview-activity"]')?.textContent]));
+    const before = new Map(
+      Array.from(document.querySelectorAll('[data-testid="overview-row"]')).map((r) => [
+        r.getAttribute("data-run-id"),
+        r.querySelector('[data-testid="overview-activity"]')?.textContent,
+      ]),
+    );
     await new Promise((r) => setTimeout(r, 15_000));
     observer.disconnect();
-    const changed = Array.from(document.querySelectorAll('[data-testid="overview-row"]')).filter((r) => before.has(r.getAttribute("data-run-id")) && before.get(r.getAttribute("data-run-id")) !== r.querySelector('[data-testid="overview-activity"]')?.textContent).length;
+    const changed = Array.from(document.querySelectorAll('[data-testid="overview-row"]')).filter(
+      (r) =>
+        before.has(r.getAttribute("data-run-id")) &&
+        before.get(r.getAttribute("data-run-id")) !== r.querySelector('[data-testid="overview-activity"]')?.textContent,
+    ).length;
     return { longTasks, changed };
   });
   loopy(baseURL!, "fleet", "cancel", fleetId);

@@ -2,11 +2,22 @@ import path from "node:path";
 import { expect, test } from "./fixtures";
 import { loopy, makeRepo } from "./helpers";
 
-test("the overview shows each active agent's live activity, counts by state, and opens a run", async ({ page, baseURL }) => {
+test("the overview shows each active agent's live activity, counts by state, and opens a run", async ({
+  page,
+  baseURL,
+}) => {
   const repo = makeRepo();
   const name = `overview-${path.basename(repo)}`;
   expect(loopy(baseURL!, "project", "add", repo, "--name", name, "--json").code).toBe(0);
-  const started = loopy(baseURL!, "run", "--project", name, "--command", "for i in $(seq 1 60); do echo tick-$i; sleep 0.25; done; echo ok > done.txt", "--json");
+  const started = loopy(
+    baseURL!,
+    "run",
+    "--project",
+    name,
+    "--command",
+    "for i in $(seq 1 60); do echo tick-$i; sleep 0.25; done; echo ok > done.txt",
+    "--json",
+  );
   expect(started.code).toBe(0);
   const runId = (JSON.parse(started.stdout) as { id: string }).id;
 
@@ -18,7 +29,9 @@ test("the overview shows each active agent's live activity, counts by state, and
   const first = await activity.textContent();
   // The line moves on without a reload.
   await expect(activity).not.toHaveText(first ?? "", { timeout: 10_000 });
-  expect(Number(await page.getByTestId("count-running").locator("div").first().textContent())).toBeGreaterThanOrEqual(1);
+  expect(Number(await page.getByTestId("count-running").locator("div").first().textContent())).toBeGreaterThanOrEqual(
+    1,
+  );
   await page.screenshot({ path: "test-results/overview.png", fullPage: true });
 
   // Filtering by a state keeps only those rows.

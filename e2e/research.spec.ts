@@ -28,7 +28,9 @@ test("start a loop on the demo target, watch it live, open a point's diff", asyn
         const sample = await page.evaluate(() => {
           const box = document.querySelector('[data-testid="running-experiment"]');
           const curve = document.querySelector('[data-testid="live-curve"]');
-          return box && curve ? { id: box.getAttribute("data-experiment-id"), count: Number(curve.getAttribute("data-points")) } : null;
+          return box && curve
+            ? { id: box.getAttribute("data-experiment-id"), count: Number(curve.getAttribute("data-points")) }
+            : null;
         });
         const id = sample?.id;
         const count = sample?.count ?? 0;

@@ -20,14 +20,28 @@ const profileName = `approve-fake-${path.basename(repo).slice(-6).toLowerCase()}
 test.beforeAll(async ({ baseURL }) => {
   model = await startFakeModelServer();
   expect(loopy(baseURL!, "project", "add", repo, "--name", projectName).code).toBe(0);
-  expect(loopy(baseURL!, "profile", "add", profileName, "--adapter", "openai-compatible", "--model", "fake-model", "--base-url", `${model.url}/v1`).code).toBe(0);
+  expect(
+    loopy(
+      baseURL!,
+      "profile",
+      "add",
+      profileName,
+      "--adapter",
+      "openai-compatible",
+      "--model",
+      "fake-model",
+      "--base-url",
+      `${model.url}/v1`,
+    ).code,
+  ).toBe(0);
 });
 test.afterAll(async () => {
   await model?.close();
 });
 
 /** The run's state from the API (the page may move on to the next run once one is decided). */
-const statusOf = (baseURL: string, id: string) => (JSON.parse(loopy(baseURL, "show", id, "--json").stdout) as { status: string }).status;
+const statusOf = (baseURL: string, id: string) =>
+  (JSON.parse(loopy(baseURL, "show", id, "--json").stdout) as { status: string }).status;
 
 async function runAwaitingReview(baseURL: string, ...launch: string[]): Promise<string> {
   const run = loopy(baseURL, "run", "--project", projectName, ...launch, "--json");
@@ -37,7 +51,10 @@ async function runAwaitingReview(baseURL: string, ...launch: string[]): Promise<
   return id;
 }
 
-test("a with a comment not sent asks first; Escape cancels; discarding it then Enter merges", async ({ page, baseURL }) => {
+test("a with a comment not sent asks first; Escape cancels; discarding it then Enter merges", async ({
+  page,
+  baseURL,
+}) => {
   test.setTimeout(180_000);
   const id = await runAwaitingReview(baseURL!, "--agent", "command", "--command", "printf 'a\\nb\\n' > notes.txt");
   const added = loopy(baseURL!, "review", "comment", id, "--file", "notes.txt", "--line", "2", "--message", "Why b?");
@@ -73,16 +90,41 @@ test("a with a comment not sent asks first; Escape cancels; discarding it then E
   expect(comments.map((c) => c.status)).toEqual(["discarded"]);
 });
 
-test("sending the comment as a change request reaches the agent; then a, Escape keeps it, a, Enter merges", async ({ page, baseURL }) => {
+test("sending the comment as a change request reaches the agent; then a, Escape keeps it, a, Enter merges", async ({
+  page,
+  baseURL,
+}) => {
   test.setTimeout(180_000);
-  const id = await runAwaitingReview(baseURL!, "--agent", profileName, "--prompt", "Add a greeting.\n@write greeting.txt: hello\\nworld");
-  expect(loopy(baseURL!, "review", "comment", id, "--file", "greeting.txt", "--line", "2", "--message", "Greet loopy.\n@write greeting.txt: hello\\nloopy").code).toBe(0);
+  const id = await runAwaitingReview(
+    baseURL!,
+    "--agent",
+    profileName,
+    "--prompt",
+    "Add a greeting.\n@write greeting.txt: hello\\nworld",
+  );
+  expect(
+    loopy(
+      baseURL!,
+      "review",
+      "comment",
+      id,
+      "--file",
+      "greeting.txt",
+      "--line",
+      "2",
+      "--message",
+      "Greet loopy.\n@write greeting.txt: hello\\nloopy",
+    ).code,
+  ).toBe(0);
 
   await page.goto(`/runs/${id}`);
   const status = page.getByTestId("run-status").first();
   await expect(page.getByTestId("review-comment")).toHaveAttribute("data-status", "pending");
   await page.locator("body").press("a");
-  await page.getByTestId("pending-comments-dialog").getByRole("button", { name: "Send it as a change request" }).click();
+  await page
+    .getByTestId("pending-comments-dialog")
+    .getByRole("button", { name: "Send it as a change request" })
+    .click();
   await expect(page.getByTestId("turn")).toHaveCount(2, { timeout: 30_000 });
   await expect(status).toHaveAttribute("data-status", "awaiting_review", { timeout: 30_000 });
   await expect(page.getByTestId("review-comment")).toHaveAttribute("data-status", "resolved");

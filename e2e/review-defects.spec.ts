@@ -14,15 +14,34 @@ const projectName = `defects-${path.basename(repo)}`;
 
 /** A command run on the project, waited for; its id. */
 function commandRun(baseURL: string, command: string): string {
-  const run = loopy(baseURL, "run", "--project", projectName, "--agent", "command", "--command", command, "--wait", "--json");
+  const run = loopy(
+    baseURL,
+    "run",
+    "--project",
+    projectName,
+    "--agent",
+    "command",
+    "--command",
+    command,
+    "--wait",
+    "--json",
+  );
   if (run.code !== 0 && !run.stdout.includes('"id"')) throw new Error(run.stderr || run.stdout);
   return (JSON.parse(run.stdout) as { id: string }).id;
 }
 
-test("a run that needs attention shows the failing checkpoint's output at the top, and says why it cannot be approved", async ({ page, baseURL }) => {
+test("a run that needs attention shows the failing checkpoint's output at the top, and says why it cannot be approved", async ({
+  page,
+  baseURL,
+}) => {
   // 30 lines of output, then the failure: the top of the page shows the last 20.
   await addProjectWithCheckpoints(page, repo, projectName, [
-    { name: "tests", kind: "command", command: "test ! -e broken.txt || { for i in $(seq 1 30); do echo output $i; done; echo 'FAIL: expected 2, got 3'; exit 1; }" },
+    {
+      name: "tests",
+      kind: "command",
+      command:
+        "test ! -e broken.txt || { for i in $(seq 1 30); do echo output $i; done; echo 'FAIL: expected 2, got 3'; exit 1; }",
+    },
   ]);
   const runId = commandRun(baseURL!, "echo x > broken.txt");
   await page.goto(`/runs/${runId}`);
@@ -48,8 +67,14 @@ test("a run that needs attention shows the failing checkpoint's output at the to
   loopy(baseURL!, "review", "reject", runId);
 });
 
-test("n and p scroll to the next file and highlight it; an empty file and a mode change say so; split view shows each gap once", async ({ page, baseURL }) => {
-  const runId = commandRun(baseURL!, "echo aa >> a.txt && echo bb >> b.txt && touch empty.txt && chmod +x run.sh && sed -i 's/^line 20$/line twenty/' mid.txt");
+test("n and p scroll to the next file and highlight it; an empty file and a mode change say so; split view shows each gap once", async ({
+  page,
+  baseURL,
+}) => {
+  const runId = commandRun(
+    baseURL!,
+    "echo aa >> a.txt && echo bb >> b.txt && touch empty.txt && chmod +x run.sh && sed -i 's/^line 20$/line twenty/' mid.txt",
+  );
   await page.goto(`/runs/${runId}`);
   const tree = page.getByTestId("diff-files");
   await expect(tree).toContainText("empty.txt");
@@ -72,7 +97,10 @@ test("n and p scroll to the next file and highlight it; an empty file and a mode
 
   // An empty new file and a file whose only change is its mode are not bare headers.
   const files = page.getByTestId("diff-file");
-  await expect(page.getByTestId("diff-file-note")).toHaveText(["Empty file", "File mode changed from 100644 to 100755"]);
+  await expect(page.getByTestId("diff-file-note")).toHaveText([
+    "Empty file",
+    "File mode changed from 100644 to 100755",
+  ]);
   await expect(files.filter({ hasText: "empty.txt" })).toBeVisible();
 
   // One "show" row per gap, unified or split: below a.txt and b.txt, above and below mid.txt's change.
@@ -105,7 +133,9 @@ test("after a reject the next run in the inbox opens; after the last, the inbox"
   page.once("dialog", (dialog) => void dialog.accept());
   await page.locator("body").press("x");
   // The outcome shows for a moment, then the next run opens.
-  await expect(page.getByTestId("leaving")).toContainText(`Run rejected. Opening the next run in the inbox (${second})`);
+  await expect(page.getByTestId("leaving")).toContainText(
+    `Run rejected. Opening the next run in the inbox (${second})`,
+  );
   await expect(page).toHaveURL(new RegExp(`/runs/${second}$`));
   await expect(page.getByRole("heading", { name: `run ${second}` })).toBeVisible();
 
@@ -114,7 +144,10 @@ test("after a reject the next run in the inbox opens; after the last, the inbox"
   await expect(page).toHaveURL(/\/review$/);
 });
 
-test("a sign-in link opened on /login signs in; the hint names this server's password file", async ({ browser, baseURL }) => {
+test("a sign-in link opened on /login signs in; the hint names this server's password file", async ({
+  browser,
+  baseURL,
+}) => {
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.goto("/login");

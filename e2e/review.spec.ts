@@ -27,14 +27,20 @@ test.afterAll(async () => {
 
 test("set up: a profile for the fake model and a project with a checkpoint", async ({ page }) => {
   await addFakeModelProfile(page, profileName, model.url);
-  await addProjectWithCheckpoints(page, repo, projectName, [{ name: "greeting-exists", kind: "command", command: "test -s greeting.txt" }]);
+  await addProjectWithCheckpoints(page, repo, projectName, [
+    { name: "greeting-exists", kind: "command", command: "test -s greeting.txt" },
+  ]);
 });
 
-test("an agent run reaches the inbox; a comment goes back to the agent; keyboard approval merges it", async ({ page }) => {
+test("an agent run reaches the inbox; a comment goes back to the agent; keyboard approval merges it", async ({
+  page,
+}) => {
   await page.goto("/runs");
   await page.getByLabel("Project").selectOption({ label: projectName });
   await page.getByLabel("Agent").selectOption(profileName);
-  await page.getByLabel("Prompt").fill("Add a greeting file.\n@write greeting.txt: hello\\nworld\n@say Added greeting.txt");
+  await page
+    .getByLabel("Prompt")
+    .fill("Add a greeting file.\n@write greeting.txt: hello\\nworld\n@say Added greeting.txt");
   await page.getByRole("button", { name: "Launch run" }).click();
   await expect(page).toHaveURL(/\/runs\/[a-z0-9]+$/);
   const runUrl = page.url();
@@ -72,7 +78,9 @@ test("an agent run reaches the inbox; a comment goes back to the agent; keyboard
   await expect(page.getByRole("dialog", { name: "Keyboard shortcuts" })).toBeVisible();
   await page.locator("body").press("Escape");
   await page.locator("body").press("a");
-  await expect(page.getByTestId("merge-confirm").getByRole("heading")).toHaveText(`Merge loopy/run-${runId} into main (merge commit)?`);
+  await expect(page.getByTestId("merge-confirm").getByRole("heading")).toHaveText(
+    `Merge loopy/run-${runId} into main (merge commit)?`,
+  );
   await page.keyboard.press("Enter");
   await expect(status).toHaveAttribute("data-status", "merged");
   expect(execFileSync("git", ["show", "main:greeting.txt"], { cwd: repo }).toString()).toBe("hello\nloopy\n");

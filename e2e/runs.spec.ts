@@ -36,7 +36,10 @@ test("register a project: bad paths are explained, a repository shows with its d
 });
 
 test("launch a command run: log lines arrive live while it runs, then the diff", async ({ page }) => {
-  await launch(page, "echo first-line; sleep 2; echo second-line; sleep 2; sed -i 's/colour/color/' README.md; echo added > notes.txt; echo done");
+  await launch(
+    page,
+    "echo first-line; sleep 2; echo second-line; sleep 2; sed -i 's/colour/color/' README.md; echo added > notes.txt; echo done",
+  );
   await expect(page).toHaveURL(/\/runs\/[a-z0-9]+$/);
   const status = page.getByTestId("run-status").first();
   const log = page.getByTestId("run-log");
@@ -109,5 +112,10 @@ test("the runs list shows every run and updates live", async ({ page }) => {
 test("health reports database, Redis and worker", async ({ request }) => {
   const response = await request.get("/api/health");
   expect(response.status()).toBe(200);
-  expect(await response.json()).toMatchObject({ ok: true, database: { ok: true }, redis: { ok: true }, worker: { ok: true } });
+  expect(await response.json()).toMatchObject({
+    ok: true,
+    database: { ok: true },
+    redis: { ok: true },
+    worker: { ok: true },
+  });
 });

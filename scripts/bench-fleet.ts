@@ -53,7 +53,8 @@ const LINES = 3600;
 const RAMP_TIMEOUT_MS = 300_000;
 const CANCEL_TIMEOUT_MS = 300_000;
 const SETTLE_MS = 5_000;
-if (!Number.isInteger(AGENTS) || AGENTS < 1 || AGENTS > 1000) throw new Error(`agents must be 1..1000 (a fleet's limit), got ${process.argv[2]}`);
+if (!Number.isInteger(AGENTS) || AGENTS < 1 || AGENTS > 1000)
+  throw new Error(`agents must be 1..1000 (a fleet's limit), got ${process.argv[2]}`);
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 // One persistent process per agent: bash. `read -t` on a FIFO it holds open itself is its sleep (no fork a line).
@@ -73,7 +74,12 @@ const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] as number;
 };
-const stats = (xs: number[]) => ({ n: xs.length, p50: Math.round(quantile(xs, 0.5)), p99: Math.round(quantile(xs, 0.99)), max: xs.length ? Math.round(Math.max(...xs)) : NaN });
+const stats = (xs: number[]) => ({
+  n: xs.length,
+  p50: Math.round(quantile(xs, 0.5)),
+  p99: Math.round(quantile(xs, 0.99)),
+  max: xs.length ? Math.round(Math.max(...xs)) : NaN,
+});
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (message: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
 class BenchFailure extends Error {}
@@ -145,7 +151,12 @@ type CpuSnapshot = ReturnType<typeof cpuSnapshot>;
 /** Percent of one core per group between two snapshots (postgresOurDb: backends that lived through both). */
 function cpuPercent(a: CpuSnapshot, b: CpuSnapshot) {
   const ms = b.at - a.at;
-  const pct = Object.fromEntries(Object.entries(b.groups).map(([k, v]) => [k, Math.round((((v - a.groups[k as keyof typeof a.groups]) * TICK_MS) / ms) * 100)]));
+  const pct = Object.fromEntries(
+    Object.entries(b.groups).map(([k, v]) => [
+      k,
+      Math.round((((v - a.groups[k as keyof typeof a.groups]) * TICK_MS) / ms) * 100),
+    ]),
+  );
   const machineBusy = Math.round(((b.machine.busy - a.machine.busy) / (b.machine.total - a.machine.total)) * 100);
   return { ...pct, machineBusyPercentOfAllCores: machineBusy };
 }
@@ -179,7 +190,12 @@ async function rawBullmq(redisUrl: string, prefix: string, jobs: number) {
     await queue.add("job", { i }, { jobId: `raw-${i}`, removeOnComplete: true });
   }
   const addsMs = Date.now() - first;
-  await Promise.race([done, sleep(60_000).then(() => Promise.reject(new BenchFailure(`raw BullMQ: only ${count} of ${jobs} jobs started within 60 s`)))]);
+  await Promise.race([
+    done,
+    sleep(60_000).then(() =>
+      Promise.reject(new BenchFailure(`raw BullMQ: only ${count} of ${jobs} jobs started within 60 s`)),
+    ),
+  ]);
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
@@ -197,7 +213,11 @@ async function rawBullmq(redisUrl: string, prefix: string, jobs: number) {
 
 const services = await setUpTestServices();
 log(`services: ${services.description}`);
-log(`load before: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+log(
+  `load before: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}`,
+);
 const home = await mkdtemp(path.join(tmpdir(), "loopy-bench-fleet-home-"));
 const repo = await mkdtemp(path.join(tmpdir(), "loopy-bench-fleet-repo-"));
 const git = (...args: string[]) => execFileSync("git", args, { cwd: repo, stdio: "pipe" }).toString().trim();
@@ -209,16 +229,29 @@ git("-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-q
 const databaseUrl = await services.newDatabase();
 const dbName = new URL(databaseUrl).pathname.slice(1);
 const prefix = `${services.prefix}:bench`;
-const env = loadEnv({ DATABASE_URL: databaseUrl, REDIS_URL: services.redisUrl, LOOPY_REDIS_PREFIX: prefix, LOOPY_HOME: home, LOOPY_MAX_RUNNING: String(AGENTS) });
+const env = loadEnv({
+  DATABASE_URL: databaseUrl,
+  REDIS_URL: services.redisUrl,
+  LOOPY_REDIS_PREFIX: prefix,
+  LOOPY_HOME: home,
+  LOOPY_MAX_RUNNING: String(AGENTS),
+});
 const api = createServices(env);
 const sql = new pg.Client({ connectionString: databaseUrl });
 await sql.connect();
-const q = async <T extends Record<string, unknown>>(text: string, values: unknown[] = []) => (await sql.query<T>(text, values)).rows;
+const q = async <T extends Record<string, unknown>>(text: string, values: unknown[] = []) =>
+  (await sql.query<T>(text, values)).rows;
 
 const closers: Array<() => Promise<unknown> | void> = [];
 let workerPid = 0;
 let exitCode = 0;
-const results: Record<string, unknown> = { agents: AGENTS, windowMs: WINDOW_MS, intervalS: INTERVAL_S, sample: SAMPLE, loadBefore: loadavg() };
+const results: Record<string, unknown> = {
+  agents: AGENTS,
+  windowMs: WINDOW_MS,
+  intervalS: INTERVAL_S,
+  sample: SAMPLE,
+  loadBefore: loadavg(),
+};
 
 try {
   // 1. Raw BullMQ first, on the same Redis, while nothing else of the bench runs.
@@ -253,7 +286,10 @@ try {
           url,
           transformer: superjson,
           EventSource,
-          eventSourceOptions: () => ({ fetch: (input: string | URL, init?: RequestInit) => fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...auth } }) }),
+          eventSourceOptions: () => ({
+            fetch: (input: string | URL, init?: RequestInit) =>
+              fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...auth } }),
+          }),
         }),
         false: httpLink({ url, transformer: superjson, headers: auth }),
       }),
@@ -261,27 +297,38 @@ try {
   });
 
   // 3. The worker: apps/worker as `npm start` runs it, in a process of its own.
-  const worker = spawn(process.execPath, [...(process.env.BENCH_WORKER_NODE_FLAGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", "apps/worker/src/main.ts"], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      TMPDIR: process.env.TMPDIR,
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: services.redisUrl,
-      LOOPY_REDIS_PREFIX: prefix,
-      LOOPY_HOME: home,
-      LOOPY_WORKER_CONCURRENCY: String(AGENTS),
-      LOOPY_MAX_RUNNING: String(AGENTS),
+  const worker = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_WORKER_NODE_FLAGS?.split(" ").filter(Boolean) ?? []),
+      "--import",
+      "tsx",
+      "apps/worker/src/main.ts",
+    ],
+    {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        TMPDIR: process.env.TMPDIR,
+        DATABASE_URL: databaseUrl,
+        REDIS_URL: services.redisUrl,
+        LOOPY_REDIS_PREFIX: prefix,
+        LOOPY_HOME: home,
+        LOOPY_WORKER_CONCURRENCY: String(AGENTS),
+        LOOPY_MAX_RUNNING: String(AGENTS),
+      },
+      stdio: ["ignore", "pipe", "pipe"],
     },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  );
   workerPid = worker.pid ?? 0;
   const workerLog: string[] = [];
   let workerExited: number | null | undefined;
   worker.on("exit", (code) => (workerExited = code));
   const ready = new Promise<void>((resolve, reject) => {
-    worker.on("exit", (code) => reject(new BenchFailure(`the worker exited (${code}) before it was ready:\n${workerLog.join("\n")}`)));
+    worker.on("exit", (code) =>
+      reject(new BenchFailure(`the worker exited (${code}) before it was ready:\n${workerLog.join("\n")}`)),
+    );
     for (const stream of [worker.stdout, worker.stderr]) {
       let rest = "";
       stream.on("data", (chunk: Buffer) => {
@@ -364,7 +411,10 @@ try {
   check(fleet.members.length === AGENTS, `the fleet has ${fleet.members.length} members, not ${AGENTS}`);
 
   // 6. A sample of members followed over SSE, as a run page (or `loopy logs -f`) does.
-  const sampleIds = fleet.members.filter((_, i) => i % Math.floor(AGENTS / SAMPLE) === 0).slice(0, SAMPLE).map((m) => m.id);
+  const sampleIds = fleet.members
+    .filter((_, i) => i % Math.floor(AGENTS / SAMPLE) === 0)
+    .slice(0, SAMPLE)
+    .map((m) => m.id);
   const sseLatency: Array<{ at: number; ms: number }> = [];
   const sseLines = new Map<string, number[]>();
   const sseEnded = new Set<string>();
@@ -384,7 +434,8 @@ try {
               sseLatency.push({ at: now, ms: now - sim.at });
             }
           }
-          if (event.type === "status" && !["queued", "running", "verifying"].includes(event.status)) sseEnded.add(runId);
+          if (event.type === "status" && !["queued", "running", "verifying"].includes(event.status))
+            sseEnded.add(runId);
         },
         onError: (error) => sseErrors.push(error),
       },
@@ -420,7 +471,9 @@ try {
       const cpuNow = cpuSnapshot(workerPid, dbName);
       const c = cpuPercent(lastCpu, cpuNow) as Record<string, number>;
       lastCpu = cpuNow;
-      log(`ramp-up: ${r.started} claimed, ${r.printing} printing, ${r.ended} ended; worker RSS ${Math.round(statusKb(workerPid, "VmRSS") / 1024)} MB, CPU % of a core: worker ${c.worker}, Postgres ${c.postgresAll}, Redis ${c.redis}, bench ${c.bench}, machine ${c.machineBusyPercentOfAllCores}% busy`);
+      log(
+        `ramp-up: ${r.started} claimed, ${r.printing} printing, ${r.ended} ended; worker RSS ${Math.round(statusKb(workerPid, "VmRSS") / 1024)} MB, CPU % of a core: worker ${c.worker}, Postgres ${c.postgresAll}, Redis ${c.redis}, bench ${c.bench}, machine ${c.machineBusyPercentOfAllCores}% busy`,
+      );
       log(`  db: ${(await dbWaits()) || "idle"}`);
       lastReport = Date.now();
     }
@@ -429,11 +482,17 @@ try {
         `SELECT status::text, status_reason, count(*)::int AS n FROM runs WHERE fleet_id = $1 AND status NOT IN ('queued', 'running', 'verifying') GROUP BY 1, 2`,
         [fleet.id],
       );
-      throw new BenchFailure(`${r.ended} member(s) ended during the ramp-up: ${JSON.stringify(why)}\nworker log tail:\n${workerLog.slice(-20).join("\n")}`);
+      throw new BenchFailure(
+        `${r.ended} member(s) ended during the ramp-up: ${JSON.stringify(why)}\nworker log tail:\n${workerLog.slice(-20).join("\n")}`,
+      );
     }
     if (r.printing === AGENTS) break;
-    if (workerExited !== undefined) throw new BenchFailure(`the worker exited (${workerExited}):\n${workerLog.slice(-30).join("\n")}`);
-    if (Date.now() - rampStarted > RAMP_TIMEOUT_MS) throw new BenchFailure(`after ${RAMP_TIMEOUT_MS / 1000} s only ${r.printing} of ${AGENTS} agents print (${r.started} claimed)`);
+    if (workerExited !== undefined)
+      throw new BenchFailure(`the worker exited (${workerExited}):\n${workerLog.slice(-30).join("\n")}`);
+    if (Date.now() - rampStarted > RAMP_TIMEOUT_MS)
+      throw new BenchFailure(
+        `after ${RAMP_TIMEOUT_MS / 1000} s only ${r.printing} of ${AGENTS} agents print (${r.started} claimed)`,
+      );
     await sleep(1_000);
   }
   const rampMs = Date.now() - launchedAt;
@@ -459,7 +518,9 @@ try {
 
   // 8. Steady state: a window in which every agent prints.
   await sleep(SETTLE_MS);
-  const [{ max: id0 } = { max: "0" }] = await q<{ max: string }>(`SELECT coalesce(max(id), 0)::text AS max FROM run_events`);
+  const [{ max: id0 } = { max: "0" }] = await q<{ max: string }>(
+    `SELECT coalesce(max(id), 0)::text AS max FROM run_events`,
+  );
   const cpu0 = cpuSnapshot(workerPid, dbName);
   const t0 = Date.now();
   log(`steady state: measuring for ${WINDOW_MS / 1000} s`);
@@ -471,9 +532,12 @@ try {
   }
   const t1 = Date.now();
   const cpu1 = cpuSnapshot(workerPid, dbName);
-  const [{ max: id1 } = { max: "0" }] = await q<{ max: string }>(`SELECT coalesce(max(id), 0)::text AS max FROM run_events`);
+  const [{ max: id1 } = { max: "0" }] = await q<{ max: string }>(
+    `SELECT coalesce(max(id), 0)::text AS max FROM run_events`,
+  );
   const memAvailableSteady = freemem();
-  const inWindow = (xs: Array<{ at: number; ms: number }>) => xs.filter((x) => x.at >= t0 && x.at <= t1).map((x) => x.ms);
+  const inWindow = (xs: Array<{ at: number; ms: number }>) =>
+    xs.filter((x) => x.at >= t0 && x.at <= t1).map((x) => x.ms);
   const seconds = (t1 - t0) / 1000;
   results.latency = {
     emitToRedis: stats(inWindow(redisLatency)),
@@ -481,12 +545,19 @@ try {
     emitToSseOverviewLive: stats(inWindow(overviewLatency)),
   };
   // A pipeline that keeps up has the same latency at both ends of the window; a growing one is a backlog.
-  const edge = (from: number, to: number) => quantile(redisLatency.filter((x) => x.at >= from && x.at <= to).map((x) => x.ms), 0.5);
+  const edge = (from: number, to: number) =>
+    quantile(
+      redisLatency.filter((x) => x.at >= from && x.at <= to).map((x) => x.ms),
+      0.5,
+    );
   results.backlog = { p50AtWindowStartMs: edge(t0, t0 + 5_000), p50AtWindowEndMs: edge(t1 - 5_000, t1) };
   results.steadyCpu = cpuPercent(cpu0, cpu1);
   results.postgresConnectionsOfOurDb = pgConnections;
   results.memoryUsedByFleetMb = Math.round((memAvailableBefore - memAvailableSteady) / 2 ** 20);
-  const [stored] = await q<{ n: number }>(`SELECT count(*)::int AS n FROM run_events WHERE id > $1 AND id <= $2`, [id0, id1]);
+  const [stored] = await q<{ n: number }>(`SELECT count(*)::int AS n FROM run_events WHERE id > $1 AND id <= $2`, [
+    id0,
+    id1,
+  ]);
   log(`window done: ${stored!.n} events stored in ${seconds.toFixed(0)} s`);
 
   // 9. Cancel the fleet: every agent's process group is killed, every worktree removed.
@@ -495,7 +566,10 @@ try {
   const cancelReturnedMs = Date.now() - cancelAt;
   let lastCancelReport = Date.now();
   for (;;) {
-    const [row] = await q<{ open: number }>(`SELECT count(*) FILTER (WHERE status IN ('queued', 'running', 'verifying'))::int AS open FROM runs WHERE fleet_id = $1`, [fleet.id]);
+    const [row] = await q<{ open: number }>(
+      `SELECT count(*) FILTER (WHERE status IN ('queued', 'running', 'verifying'))::int AS open FROM runs WHERE fleet_id = $1`,
+      [fleet.id],
+    );
     if (row!.open === 0) break;
     if (Date.now() - cancelAt > CANCEL_TIMEOUT_MS) {
       const stuck = await q<{ id: string; status: string; events: string }>(
@@ -503,7 +577,9 @@ try {
          FROM runs r WHERE fleet_id = $1 AND status IN ('queued', 'running', 'verifying') LIMIT 3`,
         [fleet.id],
       );
-      throw new BenchFailure(`${CANCEL_TIMEOUT_MS / 1000} s after the cancel ${row!.open} members are still open: ${JSON.stringify(stuck)}\nworker log tail:\n${workerLog.slice(-20).join("\n")}`);
+      throw new BenchFailure(
+        `${CANCEL_TIMEOUT_MS / 1000} s after the cancel ${row!.open} members are still open: ${JSON.stringify(stuck)}\nworker log tail:\n${workerLog.slice(-20).join("\n")}`,
+      );
     }
     if (Date.now() - lastCancelReport > 10_000) {
       log(`cancelling: ${row!.open} members still open; db: ${(await dbWaits()) || "idle"}`);
@@ -513,7 +589,9 @@ try {
   }
   const cancelMs = Date.now() - cancelAt;
   peakRssKb = Math.max(peakRssKb, statusKb(workerPid, "VmHWM"));
-  log(`cancelled: every member ended ${(cancelMs / 1000).toFixed(1)} s after the cancel (the call returned in ${cancelReturnedMs} ms)`);
+  log(
+    `cancelled: every member ended ${(cancelMs / 1000).toFixed(1)} s after the cancel (the call returned in ${cancelReturnedMs} ms)`,
+  );
   results.cancel = { cancelReturnedMs, allMembersEndedMs: cancelMs };
   results.workerPeakRssMb = Math.round(peakRssKb / 1024);
 
@@ -526,30 +604,53 @@ try {
     [fleet.id],
   );
   const notCancelled = perRun.filter((r) => r.status !== "cancelled");
-  check(notCancelled.length === 0, `${notCancelled.length} member(s) did not end cancelled: ${JSON.stringify(notCancelled.slice(0, 5))}`);
+  check(
+    notCancelled.length === 0,
+    `${notCancelled.length} member(s) did not end cancelled: ${JSON.stringify(notCancelled.slice(0, 5))}`,
+  );
   const gaps = perRun.filter((r) => r.lines !== r.last);
-  check(gaps.length === 0, `${gaps.length} member(s) lost lines between the agent and Postgres: ${JSON.stringify(gaps.slice(0, 5))}`);
+  check(
+    gaps.length === 0,
+    `${gaps.length} member(s) lost lines between the agent and Postgres: ${JSON.stringify(gaps.slice(0, 5))}`,
+  );
   const storedLines = perRun.reduce((n, r) => n + r.lines, 0);
   await sleep(1_000); // the last publishes in flight
   const unpublished = perRun.filter((r) => (publishedPerRun.get(r.run_id) ?? 0) !== r.lines);
-  check(unpublished.length === 0, `${unpublished.length} member(s) published a different number of lines than were stored: ${JSON.stringify(unpublished.slice(0, 5).map((r) => ({ ...r, published: publishedPerRun.get(r.run_id) ?? 0 })))}`);
+  check(
+    unpublished.length === 0,
+    `${unpublished.length} member(s) published a different number of lines than were stored: ${JSON.stringify(unpublished.slice(0, 5).map((r) => ({ ...r, published: publishedPerRun.get(r.run_id) ?? 0 })))}`,
+  );
   const sseDeadline = Date.now() + 30_000;
   while (sseEnded.size < sampleIds.length && Date.now() < sseDeadline) await sleep(250);
   check(sseErrors.length === 0, `runs.events streams failed: ${String(sseErrors[0])}`);
-  check(sseEnded.size === sampleIds.length, `${sampleIds.length - sseEnded.size} of ${sampleIds.length} runs.events streams never delivered the final status`);
+  check(
+    sseEnded.size === sampleIds.length,
+    `${sampleIds.length - sseEnded.size} of ${sampleIds.length} runs.events streams never delivered the final status`,
+  );
   const byRun = new Map(perRun.map((r) => [r.run_id, r]));
   for (const runId of sampleIds) {
     const got = sseLines.get(runId) ?? [];
     const want = byRun.get(runId)?.lines ?? -1;
-    check(got.length === want && got.every((i, k) => i === k + 1), `runs.events of ${runId} delivered ${got.length} lines (in order: ${got.every((i, k) => i === k + 1)}), ${want} were stored`);
+    check(
+      got.length === want && got.every((i, k) => i === k + 1),
+      `runs.events of ${runId} delivered ${got.length} lines (in order: ${got.every((i, k) => i === k + 1)}), ${want} were stored`,
+    );
   }
   check(overviewError === undefined, `overview.live failed: ${String(overviewError)}`);
   check(overviewRuns.size === AGENTS, `overview.live showed a line of ${overviewRuns.size} of ${AGENTS} agents`);
   // ".index" holds Loopy's own indexes of the workspaces, not a workspace.
-  const worktreesLeft = (await readdir(path.join(home, "worktrees")).catch(() => [] as string[])).filter((n) => !n.startsWith(".")).length;
-  const gitWorktrees = git("worktree", "list", "--porcelain").split("\n").filter((l) => l.startsWith("worktree ")).length - 1;
+  const worktreesLeft = (await readdir(path.join(home, "worktrees")).catch(() => [] as string[])).filter(
+    (n) => !n.startsWith("."),
+  ).length;
+  const gitWorktrees =
+    git("worktree", "list", "--porcelain")
+      .split("\n")
+      .filter((l) => l.startsWith("worktree ")).length - 1;
   const simsLeft = processes().filter((p) => p.ppid === workerPid && p.comm === "bash").length;
-  check(worktreesLeft === 0 && gitWorktrees === 0, `after the cancel ${worktreesLeft} worktree folder(s) and ${gitWorktrees} git worktree(s) are left`);
+  check(
+    worktreesLeft === 0 && gitWorktrees === 0,
+    `after the cancel ${worktreesLeft} worktree folder(s) and ${gitWorktrees} git worktree(s) are left`,
+  );
   check(simsLeft === 0, `after the cancel ${simsLeft} agent process(es) are still alive`);
   // Every line is stored by now: how many the agents printed in the window, and how many of those were stored within it.
   const [win] = await q<{ stored: number; emitted: number; stored_in_window: number }>(
@@ -567,7 +668,13 @@ try {
     publishedPerS: redisLatency.filter((x) => x.at >= t0 && x.at <= t1).length / seconds,
   };
   results.throughput = throughput;
-  results.delivery = { storedLines, sseStreams: sampleIds.length, sseLines: [...sseLines.values()].reduce((n, l) => n + l.length, 0), overviewBatches, overviewRunsSeen: overviewRuns.size };
+  results.delivery = {
+    storedLines,
+    sseStreams: sampleIds.length,
+    sseLines: [...sseLines.values()].reduce((n, l) => n + l.length, 0),
+    overviewBatches,
+    overviewRunsSeen: overviewRuns.size,
+  };
   results.loadAfter = loadavg();
 
   // The table.
@@ -576,29 +683,48 @@ try {
     console.log(`  ${label.padEnd(44)} ${String(s.n).padStart(6)}  ${f(s.p50)}  ${f(s.p99)}  ${f(s.max)}`);
   const lat = results.latency as Record<string, ReturnType<typeof stats>>;
   const cpu = results.steadyCpu as Record<string, number>;
-  console.log(`\nFleet of ${AGENTS} simulated agents (one line per ${INTERVAL_S} s each), one worker process; load before ${(results.loadBefore as number[]).map((l) => l.toFixed(2)).join(" ")}, after ${loadavg().map((l) => l.toFixed(2)).join(" ")}\n`);
-  console.log(`Throughput at steady state (${seconds.toFixed(0)} s window): agents printed ${throughput.emittedPerS.toFixed(0)} lines/s; stored ${throughput.storedPerS.toFixed(0)} events/s (all types), published ${throughput.publishedPerS.toFixed(0)} lines/s; lines printed and stored within the window ${throughput.emittedAndStoredInWindowPerS.toFixed(0)}/s`);
+  console.log(
+    `\nFleet of ${AGENTS} simulated agents (one line per ${INTERVAL_S} s each), one worker process; load before ${(results.loadBefore as number[]).map((l) => l.toFixed(2)).join(" ")}, after ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}\n`,
+  );
+  console.log(
+    `Throughput at steady state (${seconds.toFixed(0)} s window): agents printed ${throughput.emittedPerS.toFixed(0)} lines/s; stored ${throughput.storedPerS.toFixed(0)} events/s (all types), published ${throughput.publishedPerS.toFixed(0)} lines/s; lines printed and stored within the window ${throughput.emittedAndStoredInWindowPerS.toFixed(0)}/s`,
+  );
   console.log(`\nDispatch (launch → …)                              n     p50       p99       max`);
   row(`raw BullMQ: first add → processor start`, raw.launchToStart);
   row(`raw BullMQ: each add → its processor start`, raw.addToStart);
   row(`Loopy: launch call → member claimed (running)`, dispatch.launchToClaim);
   row(`Loopy: member enqueued → claimed`, dispatch.enqueuedToClaim);
   row(`Loopy: launch call → agent's first line`, dispatch.launchToFirstLine);
-  console.log(`  (raw BullMQ adds took ${raw.addsMs} ms for ${AGENTS} jobs; Loopy's launch call ${launchMs} ms: validate, write ${AGENTS} members, enqueue)`);
+  console.log(
+    `  (raw BullMQ adds took ${raw.addsMs} ms for ${AGENTS} jobs; Loopy's launch call ${launchMs} ms: validate, write ${AGENTS} members, enqueue)`,
+  );
   console.log(`\nEvent latency, agent echo → received (steady state)      n     p50       p99       max`);
   row(`Redis pub/sub (stored, then published)`, lat.emitToRedis!);
   row(`runs.events over HTTP/SSE (${SAMPLE} streams)`, lat.emitToSseRunsEvents!);
   row(`overview.live over HTTP/SSE (500 ms batches)`, lat.emitToSseOverviewLive!);
   const backlog = results.backlog as { p50AtWindowStartMs: number; p50AtWindowEndMs: number };
-  console.log(`  (p50 echo → Redis in the window's first 5 s ${f(backlog.p50AtWindowStartMs)}, last 5 s ${f(backlog.p50AtWindowEndMs)}: ${backlog.p50AtWindowEndMs > backlog.p50AtWindowStartMs + 1000 ? "a growing backlog, the worker does not keep up" : "steady"})`);
-  console.log(`\nWorker peak RSS ${results.workerPeakRssMb} MB; memory used by the running fleet ${results.memoryUsedByFleetMb} MB; Postgres connections of the bench database ${pgConnections}`);
-  console.log(`CPU at steady state (% of one core): worker ${cpu.worker}, agents (bash) ${cpu.agents}, Postgres (bench db) ${cpu.postgresOurDb}, Postgres (all) ${cpu.postgresAll}, Redis ${cpu.redis}, bench+API ${cpu.bench}; machine ${cpu.machineBusyPercentOfAllCores}% of all cores busy`);
-  console.log(`Cancel: every member ended ${(cancelMs / 1000).toFixed(1)} s after the call; ramp-up to all printing ${(rampMs / 1000).toFixed(1)} s`);
+  console.log(
+    `  (p50 echo → Redis in the window's first 5 s ${f(backlog.p50AtWindowStartMs)}, last 5 s ${f(backlog.p50AtWindowEndMs)}: ${backlog.p50AtWindowEndMs > backlog.p50AtWindowStartMs + 1000 ? "a growing backlog, the worker does not keep up" : "steady"})`,
+  );
+  console.log(
+    `\nWorker peak RSS ${results.workerPeakRssMb} MB; memory used by the running fleet ${results.memoryUsedByFleetMb} MB; Postgres connections of the bench database ${pgConnections}`,
+  );
+  console.log(
+    `CPU at steady state (% of one core): worker ${cpu.worker}, agents (bash) ${cpu.agents}, Postgres (bench db) ${cpu.postgresOurDb}, Postgres (all) ${cpu.postgresAll}, Redis ${cpu.redis}, bench+API ${cpu.bench}; machine ${cpu.machineBusyPercentOfAllCores}% of all cores busy`,
+  );
+  console.log(
+    `Cancel: every member ended ${(cancelMs / 1000).toFixed(1)} s after the call; ramp-up to all printing ${(rampMs / 1000).toFixed(1)} s`,
+  );
 } catch (error) {
   exitCode = 1;
-  console.error(`\nbench:fleet FAILED: ${error instanceof BenchFailure ? error.message : ((error as Error).stack ?? String(error))}`);
+  console.error(
+    `\nbench:fleet FAILED: ${error instanceof BenchFailure ? error.message : ((error as Error).stack ?? String(error))}`,
+  );
 } finally {
-  for (const close of closers.reverse()) await Promise.resolve(close()).catch((e: Error) => console.error(`cleanup: ${e.message}`));
+  for (const close of closers.reverse())
+    await Promise.resolve(close()).catch((e: Error) => console.error(`cleanup: ${e.message}`));
   await sql.end().catch(() => undefined);
   await api.close().catch(() => undefined);
   await services.cleanup();

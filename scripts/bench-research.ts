@@ -30,10 +30,22 @@ await writeFile(path.join(repo, "loopy.params.json"), '{ "x": 0.5 }\n');
 git("add", "-A");
 git("-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-q", "-m", "initial");
 
-const env = loadEnv({ DATABASE_URL: await services.newDatabase(), REDIS_URL: services.redisUrl, LOOPY_REDIS_PREFIX: `${services.prefix}:bench`, LOOPY_HOME: home });
+const env = loadEnv({
+  DATABASE_URL: await services.newDatabase(),
+  REDIS_URL: services.redisUrl,
+  LOOPY_REDIS_PREFIX: `${services.prefix}:bench`,
+  LOOPY_HOME: home,
+});
 const api = createServices(env);
 const caller = createCaller(createContext(api, SYSTEM_ACTOR));
-const worker = await startResearchWorker({ db: api.db, notifier: api.researchNotifier, redisUrl: env.REDIS_URL!, prefix: env.LOOPY_REDIS_PREFIX, concurrency: 1, loopyHome: home });
+const worker = await startResearchWorker({
+  db: api.db,
+  notifier: api.researchNotifier,
+  redisUrl: env.REDIS_URL!,
+  prefix: env.LOOPY_REDIS_PREFIX,
+  concurrency: 1,
+  loopyHome: home,
+});
 
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -48,7 +60,9 @@ interface Row {
 const rows: Row[] = [];
 
 async function scenario(name: string, extra: Record<string, unknown>, count = EXPERIMENTS) {
-  const { id: projectId } = await caller.projects.get({ project: "bench" }).catch(() => caller.projects.add({ path: repo, name: "bench" }));
+  const { id: projectId } = await caller.projects
+    .get({ project: "bench" })
+    .catch(() => caller.projects.add({ path: repo, name: "bench" }));
   const started = Date.now();
   const loop = await caller.research.create({
     project: projectId,
@@ -97,11 +111,15 @@ try {
   await rm(repo, { recursive: true, force: true });
 }
 
-console.log(`\nOrchestration overhead between experiments (process exit → next spawn), ${EXPERIMENTS} experiments after the baseline:\n`);
+console.log(
+  `\nOrchestration overhead between experiments (process exit → next spawn), ${EXPERIMENTS} experiments after the baseline:\n`,
+);
 console.log("scenario          gaps  median    p95     max    loop wall-clock");
 // (loop wall-clock: create to completed, experiments included)
 for (const r of rows) {
   const f = (ms: number) => `${ms.toFixed(0).padStart(4)} ms`;
-  console.log(`${r.scenario.padEnd(16)}  ${String(r.gaps.length).padStart(4)}  ${f(quantile(r.gaps, 0.5))}  ${f(quantile(r.gaps, 0.95))}  ${f(Math.max(...r.gaps))}  ${(r.wall / 1000).toFixed(1)} s`);
+  console.log(
+    `${r.scenario.padEnd(16)}  ${String(r.gaps.length).padStart(4)}  ${f(quantile(r.gaps, 0.5))}  ${f(quantile(r.gaps, 0.95))}  ${f(Math.max(...r.gaps))}  ${(r.wall / 1000).toFixed(1)} s`,
+  );
 }
 process.exit(0);

@@ -42,10 +42,16 @@ async function measure(label: string, sandbox: SandboxPolicy | undefined): Promi
 try {
   const { mkdir } = await import("node:fs/promises");
   await mkdir(cwd, { recursive: true });
-  console.log(`bench:sandbox: ${RUNS} runs of \`true\` each way (${status.bwrap}${status.flags.length ? `, ${status.flags.join(" ")}` : ""})`);
+  console.log(
+    `bench:sandbox: ${RUNS} runs of \`true\` each way (${status.bwrap}${status.flags.length ? `, ${status.flags.join(" ")}` : ""})`,
+  );
   await measure("unconfined", undefined);
   await measure("bubblewrap, own network namespace", { mode: "on", hide: [path.join(home, "hidden")] });
-  await measure("bubblewrap + egress proxy + bridge (as run)", { mode: "on", hide: [path.join(home, "hidden")], network: { socketRoot: path.join(home, "egress"), allowHosts: [] } });
+  await measure("bubblewrap + egress proxy + bridge (as run)", {
+    mode: "on",
+    hide: [path.join(home, "hidden")],
+    network: { socketRoot: path.join(home, "egress"), allowHosts: [] },
+  });
 } finally {
   await rm(home, { recursive: true, force: true });
 }

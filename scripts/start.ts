@@ -90,17 +90,25 @@ try {
   console.log(`Loopy home: ${home}`);
   // The master key from the first start (not the first `secret set`): there to back up from day one.
   const masterKey = await ensureMasterKey({ value: env.LOOPY_MASTER_KEY, loopyHome: home });
-  if (masterKey.created) console.log(`Secrets:    created the master key ${masterKey.file} (0600); back it up with the database, stored secrets cannot be read without it`);
+  if (masterKey.created)
+    console.log(
+      `Secrets:    created the master key ${masterKey.file} (0600); back it up with the database, stored secrets cannot be read without it`,
+    );
   database = await ensureDatabase(home, env.DATABASE_URL);
-  console.log(`Database:   ${database.source === "embedded" ? `embedded PGlite (${path.join(home, "pgdata")}, password in ${path.join(home, "db-password")})` : "DATABASE_URL"}${database.migrationsApplied.length ? `, applied ${database.migrationsApplied.length} migration(s)` : ""}`);
+  console.log(
+    `Database:   ${database.source === "embedded" ? `embedded PGlite (${path.join(home, "pgdata")}, password in ${path.join(home, "db-password")})` : "DATABASE_URL"}${database.migrationsApplied.length ? `, applied ${database.migrationsApplied.length} migration(s)` : ""}`,
+  );
   redis = await ensureRedis(home, env.REDIS_URL);
-  console.log(`Redis:      ${redis.source === "REDIS_URL" ? "REDIS_URL" : redis.source === "local" ? `127.0.0.1:6379 (${redis.note})` : `redis-server child (${new URL(redis.url).host}, password in ${path.join(home, "redis-password")})`}`);
+  console.log(
+    `Redis:      ${redis.source === "REDIS_URL" ? "REDIS_URL" : redis.source === "local" ? `127.0.0.1:6379 (${redis.note})` : `redis-server child (${new URL(redis.url).host}, password in ${path.join(home, "redis-password")})`}`,
+  );
   // The local admin and the CLI's token file on first start; a non-loopback HOST needs a chosen admin password.
   {
     const db = createDb(database.url);
     try {
       auth = await bootstrapAuth(db, { home, host: env.HOST, adminPassword: env.LOOPY_ADMIN_PASSWORD });
-      if (auth.generatedPassword) console.log(`Auth:       created user "admin"; its password is in ${auth.passwordFile}`);
+      if (auth.generatedPassword)
+        console.log(`Auth:       created user "admin"; its password is in ${auth.passwordFile}`);
     } finally {
       await db.$disconnect();
     }
@@ -110,7 +118,8 @@ try {
     const db = createDb(database.url);
     try {
       const demo = await seedDemoProject(db, { home, source: path.join(root, "examples", "char-lm") });
-      if (demo.seeded) console.log(`Demo:       project "demo-char-lm" (${demo.path}); start a research loop on it from /research`);
+      if (demo.seeded)
+        console.log(`Demo:       project "demo-char-lm" (${demo.path}); start a research loop on it from /research`);
     } catch (error) {
       console.warn(`Demo:       not set up (${(error as Error).message}); Loopy works without it`);
     } finally {
@@ -155,23 +164,43 @@ const restartLog = (message: string) => console.error(`loopy: ${message}`);
 worker = supervise({
   name: "worker",
   // node --import tsx, not the tsx launcher: the pid is the worker's own, and a signal reaches it directly.
-  start: () => startChild("worker", process.execPath, ["--import", "tsx", path.join(root, "apps/worker/src/main.ts")], { cwd: root, env: childEnv }),
+  start: () =>
+    startChild("worker", process.execPath, ["--import", "tsx", path.join(root, "apps/worker/src/main.ts")], {
+      cwd: root,
+      env: childEnv,
+    }),
   onStart: (child) => writeFileSync(workerPidFile, String(child.pid ?? "")),
   log: restartLog,
   onGiveUp: () => {
     rmSync(workerPidFile, { force: true });
-    restartLog("no worker is running: runs wait in the queue. See the worker's output above, fix the cause and restart Loopy.");
+    restartLog(
+      "no worker is running: runs wait in the queue. See the worker's output above, fix the cause and restart Loopy.",
+    );
   },
 });
 web = supervise({
   name: "web",
   // Our server around Next.js (it gives route handlers the client's address); node --import tsx, as the worker.
   start: () =>
-    startChild("web", process.execPath, ["--import", "tsx", "src/server.ts", ...(dev ? ["--dev"] : []), "--port", String(env.PORT), "--hostname", env.HOST], {
-      cwd: path.join(root, "apps/web"),
-      env: childEnv,
-      quiet: !dev,
-    }),
+    startChild(
+      "web",
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "src/server.ts",
+        ...(dev ? ["--dev"] : []),
+        "--port",
+        String(env.PORT),
+        "--hostname",
+        env.HOST,
+      ],
+      {
+        cwd: path.join(root, "apps/web"),
+        env: childEnv,
+        quiet: !dev,
+      },
+    ),
   log: restartLog,
   onGiveUp: () => {
     restartLog("the web app keeps crashing; stopping.");
@@ -182,7 +211,12 @@ web = supervise({
 const probeHost = env.HOST === "0.0.0.0" || env.HOST === "::" ? "127.0.0.1" : env.HOST;
 const url = `http://${probeHost.includes(":") ? `[${probeHost}]` : probeHost}:${env.PORT}`;
 try {
-  await waitFor(async () => (await fetch(`${url}/api/health`)).status === 200, 120_000, "Loopy did not become healthy within 120 s", 300);
+  await waitFor(
+    async () => (await fetch(`${url}/api/health`)).status === 200,
+    120_000,
+    "Loopy did not become healthy within 120 s",
+    300,
+  );
 } catch (error) {
   console.error(`\nloopy: ${(error as Error).message}`);
   await shutdown(1);

@@ -26,7 +26,11 @@ async function step(title: string, command: string, args: string[], env: NodeJS.
   console.log(`\n━━ ${title}\n`);
   const started = Date.now();
   const code = await new Promise<number | null>((resolve) => {
-    const child = spawn(command, args, { cwd: root, stdio: "inherit", env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1", TURBO_TELEMETRY_DISABLED: "1", ...env } });
+    const child = spawn(command, args, {
+      cwd: root,
+      stdio: "inherit",
+      env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1", TURBO_TELEMETRY_DISABLED: "1", ...env },
+    });
     child.on("error", () => resolve(null));
     child.on("exit", (c) => resolve(c));
   });
@@ -43,7 +47,12 @@ const total: Counts = { passed: 0, failed: 0, skipped: 0 };
 
 function readVitest(file: string): boolean {
   if (!existsSync(file)) return false;
-  const report = JSON.parse(readFileSync(file, "utf8")) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number };
+  const report = JSON.parse(readFileSync(file, "utf8")) as {
+    numPassedTests: number;
+    numFailedTests: number;
+    numPendingTests: number;
+    numTodoTests: number;
+  };
   total.passed += report.numPassedTests;
   total.failed += report.numFailedTests;
   total.skipped += report.numPendingTests + report.numTodoTests;
@@ -52,7 +61,9 @@ function readVitest(file: string): boolean {
 
 function readPlaywright(file: string): boolean {
   if (!existsSync(file)) return false;
-  const report = JSON.parse(readFileSync(file, "utf8")) as { stats: { expected: number; unexpected: number; skipped: number; flaky: number } };
+  const report = JSON.parse(readFileSync(file, "utf8")) as {
+    stats: { expected: number; unexpected: number; skipped: number; flaky: number };
+  };
   total.passed += report.stats.expected + report.stats.flaky;
   total.failed += report.stats.unexpected;
   total.skipped += report.stats.skipped;
@@ -68,11 +79,16 @@ try {
   if (!only || only === "unit") {
     const report = path.join(work, "vitest.json");
     ok =
-      (await step("unit + integration tests (vitest)", bin("vitest"), ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`], {
-        LOOPY_TEST_DATABASE_URL: await services.newDatabase(),
-        LOOPY_TEST_REDIS_URL: services.redisUrl,
-        LOOPY_TEST_REDIS_PREFIX: `${services.prefix}:unit`,
-      })) && ok;
+      (await step(
+        "unit + integration tests (vitest)",
+        bin("vitest"),
+        ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`],
+        {
+          LOOPY_TEST_DATABASE_URL: await services.newDatabase(),
+          LOOPY_TEST_REDIS_URL: services.redisUrl,
+          LOOPY_TEST_REDIS_PREFIX: `${services.prefix}:unit`,
+        },
+      )) && ok;
     if (!readVitest(report)) {
       console.error("vitest wrote no report");
       ok = false;
@@ -81,7 +97,13 @@ try {
   }
 
   if (!only || only === "e2e") {
-    ok = (await step("build the web app", bin("turbo"), ["run", "build", "--filter=@loopy/web", "--output-logs=errors-only"])) && ok;
+    ok =
+      (await step("build the web app", bin("turbo"), [
+        "run",
+        "build",
+        "--filter=@loopy/web",
+        "--output-logs=errors-only",
+      ])) && ok;
     const report = path.join(work, "playwright.json");
     ok =
       (await step("end-to-end tests (Playwright, Chromium)", bin("playwright"), ["test"], {

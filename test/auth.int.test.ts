@@ -28,10 +28,13 @@ const actorOf = (role: Role, via: Actor["via"] = "token"): Actor => ({ userId: n
 
 async function call(h: Harness, actor: Actor | null, path: string, input: unknown, csrfValid = true) {
   const caller = h.apiAs(actor, csrfValid) as unknown as Record<string, unknown>;
-  const fn = path.split(".").reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], caller) as (input: unknown) => Promise<unknown>;
+  const fn = path.split(".").reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], caller) as (
+    input: unknown,
+  ) => Promise<unknown>;
   const result = await fn(input);
   // A subscription that was let through: stop it again.
-  if (result && typeof result === "object" && Symbol.asyncIterator in result) await (result as AsyncIterable<unknown>)[Symbol.asyncIterator]().return?.();
+  if (result && typeof result === "object" && Symbol.asyncIterator in result)
+    await (result as AsyncIterable<unknown>)[Symbol.asyncIterator]().return?.();
   return result;
 }
 
@@ -57,12 +60,56 @@ describe("every procedure checks the caller's role", () => {
     expect(procedures.length).toBeGreaterThan(50);
     const missing = procedures.filter(([, p]) => !p._def.meta?.role).map(([path]) => path);
     expect(missing).toEqual([]);
-    const byRole = Object.fromEntries(ROLES.map((r) => [r, procedures.filter(([, p]) => p._def.meta?.role === r).map(([path]) => path).sort()]));
+    const byRole = Object.fromEntries(
+      ROLES.map((r) => [
+        r,
+        procedures
+          .filter(([, p]) => p._def.meta?.role === r)
+          .map(([path]) => path)
+          .sort(),
+      ]),
+    );
     // Every read is open to viewers; the writes below are where a change must be on purpose.
-    for (const [path, p] of procedures) if (p._def.type !== "mutation" && !path.startsWith("auth.users") && !path.startsWith("auth.tokens") && !path.startsWith("secrets.")) expect(p._def.meta?.role, path).toBe("viewer");
-    expect(byRole.reviewer).toEqual(expect.arrayContaining(["review.addComment", "review.approve", "review.reject", "review.requestChanges", "fleets.approveWinner"]));
-    expect(byRole.operator).toEqual(expect.arrayContaining(["runs.launch", "runs.cancel", "fleets.launch", "fleets.cancel", "research.create", "research.cancel"]));
-    expect(byRole.admin).toEqual(expect.arrayContaining(["projects.add", "projects.update", "profiles.add", "auth.createUser", "auth.updateUser", "auth.createToken", "auth.revokeToken", "auth.users", "auth.tokens"]));
+    for (const [path, p] of procedures)
+      if (
+        p._def.type !== "mutation" &&
+        !path.startsWith("auth.users") &&
+        !path.startsWith("auth.tokens") &&
+        !path.startsWith("secrets.")
+      )
+        expect(p._def.meta?.role, path).toBe("viewer");
+    expect(byRole.reviewer).toEqual(
+      expect.arrayContaining([
+        "review.addComment",
+        "review.approve",
+        "review.reject",
+        "review.requestChanges",
+        "fleets.approveWinner",
+      ]),
+    );
+    expect(byRole.operator).toEqual(
+      expect.arrayContaining([
+        "runs.launch",
+        "runs.cancel",
+        "fleets.launch",
+        "fleets.cancel",
+        "research.create",
+        "research.cancel",
+      ]),
+    );
+    expect(byRole.admin).toEqual(
+      expect.arrayContaining([
+        "projects.add",
+        "projects.update",
+        "profiles.add",
+        "auth.createUser",
+        "auth.updateUser",
+        "auth.createToken",
+        "auth.revokeToken",
+        "auth.users",
+        "auth.tokens",
+      ]),
+    );
   });
 
   it("refuses an anonymous caller on every procedure, before reading its input", async () => {
@@ -124,13 +171,17 @@ describe("users, tokens, sessions and first start", () => {
     expect((await readFile(first.tokenFile, "utf8")).trim()).toBe(first.token);
     const admin = await actorFromToken(db, first.token);
     expect(admin).toMatchObject({ name: "admin", role: "admin", via: "token" });
-    await expect(signInWithPassword(db, "admin", first.generatedPassword!)).resolves.toMatchObject({ user: { name: "admin", role: "admin" } });
+    await expect(signInWithPassword(db, "admin", first.generatedPassword!)).resolves.toMatchObject({
+      user: { name: "admin", role: "admin" },
+    });
 
     const second = await bootstrapAuth(db, { home: h.home, host: "127.0.0.1" });
     expect(second.generatedPassword).toBeNull();
     expect(second.token).toBe(first.token);
     // Stored hashed: the database holds neither the token nor the password.
-    const rows = JSON.stringify(await db.$queryRawUnsafe("SELECT * FROM api_tokens"), (_, v) => (typeof v === "bigint" ? String(v) : v));
+    const rows = JSON.stringify(await db.$queryRawUnsafe("SELECT * FROM api_tokens"), (_, v) =>
+      typeof v === "bigint" ? String(v) : v,
+    );
     expect(rows).not.toContain(first.token);
     expect(JSON.stringify(await db.user.findMany())).not.toContain(first.generatedPassword!);
 
@@ -138,7 +189,9 @@ describe("users, tokens, sessions and first start", () => {
     await expect(bootstrapAuth(db, { home: h.home, host: "0.0.0.0" })).rejects.toThrow(/LOOPY_ADMIN_PASSWORD/);
     await bootstrapAuth(db, { home: h.home, host: "0.0.0.0", adminPassword: "a long chosen passphrase" });
     await expect(signInWithPassword(db, "admin", "a long chosen passphrase")).resolves.toBeTruthy();
-    await expect(signInWithPassword(db, "admin", first.generatedPassword!)).rejects.toThrow(/Wrong user name or password/);
+    await expect(signInWithPassword(db, "admin", first.generatedPassword!)).rejects.toThrow(
+      /Wrong user name or password/,
+    );
   }
 
   it("scopes tokens to at most their user's role, and refuses revoked tokens and disabled users", async () => {
@@ -157,7 +210,11 @@ describe("users, tokens, sessions and first start", () => {
 
     const full = await createApiToken(db, { user: name, name: "full" });
     const session = await signInWithPassword(db, name, "reviewer-password");
-    expect((await actorFromSession(db, session.token))?.actor).toMatchObject({ name, role: "reviewer", via: "session" });
+    expect((await actorFromSession(db, session.token))?.actor).toMatchObject({
+      name,
+      role: "reviewer",
+      via: "session",
+    });
     await updateUser(db, name, { disabled: true });
     expect(await actorFromToken(db, full.token)).toBeNull();
     expect(await actorFromSession(db, session.token)).toBeNull();
@@ -185,14 +242,22 @@ describe("users, tokens, sessions and first start", () => {
     const { token } = await createApiToken(db, { user: name, name: "cli" });
     const headers = (entries: Record<string, string>) => ({ headers: new Headers(entries) });
 
-    expect(await actorOfRequest(db, headers({ authorization: `Bearer ${token}` }))).toMatchObject({ actor: { name, role: "operator", via: "token" }, csrfValid: true });
+    expect(await actorOfRequest(db, headers({ authorization: `Bearer ${token}` }))).toMatchObject({
+      actor: { name, role: "operator", via: "token" },
+      csrfValid: true,
+    });
     expect((await actorOfRequest(db, headers({ authorization: "Bearer loopy_tok_forged" }))).actor).toBeNull();
     expect((await actorOfRequest(db, headers({}))).actor).toBeNull();
 
     const session = await signInWithToken(db, token);
     const cookie = `${SESSION_COOKIE}=${session.token}; loopy_csrf=${session.csrfToken}`;
-    expect(await actorOfRequest(db, headers({ cookie }))).toMatchObject({ actor: { name, via: "session" }, csrfValid: false });
-    expect(await actorOfRequest(db, headers({ cookie, [CSRF_HEADER]: session.csrfToken }))).toMatchObject({ csrfValid: true });
+    expect(await actorOfRequest(db, headers({ cookie }))).toMatchObject({
+      actor: { name, via: "session" },
+      csrfValid: false,
+    });
+    expect(await actorOfRequest(db, headers({ cookie, [CSRF_HEADER]: session.csrfToken }))).toMatchObject({
+      csrfValid: true,
+    });
     expect(await actorOfRequest(db, headers({ cookie, [CSRF_HEADER]: "guess" }))).toMatchObject({ csrfValid: false });
 
     // A token scoped below its user's role cannot open a session (which would carry the user's whole role).
@@ -217,7 +282,9 @@ describe("audit log", () => {
     const token = await h.apiAs(admin).auth.createToken({ name: "ci", user: name });
     const repo = await makeRepo();
     const project = await h.apiAs(admin).projects.add({ path: repo, name: unique("audited") });
-    const refused = await codeOf(h.apiAs({ ...admin, role: "viewer" }).projects.update({ project: project.name, maxAttempts: 2 }));
+    const refused = await codeOf(
+      h.apiAs({ ...admin, role: "viewer" }).projects.update({ project: project.name, maxAttempts: 2 }),
+    );
     expect(refused).toBe("FORBIDDEN");
 
     const log = await h.api.auth.audit({ actor: admin.name });

@@ -31,7 +31,11 @@ describe("crash safety: reconciling runs with the queue, worktrees and processes
       loopyHome: h.home,
       leaseMs: 2_000,
       log: (m) => logs.push(m),
-      jobs: { has: (id) => hasLiveJob(queue, id), enqueue: (runId, turn) => enqueueRun(queue, runId, turn), ensure: (runId, id) => ensureRunJob(queue, runId, id) },
+      jobs: {
+        has: (id) => hasLiveJob(queue, id),
+        enqueue: (runId, turn) => enqueueRun(queue, runId, turn),
+        ensure: (runId, id) => ensureRunJob(queue, runId, id),
+      },
     };
   });
   afterAll(async () => {
@@ -47,7 +51,8 @@ describe("crash safety: reconciling runs with the queue, worktrees and processes
 
   /** A queued run (no worker is running in this suite, so it stays queued) whose row the test then bends. */
   const launch = async () => (await h.api.runs.launch({ project, command: "echo hi > hi.txt" })).id;
-  const setRow = (runId: string, sql: string) => h.services.db.$executeRawUnsafe(`UPDATE runs SET ${sql} WHERE id = $1`, runId);
+  const setRow = (runId: string, sql: string) =>
+    h.services.db.$executeRawUnsafe(`UPDATE runs SET ${sql} WHERE id = $1`, runId);
   const jobState = async (jobId: string) => (await (await h.services.queue.getJob(jobId))?.getState()) ?? "missing";
   const worktreeOf = (name: string) => path.join(h.home, "worktrees", name);
   const addWorktree = (name: string) => {
@@ -55,7 +60,12 @@ describe("crash safety: reconciling runs with the queue, worktrees and processes
     gitIn(repo, "worktree", "add", "-q", "-b", `loopy/test-${name}`, worktreeOf(name), "main");
   };
   const stray = (env: Record<string, string>, cwd: string) => {
-    const child = spawn("sleep", ["60"], { cwd, env: { PATH: process.env.PATH ?? "", ...env }, detached: true, stdio: "ignore" });
+    const child = spawn("sleep", ["60"], {
+      cwd,
+      env: { PATH: process.env.PATH ?? "", ...env },
+      detached: true,
+      stdio: "ignore",
+    });
     child.unref();
     strays.push(child.pid!);
     return child.pid!;
@@ -66,7 +76,10 @@ describe("crash safety: reconciling runs with the queue, worktrees and processes
     const live = await launch();
     await h.services.queue.remove(ghost);
     await h.services.queue.remove(live);
-    await setRow(ghost, "status = 'running', started_at = now() - interval '1 hour', holder = 'gone-host:1:abc', heartbeat_at = now() - interval '1 hour'");
+    await setRow(
+      ghost,
+      "status = 'running', started_at = now() - interval '1 hour', holder = 'gone-host:1:abc', heartbeat_at = now() - interval '1 hour'",
+    );
     await setRow(live, "status = 'running', started_at = now(), holder = 'other-host:2:def', heartbeat_at = now()");
 
     // Two workers starting at once.
@@ -81,10 +94,14 @@ describe("crash safety: reconciling runs with the queue, worktrees and processes
 
     // A worker takes it over: the dead holder counts as an interruption, the turn runs, the run ends normally.
     const stopWorker = await h.startWorker();
-    const run = await eventually(async () => {
-      const r = await h.api.runs.get({ runId: ghost });
-      return r.status === "awaiting_review" || r.status === "failed" ? r : undefined;
-    }, 20_000, "the ghost run to be taken over and finish");
+    const run = await eventually(
+      async () => {
+        const r = await h.api.runs.get({ runId: ghost });
+        return r.status === "awaiting_review" || r.status === "failed" ? r : undefined;
+      },
+      20_000,
+      "the ghost run to be taken over and finish",
+    );
     expect(run.status).toBe("awaiting_review");
     expect((await h.services.db.run.findUniqueOrThrow({ where: { id: ghost } })).interruptions).toBe(1);
     // The live holder's run was never touched.
@@ -101,7 +118,9 @@ describe("crash safety: reconciling runs with the queue, worktrees and processes
       const followUp = await launch();
       await h.services.queue.remove(followUp);
       await setRow(followUp, "status = 'awaiting_review'");
-      await h.services.db.runTurn.create({ data: { id: newId(), runId: followUp, index: 1, kind: "review_feedback", prompt: "again" } });
+      await h.services.db.runTurn.create({
+        data: { id: newId(), runId: followUp, index: 1, kind: "review_feedback", prompt: "again" },
+      });
 
       const summary = await reconcileRuns(deps);
       expect(summary.requeued).toEqual(expect.arrayContaining([queued, `${followUp} (turn 2)`]));
@@ -136,7 +155,8 @@ describe("crash safety: reconciling runs with the queue, worktrees and processes
     expect(summary.worktreesRemoved.sort()).toEqual([ended, unknown].sort());
     expect(existsSync(worktreeOf(ended))).toBe(false);
     expect(existsSync(worktreeOf(unknown))).toBe(false);
-    for (const kept of [review, active, "research-abc", "merge-123-abc"]) expect(existsSync(worktreeOf(kept)), kept).toBe(true);
+    for (const kept of [review, active, "research-abc", "merge-123-abc"])
+      expect(existsSync(worktreeOf(kept)), kept).toBe(true);
     // git forgot them too (removed and pruned); the branches stay for the record.
     const listed = gitIn(repo, "worktree", "list", "--porcelain");
     expect(listed).not.toContain(worktreeOf(ended));
@@ -145,7 +165,11 @@ describe("crash safety: reconciling runs with the queue, worktrees and processes
     expect(gitIn(repo, "branch", "--list", `loopy/test-${ended}`)).toContain(ended);
 
     expect(summary.processesKilled.sort()).toEqual([endedPid, unknownPid].sort());
-    await eventually(async () => (!alive(endedPid) && !alive(unknownPid) ? true : undefined), 5_000, "the strays to die");
+    await eventually(
+      async () => (!alive(endedPid) && !alive(unknownPid) ? true : undefined),
+      5_000,
+      "the strays to die",
+    );
     expect(alive(activePid)).toBe(true);
     expect(alive(foreignPid)).toBe(true);
     expect(logs.at(-1)).toMatch(/^reconciled runs: .*2 stale worktree\(s\) removed; 2 leftover process\(es\) killed$/);

@@ -28,7 +28,11 @@ describe("crash safety: Redis restarts (empty) mid-run", () => {
   let project: string;
 
   const startRedis = async () => {
-    redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"], { stdio: "ignore" });
+    redis = spawn(
+      "redis-server",
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"],
+      { stdio: "ignore" },
+    );
     await waitFor(() => pingRedis("127.0.0.1", port), 10_000, "redis-server did not answer");
   };
   const killRedis = async () => {
@@ -51,7 +55,12 @@ describe("crash safety: Redis restarts (empty) mid-run", () => {
     services = createServices(loadEnv(env));
     worker = await startWorkerProcess({ ...env, LOOPY_RUN_LEASE: "1500ms", LOOPY_WORKER_CONCURRENCY: "1" });
     const repo = await makeRepo();
-    project = (await createCaller(createContext(services, SYSTEM_ACTOR)).projects.add({ path: repo, name: `redis-${path.basename(repo)}` })).name;
+    project = (
+      await createCaller(createContext(services, SYSTEM_ACTOR)).projects.add({
+        path: repo,
+        name: `redis-${path.basename(repo)}`,
+      })
+    ).name;
   });
   afterAll(async () => {
     if (worker) await stopWorker(worker);
@@ -75,17 +84,27 @@ describe("crash safety: Redis restarts (empty) mid-run", () => {
     void (async () => {
       for await (const [, event] of stream) {
         received.push(event);
-        if (event.event.type === "status" && event.event.status !== "queued" && event.event.status !== "running") ended();
+        if (event.event.type === "status" && event.event.status !== "queued" && event.event.status !== "running")
+          ended();
       }
     })();
 
-    await eventually(async () => (received.filter((e) => e.event.type === "log").length >= 5 ? true : undefined), 20_000, "the first lines to stream");
+    await eventually(
+      async () => (received.filter((e) => e.event.type === "log").length >= 5 ? true : undefined),
+      20_000,
+      "the first lines to stream",
+    );
     await killRedis();
     const linesAtKill = received.filter((e) => e.event.type === "log").length;
     await new Promise((r) => setTimeout(r, 1_500));
     await startRedis();
 
-    await Promise.race([streamEnded, new Promise((_, reject) => setTimeout(() => reject(new Error(`stream did not end; worker said:\n${worker!.output()}`)), 30_000))]);
+    await Promise.race([
+      streamEnded,
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error(`stream did not end; worker said:\n${worker!.output()}`)), 30_000),
+      ),
+    ]);
     controller.abort();
     const run = await services.db.run.findUniqueOrThrow({ where: { id: runId } });
     expect(run.status).toBe("awaiting_review");
@@ -95,22 +114,32 @@ describe("crash safety: Redis restarts (empty) mid-run", () => {
     // Every stored event, once, in order: the stream is exactly the log.
     const storedEvents = await listRunEvents(services.db, runId, null, 5000);
     expect(received.map((e) => e.id)).toEqual(storedEvents.map((e) => e.id));
-    expect(received.flatMap((e) => (e.event.type === "log" ? [e.event.line] : []))).toEqual(Array.from({ length: 40 }, (_, i) => `line-${i + 1}`));
+    expect(received.flatMap((e) => (e.event.type === "log" ? [e.event.line] : []))).toEqual(
+      Array.from({ length: 40 }, (_, i) => `line-${i + 1}`),
+    );
 
     // The queued run's job went with Redis: the worker's reconcile queued it again, and it ran.
-    const second = await eventually(async () => {
-      const r = await services.db.run.findUniqueOrThrow({ where: { id: queuedId } });
-      return r.status === "queued" || r.status === "running" ? undefined : r;
-    }, 20_000, "the queued run to run after the restart");
+    const second = await eventually(
+      async () => {
+        const r = await services.db.run.findUniqueOrThrow({ where: { id: queuedId } });
+        return r.status === "queued" || r.status === "running" ? undefined : r;
+      },
+      20_000,
+      "the queued run to run after the restart",
+    );
     expect(second.status).toBe("awaiting_review");
     expect(worker!.output()).toMatch(new RegExp(`reconciled runs: .*queued again \\(${queuedId}\\)`));
 
     // And a run launched now goes through the reconnected queue.
     const { id: after } = await api.runs.launch({ project, command: "echo third > third.txt" });
-    const third = await eventually(async () => {
-      const r = await services.db.run.findUniqueOrThrow({ where: { id: after } });
-      return r.status === "queued" || r.status === "running" ? undefined : r;
-    }, 20_000, "a run launched after the restart to finish");
+    const third = await eventually(
+      async () => {
+        const r = await services.db.run.findUniqueOrThrow({ where: { id: after } });
+        return r.status === "queued" || r.status === "running" ? undefined : r;
+      },
+      20_000,
+      "a run launched after the restart to finish",
+    );
     expect(third.status).toBe("awaiting_review");
   }, 90_000);
 });

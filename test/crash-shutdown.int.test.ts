@@ -30,13 +30,21 @@ describe("crash safety: a worker stopped with SIGTERM", () => {
   afterAll(() => h?.close());
 
   const running = (runId: string, file: string, n: number) =>
-    eventually(async () => ((await h.api.runs.get({ runId })).status === "running" && marks(file).length >= n ? true : undefined), 30_000, `run ${runId} to be running`);
+    eventually(
+      async () =>
+        (await h.api.runs.get({ runId })).status === "running" && marks(file).length >= n ? true : undefined,
+      30_000,
+      `run ${runId} to be running`,
+    );
 
   it("a run shorter than the grace period finishes before the worker exits", async () => {
     const file = path.join(dir, "short.txt");
     writeFileSync(file, "");
     const worker = await spawnWorker("20s");
-    const { id: runId } = await h.api.runs.launch({ project, command: `echo "start $$" >> ${file}; sleep 1.5; echo finished > short.txt` });
+    const { id: runId } = await h.api.runs.launch({
+      project,
+      command: `echo "start $$" >> ${file}; sleep 1.5; echo finished > short.txt`,
+    });
     await running(runId, file, 1);
     worker.child.kill("SIGTERM");
     expect(await worker.exited).toBe(0);
@@ -60,23 +68,47 @@ describe("crash safety: a worker stopped with SIGTERM", () => {
     expect(await worker.exited).toBe(0);
     expect(Date.now() - stoppedAt).toBeLessThan(10_000);
     // Handed over, not ended: still running, nobody holding it, its processes gone.
-    const row = await h.services.db.run.findUniqueOrThrow({ where: { id: runId }, select: { status: true, holder: true, interruptions: true } });
+    const row = await h.services.db.run.findUniqueOrThrow({
+      where: { id: runId },
+      select: { status: true, holder: true, interruptions: true },
+    });
     expect(row).toEqual({ status: "running", holder: null, interruptions: 0 });
     expect(groupMembers(first)).toEqual([]);
     expect(worker.output()).toMatch(/shutdown grace over: handing over 1 run\(s\)/);
 
     await spawnWorker("1s");
-    const run = await eventually(async () => {
-      const r = await h.api.runs.get({ runId });
-      return r.status === "running" ? undefined : r;
-    }, 30_000, "the run to finish on the next worker");
+    const run = await eventually(
+      async () => {
+        const r = await h.api.runs.get({ runId });
+        return r.status === "running" ? undefined : r;
+      },
+      30_000,
+      "the run to finish on the next worker",
+    );
     expect(run.status).toBe("awaiting_review");
     expect(marks(file)).toHaveLength(2);
     const log = (await h.api.runs.eventLog({ runId })).map((e) => e.event);
-    expect(log).toContainEqual(expect.objectContaining({ type: "error", message: expect.stringMatching(/^Stopped mid-turn: its worker is shutting down/) }));
-    expect(log).toContainEqual(expect.objectContaining({ type: "error", message: "Handed over by a worker that shut down; re-running turn 1 from its start" }));
-    expect(log.flatMap((e) => (e.type === "status" ? [e.status] : []))).toEqual(["queued", "running", "awaiting_review"]);
+    expect(log).toContainEqual(
+      expect.objectContaining({
+        type: "error",
+        message: expect.stringMatching(/^Stopped mid-turn: its worker is shutting down/),
+      }),
+    );
+    expect(log).toContainEqual(
+      expect.objectContaining({
+        type: "error",
+        message: "Handed over by a worker that shut down; re-running turn 1 from its start",
+      }),
+    );
+    expect(log.flatMap((e) => (e.type === "status" ? [e.status] : []))).toEqual([
+      "queued",
+      "running",
+      "awaiting_review",
+    ]);
     // A hand-over is not a crash: it costs the run none of its one re-run.
-    expect((await h.services.db.run.findUniqueOrThrow({ where: { id: runId }, select: { interruptions: true } })).interruptions).toBe(0);
+    expect(
+      (await h.services.db.run.findUniqueOrThrow({ where: { id: runId }, select: { interruptions: true } }))
+        .interruptions,
+    ).toBe(0);
   }, 60_000);
 });

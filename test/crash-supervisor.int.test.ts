@@ -58,11 +58,16 @@ describe("crash safety: npm start supervises the worker", () => {
       // Its own group, so a failed test can take everything it started down with it.
       detached: true,
     });
-    for (const stream of [launcher.stdout!, launcher.stderr!]) stream.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    await eventually(async () => {
-      if (launcher.exitCode !== null) throw new Error(`npm start exited (${launcher.exitCode}):\n${output}`);
-      return output.includes("Loopy is ready") ? true : undefined;
-    }, 280_000, "npm start to say it is ready");
+    for (const stream of [launcher.stdout!, launcher.stderr!])
+      stream.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    await eventually(
+      async () => {
+        if (launcher.exitCode !== null) throw new Error(`npm start exited (${launcher.exitCode}):\n${output}`);
+        return output.includes("Loopy is ready") ? true : undefined;
+      },
+      280_000,
+      "npm start to say it is ready",
+    );
     services = createServices(loadEnv(env));
   }, 300_000);
 
@@ -81,10 +86,14 @@ describe("crash safety: npm start supervises the worker", () => {
 
   const workerPid = () => Number(readFileSync(path.join(home, "worker.pid"), "utf8"));
   const settled = (api: ReturnType<typeof createCaller>, runId: string) =>
-    eventually(async () => {
-      const run = await api.runs.get({ runId });
-      return ["queued", "running", "verifying"].includes(run.status) ? undefined : run;
-    }, 60_000, `run ${runId} to settle`);
+    eventually(
+      async () => {
+        const run = await api.runs.get({ runId });
+        return ["queued", "running", "verifying"].includes(run.status) ? undefined : run;
+      },
+      60_000,
+      `run ${runId} to settle`,
+    );
 
   it("settles the home (0700) and the master key at start, and prints a one-time sign-in link, never the admin's token", async () => {
     expect((await stat(home)).mode & 0o777).toBe(0o700);
@@ -103,15 +112,23 @@ describe("crash safety: npm start supervises the worker", () => {
     writeFileSync(file, "");
     const command = `echo "start $$" >> ${file}; if [ "$(grep -c start ${file})" = 1 ]; then sleep 60; fi; echo done > out.txt`;
     const { id: runId } = await api.runs.launch({ project, command, timeout: "2m" });
-    await eventually(async () => ((await api.runs.get({ runId })).status === "running" && marks(file).length === 1 ? true : undefined), 30_000, "the run to start");
+    await eventually(
+      async () => ((await api.runs.get({ runId })).status === "running" && marks(file).length === 1 ? true : undefined),
+      30_000,
+      "the run to start",
+    );
 
     const first = workerPid();
     expect(alive(first)).toBe(true);
     process.kill(first, "SIGKILL");
-    const second = await eventually(async () => {
-      const pid = workerPid();
-      return pid !== first && alive(pid) ? pid : undefined;
-    }, 20_000, "a new worker");
+    const second = await eventually(
+      async () => {
+        const pid = workerPid();
+        return pid !== first && alive(pid) ? pid : undefined;
+      },
+      20_000,
+      "a new worker",
+    );
     expect(output).toMatch(/loopy: worker killed by SIGKILL after [\d.]+ s; restarting it in 1 s/);
 
     // The restarted worker takes the run over: the orphaned command is killed, the turn runs again.

@@ -4,7 +4,15 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createHarness, eventually, gitIn, makeRepo, type Harness } from "./harness.ts";
-import { alive, groupMembers, killHard, marks, startWorkerProcess, stopWorker, type WorkerProcess } from "./crash-helpers.ts";
+import {
+  alive,
+  groupMembers,
+  killHard,
+  marks,
+  startWorkerProcess,
+  stopWorker,
+  type WorkerProcess,
+} from "./crash-helpers.ts";
 
 /**
  * kill -9 of a worker mid-run. The run's command records each start in a marks
@@ -36,18 +44,27 @@ describe("crash safety: a worker killed with SIGKILL mid-run", () => {
   afterAll(() => h?.close());
 
   const startedOnce = (file: string, n: number, runId: string) =>
-    eventually(async () => {
-      const run = await h.api.runs.get({ runId });
-      return run.status === "running" && marks(file).length >= n ? run : undefined;
-    }, 30_000, `attempt ${n} of run ${runId} to be running`);
+    eventually(
+      async () => {
+        const run = await h.api.runs.get({ runId });
+        return run.status === "running" && marks(file).length >= n ? run : undefined;
+      },
+      30_000,
+      `attempt ${n} of run ${runId} to be running`,
+    );
 
   const settled = (runId: string, timeoutMs = 40_000) =>
-    eventually(async () => {
-      const run = await h.api.runs.get({ runId });
-      return ["running", "verifying", "queued"].includes(run.status) ? undefined : run;
-    }, timeoutMs, `run ${runId} to settle`);
+    eventually(
+      async () => {
+        const run = await h.api.runs.get({ runId });
+        return ["running", "verifying", "queued"].includes(run.status) ? undefined : run;
+      },
+      timeoutMs,
+      `run ${runId} to settle`,
+    );
 
-  const statusesOf = async (runId: string) => (await h.api.runs.eventLog({ runId })).flatMap((e) => (e.event.type === "status" ? [e.event.status] : []));
+  const statusesOf = async (runId: string) =>
+    (await h.api.runs.eventLog({ runId })).flatMap((e) => (e.event.type === "status" ? [e.event.status] : []));
 
   it("another worker takes the run over: the orphaned process group is killed and the turn re-runs once from a clean worktree", async () => {
     const file = path.join(dir, "marks-resume.txt");
@@ -77,8 +94,18 @@ describe("crash safety: a worker killed with SIGKILL mid-run", () => {
     expect(partial).toEqual([`+attempt ${marks(file)[1]!.split(" ")[1]}`]);
     expect(await statusesOf(runId)).toEqual(["queued", "running", "awaiting_review"]);
     const log = await h.api.runs.eventLog({ runId });
-    expect(log.map((e) => e.event)).toContainEqual(expect.objectContaining({ type: "error", message: expect.stringMatching(/^Worker died mid-run .*; re-running turn 1 from its start; killed \d+ process\(es\) it left$/) }));
-    const row = await h.services.db.run.findUniqueOrThrow({ where: { id: runId }, select: { interruptions: true, holder: true } });
+    expect(log.map((e) => e.event)).toContainEqual(
+      expect.objectContaining({
+        type: "error",
+        message: expect.stringMatching(
+          /^Worker died mid-run .*; re-running turn 1 from its start; killed \d+ process\(es\) it left$/,
+        ),
+      }),
+    );
+    const row = await h.services.db.run.findUniqueOrThrow({
+      where: { id: runId },
+      select: { interruptions: true, holder: true },
+    });
     expect(row).toEqual({ interruptions: 1, holder: null });
     const turns = await h.api.runs.turns({ runId });
     expect(turns).toHaveLength(1);
@@ -99,7 +126,12 @@ describe("crash safety: a worker killed with SIGKILL mid-run", () => {
       checkpoints: [{ name: "slow", kind: "command", command: check, timeout: "2m" }],
       timeout: "2m",
     });
-    await eventually(async () => ((await h.api.runs.get({ runId })).status === "verifying" && marks(checks).length === 1 ? true : undefined), 30_000, "the checkpoint to run");
+    await eventually(
+      async () =>
+        (await h.api.runs.get({ runId })).status === "verifying" && marks(checks).length === 1 ? true : undefined,
+      30_000,
+      "the checkpoint to run",
+    );
     const orphan = Number(marks(checks)[0]!.split(" ")[1]);
     await killHard(first);
     expect(alive(orphan)).toBe(true);
@@ -114,8 +146,18 @@ describe("crash safety: a worker killed with SIGKILL mid-run", () => {
     const results = await h.api.runs.checks({ runId });
     expect(results.map((r) => [r.name, r.turnIndex, r.passed])).toEqual([["slow", 0, true]]);
     const log = (await h.api.runs.eventLog({ runId })).map((e) => e.event);
-    expect(log).toContainEqual(expect.objectContaining({ type: "error", message: expect.stringMatching(/after turn 1 finished; running its checkpoints again/) }));
-    expect(log.flatMap((e) => (e.type === "status" ? [e.status] : []))).toEqual(["queued", "running", "verifying", "awaiting_review"]);
+    expect(log).toContainEqual(
+      expect.objectContaining({
+        type: "error",
+        message: expect.stringMatching(/after turn 1 finished; running its checkpoints again/),
+      }),
+    );
+    expect(log.flatMap((e) => (e.type === "status" ? [e.status] : []))).toEqual([
+      "queued",
+      "running",
+      "verifying",
+      "awaiting_review",
+    ]);
   }, 90_000);
 
   it("a second crash of the same run fails it with the reason, kills its processes and removes its worktree", async () => {
@@ -131,7 +173,9 @@ describe("crash safety: a worker killed with SIGKILL mid-run", () => {
     }
     const run = await settled(runId);
     expect(run.status).toBe("failed");
-    expect(run.statusReason).toMatch(/^Worker died mid-run \(2 times\); the turn is not re-run again; killed \d+ process\(es\) it left\. Launch the run again to retry$/);
+    expect(run.statusReason).toMatch(
+      /^Worker died mid-run \(2 times\); the turn is not re-run again; killed \d+ process\(es\) it left\. Launch the run again to retry$/,
+    );
     expect(marks(file)).toHaveLength(2);
     for (const line of marks(file)) expect(groupMembers(Number(line.split(" ")[1]))).toEqual([]);
     expect(existsSync(path.join(h.home, "worktrees", runId))).toBe(false);

@@ -28,7 +28,10 @@ describe("loopy fleet CLI", () => {
 
   const loopy = async (...args: string[]) => {
     try {
-      const { stdout, stderr } = await exec(process.execPath, [path.join(root, "packages/cli/bin/loopy.js"), ...args], { env: { PATH: process.env.PATH ?? "", LOOPY_URL: url, LOOPY_TOKEN: token }, timeout: 60_000 });
+      const { stdout, stderr } = await exec(process.execPath, [path.join(root, "packages/cli/bin/loopy.js"), ...args], {
+        env: { PATH: process.env.PATH ?? "", LOOPY_URL: url, LOOPY_TOKEN: token },
+        timeout: 60_000,
+      });
       return { code: 0, stdout, stderr };
     } catch (error) {
       const e = error as { code: number; stdout: string; stderr: string };
@@ -37,10 +40,29 @@ describe("loopy fleet CLI", () => {
   };
 
   it("launches a fleet and waits for it, shows it ranked, and refuses bad input on one line", async () => {
-    const launched = await loopy("fleet", "launch", "--project", project, "--agent", "command", "--command", "seq 0 $LOOPY_MEMBER_INDEX > out.txt", "--count", "3", "--concurrency", "2", "--wait", "--json");
+    const launched = await loopy(
+      "fleet",
+      "launch",
+      "--project",
+      project,
+      "--agent",
+      "command",
+      "--command",
+      "seq 0 $LOOPY_MEMBER_INDEX > out.txt",
+      "--count",
+      "3",
+      "--concurrency",
+      "2",
+      "--wait",
+      "--json",
+    );
     expect(launched.stderr).toBe("");
     expect(launched.code).toBe(0);
-    const fleet = JSON.parse(launched.stdout) as { id: string; status: string; members: Array<{ memberIndex: number; status: string; rank: number }> };
+    const fleet = JSON.parse(launched.stdout) as {
+      id: string;
+      status: string;
+      members: Array<{ memberIndex: number; status: string; rank: number }>;
+    };
     expect(fleet.status).toBe("completed");
     expect(fleet.members.map((m) => [m.memberIndex, m.status, m.rank])).toEqual([
       [0, "awaiting_review", 1],
@@ -58,7 +80,9 @@ describe("loopy fleet CLI", () => {
 
     const bad = await loopy("fleet", "launch", "--project", project, "--command", "true", "--count", "0");
     expect(bad.code).toBe(1);
-    expect(bad.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^loopy: Count must be a whole number from 1/)]);
+    expect(bad.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/^loopy: Count must be a whole number from 1/),
+    ]);
     const usage = await loopy("fleet", "launch", "--project", project, "--command", "true");
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("missing --count");
@@ -68,14 +92,35 @@ describe("loopy fleet CLI", () => {
   }, 60_000);
 
   it("pauses, resumes and cancels by id", async () => {
-    const launched = JSON.parse((await loopy("fleet", "launch", "--project", project, "--command", "sleep 20", "--count", "3", "--concurrency", "1", "--json")).stdout) as { id: string };
+    const launched = JSON.parse(
+      (
+        await loopy(
+          "fleet",
+          "launch",
+          "--project",
+          project,
+          "--command",
+          "sleep 20",
+          "--count",
+          "3",
+          "--concurrency",
+          "1",
+          "--json",
+        )
+      ).stdout,
+    ) as { id: string };
     const paused = await loopy("fleet", "pause", launched.id);
     expect(paused).toMatchObject({ code: 0, stdout: `Fleet ${launched.id} paused.\n` });
     const resumed = JSON.parse((await loopy("fleet", "resume", launched.id, "--json")).stdout) as { status: string };
     expect(resumed.status).toBe("running");
-    await eventually(async () => ((await h.api.fleets.get({ fleetId: launched.id })).members.some((m) => m.status === "running") ? true : undefined));
+    await eventually(async () =>
+      (await h.api.fleets.get({ fleetId: launched.id })).members.some((m) => m.status === "running") ? true : undefined,
+    );
     const cancelled = await loopy("fleet", "cancel", launched.id);
-    expect(cancelled).toMatchObject({ code: 0, stdout: `Fleet ${launched.id} cancelled; running members are being stopped.\n` });
+    expect(cancelled).toMatchObject({
+      code: 0,
+      stdout: `Fleet ${launched.id} cancelled; running members are being stopped.\n`,
+    });
     const fleet = await eventually(async () => {
       const f = await h.api.fleets.get({ fleetId: launched.id });
       return f.members.every((m) => m.status === "cancelled") ? f : undefined;
@@ -86,7 +131,21 @@ describe("loopy fleet CLI", () => {
   }, 60_000);
 
   it("prints a large --json document whole when stdout is a pipe (no cut at exit)", async () => {
-    const launched = await loopy("fleet", "launch", "--project", project, "--agent", "command", "--command", "true", "--count", "300", "--concurrency", "1", "--json");
+    const launched = await loopy(
+      "fleet",
+      "launch",
+      "--project",
+      project,
+      "--agent",
+      "command",
+      "--command",
+      "true",
+      "--count",
+      "300",
+      "--concurrency",
+      "1",
+      "--json",
+    );
     expect(launched.code).toBe(0);
     expect(launched.stdout.length).toBeGreaterThan(200_000);
     const fleet = JSON.parse(launched.stdout) as { id: string; members: unknown[] };

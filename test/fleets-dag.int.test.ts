@@ -22,10 +22,14 @@ describe("decomposed tasks (DAG fleets)", () => {
     return new Map(fleet.members.map((m) => [m.task.title.split(":")[0] as string, m]));
   };
   const waitFor = (fleetId: string, key: string, statuses: string[], timeoutMs = 20_000) =>
-    eventually(async () => {
-      const m = (await members(fleetId)).get(key);
-      return m && statuses.includes(m.status) ? m : undefined;
-    }, timeoutMs, `${key} to be ${statuses.join(" or ")}`);
+    eventually(
+      async () => {
+        const m = (await members(fleetId)).get(key);
+        return m && statuses.includes(m.status) ? m : undefined;
+      },
+      timeoutMs,
+      `${key} to be ${statuses.join(" or ")}`,
+    );
 
   it("starts each subtask only after what it depends on is approved, stacked on that work, even across a worker restart", async () => {
     // Each subtask checks that the work it depends on is in its starting point.
@@ -37,7 +41,12 @@ describe("decomposed tasks (DAG fleets)", () => {
       subtasks: [
         { key: "ui", title: "the screen", command: "test -f api.txt && echo ui > ui.txt", dependsOn: ["api"] },
         { key: "schema", title: "the tables", command: "echo schema > schema.txt" },
-        { key: "api", title: "the endpoints", command: "test -f schema.txt && echo api > api.txt", dependsOn: ["schema"] },
+        {
+          key: "api",
+          title: "the endpoints",
+          command: "test -f schema.txt && echo api > api.txt",
+          dependsOn: ["schema"],
+        },
         { key: "docs", title: "the readme", command: "echo docs > docs.txt" },
       ],
     });
@@ -70,7 +79,11 @@ describe("decomposed tasks (DAG fleets)", () => {
     const ui = await waitFor(fleet.id, "ui", ["awaiting_review"]);
     await h.api.review.approve({ runId: ui.id });
     await h.api.review.reject({ runId: byKey.get("docs")!.id, reason: "not now" });
-    await eventually(async () => ((await h.api.fleets.get({ fleetId: fleet.id })).status === "completed" ? true : undefined), 10_000, "the fleet to complete");
+    await eventually(
+      async () => ((await h.api.fleets.get({ fleetId: fleet.id })).status === "completed" ? true : undefined),
+      10_000,
+      "the fleet to complete",
+    );
     expect(gitIn(repo, "show", "main:ui.txt")).toBe("ui");
   });
 
@@ -91,36 +104,77 @@ describe("decomposed tasks (DAG fleets)", () => {
     expect(b.statusReason).toBe('It depends on "a: first", which was rejected');
     const c = await waitFor(fleet.id, "c", ["cancelled"]);
     expect(c.statusReason).toBe('It depends on "b: second", which was cancelled');
-    await eventually(async () => ((await h.api.fleets.get({ fleetId: fleet.id })).status === "completed" ? true : undefined), 10_000, "the fleet to complete");
+    await eventually(
+      async () => ((await h.api.fleets.get({ fleetId: fleet.id })).status === "completed" ? true : undefined),
+      10_000,
+      "the fleet to complete",
+    );
   });
 
   it("takes a plan from a planner run, and closes the planner once the plan is launched", async () => {
-    const plan = { subtasks: [{ key: "two", title: "after one", command: "echo 2 > two.txt", dependsOn: ["one"] }, { key: "one", title: "first", command: "echo 1 > one.txt" }] };
-    const planner = await h.api.fleets.startPlanner({ project, agent: "command", task: `cat > loopy.plan.json <<'EOF'\n${JSON.stringify(plan)}\nEOF` });
+    const plan = {
+      subtasks: [
+        { key: "two", title: "after one", command: "echo 2 > two.txt", dependsOn: ["one"] },
+        { key: "one", title: "first", command: "echo 1 > one.txt" },
+      ],
+    };
+    const planner = await h.api.fleets.startPlanner({
+      project,
+      agent: "command",
+      task: `cat > loopy.plan.json <<'EOF'\n${JSON.stringify(plan)}\nEOF`,
+    });
     expect(planner.task.tags).toEqual(["planner"]);
-    const ready = await eventually(async () => {
-      const p = await h.api.fleets.plan({ runId: planner.id });
-      return p.state === "planning" ? undefined : p;
-    }, 20_000, "the plan");
-    expect(ready).toMatchObject({ state: "ready", source: "file", subtasks: [{ key: "one" }, { key: "two", dependsOn: ["one"] }] });
+    const ready = await eventually(
+      async () => {
+        const p = await h.api.fleets.plan({ runId: planner.id });
+        return p.state === "planning" ? undefined : p;
+      },
+      20_000,
+      "the plan",
+    );
+    expect(ready).toMatchObject({
+      state: "ready",
+      source: "file",
+      subtasks: [{ key: "one" }, { key: "two", dependsOn: ["one"] }],
+    });
     if (ready.state !== "ready") throw new Error("no plan");
 
-    const fleet = await h.api.fleets.launch({ kind: "dag", project, agent: "command", subtasks: ready.subtasks, plannerRunId: planner.id });
+    const fleet = await h.api.fleets.launch({
+      kind: "dag",
+      project,
+      agent: "command",
+      subtasks: ready.subtasks,
+      plannerRunId: planner.id,
+    });
     expect(fleet.members).toHaveLength(2);
     expect((await h.api.runs.get({ runId: planner.id })).status).toBe("rejected");
     await h.api.fleets.cancel({ fleetId: fleet.id });
 
     // A planner that says something else: the reason is given.
-    const confused = await h.api.fleets.startPlanner({ project, agent: "command", task: "echo 'I would rather not' > notes.md" });
-    const failed = await eventually(async () => {
-      const p = await h.api.fleets.plan({ runId: confused.id });
-      return p.state === "planning" ? undefined : p;
-    }, 20_000, "the planner to end");
+    const confused = await h.api.fleets.startPlanner({
+      project,
+      agent: "command",
+      task: "echo 'I would rather not' > notes.md",
+    });
+    const failed = await eventually(
+      async () => {
+        const p = await h.api.fleets.plan({ runId: confused.id });
+        return p.state === "planning" ? undefined : p;
+      },
+      20_000,
+      "the planner to end",
+    );
     expect(failed).toMatchObject({ state: "failed", error: expect.stringContaining("wrote no loopy.plan.json") });
   });
 
   it.each([
-    [[{ key: "a", command: "true", dependsOn: ["b"] }, { key: "b", command: "true", dependsOn: ["a"] }], /cycle among "a", "b"/],
+    [
+      [
+        { key: "a", command: "true", dependsOn: ["b"] },
+        { key: "b", command: "true", dependsOn: ["a"] },
+      ],
+      /cycle among "a", "b"/,
+    ],
     [[{ key: "a", command: "true", dependsOn: ["zzz"] }], /depends on "zzz", which is not in the plan/],
     [[{ key: "a" }], /Subtask "a": Command is empty/],
   ])("refuses a bad plan with a clear message: %j", async (subtasks, message) => {

@@ -57,13 +57,20 @@ describe("research fleets", () => {
       [2, "tpe", 12],
     ]);
     // Only two were queued for workers; the third waits in Postgres.
-    const rows = await h.services.db.researchLoop.findMany({ where: { fleetId: fleet.id }, orderBy: { memberIndex: "asc" } });
+    const rows = await h.services.db.researchLoop.findMany({
+      where: { fleetId: fleet.id },
+      orderBy: { memberIndex: "asc" },
+    });
     expect(rows.map((r) => r.dispatchedAt !== null)).toEqual([true, true, false]);
 
-    const done = await eventually(async () => {
-      const f = await h.api.fleets.get({ fleetId: fleet.id });
-      return f.status === "completed" ? f : undefined;
-    }, 90_000, "the research fleet to complete");
+    const done = await eventually(
+      async () => {
+        const f = await h.api.fleets.get({ fleetId: fleet.id });
+        return f.status === "completed" ? f : undefined;
+      },
+      90_000,
+      "the research fleet to complete",
+    );
     expect(done.progress).toMatchObject({ total: 3, finished: 3 });
     expect(done.loops.every((l) => l.status === "completed" && l.bestMetric !== null)).toBe(true);
     expect(done.loops.map((l) => l.rank).sort()).toEqual([1, 2, 3]);
@@ -72,7 +79,11 @@ describe("research fleets", () => {
 
     // Never more than two loops' experiments at the same time (each loop runs one at a time).
     const { readFile } = await import("node:fs/promises");
-    const events = (await readFile(overlapLog, "utf8")).trim().split("\n").map((l) => l.split(" ")).map(([kind, , at]) => ({ kind, at: Number(at) }));
+    const events = (await readFile(overlapLog, "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" "))
+      .map(([kind, , at]) => ({ kind, at: Number(at) }));
     let running = 0;
     let peak = 0;
     for (const e of events.sort((a, b) => a.at - b.at || (a.kind === "end" ? -1 : 1))) {
@@ -85,15 +96,37 @@ describe("research fleets", () => {
 
   it("stops every loop when the wall-clock budget is spent, and cancel ends a fleet's loops", async () => {
     const overlapLog = path.join(h.home, "budget.log");
-    const fleet = await h.api.fleets.launch({ kind: "research", project, count: 2, concurrency: 2, research: { ...loopSettings(overlapLog), maxExperiments: 50 }, budget: { wallClock: "3s" } });
-    const stopped = await eventually(async () => {
-      const f = await h.api.fleets.get({ fleetId: fleet.id });
-      return f.status === "failed" ? f : undefined;
-    }, 30_000, "the budget stop");
+    const fleet = await h.api.fleets.launch({
+      kind: "research",
+      project,
+      count: 2,
+      concurrency: 2,
+      research: { ...loopSettings(overlapLog), maxExperiments: 50 },
+      budget: { wallClock: "3s" },
+    });
+    const stopped = await eventually(
+      async () => {
+        const f = await h.api.fleets.get({ fleetId: fleet.id });
+        return f.status === "failed" ? f : undefined;
+      },
+      30_000,
+      "the budget stop",
+    );
     expect(stopped.statusReason).toMatch(/^fleet budget spent: wall clock/);
-    await eventually(async () => ((await h.api.fleets.get({ fleetId: fleet.id })).loops.every((l) => l.status === "cancelled") ? true : undefined), 20_000, "every loop cancelled");
+    await eventually(
+      async () =>
+        (await h.api.fleets.get({ fleetId: fleet.id })).loops.every((l) => l.status === "cancelled") ? true : undefined,
+      20_000,
+      "every loop cancelled",
+    );
 
-    const other = await h.api.fleets.launch({ kind: "research", project, count: 2, concurrency: 1, research: { ...loopSettings(overlapLog), maxExperiments: 50 } });
+    const other = await h.api.fleets.launch({
+      kind: "research",
+      project,
+      count: 2,
+      concurrency: 1,
+      research: { ...loopSettings(overlapLog), maxExperiments: 50 },
+    });
     const cancelled = await h.api.fleets.cancel({ fleetId: other.id });
     expect(cancelled.status).toBe("cancelled");
     expect(cancelled.loops.every((l) => l.status === "cancelled")).toBe(true);
@@ -101,8 +134,17 @@ describe("research fleets", () => {
 
   it("refuses a bad research fleet before writing anything", async () => {
     const before = await h.services.db.fleet.count();
-    await expect(h.api.fleets.launch({ kind: "research", project, count: 2, research: { ...loopSettings("/tmp/x"), metric: "bad metric!" } })).rejects.toThrow(/Member 0 \(.*\): Metric must be/);
-    await expect(h.api.fleets.launch({ kind: "research", project, count: 0, research: loopSettings("/tmp/x") })).rejects.toThrow(/1 to 100 loops/);
+    await expect(
+      h.api.fleets.launch({
+        kind: "research",
+        project,
+        count: 2,
+        research: { ...loopSettings("/tmp/x"), metric: "bad metric!" },
+      }),
+    ).rejects.toThrow(/Member 0 \(.*\): Metric must be/);
+    await expect(
+      h.api.fleets.launch({ kind: "research", project, count: 0, research: loopSettings("/tmp/x") }),
+    ).rejects.toThrow(/1 to 100 loops/);
     expect(await h.services.db.fleet.count()).toBe(before);
   });
 });

@@ -20,7 +20,9 @@ import { createHarness, gitIn, makeRepo, type Harness } from "./harness.ts";
  */
 type ProcedureType = "query" | "mutation" | "subscription";
 type AnyProcedure = { _def: { type: ProcedureType; inputs: unknown[] } };
-const procedures = Object.entries(appRouter._def.procedures as unknown as Record<string, AnyProcedure>).sort(([a], [b]) => a.localeCompare(b));
+const procedures = Object.entries(appRouter._def.procedures as unknown as Record<string, AnyProcedure>).sort(
+  ([a], [b]) => a.localeCompare(b),
+);
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_240_917);
 /** Inputs per procedure and kind of caller; at ~75 procedures this is well over 500 in all. */
@@ -119,9 +121,28 @@ function nastyValue(real: string[], bigStrings: boolean): fc.Arbitrary<unknown> 
   return fc.oneof(
     { weight: 6, arbitrary: leaf },
     { weight: 1, arbitrary: fc.array(leaf, { maxLength: 5 }) },
-    ...(bigStrings ? [{ weight: 1, arbitrary: fc.constantFrom(...[1_001, 25_000].map((n) => Array.from({ length: n }, (_, i) => `tag-${i}`))) }] : []),
-    { weight: 1, arbitrary: fc.dictionary(fc.constantFrom("__proto__", "constructor", "prototype", "kind", "name", "command"), leaf, { maxKeys: 3 }) },
-    { weight: 1, arbitrary: bigStrings ? fc.constantFrom(deepObject(200), deepArray(1_000)) : fc.constantFrom(deepObject(60), deepArray(300)) },
+    ...(bigStrings
+      ? [
+          {
+            weight: 1,
+            arbitrary: fc.constantFrom(...[1_001, 25_000].map((n) => Array.from({ length: n }, (_, i) => `tag-${i}`))),
+          },
+        ]
+      : []),
+    {
+      weight: 1,
+      arbitrary: fc.dictionary(
+        fc.constantFrom("__proto__", "constructor", "prototype", "kind", "name", "command"),
+        leaf,
+        { maxKeys: 3 },
+      ),
+    },
+    {
+      weight: 1,
+      arbitrary: bigStrings
+        ? fc.constantFrom(deepObject(200), deepArray(1_000))
+        : fc.constantFrom(deepObject(60), deepArray(300)),
+    },
   );
 }
 
@@ -143,7 +164,11 @@ function inputFor(fields: string[], real: string[], bigStrings: boolean): fc.Arb
   const own = fc.dictionary(fc.constantFrom(...keys), value, { minKeys: 0, maxKeys: Math.min(keys.length, 6) });
   const polluted = fc.tuple(own, fc.constantFrom("__proto__", "constructor"), value).map(([o, k, v]) => {
     // JSON.parse on the server makes "__proto__" an own key, like a hostile client's body.
-    return JSON.parse(JSON.stringify({ ...o, [k]: v === undefined ? { polluted: true } : v }, (_k, x) => (typeof x === "bigint" ? x.toString() : x))) as unknown;
+    return JSON.parse(
+      JSON.stringify({ ...o, [k]: v === undefined ? { polluted: true } : v }, (_k, x) =>
+        typeof x === "bigint" ? x.toString() : x,
+      ),
+    ) as unknown;
   });
   return fc.oneof({ weight: 6, arbitrary: own }, { weight: 1, arbitrary: polluted }, { weight: 2, arbitrary: value });
 }
@@ -160,7 +185,10 @@ function wire(input: unknown): string {
 /** A short description of an input for a failure message (some are too deep for JSON.stringify). */
 function describeInput(input: unknown): string {
   try {
-    return (JSON.stringify(input, (_k, x: unknown) => (typeof x === "bigint" ? `${x}n` : x)) ?? String(input)).slice(0, 200);
+    return (JSON.stringify(input, (_k, x: unknown) => (typeof x === "bigint" ? `${x}n` : x)) ?? String(input)).slice(
+      0,
+      200,
+    );
   } catch {
     return `${typeof input} too deep to print`;
   }
@@ -175,7 +203,11 @@ async function send(url: string, path: string, type: ProcedureType, input: unkno
   const encoded = raw ? (input as string) : wire(input);
   const response =
     type === "mutation"
-      ? await fetch(`${url}/api/trpc/${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: encoded })
+      ? await fetch(`${url}/api/trpc/${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: encoded,
+        })
       : await fetch(`${url}/api/trpc/${path}?input=${encodeURIComponent(encoded)}`);
   return { status: response.status, body: await response.text() };
 }
@@ -185,7 +217,9 @@ function errorMessage(reply: Reply): string | Error {
   try {
     const parsed = JSON.parse(reply.body) as { error?: { json?: { message?: unknown } } };
     const message = parsed.error?.json?.message;
-    return typeof message === "string" && message.trim() ? message : new Error(`no message in ${reply.body.slice(0, 300)}`);
+    return typeof message === "string" && message.trim()
+      ? message
+      : new Error(`no message in ${reply.body.slice(0, 300)}`);
   } catch {
     return new Error(`not JSON: ${reply.body.slice(0, 300)}`);
   }
@@ -199,7 +233,11 @@ function serve(h: Harness, actor: Actor | null): Promise<{ url: string; server: 
     createContext: () => createContext(h.services, actor),
   });
   const server = createServer((req, res) => void handler(req, res));
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server })));
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () =>
+      resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server }),
+    ),
+  );
 }
 
 describe("fuzzing every procedure with malformed input", () => {
@@ -222,20 +260,62 @@ describe("fuzzing every procedure with malformed input", () => {
     real = [project.name, project.id, run.id, sha, "README.md", "src/a.txt", "command", repo];
     const p = project.name;
     templates = {
-      "runs.launch": { project: p, agent: "command", command: "true", timeout: "10s", tags: ["docs"], baseRef: "main", title: "t" },
+      "runs.launch": {
+        project: p,
+        agent: "command",
+        command: "true",
+        timeout: "10s",
+        tags: ["docs"],
+        baseRef: "main",
+        title: "t",
+      },
       "runs.fileLines": { runId: run.id, commit: sha, path: "src/a.txt", start: 1, end: 2 },
       "runs.eventLog": { runId: run.id, afterId: "0", limit: 10 },
       "runs.list": { projectId: project.id, status: "queued", limit: 5 },
-      "fleets.launch": { kind: "best_of_n", project: p, command: "true", count: 2, agents: ["command"], concurrency: 1, budget: { usd: 1, wallClock: "1m" } },
-      "research.create": { project: p, command: "echo x: 1", metric: "x", direction: "min", budget: "1s", optimizer: "random", editable: ["src/a.txt"], space: { lr: { type: "float", min: 0, max: 1 } } },
-      "research.importTsv": { project: p, tsv: "commit\tval_bpb\tmemory_gb\tstatus\tdescription\nabc1234\t1.0\t0\tkeep\tbaseline\n", name: "x" },
-      "projects.update": { project: p, maxAttempts: 3, mergeStrategy: "merge", routingRules: [{ tag: "docs", agent: "command" }] },
+      "fleets.launch": {
+        kind: "best_of_n",
+        project: p,
+        command: "true",
+        count: 2,
+        agents: ["command"],
+        concurrency: 1,
+        budget: { usd: 1, wallClock: "1m" },
+      },
+      "research.create": {
+        project: p,
+        command: "echo x: 1",
+        metric: "x",
+        direction: "min",
+        budget: "1s",
+        optimizer: "random",
+        editable: ["src/a.txt"],
+        space: { lr: { type: "float", min: 0, max: 1 } },
+      },
+      "research.importTsv": {
+        project: p,
+        tsv: "commit\tval_bpb\tmemory_gb\tstatus\tdescription\nabc1234\t1.0\t0\tkeep\tbaseline\n",
+        name: "x",
+      },
+      "projects.update": {
+        project: p,
+        maxAttempts: 3,
+        mergeStrategy: "merge",
+        routingRules: [{ tag: "docs", agent: "command" }],
+      },
       "projects.saveMemory": { project: p, content: "notes" },
       "review.addComment": { runId: run.id, path: "README.md", line: 1, body: "x" },
-      "review.requestChanges": { runId: run.id, message: "again", comments: [{ path: "README.md", line: 1, body: "x" }] },
+      "review.requestChanges": {
+        runId: run.id,
+        message: "again",
+        comments: [{ path: "README.md", line: 1, body: "x" }],
+      },
       "auth.audit": { action: "runs.launch", limit: 10 },
       "auth.createToken": { name: "fuzz", role: "viewer" },
-      "profiles.add": { name: "fuzz-profile", adapter: "openai-compatible", config: { model: "m", baseUrl: "http://127.0.0.1:1" } },
+      "profiles.add": {
+        name: "fuzz-profile",
+        adapter: "openai-compatible",
+        config: { model: "m", baseUrl: "http://127.0.0.1:1" },
+      },
       "secrets.set": { name: "FUZZ_KEY", value: "0123456789abcdef" },
     };
     const a = await serve(h, SYSTEM_ACTOR);
@@ -247,8 +327,13 @@ describe("fuzzing every procedure with malformed input", () => {
   afterAll(async () => {
     for (const s of servers) await new Promise<void>((resolve) => s.close(() => resolve()));
     await h?.close();
-    const counts = [...tally.status.entries()].sort(([x], [y]) => x - y).map(([s, n]) => `${s}×${n}`).join(" ");
-    console.log(`fuzz-api: seed ${SEED}, ${tally.requests} requests (${counts}); slowest ${tally.slowest.ms} ms (${tally.slowest.what})`);
+    const counts = [...tally.status.entries()]
+      .sort(([x], [y]) => x - y)
+      .map(([s, n]) => `${s}×${n}`)
+      .join(" ");
+    console.log(
+      `fuzz-api: seed ${SEED}, ${tally.requests} requests (${counts}); slowest ${tally.slowest.ms} ms (${tally.slowest.what})`,
+    );
   });
 
   const httpProcedures = procedures.filter(([, p]) => p._def.type !== "subscription");
@@ -271,7 +356,9 @@ describe("fuzzing every procedure with malformed input", () => {
         if (ms > tally.slowest.ms) tally.slowest = { ms, what: path };
         const message = reply.status >= 400 ? errorMessage(reply) : "";
         if (reply.status >= 500 || message instanceof Error) {
-          failures.push(`${path} (seed ${seed}) ${describeInput(input)}\n  → ${reply.status} ${message instanceof Error ? message.message : reply.body.slice(0, 300)}`);
+          failures.push(
+            `${path} (seed ${seed}) ${describeInput(input)}\n  → ${reply.status} ${message instanceof Error ? message.message : reply.body.slice(0, 300)}`,
+          );
         }
       }
     }
@@ -289,7 +376,9 @@ describe("fuzzing every procedure with malformed input", () => {
     const failures: string[] = [];
     let index = 0;
     for (const [path, template] of Object.entries(templates)) {
-      const procedure = appRouter._def.procedures[path as keyof typeof appRouter._def.procedures] as unknown as AnyProcedure | undefined;
+      const procedure = appRouter._def.procedures[path as keyof typeof appRouter._def.procedures] as unknown as
+        | AnyProcedure
+        | undefined;
       expect(procedure, path).toBeDefined();
       const type = procedure!._def.type;
       const seed = SEED + 30_000 + index++;
@@ -307,7 +396,9 @@ describe("fuzzing every procedure with malformed input", () => {
         tally.status.set(reply.status, (tally.status.get(reply.status) ?? 0) + 1);
         const message = reply.status >= 400 ? errorMessage(reply) : "";
         if (reply.status >= 500 || message instanceof Error) {
-          failures.push(`${path} (seed ${seed}) ${describeInput(input)}\n  → ${reply.status} ${message instanceof Error ? message.message : reply.body.slice(0, 300)}`);
+          failures.push(
+            `${path} (seed ${seed}) ${describeInput(input)}\n  → ${reply.status} ${message instanceof Error ? message.message : reply.body.slice(0, 300)}`,
+          );
         }
       }
     }
@@ -323,8 +414,16 @@ describe("fuzzing every procedure with malformed input", () => {
       ["runs.launch", "mutation", JSON.stringify({ json: { project: "x".repeat(3 * 1024 * 1024) } })],
       ["nope.missing", "query", "{}"],
       // Deeper than any client library would write: the parser must refuse it, not the stack overflow.
-      ["runs.launch", "mutation", `{"json":{"project":"p","checkpoints":${"[".repeat(100_000)}${"]".repeat(100_000)}}}`],
-      ["projects.update", "mutation", `{"json":{"project":"p","checkpoints":[${'{"a":'.repeat(50_000)}1${"}".repeat(50_000)}]}}`],
+      [
+        "runs.launch",
+        "mutation",
+        `{"json":{"project":"p","checkpoints":${"[".repeat(100_000)}${"]".repeat(100_000)}}}`,
+      ],
+      [
+        "projects.update",
+        "mutation",
+        `{"json":{"project":"p","checkpoints":[${'{"a":'.repeat(50_000)}1${"}".repeat(50_000)}]}}`,
+      ],
     ];
     for (const [path, type, body] of cases) {
       const reply = await send(admin, path, type, body, true);
@@ -336,9 +435,17 @@ describe("fuzzing every procedure with malformed input", () => {
     const typed = await send(admin, "runs.get", "query", { runId: 5 });
     expect(typed.status).toBe(400);
     expect(errorMessage(typed)).toBe("runId: Invalid input: expected string, received number");
-    const traversal = await send(admin, "runs.fileLines", "query", { runId: "abc", commit: "0".repeat(40), path: "../../etc/passwd", start: 1, end: 2 });
+    const traversal = await send(admin, "runs.fileLines", "query", {
+      runId: "abc",
+      commit: "0".repeat(40),
+      path: "../../etc/passwd",
+      start: 1,
+      end: 2,
+    });
     expect(traversal.status).toBe(400);
-    expect(errorMessage(traversal)).toBe('path: The file must be a path inside the repository (no ".."), got "../../etc/passwd"');
+    expect(errorMessage(traversal)).toBe(
+      'path: The file must be a path inside the repository (no ".."), got "../../etc/passwd"',
+    );
   });
 
   it("answers an anonymous caller 401 on every query and mutation, whatever the input", async () => {
@@ -366,8 +473,12 @@ describe("fuzzing every procedure with malformed input", () => {
       const inputs = fc.sample(inputFor(fields, real, true), { seed: SEED + 20_000 + index++, numRuns: 12 });
       for (const input of inputs) {
         const controller = new AbortController();
-        const caller = createCaller(createContext(h.services, SYSTEM_ACTOR), { signal: controller.signal }) as unknown as Record<string, unknown>;
-        const fn = path.split(".").reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], caller) as (input: unknown) => Promise<AsyncIterable<unknown>>;
+        const caller = createCaller(createContext(h.services, SYSTEM_ACTOR), {
+          signal: controller.signal,
+        }) as unknown as Record<string, unknown>;
+        const fn = path.split(".").reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], caller) as (
+          input: unknown,
+        ) => Promise<AsyncIterable<unknown>>;
         const outcome = await (async () => {
           const timer = setTimeout(() => controller.abort(), 1_000);
           try {

@@ -19,12 +19,22 @@ import { startRunWorker } from "@loopy/queue/run-worker";
 import { startResearchWorker, type ResearchWorkerHandle } from "@loopy/queue/research-worker";
 
 /** Where `npm run agents:install` puts the pinned agent CLIs. */
-export const AGENT_BIN_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../tools/agent-clis/node_modules/.bin");
+export const AGENT_BIN_DIR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "../tools/agent-clis/node_modules/.bin",
+);
 /** What the worker's environment would hold for secret names in tests (the fake servers accept anything). */
-const TEST_SECRETS: Record<string, string> = { ANTHROPIC_API_KEY: "test-key", OPENAI_API_KEY: "test-key", CLAUDE_CODE_MAX_RETRIES: "0" };
+const TEST_SECRETS: Record<string, string> = {
+  ANTHROPIC_API_KEY: "test-key",
+  OPENAI_API_KEY: "test-key",
+  CLAUDE_CODE_MAX_RETRIES: "0",
+};
 
 /** A temporary git repository with one commit on `main` (under `parent`, else the temporary folder). */
-export async function makeRepo(files: Record<string, string> = { "README.md": "hello colour world\n" }, parent = tmpdir()): Promise<string> {
+export async function makeRepo(
+  files: Record<string, string> = { "README.md": "hello colour world\n" },
+  parent = tmpdir(),
+): Promise<string> {
   const dir = await mkdtemp(path.join(parent, "loopy-repo-"));
   const git = (...args: string[]) => execFileSync("git", args, { cwd: dir, stdio: "pipe" });
   git("init", "-q", "-b", "main");
@@ -54,9 +64,17 @@ export interface Harness {
    * (LOOPY_SANDBOX) is off unless asked for: many tests' commands record marks outside their
    * worktree and read `$$`, which bubblewrap rightly prevents (see test/secrets.int.test.ts).
    */
-  startWorker(concurrency?: number, options?: { sandbox?: "auto" | "on" | "off"; allowHosts?: string[] }): Promise<() => Promise<void>>;
+  startWorker(
+    concurrency?: number,
+    options?: { sandbox?: "auto" | "on" | "off"; allowHosts?: string[] },
+  ): Promise<() => Promise<void>>;
   /** Starts an in-process research worker like apps/worker does (short leases, for crash tests; unsandboxed unless asked). */
-  startResearchWorker(options?: { concurrency?: number; leaseMs?: number; sandbox?: "auto" | "on" | "off"; allowHosts?: string[] }): Promise<ResearchWorkerHandle>;
+  startResearchWorker(options?: {
+    concurrency?: number;
+    leaseMs?: number;
+    sandbox?: "auto" | "on" | "off";
+    allowHosts?: string[];
+  }): Promise<ResearchWorkerHandle>;
   /** Shuts down every research worker started by startResearchWorker (they hand their loops over). */
   closeResearchWorkers(): Promise<void>;
   /**
@@ -137,7 +155,13 @@ export async function createHarness(options: { ownDatabase?: boolean } = {}): Pr
     async closeResearchWorkers() {
       for (const worker of researchWorkers.splice(0)) await worker.close();
     },
-    workerEnv: { DATABASE_URL: env.DATABASE_URL!, REDIS_URL: env.REDIS_URL!, LOOPY_REDIS_PREFIX: prefix, LOOPY_HOME: home, LOOPY_SANDBOX: "off" },
+    workerEnv: {
+      DATABASE_URL: env.DATABASE_URL!,
+      REDIS_URL: env.REDIS_URL!,
+      LOOPY_REDIS_PREFIX: prefix,
+      LOOPY_HOME: home,
+      LOOPY_SANDBOX: "off",
+    },
     async serveApi(role: Role = "admin") {
       const user = await createUser(services.db, { name: `user-${randomBytes(4).toString("hex")}`, role });
       const { token } = await createApiToken(services.db, { user: user.name, name: "test", role });
@@ -146,7 +170,8 @@ export async function createHarness(options: { ownDatabase?: boolean } = {}): Pr
         basePath: "/api/trpc/",
         createContext: async ({ req }) => {
           const headers = new Headers();
-          for (const [key, value] of Object.entries(req.headers)) if (typeof value === "string") headers.set(key, value);
+          for (const [key, value] of Object.entries(req.headers))
+            if (typeof value === "string") headers.set(key, value);
           const { actor, csrfValid } = await actorOfRequest(services.db, { headers });
           return createContext(services, actor, csrfValid);
         },
@@ -174,7 +199,11 @@ function servicesOf(env: { DATABASE_URL?: string; REDIS_URL?: string }): string[
 }
 
 /** Waits until `check` returns a value (not undefined), polling the database-backed API. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000, what = "condition"): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+  what = "condition",
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

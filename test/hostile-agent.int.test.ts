@@ -84,15 +84,27 @@ describe.skipIf(!status.ok)(`hostile agent${status.ok ? "" : ` (SKIPPED: ${statu
   });
 
   const settled = (runId: string) =>
-    eventually(async () => {
-      const run = await h.api.runs.get({ runId });
-      return ["succeeded", "failed", "cancelled", "awaiting_review", "needs_attention"].includes(run.status) ? run : undefined;
-    }, 90_000, `run ${runId} to settle`);
+    eventually(
+      async () => {
+        const run = await h.api.runs.get({ runId });
+        return ["succeeded", "failed", "cancelled", "awaiting_review", "needs_attention"].includes(run.status)
+          ? run
+          : undefined;
+      },
+      90_000,
+      `run ${runId} to settle`,
+    );
 
   /** A project whose repository holds the attack script and its targets, and another run's branch to go after. */
-  async function hostileProject(name: string, checkpoints: Array<{ name: string; kind: "command"; command: string }> = []) {
+  async function hostileProject(
+    name: string,
+    checkpoints: Array<{ name: string; kind: "command"; command: string }> = [],
+  ) {
     // Not under /tmp, which is private inside the sandbox: the script must see the real repository, read-only.
-    const repo = await makeRepo({ "README.md": "hello\n", "attack.sh": await readFile(path.join(here, "fixtures/hostile-agent.sh"), "utf8") }, "/var/tmp");
+    const repo = await makeRepo(
+      { "README.md": "hello\n", "attack.sh": await readFile(path.join(here, "fixtures/hostile-agent.sh"), "utf8") },
+      "/var/tmp",
+    );
     const project = await h.api.projects.add({ path: repo, name: `${name}-${path.basename(repo)}`, checkpoints });
     const other = await h.api.runs.launch({ project: project.name, command: "echo other > other.txt" });
     const otherRun = await settled(other.id);
@@ -110,7 +122,12 @@ describe.skipIf(!status.ok)(`hostile agent${status.ok ? "" : ` (SKIPPED: ${statu
       OTHER_BRANCH: otherRun.branch,
       OUTSIDE_FILE: outsideFile,
     };
-    await writeFile(path.join(repo, "hostile.env"), Object.entries(env).map(([k, v]) => `${k}='${v}'`).join("\n") + "\n");
+    await writeFile(
+      path.join(repo, "hostile.env"),
+      Object.entries(env)
+        .map(([k, v]) => `${k}='${v}'`)
+        .join("\n") + "\n",
+    );
     gitIn(repo, "add", "hostile.env");
     gitIn(repo, "-c", "user.name=Test", "-c", "user.email=test@example.com", "commit", "-q", "-m", "targets");
     const before = {
@@ -141,7 +158,10 @@ describe.skipIf(!status.ok)(`hostile agent${status.ok ? "" : ` (SKIPPED: ${statu
 
   function expectAllBlocked(output: string) {
     const reports = [...output.matchAll(/^ATTACK ([\w-]+): (.*)$/gm)].map((m) => ({ name: m[1]!, verdict: m[2]! }));
-    expect(reports.filter((r) => r.verdict !== "blocked"), output).toEqual([]);
+    expect(
+      reports.filter((r) => r.verdict !== "blocked"),
+      output,
+    ).toEqual([]);
     // Every attack ran (a script cut short proves nothing); psql and redis-cli ones when the tools are installed.
     expect(reports.map((r) => r.name)).toEqual(expect.arrayContaining(ATTACKS));
     expect(output).toContain("LEGIT proxy-to-allowed-host: ok");
@@ -152,7 +172,9 @@ describe.skipIf(!status.ok)(`hostile agent${status.ok ? "" : ` (SKIPPED: ${statu
     const p = await hostileProject("hostile-agent");
     const { id } = await h.api.runs.launch({ project: p.project.name, command: "bash attack.sh agent" });
     const run = await settled(id);
-    const lines = (await h.api.runs.eventLog({ runId: id, limit: 5000 })).flatMap((e) => (e.event.type === "log" ? [e.event.line] : []));
+    const lines = (await h.api.runs.eventLog({ runId: id, limit: 5000 })).flatMap((e) =>
+      e.event.type === "log" ? [e.event.line] : [],
+    );
     const output = lines.join("\n");
     expectAllBlocked(output);
     expect(output).toContain("LEGIT work: ok");
@@ -163,12 +185,16 @@ describe.skipIf(!status.ok)(`hostile agent${status.ok ? "" : ` (SKIPPED: ${statu
     expect(JSON.stringify(await h.api.projects.memory({ project: p.project.name }))).not.toContain(masterKey);
     await expectUntouched(p);
     // What the proxy refused is in the run's log.
-    const errors = (await h.api.runs.eventLog({ runId: id, limit: 5000 })).flatMap((e) => (e.event.type === "error" ? [e.event.message] : []));
+    const errors = (await h.api.runs.eventLog({ runId: id, limit: 5000 })).flatMap((e) =>
+      e.event.type === "error" ? [e.event.message] : [],
+    );
     expect(errors.some((m) => m.startsWith("network: refused") && m.includes("example.com"))).toBe(true);
   }, 120_000);
 
   it("as a checkpoint: every attack fails, the check passes", async () => {
-    const p = await hostileProject("hostile-check", [{ name: "hostile", kind: "command", command: "bash attack.sh checkpoint" }]);
+    const p = await hostileProject("hostile-check", [
+      { name: "hostile", kind: "command", command: "bash attack.sh checkpoint" },
+    ]);
     const { id } = await h.api.runs.launch({ project: p.project.name, command: "echo change > change.txt" });
     const run = await settled(id);
     const [check] = await h.api.runs.checks({ runId: id });
@@ -191,10 +217,16 @@ describe.skipIf(!status.ok)(`hostile agent${status.ok ? "" : ` (SKIPPED: ${statu
       optimizer: "random",
       space: { x: { type: "float", low: 0, high: 1 } },
     });
-    const [baseline] = await eventually(async () => {
-      const experiments = await h.api.research.experiments({ loopId: loop.id });
-      return experiments.length && experiments[0]!.status !== "queued" && experiments[0]!.status !== "running" ? experiments : undefined;
-    }, 90_000, "the baseline experiment");
+    const [baseline] = await eventually(
+      async () => {
+        const experiments = await h.api.research.experiments({ loopId: loop.id });
+        return experiments.length && experiments[0]!.status !== "queued" && experiments[0]!.status !== "running"
+          ? experiments
+          : undefined;
+      },
+      90_000,
+      "the baseline experiment",
+    );
     const detail = await h.services.db.experiment.findUniqueOrThrow({ where: { id: baseline!.id } });
     expectAllBlocked(detail.logTail ?? "");
     expect(detail.logTail).toContain("LEGIT metrics: ok");
@@ -204,7 +236,11 @@ describe.skipIf(!status.ok)(`hostile agent${status.ok ? "" : ` (SKIPPED: ${statu
       { step: 1, value: 0.5 },
       { step: 2, value: 0.25 },
     ]);
-    await eventually(async () => ((await h.api.research.get({ loopId: loop.id })).status === "completed" ? true : undefined), 90_000, "the loop to end");
+    await eventually(
+      async () => ((await h.api.research.get({ loopId: loop.id })).status === "completed" ? true : undefined),
+      90_000,
+      "the loop to end",
+    );
     await expectUntouched(p);
   }, 150_000);
 
@@ -212,7 +248,10 @@ describe.skipIf(!status.ok)(`hostile agent${status.ok ? "" : ` (SKIPPED: ${statu
     const repo = await makeRepo({ "README.md": "hello\n" }, "/var/tmp");
     const project = await h.api.projects.add({ path: repo, name: `hostile-head-${path.basename(repo)}` });
     const main = gitIn(repo, "rev-parse", "refs/heads/main");
-    const { id } = await h.api.runs.launch({ project: project.name, command: "echo work > work.txt && git checkout -q -b elsewhere && echo 'ref: refs/heads/main' > .git/HEAD" });
+    const { id } = await h.api.runs.launch({
+      project: project.name,
+      command: "echo work > work.txt && git checkout -q -b elsewhere && echo 'ref: refs/heads/main' > .git/HEAD",
+    });
     const run = await settled(id);
     expect(run.status).toBe("needs_attention");
     expect(run.statusReason).toMatch(/moved HEAD off loopy\/run-/);
@@ -221,44 +260,56 @@ describe.skipIf(!status.ok)(`hostile agent${status.ok ? "" : ` (SKIPPED: ${statu
   }, 60_000);
 
   const claude = path.resolve(here, "../tools/agent-clis/node_modules/.bin/claude");
-  it.skipIf(!existsSync(claude))("a CLI agent never holds its model API key: it calls the gateway with a placeholder, the gateway adds the key", async () => {
-    const key = `sk-ant-test-${Date.now().toString(36)}-never-in-the-sandbox`;
-    // A slow model, so the agent's processes can be watched while the turn runs.
-    const slow = await startFakeModelServer({ delayMs: 700 });
-    try {
-      await h.api.secrets.set({ name: "ANTHROPIC_API_KEY", value: key });
-      const name = `claude-gw-${Date.now()}`;
-      await h.api.profiles.add({ name, adapter: "claude-code", config: { model: "claude-sonnet-4-5", baseUrl: slow.url, secrets: ["ANTHROPIC_API_KEY"], maxTurns: 10 } });
-      const repo = await makeRepo({ "README.md": "hello\n" }, "/var/tmp");
-      const project = await h.api.projects.add({ path: repo, name: `hostile-key-${path.basename(repo)}` });
-      const { id } = await h.api.runs.launch({ project: project.name, agent: name, prompt: ["Take notes.", "@write notes.txt: one", "@2 write more.txt: two", "@say Done."].join("\n") });
-      // Every process of the run (found by its LOOPY_RUN_ID, as the worker finds them), and the key it was given.
-      const seen = new Map<number, string>();
-      let run = await h.api.runs.get({ runId: id });
-      while (!["awaiting_review", "needs_attention", "failed", "succeeded", "cancelled"].includes(run.status)) {
-        for (const entry of await readdir("/proc").catch(() => [] as string[])) {
-          if (!/^\d+$/.test(entry)) continue;
-          const environ = await readFile(`/proc/${entry}/environ`, "utf8").catch(() => "");
-          if (!environ.includes(`LOOPY_RUN_ID=${id}`)) continue;
-          const value = environ.split("\0").find((v) => v.startsWith("ANTHROPIC_API_KEY="));
-          if (value) seen.set(Number(entry), value.slice("ANTHROPIC_API_KEY=".length));
+  it.skipIf(!existsSync(claude))(
+    "a CLI agent never holds its model API key: it calls the gateway with a placeholder, the gateway adds the key",
+    async () => {
+      const key = `sk-ant-test-${Date.now().toString(36)}-never-in-the-sandbox`;
+      // A slow model, so the agent's processes can be watched while the turn runs.
+      const slow = await startFakeModelServer({ delayMs: 700 });
+      try {
+        await h.api.secrets.set({ name: "ANTHROPIC_API_KEY", value: key });
+        const name = `claude-gw-${Date.now()}`;
+        await h.api.profiles.add({
+          name,
+          adapter: "claude-code",
+          config: { model: "claude-sonnet-4-5", baseUrl: slow.url, secrets: ["ANTHROPIC_API_KEY"], maxTurns: 10 },
+        });
+        const repo = await makeRepo({ "README.md": "hello\n" }, "/var/tmp");
+        const project = await h.api.projects.add({ path: repo, name: `hostile-key-${path.basename(repo)}` });
+        const { id } = await h.api.runs.launch({
+          project: project.name,
+          agent: name,
+          prompt: ["Take notes.", "@write notes.txt: one", "@2 write more.txt: two", "@say Done."].join("\n"),
+        });
+        // Every process of the run (found by its LOOPY_RUN_ID, as the worker finds them), and the key it was given.
+        const seen = new Map<number, string>();
+        let run = await h.api.runs.get({ runId: id });
+        while (!["awaiting_review", "needs_attention", "failed", "succeeded", "cancelled"].includes(run.status)) {
+          for (const entry of await readdir("/proc").catch(() => [] as string[])) {
+            if (!/^\d+$/.test(entry)) continue;
+            const environ = await readFile(`/proc/${entry}/environ`, "utf8").catch(() => "");
+            if (!environ.includes(`LOOPY_RUN_ID=${id}`)) continue;
+            const value = environ.split("\0").find((v) => v.startsWith("ANTHROPIC_API_KEY="));
+            if (value) seen.set(Number(entry), value.slice("ANTHROPIC_API_KEY=".length));
+          }
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          run = await h.api.runs.get({ runId: id });
         }
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        run = await h.api.runs.get({ runId: id });
+        expect(run.status, run.statusReason ?? "").toBe("awaiting_review");
+        expect(gitIn(repo, "show", `${run.branch}:notes.txt`)).toBe("one");
+        // The agent's processes held a placeholder, never the key.
+        expect(seen.size).toBeGreaterThan(0);
+        for (const value of seen.values()) expect(value).toMatch(/^loopy-placeholder-/);
+        // The model got the real key: the gateway put it in, on the way out of the sandbox's own network.
+        const calls = slow.requests.filter((r) => r.url.includes("/v1/messages"));
+        expect(calls.length).toBeGreaterThan(0);
+        for (const call of calls) expect(call.headers["x-api-key"]).toBe(key);
+      } finally {
+        await slow.close();
       }
-      expect(run.status, run.statusReason ?? "").toBe("awaiting_review");
-      expect(gitIn(repo, "show", `${run.branch}:notes.txt`)).toBe("one");
-      // The agent's processes held a placeholder, never the key.
-      expect(seen.size).toBeGreaterThan(0);
-      for (const value of seen.values()) expect(value).toMatch(/^loopy-placeholder-/);
-      // The model got the real key: the gateway put it in, on the way out of the sandbox's own network.
-      const calls = slow.requests.filter((r) => r.url.includes("/v1/messages"));
-      expect(calls.length).toBeGreaterThan(0);
-      for (const call of calls) expect(call.headers["x-api-key"]).toBe(key);
-    } finally {
-      await slow.close();
-    }
-  }, 120_000);
+    },
+    120_000,
+  );
 
   it("a project's allowed hosts open the egress proxy to them for that project only; bad host names are refused", async () => {
     const extra = createServer((_, res) => res.end("project host\n"));
@@ -271,10 +322,20 @@ describe.skipIf(!status.ok)(`hostile agent${status.ok ? "" : ` (SKIPPED: ${statu
         const run = await settled(id);
         return gitIn((await h.api.projects.get({ project: projectName })).path, "show", `${run.branch}:status.txt`);
       };
-      const open = await h.api.projects.add({ path: await makeRepo({ "README.md": "x\n" }, "/var/tmp"), name: `egress-open-${Date.now()}` });
-      const closed = await h.api.projects.add({ path: await makeRepo({ "README.md": "x\n" }, "/var/tmp"), name: `egress-closed-${Date.now()}` });
-      await expect(h.api.projects.update({ project: open.name, egressHosts: ["not a host!"] })).rejects.toThrow(/Not a host the egress proxy can allow: not a host!/);
-      expect((await h.api.projects.update({ project: open.name, egressHosts: [` ${target} `] })).egressHosts).toEqual([target]);
+      const open = await h.api.projects.add({
+        path: await makeRepo({ "README.md": "x\n" }, "/var/tmp"),
+        name: `egress-open-${Date.now()}`,
+      });
+      const closed = await h.api.projects.add({
+        path: await makeRepo({ "README.md": "x\n" }, "/var/tmp"),
+        name: `egress-closed-${Date.now()}`,
+      });
+      await expect(h.api.projects.update({ project: open.name, egressHosts: ["not a host!"] })).rejects.toThrow(
+        /Not a host the egress proxy can allow: not a host!/,
+      );
+      expect((await h.api.projects.update({ project: open.name, egressHosts: [` ${target} `] })).egressHosts).toEqual([
+        target,
+      ]);
       expect(await statusOf(open.name)).toMatch(/ 200 /);
       expect(await statusOf(closed.name)).toMatch(/ 403 /);
     } finally {

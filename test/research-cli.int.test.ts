@@ -25,7 +25,11 @@ describe("loopy research CLI", () => {
   beforeAll(async () => {
     h = await createHarness();
     ({ url, token } = await h.serveApi("operator"));
-    repo = await makeRepo({ "exp.mjs": 'const p = JSON.parse(process.env.LOOPY_PARAMS); console.log(JSON.stringify({ step: 1, loss: p.lr })); console.log("loss: " + p.lr);\n', "loopy.params.json": '{ "lr": 0.5 }\n' });
+    repo = await makeRepo({
+      "exp.mjs":
+        'const p = JSON.parse(process.env.LOOPY_PARAMS); console.log(JSON.stringify({ step: 1, loss: p.lr })); console.log("loss: " + p.lr);\n',
+      "loopy.params.json": '{ "lr": 0.5 }\n',
+    });
     project = (await h.api.projects.add({ path: repo, name: `cli-${path.basename(repo)}` })).name;
     await h.startResearchWorker();
   });
@@ -35,7 +39,10 @@ describe("loopy research CLI", () => {
 
   const loopy = async (...args: string[]) => {
     try {
-      const { stdout, stderr } = await exec(process.execPath, [path.join(root, "packages/cli/bin/loopy.js"), ...args], { env: { PATH: process.env.PATH ?? "", LOOPY_URL: url, LOOPY_TOKEN: token }, timeout: 60_000 });
+      const { stdout, stderr } = await exec(process.execPath, [path.join(root, "packages/cli/bin/loopy.js"), ...args], {
+        env: { PATH: process.env.PATH ?? "", LOOPY_URL: url, LOOPY_TOKEN: token },
+        timeout: 60_000,
+      });
       return { code: 0, stdout, stderr };
     } catch (error) {
       const e = error as { code: number; stdout: string; stderr: string };
@@ -46,7 +53,29 @@ describe("loopy research CLI", () => {
   it("starts a loop and waits for it, lists experiments, exports results.tsv, imports one", async () => {
     const space = path.join(repo, "..", `${path.basename(repo)}-space.json`);
     await writeFile(space, JSON.stringify({ lr: { type: "log-float", low: 0.001, high: 1 } }));
-    const started = await loopy("research", "--project", project, "--command", "node exp.mjs", "--metric", "loss", "--direction", "min", "--budget", "10s", "--max-experiments", "3", "--optimizer", "tpe", "--space", space, "--noise-repeats", "1", "--wait", "--json");
+    const started = await loopy(
+      "research",
+      "--project",
+      project,
+      "--command",
+      "node exp.mjs",
+      "--metric",
+      "loss",
+      "--direction",
+      "min",
+      "--budget",
+      "10s",
+      "--max-experiments",
+      "3",
+      "--optimizer",
+      "tpe",
+      "--space",
+      space,
+      "--noise-repeats",
+      "1",
+      "--wait",
+      "--json",
+    );
     expect(started.stderr).toBe("");
     expect(started.code).toBe(0);
     const loop = JSON.parse(started.stdout) as { id: string; status: string; bestMetric: number };
@@ -79,12 +108,45 @@ describe("loopy research CLI", () => {
   }, 90_000);
 
   it("says what is wrong on one line of stderr with a non-zero exit", async () => {
-    const bad = await loopy("research", "--project", project, "--command", "node exp.mjs", "--metric", "loss", "--direction", "min", "--budget", "soon", "--optimizer", "random", "--space", fixture);
+    const bad = await loopy(
+      "research",
+      "--project",
+      project,
+      "--command",
+      "node exp.mjs",
+      "--metric",
+      "loss",
+      "--direction",
+      "min",
+      "--budget",
+      "soon",
+      "--optimizer",
+      "random",
+      "--space",
+      fixture,
+    );
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^loopy: search space .* is not valid JSON/);
     expect(bad.stderr.trim().split("\n")).toHaveLength(1);
-    const budget = await loopy("research", "--project", project, "--command", "x", "--metric", "loss", "--direction", "min", "--budget", "soon", "--agent", "nobody");
-    expect(budget).toMatchObject({ code: 1, stderr: 'loopy: Budget: Invalid duration "soon": use forms like 30s, 5m, 1h30m or 500ms\n' });
+    const budget = await loopy(
+      "research",
+      "--project",
+      project,
+      "--command",
+      "x",
+      "--metric",
+      "loss",
+      "--direction",
+      "min",
+      "--budget",
+      "soon",
+      "--agent",
+      "nobody",
+    );
+    expect(budget).toMatchObject({
+      code: 1,
+      stderr: 'loopy: Budget: Invalid duration "soon": use forms like 30s, 5m, 1h30m or 500ms\n',
+    });
     const missing = await loopy("experiments", "zzzzzzzzzz");
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^loopy: No research loop "zzzzzzzzzz"/);

@@ -52,11 +52,15 @@ const alive = (pid: number) => {
 
 function startWorkerProcess(env: Record<string, string>): Promise<ChildProcess> {
   // node --import tsx, not the tsx launcher: the worker must be the very process SIGKILL hits.
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "test", "fixtures", "research-worker-process.ts")], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env, LOOPY_RESEARCH_LEASE: "1500ms" },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", path.join(root, "test", "fixtures", "research-worker-process.ts")],
+    {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env, LOOPY_RESEARCH_LEASE: "1500ms" },
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   return new Promise((resolve, reject) => {
     let out = "";
     child.stdout!.on("data", (chunk: Buffer) => {
@@ -88,21 +92,39 @@ describe("research loop crash safety", () => {
       .map((l) => Number(l.split(" ")[1]));
 
   const create = () =>
-    h.api.research.create({ project, command: "node exp.mjs", metric: "score", direction: "min", budget: "2m", maxExperiments: 3, noiseRepeats: 0, optimizer: "random", space: { x: { type: "float", low: 0, high: 1 } } });
+    h.api.research.create({
+      project,
+      command: "node exp.mjs",
+      metric: "score",
+      direction: "min",
+      budget: "2m",
+      maxExperiments: 3,
+      noiseRepeats: 0,
+      optimizer: "random",
+      space: { x: { type: "float", low: 0, high: 1 } },
+    });
 
   const slowOneRunning = (loopId: string) =>
-    eventually(async () => {
-      const e = (await h.api.research.experiments({ loopId })).find((x) => x.index === 2);
-      if (e?.status !== "running") return undefined;
-      const points = await h.api.research.points({ experimentId: e.id });
-      return (points.series[0]?.total ?? 0) >= 3 ? e : undefined;
-    }, 30_000, "experiment #2 to be running with points");
+    eventually(
+      async () => {
+        const e = (await h.api.research.experiments({ loopId })).find((x) => x.index === 2);
+        if (e?.status !== "running") return undefined;
+        const points = await h.api.research.points({ experimentId: e.id });
+        return (points.series[0]?.total ?? 0) >= 3 ? e : undefined;
+      },
+      30_000,
+      "experiment #2 to be running with points",
+    );
 
   const settled = (loopId: string) =>
-    eventually(async () => {
-      const loop = await h.api.research.get({ loopId });
-      return ["completed", "failed", "cancelled"].includes(loop.status) ? loop : undefined;
-    }, 60_000, `loop ${loopId} to end`);
+    eventually(
+      async () => {
+        const loop = await h.api.research.get({ loopId });
+        return ["completed", "failed", "cancelled"].includes(loop.status) ? loop : undefined;
+      },
+      60_000,
+      `loop ${loopId} to end`,
+    );
 
   it("a worker killed with SIGKILL mid-experiment: another resumes the loop, the experiment is re-run once, nothing lost or doubled", async () => {
     const child = await startWorkerProcess(h.workerEnv);
@@ -124,7 +146,12 @@ describe("research loop crash safety", () => {
     expect(alive(orphan!)).toBe(false);
 
     const experiments = await h.api.research.experiments({ loopId });
-    expect(experiments.map((e) => [e.index, e.kind])).toEqual([[0, "baseline"], [1, "candidate"], [2, "candidate"], [3, "candidate"]]);
+    expect(experiments.map((e) => [e.index, e.kind])).toEqual([
+      [0, "baseline"],
+      [1, "candidate"],
+      [2, "candidate"],
+      [3, "candidate"],
+    ]);
     const again = experiments[2]!;
     expect(again.id).toBe(interrupted.id);
     expect(again.params).toEqual(interrupted.params);
@@ -139,8 +166,17 @@ describe("research loop crash safety", () => {
     expect(points.series[0]!.points.map((p) => p.step)).toEqual([1, 2, 3, 4, 5]);
 
     const events = await eventsOf(loopId);
-    expect(events).toContainEqual(expect.objectContaining({ type: "experiment", experimentId: again.id, status: "queued", reason: "re-run: its worker stopped mid-experiment" }));
-    expect(events).toContainEqual(expect.objectContaining({ type: "loop", status: "running", reason: expect.stringMatching(/resumed/) }));
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        type: "experiment",
+        experimentId: again.id,
+        status: "queued",
+        reason: "re-run: its worker stopped mid-experiment",
+      }),
+    );
+    expect(events).toContainEqual(
+      expect.objectContaining({ type: "loop", status: "running", reason: expect.stringMatching(/resumed/) }),
+    );
     // Exactly one final outcome per experiment.
     const finals = events.filter((e) => e.type === "experiment" && !["queued", "running"].includes(e.status as string));
     expect(finals.map((e) => e.experimentId).sort()).toEqual(experiments.map((e) => e.id).sort());
@@ -173,11 +209,19 @@ describe("research loop crash safety", () => {
     const runs = runsOf(running.id);
     const cancelled = await h.api.research.cancel({ loopId });
     expect(cancelled.status).toBe("cancelled");
-    await eventually(async () => ((await h.api.research.experiments({ loopId }))[2]?.status === "crash" ? true : undefined), 15_000, "the experiment to be recorded");
+    await eventually(
+      async () => ((await h.api.research.experiments({ loopId }))[2]?.status === "crash" ? true : undefined),
+      15_000,
+      "the experiment to be recorded",
+    );
     const experiment = await h.api.research.experiment({ experimentId: running.id });
     expect(experiment.reason).toBe("cancelled with its loop");
     for (const pid of runs) expect(alive(pid)).toBe(false);
-    await eventually(async () => ((await h.api.research.get({ loopId })).worktreePath === null ? true : undefined), 10_000, "the worktree to go");
+    await eventually(
+      async () => ((await h.api.research.get({ loopId })).worktreePath === null ? true : undefined),
+      10_000,
+      "the worktree to go",
+    );
     await expect(h.api.research.cancel({ loopId })).rejects.toThrow(/already ended/);
   }, 120_000);
 
@@ -195,7 +239,11 @@ describe("research loop crash safety", () => {
     expect((await h.api.research.experiments({ loopId }))[2]!.status).toBe("running");
 
     await h.startResearchWorker({ leaseMs: 1500 });
-    await eventually(async () => ((await h.api.research.get({ loopId })).worktreePath === null ? true : undefined), 20_000, "the worktree to be removed");
+    await eventually(
+      async () => ((await h.api.research.get({ loopId })).worktreePath === null ? true : undefined),
+      20_000,
+      "the worktree to be removed",
+    );
     expect(alive(orphan!)).toBe(false);
     const experiment = await h.api.research.experiment({ experimentId: running.id });
     expect(experiment).toMatchObject({ status: "crash", reason: "cancelled with its loop", attempt: 1 });
@@ -203,7 +251,11 @@ describe("research loop crash safety", () => {
   }, 120_000);
 
   async function eventsOf(loopId: string) {
-    const rows = await h.services.db.researchEvent.findMany({ where: { loopId }, orderBy: { id: "asc" }, select: { data: true } });
+    const rows = await h.services.db.researchEvent.findMany({
+      where: { loopId },
+      orderBy: { id: "asc" },
+      select: { data: true },
+    });
     return rows.map((r) => r.data as Record<string, unknown>);
   }
 });

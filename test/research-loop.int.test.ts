@@ -35,17 +35,26 @@ describe("research loop", () => {
 
   beforeAll(async () => {
     h = await createHarness();
-    repo = await makeRepo({ "exp.mjs": EXPERIMENT, "loopy.params.json": '{ "x": 0.9, "keep_me": "yes" }\n', "eval.mjs": "export const secret = 42;\n", "README.md": "demo\n" });
+    repo = await makeRepo({
+      "exp.mjs": EXPERIMENT,
+      "loopy.params.json": '{ "x": 0.9, "keep_me": "yes" }\n',
+      "eval.mjs": "export const secret = 42;\n",
+      "README.md": "demo\n",
+    });
     project = (await h.api.projects.add({ path: repo, name: `research-${path.basename(repo)}` })).name;
     await h.startResearchWorker();
   });
   afterAll(() => h?.close());
 
   const settled = (loopId: string, timeoutMs = 60_000) =>
-    eventually(async () => {
-      const loop = await h.api.research.get({ loopId });
-      return TERMINAL.includes(loop.status) ? loop : undefined;
-    }, timeoutMs, `loop ${loopId} to end`);
+    eventually(
+      async () => {
+        const loop = await h.api.research.get({ loopId });
+        return TERMINAL.includes(loop.status) ? loop : undefined;
+      },
+      timeoutMs,
+      `loop ${loopId} to end`,
+    );
 
   it("runs baseline, noise repeats and 5 candidates with a crash and a timeout, keeping only real improvements", async () => {
     const created = await h.api.research.create({
@@ -61,7 +70,12 @@ describe("research loop", () => {
       slots: ["gpu0", "gpu1"],
       seed: 1,
     });
-    expect(created).toMatchObject({ status: "queued", branch: `loopy/research-${created.id}`, editableGlobs: ["loopy.params.json"], noiseRepeats: 2 });
+    expect(created).toMatchObject({
+      status: "queued",
+      branch: `loopy/research-${created.id}`,
+      editableGlobs: ["loopy.params.json"],
+      noiseRepeats: 2,
+    });
     const job = await h.services.researchQueue.getJob(created.id);
     expect(job?.id ?? "(job already taken)").toBeTruthy();
 
@@ -71,7 +85,16 @@ describe("research loop", () => {
 
     const experiments = await h.api.research.experiments({ loopId: loop.id });
     expect(experiments.map((e) => e.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-    expect(experiments.map((e) => e.kind)).toEqual(["baseline", "noise", "noise", "candidate", "candidate", "candidate", "candidate", "candidate"]);
+    expect(experiments.map((e) => e.kind)).toEqual([
+      "baseline",
+      "noise",
+      "noise",
+      "candidate",
+      "candidate",
+      "candidate",
+      "candidate",
+      "candidate",
+    ]);
     expect(experiments.map((e) => e.seed)).toEqual([1, 2, 3, 1, 1, 1, 1, 1]);
     expect(experiments.every((e) => e.attempt === 1)).toBe(true);
 
@@ -110,9 +133,14 @@ describe("research loop", () => {
     // The branch holds the best commit; its params file is the best proposal merged over the original.
     const bestExperiment = experiments.find((e) => e.id === loop.bestExperimentId)!;
     expect(gitIn(repo, "rev-parse", loop.branch)).toBe(loop.bestCommit);
-    expect(JSON.parse(gitIn(repo, "show", `${loop.branch}:loopy.params.json`))).toEqual({ ...(bestExperiment.params as object), keep_me: "yes" });
+    expect(JSON.parse(gitIn(repo, "show", `${loop.branch}:loopy.params.json`))).toEqual({
+      ...(bestExperiment.params as object),
+      keep_me: "yes",
+    });
     // A discarded change is not on the branch, but its diff is kept.
-    const discarded = experiments.find((e) => e.kind === "candidate" && (e.status === "discard" || e.status === "flagged"))!;
+    const discarded = experiments.find(
+      (e) => e.kind === "candidate" && (e.status === "discard" || e.status === "flagged"),
+    )!;
     const detail = await h.api.research.experiment({ experimentId: discarded.id });
     expect(detail.diff).toContain('-{ "x": 0.9, "keep_me": "yes" }');
     expect(detail.diff).toContain(`+  "x": ${(discarded.params as { x: number }).x},`);
@@ -125,13 +153,20 @@ describe("research loop", () => {
     expect(experiments.every((e) => e.slot === "gpu0")).toBe(true);
     expect(crash.metrics).toEqual({});
     const measured = await h.api.research.experiment({ experimentId: experiments[3]!.id });
-    expect(measured.metrics).toMatchObject({ cuda_device: 0, env_params_x: (experiments[3]!.params as { x: number }).x });
+    expect(measured.metrics).toMatchObject({
+      cuda_device: 0,
+      env_params_x: (experiments[3]!.params as { x: number }).x,
+    });
 
     // Step lines became points, per series.
     const points = await h.api.research.points({ experimentId: experiments[3]!.id });
     expect(points.series.map((s) => s.name).sort()).toEqual(["loss", "lr"]);
     expect(points.series.find((s) => s.name === "loss")!.points.map((p) => p.step)).toEqual([10, 20, 30, 40, 50]);
-    const onlyLoss = await h.api.research.points({ experimentId: experiments[3]!.id, name: "loss", sinceId: points.lastId });
+    const onlyLoss = await h.api.research.points({
+      experimentId: experiments[3]!.id,
+      name: "loss",
+      sinceId: points.lastId,
+    });
     expect(onlyLoss.series).toEqual([]);
 
     // The worktree is gone; the user's checkout and branch never moved.
@@ -144,10 +179,26 @@ describe("research loop", () => {
     expect(slots.intervals.filter((i) => i.loopId === loop.id)).toHaveLength(8);
 
     // results.tsv: baseline and candidates; a crash and a timeout both export as crash, the timeout said so.
-    const rows = (await h.api.research.exportTsv({ loopId: loop.id })).tsv.trim().split("\n").slice(1).map((l) => l.split("\t"));
+    const rows = (await h.api.research.exportTsv({ loopId: loop.id })).tsv
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((l) => l.split("\t"));
     expect(rows).toHaveLength(6);
-    expect(rows[2]).toEqual([experiments[4]!.commitSha!.slice(0, 7), "0.000000", "0.0", "crash", experiments[4]!.description]);
-    expect(rows[4]).toEqual([experiments[6]!.commitSha!.slice(0, 7), "0.000000", "0.0", "crash", `${experiments[6]!.description} (timeout)`]);
+    expect(rows[2]).toEqual([
+      experiments[4]!.commitSha!.slice(0, 7),
+      "0.000000",
+      "0.0",
+      "crash",
+      experiments[4]!.description,
+    ]);
+    expect(rows[4]).toEqual([
+      experiments[6]!.commitSha!.slice(0, 7),
+      "0.000000",
+      "0.0",
+      "crash",
+      `${experiments[6]!.description} (timeout)`,
+    ]);
   }, 90_000);
 
   it("takes step values over HTTP from scripts that prefer to POST them", async () => {
@@ -166,12 +217,28 @@ console.log("score: 1");`,
       "loopy.params.json": "{}\n",
     });
     const name = (await h.api.projects.add({ path: repo4, name: `http-${path.basename(repo4)}` })).name;
-    const loop = await settled((await h.api.research.create({ project: name, command: "node exp.mjs", metric: "score", direction: "min", budget: "10s", maxExperiments: 1, noiseRepeats: 0, optimizer: "random", space: { a: { type: "int", low: 1, high: 2 } } })).id);
+    const loop = await settled(
+      (
+        await h.api.research.create({
+          project: name,
+          command: "node exp.mjs",
+          metric: "score",
+          direction: "min",
+          budget: "10s",
+          maxExperiments: 1,
+          noiseRepeats: 0,
+          optimizer: "random",
+          space: { a: { type: "int", low: 1, high: 2 } },
+        })
+      ).id,
+    );
     const [baseline] = await h.api.research.experiments({ loopId: loop.id });
     const detail = await h.api.research.experiment({ experimentId: baseline!.id });
     expect(detail.metrics).toMatchObject({ codes: 204204204400404 });
     const points = await h.api.research.points({ experimentId: baseline!.id });
-    expect(points.series.find((s) => s.name === "loss")!.points).toEqual([1, 2, 3, 4, 5].map((step, i) => ({ step, value: [3, 2, 1.5, 1.2, 1.1][i] })));
+    expect(points.series.find((s) => s.name === "loss")!.points).toEqual(
+      [1, 2, 3, 4, 5].map((step, i) => ({ step, value: [3, 2, 1.5, 1.2, 1.1][i] })),
+    );
     expect(points.series.find((s) => s.name === "acc")!.points).toEqual([{ step: 3, value: 0.4 }]);
   }, 60_000);
 
@@ -184,14 +251,25 @@ console.log("score: " + (1 + 0.01 * ((Number(process.env.SEED) % 3) - 1) - 0.3 *
       "loopy.params.json": '{ "x": 0 }\n',
     });
     const name = (await h.api.projects.add({ path: repo2, name: `noise-${path.basename(repo2)}` })).name;
-    const created = await h.api.research.create({ project: name, command: "node exp.mjs", metric: "score", direction: "min", budget: "5s", maxExperiments: 3, optimizer: "tpe", space: { x: { type: "float", low: 0.001, high: 0.05 } } });
+    const created = await h.api.research.create({
+      project: name,
+      command: "node exp.mjs",
+      metric: "score",
+      direction: "min",
+      budget: "5s",
+      maxExperiments: 3,
+      optimizer: "tpe",
+      space: { x: { type: "float", low: 0.001, high: 0.05 } },
+    });
     const loop = await settled(created.id);
     expect(loop.noiseFloor).toBeCloseTo(0.02, 10);
     const candidates = (await h.api.research.experiments({ loopId: loop.id })).filter((e) => e.kind === "candidate");
     expect(candidates.map((c) => c.status)).toEqual(["flagged", "flagged", "flagged"]);
     expect(candidates[0]!.reason).toMatch(/within the noise floor/);
     const exported = (await h.api.research.exportTsv({ loopId: loop.id })).tsv.trim().split("\n");
-    expect(exported.slice(2).every((l) => l.includes("\tdiscard\t") && l.endsWith("(flagged: within the noise floor)"))).toBe(true);
+    expect(
+      exported.slice(2).every((l) => l.includes("\tdiscard\t") && l.endsWith("(flagged: within the noise floor)")),
+    ).toBe(true);
     expect(loop.bestCommit).toBe(gitIn(repo2, "rev-parse", "main"));
     expect(gitIn(repo2, "rev-parse", loop.branch)).toBe(gitIn(repo2, "rev-parse", "main"));
   }, 60_000);
@@ -199,18 +277,54 @@ console.log("score: " + (1 + 0.01 * ((Number(process.env.SEED) % 3) - 1) - 0.3 *
   it("an agent proposer edits the editable files; a change outside them (here the protected evaluation file) is refused, its diff kept", async () => {
     const model = await startFakeModelServer();
     try {
-      await h.api.profiles.add({ name: "research-fake", adapter: "openai-compatible", config: { model: "fake-model", baseUrl: `${model.url}/v1`, maxTurns: 10 } });
+      await h.api.profiles.add({
+        name: "research-fake",
+        adapter: "openai-compatible",
+        config: { model: "fake-model", baseUrl: `${model.url}/v1`, maxTurns: 10 },
+      });
       const repo3 = await makeRepo({ "exp.mjs": 'console.log("score: 1")\n', "eval.mjs": "export const x = 1;\n" });
       const name = (await h.api.projects.add({ path: repo3, name: `agent-${path.basename(repo3)}` })).name;
-      const base = { project: name, command: "node exp.mjs", metric: "score", direction: "min" as const, budget: "5s", maxExperiments: 1, noiseRepeats: 0, agent: "research-fake", editable: ["exp.mjs"], protected: ["eval.mjs"] };
+      const base = {
+        project: name,
+        command: "node exp.mjs",
+        metric: "score",
+        direction: "min" as const,
+        budget: "5s",
+        maxExperiments: 1,
+        noiseRepeats: 0,
+        agent: "research-fake",
+        editable: ["exp.mjs"],
+        protected: ["eval.mjs"],
+      };
 
-      const good = await settled((await h.api.research.create({ ...base, instructions: "Make the score lower.\n@write exp.mjs: console.log('score: 0.5')\n@say print a lower score" })).id);
+      const good = await settled(
+        (
+          await h.api.research.create({
+            ...base,
+            instructions: "Make the score lower.\n@write exp.mjs: console.log('score: 0.5')\n@say print a lower score",
+          })
+        ).id,
+      );
       const [, improved] = await h.api.research.experiments({ loopId: good.id });
-      expect(improved).toMatchObject({ kind: "candidate", status: "keep", metricValue: 0.5, description: "print a lower score", additions: 1, deletions: 1 });
+      expect(improved).toMatchObject({
+        kind: "candidate",
+        status: "keep",
+        metricValue: 0.5,
+        description: "print a lower score",
+        additions: 1,
+        deletions: 1,
+      });
       expect(good.bestMetric).toBe(0.5);
       expect(gitIn(repo3, "show", `${good.branch}:exp.mjs`)).toBe("console.log('score: 0.5')");
 
-      const bad = await settled((await h.api.research.create({ ...base, instructions: "@write eval.mjs: export const x = 2;\n@say changed the evaluation" })).id);
+      const bad = await settled(
+        (
+          await h.api.research.create({
+            ...base,
+            instructions: "@write eval.mjs: export const x = 2;\n@say changed the evaluation",
+          })
+        ).id,
+      );
       const [, refused] = await h.api.research.experiments({ loopId: bad.id });
       expect(refused).toMatchObject({ status: "crash", metricValue: null, startedAt: null });
       expect(refused!.reason).toMatch(/refused: changed files outside the editable globs \(exp\.mjs\): eval\.mjs/);

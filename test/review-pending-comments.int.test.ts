@@ -26,7 +26,11 @@ describe("approve with pending comments", () => {
     model = await startFakeModelServer();
     ({ url, token } = await h.serveApi("reviewer"));
     await h.startWorker(2);
-    await h.api.profiles.add({ name: "fake-pending", adapter: "openai-compatible", config: { model: "fake-model", baseUrl: `${model.url}/v1`, maxTurns: 20 } });
+    await h.api.profiles.add({
+      name: "fake-pending",
+      adapter: "openai-compatible",
+      config: { model: "fake-model", baseUrl: `${model.url}/v1`, maxTurns: 20 },
+    });
   });
   afterAll(async () => {
     await h?.close();
@@ -38,13 +42,20 @@ describe("approve with pending comments", () => {
     const project = `pending-${++n}-${path.basename(repo)}`;
     await h.api.projects.add({ path: repo, name: project });
     const { id } = await h.api.runs.launch({ project, ...launch });
-    await eventually(async () => ((await h.api.runs.get({ runId: id })).status === "awaiting_review" ? true : undefined), 30_000, `run ${id} awaiting review`);
+    await eventually(
+      async () => ((await h.api.runs.get({ runId: id })).status === "awaiting_review" ? true : undefined),
+      30_000,
+      `run ${id} awaiting review`,
+    );
     return { id, repo };
   }
 
   const loopy = async (...args: string[]) => {
     try {
-      const { stdout, stderr } = await exec(process.execPath, [path.join(root, "packages/cli/bin/loopy.js"), ...args], { env: { PATH: process.env.PATH ?? "", LOOPY_URL: url, LOOPY_TOKEN: token }, timeout: 60_000 });
+      const { stdout, stderr } = await exec(process.execPath, [path.join(root, "packages/cli/bin/loopy.js"), ...args], {
+        env: { PATH: process.env.PATH ?? "", LOOPY_URL: url, LOOPY_TOKEN: token },
+        timeout: 60_000,
+      });
       return { code: 0, stdout, stderr };
     } catch (error) {
       const e = error as { code: number; stdout: string; stderr: string };
@@ -54,37 +65,72 @@ describe("approve with pending comments", () => {
 
   it("refuses to approve while comments are not sent, naming the count; discarding them on purpose merges and records it", async () => {
     const { id, repo } = await runAwaitingReview({ agent: "command", command: "printf 'a\\nb\\nc\\n' > notes.txt" });
-    for (const line of [1, 2, 3]) await h.api.review.addComment({ runId: id, path: "notes.txt", line, body: `line ${line}?` });
+    for (const line of [1, 2, 3])
+      await h.api.review.addComment({ runId: id, path: "notes.txt", line, body: `line ${line}?` });
     const before = gitIn(repo, "rev-parse", "main");
 
-    await expect(h.api.review.approve({ runId: id })).rejects.toMatchObject({ code: "CONFLICT", message: "3 comments not sent yet: send them as a change request, or discard them" });
-    await expect(h.api.review.approve({ runId: id, pendingComments: "refuse" })).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(h.api.review.approve({ runId: id })).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: "3 comments not sent yet: send them as a change request, or discard them",
+    });
+    await expect(h.api.review.approve({ runId: id, pendingComments: "refuse" })).rejects.toMatchObject({
+      code: "CONFLICT",
+    });
     expect(gitIn(repo, "rev-parse", "main")).toBe(before);
     expect((await h.api.runs.get({ runId: id })).status).toBe("awaiting_review");
-    expect((await h.api.review.comments({ runId: id })).map((c) => c.status)).toEqual(["pending", "pending", "pending"]);
+    expect((await h.api.review.comments({ runId: id })).map((c) => c.status)).toEqual([
+      "pending",
+      "pending",
+      "pending",
+    ]);
 
     const approved = await h.api.review.approve({ runId: id, pendingComments: "discard" });
     expect(approved.discardedComments).toBe(3);
     expect(gitIn(repo, "rev-parse", "main")).toBe(approved.mergedSha);
     expect((await h.api.runs.get({ runId: id })).status).toBe("merged");
     // Kept, marked: what was not sent stays visible, and the log and the audit say it was dropped on purpose.
-    expect((await h.api.review.comments({ runId: id })).map((c) => c.status)).toEqual(["discarded", "discarded", "discarded"]);
+    expect((await h.api.review.comments({ runId: id })).map((c) => c.status)).toEqual([
+      "discarded",
+      "discarded",
+      "discarded",
+    ]);
     const log = await h.api.runs.eventLog({ runId: id, afterId: null, limit: 1000 });
-    expect(log.some((e) => e.event.type === "message" && e.event.text === "Review: 3 comments not sent, discarded on approval")).toBe(true);
+    expect(
+      log.some(
+        (e) => e.event.type === "message" && e.event.text === "Review: 3 comments not sent, discarded on approval",
+      ),
+    ).toBe(true);
     const audit = await h.api.auth.audit({ action: "review.approve" });
-    expect(audit.entries.find((e) => e.targetId === id)?.detail).toMatchObject({ runId: id, pendingComments: "discard" });
+    expect(audit.entries.find((e) => e.targetId === id)?.detail).toMatchObject({
+      runId: id,
+      pendingComments: "discard",
+    });
   });
 
   it("sending the comments as a change request first lets the approval through", async () => {
-    const { id, repo } = await runAwaitingReview({ agent: "fake-pending", prompt: "Add a greeting.\n@write greeting.txt: hello\\nworld" });
-    await h.api.review.addComment({ runId: id, path: "greeting.txt", line: 2, body: "Say loopy.\n@write greeting.txt: hello\\nloopy" });
-    await expect(h.api.review.approve({ runId: id })).rejects.toThrow(/^1 comment not sent yet: send it as a change request, or discard it$/);
+    const { id, repo } = await runAwaitingReview({
+      agent: "fake-pending",
+      prompt: "Add a greeting.\n@write greeting.txt: hello\\nworld",
+    });
+    await h.api.review.addComment({
+      runId: id,
+      path: "greeting.txt",
+      line: 2,
+      body: "Say loopy.\n@write greeting.txt: hello\\nloopy",
+    });
+    await expect(h.api.review.approve({ runId: id })).rejects.toThrow(
+      /^1 comment not sent yet: send it as a change request, or discard it$/,
+    );
 
     await h.api.review.requestChanges({ runId: id });
-    await eventually(async () => {
-      const r = await h.api.runs.get({ runId: id });
-      return r.status === "awaiting_review" && r.turns === 2 ? r : undefined;
-    }, 30_000, "the follow-up turn");
+    await eventually(
+      async () => {
+        const r = await h.api.runs.get({ runId: id });
+        return r.status === "awaiting_review" && r.turns === 2 ? r : undefined;
+      },
+      30_000,
+      "the follow-up turn",
+    );
     expect((await h.api.review.comments({ runId: id })).map((c) => c.status)).toEqual(["resolved"]);
     const approved = await h.api.review.approve({ runId: id });
     expect(approved.discardedComments).toBe(0);
@@ -95,15 +141,31 @@ describe("approve with pending comments", () => {
     const repo = await makeRepo({ "README.md": "hello\n" });
     const project = `pending-fleet-${path.basename(repo)}`;
     await h.api.projects.add({ path: repo, name: project });
-    const launched = await h.api.fleets.launch({ kind: "best_of_n", project, agents: ["command"], command: "seq 0 $LOOPY_MEMBER_INDEX > out.txt", count: 2 });
-    const fleet = await eventually(async () => {
-      const f = await h.api.fleets.get({ fleetId: launched.id });
-      return f.members.every((m) => m.status === "awaiting_review") ? f : undefined;
-    }, 30_000, "both members awaiting review");
+    const launched = await h.api.fleets.launch({
+      kind: "best_of_n",
+      project,
+      agents: ["command"],
+      command: "seq 0 $LOOPY_MEMBER_INDEX > out.txt",
+      count: 2,
+    });
+    const fleet = await eventually(
+      async () => {
+        const f = await h.api.fleets.get({ fleetId: launched.id });
+        return f.members.every((m) => m.status === "awaiting_review") ? f : undefined;
+      },
+      30_000,
+      "both members awaiting review",
+    );
     const winner = fleet.members.find((m) => m.rank === 1)!;
     await h.api.review.addComment({ runId: winner.id, path: "out.txt", line: 1, body: "why zero?" });
-    await expect(h.api.fleets.approveWinner({ fleetId: launched.id })).rejects.toMatchObject({ code: "CONFLICT", message: "1 comment not sent yet: send it as a change request, or discard it" });
-    expect((await h.api.fleets.get({ fleetId: launched.id })).members.map((m) => m.status)).toEqual(["awaiting_review", "awaiting_review"]);
+    await expect(h.api.fleets.approveWinner({ fleetId: launched.id })).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: "1 comment not sent yet: send it as a change request, or discard it",
+    });
+    expect((await h.api.fleets.get({ fleetId: launched.id })).members.map((m) => m.status)).toEqual([
+      "awaiting_review",
+      "awaiting_review",
+    ]);
     const result = await h.api.fleets.approveWinner({ fleetId: launched.id, pendingComments: "discard" });
     expect(result.winner.runId).toBe(winner.id);
     expect(result.rejected).toHaveLength(1);
@@ -146,7 +208,10 @@ describe("approve with pending comments", () => {
     expect(approved.code).toBe(0);
     expect(approved.stdout).toMatch(/merged into main as [0-9a-f]{12} \(1 comment not sent, discarded\)/);
     expect(gitIn(repo, "show", "main:list.txt")).toBe("one\ntwo");
-    const after = JSON.parse((await loopy("review", "comments", id, "--json")).stdout) as Array<{ id: string; status: string }>;
+    const after = JSON.parse((await loopy("review", "comments", id, "--json")).stdout) as Array<{
+      id: string;
+      status: string;
+    }>;
     expect(after).toEqual([expect.objectContaining({ id: commentId, status: "discarded" })]);
 
     expect((await loopy("--help")).stdout).toContain("loopy review comment <run-id> --file F --line N --message TEXT");

@@ -21,7 +21,11 @@ describe("review you can trust", () => {
     h = await createHarness();
     await h.startWorker();
     model = await startFakeModelServer();
-    await h.api.profiles.add({ name: "trust-oai", adapter: "openai-compatible", config: { model: "fake-model", baseUrl: `${model.url}/v1`, maxTurns: 20 } });
+    await h.api.profiles.add({
+      name: "trust-oai",
+      adapter: "openai-compatible",
+      config: { model: "fake-model", baseUrl: `${model.url}/v1`, maxTurns: 20 },
+    });
     const user = await createUser(h.services.db, { name: `rita-${Date.now().toString(36)}`, role: "reviewer" });
     reviewer = { userId: user.id, name: user.name, role: "reviewer", via: "token" };
   });
@@ -30,7 +34,10 @@ describe("review you can trust", () => {
     await model?.close();
   });
 
-  async function project(checkpoints: unknown[] = [], settings: { mergeStrategy?: "merge" | "squash"; commitAuthorName?: string; commitAuthorEmail?: string } = {}) {
+  async function project(
+    checkpoints: unknown[] = [],
+    settings: { mergeStrategy?: "merge" | "squash"; commitAuthorName?: string; commitAuthorEmail?: string } = {},
+  ) {
     const repo = await makeRepo();
     const name = `trust-${++n}-${path.basename(repo)}`;
     await h.api.projects.add({ path: repo, name, checkpoints });
@@ -39,16 +46,32 @@ describe("review you can trust", () => {
   }
 
   const waiting = (runId: string) =>
-    eventually(async () => {
-      const run = await h.api.runs.get({ runId });
-      if (["failed", "cancelled", "succeeded", "needs_attention"].includes(run.status)) throw new Error(`run ${runId} ended ${run.status}: ${run.statusReason}`);
-      return run.status === "awaiting_review" ? run : undefined;
-    }, 30_000, `run ${runId} to wait for review`);
+    eventually(
+      async () => {
+        const run = await h.api.runs.get({ runId });
+        if (["failed", "cancelled", "succeeded", "needs_attention"].includes(run.status))
+          throw new Error(`run ${runId} ended ${run.status}: ${run.statusReason}`);
+        return run.status === "awaiting_review" ? run : undefined;
+      },
+      30_000,
+      `run ${runId} to wait for review`,
+    );
 
   it("titles the merge commit with the run's title, records the approver and the run in trailers, authored as the project says", async () => {
-    const p = await project([{ name: "greeting", kind: "command", command: "grep -q hello greeting.txt" }], { commitAuthorName: "Ada Lovelace", commitAuthorEmail: "ada@example.com" });
-    expect(await h.api.projects.get({ project: p.name })).toMatchObject({ commitAuthorName: "Ada Lovelace", commitAuthorEmail: "ada@example.com" });
-    const { id } = await h.api.runs.launch({ project: p.name, agent: "command", command: "# Add a greeting file for the people who read the repository first thing in the morning\necho hello > greeting.txt" });
+    const p = await project([{ name: "greeting", kind: "command", command: "grep -q hello greeting.txt" }], {
+      commitAuthorName: "Ada Lovelace",
+      commitAuthorEmail: "ada@example.com",
+    });
+    expect(await h.api.projects.get({ project: p.name })).toMatchObject({
+      commitAuthorName: "Ada Lovelace",
+      commitAuthorEmail: "ada@example.com",
+    });
+    const { id } = await h.api.runs.launch({
+      project: p.name,
+      agent: "command",
+      command:
+        "# Add a greeting file for the people who read the repository first thing in the morning\necho hello > greeting.txt",
+    });
     await waiting(id);
     const approved = await h.apiAs(reviewer).review.approve({ runId: id });
     const log = (format: string) => gitIn(p.repo, "log", "-1", `--format=${format}`, "main");
@@ -74,9 +97,14 @@ describe("review you can trust", () => {
     expect(log("%an <%ae> / %cn <%ce>")).toBe("Loopy <loopy@localhost> / Loopy <loopy@localhost>");
     expect(log("%(trailers:key=Reviewed-by,valueonly)")).toBe(`${reviewer.name} <${reviewer.name}@loopy>`);
     // Clearing the name gives the commits back to Loopy; an email alone is refused.
-    await expect(h.api.projects.update({ project: p.name, commitAuthorEmail: "x@example.com" })).rejects.toThrow(/needs a name/);
+    await expect(h.api.projects.update({ project: p.name, commitAuthorEmail: "x@example.com" })).rejects.toThrow(
+      /needs a name/,
+    );
     await h.api.projects.update({ project: p.name, commitAuthorName: "Bot", commitAuthorEmail: "" });
-    expect(await h.api.projects.get({ project: p.name })).toMatchObject({ commitAuthorName: "Bot", commitAuthorEmail: null });
+    expect(await h.api.projects.get({ project: p.name })).toMatchObject({
+      commitAuthorName: "Bot",
+      commitAuthorEmail: null,
+    });
   });
 
   it("agent, checks and waiting times are the same in runs.get, runs.list, overview.get and the inbox; only waiting grows while a run waits", async () => {
@@ -84,10 +112,19 @@ describe("review you can trust", () => {
       { name: "slow", kind: "command", command: "sleep 0.6" },
       { name: "quick", kind: "command", command: "sleep 0.3" },
     ]);
-    const { id } = await h.api.runs.launch({ project: p.name, agent: "command", command: "sleep 1; echo done > done.txt" });
+    const { id } = await h.api.runs.launch({
+      project: p.name,
+      agent: "command",
+      command: "sleep 1; echo done > done.txt",
+    });
     await waiting(id);
     const everywhere = async () => {
-      const [get, list, overview, inbox] = await Promise.all([h.api.runs.get({ runId: id }), h.api.runs.list({ limit: 500 }), h.api.overview.get(), h.api.review.inbox()]);
+      const [get, list, overview, inbox] = await Promise.all([
+        h.api.runs.get({ runId: id }),
+        h.api.runs.list({ limit: 500 }),
+        h.api.overview.get(),
+        h.api.review.inbox(),
+      ]);
       return {
         get: get.times,
         list: list.runs.find((r) => r.id === id)?.times,
@@ -121,7 +158,12 @@ describe("review you can trust", () => {
     // The wait ends with the decision: the waiting time stops and is stored.
     await h.apiAs(reviewer).review.reject({ runId: id });
     const ended = await h.api.runs.get({ runId: id });
-    expect(ended.times).toMatchObject({ agentMs: times.agentMs, checksMs: times.checksMs, agentSince: null, waitingSince: null });
+    expect(ended.times).toMatchObject({
+      agentMs: times.agentMs,
+      checksMs: times.checksMs,
+      agentSince: null,
+      waitingSince: null,
+    });
     expect(ended.times.waitingMs).toBeGreaterThanOrEqual(1200);
     expect((await h.api.runs.list({ limit: 500 })).runs.find((r) => r.id === id)?.times).toEqual(ended.times);
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -130,14 +172,22 @@ describe("review you can trust", () => {
 
   it("a follow-up ends one wait and starts another; agent time is the sum of the turns", async () => {
     const p = await project();
-    const { id } = await h.api.runs.launch({ project: p.name, agent: "trust-oai", prompt: "@write a.txt: one\n@2 write a.txt: two" });
+    const { id } = await h.api.runs.launch({
+      project: p.name,
+      agent: "trust-oai",
+      prompt: "@write a.txt: one\n@2 write a.txt: two",
+    });
     await waiting(id);
     await new Promise((resolve) => setTimeout(resolve, 600));
     await h.apiAs(reviewer).review.requestChanges({ runId: id, message: "Once more." });
-    const run = await eventually(async () => {
-      const r = await h.api.runs.get({ runId: id });
-      return r.status === "awaiting_review" && r.turns === 2 ? r : undefined;
-    }, 30_000, "the second turn");
+    const run = await eventually(
+      async () => {
+        const r = await h.api.runs.get({ runId: id });
+        return r.status === "awaiting_review" && r.turns === 2 ? r : undefined;
+      },
+      30_000,
+      "the second turn",
+    );
     const turns = await h.api.runs.turns({ runId: id });
     const agentMs = turns.reduce((sum, t) => sum + (t.finishedAt!.getTime() - t.startedAt!.getTime()), 0);
     expect(run.times).toMatchObject({ agentMs, checksMs: 0, agentSince: null });

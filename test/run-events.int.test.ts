@@ -18,20 +18,23 @@ describe("run events from many runs at once", () => {
     const project = (await h.api.projects.add({ path: repo, name: `events-${path.basename(repo)}` })).name;
     // Queued runs (no worker here): rows to hang events on.
     runIds = [];
-    for (let i = 0; i < 30; i++) runIds.push((await h.api.runs.launch({ project, agent: "command", command: "true" })).id);
+    for (let i = 0; i < 30; i++)
+      runIds.push((await h.api.runs.launch({ project, agent: "command", command: "true" })).id);
   });
   afterAll(() => h?.close());
 
   it("stores 30 runs × 400 interleaved events in each run's order, and pushes each run only its own", async () => {
     const pushed = new Map<string, StoredRunEvent[]>();
     const notifier = {
-      runEvents: async (runId: string, events: StoredRunEvent[]) => void pushed.set(runId, [...(pushed.get(runId) ?? []), ...events]),
+      runEvents: async (runId: string, events: StoredRunEvent[]) =>
+        void pushed.set(runId, [...(pushed.get(runId) ?? []), ...events]),
       runChanged: async () => {},
     };
     // A tiny interval and batch: many small appends from every writer, overlapping in the sink.
     const writers = runIds.map((id) => new RunEventWriter(h.services.db, notifier, id, 1, 7));
     for (let line = 0; line < 400; line++) {
-      for (const [i, writer] of writers.entries()) writer.push({ type: "log", stream: "stdout", line: `run ${i} line ${line}` });
+      for (const [i, writer] of writers.entries())
+        writer.push({ type: "log", stream: "stdout", line: `run ${i} line ${line}` });
       if (line % 50 === 0) await new Promise((r) => setImmediate(r));
     }
     await Promise.all(writers.map((w) => w.flush()));
@@ -39,7 +42,10 @@ describe("run events from many runs at once", () => {
     for (const [i, id] of runIds.entries()) {
       const stored = (await listRunEvents(h.services.db, id, null, 1000)).filter((e) => e.event.type === "log");
       const expected = Array.from({ length: 400 }, (_, line) => `run ${i} line ${line}`);
-      expect(stored.map((e) => (e.event.type === "log" ? e.event.line : "")), `run ${i}`).toEqual(expected);
+      expect(
+        stored.map((e) => (e.event.type === "log" ? e.event.line : "")),
+        `run ${i}`,
+      ).toEqual(expected);
       expect((pushed.get(id) ?? []).map((e) => e.id)).toEqual(stored.map((e) => e.id));
     }
   });
@@ -57,6 +63,8 @@ describe("run events from many runs at once", () => {
     expect(results[0].status).toBe("fulfilled");
     expect(results[1].status).toBe("rejected");
     const kept = (await listRunEvents(h.services.db, keep, null, 5000)).filter((e) => e.event.type === "message");
-    expect(kept.map((e) => (e.event.type === "message" ? e.event.text : ""))).toEqual(Array.from({ length: 20 }, (_, i) => `kept ${i}`));
+    expect(kept.map((e) => (e.event.type === "message" ? e.event.text : ""))).toEqual(
+      Array.from({ length: 20 }, (_, i) => `kept ${i}`),
+    );
   });
 });

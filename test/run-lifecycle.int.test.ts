@@ -26,10 +26,16 @@ describe("run lifecycle", () => {
   afterAll(() => h?.close());
 
   const finished = (runId: string) =>
-    eventually(async () => {
-      const run = await h.api.runs.get({ runId });
-      return ["succeeded", "failed", "cancelled", "awaiting_review", "needs_attention"].includes(run.status) ? run : undefined;
-    }, 20_000, `run ${runId} to finish`);
+    eventually(
+      async () => {
+        const run = await h.api.runs.get({ runId });
+        return ["succeeded", "failed", "cancelled", "awaiting_review", "needs_attention"].includes(run.status)
+          ? run
+          : undefined;
+      },
+      20_000,
+      `run ${runId} to finish`,
+    );
 
   const eventsOf = async (runId: string) => (await h.api.runs.eventLog({ runId, limit: 5000 })).map((e) => e.event);
 
@@ -37,7 +43,8 @@ describe("run lifecycle", () => {
     const launched = await h.api.runs.launch({
       project,
       agent: "command",
-      command: "echo one; sed -i 's/colour/color/' README.md; echo two >&2; mkdir -p src && echo 'export {}' > src/new.ts",
+      command:
+        "echo one; sed -i 's/colour/color/' README.md; echo two >&2; mkdir -p src && echo 'export {}' > src/new.ts",
     });
     expect(launched.status).toBe("queued");
     expect(launched.branch).toBe(`loopy/run-${launched.id}`);
@@ -73,7 +80,9 @@ describe("run lifecycle", () => {
     expect(statuses).toEqual(["queued", "running", "awaiting_review"]);
     expect(events).toContainEqual({ type: "log", stream: "stdout", line: "one" });
     expect(events).toContainEqual({ type: "log", stream: "stderr", line: "two" });
-    expect(events.findIndex((e) => e.type === "log")).toBeGreaterThan(events.findIndex((e) => e.type === "status" && e.status === "running"));
+    expect(events.findIndex((e) => e.type === "log")).toBeGreaterThan(
+      events.findIndex((e) => e.type === "status" && e.status === "running"),
+    );
 
     // Approving merges the branch into the default branch and removes the worktree.
     const approved = await h.api.review.approve({ runId: run.id });
@@ -88,19 +97,41 @@ describe("run lifecycle", () => {
     const file = Array.from({ length: 40 }, (_, i) => `line ${i + 1}`).join("\n") + "\n";
     const lines = await makeRepo({ "long.txt": file });
     const name = (await h.api.projects.add({ path: lines, name: `lines-${path.basename(lines)}` })).name;
-    const launched = await h.api.runs.launch({ project: name, agent: "command", command: "sed -i 's/^line 20$/line twenty/' long.txt" });
+    const launched = await h.api.runs.launch({
+      project: name,
+      agent: "command",
+      command: "sed -i 's/^line 20$/line twenty/' long.txt",
+    });
     await finished(launched.id);
     const diff = await h.api.runs.diff({ runId: launched.id });
     expect(diff.to).toMatch(/^[0-9a-f]{40}$/);
     // The diff shows lines 17–23; the viewer asks for what is above and below.
     expect(diff.diff).toContain("@@ -17,7 +17,7 @@");
-    const above = await h.api.runs.fileLines({ runId: launched.id, commit: diff.to!, path: "long.txt", start: 1, end: 16 });
+    const above = await h.api.runs.fileLines({
+      runId: launched.id,
+      commit: diff.to!,
+      path: "long.txt",
+      start: 1,
+      end: 16,
+    });
     expect(above).toMatchObject({ start: 1, end: 16, total: 40 });
     expect(above.lines).toEqual(Array.from({ length: 16 }, (_, i) => `line ${i + 1}`));
     // Past the end is clipped to the file; the base side is readable too.
-    const below = await h.api.runs.fileLines({ runId: launched.id, commit: diff.to!, path: "long.txt", start: 24, end: 500 });
+    const below = await h.api.runs.fileLines({
+      runId: launched.id,
+      commit: diff.to!,
+      path: "long.txt",
+      start: 24,
+      end: 500,
+    });
     expect(below).toMatchObject({ start: 24, end: 40, total: 40 });
-    const base = await h.api.runs.fileLines({ runId: launched.id, commit: diff.from, path: "long.txt", start: 20, end: 20 });
+    const base = await h.api.runs.fileLines({
+      runId: launched.id,
+      commit: diff.from,
+      path: "long.txt",
+      start: 20,
+      end: 20,
+    });
     expect(base.lines).toEqual(["line 20"]);
 
     // Another commit of the repository, a missing file, an empty range: clear errors.
@@ -108,9 +139,15 @@ describe("run lifecycle", () => {
     gitIn(lines, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-q", "--allow-empty", "-m", "later");
     const later = gitIn(lines, "rev-parse", "HEAD");
     expect(other).toBe(diff.from);
-    await expect(h.api.runs.fileLines({ runId: launched.id, commit: later, path: "long.txt", start: 1, end: 2 })).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("not one of run") });
-    await expect(h.api.runs.fileLines({ runId: launched.id, commit: diff.to!, path: "nope.txt", start: 1, end: 2 })).rejects.toMatchObject({ code: "NOT_FOUND" });
-    await expect(h.api.runs.fileLines({ runId: launched.id, commit: diff.to!, path: "long.txt", start: 5, end: 2 })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(
+      h.api.runs.fileLines({ runId: launched.id, commit: later, path: "long.txt", start: 1, end: 2 }),
+    ).rejects.toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("not one of run") });
+    await expect(
+      h.api.runs.fileLines({ runId: launched.id, commit: diff.to!, path: "nope.txt", start: 1, end: 2 }),
+    ).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(
+      h.api.runs.fileLines({ runId: launched.id, commit: diff.to!, path: "long.txt", start: 5, end: 2 }),
+    ).rejects.toMatchObject({ code: "BAD_REQUEST" });
   });
 
   it("ends a command that changes nothing as succeeded, with nothing to review", async () => {
@@ -130,24 +167,36 @@ describe("run lifecycle", () => {
 
   it("kills a command that outlives its timeout, with its children", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "loopy-pids-"));
-    const { id } = await h.api.runs.launch({ project, command: `sleep 120 & echo $! > ${dir}/child.pid; sleep 121`, timeout: "1s" });
+    const { id } = await h.api.runs.launch({
+      project,
+      command: `sleep 120 & echo $! > ${dir}/child.pid; sleep 121`,
+      timeout: "1s",
+    });
     const run = await finished(id);
     expect(run.status).toBe("failed");
     expect(run.statusReason).toMatch(/timed out after 1\.0s/);
     const pid = Number(await readFile(path.join(dir, "child.pid"), "utf8"));
-    await eventually(async () => {
-      try {
-        process.kill(pid, 0);
-        return undefined;
-      } catch {
-        return true;
-      }
-    }, 5000, "the child process to be gone");
+    await eventually(
+      async () => {
+        try {
+          process.kill(pid, 0);
+          return undefined;
+        } catch {
+          return true;
+        }
+      },
+      5000,
+      "the child process to be gone",
+    );
   });
 
   it("cancels a running run: the process group dies and the run ends cancelled", async () => {
     const { id } = await h.api.runs.launch({ project, command: "echo started; sleep 120; echo never" });
-    await eventually(async () => ((await eventsOf(id)).some((e) => e.type === "log" && e.line === "started") ? true : undefined), 15_000, "first log line");
+    await eventually(
+      async () => ((await eventsOf(id)).some((e) => e.type === "log" && e.line === "started") ? true : undefined),
+      15_000,
+      "first log line",
+    );
     const afterCancel = await h.api.runs.cancel({ runId: id });
     expect(["running", "cancelled"]).toContain(afterCancel.status);
     const run = await finished(id);
@@ -160,7 +209,7 @@ describe("run lifecycle", () => {
   });
 
   it("replays events to a late subscriber and resumes after a given event id", async () => {
-    const { id } = await h.api.runs.launch({ project, command: "for i in 1 2 3; do echo line$i; done" });  // no change: succeeded
+    const { id } = await h.api.runs.launch({ project, command: "for i in 1 2 3; do echo line$i; done" }); // no change: succeeded
     await finished(id);
     const all = await h.api.runs.eventLog({ runId: id });
 
@@ -172,7 +221,8 @@ describe("run lifecycle", () => {
         // createCaller yields tracked events as [id, data] tuples.
         const [, data] = item as [string, StoredRunEvent];
         got.push(data);
-        if (got.length + (lastEventId ? all.findIndex((e) => e.id === lastEventId) + 1 : 0) === all.length) controller.abort();
+        if (got.length + (lastEventId ? all.findIndex((e) => e.id === lastEventId) + 1 : 0) === all.length)
+          controller.abort();
       }
       return got;
     };
@@ -212,7 +262,11 @@ describe("run lifecycle", () => {
 
   it("a worker that shuts down cancels the runs it holds and says why", async () => {
     const { id } = await h.api.runs.launch({ project, command: "echo busy; sleep 120" });
-    await eventually(async () => ((await eventsOf(id)).some((e) => e.type === "log" && e.line === "busy") ? true : undefined), 15_000, "first log line");
+    await eventually(
+      async () => ((await eventsOf(id)).some((e) => e.type === "log" && e.line === "busy") ? true : undefined),
+      15_000,
+      "first log line",
+    );
     await stopWorker();
     const run = await h.api.runs.get({ runId: id });
     expect(run.status).toBe("cancelled");
@@ -262,9 +316,15 @@ describe("bad input is refused with a clear message and stores nothing", () => {
   it("rejects an empty command, an unknown base ref, agent, project or timeout before anything is queued", async () => {
     const before = (await h.api.runs.list()).runs.length;
     await expect(h.api.runs.launch({ project, command: "   " })).rejects.toThrow(/Command is empty/);
-    await expect(h.api.runs.launch({ project, command: "true", baseRef: "no-such-branch" })).rejects.toThrow(/Base ref "no-such-branch" does not exist/);
-    await expect(h.api.runs.launch({ project, command: "true", agent: "skynet" })).rejects.toThrow(/Unknown agent "skynet"/);
-    await expect(h.api.runs.launch({ project: "no-such-project", command: "true" })).rejects.toThrow(/No project "no-such-project"/);
+    await expect(h.api.runs.launch({ project, command: "true", baseRef: "no-such-branch" })).rejects.toThrow(
+      /Base ref "no-such-branch" does not exist/,
+    );
+    await expect(h.api.runs.launch({ project, command: "true", agent: "skynet" })).rejects.toThrow(
+      /Unknown agent "skynet"/,
+    );
+    await expect(h.api.runs.launch({ project: "no-such-project", command: "true" })).rejects.toThrow(
+      /No project "no-such-project"/,
+    );
     await expect(h.api.runs.launch({ project, command: "true", timeout: "soon" })).rejects.toThrow(/Invalid duration/);
     expect((await h.api.runs.list()).runs.length).toBe(before);
   });

@@ -24,7 +24,11 @@ describe("secrets", () => {
   const sha = createHash("sha256").update(value).digest("hex");
   const forms = [value, Buffer.from(value).toString("base64")];
   // Loopy's own settings in the worker's environment, which no child may see.
-  const workerSecrets = { DATABASE_URL: "postgres://leak@db.invalid/x", LOOPY_TOKEN: "loopy_tok_do_not_leak", OTHER_WORKER_KEY: "worker-key-do-not-leak" };
+  const workerSecrets = {
+    DATABASE_URL: "postgres://leak@db.invalid/x",
+    LOOPY_TOKEN: "loopy_tok_do_not_leak",
+    OTHER_WORKER_KEY: "worker-key-do-not-leak",
+  };
   const saved: Record<string, string | undefined> = {};
 
   beforeAll(async () => {
@@ -47,10 +51,16 @@ describe("secrets", () => {
   });
 
   const settled = (runId: string) =>
-    eventually(async () => {
-      const run = await h.api.runs.get({ runId });
-      return ["succeeded", "failed", "cancelled", "awaiting_review", "needs_attention"].includes(run.status) ? run : undefined;
-    }, 60_000, `run ${runId} to settle`);
+    eventually(
+      async () => {
+        const run = await h.api.runs.get({ runId });
+        return ["succeeded", "failed", "cancelled", "awaiting_review", "needs_attention"].includes(run.status)
+          ? run
+          : undefined;
+      },
+      60_000,
+      `run ${runId} to settle`,
+    );
 
   /** Every stored row and every API response about the run, as one text (superjson: what goes over the wire). */
   async function everythingAbout(runId: string, projectId: string): Promise<string> {
@@ -93,7 +103,9 @@ describe("secrets", () => {
 
     const operator = h.apiAs({ userId: null, name: "op", role: "operator", via: "token" });
     await expect(operator.secrets.list()).rejects.toThrow(/needs the admin role/);
-    await expect(operator.secrets.set({ name: "MY_KEY", value: "overwritten" })).rejects.toThrow(/needs the admin role/);
+    await expect(operator.secrets.set({ name: "MY_KEY", value: "overwritten" })).rejects.toThrow(
+      /needs the admin role/,
+    );
 
     const audit = await h.services.db.auditEntry.findFirstOrThrow({ where: { action: "secrets.set" } });
     expect(audit).toMatchObject({ targetId: "MY_KEY", detail: { name: "MY_KEY", value: "[hidden]" } });
@@ -108,8 +120,12 @@ describe("secrets", () => {
   it("refuses a run or a profile that names a secret nobody stored", async () => {
     const repo = await makeRepo();
     const p = await h.api.projects.add({ path: repo, name: `sec-missing-${path.basename(repo)}` });
-    await expect(h.api.runs.launch({ project: p.name, command: "true", secrets: ["NOT_STORED"] })).rejects.toThrow(/No stored secret named NOT_STORED/);
-    await expect(h.api.profiles.add({ name: "needs-unstored", adapter: "command", config: { secrets: ["NOT_STORED"] } })).rejects.toThrow(/not stored: NOT_STORED/);
+    await expect(h.api.runs.launch({ project: p.name, command: "true", secrets: ["NOT_STORED"] })).rejects.toThrow(
+      /No stored secret named NOT_STORED/,
+    );
+    await expect(
+      h.api.profiles.add({ name: "needs-unstored", adapter: "command", config: { secrets: ["NOT_STORED"] } }),
+    ).rejects.toThrow(/not stored: NOT_STORED/);
   });
 
   it("gives the command agent its secret, not its checkpoints; nothing stored or returned holds the value", async () => {
@@ -118,7 +134,13 @@ describe("secrets", () => {
       path: repo,
       name: `sec-cmd-${path.basename(repo)}`,
       // A checkpoint that prints its environment, and passes only when the secret is not in it.
-      checkpoints: [{ name: "no-secret-here", kind: "command", command: 'env; echo "checkpoint sees [$MY_KEY] [$DATABASE_URL]"; test -z "$MY_KEY"' }],
+      checkpoints: [
+        {
+          name: "no-secret-here",
+          kind: "command",
+          command: 'env; echo "checkpoint sees [$MY_KEY] [$DATABASE_URL]"; test -z "$MY_KEY"',
+        },
+      ],
     });
     const command = [
       "env",
@@ -135,17 +157,25 @@ describe("secrets", () => {
     // The agent had it: its hash is in the diff, and the lines that printed it are there, redacted.
     const diff = await h.api.runs.diff({ runId: id });
     expect(diff.diff).toContain(`+${sha}`);
-    const lines = (await h.api.runs.eventLog({ runId: id, limit: 5000 })).flatMap((e) => (e.event.type === "log" ? [e.event.line] : []));
+    const lines = (await h.api.runs.eventLog({ runId: id, limit: 5000 })).flatMap((e) =>
+      e.event.type === "log" ? [e.event.line] : [],
+    );
     expect(lines).toContain("the key is [redacted:MY_KEY]");
     expect(lines).toContain("MY_KEY=[redacted:MY_KEY]");
     expect(lines).toContain("[redacted:MY_KEY]");
     // Loopy's own settings and the worker's other variables never reached it.
     expect(lines).toContain("db=[] token=[] other=[]");
     expect((await h.api.runs.checks({ runId: id }))[0]!.output).toContain("checkpoint sees [] []");
-    expect((await h.api.projects.memory({ project: p.name })).current?.content ?? "").toContain("the key is [redacted:MY_KEY]");
+    expect((await h.api.projects.memory({ project: p.name })).current?.content ?? "").toContain(
+      "the key is [redacted:MY_KEY]",
+    );
 
     const all = await everythingAbout(id, p.id);
-    for (const form of forms) expect(all.includes(form), `the secret (${form === value ? "raw" : "base64"}) appears in a stored row or an API response`).toBe(false);
+    for (const form of forms)
+      expect(
+        all.includes(form),
+        `the secret (${form === value ? "raw" : "base64"}) appears in a stored row or an API response`,
+      ).toBe(false);
     for (const leak of Object.values(workerSecrets)) expect(all.includes(leak), leak).toBe(false);
   }, 90_000);
 
@@ -176,28 +206,44 @@ describe("secrets", () => {
     const history = gitIn(repo, "log", "-p", "--all");
     for (const form of [value, reversed, hex]) expect(history.includes(form), form).toBe(false);
     // Not even as an unreachable object: the files were redacted before git stored anything (later sandboxes read these objects).
-    const objects = execFileSync("git", ["cat-file", "--batch-all-objects", "--batch"], { cwd: repo, maxBuffer: 64 * 1024 * 1024 }).toString("latin1");
+    const objects = execFileSync("git", ["cat-file", "--batch-all-objects", "--batch"], {
+      cwd: repo,
+      maxBuffer: 64 * 1024 * 1024,
+    }).toString("latin1");
     expect(objects.includes(value)).toBe(false);
     // The workspace holds what was committed.
-    expect(await readFile(path.join(h.home, "worktrees", id, "leak.env"), "utf8")).toBe("config: key=[redacted:MY_KEY]\n");
+    expect(await readFile(path.join(h.home, "worktrees", id, "leak.env"), "utf8")).toBe(
+      "config: key=[redacted:MY_KEY]\n",
+    );
     const head = (await h.services.db.run.findUniqueOrThrow({ where: { id } })).headSha!;
     const lines = await h.api.runs.fileLines({ runId: id, commit: head, path: "leak.env", start: 1, end: 1 });
     expect(JSON.stringify(lines)).toContain("[redacted:MY_KEY]");
     // The printed forms are redacted in the log.
-    const log = (await h.api.runs.eventLog({ runId: id, limit: 5000 })).flatMap((e) => (e.event.type === "log" ? [e.event.line] : []));
+    const log = (await h.api.runs.eventLog({ runId: id, limit: 5000 })).flatMap((e) =>
+      e.event.type === "log" ? [e.event.line] : [],
+    );
     expect(log.filter((l) => l.includes("[redacted:MY_KEY]")).length).toBeGreaterThanOrEqual(4);
     const all = await everythingAbout(id, p.id);
-    for (const form of [...forms, reversed, hex, spaced, value.slice(4, 26)]) expect(all.includes(form), `"${form}" appears in a stored row or an API response`).toBe(false);
+    for (const form of [...forms, reversed, hex, spaced, value.slice(4, 26)])
+      expect(all.includes(form), `"${form}" appears in a stored row or an API response`).toBe(false);
   }, 90_000);
 
   it("gives Loopy's own agent its profile's secret as the API key and to its commands, redacted everywhere", async () => {
-    await h.api.profiles.add({ name: "oai-with-key", adapter: "openai-compatible", config: { model: "fake-model", baseUrl: `${model.url}/v1`, secrets: ["MY_KEY"], maxTurns: 10 } });
+    await h.api.profiles.add({
+      name: "oai-with-key",
+      adapter: "openai-compatible",
+      config: { model: "fake-model", baseUrl: `${model.url}/v1`, secrets: ["MY_KEY"], maxTurns: 10 },
+    });
     const repo = await makeRepo();
     const p = await h.api.projects.add({ path: repo, name: `sec-oai-${path.basename(repo)}` });
     const { id } = await h.api.runs.launch({
       project: p.name,
       agent: "oai-with-key",
-      prompt: ["Record the key's hash.", '@run printf %s "$MY_KEY" | sha256sum | cut -d" " -f1 > oai.sha256; echo "value: $MY_KEY"; env | grep MY_KEY', "@say Recorded it."].join("\n"),
+      prompt: [
+        "Record the key's hash.",
+        '@run printf %s "$MY_KEY" | sha256sum | cut -d" " -f1 > oai.sha256; echo "value: $MY_KEY"; env | grep MY_KEY',
+        "@say Recorded it.",
+      ].join("\n"),
     });
     const run = await settled(id);
     expect(run.status, run.statusReason ?? "").toBe("awaiting_review");
@@ -205,14 +251,20 @@ describe("secrets", () => {
     // Its command printed the value back to the model (which is where an agent's tool output goes), not into Loopy's log.
     expect(JSON.stringify(model.requests)).toContain(`value: ${value}`);
     const all = await everythingAbout(id, p.id);
-    for (const form of forms) expect(all.includes(form), `the secret (${form === value ? "raw" : "base64"}) appears in a stored row or an API response`).toBe(false);
+    for (const form of forms)
+      expect(
+        all.includes(form),
+        `the secret (${form === value ? "raw" : "base64"}) appears in a stored row or an API response`,
+      ).toBe(false);
   }, 90_000);
 
   it("loopy secret set / secrets / secret delete: value from stdin, names only out", async () => {
     const { url, token } = await h.serveApi("admin");
     const loopy = (args: string[], stdin?: string) =>
       new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, [path.join(root, "packages/cli/bin/loopy.js"), ...args], { env: { PATH: process.env.PATH ?? "", LOOPY_URL: url, LOOPY_TOKEN: token } });
+        const child = spawn(process.execPath, [path.join(root, "packages/cli/bin/loopy.js"), ...args], {
+          env: { PATH: process.env.PATH ?? "", LOOPY_URL: url, LOOPY_TOKEN: token },
+        });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
@@ -247,10 +299,21 @@ describe("secrets", () => {
     const outside = path.join(outsideDir, "victim.txt");
     await writeFile(outside, "untouched\n");
     const repo = await makeRepo();
-    const p = await h.api.projects.add({ path: repo, name: `sec-sbx-${path.basename(repo)}`, checkpoints: [{ name: "no-escape", kind: "command", command: `echo check >> ${outside}` }] });
-    const escaping = await h.api.runs.launch({ project: p.name, command: `echo inside > ok.txt && echo pwned > ${outside}` });
+    const p = await h.api.projects.add({
+      path: repo,
+      name: `sec-sbx-${path.basename(repo)}`,
+      checkpoints: [{ name: "no-escape", kind: "command", command: `echo check >> ${outside}` }],
+    });
+    const escaping = await h.api.runs.launch({
+      project: p.name,
+      command: `echo inside > ok.txt && echo pwned > ${outside}`,
+    });
     expect(await settled(escaping.id)).toMatchObject({ status: "failed", statusReason: "command exited with code 1" });
-    const inside = await h.api.runs.launch({ project: p.name, command: "echo inside > ok.txt && git add ok.txt && git -c user.name=A -c user.email=a@example.com commit -qm 'agent commit'" });
+    const inside = await h.api.runs.launch({
+      project: p.name,
+      command:
+        "echo inside > ok.txt && git add ok.txt && git -c user.name=A -c user.email=a@example.com commit -qm 'agent commit'",
+    });
     const done = await settled(inside.id);
     // The command's own commit worked inside the sandbox; the checkpoint that writes outside failed.
     expect(done).toMatchObject({ status: "needs_attention", checksPassed: false });

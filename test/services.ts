@@ -87,7 +87,12 @@ export async function setUpTestServices(): Promise<TestServices> {
     }
   });
 
-  const redisDescription = redis.source === "REDIS_URL" ? "Redis from REDIS_URL" : redis.source === "local" ? "Redis at 127.0.0.1:6379" : `a redis-server child (${new URL(redis.url).host}, with a password)`;
+  const redisDescription =
+    redis.source === "REDIS_URL"
+      ? "Redis from REDIS_URL"
+      : redis.source === "local"
+        ? "Redis at 127.0.0.1:6379"
+        : `a redis-server child (${new URL(redis.url).host}, with a password)`;
   return {
     newDatabase,
     redisUrl: redis.url,

@@ -26,10 +26,16 @@ describe("size caps", () => {
   afterAll(() => h?.close());
 
   const finished = (runId: string, timeoutMs = 120_000) =>
-    eventually(async () => {
-      const run = await h.api.runs.get({ runId });
-      return ["succeeded", "failed", "cancelled", "awaiting_review", "needs_attention"].includes(run.status) ? run : undefined;
-    }, timeoutMs, `run ${runId} to finish`);
+    eventually(
+      async () => {
+        const run = await h.api.runs.get({ runId });
+        return ["succeeded", "failed", "cancelled", "awaiting_review", "needs_attention"].includes(run.status)
+          ? run
+          : undefined;
+      },
+      timeoutMs,
+      `run ${runId} to finish`,
+    );
 
   const allEvents = async (runId: string): Promise<StoredRunEvent[]> => {
     const all: StoredRunEvent[] = [];
@@ -49,7 +55,11 @@ describe("size caps", () => {
       command: "yes 'a runaway line of output, 38 bytes...' | head -c 1073741824; echo; echo 'the last line: 3 failed'",
     });
     // The server answers while the command floods its pipe.
-    await eventually(async () => ((await h.api.runs.get({ runId: launched.id })).status === "running" ? true : undefined), 30_000, "the run to start");
+    await eventually(
+      async () => ((await h.api.runs.get({ runId: launched.id })).status === "running" ? true : undefined),
+      30_000,
+      "the run to start",
+    );
     expect((await h.api.runs.get({ runId: launched.id })).id).toBe(launched.id);
 
     const run = await finished(launched.id);
@@ -60,11 +70,20 @@ describe("size caps", () => {
     expect(logs.length).toBeGreaterThan(50_000);
     expect(logs.length).toBeLessThan(200_000);
     const note = logs.find((l) => l.startsWith("[loopy] output cut: "));
-    const [, bytes, lines] = /^\[loopy\] output cut: [\d.]+ [MG]B \(([\d,]+) bytes\) \/ ([\d,]+) lines not stored; kept the first 4\.0 MB and the last/.exec(note ?? "") ?? [];
+    const [, bytes, lines] =
+      /^\[loopy\] output cut: [\d.]+ [MG]B \(([\d,]+) bytes\) \/ ([\d,]+) lines not stored; kept the first 4\.0 MB and the last/.exec(
+        note ?? "",
+      ) ?? [];
     expect(Number(bytes?.replaceAll(",", ""))).toBeGreaterThan(1_060_000_000);
     expect(Number(lines?.replaceAll(",", ""))).toBeGreaterThan(26_000_000);
     // The event log's own bound per turn (8 MB of output) cut the 4 MB of lines the process let through, and says so too.
-    expect(logs.some((l) => /^\[loopy\] output cut: [\d,]+ characters \/ [\d,]+ lines \([\d,]+ events\) not stored; over 8 MB of output this turn, the last 500 events follow$/.test(l))).toBe(true);
+    expect(
+      logs.some((l) =>
+        /^\[loopy\] output cut: [\d,]+ characters \/ [\d,]+ lines \([\d,]+ events\) not stored; over 8 MB of output this turn, the last 500 events follow$/.test(
+          l,
+        ),
+      ),
+    ).toBe(true);
     // The end of the output survives the cut: that is where a failing command's summary is.
     expect(logs.at(-1)).toBe("the last line: 3 failed");
     expect(logs.indexOf(note!)).toBeLessThan(logs.length - 1);
@@ -94,7 +113,9 @@ describe("size caps", () => {
     expect(Buffer.byteLength(diff!)).toBeLessThan(2.1 * 1024 * 1024);
     expect(diff).toContain("+a small change");
     expect(diff).toMatch(/Binary files \/dev\/null and b\/assets\/model\.bin differ \(binary file, 52428800 bytes\)/);
-    expect(diff).toMatch(/… diff cut at 2\.0 MB: 1 file not shown \(fixture\.txt\); the full change is on the run's branch\.\n$/);
+    expect(diff).toMatch(
+      /… diff cut at 2\.0 MB: 1 file not shown \(fixture\.txt\); the full change is on the run's branch\.\n$/,
+    );
     // Every file section in the stored diff is whole: none ends mid-hunk.
     expect(diff!.split(/^diff --git /m).length - 1).toBe(2);
   }, 180_000);
@@ -102,7 +123,11 @@ describe("size caps", () => {
   it("a 10 MB event is stored cut to 256 KB with a note of how much was cut", async () => {
     const launched = await h.api.runs.launch({ project, agent: "command", command: "true" });
     await finished(launched.id);
-    const writer = new RunEventWriter(h.services.db, { runEvents: async () => {}, runChanged: async () => {} }, launched.id);
+    const writer = new RunEventWriter(
+      h.services.db,
+      { runEvents: async () => {}, runChanged: async () => {} },
+      launched.id,
+    );
     const huge = "x".repeat(10 * 1024 * 1024);
     writer.push({ type: "message", text: huge });
     writer.push({ type: "tool_result", name: "run_command", ok: true, summary: huge });
@@ -119,15 +144,21 @@ describe("size caps", () => {
     const launched = await h.api.runs.launch({ project, agent: "command", command: "echo three >> notes.txt" });
     const run = await finished(launched.id);
     const commit = run.headSha!;
-    await expect(h.api.runs.fileLines({ runId: run.id, commit, path: "../../etc/passwd", start: 1, end: 5 })).rejects.toThrow(/inside the repository/);
-    await expect(h.api.runs.fileLines({ runId: run.id, commit, path: "/etc/passwd", start: 1, end: 5 })).rejects.toThrow(/inside the repository|absolute/);
+    await expect(
+      h.api.runs.fileLines({ runId: run.id, commit, path: "../../etc/passwd", start: 1, end: 5 }),
+    ).rejects.toThrow(/inside the repository/);
+    await expect(
+      h.api.runs.fileLines({ runId: run.id, commit, path: "/etc/passwd", start: 1, end: 5 }),
+    ).rejects.toThrow(/inside the repository|absolute/);
     // The link's own content in git is the path it points to; /etc/passwd itself is never read.
     const link = await h.api.runs.fileLines({ runId: run.id, commit, path: "passwd-link", start: 1, end: 5 });
     expect(JSON.stringify(link)).toContain("/etc/passwd");
     expect(JSON.stringify(link)).not.toContain("root:");
     // A file written into the worktree after the run's commits is not a view: only committed objects are.
     await writeFile(path.join(run.worktreePath!, "later.txt"), "not committed\n");
-    await expect(h.api.runs.fileLines({ runId: run.id, commit, path: "later.txt", start: 1, end: 5 })).rejects.toThrow(/not a file in commit/);
+    await expect(h.api.runs.fileLines({ runId: run.id, commit, path: "later.txt", start: 1, end: 5 })).rejects.toThrow(
+      /not a file in commit/,
+    );
     const lines = await h.api.runs.fileLines({ runId: run.id, commit, path: "notes.txt", start: 1, end: 10 });
     expect(JSON.stringify(lines)).toContain("three");
   });

@@ -4,7 +4,13 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { markClientAddress, trustedProxies } from "@loopy/api/client-address";
 import { SignInLimiter } from "@loopy/api/sign-in-limiter";
-import { handleSignIn, handleTrpc, IMPORT_BODY_LIMIT, SIGN_IN_BODY_LIMIT, TRPC_BODY_LIMIT } from "@loopy/api/web-routes";
+import {
+  handleSignIn,
+  handleTrpc,
+  IMPORT_BODY_LIMIT,
+  SIGN_IN_BODY_LIMIT,
+  TRPC_BODY_LIMIT,
+} from "@loopy/api/web-routes";
 import { createApiToken, createSignInCode, createUser, updateUser } from "@loopy/core/auth/accounts";
 import { createCaller, createContext } from "@loopy/api";
 import { actorFromToken } from "@loopy/core/auth/accounts";
@@ -40,11 +46,20 @@ describe("web routes over HTTP: client address and body caps", () => {
       const url = `http://${req.headers.host}${req.url}`;
       const hasBody = req.method !== "GET" && req.method !== "HEAD";
       const headers = new Headers();
-      for (const [key, value] of Object.entries(req.headers)) if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(", ") : value);
-      const request = new Request(url, { method: req.method, headers, ...(hasBody ? { body: req as unknown as BodyInit, duplex: "half" } : {}) } as RequestInit);
-      const response = req.url!.startsWith("/api/auth/login") ? await handleSignIn(request, h.services, limiter) : await handleTrpc(request, h.services);
+      for (const [key, value] of Object.entries(req.headers))
+        if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(", ") : value);
+      const request = new Request(url, {
+        method: req.method,
+        headers,
+        ...(hasBody ? { body: req as unknown as BodyInit, duplex: "half" } : {}),
+      } as RequestInit);
+      const response = req.url!.startsWith("/api/auth/login")
+        ? await handleSignIn(request, h.services, limiter)
+        : await handleTrpc(request, h.services);
       const out: Record<string, string | string[]> = {};
-      response.headers.forEach((value, key) => (out[key] = key === "set-cookie" ? response.headers.getSetCookie() : value));
+      response.headers.forEach(
+        (value, key) => (out[key] = key === "set-cookie" ? response.headers.getSetCookie() : value),
+      );
       res.writeHead(response.status, out);
       if (response.body) Readable.fromWeb(response.body as never).pipe(res);
       else res.end();
@@ -56,11 +71,16 @@ describe("web routes over HTTP: client address and body caps", () => {
   }
 
   const signIn = (base: string, name: string, headers: Record<string, string> = {}) =>
-    fetch(`${base}/api/auth/login`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ name, password: "wrong password" }) });
+    fetch(`${base}/api/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify({ name, password: "wrong password" }),
+    });
 
   it("counts failed sign-ins by the socket's address: a forged X-Forwarded-For per attempt does not get past the limit", async () => {
     const base = await serve();
-    for (let i = 0; i < 5; i++) expect((await signIn(base, `nobody-${i}`, { "x-forwarded-for": `203.0.113.${i}` })).status).toBe(401);
+    for (let i = 0; i < 5; i++)
+      expect((await signIn(base, `nobody-${i}`, { "x-forwarded-for": `203.0.113.${i}` })).status).toBe(401);
     const sixth = await signIn(base, "nobody-6", { "x-forwarded-for": "203.0.113.99" });
     expect(sixth.status).toBe(429);
     expect(sixth.headers.get("retry-after")).toBe("1");
@@ -68,7 +88,8 @@ describe("web routes over HTTP: client address and body caps", () => {
 
   it("behind a trusted proxy: each client behind it has its own limit", async () => {
     const base = await serve(["127.0.0.1"]);
-    for (let i = 0; i < 5; i++) expect((await signIn(base, `someone-${i}`, { "x-forwarded-for": "198.51.100.1" })).status).toBe(401);
+    for (let i = 0; i < 5; i++)
+      expect((await signIn(base, `someone-${i}`, { "x-forwarded-for": "198.51.100.1" })).status).toBe(401);
     expect((await signIn(base, "someone-6", { "x-forwarded-for": "198.51.100.1" })).status).toBe(429);
     // The next client of the proxy is not held up; one that writes its own X-Forwarded-For in front is still itself.
     expect((await signIn(base, "someone-7", { "x-forwarded-for": "198.51.100.2" })).status).toBe(401);
@@ -78,7 +99,12 @@ describe("web routes over HTTP: client address and body caps", () => {
   it("a one-time sign-in code signs a browser in once, within its time, for an enabled user; only a token of the user's full role mints one", async () => {
     const base = await serve();
     const user = await createUser(h.services.db, { name: `code-${Date.now()}`, role: "operator" });
-    const post = (body: unknown) => fetch(`${base}/api/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const post = (body: unknown) =>
+      fetch(`${base}/api/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
 
     const { code, expiresAt } = await createSignInCode(h.services.db, user.id);
     expect(code).toMatch(/^loopy_sic_/);
@@ -103,7 +129,8 @@ describe("web routes over HTTP: client address and body caps", () => {
     const admin = await createUser(h.services.db, { name: `code-admin-${Date.now()}`, role: "admin" });
     const full = await createApiToken(h.services.db, { user: admin.name, name: "full", role: "admin" });
     const scoped = await createApiToken(h.services.db, { user: admin.name, name: "scoped", role: "viewer" });
-    const as = async (token: string) => createCaller(createContext(h.services, await actorFromToken(h.services.db, token)));
+    const as = async (token: string) =>
+      createCaller(createContext(h.services, await actorFromToken(h.services.db, token)));
     const minted = await (await as(full.token)).auth.signInLink();
     expect((await (await post({ code: minted.code })).json()).user).toEqual({ name: admin.name, role: "admin" });
     await expect((await as(scoped.token)).auth.signInLink()).rejects.toThrow(/scoped to viewer/);
@@ -114,12 +141,20 @@ describe("web routes over HTTP: client address and body caps", () => {
    * off the connection. `declared`: a Content-Length of that many bytes; otherwise chunked. Writes at
    * most `send` bytes, stopping once the answer came.
    */
-  async function upload(base: string, path: string, options: { declared?: number; send: number; headers?: Record<string, string> }) {
+  async function upload(
+    base: string,
+    path: string,
+    options: { declared?: number; send: number; headers?: Record<string, string> },
+  ) {
     const before = sockets.length;
     return new Promise<{ status: number; text: string; serverRead: number; sent: number }>((resolve, reject) => {
       const req = httpRequest(`${base}${path}`, {
         method: "POST",
-        headers: { "content-type": "application/json", ...(options.declared !== undefined ? { "content-length": String(options.declared) } : {}), ...options.headers },
+        headers: {
+          "content-type": "application/json",
+          ...(options.declared !== undefined ? { "content-length": String(options.declared) } : {}),
+          ...options.headers,
+        },
       });
       let answered = false;
       let sent = 0;
@@ -131,7 +166,16 @@ describe("web routes over HTTP: client address and body caps", () => {
         res.on("end", () => {
           req.destroy();
           // The server's socket has seen all it will read once the answer is complete.
-          setTimeout(() => resolve({ status: res.statusCode!, text, serverRead: sockets.slice(before).reduce((n, s) => n + s.bytesRead, 0), sent }), 100);
+          setTimeout(
+            () =>
+              resolve({
+                status: res.statusCode!,
+                text,
+                serverRead: sockets.slice(before).reduce((n, s) => n + s.bytesRead, 0),
+                sent,
+              }),
+            100,
+          );
         });
       });
       const chunk = Buffer.alloc(64 * 1024, "a");
@@ -170,12 +214,25 @@ describe("web routes over HTTP: client address and body caps", () => {
     const { token } = await createApiToken(h.services.db, { user: user.name, name: "caps", role: "admin" });
     const auth = { authorization: `Bearer ${token}` };
 
-    const declared = await upload(base, "/api/trpc/projects.add", { declared: 60 * 1024 * 1024, send: 60 * 1024 * 1024 });
+    const declared = await upload(base, "/api/trpc/projects.add", {
+      declared: 60 * 1024 * 1024,
+      send: 60 * 1024 * 1024,
+    });
     expect(declared.status).toBe(413);
-    expect(JSON.parse(declared.text)).toMatchObject({ error: { json: { message: "Request body too large: at most 4 MB", data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413, path: "projects.add" } } } });
+    expect(JSON.parse(declared.text)).toMatchObject({
+      error: {
+        json: {
+          message: "Request body too large: at most 4 MB",
+          data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413, path: "projects.add" },
+        },
+      },
+    });
     expect(declared.serverRead).toBeLessThan(4 * 1024 * 1024);
 
-    const chunked = await upload(base, "/api/trpc/projects.add,runs.launch?batch=1", { send: 60 * 1024 * 1024, headers: auth });
+    const chunked = await upload(base, "/api/trpc/projects.add,runs.launch?batch=1", {
+      send: 60 * 1024 * 1024,
+      headers: auth,
+    });
     expect(chunked.status).toBe(413);
     expect(JSON.parse(chunked.text)).toHaveLength(2);
     expect(chunked.serverRead).toBeLessThan(TRPC_BODY_LIMIT + 4 * 1024 * 1024);

@@ -20,7 +20,11 @@ describe("worker sandbox state", () => {
   it("a worker started with LOOPY_SANDBOX=off says so through the API while it runs, and is gone once it stopped", async () => {
     const worker = await startWorkerProcess(h.workerEnv);
     try {
-      const mine = await eventually(async () => (await h.api.agents.sandbox()).find((w) => w.pid === worker.pid), 10_000, "the worker's sandbox state");
+      const mine = await eventually(
+        async () => (await h.api.agents.sandbox()).find((w) => w.pid === worker.pid),
+        10_000,
+        "the worker's sandbox state",
+      );
       expect(mine).toEqual({ host: hostname(), pid: worker.pid, mode: "off", confined: false, reason: "sandbox off" });
       // Any signed-in user may see it (the banner shows on every page).
       const viewer = h.apiAs({ userId: null, name: "v", role: "viewer", via: "token" });
@@ -33,10 +37,25 @@ describe("worker sandbox state", () => {
   }, 60_000);
 
   it("says why bubblewrap is not used, and forgets a worker that stopped refreshing (killed outright)", async () => {
-    const stop = publishWorkerSandbox(h.services.redis, h.services.prefix, { host: "box-1", pid: 4242, mode: "auto", confined: false, reason: "bubblewrap is not installed" }, { ttlMs: 300, refreshMs: 60_000 });
+    const stop = publishWorkerSandbox(
+      h.services.redis,
+      h.services.prefix,
+      { host: "box-1", pid: 4242, mode: "auto", confined: false, reason: "bubblewrap is not installed" },
+      { ttlMs: 300, refreshMs: 60_000 },
+    );
     try {
-      await eventually(async () => ((await h.api.agents.sandbox()).some((w) => w.host === "box-1") ? true : undefined), 5_000, "the state");
-      expect((await h.api.agents.sandbox()).find((w) => w.host === "box-1")).toEqual({ host: "box-1", pid: 4242, mode: "auto", confined: false, reason: "bubblewrap is not installed" });
+      await eventually(
+        async () => ((await h.api.agents.sandbox()).some((w) => w.host === "box-1") ? true : undefined),
+        5_000,
+        "the state",
+      );
+      expect((await h.api.agents.sandbox()).find((w) => w.host === "box-1")).toEqual({
+        host: "box-1",
+        pid: 4242,
+        mode: "auto",
+        confined: false,
+        reason: "bubblewrap is not installed",
+      });
       await new Promise((r) => setTimeout(r, 400));
       expect((await h.api.agents.sandbox()).find((w) => w.host === "box-1")).toBeUndefined();
       expect(await h.services.redis.hexists(`${h.services.prefix}:worker-sandbox`, "box-1:4242")).toBe(0);

@@ -31,11 +31,16 @@ const defaults = {
   seed: 1337,
 };
 const file = process.env.LOOPY_PARAMS_FILE ?? path.join(process.cwd(), "loopy.params.json");
-const fromFile = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : existsSync(path.join(here, "loopy.params.json")) ? JSON.parse(readFileSync(path.join(here, "loopy.params.json"), "utf8")) : {};
+const fromFile = existsSync(file)
+  ? JSON.parse(readFileSync(file, "utf8"))
+  : existsSync(path.join(here, "loopy.params.json"))
+    ? JSON.parse(readFileSync(path.join(here, "loopy.params.json"), "utf8"))
+    : {};
 const fromEnv = process.env.LOOPY_PARAMS ? JSON.parse(process.env.LOOPY_PARAMS) : {};
 const hp = { ...defaults, ...fromFile, ...fromEnv };
 if (process.env.SEED) hp.seed = Number(process.env.SEED);
-for (const key of ["embed_dim", "hidden_size", "context", "batch_size", "max_steps", "log_every"]) hp[key] = Math.max(1, Math.round(hp[key]));
+for (const key of ["embed_dim", "hidden_size", "context", "batch_size", "max_steps", "log_every"])
+  hp[key] = Math.max(1, Math.round(hp[key]));
 
 // Seeded PRNG (mulberry32) and Gaussian init.
 let state = hp.seed >>> 0;
@@ -157,7 +162,8 @@ while (step < hp.max_steps && (Date.now() - started) / 1000 < hp.time_budget_s) 
     console.error(`loss diverged at step ${step}`);
     process.exit(1);
   }
-  if (step % hp.log_every === 0) console.log(JSON.stringify({ step, loss: Number(running.toFixed(4)), lr: Number(lr.toPrecision(3)) }));
+  if (step % hp.log_every === 0)
+    console.log(JSON.stringify({ step, loss: Number(running.toFixed(4)), lr: Number(lr.toPrecision(3)) }));
 }
 
 const bpb = valBpb(val, C, (ctx) => forward(ctx));

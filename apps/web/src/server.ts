@@ -16,14 +16,22 @@ import next from "next";
 import { loadEnv } from "@loopy/config/env";
 import { markClientAddress, trustedProxies } from "@loopy/api/client-address";
 
-const { values } = parseArgs({ options: { hostname: { type: "string" }, port: { type: "string" }, dev: { type: "boolean", default: false } } });
+const { values } = parseArgs({
+  options: { hostname: { type: "string" }, port: { type: "string" }, dev: { type: "boolean", default: false } },
+});
 const env = loadEnv();
 const hostname = values.hostname ?? env.HOST;
 const port = Number(values.port ?? env.PORT);
 const trusted = trustedProxies(env.trustedProxies);
 
 const server = createServer();
-const app = next({ dev: values.dev, dir: path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."), hostname, port, httpServer: server });
+const app = next({
+  dev: values.dev,
+  dir: path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".."),
+  hostname,
+  port,
+  httpServer: server,
+});
 await app.prepare();
 const handle = app.getRequestHandler();
 server.on("request", (req, res) => {
@@ -31,7 +39,9 @@ server.on("request", (req, res) => {
   void handle(req, res);
 });
 server.listen(port, hostname, () => {
-  console.log(`web: listening on http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}${trusted ? `; trusting proxy headers from ${env.trustedProxies.join(", ")}` : ""}`);
+  console.log(
+    `web: listening on http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}${trusted ? `; trusting proxy headers from ${env.trustedProxies.join(", ")}` : ""}`,
+  );
 });
 
 let stopping = false;

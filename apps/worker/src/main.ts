@@ -29,7 +29,10 @@ log(await describeSandbox(env.LOOPY_SANDBOX));
 // Started on its own (Docker), the worker is the first to use LOOPY_HOME: 0700, and the master key made now.
 await ensureLoopyHome(env.LOOPY_HOME, log);
 const masterKey = await ensureMasterKey({ value: env.LOOPY_MASTER_KEY, loopyHome: env.LOOPY_HOME });
-if (masterKey.created) log(`created the master key ${masterKey.file} (0600); back it up with the database, stored secrets cannot be read without it`);
+if (masterKey.created)
+  log(
+    `created the master key ${masterKey.file} (0600); back it up with the database, stored secrets cannot be read without it`,
+  );
 
 // Whether agents run confined here, for the web's banner (refreshed while the worker lives, removed when it stops).
 const sandbox = env.LOOPY_SANDBOX === "off" ? { ok: false as const, reason: "sandbox off" } : await sandboxStatus();
@@ -42,11 +45,18 @@ const stopSandboxReport = publishWorkerSandbox(publisher, env.LOOPY_REDIS_PREFIX
 });
 
 // Profiles may name API keys that are not stored secrets: then the worker's own environment variable of that name.
-const secrets = (names: string[]) => Object.fromEntries(names.filter((n) => !RESERVED_SECRET.test(n)).flatMap((n) => (process.env[n] ? [[n, process.env[n] as string]] : [])));
+const secrets = (names: string[]) =>
+  Object.fromEntries(
+    names
+      .filter((n) => !RESERVED_SECRET.test(n))
+      .flatMap((n) => (process.env[n] ? [[n, process.env[n] as string]] : [])),
+  );
 
 // Sandboxed processes reach only these hosts (and their model endpoint); Loopy's own services never, whatever is allowed.
 const egress = {
-  allowHosts: env.LOOPY_EGRESS_ALLOW.split(",").map((h) => h.trim()).filter(Boolean),
+  allowHosts: env.LOOPY_EGRESS_ALLOW.split(",")
+    .map((h) => h.trim())
+    .filter(Boolean),
   denyHosts: loopyServices([env.DATABASE_URL, redisUrl], env.PORT),
 };
 
@@ -95,7 +105,9 @@ const webhooks = env.LOOPY_WEBHOOK_URL
       log,
     })
   : null;
-log(`ready: concurrency ${env.LOOPY_WORKER_CONCURRENCY} runs, ${env.LOOPY_RESEARCH_CONCURRENCY} research loops; queue prefix "${env.LOOPY_REDIS_PREFIX}"`);
+log(
+  `ready: concurrency ${env.LOOPY_WORKER_CONCURRENCY} runs, ${env.LOOPY_RESEARCH_CONCURRENCY} research loops; queue prefix "${env.LOOPY_REDIS_PREFIX}"`,
+);
 
 let stopping = false;
 async function shutdown(signal: string) {
@@ -105,7 +117,9 @@ async function shutdown(signal: string) {
   // and handed over: their jobs go back to the queue and the next worker re-runs the interrupted turn.
   // Research loops are handed over at once: their experiment is re-queued and the next worker resumes them.
   const graceMs = parseDuration(env.LOOPY_SHUTDOWN_GRACE);
-  log(`${signal}: stopping; ${worker.inProgress()} run(s) in progress get ${env.LOOPY_SHUTDOWN_GRACE} to finish, handing over ${research.inProgress()} research loop(s)`);
+  log(
+    `${signal}: stopping; ${worker.inProgress()} run(s) in progress get ${env.LOOPY_SHUTDOWN_GRACE} to finish, handing over ${research.inProgress()} research loop(s)`,
+  );
   await Promise.all([worker.close({ graceMs }), research.close(), webhooks?.(), stopSandboxReport()]);
   publisher.disconnect();
   await db.$disconnect();

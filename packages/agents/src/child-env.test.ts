@@ -26,7 +26,13 @@ describe("childEnv", () => {
   });
 
   it("drops Loopy's own settings even when a caller passes them, in extra or base", () => {
-    const leaky = { DATABASE_URL: "x", REDIS_URL: "x", LOOPY_MASTER_KEY: "x", LOOPY_TOKEN: "x", LOOPY_ADMIN_PASSWORD: "x" };
+    const leaky = {
+      DATABASE_URL: "x",
+      REDIS_URL: "x",
+      LOOPY_MASTER_KEY: "x",
+      LOOPY_TOKEN: "x",
+      LOOPY_ADMIN_PASSWORD: "x",
+    };
     const env = childEnv(leaky, { ...leaky, PATH: "/bin" }, worker);
     for (const name of NEVER_INHERITED) expect(env[name], name).toBeUndefined();
     expect(env).toEqual({ PATH: "/bin" });

@@ -5,7 +5,13 @@ const INHERITED = ["PATH", "HOME", "USER", "LANG", "LC_ALL", "TERM", "SHELL", "T
  * Never in a child's environment, even when a caller passes them: Loopy's own
  * database, Redis, master key, API token and admin password.
  */
-export const NEVER_INHERITED = new Set(["DATABASE_URL", "REDIS_URL", "LOOPY_MASTER_KEY", "LOOPY_TOKEN", "LOOPY_ADMIN_PASSWORD"]);
+export const NEVER_INHERITED = new Set([
+  "DATABASE_URL",
+  "REDIS_URL",
+  "LOOPY_MASTER_KEY",
+  "LOOPY_TOKEN",
+  "LOOPY_ADMIN_PASSWORD",
+]);
 
 /**
  * The one place a child's environment is built (agents, their tools, command
@@ -15,7 +21,11 @@ export const NEVER_INHERITED = new Set(["DATABASE_URL", "REDIS_URL", "LOOPY_MAST
  * worker's environment passes, so a secret reaches a child only when the
  * caller put it in `extra`.
  */
-export function childEnv(extra: Record<string, string> = {}, base?: Record<string, string>, source: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function childEnv(
+  extra: Record<string, string> = {},
+  base?: Record<string, string>,
+  source: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
   const env: Record<string, string> = {};
   if (base) Object.assign(env, base);
   else {

@@ -18,12 +18,23 @@ export const claudeCodeAgent: AgentAdapter = {
   label: "Claude Code",
   takes: "prompt",
   resumable: true,
-  modelEndpoint: { defaultUrl: "https://api.anthropic.com", keyName: (names) => names.find((n) => n === "ANTHROPIC_API_KEY" || n === "ANTHROPIC_AUTH_TOKEN") },
+  modelEndpoint: {
+    defaultUrl: "https://api.anthropic.com",
+    keyName: (names) => names.find((n) => n === "ANTHROPIC_API_KEY" || n === "ANTHROPIC_AUTH_TOKEN"),
+  },
   unavailable: (input) => binary.unavailable(input),
   async run(input, emit) {
     const bin = await binary.resolve(input);
     const profile = input.profile ?? {};
-    const argv: [string, ...string[]] = [bin, "-p", "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits"];
+    const argv: [string, ...string[]] = [
+      bin,
+      "-p",
+      "--output-format",
+      "stream-json",
+      "--verbose",
+      "--permission-mode",
+      "acceptEdits",
+    ];
     if (profile.model) argv.push("--model", profile.model);
     if (profile.maxTurns) argv.push("--max-turns", String(profile.maxTurns));
     if (profile.budgetUsd) argv.push("--max-budget-usd", String(profile.budgetUsd));
@@ -40,10 +51,14 @@ export const claudeCodeAgent: AgentAdapter = {
 
     const said: CliSaid = {};
     const toolCalls = new Map<string, { name: string; input: Record<string, unknown> }>();
-    const costFile = (session: string) => path.join(input.stateDir ?? path.join(input.cwd, ".."), `claude-cost-${session}.json`);
+    const costFile = (session: string) =>
+      path.join(input.stateDir ?? path.join(input.cwd, ".."), `claude-cost-${session}.json`);
     // The state folder is the agent's HOME, writable inside its sandbox: read and write it without following what it left there.
     const stateRoot = input.stateDir ?? path.join(input.cwd, "..");
-    const previousCost = input.sessionId && SAFE_NAME.test(input.sessionId) ? Number((await readRegularFile(stateRoot, costFile(input.sessionId), 64))?.toString("utf8") ?? "0") || 0 : 0;
+    const previousCost =
+      input.sessionId && SAFE_NAME.test(input.sessionId)
+        ? Number((await readRegularFile(stateRoot, costFile(input.sessionId), 64))?.toString("utf8") ?? "0") || 0
+        : 0;
     let sessionCost: number | undefined;
     const result = await runJsonCli(input, argv, env, emit, (json) => {
       const type = json.type;
@@ -55,12 +70,18 @@ export const claudeCodeAgent: AgentAdapter = {
       if (type === "assistant") {
         const content = ((json.message as { content?: unknown[] })?.content ?? []) as Array<Record<string, unknown>>;
         for (const block of content) {
-          if (block.type === "text" && typeof block.text === "string" && block.text.trim()) emit({ type: "message", text: block.text });
+          if (block.type === "text" && typeof block.text === "string" && block.text.trim())
+            emit({ type: "message", text: block.text });
           if (block.type === "tool_use") {
             const name = String(block.name);
             toolCalls.set(String(block.id), { name, input: (block.input ?? {}) as Record<string, unknown> });
             emit({ type: "tool_call", id: String(block.id), name, summary: summarize(block.input) });
-            if (name === "Bash") emit({ type: "command", command: summarize((block.input as { command?: string })?.command ?? "", 400), exitCode: null });
+            if (name === "Bash")
+              emit({
+                type: "command",
+                command: summarize((block.input as { command?: string })?.command ?? "", 400),
+                exitCode: null,
+              });
           }
         }
         return;
@@ -77,14 +98,19 @@ export const claudeCodeAgent: AgentAdapter = {
           const file = call?.input.file_path ?? call?.input.notebook_path;
           if (ok && call && EDIT_TOOLS.has(call.name) && typeof file === "string") {
             const created = (json.tool_use_result as { type?: string } | undefined)?.type === "create";
-            emit({ type: "file_edit", path: path.relative(input.cwd, file) || file, kind: created ? "create" : "modify" });
+            emit({
+              type: "file_edit",
+              path: path.relative(input.cwd, file) || file,
+              kind: created ? "create" : "modify",
+            });
           }
         }
         return;
       }
       if (type === "result") {
         const usage = (json.usage ?? {}) as Record<string, number>;
-        const inputTokens = (usage.input_tokens ?? 0) + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
+        const inputTokens =
+          (usage.input_tokens ?? 0) + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
         const outputTokens = usage.output_tokens ?? 0;
         // total_cost_usd counts the whole session (resumed turns included), while usage
         // is this invocation's; the turn's cost is the difference from the last total.
@@ -110,7 +136,8 @@ export const claudeCodeAgent: AgentAdapter = {
     if (said.usage) {
       if (sessionCost !== undefined) {
         said.usage.costUsd = Math.max(0, sessionCost - previousCost);
-        if (said.sessionId && SAFE_NAME.test(said.sessionId) && input.stateDir) await writeRegularFile(input.stateDir, costFile(said.sessionId), String(sessionCost));
+        if (said.sessionId && SAFE_NAME.test(said.sessionId) && input.stateDir)
+          await writeRegularFile(input.stateDir, costFile(said.sessionId), String(sessionCost));
       }
       emit({ type: "usage", ...said.usage });
     }

@@ -47,7 +47,8 @@ export async function runJsonCli(
 export function cliBinary(command: string, label: string, npmPackage: string) {
   const missing = `${label} is not installed: the "${command}" command was not found (npm install -g ${npmPackage}, or npm run agents:install in the Loopy repository)`;
   return {
-    unavailable: async (input: Pick<AgentRunInput, "binDirs">) => ((await findExecutable(command, input.binDirs)) ? null : missing),
+    unavailable: async (input: Pick<AgentRunInput, "binDirs">) =>
+      (await findExecutable(command, input.binDirs)) ? null : missing,
     resolve: async (input: Pick<AgentRunInput, "binDirs">) => {
       const bin = await findExecutable(command, input.binDirs);
       if (!bin) throw new Error(missing);
@@ -59,9 +60,21 @@ export function cliBinary(command: string, label: string, npmPackage: string) {
 export type CliSaid = { error?: string; sessionId?: string; usage?: AgentOutcome["usage"]; needsAttention?: string };
 
 /** Ends a CLI turn: the outcome from the process result and what the events said, also emitted as an event. */
-export function finishCliTurn(input: AgentRunInput, result: ProcessResult, said: CliSaid, emit: EmitAgentEvent): AgentOutcome {
+export function finishCliTurn(
+  input: AgentRunInput,
+  result: ProcessResult,
+  said: CliSaid,
+  emit: EmitAgentEvent,
+): AgentOutcome {
   const outcome = cliOutcome(input, result, said);
-  emit({ type: "outcome", ok: outcome.ok, exitCode: outcome.exitCode, timedOut: outcome.timedOut, cancelled: outcome.cancelled, summary: outcome.reason });
+  emit({
+    type: "outcome",
+    ok: outcome.ok,
+    exitCode: outcome.exitCode,
+    timedOut: outcome.timedOut,
+    cancelled: outcome.cancelled,
+    summary: outcome.reason,
+  });
   return outcome;
 }
 

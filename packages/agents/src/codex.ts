@@ -49,10 +49,28 @@ export const codexAgent: AgentAdapter = {
     const confined = input.sandbox !== undefined && input.sandbox.mode !== "off" && (await sandboxStatus()).ok;
     const mode = confined ? "danger-full-access" : "workspace-write";
     const argv: [string, ...string[]] = input.sessionId
-      ? [bin, "exec", "resume", "--json", "--skip-git-repo-check", ...model, "-c", `sandbox_mode="${mode}"`, "--", input.sessionId, input.instruction]
+      ? [
+          bin,
+          "exec",
+          "resume",
+          "--json",
+          "--skip-git-repo-check",
+          ...model,
+          "-c",
+          `sandbox_mode="${mode}"`,
+          "--",
+          input.sessionId,
+          input.instruction,
+        ]
       : [bin, "exec", "--json", "--sandbox", mode, "--skip-git-repo-check", ...model, "--", input.instruction];
     const usageFile = (thread: string) => path.join(state, `codex-usage-${thread}.json`);
-    const previous = input.sessionId && SAFE_NAME.test(input.sessionId) ? (JSON.parse((await readRegularFile(state, usageFile(input.sessionId), 4096))?.toString("utf8") || "{}") as { input?: number; output?: number }) : {};
+    const previous =
+      input.sessionId && SAFE_NAME.test(input.sessionId)
+        ? (JSON.parse((await readRegularFile(state, usageFile(input.sessionId), 4096))?.toString("utf8") || "{}") as {
+            input?: number;
+            output?: number;
+          })
+        : {};
 
     const said: CliSaid = { sessionId: input.sessionId ?? undefined };
     let cumulative: { input: number; output: number } | undefined;
@@ -65,30 +83,46 @@ export const codexAgent: AgentAdapter = {
         const item = json.item as Record<string, unknown>;
         if (item.type === "file_change" && json.type === "item.completed") {
           for (const change of (item.changes ?? []) as Array<{ path: string; kind: keyof typeof KIND }>) {
-            emit({ type: "file_edit", path: path.relative(input.cwd, change.path) || change.path, kind: KIND[change.kind] ?? "modify" });
+            emit({
+              type: "file_edit",
+              path: path.relative(input.cwd, change.path) || change.path,
+              kind: KIND[change.kind] ?? "modify",
+            });
           }
         }
         if (item.type === "command_execution") {
-          if (json.type === "item.started") emit({ type: "tool_call", id: String(item.id), name: "shell", summary: summarize(item.command) });
-          else emit({ type: "command", command: summarize(item.command, 400), exitCode: typeof item.exit_code === "number" ? item.exit_code : null });
+          if (json.type === "item.started")
+            emit({ type: "tool_call", id: String(item.id), name: "shell", summary: summarize(item.command) });
+          else
+            emit({
+              type: "command",
+              command: summarize(item.command, 400),
+              exitCode: typeof item.exit_code === "number" ? item.exit_code : null,
+            });
         }
         if (item.type === "agent_message" && typeof item.text === "string") emit({ type: "message", text: item.text });
-        if (item.type === "error" && typeof item.message === "string") emit({ type: "log", stream: "stderr", line: item.message });
+        if (item.type === "error" && typeof item.message === "string")
+          emit({ type: "log", stream: "stderr", line: item.message });
       }
       if (json.type === "turn.completed") {
         const u = (json.usage ?? {}) as Record<string, number>;
         cumulative = { input: u.input_tokens ?? 0, output: u.output_tokens ?? 0 };
       }
       if (json.type === "turn.failed" || json.type === "error") {
-        const message = (json.error as { message?: string } | undefined)?.message ?? (json.message as string | undefined);
+        const message =
+          (json.error as { message?: string } | undefined)?.message ?? (json.message as string | undefined);
         if (message && json.type === "turn.failed") said.error = `Codex failed: ${message}`;
       }
     });
     if (cumulative) {
-      const usage = { inputTokens: Math.max(0, cumulative.input - (previous.input ?? 0)), outputTokens: Math.max(0, cumulative.output - (previous.output ?? 0)) };
+      const usage = {
+        inputTokens: Math.max(0, cumulative.input - (previous.input ?? 0)),
+        outputTokens: Math.max(0, cumulative.output - (previous.output ?? 0)),
+      };
       said.usage = usage;
       emit({ type: "usage", ...usage });
-      if (said.sessionId && SAFE_NAME.test(said.sessionId)) await writeRegularFile(state, usageFile(said.sessionId), JSON.stringify(cumulative));
+      if (said.sessionId && SAFE_NAME.test(said.sessionId))
+        await writeRegularFile(state, usageFile(said.sessionId), JSON.stringify(cumulative));
     }
     return finishCliTurn(input, result, said, emit);
   },

@@ -43,7 +43,14 @@ export const commandAgent: AgentAdapter = {
             : `command exited with code ${result.exitCode}`
           : undefined;
     const outcome = { ok, exitCode: result.exitCode, timedOut: result.timedOut, cancelled: result.cancelled, reason };
-    emit({ type: "outcome", ok, exitCode: result.exitCode, timedOut: result.timedOut, cancelled: result.cancelled, summary: reason });
+    emit({
+      type: "outcome",
+      ok,
+      exitCode: result.exitCode,
+      timedOut: result.timedOut,
+      cancelled: result.cancelled,
+      summary: reason,
+    });
     return outcome;
   },
 };

@@ -11,7 +11,13 @@ export const agentEventSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("message"), text: z.string() }),
   /** The agent called a tool; `summary` is a short, human-readable form of its input. */
   z.object({ type: z.literal("tool_call"), id: z.string().optional(), name: z.string(), summary: z.string() }),
-  z.object({ type: z.literal("tool_result"), id: z.string().optional(), name: z.string().optional(), ok: z.boolean(), summary: z.string() }),
+  z.object({
+    type: z.literal("tool_result"),
+    id: z.string().optional(),
+    name: z.string().optional(),
+    ok: z.boolean(),
+    summary: z.string(),
+  }),
   /** A shell command the agent ran (or the command agent's own command), with its exit code once known. */
   z.object({ type: z.literal("command"), command: z.string(), exitCode: z.number().int().nullable() }),
   z.object({ type: z.literal("file_edit"), path: z.string(), kind: z.enum(["create", "modify", "delete", "rename"]) }),

@@ -2,7 +2,11 @@ import { access, constants } from "node:fs/promises";
 import path from "node:path";
 
 /** Finds an executable in `extraDirs`, then PATH. Null when it is nowhere. */
-export async function findExecutable(name: string, extraDirs: string[] = [], pathEnv = process.env.PATH ?? ""): Promise<string | null> {
+export async function findExecutable(
+  name: string,
+  extraDirs: string[] = [],
+  pathEnv = process.env.PATH ?? "",
+): Promise<string | null> {
   for (const dir of [...extraDirs, ...pathEnv.split(path.delimiter)]) {
     if (!dir) continue;
     const candidate = path.join(dir, name);

@@ -18,16 +18,30 @@ export const geminiAgent: AgentAdapter = {
   label: "Gemini CLI",
   takes: "prompt",
   resumable: true,
-  modelEndpoint: { defaultUrl: "https://generativelanguage.googleapis.com", keyName: (names) => names.find((n) => /GEMINI|GOOGLE/.test(n)) },
+  modelEndpoint: {
+    defaultUrl: "https://generativelanguage.googleapis.com",
+    keyName: (names) => names.find((n) => /GEMINI|GOOGLE/.test(n)),
+  },
   unavailable: (input) => binary.unavailable(input),
   async run(input, emit) {
     const bin = await binary.resolve(input);
     const profile = input.profile ?? {};
     const home = input.stateDir ?? path.join(input.cwd, "..", ".loopy-agent");
     await mkdir(home, { recursive: true });
-    await writeRegularFile(home, path.join(home, ".gemini", "settings.json"), JSON.stringify({ security: { auth: { selectedType: "gemini-api-key" } } }));
+    await writeRegularFile(
+      home,
+      path.join(home, ".gemini", "settings.json"),
+      JSON.stringify({ security: { auth: { selectedType: "gemini-api-key" } } }),
+    );
     // --prompt=<text>: a prompt that starts with "-" must not be read as an option.
-    const argv: [string, ...string[]] = [bin, `--prompt=${input.instruction}`, "--output-format", "stream-json", "--approval-mode", "yolo"];
+    const argv: [string, ...string[]] = [
+      bin,
+      `--prompt=${input.instruction}`,
+      "--output-format",
+      "stream-json",
+      "--approval-mode",
+      "yolo",
+    ];
     if (profile.model) argv.push("-m", profile.model);
     if (input.sessionId) argv.push("--resume", input.sessionId);
     const env: Record<string, string> = { GEMINI_CLI_TRUST_WORKSPACE: "true" };
@@ -64,12 +78,23 @@ export const geminiAgent: AgentAdapter = {
         case "tool_result": {
           const call = tools.get(String(json.tool_id));
           const ok = json.status === "success";
-          emit({ type: "tool_result", id: String(json.tool_id), name: call?.name, ok, summary: summarize(json.output ?? json.error ?? json.status, 300) });
+          emit({
+            type: "tool_result",
+            id: String(json.tool_id),
+            name: call?.name,
+            ok,
+            summary: summarize(json.output ?? json.error ?? json.status, 300),
+          });
           if (ok && call && EDITS[call.name] && typeof call.params.file_path === "string") {
             const file = call.params.file_path;
-            emit({ type: "file_edit", path: path.isAbsolute(file) ? path.relative(input.cwd, file) : file, kind: EDITS[call.name]! });
+            emit({
+              type: "file_edit",
+              path: path.isAbsolute(file) ? path.relative(input.cwd, file) : file,
+              kind: EDITS[call.name]!,
+            });
           }
-          if (call?.name === "run_shell_command") emit({ type: "command", command: summarize(call.params.command, 400), exitCode: ok ? 0 : null });
+          if (call?.name === "run_shell_command")
+            emit({ type: "command", command: summarize(call.params.command, 400), exitCode: ok ? 0 : null });
           return;
         }
         case "result": {

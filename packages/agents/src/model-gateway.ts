@@ -46,7 +46,13 @@ export async function withModelGateway(adapter: AgentAdapter, input: AgentRunInp
     ...input,
     env,
     profile: { ...profile, baseUrl: gatewayBaseUrl(GATEWAY_PORT, upstream) },
-    sandbox: { ...input.sandbox!, network: { ...network, gateways: [...(network.gateways ?? []), gateway], allowHosts: [...(network.allowHosts ?? []), url.host] } },
+    sandbox: {
+      ...input.sandbox!,
+      network: {
+        ...network,
+        gateways: [...(network.gateways ?? []), gateway],
+        allowHosts: [...(network.allowHosts ?? []), url.host],
+      },
+    },
   };
 }
-

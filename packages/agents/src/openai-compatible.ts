@@ -30,7 +30,8 @@ export const openAICompatibleAgent: AgentAdapter = {
   takes: "prompt",
   resumable: true,
   async unavailable(input) {
-    if (!input.profile?.baseUrl) return "This agent needs a base URL (the profile's baseUrl, e.g. http://127.0.0.1:11434/v1 for Ollama)";
+    if (!input.profile?.baseUrl)
+      return "This agent needs a base URL (the profile's baseUrl, e.g. http://127.0.0.1:11434/v1 for Ollama)";
     if (!input.profile?.model) return "This agent needs a model name (the profile's model)";
     return null;
   },
@@ -44,11 +45,18 @@ export const openAICompatibleAgent: AgentAdapter = {
     if (!SAFE_NAME.test(sessionId)) throw new Error(`Not a session id: ${sessionId.slice(0, 40)}`);
     const sessionFile = path.join(stateDir, `session-${sessionId}.json`);
     // The state folder is writable by the agent's confined tools: never follow what they left there.
-    const history: ModelMessage[] = input.sessionId ? (JSON.parse((await readRegularFile(stateDir, sessionFile, 64 * 1024 * 1024))?.toString("utf8") || "[]") as ModelMessage[]) : [];
-    if (input.sessionId && history.length === 0) throw new Error(`Session ${input.sessionId} has no saved history; cannot continue it`);
+    const history: ModelMessage[] = input.sessionId
+      ? (JSON.parse(
+          (await readRegularFile(stateDir, sessionFile, 64 * 1024 * 1024))?.toString("utf8") || "[]",
+        ) as ModelMessage[])
+      : [];
+    if (input.sessionId && history.length === 0)
+      throw new Error(`Session ${input.sessionId} has no saved history; cannot continue it`);
     emit({ type: "session", id: sessionId });
 
-    const apiKey = profileSecretNames(profile).map((n) => input.env?.[n]).find(Boolean);
+    const apiKey = profileSecretNames(profile)
+      .map((n) => input.env?.[n])
+      .find(Boolean);
     const provider = createOpenAICompatible({ name: "loopy", baseURL: profile.baseUrl!, apiKey, includeUsage: true });
     const ws = new Workspace(input.cwd, { env: input.env, sandbox: input.sandbox });
     const controller = new AbortController();
@@ -77,51 +85,84 @@ export const openAICompatibleAgent: AgentAdapter = {
       list_files: tool({
         description: "List files under a folder of the worktree (3 levels deep).",
         inputSchema: z.object({ path: z.string().default(".") }),
-        execute: (a) => traced("list_files", a, () => ws.list(a.path), (v) => `${v.split("\n").length} entries`),
+        execute: (a) =>
+          traced(
+            "list_files",
+            a,
+            () => ws.list(a.path),
+            (v) => `${v.split("\n").length} entries`,
+          ),
       }),
       read_file: tool({
         description: "Read a text file of the worktree.",
         inputSchema: z.object({ path: z.string() }),
-        execute: (a) => traced("read_file", a, () => ws.read(a.path), (v) => `${v.length} characters`),
+        execute: (a) =>
+          traced(
+            "read_file",
+            a,
+            () => ws.read(a.path),
+            (v) => `${v.length} characters`,
+          ),
       }),
       write_file: tool({
         description: "Create or overwrite a file of the worktree.",
         inputSchema: z.object({ path: z.string(), content: z.string() }),
         execute: (a) =>
-          traced("write_file", a, async () => {
-            const kind = await ws.write(a.path, a.content);
-            emit({ type: "file_edit", path: a.path, kind });
-            return `${kind === "create" ? "Created" : "Wrote"} ${a.path}`;
-          }, (v) => v),
+          traced(
+            "write_file",
+            a,
+            async () => {
+              const kind = await ws.write(a.path, a.content);
+              emit({ type: "file_edit", path: a.path, kind });
+              return `${kind === "create" ? "Created" : "Wrote"} ${a.path}`;
+            },
+            (v) => v,
+          ),
       }),
       edit_file: tool({
         description: "Replace one exact, unique occurrence of old_text with new_text in a file.",
         inputSchema: z.object({ path: z.string(), old_text: z.string(), new_text: z.string() }),
         execute: (a) =>
-          traced("edit_file", a, async () => {
-            await ws.edit(a.path, a.old_text, a.new_text);
-            emit({ type: "file_edit", path: a.path, kind: "modify" });
-            return `Edited ${a.path}`;
-          }, (v) => v),
+          traced(
+            "edit_file",
+            a,
+            async () => {
+              await ws.edit(a.path, a.old_text, a.new_text);
+              emit({ type: "file_edit", path: a.path, kind: "modify" });
+              return `Edited ${a.path}`;
+            },
+            (v) => v,
+          ),
       }),
       run_command: tool({
         description: "Run a shell command in the worktree (2 minute limit). Returns exit code and output.",
         inputSchema: z.object({ command: z.string() }),
         execute: (a) =>
-          traced("run_command", a, async () => {
-            const r = await ws.run(a.command, 120_000, controller.signal);
-            emit({ type: "command", command: a.command, exitCode: r.exitCode });
-            return `exit code ${r.exitCode ?? "none (killed)"}${r.timedOut ? " (timed out)" : ""}\n${r.output}`;
-          }, (v) => v.split("\n")[0] ?? ""),
+          traced(
+            "run_command",
+            a,
+            async () => {
+              const r = await ws.run(a.command, 120_000, controller.signal);
+              emit({ type: "command", command: a.command, exitCode: r.exitCode });
+              return `exit code ${r.exitCode ?? "none (killed)"}${r.timedOut ? " (timed out)" : ""}\n${r.output}`;
+            },
+            (v) => v.split("\n")[0] ?? "",
+          ),
       }),
       remember: tool({
-        description: "Add a note to the project's shared memory (conventions, learnings, what failed) for future agents.",
+        description:
+          "Add a note to the project's shared memory (conventions, learnings, what failed) for future agents.",
         inputSchema: z.object({ note: z.string().min(1) }),
         execute: (a) =>
-          traced("remember", a, async () => {
-            await ws.append("LOOPY_NOTES.md", `${a.note.trim()}\n`);
-            return "Noted for future agents.";
-          }, (v) => v),
+          traced(
+            "remember",
+            a,
+            async () => {
+              await ws.append("LOOPY_NOTES.md", `${a.note.trim()}\n`);
+              return "Noted for future agents.";
+            },
+            (v) => v,
+          ),
       }),
       finish: tool({
         description: "End the turn with a summary of what was changed.",
@@ -149,9 +190,13 @@ export const openAICompatibleAgent: AgentAdapter = {
         },
       });
       await writeRegularFile(stateDir, sessionFile, JSON.stringify([...messages, ...result.response.messages]));
-      const usage = { inputTokens: result.totalUsage.inputTokens ?? 0, outputTokens: result.totalUsage.outputTokens ?? 0 };
+      const usage = {
+        inputTokens: result.totalUsage.inputTokens ?? 0,
+        outputTokens: result.totalUsage.outputTokens ?? 0,
+      };
       emit({ type: "usage", ...usage });
-      const finished = result.steps.some((s) => s.toolCalls.some((c) => c.toolName === "finish")) || result.finishReason === "stop";
+      const finished =
+        result.steps.some((s) => s.toolCalls.some((c) => c.toolName === "finish")) || result.finishReason === "stop";
       outcome = {
         ok: finished,
         exitCode: 0,
@@ -159,7 +204,9 @@ export const openAICompatibleAgent: AgentAdapter = {
         cancelled: false,
         sessionId,
         usage,
-        reason: finished ? undefined : `the agent stopped after ${result.steps.length} steps without finishing (max turns ${profile.maxTurns ?? 30})`,
+        reason: finished
+          ? undefined
+          : `the agent stopped after ${result.steps.length} steps without finishing (max turns ${profile.maxTurns ?? 30})`,
       };
     } catch (error) {
       const reason = controller.signal.reason;
@@ -172,14 +219,25 @@ export const openAICompatibleAgent: AgentAdapter = {
         timedOut,
         cancelled,
         sessionId: input.sessionId ?? undefined,
-        reason: cancelled ? why : timedOut ? `timed out after ${formatDuration(input.timeoutMs)}` : `model call failed: ${(error as Error).message}`,
+        reason: cancelled
+          ? why
+          : timedOut
+            ? `timed out after ${formatDuration(input.timeoutMs)}`
+            : `model call failed: ${(error as Error).message}`,
       };
       emit({ type: "error", message: outcome.reason! });
     } finally {
       clearTimeout(timer);
       input.signal?.removeEventListener("abort", onAbort);
     }
-    emit({ type: "outcome", ok: outcome.ok, exitCode: outcome.exitCode, timedOut: outcome.timedOut, cancelled: outcome.cancelled, summary: outcome.reason });
+    emit({
+      type: "outcome",
+      ok: outcome.ok,
+      exitCode: outcome.exitCode,
+      timedOut: outcome.timedOut,
+      cancelled: outcome.cancelled,
+      summary: outcome.reason,
+    });
     return outcome;
   },
 };

@@ -26,12 +26,22 @@ export const opencodeAgent: AgentAdapter = {
     const home = input.stateDir ?? path.join(input.cwd, "..", ".loopy-agent");
     await mkdir(home, { recursive: true });
     const keyName = profileSecretNames(profile)[0];
-    const config: Record<string, unknown> = { permission: { edit: "allow", bash: "allow", webfetch: "deny" }, autoupdate: false, share: "disabled" };
+    const config: Record<string, unknown> = {
+      permission: { edit: "allow", bash: "allow", webfetch: "deny" },
+      autoupdate: false,
+      share: "disabled",
+    };
     let model = profile.model;
     if (profile.baseUrl) {
       const options: Record<string, string> = { baseURL: profile.baseUrl };
       if (keyName) options.apiKey = `{env:${keyName}}`;
-      config.provider = { loopy: { npm: "@ai-sdk/openai-compatible", options, models: { [profile.model ?? "default"]: { tool_call: true } } } };
+      config.provider = {
+        loopy: {
+          npm: "@ai-sdk/openai-compatible",
+          options,
+          models: { [profile.model ?? "default"]: { tool_call: true } },
+        },
+      };
       model = `loopy/${profile.model ?? "default"}`;
     }
     if (model) config.model = model;
@@ -58,19 +68,41 @@ export const opencodeAgent: AgentAdapter = {
         emit({ type: "session", id: json.sessionID });
       }
       const part = (json.part ?? {}) as Record<string, unknown>;
-      if (json.type === "text" && typeof part.text === "string" && part.text.trim()) emit({ type: "message", text: part.text });
+      if (json.type === "text" && typeof part.text === "string" && part.text.trim())
+        emit({ type: "message", text: part.text });
       if (json.type === "tool_use") {
         const name = String(part.tool);
-        const state = (part.state ?? {}) as { status?: string; input?: Record<string, unknown>; output?: string; error?: string; metadata?: Record<string, unknown> };
+        const state = (part.state ?? {}) as {
+          status?: string;
+          input?: Record<string, unknown>;
+          output?: string;
+          error?: string;
+          metadata?: Record<string, unknown>;
+        };
         const id = String(part.callID ?? part.id);
         emit({ type: "tool_call", id, name, summary: summarize(state.input ?? {}) });
         const ok = state.status === "completed";
-        emit({ type: "tool_result", id, name, ok, summary: summarize(state.output ?? state.error ?? state.status, 300) });
+        emit({
+          type: "tool_result",
+          id,
+          name,
+          ok,
+          summary: summarize(state.output ?? state.error ?? state.status, 300),
+        });
         const file = state.input?.filePath;
         if (ok && (name === "write" || name === "edit") && typeof file === "string") {
-          emit({ type: "file_edit", path: path.relative(input.cwd, file) || file, kind: name === "write" && state.metadata?.exists === false ? "create" : "modify" });
+          emit({
+            type: "file_edit",
+            path: path.relative(input.cwd, file) || file,
+            kind: name === "write" && state.metadata?.exists === false ? "create" : "modify",
+          });
         }
-        if (name === "bash") emit({ type: "command", command: summarize(state.input?.command, 400), exitCode: typeof state.metadata?.exit === "number" ? state.metadata.exit : null });
+        if (name === "bash")
+          emit({
+            type: "command",
+            command: summarize(state.input?.command, 400),
+            exitCode: typeof state.metadata?.exit === "number" ? state.metadata.exit : null,
+          });
       }
       if (json.type === "step_finish") {
         const tokens = (part.tokens ?? {}) as { input?: number; output?: number };
@@ -82,7 +114,11 @@ export const opencodeAgent: AgentAdapter = {
         said.error = `opencode failed: ${summarize((json.error as { data?: { message?: string } } | undefined)?.data?.message ?? json.error ?? json, 300)}`;
       }
     });
-    said.usage = { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, ...(usage.costUsd ? { costUsd: usage.costUsd } : {}) };
+    said.usage = {
+      inputTokens: usage.inputTokens,
+      outputTokens: usage.outputTokens,
+      ...(usage.costUsd ? { costUsd: usage.costUsd } : {}),
+    };
     emit({ type: "usage", ...said.usage });
     return finishCliTurn(input, result, said, emit);
   },

@@ -51,7 +51,10 @@ export class OutputCap {
     this.skippedBytes += rest.length;
     this.skippedLines += countNewlines(rest);
     const tail = this.tails[stream];
-    this.tails[stream] = rest.length >= TAIL_BYTES ? Buffer.from(rest.subarray(rest.length - TAIL_BYTES)) : Buffer.concat([tail, rest]).subarray(-TAIL_BYTES);
+    this.tails[stream] =
+      rest.length >= TAIL_BYTES
+        ? Buffer.from(rest.subarray(rest.length - TAIL_BYTES))
+        : Buffer.concat([tail, rest]).subarray(-TAIL_BYTES);
   }
 
   /** Null when nothing was cut. */

@@ -50,7 +50,10 @@ describe("runProcess (real child processes)", () => {
     expect(result.timedOut).toBe(true);
     expect(result.exitCode).toBeNull();
     expect(Date.now() - started).toBeLessThan(5000);
-    const pids = [Number(await readFile(path.join(dir, "child.pid"), "utf8")), Number(await readFile(path.join(dir, "sub.pid"), "utf8"))];
+    const pids = [
+      Number(await readFile(path.join(dir, "child.pid"), "utf8")),
+      Number(await readFile(path.join(dir, "sub.pid"), "utf8")),
+    ];
     expect(await waitGone(pids)).toBe(true);
   });
 
@@ -70,7 +73,12 @@ describe("runProcess (real child processes)", () => {
 
   it("keeps multi-byte characters whole across chunks", async () => {
     const lines: string[] = [];
-    await runProcess({ shellCommand: "for i in $(seq 1 3000); do printf 'é'; done; echo", cwd: tmpdir(), timeoutMs: 10_000, onLine: (_, l) => lines.push(l) });
+    await runProcess({
+      shellCommand: "for i in $(seq 1 3000); do printf 'é'; done; echo",
+      cwd: tmpdir(),
+      timeoutMs: 10_000,
+      onLine: (_, l) => lines.push(l),
+    });
     expect(lines).toEqual(["é".repeat(3000)]);
   });
 
@@ -121,7 +129,13 @@ describe("runProcess (real child processes)", () => {
   it("does not pass Loopy's own secrets to the command", async () => {
     process.env.LOOPY_TEST_SECRET = "s3cret";
     const lines: string[] = [];
-    await runProcess({ shellCommand: "echo \"[$LOOPY_TEST_SECRET][$EXTRA]\"", cwd: tmpdir(), env: { EXTRA: "x" }, timeoutMs: 5000, onLine: (_, l) => lines.push(l) });
+    await runProcess({
+      shellCommand: 'echo "[$LOOPY_TEST_SECRET][$EXTRA]"',
+      cwd: tmpdir(),
+      env: { EXTRA: "x" },
+      timeoutMs: 5000,
+      onLine: (_, l) => lines.push(l),
+    });
     delete process.env.LOOPY_TEST_SECRET;
     expect(lines).toEqual(["[][x]"]);
   });

@@ -55,7 +55,11 @@ export async function runProcess(options: ProcessOptions): Promise<ProcessResult
   const started = Date.now();
   const maxLine = options.maxLineLength ?? 16_384;
   const grace = options.killGraceMs ?? 2_000;
-  const confined = await confine(options.sandbox, options.cwd, options.argv ?? ["bash", "-c", options.shellCommand ?? "true"]);
+  const confined = await confine(
+    options.sandbox,
+    options.cwd,
+    options.argv ?? ["bash", "-c", options.shellCommand ?? "true"],
+  );
   try {
     return await spawnAndWait(options, confined.argv, confined.env, started, maxLine, grace);
   } finally {
@@ -63,7 +67,14 @@ export async function runProcess(options: ProcessOptions): Promise<ProcessResult
   }
 }
 
-function spawnAndWait(options: ProcessOptions, argv: [string, ...string[]], confinedEnv: Record<string, string>, started: number, maxLine: number, grace: number): Promise<ProcessResult> {
+function spawnAndWait(
+  options: ProcessOptions,
+  argv: [string, ...string[]],
+  confinedEnv: Record<string, string>,
+  started: number,
+  maxLine: number,
+  grace: number,
+): Promise<ProcessResult> {
   const [file, ...args] = argv;
   return new Promise((resolve, reject) => {
     if (options.signal?.aborted) {
@@ -141,14 +152,23 @@ function spawnAndWait(options: ProcessOptions, argv: [string, ...string[]], conf
       const cutOutput = cap?.finish();
       if (cutOutput) {
         options.onLine("stderr", cutOutput.note);
-        for (const tail of cutOutput.tails) for (const line of tail.lines) options.onLine(tail.stream, cut(line, maxLine));
+        for (const tail of cutOutput.tails)
+          for (const line of tail.lines) options.onLine(tail.stream, cut(line, maxLine));
       }
       // The command is done; anything it left in its group (a server started with &) goes too.
       killGroup("SIGKILL");
       if (killTimer) clearTimeout(killTimer);
       child.stdout.destroy();
       child.stderr.destroy();
-      resolve({ exitCode: code, signal: sig, timedOut, cancelled, durationMs: Date.now() - started, pid: child.pid, ...(cutOutput ? { outputCut: cutOutput.note } : {}) });
+      resolve({
+        exitCode: code,
+        signal: sig,
+        timedOut,
+        cancelled,
+        durationMs: Date.now() - started,
+        pid: child.pid,
+        ...(cutOutput ? { outputCut: cutOutput.note } : {}),
+      });
     };
     // "close" waits for every holder of stdout/stderr, which a backgrounded child may keep
     // open forever; after "exit", give the pipes a moment to drain, then finish.

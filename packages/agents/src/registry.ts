@@ -7,7 +7,10 @@ import { opencodeAgent } from "./opencode.ts";
 import { openAICompatibleAgent } from "./openai-compatible.ts";
 
 const adapters = new Map<string, AgentAdapter>(
-  [commandAgent, claudeCodeAgent, codexAgent, geminiAgent, opencodeAgent, openAICompatibleAgent].map((a) => [a.name, a]),
+  [commandAgent, claudeCodeAgent, codexAgent, geminiAgent, opencodeAgent, openAICompatibleAgent].map((a) => [
+    a.name,
+    a,
+  ]),
 );
 
 /** Names of every agent adapter this build of Loopy knows. */

@@ -65,10 +65,19 @@ export async function readRegularFile(root: string, file: string, maxBytes: numb
 }
 
 /** Writes `content` to `file` (inside `root`) as a new regular file, whatever was there (a symlink is replaced, never followed). */
-export async function writeRegularFile(root: string, file: string, content: string | Buffer, mode = 0o600): Promise<void> {
+export async function writeRegularFile(
+  root: string,
+  file: string,
+  content: string | Buffer,
+  mode = 0o600,
+): Promise<void> {
   await realFolders(root, file, true);
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
-  const handle = await open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+  const handle = await open(
+    temporary,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    mode,
+  );
   try {
     await handle.writeFile(content);
   } finally {

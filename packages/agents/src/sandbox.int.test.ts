@@ -41,13 +41,25 @@ async function setUp() {
   const outside = path.join(outsideDir, "file.txt");
   await writeFile(outside, "original\n");
   const state = path.join(home, "agent-state", "r1");
-  const policy: SandboxPolicy = { mode: "on", hide: [home], writable: [state], readOnly: [path.join(repo, ".git", "objects")] };
+  const policy: SandboxPolicy = {
+    mode: "on",
+    hide: [home],
+    writable: [state],
+    readOnly: [path.join(repo, ".git", "objects")],
+  };
   return { home, repo, worktree, outside, state, policy, git };
 }
 
 async function sh(command: string, cwd: string, policy: SandboxPolicy, timeoutMs = 20_000) {
   const lines: string[] = [];
-  const result = await runProcess({ shellCommand: command, cwd, sandbox: policy, timeoutMs, killGraceMs: 500, onLine: (_, l) => lines.push(l) });
+  const result = await runProcess({
+    shellCommand: command,
+    cwd,
+    sandbox: policy,
+    timeoutMs,
+    killGraceMs: 500,
+    onLine: (_, l) => lines.push(l),
+  });
   return { ...result, output: lines.join("\n") };
 }
 
@@ -62,7 +74,11 @@ describe.skipIf(!status.ok)(`bubblewrap sandbox${status.ok ? "" : ` (SKIPPED: ${
     await sh(`echo pwned >> ${path.join(s.repo, "README.md")}`, s.worktree, s.policy);
     expect(await readFile(path.join(s.repo, "README.md"), "utf8")).toBe("hello\n");
 
-    const allowed = await sh(`echo inside > made.txt && mkdir -p sub && echo x > sub/y && echo "$HOME" > /dev/null && echo state > "${s.state}/note" && echo tmp > /tmp/t && cat /tmp/t`, s.worktree, s.policy);
+    const allowed = await sh(
+      `echo inside > made.txt && mkdir -p sub && echo x > sub/y && echo "$HOME" > /dev/null && echo state > "${s.state}/note" && echo tmp > /tmp/t && cat /tmp/t`,
+      s.worktree,
+      s.policy,
+    );
     expect(allowed).toMatchObject({ exitCode: 0, output: "tmp" });
     expect(await readFile(path.join(s.worktree, "made.txt"), "utf8")).toBe("inside\n");
     expect(await readFile(path.join(s.state, "note"), "utf8")).toBe("state\n");
@@ -74,22 +90,44 @@ describe.skipIf(!status.ok)(`bubblewrap sandbox${status.ok ? "" : ` (SKIPPED: ${
     const bin = path.join(install, "node_modules", "some-cli", "bin", "some-cli");
     await mkdir(path.dirname(bin), { recursive: true });
     await writeFile(path.join(install, "node_modules", "some-cli", "data.txt"), "shipped with the package\n");
-    await writeFile(bin, `#!/bin/sh\ncat "${path.join(install, "node_modules", "some-cli", "data.txt")}"\necho changed > "${path.join(install, "node_modules", "some-cli", "data.txt")}" || echo read-only\n`, { mode: 0o755 });
+    await writeFile(
+      bin,
+      `#!/bin/sh\ncat "${path.join(install, "node_modules", "some-cli", "data.txt")}"\necho changed > "${path.join(install, "node_modules", "some-cli", "data.txt")}" || echo read-only\n`,
+      { mode: 0o755 },
+    );
     await writeFile(path.join(install, "beside.txt"), "not part of the package\n");
     const lines: string[] = [];
-    const result = await runProcess({ argv: [bin], cwd: worktree, sandbox: policy, timeoutMs: 10_000, onLine: (_, l) => lines.push(l) });
+    const result = await runProcess({
+      argv: [bin],
+      cwd: worktree,
+      sandbox: policy,
+      timeoutMs: 10_000,
+      onLine: (_, l) => lines.push(l),
+    });
     expect(result.exitCode, `${JSON.stringify(result)} ${lines.join("\n")}`).toBe(0);
     expect(lines).toContain("shipped with the package");
     expect(lines).toContain("read-only");
-    expect(await readFile(path.join(install, "node_modules", "some-cli", "data.txt"), "utf8")).toBe("shipped with the package\n");
+    expect(await readFile(path.join(install, "node_modules", "some-cli", "data.txt"), "utf8")).toBe(
+      "shipped with the package\n",
+    );
     // Only the package tree, not the rest of the temporary folder it is in.
-    const peek = await runProcess({ shellCommand: `cat "${path.join(install, "beside.txt")}"`, cwd: worktree, sandbox: policy, timeoutMs: 10_000, onLine: () => {} });
+    const peek = await runProcess({
+      shellCommand: `cat "${path.join(install, "beside.txt")}"`,
+      cwd: worktree,
+      sandbox: policy,
+      timeoutMs: 10_000,
+      onLine: () => {},
+    });
     expect(peek.exitCode).not.toBe(0);
   });
 
   it("git commit works in the workspace's own .git, while the project's refs, config, hooks and objects stay read-only", async () => {
     const s = await setUp();
-    const commit = await sh("echo change > a.txt && git add -A && git -c user.name=Agent -c user.email=a@example.com commit -q -m 'agent commit' && git log --oneline -1", s.worktree, s.policy);
+    const commit = await sh(
+      "echo change > a.txt && git add -A && git -c user.name=Agent -c user.email=a@example.com commit -q -m 'agent commit' && git log --oneline -1",
+      s.worktree,
+      s.policy,
+    );
     expect(commit.exitCode, commit.output).toBe(0);
     const common = path.join(s.repo, ".git");
     for (const attempt of [
@@ -129,7 +167,11 @@ describe.skipIf(!status.ok)(`bubblewrap sandbox${status.ok ? "" : ` (SKIPPED: ${
 
   it("hides LOOPY_HOME (the master key, other runs) and the worker's processes", async () => {
     const s = await setUp();
-    const r = await sh(`cat ${path.join(s.home, "master.key")}; ls ${path.join(s.home)}; kill -0 ${process.pid} && echo worker-visible; echo done`, s.worktree, s.policy);
+    const r = await sh(
+      `cat ${path.join(s.home, "master.key")}; ls ${path.join(s.home)}; kill -0 ${process.pid} && echo worker-visible; echo done`,
+      s.worktree,
+      s.policy,
+    );
     expect(r.output).not.toContain("the master key");
     expect(r.output).not.toContain("worker-visible");
     expect(r.output).toContain("done");
@@ -139,7 +181,12 @@ describe.skipIf(!status.ok)(`bubblewrap sandbox${status.ok ? "" : ` (SKIPPED: ${
     const s = await setUp();
     const marker = `${31_000 + Math.floor(Math.random() * 900)}`;
     const started = Date.now();
-    const r = await sh(`sleep ${marker}1 & (sleep ${marker}2; echo never) & sleep ${marker}3`, s.worktree, s.policy, 800);
+    const r = await sh(
+      `sleep ${marker}1 & (sleep ${marker}2; echo never) & sleep ${marker}3`,
+      s.worktree,
+      s.policy,
+      800,
+    );
     expect(r.timedOut).toBe(true);
     expect(Date.now() - started).toBeLessThan(5_000);
     const deadline = Date.now() + 3_000;
@@ -155,8 +202,17 @@ describe.skipIf(!status.ok)(`bubblewrap sandbox${status.ok ? "" : ` (SKIPPED: ${
     const s = await setUp();
     const marker = `${32_000 + Math.floor(Math.random() * 900)}`;
     const controller = new AbortController();
-    const running = runProcess({ shellCommand: `sleep ${marker}1 & sleep ${marker}2`, cwd: s.worktree, sandbox: s.policy, timeoutMs: 60_000, killGraceMs: 500, signal: controller.signal, onLine: () => undefined });
-    for (let i = 0; i < 100 && (await processesWith(`sleep ${marker}`)).length < 2; i++) await new Promise((res) => setTimeout(res, 50));
+    const running = runProcess({
+      shellCommand: `sleep ${marker}1 & sleep ${marker}2`,
+      cwd: s.worktree,
+      sandbox: s.policy,
+      timeoutMs: 60_000,
+      killGraceMs: 500,
+      signal: controller.signal,
+      onLine: () => undefined,
+    });
+    for (let i = 0; i < 100 && (await processesWith(`sleep ${marker}`)).length < 2; i++)
+      await new Promise((res) => setTimeout(res, 50));
     controller.abort();
     expect((await running).cancelled).toBe(true);
     await new Promise((res) => setTimeout(res, 300));

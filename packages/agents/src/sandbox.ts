@@ -93,7 +93,15 @@ const BASE = [
 const NO_NESTED_USERNS = ["--unshare-user", "--disable-userns"];
 
 /** Files only root may read that a sandbox running as root would otherwise still read (capabilities dropped, it owns them). */
-const ROOT_ONLY_FILES = ["/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ecdsa_key", "/etc/ssh/ssh_host_ed25519_key"];
+const ROOT_ONLY_FILES = [
+  "/etc/shadow",
+  "/etc/gshadow",
+  "/etc/shadow-",
+  "/etc/gshadow-",
+  "/etc/ssh/ssh_host_rsa_key",
+  "/etc/ssh/ssh_host_ecdsa_key",
+  "/etc/ssh/ssh_host_ed25519_key",
+];
 
 let status: Promise<SandboxStatus> | undefined;
 
@@ -116,8 +124,13 @@ export function sandboxStatus(): Promise<SandboxStatus> {
       await exec(bwrap, [...BASE, "--", "true"], { timeout: 10_000, env });
       return { ok: true, bwrap, flags: [] };
     } catch (error) {
-      const stderr = String((error as { stderr?: string }).stderr ?? "").trim().split("\n")[0];
-      return { ok: false, reason: `bubblewrap does not work here (${stderr || (error as Error).message}); user namespaces may be disabled` };
+      const stderr = String((error as { stderr?: string }).stderr ?? "")
+        .trim()
+        .split("\n")[0];
+      return {
+        ok: false,
+        reason: `bubblewrap does not work here (${stderr || (error as Error).message}); user namespaces may be disabled`,
+      };
     }
   })();
   return status;
@@ -127,7 +140,8 @@ export function sandboxStatus(): Promise<SandboxStatus> {
 export async function describeSandbox(mode: SandboxPolicy["mode"]): Promise<string> {
   if (mode === "off") return "sandbox: off (LOOPY_SANDBOX=off): agents and checkpoints run unconfined";
   const found = await sandboxStatus();
-  if (found.ok) return `sandbox: bubblewrap (${found.bwrap}): agents and command checkpoints cannot write outside their worktree`;
+  if (found.ok)
+    return `sandbox: bubblewrap (${found.bwrap}): agents and command checkpoints cannot write outside their worktree`;
   if (mode === "on") throw new Error(`LOOPY_SANDBOX is on, but ${found.reason}`);
   return `sandbox: none: ${found.reason}; agents and checkpoints run unconfined (LOOPY_SANDBOX=off silences this)`;
 }
@@ -154,7 +168,11 @@ export interface Confined {
  * agent's own (see core's workspace.ts); the project's objects it borrows are
  * mounted read-only.
  */
-export async function confine(policy: SandboxPolicy | undefined, cwd: string, argv: [string, ...string[]]): Promise<Confined> {
+export async function confine(
+  policy: SandboxPolicy | undefined,
+  cwd: string,
+  argv: [string, ...string[]],
+): Promise<Confined> {
   const none: Confined = { argv, env: {}, sandboxed: false, close: async () => undefined };
   if (!policy || policy.mode === "off") return none;
   const found = await sandboxStatus();
@@ -167,7 +185,8 @@ export async function confine(policy: SandboxPolicy | undefined, cwd: string, ar
   const dir = real(cwd);
   const args = [...BASE, ...found.flags];
   // Running as root (a container, CI), the process still owns root's files: hide the secret ones.
-  if (process.getuid?.() === 0) for (const file of ROOT_ONLY_FILES) if (existsSync(file)) args.push("--ro-bind", "/dev/null", file);
+  if (process.getuid?.() === 0)
+    for (const file of ROOT_ONLY_FILES) if (existsSync(file)) args.push("--ro-bind", "/dev/null", file);
   const covered = ["/tmp", "/run"];
   const home = homedir();
   for (const hidden of [...(policy.hide ?? []), ...(home && home !== "/" ? [home] : [])]) {
@@ -181,7 +200,8 @@ export async function confine(policy: SandboxPolicy | undefined, cwd: string, ar
   // node under the home folder): their package tree, read-only.
   const network = policy.network;
   const programs = [argv[0], ...(network ? [process.execPath, BRIDGE_PATH] : [])];
-  for (const tree of new Set(programs.map((p) => programTree(p, covered, real)).filter((t): t is string => t !== null))) args.push("--ro-bind", tree, tree);
+  for (const tree of new Set(programs.map((p) => programTree(p, covered, real)).filter((t): t is string => t !== null)))
+    args.push("--ro-bind", tree, tree);
   args.push("--bind", dir, dir);
   for (const p of policy.readOnly ?? []) if (existsSync(p)) args.push("--ro-bind", real(p), real(p));
   for (const d of policy.devices ?? []) if (existsSync(d)) args.push("--dev-bind", d, d);
@@ -216,7 +236,14 @@ export async function confine(policy: SandboxPolicy | undefined, cwd: string, ar
     args.push("--ro-bind", socketDir, EGRESS_MOUNT);
     wrapped = bridgeArgv(entries, argv) as [string, ...string[]];
     const proxy = `http://127.0.0.1:${EGRESS_PROXY_PORT}`;
-    Object.assign(env, { HTTP_PROXY: proxy, HTTPS_PROXY: proxy, http_proxy: proxy, https_proxy: proxy, NO_PROXY: "127.0.0.1,localhost,::1", no_proxy: "127.0.0.1,localhost,::1" });
+    Object.assign(env, {
+      HTTP_PROXY: proxy,
+      HTTPS_PROXY: proxy,
+      http_proxy: proxy,
+      https_proxy: proxy,
+      NO_PROXY: "127.0.0.1,localhost,::1",
+      no_proxy: "127.0.0.1,localhost,::1",
+    });
     close = async () => {
       await egress.close();
       await rm(socketDir, { recursive: true, force: true });

@@ -31,19 +31,27 @@ export class Workspace {
       return !(rel.startsWith("..") || path.isAbsolute(rel));
     };
     if (!inside(target, this.root)) throw new Error(`${relative} is outside the worktree`);
-    if (path.relative(this.root, target).split(path.sep).some((part) => part.toLowerCase() === ".git")) throw new Error("the .git folder is off limits");
+    if (
+      path
+        .relative(this.root, target)
+        .split(path.sep)
+        .some((part) => part.toLowerCase() === ".git")
+    )
+      throw new Error("the .git folder is off limits");
     // The deepest part of the path that exists (a symlink counts, even a broken one) decides where it really leads.
     let existing = target;
     for (;;) {
       const info = lstatSync(existing, { throwIfNoEntry: false });
       if (info) {
         // A broken symlink has no real path to check, and writing through it would create its target wherever that is.
-        if (info.isSymbolicLink() && !existsSync(existing)) throw new Error(`${relative} is a symlink to a missing file; refused`);
+        if (info.isSymbolicLink() && !existsSync(existing))
+          throw new Error(`${relative} is a symlink to a missing file; refused`);
         break;
       }
       existing = path.dirname(existing);
     }
-    if (!inside(realpathSync(existing), realpathSync(this.root))) throw new Error(`${relative} leads outside the worktree through a symlink`);
+    if (!inside(realpathSync(existing), realpathSync(this.root)))
+      throw new Error(`${relative} leads outside the worktree through a symlink`);
     return target;
   }
 
@@ -71,7 +79,10 @@ export class Workspace {
 
   async write(file: string, content: string): Promise<"create" | "modify"> {
     const abs = this.resolve(file);
-    const existed = await stat(abs).then(() => true, () => false);
+    const existed = await stat(abs).then(
+      () => true,
+      () => false,
+    );
     await mkdir(path.dirname(abs), { recursive: true });
     await writeFile(abs, content);
     return existed ? "modify" : "create";
@@ -89,10 +100,17 @@ export class Workspace {
     if (count === 0) throw new Error(`old_text was not found in ${file}`);
     if (count > 1) throw new Error(`old_text occurs ${count} times in ${file}; include more context so it is unique`);
     // A function replacement: "$&" and friends in new_text stay literal.
-    await writeFile(this.resolve(file), content.replace(oldText, () => newText));
+    await writeFile(
+      this.resolve(file),
+      content.replace(oldText, () => newText),
+    );
   }
 
-  async run(command: string, timeoutMs: number, signal?: AbortSignal): Promise<{ exitCode: number | null; output: string; timedOut: boolean }> {
+  async run(
+    command: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<{ exitCode: number | null; output: string; timedOut: boolean }> {
     const lines: string[] = [];
     const result = await runProcess({
       shellCommand: command,
@@ -105,7 +123,10 @@ export class Workspace {
       maxOutputBytes: 4 * 1024 * 1024,
       onLine: (_, line) => lines.push(line),
     });
-    const output = lines.length > 200 ? [...lines.slice(0, 50), `… ${lines.length - 150} lines cut …`, ...lines.slice(-100)].join("\n") : lines.join("\n");
+    const output =
+      lines.length > 200
+        ? [...lines.slice(0, 50), `… ${lines.length - 150} lines cut …`, ...lines.slice(-100)].join("\n")
+        : lines.join("\n");
     return { exitCode: result.exitCode, output, timedOut: result.timedOut };
   }
 }

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { IncomingMessage } from "node:http";
-import { CLIENT_ADDRESS_HEADER, clientAddress, markClientAddress, normalizeAddress, trustedProxies } from "./client-address.ts";
+import {
+  CLIENT_ADDRESS_HEADER,
+  clientAddress,
+  markClientAddress,
+  normalizeAddress,
+  trustedProxies,
+} from "./client-address.ts";
 
 describe("clientAddress", () => {
   it("is the socket's peer when no proxy is trusted, whatever X-Forwarded-For says", () => {
@@ -36,10 +42,18 @@ describe("clientAddress", () => {
 });
 
 describe("markClientAddress", () => {
-  const request = (peer: string, headers: Record<string, string>) => ({ socket: { remoteAddress: peer }, headers: { ...headers } }) as unknown as IncomingMessage;
+  const request = (peer: string, headers: Record<string, string>) =>
+    ({ socket: { remoteAddress: peer }, headers: { ...headers } }) as unknown as IncomingMessage;
 
   it("overwrites a client's own address header and drops proxy headers from untrusted peers", () => {
-    const req = request("203.0.113.7", { [CLIENT_ADDRESS_HEADER]: "9.9.9.9", "x-forwarded-for": "1.2.3.4", "x-forwarded-proto": "https", forwarded: "for=1.2.3.4", "x-real-ip": "1.2.3.4", host: "h" });
+    const req = request("203.0.113.7", {
+      [CLIENT_ADDRESS_HEADER]: "9.9.9.9",
+      "x-forwarded-for": "1.2.3.4",
+      "x-forwarded-proto": "https",
+      forwarded: "for=1.2.3.4",
+      "x-real-ip": "1.2.3.4",
+      host: "h",
+    });
     markClientAddress(req, trustedProxies(["10.0.0.0/8"]));
     expect(req.headers).toEqual({ [CLIENT_ADDRESS_HEADER]: "203.0.113.7", host: "h" });
   });
@@ -47,6 +61,10 @@ describe("markClientAddress", () => {
   it("keeps a trusted proxy's headers", () => {
     const req = request("10.0.0.2", { "x-forwarded-for": "198.51.100.9", "x-forwarded-proto": "https" });
     markClientAddress(req, trustedProxies(["10.0.0.0/8"]));
-    expect(req.headers).toEqual({ [CLIENT_ADDRESS_HEADER]: "198.51.100.9", "x-forwarded-for": "198.51.100.9", "x-forwarded-proto": "https" });
+    expect(req.headers).toEqual({
+      [CLIENT_ADDRESS_HEADER]: "198.51.100.9",
+      "x-forwarded-for": "198.51.100.9",
+      "x-forwarded-proto": "https",
+    });
   });
 });

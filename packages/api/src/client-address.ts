@@ -10,7 +10,14 @@ import { BlockList, isIP } from "node:net";
 export const CLIENT_ADDRESS_HEADER = "x-loopy-client-address";
 
 /** Proxy headers dropped from a request whose peer is not a trusted proxy (Next then fills in its own from the socket). */
-const PROXY_HEADERS = ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "forwarded", "x-real-ip"];
+const PROXY_HEADERS = [
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+  "x-forwarded-port",
+  "forwarded",
+  "x-real-ip",
+];
 
 /** LOOPY_TRUSTED_PROXIES (already validated by loadEnv) as a lookup; null when it names none. */
 export function trustedProxies(entries: string[]): BlockList | null {
@@ -49,10 +56,17 @@ function isTrusted(list: BlockList | null, address: string): boolean {
  * first address no trusted proxy stands for is the client. Entries left of it were written by the
  * client and could be anything, so they are never believed; a malformed hop ends the walk.
  */
-export function clientAddress(peer: string | undefined, forwardedFor: string | string[] | null | undefined, trusted: BlockList | null): string {
+export function clientAddress(
+  peer: string | undefined,
+  forwardedFor: string | string[] | null | undefined,
+  trusted: BlockList | null,
+): string {
   let client = normalizeAddress(peer ?? "") || "unknown";
   if (!isTrusted(trusted, client)) return client;
-  const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(",") : (forwardedFor ?? "")).split(",").map(normalizeAddress).filter(Boolean);
+  const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(",") : (forwardedFor ?? ""))
+    .split(",")
+    .map(normalizeAddress)
+    .filter(Boolean);
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = hops[i] as string;
     if (!isIP(hop)) break;

@@ -18,6 +18,11 @@ export function createContext(services: Services, actor: Actor | null, csrfValid
  * An extra audit entry. Every successful mutation is already recorded by the
  * audit middleware (packages/api/src/trpc.ts); use this only for something else.
  */
-export function audit(ctx: { services: Services; actor: Actor }, action: string, target?: AuditTarget | null, detail?: Record<string, unknown>) {
+export function audit(
+  ctx: { services: Services; actor: Actor },
+  action: string,
+  target?: AuditTarget | null,
+  detail?: Record<string, unknown>,
+) {
   return recordAudit(ctx.services.db, ctx.actor, action, target, detail);
 }

@@ -30,7 +30,10 @@ export function readCookie(req: { headers: Headers }, name: string): string | nu
  * says whether the request carries the session's CSRF token in its header; a
  * bearer token cannot be attached by another site, so it needs none.
  */
-export async function actorOfRequest(db: Db, req: { headers: Headers }): Promise<{ actor: Actor | null; csrfValid: boolean }> {
+export async function actorOfRequest(
+  db: Db,
+  req: { headers: Headers },
+): Promise<{ actor: Actor | null; csrfValid: boolean }> {
   const authorization = req.headers.get("authorization");
   if (authorization) {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
@@ -44,7 +47,10 @@ export async function actorOfRequest(db: Db, req: { headers: Headers }): Promise
 }
 
 /** Set-Cookie values for a new session; `secure` when the request came over HTTPS. */
-export function sessionCookies(session: { token: string; csrfToken: string; expiresAt: Date }, secure: boolean): string[] {
+export function sessionCookies(
+  session: { token: string; csrfToken: string; expiresAt: Date },
+  secure: boolean,
+): string[] {
   const common = `Path=/; Expires=${session.expiresAt.toUTCString()}; SameSite=Lax${secure ? "; Secure" : ""}`;
   return [`${SESSION_COOKIE}=${session.token}; HttpOnly; ${common}`, `${CSRF_COOKIE}=${session.csrfToken}; ${common}`];
 }

@@ -24,10 +24,19 @@ export const projectRef = z
   .string()
   .trim()
   .min(1, "choose a project")
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "not a project id or name (letters, digits, '.', '_' and '-', at most 64)");
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+    "not a project id or name (letters, digits, '.', '_' and '-', at most 64)",
+  );
 
 /** An adapter or agent profile: its name or id. */
-export const agentRef = z.string().trim().regex(/^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,63})?$/, "not an agent or profile name (letters, digits, '.', '_' and '-', at most 64)");
+export const agentRef = z
+  .string()
+  .trim()
+  .regex(
+    /^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,63})?$/,
+    "not an agent or profile name (letters, digits, '.', '_' and '-', at most 64)",
+  );
 
 /** A stored secret's name (its format is checked by the secret store, which says what a name may be). */
 export const secretName = text(128).min(1, "a secret needs a name");
@@ -41,7 +50,14 @@ export const gitRef = z
   .refine((s) => !s.startsWith("-"), "a ref must not start with '-'");
 
 /** A duration such as "30s" or "5m", or seconds. */
-export const duration = z.union([text(32), z.number().finite().min(0).max(366 * 24 * 3600)]);
+export const duration = z.union([
+  text(32),
+  z
+    .number()
+    .finite()
+    .min(0)
+    .max(366 * 24 * 3600),
+]);
 
 /** A whole number in a range (NaN, Infinity and fractions refused). */
 export const int = (min: number, max: number) => z.number().int().min(min).max(max);
@@ -50,7 +66,10 @@ export const int = (min: number, max: number) => z.number().int().min(min).max(m
 export const smallInt = z.number().int().min(-1_000_000_000).max(1_000_000_000);
 
 /** A point in time Postgres can store (years 1970–9999). */
-export const date = z.date().min(new Date("1970-01-01T00:00:00Z"), "a date from 1970 on").max(new Date("9999-12-31T23:59:59Z"), "a date before the year 10000");
+export const date = z
+  .date()
+  .min(new Date("1970-01-01T00:00:00Z"), "a date from 1970 on")
+  .max(new Date("9999-12-31T23:59:59Z"), "a date before the year 10000");
 
 /** Unsigned decimal row id (bigserial cursors). */
 export const serialId = z.string().regex(/^\d{1,19}$/, "not a row id (digits only)");
@@ -63,7 +82,8 @@ export const serialId = z.string().regex(/^\d{1,19}$/, "not a row id (digits onl
  * leading "-" (read as an option). `what` names the path in the message.
  */
 export function repoPathProblem(raw: string, what = "A path"): string | null {
-  const refuse = (why: string) => `${what} must be a path inside the repository (${why}), got ${JSON.stringify(raw.length > 200 ? `${raw.slice(0, 200)}…` : raw)}`;
+  const refuse = (why: string) =>
+    `${what} must be a path inside the repository (${why}), got ${JSON.stringify(raw.length > 200 ? `${raw.slice(0, 200)}…` : raw)}`;
   if (raw.length === 0) return refuse("it is empty");
   let decoded = raw;
   for (let i = 0; i < 3 && /%[0-9a-f]{2}/i.test(decoded); i++) {
@@ -78,7 +98,8 @@ export function repoPathProblem(raw: string, what = "A path"): string | null {
     // eslint-disable-next-line no-control-regex
     if (/[\u0001-\u001f\u007f]/.test(candidate)) return refuse("no control characters");
     if (candidate.includes("\\")) return refuse("'/' between folders, not '\\'");
-    if (candidate.startsWith("/") || /^[A-Za-z]:/.test(candidate) || candidate.startsWith("~")) return refuse("relative to its top, not absolute");
+    if (candidate.startsWith("/") || /^[A-Za-z]:/.test(candidate) || candidate.startsWith("~"))
+      return refuse("relative to its top, not absolute");
     if (candidate.split("/").some((part) => part === "..")) return refuse('no ".."');
   }
   if (raw.startsWith("-")) return refuse("not starting with '-'");

@@ -6,12 +6,18 @@ const req = (headers: Record<string, string>) => new Request("http://127.0.0.1:3
 describe("refuseForeignRequest", () => {
   it("lets same-origin and header-less local requests through", () => {
     expect(refuseForeignRequest(req({ host: "127.0.0.1:3000" }), "127.0.0.1")).toBeNull();
-    expect(refuseForeignRequest(req({ host: "localhost:3000", origin: "http://localhost:3000" }), "127.0.0.1")).toBeNull();
+    expect(
+      refuseForeignRequest(req({ host: "localhost:3000", origin: "http://localhost:3000" }), "127.0.0.1"),
+    ).toBeNull();
   });
 
   it("refuses a rebound host name and cross-site origins", () => {
-    expect(refuseForeignRequest(req({ host: "evil.example:3000" }), "127.0.0.1")).toMatch(/refuses requests addressed to evil.example/);
-    expect(refuseForeignRequest(req({ host: "127.0.0.1:3000", origin: "http://evil.example" }), "127.0.0.1")).toMatch(/cross-origin/);
+    expect(refuseForeignRequest(req({ host: "evil.example:3000" }), "127.0.0.1")).toMatch(
+      /refuses requests addressed to evil.example/,
+    );
+    expect(refuseForeignRequest(req({ host: "127.0.0.1:3000", origin: "http://evil.example" }), "127.0.0.1")).toMatch(
+      /cross-origin/,
+    );
     expect(refuseForeignRequest(req({ host: "127.0.0.1:3000", origin: "null" }), "127.0.0.1")).toMatch(/cross-origin/);
   });
 

@@ -11,19 +11,22 @@ export interface Meta {
   role: Role;
 }
 
-const t = initTRPC.context<Context>().meta<Meta>().create({
-  transformer: superjson,
-  sse: {
-    ping: { enabled: true, intervalMs: 10_000 },
-    client: { reconnectAfterInactivityMs: 25_000 },
-  },
-  errorFormatter({ shape, error }) {
-    return {
-      ...shape,
-      data: { ...shape.data, appCode: error.cause instanceof AppError ? error.cause.code : undefined },
-    };
-  },
-});
+const t = initTRPC
+  .context<Context>()
+  .meta<Meta>()
+  .create({
+    transformer: superjson,
+    sse: {
+      ping: { enabled: true, intervalMs: 10_000 },
+      client: { reconnectAfterInactivityMs: 25_000 },
+    },
+    errorFormatter({ shape, error }) {
+      return {
+        ...shape,
+        data: { ...shape.data, appCode: error.cause instanceof AppError ? error.cause.code : undefined },
+      };
+    },
+  });
 
 const TRPC_CODE: Record<AppErrorCode, TRPCError["code"]> = {
   BAD_INPUT: "BAD_REQUEST",
@@ -57,19 +60,27 @@ const mapErrors = t.middleware(async ({ next }) => {
  */
 const authorize = t.middleware(({ ctx, meta, type, next }) => {
   const needed = meta?.role;
-  if (!needed) throw new TRPCError({ code: "FORBIDDEN", message: "This procedure declares no role, so nobody may call it" });
+  if (!needed)
+    throw new TRPCError({ code: "FORBIDDEN", message: "This procedure declares no role, so nobody may call it" });
   const actor = ctx.actor;
   if (!actor) {
     throw new TRPCError({
       code: "UNAUTHORIZED",
-      message: "Sign in first: in a browser at /login; from the CLI with an API token (LOOPY_TOKEN, or the token file in LOOPY_HOME)",
+      message:
+        "Sign in first: in a browser at /login; from the CLI with an API token (LOOPY_TOKEN, or the token file in LOOPY_HOME)",
     });
   }
   if (type === "mutation" && actor.via === "session" && !ctx.csrfValid) {
-    throw new TRPCError({ code: "FORBIDDEN", message: "Missing or wrong CSRF token: send the loopy_csrf cookie's value in the x-loopy-csrf header" });
+    throw new TRPCError({
+      code: "FORBIDDEN",
+      message: "Missing or wrong CSRF token: send the loopy_csrf cookie's value in the x-loopy-csrf header",
+    });
   }
   if (!roleAtLeast(actor.role, needed)) {
-    throw new TRPCError({ code: "FORBIDDEN", message: `This needs the ${needed} role; ${actor.name} has ${actor.role}` });
+    throw new TRPCError({
+      code: "FORBIDDEN",
+      message: `This needs the ${needed} role; ${actor.name} has ${actor.role}`,
+    });
   }
   return next({ ctx: { actor: actor as Actor } });
 });
@@ -84,7 +95,13 @@ const auditMutations = t.middleware(async ({ ctx, type, path, getRawInput, next 
   const result = await next();
   if (type === "mutation" && result.ok && ctx.actor) {
     const input = await getRawInput().catch(() => undefined);
-    await recordAudit(ctx.services.db, ctx.actor, path, auditTarget(path, input, result.data), auditDetail(input)).catch((error: unknown) => {
+    await recordAudit(
+      ctx.services.db,
+      ctx.actor,
+      path,
+      auditTarget(path, input, result.data),
+      auditDetail(input),
+    ).catch((error: unknown) => {
       console.error(`[audit] could not record ${path}: ${error instanceof Error ? error.message : String(error)}`);
     });
   }

@@ -36,8 +36,17 @@ function procedurePaths(url: URL): string[] {
 /** A 413 in tRPC's own error shape (superjson, batched or not), so the web and the CLI show its message. */
 function trpcTooLarge(url: URL, max: number): Response {
   const paths = procedurePaths(url);
-  const error = (path: string | undefined) => ({ json: { message: tooLarge(max), code: -32413, data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413, ...(path ? { path } : {}) } } });
-  const body = url.searchParams.get("batch") === "1" ? (paths.length ? paths : [undefined]).map((p) => ({ error: error(p) })) : { error: error(paths[0]) };
+  const error = (path: string | undefined) => ({
+    json: {
+      message: tooLarge(max),
+      code: -32413,
+      data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413, ...(path ? { path } : {}) },
+    },
+  });
+  const body =
+    url.searchParams.get("batch") === "1"
+      ? (paths.length ? paths : [undefined]).map((p) => ({ error: error(p) }))
+      : { error: error(paths[0]) };
   return Response.json(body, { status: 413, headers: closing });
 }
 
@@ -81,7 +90,12 @@ export async function handleSignIn(req: Request, services: Services, limiter: Si
   const client = `ip:${requestClientAddress(req)}`;
   const tooMany = (keys: string[]) => {
     const wait = Math.max(...keys.map((k) => limiter.retryAfterMs(k)));
-    return wait > 0 ? Response.json({ error: `Too many failed sign-ins; try again in ${Math.ceil(wait / 1000)} s` }, { status: 429, headers: { "retry-after": String(Math.ceil(wait / 1000)) } }) : null;
+    return wait > 0
+      ? Response.json(
+          { error: `Too many failed sign-ins; try again in ${Math.ceil(wait / 1000)} s` },
+          { status: 429, headers: { "retry-after": String(Math.ceil(wait / 1000)) } },
+        )
+      : null;
   };
   const early = tooMany([client]);
   if (early) return early;
@@ -91,7 +105,10 @@ export async function handleSignIn(req: Request, services: Services, limiter: Si
     if (!bytes) return Response.json({ error: tooLarge(SIGN_IN_BODY_LIMIT) }, { status: 413, headers: closing });
     body = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
-    return Response.json({ error: 'Send JSON: { "name": "...", "password": "..." }, { "code": "..." } or { "token": "..." }' }, { status: 400 });
+    return Response.json(
+      { error: 'Send JSON: { "name": "...", "password": "..." }, { "code": "..." } or { "token": "..." }' },
+      { status: 400 },
+    );
   }
   const { name, password, token, code } = (body ?? {}) as Record<string, unknown>;
   const keys = typeof name === "string" ? [client, `user:${name.trim()}`] : [client];
@@ -101,8 +118,13 @@ export async function handleSignIn(req: Request, services: Services, limiter: Si
     let session;
     if (typeof code === "string" && code) session = await signInWithCode(services.db, code.trim());
     else if (typeof token === "string" && token) session = await signInWithToken(services.db, token.trim());
-    else if (typeof name === "string" && typeof password === "string" && name && password) session = await signInWithPassword(services.db, name.trim(), password);
-    else return Response.json({ error: "Give a user name and a password (or a sign-in code, or a token)" }, { status: 400 });
+    else if (typeof name === "string" && typeof password === "string" && name && password)
+      session = await signInWithPassword(services.db, name.trim(), password);
+    else
+      return Response.json(
+        { error: "Give a user name and a password (or a sign-in code, or a token)" },
+        { status: 400 },
+      );
     for (const key of keys) limiter.succeeded(key);
     const secure = new URL(req.url).protocol === "https:" || req.headers.get("x-forwarded-proto") === "https";
     const headers = new Headers({ "content-type": "application/json" });
@@ -113,7 +135,8 @@ export async function handleSignIn(req: Request, services: Services, limiter: Si
       for (const key of keys) limiter.failed(key);
       return Response.json({ error: error.message }, { status: 401 });
     }
-    if (error instanceof AppError && error.code === "FORBIDDEN") return Response.json({ error: error.message }, { status: 403 });
+    if (error instanceof AppError && error.code === "FORBIDDEN")
+      return Response.json({ error: error.message }, { status: 403 });
     throw error;
   }
 }

@@ -36,7 +36,8 @@ export function createLoopyClient(baseUrl: string, token: string | null = findTo
           EventSource,
           // The eventsource package lets a request carry headers through its fetch.
           eventSourceOptions: () => ({
-            fetch: (input: string | URL, init?: RequestInit) => fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }),
+            fetch: (input: string | URL, init?: RequestInit) =>
+              fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), ...headers } }),
           }),
         }),
         false: httpLink({ url, transformer: superjson, headers }),

@@ -47,7 +47,9 @@ export function describeFleet(fleet: Fleet): string {
   const budget = [
     fleet.budget.usd !== null ? `$${fleet.spent.usd.toFixed(4)} of $${fleet.budget.usd}` : null,
     fleet.budget.tokens !== null ? `${fleet.spent.tokens} of ${fleet.budget.tokens} tokens` : null,
-    fleet.budget.wallClockMs !== null ? `${Math.round(fleet.spent.wallClockMs / 1000)}s of ${Math.round(fleet.budget.wallClockMs / 1000)}s` : null,
+    fleet.budget.wallClockMs !== null
+      ? `${Math.round(fleet.spent.wallClockMs / 1000)}s of ${Math.round(fleet.budget.wallClockMs / 1000)}s`
+      : null,
   ].filter(Boolean);
   const head = [
     `fleet     ${fleet.id}  ${fleet.name}`,
@@ -58,7 +60,9 @@ export function describeFleet(fleet: Fleet): string {
     ...(fleet.metric ? [`metric    ${fleet.metric.name} (${fleet.metric.direction})`] : []),
   ];
   const ranked = fleet.kind === "best_of_n";
-  const members = [...fleet.members].sort((a, b) => (ranked ? (a.rank ?? 0) - (b.rank ?? 0) : a.memberIndex - b.memberIndex));
+  const members = [...fleet.members].sort((a, b) =>
+    ranked ? (a.rank ?? 0) - (b.rank ?? 0) : a.memberIndex - b.memberIndex,
+  );
   const rows = members.map((m) => ({
     ...(ranked ? { rank: String(m.rank ?? "-") } : {}),
     "#": String(m.memberIndex),
@@ -72,7 +76,19 @@ export function describeFleet(fleet: Fleet): string {
     time: duration(m.startedAt, m.finishedAt),
     project: m.project.name,
   }));
-  const columns = [...(ranked ? ["rank"] : []), "#", "run", "status", "agent", "checks", "diff", "cost", ...(fleet.metric ? ["metric"] : []), "time", "project"];
+  const columns = [
+    ...(ranked ? ["rank"] : []),
+    "#",
+    "run",
+    "status",
+    "agent",
+    "checks",
+    "diff",
+    "cost",
+    ...(fleet.metric ? ["metric"] : []),
+    "time",
+    "project",
+  ];
   return [...head, "", table(rows, columns)].join("\n");
 }
 
@@ -119,13 +135,21 @@ function waitForFleet(client: LoopyClient, fleetId: string): Promise<Fleet> {
   });
 }
 
-export async function fleetCommand(client: LoopyClient, args: string[], flags: FleetFlags, print: Print): Promise<number> {
+export async function fleetCommand(
+  client: LoopyClient,
+  args: string[],
+  flags: FleetFlags,
+  print: Print,
+): Promise<number> {
   const [action, id] = args;
   switch (action) {
     case "launch": {
       const agents = (flags.agent ?? "command").split(",").map((a) => a.trim());
-      const metric = flags.metric ? { name: flags.metric, direction: (flags.direction ?? "min") as "min" | "max" } : undefined;
-      if (flags.direction && !["min", "max"].includes(flags.direction)) throw new FleetUsageError(`--direction must be min or max, got "${flags.direction}"`);
+      const metric = flags.metric
+        ? { name: flags.metric, direction: (flags.direction ?? "min") as "min" | "max" }
+        : undefined;
+      if (flags.direction && !["min", "max"].includes(flags.direction))
+        throw new FleetUsageError(`--direction must be min or max, got "${flags.direction}"`);
       const count = number(need(flags.count, "--count"), "--count") as number;
       const fleet = await client.fleets.launch.mutate({
         kind: "best_of_n",
@@ -139,7 +163,11 @@ export async function fleetCommand(client: LoopyClient, args: string[], flags: F
         concurrency: number(flags.concurrency, "--concurrency"),
         budget:
           flags["budget-usd"] || flags["budget-tokens"] || flags["wall-clock"]
-            ? { usd: number(flags["budget-usd"], "--budget-usd"), tokens: number(flags["budget-tokens"], "--budget-tokens"), wallClock: flags["wall-clock"] }
+            ? {
+                usd: number(flags["budget-usd"], "--budget-usd"),
+                tokens: number(flags["budget-tokens"], "--budget-tokens"),
+                wallClock: flags["wall-clock"],
+              }
             : undefined,
         metric,
         baseRef: flags.base,
@@ -147,10 +175,17 @@ export async function fleetCommand(client: LoopyClient, args: string[], flags: F
         secrets: flags.secret,
       });
       if (!flags.wait) {
-        print(fleet, () => `Launched fleet ${fleet.id} (${fleet.name}): ${fleet.progress.total} members, concurrency ${fleet.concurrency}`);
+        print(
+          fleet,
+          () =>
+            `Launched fleet ${fleet.id} (${fleet.name}): ${fleet.progress.total} members, concurrency ${fleet.concurrency}`,
+        );
         return 0;
       }
-      if (!flags.json) process.stderr.write(`Fleet ${fleet.id} launched with ${fleet.progress.total} members; waiting for it to finish…\n`);
+      if (!flags.json)
+        process.stderr.write(
+          `Fleet ${fleet.id} launched with ${fleet.progress.total} members; waiting for it to finish…\n`,
+        );
       const done = await waitForFleet(client, fleet.id);
       print(done, () => describeFleet(done));
       return done.status === "completed" ? 0 : 3;
@@ -166,7 +201,14 @@ export async function fleetCommand(client: LoopyClient, args: string[], flags: F
         fleets.length === 0
           ? "No fleets. Launch one with: loopy fleet launch --project P --command ... --count N"
           : table(
-              fleets.map((f) => ({ id: f.id, status: f.status, kind: f.kind, progress: `${f.progress.finished}/${f.progress.total}`, cost: `$${f.spent.usd.toFixed(4)}`, name: f.name.slice(0, 48) })),
+              fleets.map((f) => ({
+                id: f.id,
+                status: f.status,
+                kind: f.kind,
+                progress: `${f.progress.finished}/${f.progress.total}`,
+                cost: `$${f.spent.usd.toFixed(4)}`,
+                name: f.name.slice(0, 48),
+              })),
               ["id", "status", "kind", "progress", "cost", "name"],
             ),
       );
@@ -177,15 +219,24 @@ export async function fleetCommand(client: LoopyClient, args: string[], flags: F
     case "cancel": {
       const fleetId = need(id, "<fleet-id>");
       const fleet = await client.fleets[action].mutate({ fleetId });
-      print(fleet, () => `Fleet ${fleet.id} ${fleet.status}${action === "cancel" ? "; running members are being stopped" : ""}.`);
+      print(
+        fleet,
+        () => `Fleet ${fleet.id} ${fleet.status}${action === "cancel" ? "; running members are being stopped" : ""}.`,
+      );
       return 0;
     }
     case "approve": {
       const result = await client.fleets.approveWinner.mutate({ fleetId: need(id, "<fleet-id>"), runId: flags.run });
-      print(result, () => `Member ${result.winner.memberIndex} (run ${result.winner.runId}) merged into ${result.winner.target} as ${result.winner.mergedSha.slice(0, 12)}; rejected ${result.rejected.length} other member(s).`);
+      print(
+        result,
+        () =>
+          `Member ${result.winner.memberIndex} (run ${result.winner.runId}) merged into ${result.winner.target} as ${result.winner.mergedSha.slice(0, 12)}; rejected ${result.rejected.length} other member(s).`,
+      );
       return 0;
     }
     default:
-      throw new FleetUsageError(`unknown command "fleet ${action ?? ""}" (launch, show, list, pause, resume, cancel, approve)`);
+      throw new FleetUsageError(
+        `unknown command "fleet ${action ?? ""}" (launch, show, list, pause, resume, cancel, approve)`,
+      );
   }
 }

@@ -6,8 +6,14 @@ type Row = Record<string, string>;
 export function table(rows: Row[], columns: string[]): string {
   if (rows.length === 0) return "";
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => (r[c] ?? "").length)));
-  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
-  return [line(columns.map((c) => c.toUpperCase())), ...rows.map((r) => line(columns.map((c) => r[c] ?? "")))].join("\n");
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
+  return [line(columns.map((c) => c.toUpperCase())), ...rows.map((r) => line(columns.map((c) => r[c] ?? "")))].join(
+    "\n",
+  );
 }
 
 export function duration(startedAt: Date | null, finishedAt: Date | null): string {
@@ -28,7 +34,10 @@ export interface RunTimesView {
 export function runTimes(times: RunTimesView, now = Date.now()): string {
   const since = (date: Date | null) => (date ? Math.max(0, now - new Date(date).getTime()) : 0);
   const waiting = times.waitingMs + since(times.waitingSince);
-  const parts = [`agent ${formatDuration(times.agentMs + since(times.agentSince))}`, `checks ${formatDuration(times.checksMs)}`];
+  const parts = [
+    `agent ${formatDuration(times.agentMs + since(times.agentSince))}`,
+    `checks ${formatDuration(times.checksMs)}`,
+  ];
   if (waiting > 0 || times.waitingSince) parts.push(`waiting ${formatDuration(waiting)}`);
   return parts.join(" · ");
 }

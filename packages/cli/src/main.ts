@@ -231,11 +231,23 @@ async function main(): Promise<number> {
   }
   switch (command) {
     case "project": {
-      if (args[0] !== "add") throw new UsageError(`unknown command "project ${args[0] ?? ""}" (did you mean "project add <path>"?)`);
+      if (args[0] !== "add")
+        throw new UsageError(`unknown command "project ${args[0] ?? ""}" (did you mean "project add <path>"?)`);
       const { resolve } = await import("node:path");
-      const checkpoints = (flags.check ?? []).map((command, i) => ({ name: `check-${i + 1}`, kind: "command", command }));
-      const project = await client.projects.add.mutate({ path: resolve(need(args[1], "<path>")), name: flags.name, checkpoints });
-      print(project, () => `Registered ${project.name} (${project.id}) at ${project.path}, default branch ${project.defaultBranch}`);
+      const checkpoints = (flags.check ?? []).map((command, i) => ({
+        name: `check-${i + 1}`,
+        kind: "command",
+        command,
+      }));
+      const project = await client.projects.add.mutate({
+        path: resolve(need(args[1], "<path>")),
+        name: flags.name,
+        checkpoints,
+      });
+      print(
+        project,
+        () => `Registered ${project.name} (${project.id}) at ${project.path}, default branch ${project.defaultBranch}`,
+      );
       return 0;
     }
     case "projects": {
@@ -243,12 +255,18 @@ async function main(): Promise<number> {
       print(projects, () =>
         projects.length === 0
           ? "No projects. Add one with: loopy project add <path>"
-          : table(projects.map((p) => ({ id: p.id, name: p.name, branch: p.defaultBranch, path: p.path })), ["id", "name", "branch", "path"]),
+          : table(
+              projects.map((p) => ({ id: p.id, name: p.name, branch: p.defaultBranch, path: p.path })),
+              ["id", "name", "branch", "path"],
+            ),
       );
       return 0;
     }
     case "profile": {
-      if (args[0] !== "add") throw new UsageError(`unknown command "profile ${args[0] ?? ""}" (did you mean "profile add NAME --adapter A"?)`);
+      if (args[0] !== "add")
+        throw new UsageError(
+          `unknown command "profile ${args[0] ?? ""}" (did you mean "profile add NAME --adapter A"?)`,
+        );
       const number = (v: string | undefined, what: string) => {
         if (v === undefined) return undefined;
         const n = Number(v);
@@ -266,7 +284,11 @@ async function main(): Promise<number> {
           ...(flags.secret?.length ? { secretNames: flags.secret } : {}),
         },
       });
-      print(profile, () => `Saved profile ${profile.name} (${profile.adapter}${profile.config.model ? `, ${profile.config.model}` : ""})`);
+      print(
+        profile,
+        () =>
+          `Saved profile ${profile.name} (${profile.adapter}${profile.config.model ? `, ${profile.config.model}` : ""})`,
+      );
       return 0;
     }
     case "profiles": {
@@ -274,7 +296,15 @@ async function main(): Promise<number> {
       print(profiles, () =>
         profiles.length === 0
           ? "No profiles. Add one with: loopy profile add NAME --adapter claude-code --model M"
-          : table(profiles.map((p) => ({ name: p.name, adapter: p.adapter, model: p.config.model ?? "-", "base url": p.config.baseUrl ?? "-" })), ["name", "adapter", "model", "base url"]),
+          : table(
+              profiles.map((p) => ({
+                name: p.name,
+                adapter: p.adapter,
+                model: p.config.model ?? "-",
+                "base url": p.config.baseUrl ?? "-",
+              })),
+              ["name", "adapter", "model", "base url"],
+            ),
       );
       return 0;
     }
@@ -284,7 +314,13 @@ async function main(): Promise<number> {
         checks.length === 0
           ? "No checkpoint ran for this run."
           : table(
-              checks.map((c) => ({ turn: String(c.turnIndex + 1), checkpoint: c.name, kind: c.kind, result: c.passed ? "pass" : c.required ? "FAIL" : "fail (optional)", time: `${c.durationMs}ms` })),
+              checks.map((c) => ({
+                turn: String(c.turnIndex + 1),
+                checkpoint: c.name,
+                kind: c.kind,
+                result: c.passed ? "pass" : c.required ? "FAIL" : "fail (optional)",
+                time: `${c.durationMs}ms`,
+              })),
               ["turn", "checkpoint", "kind", "result", "time"],
             ),
       );
@@ -403,12 +439,16 @@ async function main(): Promise<number> {
     }
     case "diff": {
       const diff = await client.runs.diff.query({ runId: need(args[0], "<run-id>") });
-      print(diff, () => (diff.diff === null ? `Run ${diff.id} has no diff yet (${diff.status}).` : diff.diff.trimEnd() || "(no changes)"));
+      print(diff, () =>
+        diff.diff === null ? `Run ${diff.id} has no diff yet (${diff.status}).` : diff.diff.trimEnd() || "(no changes)",
+      );
       return 0;
     }
     case "cancel": {
       const run = await client.runs.cancel.mutate({ runId: need(args[0], "<run-id>") });
-      print(run, () => (run.status === "cancelled" ? `Run ${run.id} cancelled.` : `Cancel requested for run ${run.id} (${run.status}).`));
+      print(run, () =>
+        run.status === "cancelled" ? `Run ${run.id} cancelled.` : `Cancel requested for run ${run.id} (${run.status}).`,
+      );
       return 0;
     }
     default:
@@ -464,21 +504,36 @@ async function review(args: string[]): Promise<number> {
           const n = pending.length;
           process.stderr.write(
             `loopy: run ${id} has ${n} comment${n === 1 ? "" : "s"} not sent yet; approving would merge without ${n === 1 ? "it" : "them"}:\n` +
-              pending.map((c) => `  ${c.id}  ${c.path}:${c.line}  ${c.body.split("\n")[0]?.slice(0, 80) ?? ""}\n`).join("") +
+              pending
+                .map((c) => `  ${c.id}  ${c.path}:${c.line}  ${c.body.split("\n")[0]?.slice(0, 80) ?? ""}\n`)
+                .join("") +
               `Send ${n === 1 ? "it" : "them"} with "loopy review request-changes ${id}", or approve with --discard-comments.\n`,
           );
           return 1;
         }
       }
-      const result = await client.review.approve.mutate({ runId: id, ...(discard ? { pendingComments: "discard" as const } : {}) });
-      print(result, () => `Run ${result.runId} merged into ${result.target} as ${result.mergedSha.slice(0, 12)}${result.discardedComments ? ` (${result.discardedComments} comment${result.discardedComments === 1 ? "" : "s"} not sent, discarded)` : ""}`);
+      const result = await client.review.approve.mutate({
+        runId: id,
+        ...(discard ? { pendingComments: "discard" as const } : {}),
+      });
+      print(
+        result,
+        () =>
+          `Run ${result.runId} merged into ${result.target} as ${result.mergedSha.slice(0, 12)}${result.discardedComments ? ` (${result.discardedComments} comment${result.discardedComments === 1 ? "" : "s"} not sent, discarded)` : ""}`,
+      );
       return 0;
     }
     case "comment": {
       const id = need(runId, "<run-id>");
       const line = Number(need(flags.line, "--line"));
-      if (!Number.isInteger(line) || line < 1) throw new UsageError(`--line must be a line number (1 or more), got "${flags.line}"`);
-      const comment = await client.review.addComment.mutate({ runId: id, path: need(flags.file, "--file"), line, body: need(flags.message, "--message") });
+      if (!Number.isInteger(line) || line < 1)
+        throw new UsageError(`--line must be a line number (1 or more), got "${flags.line}"`);
+      const comment = await client.review.addComment.mutate({
+        runId: id,
+        path: need(flags.file, "--file"),
+        line,
+        body: need(flags.message, "--message"),
+      });
       print(comment, () => comment.id);
       return 0;
     }
@@ -488,7 +543,12 @@ async function review(args: string[]): Promise<number> {
         comments.length === 0
           ? "No comments."
           : table(
-              comments.map((c) => ({ id: c.id, state: c.status, where: `${c.path}:${c.line}`, comment: c.body.split("\n")[0]?.slice(0, 60) ?? "" })),
+              comments.map((c) => ({
+                id: c.id,
+                state: c.status,
+                where: `${c.path}:${c.line}`,
+                comment: c.body.split("\n")[0]?.slice(0, 60) ?? "",
+              })),
               ["id", "state", "where", "comment"],
             ),
       );
@@ -502,9 +562,16 @@ async function review(args: string[]): Promise<number> {
     case "request-changes": {
       const id = need(runId, "<run-id>");
       const before = await allEvents(id);
-      const result = await client.review.requestChanges.mutate({ runId: id, message: flags.message, comments: (flags.comment ?? []).map(parseComment) });
+      const result = await client.review.requestChanges.mutate({
+        runId: id,
+        message: flags.message,
+        comments: (flags.comment ?? []).map(parseComment),
+      });
       if (!flags.wait) {
-        print(result, () => `Sent ${result.comments} comment(s) to run ${result.runId}; turn ${result.turn + 1} is queued.`);
+        print(
+          result,
+          () => `Sent ${result.comments} comment(s) to run ${result.runId}; turn ${result.turn + 1} is queued.`,
+        );
         return 0;
       }
       if (!flags.json) process.stderr.write(`Turn ${result.turn + 1} of run ${id} queued; waiting…\n`);
@@ -524,7 +591,9 @@ async function review(args: string[]): Promise<number> {
       return finish(id);
     }
     default:
-      throw new UsageError(`unknown command "review ${action ?? ""}" (list, approve, reject, request-changes, comment, comments)`);
+      throw new UsageError(
+        `unknown command "review ${action ?? ""}" (list, approve, reject, request-changes, comment, comments)`,
+      );
   }
 }
 
@@ -550,8 +619,15 @@ function exitAfterFlush(code: number): void {
 main().then(
   (code) => exitAfterFlush(code),
   (error: unknown) => {
-    const usage = error instanceof UsageError || error instanceof ResearchUsageError || error instanceof FleetUsageError || error instanceof AccessUsageError || error instanceof SecretsUsageError;
-    process.stderr.write(`loopy: ${usage ? `${(error as Error).message}\n${"Run loopy --help for usage."}` : describeError(error, baseUrl)}\n`);
+    const usage =
+      error instanceof UsageError ||
+      error instanceof ResearchUsageError ||
+      error instanceof FleetUsageError ||
+      error instanceof AccessUsageError ||
+      error instanceof SecretsUsageError;
+    process.stderr.write(
+      `loopy: ${usage ? `${(error as Error).message}\n${"Run loopy --help for usage."}` : describeError(error, baseUrl)}\n`,
+    );
     exitAfterFlush(usage ? 2 : 1);
   },
 );

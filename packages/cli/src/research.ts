@@ -66,7 +66,9 @@ async function readJsonFile(file: string, what: string): Promise<unknown> {
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    throw new Error(`cannot read ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new Error(
+      `cannot read ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
   try {
     return JSON.parse(text);
@@ -88,7 +90,17 @@ function loopLines(loop: Loop): string {
   ].join("\n");
 }
 
-function experimentLine(e: { index: number; kind: string; status: string; metric: number | null; description?: string; reason?: string | null }, metricName: string): string {
+function experimentLine(
+  e: {
+    index: number;
+    kind: string;
+    status: string;
+    metric: number | null;
+    description?: string;
+    reason?: string | null;
+  },
+  metricName: string,
+): string {
   const what = e.kind === "candidate" ? "" : ` ${e.kind}`;
   return `#${e.index}${what} ${e.status.padEnd(7)} ${metricName}=${metric(e.metric)}  ${e.description ?? ""}${e.reason && ["crash", "timeout", "flagged"].includes(e.status) ? `  (${e.reason})` : ""}`;
 }
@@ -102,7 +114,8 @@ function follow(client: LoopyClient, loop: Loop, print: (line: string) => void):
         onData: ({ data }) => {
           if (data.kind !== "event") return;
           const ev = data.event.event;
-          if (ev.type === "experiment" && !["queued", "running"].includes(ev.status)) print(experimentLine(ev, loop.metric));
+          if (ev.type === "experiment" && !["queued", "running"].includes(ev.status))
+            print(experimentLine(ev, loop.metric));
           if (ev.type === "noise_floor") print(`noise floor ${metric(ev.value)} from ${ev.measurements} baseline runs`);
           if (ev.type === "loop" && ENDED.has(ev.status)) {
             sub.unsubscribe();
@@ -119,7 +132,12 @@ function follow(client: LoopyClient, loop: Loop, print: (line: string) => void):
 }
 
 /** `loopy research ...`: start a loop (or list, show, cancel). Returns the exit code. */
-export async function researchCommand(client: LoopyClient, args: string[], flags: ResearchFlags, print: (json: unknown, human: () => string) => void): Promise<number> {
+export async function researchCommand(
+  client: LoopyClient,
+  args: string[],
+  flags: ResearchFlags,
+  print: (json: unknown, human: () => string) => void,
+): Promise<number> {
   const [action, id] = args;
   if (action === "list") {
     const loops = await client.research.list.query(flags.project ? { project: flags.project } : undefined);
@@ -153,17 +171,31 @@ export async function researchCommand(client: LoopyClient, args: string[], flags
   }
   if (action === "pause" || action === "resume") {
     const loopId = need(id, "<loop-id>");
-    const loop = action === "pause" ? await client.research.pause.mutate({ loopId }) : await client.research.resume.mutate({ loopId });
-    print(loop, () => `Research loop ${loop.id} ${loop.status}${action === "pause" && loop.status === "paused" ? " (the experiment in progress finishes first)" : ""}.`);
+    const loop =
+      action === "pause"
+        ? await client.research.pause.mutate({ loopId })
+        : await client.research.resume.mutate({ loopId });
+    print(
+      loop,
+      () =>
+        `Research loop ${loop.id} ${loop.status}${action === "pause" && loop.status === "paused" ? " (the experiment in progress finishes first)" : ""}.`,
+    );
     return 0;
   }
-  if (action !== undefined) throw new ResearchUsageError(`unknown command "research ${action}" (list, show, pause, resume, cancel, or flags to start a loop)`);
+  if (action !== undefined)
+    throw new ResearchUsageError(
+      `unknown command "research ${action}" (list, show, pause, resume, cancel, or flags to start a loop)`,
+    );
 
   const direction = need(flags.direction, "--direction (min or max)");
-  if (direction !== "min" && direction !== "max") throw new ResearchUsageError(`--direction must be min or max, got "${direction}"`);
-  if (!flags.optimizer && !flags.agent) throw new ResearchUsageError("give a proposer: --optimizer random|tpe --space FILE, or --agent PROFILE");
-  if (flags.optimizer && flags.optimizer !== "random" && flags.optimizer !== "tpe") throw new ResearchUsageError(`--optimizer must be random or tpe, got "${flags.optimizer}"`);
-  if (flags.optimizer && !flags.space) throw new ResearchUsageError("--optimizer needs --space FILE (a JSON search space)");
+  if (direction !== "min" && direction !== "max")
+    throw new ResearchUsageError(`--direction must be min or max, got "${direction}"`);
+  if (!flags.optimizer && !flags.agent)
+    throw new ResearchUsageError("give a proposer: --optimizer random|tpe --space FILE, or --agent PROFILE");
+  if (flags.optimizer && flags.optimizer !== "random" && flags.optimizer !== "tpe")
+    throw new ResearchUsageError(`--optimizer must be random or tpe, got "${flags.optimizer}"`);
+  if (flags.optimizer && !flags.space)
+    throw new ResearchUsageError("--optimizer needs --space FILE (a JSON search space)");
   const space = flags.space ? await readJsonFile(flags.space, "search space") : undefined;
   const instructions = flags.program ? await readFile(flags.program, "utf8") : undefined;
   const loop = await client.research.create.mutate({
@@ -184,14 +216,20 @@ export async function researchCommand(client: LoopyClient, args: string[], flags
     seed: number(flags.seed, "--seed"),
     noiseRepeats: number(flags["noise-repeats"], "--noise-repeats"),
     confirmRuns: number(flags.confirm, "--confirm"),
-    slots: flags.slot?.flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean),
+    slots: flags.slot
+      ?.flatMap((s) => s.split(","))
+      .map((s) => s.trim())
+      .filter(Boolean),
     wallClock: flags["wall-clock"],
     costLimitUsd: number(flags["cost-limit"], "--cost-limit"),
     hardKillMultiple: number(flags["hard-kill"], "--hard-kill"),
     baseRef: flags.base,
   });
   if (!flags.wait) {
-    print(loop, () => `Started research loop ${loop.id} (${loop.status}) on ${loop.project.name}, branch ${loop.branch}`);
+    print(
+      loop,
+      () => `Started research loop ${loop.id} (${loop.status}) on ${loop.project.name}, branch ${loop.branch}`,
+    );
     return 0;
   }
   if (!flags.json) process.stderr.write(`Research loop ${loop.id} started; waiting for it to end…\n`);
@@ -200,14 +238,24 @@ export async function researchCommand(client: LoopyClient, args: string[], flags
   });
   const done = await client.research.get.query({ loopId: loop.id });
   if (flags.json) print(done, () => "");
-  else process.stderr.write(`Research loop ${done.id} ${done.status}${done.statusReason ? `: ${done.statusReason}` : ""}; best ${done.metric}=${metric(done.bestMetric)}\n`);
+  else
+    process.stderr.write(
+      `Research loop ${done.id} ${done.status}${done.statusReason ? `: ${done.statusReason}` : ""}; best ${done.metric}=${metric(done.bestMetric)}\n`,
+    );
   return done.status === "completed" ? 0 : 3;
 }
 
 /** `loopy experiments <loop-id>`: the loop's experiments as a table. */
-export async function experimentsCommand(client: LoopyClient, args: string[], print: (json: unknown, human: () => string) => void): Promise<number> {
+export async function experimentsCommand(
+  client: LoopyClient,
+  args: string[],
+  print: (json: unknown, human: () => string) => void,
+): Promise<number> {
   const loopId = need(args[0], "<loop-id>");
-  const [loop, experiments] = await Promise.all([client.research.get.query({ loopId }), client.research.experiments.query({ loopId })]);
+  const [loop, experiments] = await Promise.all([
+    client.research.get.query({ loopId }),
+    client.research.experiments.query({ loopId }),
+  ]);
   print(experiments, () =>
     experiments.length === 0
       ? `Loop ${loopId} has no experiments yet (${loop.status}).`
@@ -230,7 +278,12 @@ export async function experimentsCommand(client: LoopyClient, args: string[], pr
 }
 
 /** `loopy export <loop-id> --tsv`: the loop as autoresearch's results.tsv on stdout. */
-export async function exportCommand(client: LoopyClient, args: string[], flags: ResearchFlags, print: (json: unknown, human: () => string) => void): Promise<number> {
+export async function exportCommand(
+  client: LoopyClient,
+  args: string[],
+  flags: ResearchFlags,
+  print: (json: unknown, human: () => string) => void,
+): Promise<number> {
   const loopId = need(args[0], "<loop-id>");
   if (!flags.tsv && !flags.json) throw new ResearchUsageError("say the format: --tsv (autoresearch's results.tsv)");
   const result = await client.research.exportTsv.query({ loopId });
@@ -240,7 +293,12 @@ export async function exportCommand(client: LoopyClient, args: string[], flags: 
 }
 
 /** `loopy import <file.tsv> --project P`: a results.tsv made outside Loopy, as a completed loop. */
-export async function importCommand(client: LoopyClient, args: string[], flags: ResearchFlags, print: (json: unknown, human: () => string) => void): Promise<number> {
+export async function importCommand(
+  client: LoopyClient,
+  args: string[],
+  flags: ResearchFlags,
+  print: (json: unknown, human: () => string) => void,
+): Promise<number> {
   const file = need(args[0], "<file.tsv>");
   let tsv: string;
   try {
@@ -249,8 +307,14 @@ export async function importCommand(client: LoopyClient, args: string[], flags: 
     throw new Error(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   const direction = flags.direction;
-  if (direction !== undefined && direction !== "min" && direction !== "max") throw new ResearchUsageError(`--direction must be min or max, got "${direction}"`);
-  const loop = await client.research.importTsv.mutate({ project: need(flags.project, "--project"), tsv, name: flags.name, direction });
+  if (direction !== undefined && direction !== "min" && direction !== "max")
+    throw new ResearchUsageError(`--direction must be min or max, got "${direction}"`);
+  const loop = await client.research.importTsv.mutate({
+    project: need(flags.project, "--project"),
+    tsv,
+    name: flags.name,
+    direction,
+  });
   print(loop, () => `Imported ${file} as research loop ${loop.id} (${loop.metric}, best ${metric(loop.bestMetric)})`);
   return 0;
 }

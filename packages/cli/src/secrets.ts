@@ -9,19 +9,29 @@ async function readValue(name: string): Promise<string> {
   if (process.stdin.isTTY) process.stderr.write(`Value of ${name} (then Enter and Ctrl-D): `);
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const value = Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+  const value = Buffer.concat(chunks)
+    .toString("utf8")
+    .replace(/\r?\n$/, "");
   if (!value) throw new SecretsUsageError(`no value on stdin (e.g. printf '%s' "$KEY" | loopy secret set ${name})`);
   return value;
 }
 
 /** `loopy secrets`, `loopy secret set NAME` (value on stdin), `loopy secret delete NAME`. Values are never printed. */
-export async function secretsCommand(client: LoopyClient, command: string, args: string[], print: Print): Promise<number> {
+export async function secretsCommand(
+  client: LoopyClient,
+  command: string,
+  args: string[],
+  print: Print,
+): Promise<number> {
   if (command === "secrets") {
     const secrets = await client.secrets.list.query();
     print(secrets, () =>
       secrets.length === 0
         ? "No secrets. Store one with: printf '%s' \"$KEY\" | loopy secret set NAME"
-        : table(secrets.map((s) => ({ name: s.name, updated: time(s.updatedAt), by: s.updatedBy ?? "-" })), ["name", "updated", "by"]),
+        : table(
+            secrets.map((s) => ({ name: s.name, updated: time(s.updatedAt), by: s.updatedBy ?? "-" })),
+            ["name", "updated", "by"],
+          ),
     );
     return 0;
   }
@@ -30,7 +40,11 @@ export async function secretsCommand(client: LoopyClient, command: string, args:
   switch (action) {
     case "set": {
       const saved = await client.secrets.set.mutate({ name, value: await readValue(name) });
-      print(saved, () => `Stored secret ${saved.name}. Agents get it when their profile (secrets: ["${saved.name}"]) or run (--secret ${saved.name}) names it.`);
+      print(
+        saved,
+        () =>
+          `Stored secret ${saved.name}. Agents get it when their profile (secrets: ["${saved.name}"]) or run (--secret ${saved.name}) names it.`,
+      );
       return 0;
     }
     case "delete": {

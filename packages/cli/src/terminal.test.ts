@@ -8,7 +8,9 @@ describe("stripTerminalControls", () => {
   });
 
   it("removes colours and cursor movement (CSI)", () => {
-    expect(stripTerminalControls("\x1b[31mred\x1b[0m \x1b[1;2Hmoved \x1b[2K\x1b[1Aup \x1b[?25lhidden")).toBe("red moved up hidden");
+    expect(stripTerminalControls("\x1b[31mred\x1b[0m \x1b[1;2Hmoved \x1b[2K\x1b[1Aup \x1b[?25lhidden")).toBe(
+      "red moved up hidden",
+    );
     expect(stripTerminalControls("\x9b31mC1 CSI")).toBe("C1 CSI");
   });
 

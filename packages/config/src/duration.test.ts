@@ -18,9 +18,12 @@ describe("parseDuration", () => {
     expect(parseDuration(2)).toBe(2000);
   });
 
-  it.each(["", "abc", "5x", "10s junk", "-5s", "0s", "s5"])("rejects %j with a message saying what is accepted", (input) => {
-    expect(() => parseDuration(input)).toThrow(/30s, 5m, 1h30m|positive/);
-  });
+  it.each(["", "abc", "5x", "10s junk", "-5s", "0s", "s5"])(
+    "rejects %j with a message saying what is accepted",
+    (input) => {
+      expect(() => parseDuration(input)).toThrow(/30s, 5m, 1h30m|positive/);
+    },
+  );
 });
 
 describe("formatDuration", () => {

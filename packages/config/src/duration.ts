@@ -6,7 +6,8 @@ const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 
  */
 export function parseDuration(input: string | number): number {
   if (typeof input === "number") {
-    if (!Number.isFinite(input) || input <= 0) throw new Error(`Duration must be a positive number of seconds, got ${input}`);
+    if (!Number.isFinite(input) || input <= 0)
+      throw new Error(`Duration must be a positive number of seconds, got ${input}`);
     return Math.round(input * 1000);
   }
   const text = input.trim().toLowerCase();

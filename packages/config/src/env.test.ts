@@ -29,7 +29,9 @@ describe("loadEnv", () => {
     expect(loadEnv({ LOOPY_MASTER_KEY: bytes.toString("base64") }).LOOPY_MASTER_KEY).toBeDefined();
     expect(loadEnv({ LOOPY_MASTER_KEY: bytes.toString("hex") }).LOOPY_MASTER_KEY).toBeDefined();
     expect(masterKeyBytes(bytes.toString("hex"))?.equals(bytes)).toBe(true);
-    expect(() => loadEnv({ LOOPY_MASTER_KEY: Buffer.alloc(16).toString("base64") })).toThrow(/LOOPY_MASTER_KEY: must be 32 bytes.*openssl rand/);
+    expect(() => loadEnv({ LOOPY_MASTER_KEY: Buffer.alloc(16).toString("base64") })).toThrow(
+      /LOOPY_MASTER_KEY: must be 32 bytes.*openssl rand/,
+    );
     expect(() => loadEnv({ LOOPY_MASTER_KEY: "hunter2" })).toThrow(/LOOPY_MASTER_KEY/);
   });
 
@@ -41,7 +43,14 @@ describe("loadEnv", () => {
 
   it("trusts no proxy unless LOOPY_TRUSTED_PROXIES names IP addresses or CIDRs", () => {
     expect(loadEnv({}).trustedProxies).toEqual([]);
-    expect(loadEnv({ LOOPY_TRUSTED_PROXIES: " 127.0.0.1, 10.0.0.0/8,::1,fd00::/8 " }).trustedProxies).toEqual(["127.0.0.1", "10.0.0.0/8", "::1", "fd00::/8"]);
-    expect(() => loadEnv({ LOOPY_TRUSTED_PROXIES: "10.0.0.0/33,proxy.local,1.2.3.4/8/1" })).toThrow("LOOPY_TRUSTED_PROXIES: not an IP address or CIDR: 10.0.0.0/33, proxy.local, 1.2.3.4/8/1");
+    expect(loadEnv({ LOOPY_TRUSTED_PROXIES: " 127.0.0.1, 10.0.0.0/8,::1,fd00::/8 " }).trustedProxies).toEqual([
+      "127.0.0.1",
+      "10.0.0.0/8",
+      "::1",
+      "fd00::/8",
+    ]);
+    expect(() => loadEnv({ LOOPY_TRUSTED_PROXIES: "10.0.0.0/33,proxy.local,1.2.3.4/8/1" })).toThrow(
+      "LOOPY_TRUSTED_PROXIES: not an IP address or CIDR: 10.0.0.0/33, proxy.local, 1.2.3.4/8/1",
+    );
   });
 });

@@ -11,7 +11,10 @@ const schema = z.object({
   DATABASE_URL: z.string().url().optional(),
   REDIS_URL: z.string().url().optional(),
   /** Prefix for every Redis key (queues, channels). Lets tests and several installs share one Redis. */
-  LOOPY_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/).default("loopy"),
+  LOOPY_REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]+$/)
+    .default("loopy"),
   LOOPY_HOME: z.string().default(".loopy"),
   LOOPY_URL: z.string().url().default("http://127.0.0.1:3000"),
   PORT: z.coerce.number().int().min(1).max(65535).default(3000),
@@ -42,7 +45,10 @@ const schema = z.object({
    */
   LOOPY_MASTER_KEY: z
     .string()
-    .refine((v) => masterKeyBytes(v) !== null, "must be 32 bytes as base64 (openssl rand -base64 32) or hex (openssl rand -hex 32)")
+    .refine(
+      (v) => masterKeyBytes(v) !== null,
+      "must be 32 bytes as base64 (openssl rand -base64 32) or hex (openssl rand -hex 32)",
+    )
     .optional(),
   /**
    * Agents and command checkpoints run inside bubblewrap (bwrap) when it is installed and works:
@@ -61,13 +67,20 @@ const schema = z.object({
    * X-Forwarded-For and -Proto are believed only from a peer named here; from anyone else the client is
    * the connection's own address (what the sign-in limiter counts by).
    */
-  LOOPY_TRUSTED_PROXIES: z.string().default("").superRefine((value, ctx) => {
-    const bad = splitList(value).filter((entry) => !isAddressOrCidr(entry));
-    if (bad.length) ctx.addIssue({ code: "custom", message: `not an IP address or CIDR: ${bad.join(", ")}` });
-  }),
+  LOOPY_TRUSTED_PROXIES: z
+    .string()
+    .default("")
+    .superRefine((value, ctx) => {
+      const bad = splitList(value).filter((entry) => !isAddressOrCidr(entry));
+      if (bad.length) ctx.addIssue({ code: "custom", message: `not an IP address or CIDR: ${bad.join(", ")}` });
+    }),
 });
 
-const splitList = (value: string) => value.split(",").map((s) => s.trim()).filter(Boolean);
+const splitList = (value: string) =>
+  value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /** "10.0.0.1", "::1", "10.0.0.0/8", "fd00::/8". */
 export function isAddressOrCidr(entry: string): boolean {
@@ -89,7 +102,11 @@ export function masterKeyBytes(text: string): Buffer | null {
   return null;
 }
 
-export type LoopyEnv = z.infer<typeof schema> & { LOOPY_HOME: string; agentBinDirs: string[]; trustedProxies: string[] };
+export type LoopyEnv = z.infer<typeof schema> & {
+  LOOPY_HOME: string;
+  agentBinDirs: string[];
+  trustedProxies: string[];
+};
 
 /** Reads and validates the environment. Throws one readable error listing every bad variable. */
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): LoopyEnv {
@@ -105,7 +122,9 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): LoopyEnv {
   return {
     ...parsed.data,
     LOOPY_HOME: path.resolve(home),
-    agentBinDirs: parsed.data.LOOPY_AGENT_BIN_DIRS.split(path.delimiter).filter(Boolean).map((d) => path.resolve(d)),
+    agentBinDirs: parsed.data.LOOPY_AGENT_BIN_DIRS.split(path.delimiter)
+      .filter(Boolean)
+      .map((d) => path.resolve(d)),
     trustedProxies: splitList(parsed.data.LOOPY_TRUSTED_PROXIES),
   };
 }

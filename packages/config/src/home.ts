@@ -16,6 +16,8 @@ export async function ensureLoopyHome(home: string, log: (line: string) => void 
     await chmod(home, 0o700);
     log(`Loopy home ${home} was mode ${octal(mode)}; now 0700 (only its owner may enter it)`);
   } catch (error) {
-    log(`warning: Loopy home ${home} is mode ${octal(mode)} and could not be made 0700 (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): other users may read what is in it`);
+    log(
+      `warning: Loopy home ${home} is mode ${octal(mode)} and could not be made 0700 (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): other users may read what is in it`,
+    );
   }
 }

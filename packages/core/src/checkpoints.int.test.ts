@@ -9,7 +9,14 @@ const files = [
 
 describe("checkpoints (real processes)", () => {
   it("passes a command on exit 0 and keeps the counts for display", async () => {
-    const [r] = await runCheckpoints(parseCheckpoints([{ name: "t", kind: "command", command: "echo 'a test named 2 failed jobs'; echo 'Tests  3 passed (3)'" }], "test"), tmpdir(), files);
+    const [r] = await runCheckpoints(
+      parseCheckpoints(
+        [{ name: "t", kind: "command", command: "echo 'a test named 2 failed jobs'; echo 'Tests  3 passed (3)'" }],
+        "test",
+      ),
+      tmpdir(),
+      files,
+    );
     expect(r).toMatchObject({ passed: true, counts: { passed: 3, failed: 2 } });
   });
 
@@ -55,7 +62,11 @@ describe("checkpoints (real processes)", () => {
   });
 
   it("times out a hanging check", async () => {
-    const [r] = await runCheckpoints(parseCheckpoints([{ name: "hang", kind: "command", command: "sleep 30", timeout: "300ms" }], "test"), tmpdir(), []);
+    const [r] = await runCheckpoints(
+      parseCheckpoints([{ name: "hang", kind: "command", command: "sleep 30", timeout: "300ms" }], "test"),
+      tmpdir(),
+      [],
+    );
     expect(r).toMatchObject({ passed: false });
     expect(r!.output).toContain("timed out after 300ms");
   });

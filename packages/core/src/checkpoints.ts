@@ -40,7 +40,9 @@ export function parseCheckpoints(value: unknown, where: string): Checkpoint[] {
   const parsed = checkpointListSchema.safeParse(value ?? []);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`Invalid checkpoints in ${where}: ${issue ? `${issue.path.join(".")}: ${issue.message}` : "not a list"}`);
+    throw new Error(
+      `Invalid checkpoints in ${where}: ${issue ? `${issue.path.join(".")}: ${issue.message}` : "not a list"}`,
+    );
   }
   for (const c of parsed.data) {
     if (c.kind === "command") parseDuration(c.timeout);
@@ -49,7 +51,12 @@ export function parseCheckpoints(value: unknown, where: string): Checkpoint[] {
 }
 
 /** Project checkpoints, then the repository's loopy.json at the base commit, then the task's; later names win. */
-export async function resolveCheckpoints(repo: string, baseSha: string, project: unknown, task: unknown): Promise<Checkpoint[]> {
+export async function resolveCheckpoints(
+  repo: string,
+  baseSha: string,
+  project: unknown,
+  task: unknown,
+): Promise<Checkpoint[]> {
   const fromRepo = await git(repo, ["show", `${baseSha}:loopy.json`]).then(
     (text) => {
       let json: { checkpoints?: unknown };
@@ -63,7 +70,8 @@ export async function resolveCheckpoints(repo: string, baseSha: string, project:
     () => [] as Checkpoint[],
   );
   const merged = new Map<string, Checkpoint>();
-  for (const c of [...parseCheckpoints(project, "the project"), ...fromRepo, ...parseCheckpoints(task, "the task")]) merged.set(c.name, c);
+  for (const c of [...parseCheckpoints(project, "the project"), ...fromRepo, ...parseCheckpoints(task, "the task")])
+    merged.set(c.name, c);
   return [...merged.values()];
 }
 
@@ -118,12 +126,17 @@ async function runCommandCheckpoint(
       }
     },
   });
-  const dropped = [earlier ? `… ${earlier} earlier lines not kept (the last ${TAIL_LINES} follow)` : "", result.outputCut ?? ""].filter(Boolean);
+  const dropped = [
+    earlier ? `… ${earlier} earlier lines not kept (the last ${TAIL_LINES} follow)` : "",
+    result.outputCut ?? "",
+  ].filter(Boolean);
   const output = [...dropped, ...lines].join("\n");
   // Counts are for display; pass or fail is the exit code (a test *named* "2 failed" must not fail a green run).
   const counts = parseTestCounts(lines.join("\n"));
   let passed = result.exitCode === 0 && !result.timedOut;
-  let head = result.timedOut ? `timed out after ${c.timeout}` : `exit code ${result.exitCode ?? `none (${result.signal})`}`;
+  let head = result.timedOut
+    ? `timed out after ${c.timeout}`
+    : `exit code ${result.exitCode ?? `none (${result.signal})`}`;
   if (passed && c.pass === "counts") {
     if (!counts) {
       passed = false;
@@ -133,7 +146,15 @@ async function runCommandCheckpoint(
       head += `; ${counts.passed ?? 0} passed, ${counts.failed ?? 0} failed`;
     }
   }
-  return { name: c.name, kind: c.kind, required: c.required, passed, durationMs: result.durationMs, output: `$ ${c.command}\n${head}\n${output}`, counts };
+  return {
+    name: c.name,
+    kind: c.kind,
+    required: c.required,
+    passed,
+    durationMs: result.durationMs,
+    output: `$ ${c.command}\n${head}\n${output}`,
+    counts,
+  };
 }
 
 function runDiffRule(c: Exclude<Checkpoint, { kind: "command" }>, files: FileChange[]): CheckpointOutcome {
@@ -143,18 +164,42 @@ function runDiffRule(c: Exclude<Checkpoint, { kind: "command" }>, files: FileCha
   if (c.kind === "max_changed_lines") {
     const changed = files.reduce((n, f) => n + f.additions + f.deletions, 0);
     const passed = changed <= c.max;
-    return { name: c.name, kind: c.kind, required: c.required, passed, durationMs: Date.now() - started, output: `${changed} changed lines (limit ${c.max})` };
+    return {
+      name: c.name,
+      kind: c.kind,
+      required: c.required,
+      passed,
+      durationMs: Date.now() - started,
+      output: `${changed} changed lines (limit ${c.max})`,
+    };
   }
   if (c.kind === "forbidden_paths") {
-    offending = files.filter((f) => matchesAny(f.path, c.globs) || (f.oldPath !== undefined && matchesAny(f.oldPath, c.globs))).map((f) => f.path);
-    output = offending.length ? `Touched forbidden paths (${c.globs.join(", ")}):\n${offending.join("\n")}` : `No changes under ${c.globs.join(", ")}`;
+    offending = files
+      .filter((f) => matchesAny(f.path, c.globs) || (f.oldPath !== undefined && matchesAny(f.oldPath, c.globs)))
+      .map((f) => f.path);
+    output = offending.length
+      ? `Touched forbidden paths (${c.globs.join(", ")}):\n${offending.join("\n")}`
+      : `No changes under ${c.globs.join(", ")}`;
   } else {
     offending = files
-      .filter((f) => f.status !== "added" && (matchesAny(f.path, c.globs) || (f.oldPath !== undefined && matchesAny(f.oldPath, c.globs))))
+      .filter(
+        (f) =>
+          f.status !== "added" &&
+          (matchesAny(f.path, c.globs) || (f.oldPath !== undefined && matchesAny(f.oldPath, c.globs))),
+      )
       .map((f) => f.oldPath ?? f.path);
-    output = offending.length ? `Changed protected files (${c.globs.join(", ")}):\n${offending.join("\n")}` : `Protected files unchanged (${c.globs.join(", ")})`;
+    output = offending.length
+      ? `Changed protected files (${c.globs.join(", ")}):\n${offending.join("\n")}`
+      : `Protected files unchanged (${c.globs.join(", ")})`;
   }
-  return { name: c.name, kind: c.kind, required: c.required, passed: offending.length === 0, durationMs: Date.now() - started, output };
+  return {
+    name: c.name,
+    kind: c.kind,
+    required: c.required,
+    passed: offending.length === 0,
+    durationMs: Date.now() - started,
+    output,
+  };
 }
 
 /**
@@ -172,13 +217,20 @@ export async function runCheckpoints(
 ): Promise<CheckpointOutcome[]> {
   const results: CheckpointOutcome[] = [];
   for (const c of checkpoints) {
-    results.push(c.kind === "command" ? await runCommandCheckpoint(c, cwd, env, signal, sandbox) : runDiffRule(c, files));
+    results.push(
+      c.kind === "command" ? await runCommandCheckpoint(c, cwd, env, signal, sandbox) : runDiffRule(c, files),
+    );
   }
   return results;
 }
 
 /** Stores a turn's checkpoint results. */
-export async function saveCheckpointResults(db: Db, runId: string, turnIndex: number, results: CheckpointOutcome[]): Promise<void> {
+export async function saveCheckpointResults(
+  db: Db,
+  runId: string,
+  turnIndex: number,
+  results: CheckpointOutcome[],
+): Promise<void> {
   if (results.length === 0) return;
   await db.checkpointResult.createMany({
     data: results.map((r) => ({

@@ -45,7 +45,14 @@ export function parseRawNumstat(output: string): FileChange[] {
     const code = (meta[4] ?? "M").charAt(0);
     const status = STATUS[code] ?? "modified";
     if (code === "R" || code === "C") {
-      files.push({ path: parts[i + 2] ?? "", oldPath: parts[i + 1] ?? "", status, additions: 0, deletions: 0, binary: false });
+      files.push({
+        path: parts[i + 2] ?? "",
+        oldPath: parts[i + 1] ?? "",
+        status,
+        additions: 0,
+        deletions: 0,
+        binary: false,
+      });
       i += 3;
     } else {
       files.push({ path: parts[i + 1] ?? "", status, additions: 0, deletions: 0, binary: false });
@@ -90,7 +97,11 @@ function rawBlobs(output: string): Array<{ src: string; dst: string }> {
 const NO_BLOB = /^0+$/;
 
 /** Sets `bytes` on the binary files (the new side; the old one for a deletion), with one `git cat-file --batch-check` for all. */
-async function sizeBinaries(root: string, files: FileChange[], blobs: Array<{ src: string; dst: string }>): Promise<void> {
+async function sizeBinaries(
+  root: string,
+  files: FileChange[],
+  blobs: Array<{ src: string; dst: string }>,
+): Promise<void> {
   const wanted = new Map<FileChange, string>();
   for (const [index, file] of files.entries()) {
     const blob = blobs[index];
@@ -98,8 +109,15 @@ async function sizeBinaries(root: string, files: FileChange[], blobs: Array<{ sr
     if (file.binary && sha && !NO_BLOB.test(sha)) wanted.set(file, sha);
   }
   if (wanted.size === 0) return;
-  const answer = await gitCapped(root, ["cat-file", "--batch-check=%(objectname) %(objectsize)"], 1024 * 1024, [...wanted.values()].join("\n") + "\n").catch(() => null);
-  const sizes = new Map((answer?.stdout.toString("utf8") ?? "").split("\n").map((line) => line.split(" ") as [string, string]));
+  const answer = await gitCapped(
+    root,
+    ["cat-file", "--batch-check=%(objectname) %(objectsize)"],
+    1024 * 1024,
+    [...wanted.values()].join("\n") + "\n",
+  ).catch(() => null);
+  const sizes = new Map(
+    (answer?.stdout.toString("utf8") ?? "").split("\n").map((line) => line.split(" ") as [string, string]),
+  );
   for (const [file, sha] of wanted) {
     const size = Number(sizes.get(sha));
     if (Number.isFinite(size)) file.bytes = size;
@@ -113,11 +131,18 @@ async function sizeBinaries(root: string, files: FileChange[], blobs: Array<{ sr
  * file, and ends with a note naming the files left out. Binary files never
  * show their content: their line says "binary file, N bytes".
  */
-export async function diffCommits(root: string, baseSha: string, headSha: string, maxBytes = 2 * 1024 * 1024): Promise<RunDiff> {
+export async function diffCommits(
+  root: string,
+  baseSha: string,
+  headSha: string,
+  maxBytes = 2 * 1024 * 1024,
+): Promise<RunDiff> {
   // Fixed output whatever the user's config says: no external diff tools, no textconv, a/ b/ prefixes.
   const fixed = ["--no-ext-diff", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/"];
   const unquoted = ["-c", "core.quotePath=false"];
-  const raw = await git(root, ["diff", ...fixed, "--raw", "--numstat", "-z", "-M", "--no-abbrev", baseSha, headSha], { trim: false });
+  const raw = await git(root, ["diff", ...fixed, "--raw", "--numstat", "-z", "-M", "--no-abbrev", baseSha, headSha], {
+    trim: false,
+  });
   const files = parseRawNumstat(raw);
   await sizeBinaries(root, files, rawBlobs(raw));
   const read = await gitCapped(root, [...unquoted, "diff", ...fixed, "-M", "--no-color", baseSha, headSha], maxBytes);
@@ -132,13 +157,18 @@ export async function diffCommits(root: string, baseSha: string, headSha: string
     .map((section, i) => {
       const file = files[i];
       if (!file?.binary) return section;
-      return section.replace(/^(Binary files .* differ)$/m, `$1 (binary file, ${file.bytes === undefined ? "size unknown" : `${file.bytes} bytes`})`);
+      return section.replace(
+        /^(Binary files .* differ)$/m,
+        `$1 (binary file, ${file.bytes === undefined ? "size unknown" : `${file.bytes} bytes`})`,
+      );
     })
     .join("");
   if (read.cut) {
     const omitted = files.slice(partialFirst ? 0 : sections.length).map((f) => f.path);
     const names = omitted.slice(0, 20).join(", ") + (omitted.length > 20 ? ` and ${omitted.length - 20} more` : "");
-    const what = partialFirst ? `${omitted.length} file${omitted.length === 1 ? "" : "s"} not shown in full` : `${omitted.length} file${omitted.length === 1 ? "" : "s"} not shown`;
+    const what = partialFirst
+      ? `${omitted.length} file${omitted.length === 1 ? "" : "s"} not shown in full`
+      : `${omitted.length} file${omitted.length === 1 ? "" : "s"} not shown`;
     patch += `… diff cut at ${formatBytes(maxBytes)}: ${what} (${names}); the full change is on the run's branch.\n`;
   }
   return {

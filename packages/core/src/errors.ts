@@ -2,7 +2,14 @@
  * The one error type of Loopy's domain: a code a program can branch on and a
  * message a user can act on. The API maps codes to HTTP/tRPC errors in one place.
  */
-export type AppErrorCode = "BAD_INPUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT" | "UNAVAILABLE" | "INTERNAL";
+export type AppErrorCode =
+  | "BAD_INPUT"
+  | "UNAUTHENTICATED"
+  | "FORBIDDEN"
+  | "NOT_FOUND"
+  | "CONFLICT"
+  | "UNAVAILABLE"
+  | "INTERNAL";
 
 export class AppError extends Error {
   readonly code: AppErrorCode;

@@ -2,12 +2,31 @@ import { existsSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { findAgent } from "@loopy/agents/registry";
-import { profileSecretNames, type AgentAdapter, type AgentOutcome, type AgentProfileConfig } from "@loopy/agents/adapter";
+import {
+  profileSecretNames,
+  type AgentAdapter,
+  type AgentOutcome,
+  type AgentProfileConfig,
+} from "@loopy/agents/adapter";
 import type { SandboxPolicy } from "@loopy/agents/sandbox";
 import type { RunStatus } from "@loopy/db/client";
-import { agentGitTampering, BranchMovedError, createWorkspace, removeWorkspace, resetWorkspace, restoreWorkspace, snapshotWorkspace } from "./workspace.ts";
+import {
+  agentGitTampering,
+  BranchMovedError,
+  createWorkspace,
+  removeWorkspace,
+  resetWorkspace,
+  restoreWorkspace,
+  snapshotWorkspace,
+} from "./workspace.ts";
 import { diffCommits, type RunDiff } from "./diff.ts";
-import { checkpointFeedback, resolveCheckpoints, runCheckpoints, saveCheckpointResults, type CheckpointOutcome } from "./checkpoints.ts";
+import {
+  checkpointFeedback,
+  resolveCheckpoints,
+  runCheckpoints,
+  saveCheckpointResults,
+  type CheckpointOutcome,
+} from "./checkpoints.ts";
 import { newId } from "./ids.ts";
 import { collectNotes, currentMemory, withMemory } from "./memory.ts";
 import { profileConfigSchema } from "./profiles.ts";
@@ -15,7 +34,16 @@ import { appendRunEvents, RunEventWriter, stripNul } from "./run-events.ts";
 import { transitionRun, worktreePathFor } from "./runs.ts";
 import type { CoreDeps, RunScheduler } from "./ports.ts";
 import { claimFleetMember, memberFleetProgress } from "./fleets/dispatch.ts";
-import { HANDOVER, LEASE_LOST, MAX_INTERRUPTIONS, newHolder, releaseRun, stoppedForRecovery, takeOverRun, type RunLease } from "./run-recovery.ts";
+import {
+  HANDOVER,
+  LEASE_LOST,
+  MAX_INTERRUPTIONS,
+  newHolder,
+  releaseRun,
+  stoppedForRecovery,
+  takeOverRun,
+  type RunLease,
+} from "./run-recovery.ts";
 import { killRunProcesses } from "./run-processes.ts";
 import { ensureLoopWorktree } from "./research/worktree.ts";
 import { secretsForAgent } from "./secrets/inject.ts";
@@ -112,7 +140,12 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
   if (run.status === "running" || run.status === "verifying") {
     const taken = await takeOverRun(db, runId, lease);
     if (!taken.taken) return "done";
-    const plan = await planResume(deps, lease, { runId, repo, worktree, branch: run.branch, baseSha: run.baseSha, agent: run.agent }, taken);
+    const plan = await planResume(
+      deps,
+      lease,
+      { runId, repo, worktree, branch: run.branch, baseSha: run.baseSha, agent: run.agent },
+      taken,
+    );
     if (plan === "ended") return "done";
     resume = plan;
   } else {
@@ -123,7 +156,14 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
     // A fleet member starts only while its fleet runs (a pause or a spent budget may have come after its dispatch).
     if (firstTurn && run.fleetId) {
       if (!(await claimFleetMember(deps, runId, run.fleetId))) return "done";
-    } else if (!(await transitionRun(deps, runId, "running", { from, keepStartedAt: !firstTurn, data: { holder: lease.holder } }))) return "done";
+    } else if (
+      !(await transitionRun(deps, runId, "running", {
+        from,
+        keepStartedAt: !firstTurn,
+        data: { holder: lease.holder },
+      }))
+    )
+      return "done";
     // The claim is ours: say so on the row (a fleet member's claim does not write it), with a fresh heartbeat.
     await db.$executeRaw`UPDATE runs SET holder = ${lease.holder}, heartbeat_at = now() WHERE id = ${runId} AND status = 'running'`;
     resume = { turn: pending, firstTurn, checksOnly: false };
@@ -183,7 +223,12 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
       // Shutting down: the turn stays unfinished, for the next holder to re-run.
       ending = { to: "running", keepWorktree: true, handover: true };
     } else {
-      await db.runTurn.updateMany({ where: { runId, status: "running" }, data: { status: "done", finishedAt: new Date(), reason: redactor.text((error as Error).message) } }).catch(() => undefined);
+      await db.runTurn
+        .updateMany({
+          where: { runId, status: "running" },
+          data: { status: "done", finishedAt: new Date(), reason: redactor.text((error as Error).message) },
+        })
+        .catch(() => undefined);
       ending = { to: "failed", reason: (error as Error).message, keepWorktree: false };
     }
   }
@@ -192,15 +237,22 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
   if (ending.handover || (stoppedForRecovery(signal) && ending.to === "cancelled")) {
     // Shutting down (or another worker took over): the processes are killed; the row stays running for the next holder.
     if (signal.reason === LEASE_LOST) return "done";
-    await appendRunEvents(db, deps.notifier, runId, [{ type: "error", message: `Stopped mid-turn: ${HANDOVER}, which re-runs the turn` }]).catch(() => undefined);
+    await appendRunEvents(db, deps.notifier, runId, [
+      { type: "error", message: `Stopped mid-turn: ${HANDOVER}, which re-runs the turn` },
+    ]).catch(() => undefined);
     await releaseRun(db, runId, lease.holder);
     return "handed_over";
   }
   if (ending.to === "cancelled" && fleet) {
     // Stopped because its fleet ended (budget spent, fleet cancelled): say so.
-    const ended = await db.fleet.findUnique({ where: { id: fleet.fleetId }, select: { status: true, statusReason: true } }).catch(() => null);
+    const ended = await db.fleet
+      .findUnique({ where: { id: fleet.fleetId }, select: { status: true, statusReason: true } })
+      .catch(() => null);
     if (ended && (ended.status === "failed" || ended.status === "cancelled") && !ending.reason?.startsWith("fleet ")) {
-      ending = { ...ending, reason: `${ended.status === "cancelled" ? "fleet cancelled" : (ended.statusReason ?? "fleet stopped")}; its processes were killed` };
+      ending = {
+        ...ending,
+        reason: `${ended.status === "cancelled" ? "fleet cancelled" : (ended.statusReason ?? "fleet stopped")}; its processes were killed`,
+      };
     }
   }
   if (!ending.keepWorktree) {
@@ -212,7 +264,12 @@ export async function executeRun(deps: ExecuteRunDeps, runId: string, signal: Ab
   // A database blip here must not leave the run "running": try a few times.
   for (let attempt = 1; ; attempt++) {
     try {
-      await transitionRun(deps, runId, ending.to, { from: ["running", "verifying"], reason: ending.reason, holder: lease.holder, data: { holder: null, heartbeatAt: null } });
+      await transitionRun(deps, runId, ending.to, {
+        from: ["running", "verifying"],
+        reason: ending.reason,
+        holder: lease.holder,
+        data: { holder: null, heartbeatAt: null },
+      });
       return "done";
     } catch (error) {
       if (attempt >= 5) throw error;
@@ -253,18 +310,39 @@ async function planResume(
       await db.run.update({ where: { id: runId }, data: { worktreePath: null } }).catch(() => undefined);
       await rm(agentStateDir(deps.loopyHome, runId), { recursive: true, force: true }).catch(() => undefined);
     }
-    await transitionRun(deps, runId, to, { from: ["running", "verifying"], reason, holder: lease.holder, data: { holder: null, heartbeatAt: null } });
+    await transitionRun(deps, runId, to, {
+      from: ["running", "verifying"],
+      reason,
+      holder: lease.holder,
+      data: { holder: null, heartbeatAt: null },
+    });
     return "ended";
   };
   // A cancel that arrived while nobody held the run (nobody heard it): honour it now.
-  const lastStatus = await db.runEvent.findFirst({ where: { runId, type: "status" }, orderBy: { id: "desc" }, select: { id: true } });
-  const cancel = await db.runEvent.findFirst({ where: { runId, type: "cancel_requested", ...(lastStatus ? { id: { gt: lastStatus.id } } : {}) }, select: { id: true } });
+  const lastStatus = await db.runEvent.findFirst({
+    where: { runId, type: "status" },
+    orderBy: { id: "desc" },
+    select: { id: true },
+  });
+  const cancel = await db.runEvent.findFirst({
+    where: { runId, type: "cancel_requested", ...(lastStatus ? { id: { gt: lastStatus.id } } : {}) },
+    select: { id: true },
+  });
   if (cancel) return end("cancelled", `Cancelled while no worker held it${leftovers}`);
   if (taken.crashed && taken.interruptions > MAX_INTERRUPTIONS) {
-    return end("failed", `Worker died mid-run (${taken.interruptions} times); the turn is not re-run again${leftovers}. Launch the run again to retry`);
+    return end(
+      "failed",
+      `Worker died mid-run (${taken.interruptions} times); the turn is not re-run again${leftovers}. Launch the run again to retry`,
+    );
   }
-  const why = taken.crashed ? "Worker died mid-run (killed, or stopped renewing its lease)" : "Handed over by a worker that shut down";
-  const turns = await db.runTurn.findMany({ where: { runId }, orderBy: { index: "asc" }, select: { id: true, index: true, prompt: true, kind: true, status: true, headSha: true, reason: true } });
+  const why = taken.crashed
+    ? "Worker died mid-run (killed, or stopped renewing its lease)"
+    : "Handed over by a worker that shut down";
+  const turns = await db.runTurn.findMany({
+    where: { runId },
+    orderBy: { index: "asc" },
+    select: { id: true, index: true, prompt: true, kind: true, status: true, headSha: true, reason: true },
+  });
   const open = turns.find((t) => t.status !== "done");
   const last = turns.filter((t) => t.status === "done").at(-1);
   const startOf = (index: number) => turns.filter((t) => t.index < index && t.headSha).at(-1)?.headSha ?? run.baseSha;
@@ -277,17 +355,25 @@ async function planResume(
     await db.runTurn.update({ where: { id: open.id }, data: { status: "pending", startedAt: null } });
     await db.checkpointResult.deleteMany({ where: { runId, turnIndex: open.index } });
     await transitionRun(deps, runId, "running", { from: ["verifying"], keepStartedAt: true, holder: lease.holder });
-    await appendRunEvents(db, deps.notifier, runId, [{ type: "error", message: `${why}; re-running turn ${open.index + 1} from its start${leftovers}` }]);
+    await appendRunEvents(db, deps.notifier, runId, [
+      { type: "error", message: `${why}; re-running turn ${open.index + 1} from its start${leftovers}` },
+    ]);
     return { turn: open, firstTurn: false, checksOnly: false, worktreeReady: true };
   }
-  if (!last?.headSha) return end("failed", `${why} before its first turn was recorded${leftovers}. Launch the run again to retry`);
+  if (!last?.headSha)
+    return end("failed", `${why} before its first turn was recorded${leftovers}. Launch the run again to retry`);
   if (last.reason) {
     // The turn itself had failed (or was stopped): what the worker was about to record.
     const isCommand = findAgent(run.agent)?.takes === "command";
     return isCommand ? end("failed", last.reason) : end("needs_attention", last.reason, true);
   }
   await resetTo(last.headSha);
-  await appendRunEvents(db, deps.notifier, runId, [{ type: "error", message: `${why} after turn ${last.index + 1} finished; running its checkpoints again${leftovers}` }]);
+  await appendRunEvents(db, deps.notifier, runId, [
+    {
+      type: "error",
+      message: `${why} after turn ${last.index + 1} finished; running its checkpoints again${leftovers}`,
+    },
+  ]);
   return { turn: last, firstTurn: false, checksOnly: true, worktreeReady: true };
 }
 
@@ -329,14 +415,27 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
   // Attempts count per cycle: the task or a reviewer's request, plus the checkpoint feedback that follows it.
   let attempts = 0;
   // What the previous turn left, to tell whether this turn changed anything.
-  let previousHead = (await db.runTurn.findFirst({ where: { runId, index: { lt: turn.index }, headSha: { not: null } }, orderBy: { index: "desc" }, select: { headSha: true } }))?.headSha ?? ctx.baseSha;
+  let previousHead =
+    (
+      await db.runTurn.findFirst({
+        where: { runId, index: { lt: turn.index }, headSha: { not: null } },
+        orderBy: { index: "desc" },
+        select: { headSha: true },
+      })
+    )?.headSha ?? ctx.baseSha;
   const isCommand = adapter.takes === "command";
   const { redactor } = ctx;
-  const append = (list: Parameters<typeof appendRunEvents>[3]) => appendRunEvents(db, deps.notifier, runId, redactor.deep(list));
+  const append = (list: Parameters<typeof appendRunEvents>[3]) =>
+    appendRunEvents(db, deps.notifier, runId, redactor.deep(list));
   // LOOPY_HOME is hidden from the sandbox (master key, CLI token, other runs); the agent's state folder is its HOME.
   // Its own network namespace; what the egress proxy refuses is said in the run's log.
-  const onDenied = (target: string, reason: string) => events.push({ type: "error", message: `network: ${reason.startsWith("refused") ? reason : `refused ${target}: ${reason}`}` });
-  const sandbox = (writable: string[]): Promise<SandboxPolicy> => workspaceSandbox(deps, { repo: ctx.repo, writable, onDenied, allowHosts: ctx.egressHosts });
+  const onDenied = (target: string, reason: string) =>
+    events.push({
+      type: "error",
+      message: `network: ${reason.startsWith("refused") ? reason : `refused ${target}: ${reason}`}`,
+    });
+  const sandbox = (writable: string[]): Promise<SandboxPolicy> =>
+    workspaceSandbox(deps, { repo: ctx.repo, writable, onDenied, allowHosts: ctx.egressHosts });
 
   for (;;) {
     attempts++;
@@ -356,7 +455,11 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
       await db.run.update({ where: { id: runId }, data: { turns: turn.index + 1 } });
       events.push({ type: "turn", index: turn.index, kind: turn.kind as "initial" });
 
-      const env: Record<string, string> = { LOOPY_RUN_ID: runId, LOOPY_TURN: String(turn.index), ...fleetEnv(ctx.fleet) };
+      const env: Record<string, string> = {
+        LOOPY_RUN_ID: runId,
+        LOOPY_TURN: String(turn.index),
+        ...fleetEnv(ctx.fleet),
+      };
       // Resolved at every turn start (a secret may have been changed since), for the agent's process only.
       let secrets: Record<string, string>;
       try {
@@ -370,7 +473,10 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
       redactor.add(secrets);
       Object.assign(env, secrets);
       // An LLM agent's first turn starts with the project's memory.
-      const instruction = !isCommand && turn.kind === "initial" ? withMemory(turn.prompt, (await currentMemory(db, ctx.projectId))?.content) : turn.prompt;
+      const instruction =
+        !isCommand && turn.kind === "initial"
+          ? withMemory(turn.prompt, (await currentMemory(db, ctx.projectId))?.content)
+          : turn.prompt;
       const outcome: AgentOutcome = await ctx.adapter.run(
         await withModelGateway(ctx.adapter, {
           cwd: ctx.worktree,
@@ -399,10 +505,14 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
       if (stoppedForRecovery(ctx.signal)) return { to: "running", keepWorktree: true, handover: true };
       sessionId = outcome.sessionId ?? sessionId;
       // Notes are a bonus: failing to store them must never cost the turn its work.
-      const noted = await collectNotes(db, ctx.projectId, runId, ctx.worktree, (text) => redactor.text(text)).catch((error: Error) => `could not store the agent's notes: ${error.message}`);
+      const noted = await collectNotes(db, ctx.projectId, runId, ctx.worktree, (text) => redactor.text(text)).catch(
+        (error: Error) => `could not store the agent's notes: ${error.message}`,
+      );
       if (noted) {
         await append([
-          noted === true ? { type: "message", text: "Added the agent's notes to the project memory" } : { type: "error", message: noted },
+          noted === true
+            ? { type: "message", text: "Added the agent's notes to the project memory" }
+            : { type: "error", message: noted },
         ]);
       }
 
@@ -422,7 +532,8 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
         await append([{ type: "error", message: error.message }]);
         return { to: "needs_attention", reason: error.message, keepWorktree: true };
       }
-      if (tampering) securityStop = `${tampering}; Loopy committed the files on ${ctx.branch} as usual, review what it did`;
+      if (tampering)
+        securityStop = `${tampering}; Loopy committed the files on ${ctx.branch} as usual, review what it did`;
       if (secretFiles.size > 0) {
         const list = [...secretFiles].map(([file, names]) => `${file} (${names.join(", ")})`).join(", ");
         securityStop = `${securityStop ? `${securityStop}; ` : ""}a secret's value was written to ${list}: committed with the value redacted, check the change before approving`;
@@ -430,7 +541,13 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
       // Nothing committed since the base (a turn that changed nothing, a cancel): an empty diff without asking git.
       diff = headSha === ctx.baseSha ? emptyDiff() : await diffCommits(ctx.repo, ctx.baseSha, headSha);
       await append([
-        { type: "diff", files: diff.files.length, additions: diff.additions, deletions: diff.deletions, headSha: headSha === ctx.baseSha ? null : headSha },
+        {
+          type: "diff",
+          files: diff.files.length,
+          additions: diff.additions,
+          deletions: diff.deletions,
+          headSha: headSha === ctx.baseSha ? null : headSha,
+        },
       ]);
       const usage = outcome.usage ?? { inputTokens: 0, outputTokens: 0 };
       await db.runTurn.update({
@@ -469,7 +586,9 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
       if (outcome.cancelled) return { to: "cancelled", reason: outcome.reason, keepWorktree: false };
       if (!outcome.ok) {
         // A command that fails is a failed run; an agent that fails may be helped by a human.
-        return isCommand ? { to: "failed", reason: outcome.reason, keepWorktree: false } : { to: "needs_attention", reason: outcome.reason, keepWorktree: true };
+        return isCommand
+          ? { to: "failed", reason: outcome.reason, keepWorktree: false }
+          : { to: "needs_attention", reason: outcome.reason, keepWorktree: true };
       }
       if (outcome.needsAttention) return { to: "needs_attention", reason: outcome.needsAttention, keepWorktree: true };
       if (securityStop) return { to: "needs_attention", reason: securityStop, keepWorktree: true };
@@ -481,18 +600,44 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
     let results: CheckpointOutcome[] = [];
     if (ctx.checkpoints.length > 0) {
       await transitionRun(deps, runId, "verifying", { from: ["running"], keepStartedAt: true });
-      results = (await runCheckpoints(ctx.checkpoints, ctx.worktree, diff.files, { LOOPY_RUN_ID: runId, ...fleetEnv(ctx.fleet) }, ctx.signal, await sandbox([]))).map((r) => ({
+      results = (
+        await runCheckpoints(
+          ctx.checkpoints,
+          ctx.worktree,
+          diff.files,
+          { LOOPY_RUN_ID: runId, ...fleetEnv(ctx.fleet) },
+          ctx.signal,
+          await sandbox([]),
+        )
+      ).map((r) => ({
         ...r,
         output: redactor.text(r.output),
       }));
       // Handed over mid-check: the next holder runs this turn's checks again.
       if (stoppedForRecovery(ctx.signal)) return { to: "verifying", keepWorktree: true, handover: true };
       await saveCheckpointResults(db, runId, turn.index, results);
-      await append(results.map((r) => ({ type: "checkpoint" as const, name: r.name, passed: r.passed, required: r.required, durationMs: r.durationMs, turn: turn.index })));
-      if (ctx.signal.aborted) return { to: "cancelled", reason: typeof ctx.signal.reason === "string" ? ctx.signal.reason : "cancelled by a user", keepWorktree: false };
+      await append(
+        results.map((r) => ({
+          type: "checkpoint" as const,
+          name: r.name,
+          passed: r.passed,
+          required: r.required,
+          durationMs: r.durationMs,
+          turn: turn.index,
+        })),
+      );
+      if (ctx.signal.aborted)
+        return {
+          to: "cancelled",
+          reason: typeof ctx.signal.reason === "string" ? ctx.signal.reason : "cancelled by a user",
+          keepWorktree: false,
+        };
     }
     const failed = results.filter((r) => r.required && !r.passed);
-    await db.run.update({ where: { id: runId }, data: { checksPassed: ctx.checkpoints.length ? failed.length === 0 : null } });
+    await db.run.update({
+      where: { id: runId },
+      data: { checksPassed: ctx.checkpoints.length ? failed.length === 0 : null },
+    });
 
     const changedThisTurn = headSha !== previousHead;
     previousHead = headSha;
@@ -501,10 +646,18 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
       if (!isCommand && !changedThisTurn) {
         // A turn that changed nothing: the agent asks something (request changes answers it), or did nothing.
         const question = lastMessage.trim();
-        if (question.endsWith("?")) return { to: "needs_attention", reason: `The agent asks: ${question.length > 300 ? `…${question.slice(-300)}` : question}`, keepWorktree: true };
+        if (question.endsWith("?"))
+          return {
+            to: "needs_attention",
+            reason: `The agent asks: ${question.length > 300 ? `…${question.slice(-300)}` : question}`,
+            keepWorktree: true,
+          };
         return {
           to: "needs_attention",
-          reason: turn.kind === "initial" ? "The agent finished without changing anything (empty diff)" : "The agent's turn changed nothing",
+          reason:
+            turn.kind === "initial"
+              ? "The agent finished without changing anything (empty diff)"
+              : "The agent's turn changed nothing",
           keepWorktree: true,
         };
       }
@@ -519,14 +672,34 @@ async function runTurns(deps: ExecuteRunDeps, ctx: TurnContext): Promise<Ending>
     for (const r of failed) failureStreak.set(r.name, (failureStreak.get(r.name) ?? 0) + 1);
     for (const key of [...failureStreak.keys()]) if (!failed.some((r) => r.name === key)) failureStreak.delete(key);
     const stuck = [...failureStreak.entries()].find(([, n]) => n >= SAME_FAILURE_LIMIT);
-    if (stuck) return { to: "needs_attention", reason: `Checkpoint "${stuck[0]}" failed ${stuck[1]} times in a row`, keepWorktree: true };
-    if (!adapter.resumable) return { to: "needs_attention", reason: `Checkpoint${failed.length > 1 ? "s" : ""} ${names} failed`, keepWorktree: true };
+    if (stuck)
+      return {
+        to: "needs_attention",
+        reason: `Checkpoint "${stuck[0]}" failed ${stuck[1]} times in a row`,
+        keepWorktree: true,
+      };
+    if (!adapter.resumable)
+      return {
+        to: "needs_attention",
+        reason: `Checkpoint${failed.length > 1 ? "s" : ""} ${names} failed`,
+        keepWorktree: true,
+      };
     if (attempts >= ctx.maxAttempts) {
-      return { to: "needs_attention", reason: `Checkpoint${failed.length > 1 ? "s" : ""} ${names} still failing after ${attempts} attempts`, keepWorktree: true };
+      return {
+        to: "needs_attention",
+        reason: `Checkpoint${failed.length > 1 ? "s" : ""} ${names} still failing after ${attempts} attempts`,
+        keepWorktree: true,
+      };
     }
     // Feed the failure back to the same session and go again.
     turn = await db.runTurn.create({
-      data: { id: newId(), runId, index: turn.index + 1, kind: "checkpoint_feedback", prompt: checkpointFeedback(failed) },
+      data: {
+        id: newId(),
+        runId,
+        index: turn.index + 1,
+        kind: "checkpoint_feedback",
+        prompt: checkpointFeedback(failed),
+      },
       select: { id: true, index: true, prompt: true, kind: true },
     });
     await transitionRun(deps, runId, "running", { from: ["verifying"], keepStartedAt: true });
@@ -542,15 +715,24 @@ function fleetEnv(fleet: { fleetId: string; memberIndex: number } | null): Recor
 const emptyDiff = (): RunDiff => ({ files: [], additions: 0, deletions: 0, patch: "", truncated: false });
 
 function storedDiff(diff: RunDiff, redactor: Redactor) {
-  return { diff: stripNul(redactor.text(diff.patch)), diffStats: redactor.deep(diff.files) as unknown as object, additions: diff.additions, deletions: diff.deletions };
+  return {
+    diff: stripNul(redactor.text(diff.patch)),
+    diffStats: redactor.deep(diff.files) as unknown as object,
+    additions: diff.additions,
+    deletions: diff.deletions,
+  };
 }
 
-function overBudget(profile: AgentProfileConfig, totals: { inputTokens: number; outputTokens: number; costUsd: number; startedAt: Date | null }): string | null {
+function overBudget(
+  profile: AgentProfileConfig,
+  totals: { inputTokens: number; outputTokens: number; costUsd: number; startedAt: Date | null },
+): string | null {
   if (profile.budgetUsd !== undefined && totals.costUsd > profile.budgetUsd) {
     return `Over budget: spent $${totals.costUsd.toFixed(4)} of $${profile.budgetUsd}`;
   }
   const tokens = totals.inputTokens + totals.outputTokens;
-  if (profile.budgetTokens !== undefined && tokens > profile.budgetTokens) return `Over budget: used ${tokens} of ${profile.budgetTokens} tokens`;
+  if (profile.budgetTokens !== undefined && tokens > profile.budgetTokens)
+    return `Over budget: used ${tokens} of ${profile.budgetTokens} tokens`;
   return null;
 }
 

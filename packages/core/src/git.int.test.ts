@@ -5,7 +5,15 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { inspectRepo, resolveCommit } from "./git.ts";
-import { agentGitTampering, BranchMovedError, createWorkspace, removeWorkspace, resetWorkspace, snapshotWorkspace, type Workspace } from "./workspace.ts";
+import {
+  agentGitTampering,
+  BranchMovedError,
+  createWorkspace,
+  removeWorkspace,
+  resetWorkspace,
+  snapshotWorkspace,
+  type Workspace,
+} from "./workspace.ts";
 import { diffCommits } from "./diff.ts";
 
 const sh = (cwd: string, ...args: string[]) => execFileSync("git", args, { cwd, stdio: "pipe" }).toString().trim();
@@ -39,7 +47,11 @@ describe("inspectRepo", () => {
 });
 
 describe("workspace, commit and diff", () => {
-  const ws = async (dir: string, branch: string): Promise<Workspace> => ({ repo: dir, dir: path.join(await mkdtemp(path.join(tmpdir(), "loopy-wt-")), "run"), branch });
+  const ws = async (dir: string, branch: string): Promise<Workspace> => ({
+    repo: dir,
+    dir: path.join(await mkdtemp(path.join(tmpdir(), "loopy-wt-")), "run"),
+    branch,
+  });
 
   it("isolates changes on the run's branch and diffs them against the base", async () => {
     const dir = await repo();
@@ -89,7 +101,11 @@ describe("workspace, commit and diff", () => {
     const dir = await repo();
     const base = (await resolveCommit(dir, "HEAD"))!;
     const parent = await mkdtemp(path.join(tmpdir(), "loopy-wts-"));
-    const ours = Array.from({ length: 40 }, (_, i) => ({ repo: dir, dir: path.join(parent, `run-${i}`), branch: `loopy/run-${i}` }));
+    const ours = Array.from({ length: 40 }, (_, i) => ({
+      repo: dir,
+      dir: path.join(parent, `run-${i}`),
+      branch: `loopy/run-${i}`,
+    }));
     await Promise.all(ours.map((w) => createWorkspace(w, base)));
     for (const w of ours) expect(existsSync(path.join(w.dir, "a.txt"))).toBe(true);
     await Promise.all(ours.map((w) => removeWorkspace(dir, w.dir)));
@@ -101,7 +117,11 @@ describe("workspace, commit and diff", () => {
     const base = (await resolveCommit(dir, "HEAD"))!;
     const w = await ws(dir, "loopy/run-empty");
     await createWorkspace(w, base);
-    expect(await snapshotWorkspace(w, { parent: base, message: "nothing" })).toEqual({ sha: base, changed: false, rewritten: [] });
+    expect(await snapshotWorkspace(w, { parent: base, message: "nothing" })).toEqual({
+      sha: base,
+      changed: false,
+      rewritten: [],
+    });
     await writeFile(path.join(w.dir, "self.txt"), "committed by the agent\n");
     sh(w.dir, "add", "self.txt");
     sh(w.dir, "commit", "-q", "-m", "agent commit");
@@ -140,7 +160,9 @@ describe("workspace, commit and diff", () => {
     // Loopy's branch moved by someone else: nothing is committed on it.
     sh(dir, "update-ref", "refs/heads/loopy/run-hostile", base);
     await writeFile(path.join(w.dir, "c.txt"), "more\n");
-    await expect(snapshotWorkspace(w, { parent: next.sha, message: "turn 3" })).rejects.toBeInstanceOf(BranchMovedError);
+    await expect(snapshotWorkspace(w, { parent: next.sha, message: "turn 3" })).rejects.toBeInstanceOf(
+      BranchMovedError,
+    );
     expect(sh(dir, "rev-parse", "loopy/run-hostile")).toBe(base);
   });
 
@@ -185,7 +207,11 @@ describe("workspace, commit and diff", () => {
 
   it("never runs repository hooks", async () => {
     const dir = await repo();
-    await writeFile(path.join(dir, ".git/hooks/post-checkout"), "#!/bin/sh\ntouch \"$(git rev-parse --git-common-dir)/hook-ran\"\n", { mode: 0o755 });
+    await writeFile(
+      path.join(dir, ".git/hooks/post-checkout"),
+      '#!/bin/sh\ntouch "$(git rev-parse --git-common-dir)/hook-ran"\n',
+      { mode: 0o755 },
+    );
     const w = await ws(dir, "loopy/run-hooks");
     await createWorkspace(w, (await resolveCommit(dir, "HEAD"))!);
     await writeFile(path.join(w.dir, "a.txt"), "x\n");

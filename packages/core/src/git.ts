@@ -56,9 +56,18 @@ export async function git(
  * huge output (a 50 MB diff) costs neither the memory nor the time to read it
  * all. `cut` says whether there was more. `input` is written to its stdin.
  */
-export function gitCapped(cwd: string, args: string[], maxBytes: number, input?: string): Promise<{ stdout: Buffer; cut: boolean }> {
+export function gitCapped(
+  cwd: string,
+  args: string[],
+  maxBytes: number,
+  input?: string,
+): Promise<{ stdout: Buffer; cut: boolean }> {
   return new Promise((resolve, reject) => {
-    const child = spawn("git", ["-c", "core.hooksPath=/dev/null", ...args], { cwd, env: gitEnv(), stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn("git", ["-c", "core.hooksPath=/dev/null", ...args], {
+      cwd,
+      env: gitEnv(),
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     child.stdin.on("error", () => undefined); // git may exit (or be killed at the cap) before reading it all
     child.stdin.end(input ?? "");
     const chunks: Buffer[] = [];
@@ -100,7 +109,9 @@ export interface RepoInfo {
  * Checks that `path` is the top of a non-bare git work tree with at least one
  * commit and returns its root and default branch, or the reason it is not usable.
  */
-export async function inspectRepo(path: string): Promise<{ ok: true; info: RepoInfo } | { ok: false; problem: RepoProblem }> {
+export async function inspectRepo(
+  path: string,
+): Promise<{ ok: true; info: RepoInfo } | { ok: false; problem: RepoProblem }> {
   const info = await stat(path).catch(() => null);
   if (!info) return { ok: false, problem: "missing" };
   if (!info.isDirectory()) return { ok: false, problem: "not_a_directory" };
@@ -121,7 +132,9 @@ export async function inspectRepo(path: string): Promise<{ ok: true; info: RepoI
 
 /** The branch a project's runs start from unless told otherwise: origin's HEAD, else the checked-out branch. */
 async function defaultBranch(root: string): Promise<string> {
-  const remoteHead = await git(root, ["symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"]).catch(() => "");
+  const remoteHead = await git(root, ["symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"]).catch(
+    () => "",
+  );
   if (remoteHead) {
     const local = remoteHead.replace(/^origin\//, "");
     const exists = await git(root, ["rev-parse", "--verify", "--quiet", `refs/heads/${local}`]).catch(() => "");
@@ -147,7 +160,8 @@ export async function resolveCommit(root: string, ref: string): Promise<string |
  * ("fatal: Invalid path '.git/worktrees/<id>': No such file or directory").
  * Nothing was done then; trying again works.
  */
-const WORKTREE_RACE = /failed to read .*worktrees\/[^/]+\/(commondir|gitdir)|Invalid path '.*worktrees\/[^/']+': No such file/;
+const WORKTREE_RACE =
+  /failed to read .*worktrees\/[^/]+\/(commondir|gitdir)|Invalid path '.*worktrees\/[^/']+': No such file/;
 const WORKTREE_ATTEMPTS = 10;
 /**
  * Worktree commands running at once per repository in this process. A fleet
@@ -200,7 +214,10 @@ async function conflictedFiles(worktree: string): Promise<string[]> {
   return (await git(worktree, ["diff", "--name-only", "--diff-filter=U"]).catch(() => "")).split("\n").filter(Boolean);
 }
 
-export type MergeResult = { ok: true; sha: string } | { ok: false; conflicts: string[] } | { ok: false; blocked: string };
+export type MergeResult =
+  | { ok: true; sha: string }
+  | { ok: false; conflicts: string[] }
+  | { ok: false; blocked: string };
 
 /**
  * Lands `branch` on `target` in `repo` with a merge commit or a squash, without
@@ -211,7 +228,14 @@ export type MergeResult = { ok: true; sha: string } | { ok: false; conflicts: st
  */
 export async function mergeBranch(
   repo: string,
-  options: { target: string; branch: string; strategy: "merge" | "squash"; message: string; scratchDir: string; author?: { name: string; email: string } },
+  options: {
+    target: string;
+    branch: string;
+    strategy: "merge" | "squash";
+    message: string;
+    scratchDir: string;
+    author?: { name: string; email: string };
+  },
 ): Promise<MergeResult> {
   const targetSha = await resolveCommit(repo, `refs/heads/${options.target}`);
   if (!targetSha) return { ok: false, blocked: `The target branch "${options.target}" does not exist in ${repo}` };
@@ -221,21 +245,32 @@ export async function mergeBranch(
     .map((block) => ({ path: /^worktree (.*)$/m.exec(block)?.[1], branch: /^branch (.*)$/m.exec(block)?.[1] }))
     .find((w) => w.branch === `refs/heads/${options.target}`)?.path;
   if (checkedOutAt && (await git(checkedOutAt, ["status", "--porcelain", "--untracked-files=no"]))) {
-    return { ok: false, blocked: `"${options.target}" is checked out at ${checkedOutAt} with uncommitted changes; commit or stash them, then approve again` };
+    return {
+      ok: false,
+      blocked: `"${options.target}" is checked out at ${checkedOutAt} with uncommitted changes; commit or stash them, then approve again`,
+    };
   }
   const scratch = path.join(options.scratchDir, `merge-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`);
   await git(repo, ["worktree", "add", "--detach", scratch, targetSha]);
   const id = ["-c", "user.name=Loopy", "-c", "user.email=loopy@localhost", "-c", "commit.gpgsign=false"];
   // The environment wins over the config: the project's author, Loopy as the committer either way.
-  const env: Record<string, string> = options.author ? { GIT_AUTHOR_NAME: options.author.name, GIT_AUTHOR_EMAIL: options.author.email } : {};
+  const env: Record<string, string> = options.author
+    ? { GIT_AUTHOR_NAME: options.author.name, GIT_AUTHOR_EMAIL: options.author.email }
+    : {};
   let sha: string;
   try {
     try {
       if (options.strategy === "squash") {
         await git(scratch, [...id, "merge", "--squash", options.branch]);
-        await git(scratch, [...id, "commit", "--quiet", "--no-verify", "--cleanup=verbatim", "-m", options.message], { env });
+        await git(scratch, [...id, "commit", "--quiet", "--no-verify", "--cleanup=verbatim", "-m", options.message], {
+          env,
+        });
       } else {
-        await git(scratch, [...id, "merge", "--no-ff", "--no-edit", "--cleanup=verbatim", "-m", options.message, options.branch], { env });
+        await git(
+          scratch,
+          [...id, "merge", "--no-ff", "--no-edit", "--cleanup=verbatim", "-m", options.message, options.branch],
+          { env },
+        );
       }
     } catch (error) {
       const conflicts = await conflictedFiles(scratch);

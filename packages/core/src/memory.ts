@@ -18,8 +18,15 @@ import { findProject } from "./projects.ts";
 export const NOTES_FILE = "LOOPY_NOTES.md";
 const MAX_MEMORY = 64 * 1024;
 
-export async function currentMemory(db: Db | Prisma.TransactionClient, projectId: string): Promise<{ version: number; content: string } | null> {
-  return db.projectMemory.findFirst({ where: { projectId }, orderBy: { version: "desc" }, select: { version: true, content: true } });
+export async function currentMemory(
+  db: Db | Prisma.TransactionClient,
+  projectId: string,
+): Promise<{ version: number; content: string } | null> {
+  return db.projectMemory.findFirst({
+    where: { projectId },
+    orderBy: { version: "desc" },
+    select: { version: true, content: true },
+  });
 }
 
 export async function memoryHistory(db: Db, project: string) {
@@ -61,7 +68,8 @@ export async function saveMemory(db: Db, project: string, content: string) {
 
 /** The prompt an agent starts with: the project's memory, then the task. */
 export function withMemory(prompt: string, memory: string | null | undefined): string {
-  if (!memory?.trim()) return `${prompt}\n\n(To leave notes for future agents on this project, write them to ${NOTES_FILE} in the worktree.)`;
+  if (!memory?.trim())
+    return `${prompt}\n\n(To leave notes for future agents on this project, write them to ${NOTES_FILE} in the worktree.)`;
   return [
     "Project memory: notes from people and earlier agents on this project. Keep them in mind.",
     "",
@@ -76,7 +84,13 @@ export function withMemory(prompt: string, memory: string | null | undefined): s
 }
 
 /** Moves an agent's notes file from the worktree into the project's memory (secret values redacted). Returns whether there were notes. */
-export async function collectNotes(db: Db, projectId: string, runId: string, worktree: string, redact: (text: string) => string = (t) => t): Promise<boolean> {
+export async function collectNotes(
+  db: Db,
+  projectId: string,
+  runId: string,
+  worktree: string,
+  redact: (text: string) => string = (t) => t,
+): Promise<boolean> {
   const file = path.join(worktree, NOTES_FILE);
   // The agent wrote the workspace: a symlink (to the master key, say), a FIFO or a huge file is not notes.
   const read = (await readRegularFile(worktree, file, MAX_NOTES_BYTES))?.toString("utf8") ?? null;

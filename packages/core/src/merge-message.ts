@@ -20,7 +20,11 @@ export interface MergedRunSummary {
 }
 
 /** A name or email as git stores it: no angle brackets or line breaks, which would break the header or trailer. */
-const identityPart = (text: string) => text.replace(/[<>\r\n]+/g, " ").replace(/\s+/g, " ").trim();
+const identityPart = (text: string) =>
+  text
+    .replace(/[<>\r\n]+/g, " ")
+    .replace(/\s+/g, " ")
+    .trim();
 
 /**
  * The message of the commit an approval puts on the default branch: the run's
@@ -32,7 +36,12 @@ export function mergeMessage(run: MergedRunSummary, approver: Approver, publicUr
   const email = identityPart(approver.email ?? "") || `${name.replace(/\s+/g, ".")}@loopy`;
   const agent = run.profile ? `${run.profile} (${run.agent})` : run.agent;
   const checks = run.checks.length
-    ? run.checks.map((c) => `${c.name} ${c.passed ? "passed" : c.required ? "failed" : "failed (optional)"} in ${(c.durationMs / 1000).toFixed(1)}s`).join(", ")
+    ? run.checks
+        .map(
+          (c) =>
+            `${c.name} ${c.passed ? "passed" : c.required ? "failed" : "failed (optional)"} in ${(c.durationMs / 1000).toFixed(1)}s`,
+        )
+        .join(", ")
     : "none";
   return [
     runTitle(run.task),

@@ -5,7 +5,13 @@ import type { RunStatus } from "./run-status.ts";
 import { loadRunTimes, type RunTimes } from "./run-times.ts";
 
 /** The states the overview lists: every run that is not over. */
-export const ACTIVE_STATUSES = ["queued", "running", "verifying", "awaiting_review", "needs_attention"] as const satisfies readonly RunStatus[];
+export const ACTIVE_STATUSES = [
+  "queued",
+  "running",
+  "verifying",
+  "awaiting_review",
+  "needs_attention",
+] as const satisfies readonly RunStatus[];
 export type ActiveStatus = (typeof ACTIVE_STATUSES)[number];
 
 export interface OverviewRun {
@@ -72,7 +78,13 @@ export async function overview(db: Db, options: { limit?: number } = {}): Promis
       FROM runs WHERE finished_at > now() - interval '1 hour'`,
   ]);
   const runs = rows.slice(0, limit);
-  const [last, times] = await Promise.all([lastActivities(db, runs.map((r) => r.id)), loadRunTimes(db, runs)]);
+  const [last, times] = await Promise.all([
+    lastActivities(
+      db,
+      runs.map((r) => r.id),
+    ),
+    loadRunTimes(db, runs),
+  ]);
   const counts = Object.fromEntries(ACTIVE_STATUSES.map((s) => [s, 0])) as Record<ActiveStatus, number>;
   for (const g of grouped) counts[g.status as ActiveStatus] = g._count._all;
   return {
@@ -122,5 +134,3 @@ async function lastActivities(db: Db, runIds: string[]): Promise<Map<string, { l
   }
   return found;
 }
-
-

@@ -16,7 +16,10 @@ const secretNameList = z
     z
       .string()
       .regex(SECRET_NAME, "secret names are environment variable names like ANTHROPIC_API_KEY")
-      .refine((n) => !RESERVED_SECRET.test(n), { message: "Loopy's own settings (DATABASE_URL, REDIS_URL, LOOPY_*) and variables like PATH cannot be given to an agent" }),
+      .refine((n) => !RESERVED_SECRET.test(n), {
+        message:
+          "Loopy's own settings (DATABASE_URL, REDIS_URL, LOOPY_*) and variables like PATH cannot be given to an agent",
+      }),
   )
   .max(20)
   .optional();
@@ -39,7 +42,9 @@ export const profileConfigSchema = z.object({
 });
 
 export const profileSelect = { id: true, name: true, adapter: true, config: true, createdAt: true } as const;
-export type ProfileView = Omit<Prisma.AgentProfileGetPayload<{ select: typeof profileSelect }>, "config"> & { config: AgentProfileConfig };
+export type ProfileView = Omit<Prisma.AgentProfileGetPayload<{ select: typeof profileSelect }>, "config"> & {
+  config: AgentProfileConfig;
+};
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -48,19 +53,35 @@ function view(row: Prisma.AgentProfileGetPayload<{ select: typeof profileSelect 
 }
 
 /** Saves a named agent configuration after checking the adapter exists and the settings make sense. */
-export async function createProfile(db: Db, input: { name: string; adapter: string; config?: unknown }): Promise<ProfileView> {
+export async function createProfile(
+  db: Db,
+  input: { name: string; adapter: string; config?: unknown },
+): Promise<ProfileView> {
   const name = input.name.trim();
   if (!NAME.test(name)) throw badInput(`Invalid profile name "${name}": use letters, digits, ".", "_" and "-"`);
   if (findAgent(name)) throw badInput(`"${name}" is the name of an adapter; choose another profile name`);
-  if (!findAgent(input.adapter)) throw badInput(`Unknown adapter "${input.adapter}". Available: ${agentNames().join(", ")}`);
+  if (!findAgent(input.adapter))
+    throw badInput(`Unknown adapter "${input.adapter}". Available: ${agentNames().join(", ")}`);
   const parsed = profileConfigSchema.safeParse(input.config ?? {});
-  if (!parsed.success) throw badInput(`Invalid profile settings: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  if (!parsed.success)
+    throw badInput(
+      `Invalid profile settings: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
   const unset = await missingSecrets(db, parsed.data.secrets ?? []);
-  if (unset.length) throw badInput(`The profile names secret${unset.length > 1 ? "s" : ""} that ${unset.length > 1 ? "are" : "is"} not stored: ${unset.join(", ")}. Set ${unset.length > 1 ? "them" : "it"} first with "loopy secret set NAME"`);
+  if (unset.length)
+    throw badInput(
+      `The profile names secret${unset.length > 1 ? "s" : ""} that ${unset.length > 1 ? "are" : "is"} not stored: ${unset.join(", ")}. Set ${unset.length > 1 ? "them" : "it"} first with "loopy secret set NAME"`,
+    );
   try {
-    return view(await db.agentProfile.create({ data: { id: newId(), name, adapter: input.adapter, config: parsed.data }, select: profileSelect }));
+    return view(
+      await db.agentProfile.create({
+        data: { id: newId(), name, adapter: input.adapter, config: parsed.data },
+        select: profileSelect,
+      }),
+    );
   } catch (error) {
-    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") throw conflict(`A profile named "${name}" already exists`);
+    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002")
+      throw conflict(`A profile named "${name}" already exists`);
     throw error;
   }
 }
@@ -70,7 +91,10 @@ export async function listProfiles(db: Db): Promise<ProfileView[]> {
 }
 
 export async function findProfile(db: Db, idOrName: string): Promise<ProfileView | null> {
-  const row = await db.agentProfile.findFirst({ where: { OR: [{ id: idOrName }, { name: idOrName }] }, select: profileSelect });
+  const row = await db.agentProfile.findFirst({
+    where: { OR: [{ id: idOrName }, { name: idOrName }] },
+    select: profileSelect,
+  });
   return row ? view(row) : null;
 }
 

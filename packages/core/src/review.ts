@@ -20,7 +20,16 @@ const REVIEWABLE: RunStatus[] = ["awaiting_review", "needs_attention"];
 
 export type ReviewDeps = LaunchDeps;
 
-const commentSelect = { id: true, path: true, line: true, body: true, status: true, headSha: true, sentInTurn: true, createdAt: true } as const;
+const commentSelect = {
+  id: true,
+  path: true,
+  line: true,
+  body: true,
+  status: true,
+  headSha: true,
+  sentInTurn: true,
+  createdAt: true,
+} as const;
 
 async function reviewable(db: Db, runId: string) {
   const run = await db.run.findUnique({
@@ -35,7 +44,15 @@ async function reviewable(db: Db, runId: string) {
       checksPassed: true,
       turns: true,
       diffStats: true,
-      project: { select: { path: true, defaultBranch: true, mergeStrategy: true, commitAuthorName: true, commitAuthorEmail: true } },
+      project: {
+        select: {
+          path: true,
+          defaultBranch: true,
+          mergeStrategy: true,
+          commitAuthorName: true,
+          commitAuthorEmail: true,
+        },
+      },
       task: { select: { title: true, prompt: true, agentProfile: { select: { name: true } } } },
     },
   });
@@ -45,7 +62,8 @@ async function reviewable(db: Db, runId: string) {
 
 function refuseUnlessReviewable(run: { id: string; status: RunStatus }, action: string): void {
   if (REVIEWABLE.includes(run.status)) return;
-  if (isTerminal(run.status)) throw conflict(`Run ${run.id} already ended (${run.status}); it cannot be ${action}. Launch a new run instead.`);
+  if (isTerminal(run.status))
+    throw conflict(`Run ${run.id} already ended (${run.status}); it cannot be ${action}. Launch a new run instead.`);
   throw conflict(`Run ${run.id} is ${run.status}; wait until it is awaiting review`);
 }
 
@@ -61,7 +79,10 @@ export async function listInbox(db: Db) {
     orderBy: [{ createdAt: "asc" }],
   });
   const rank = (r: (typeof runs)[number]) => (r.status === "needs_attention" ? 2 : r.checksPassed === false ? 1 : 0);
-  return withRunTimes(db, runs.sort((a, b) => rank(a) - rank(b) || a.createdAt.getTime() - b.createdAt.getTime()));
+  return withRunTimes(
+    db,
+    runs.sort((a, b) => rank(a) - rank(b) || a.createdAt.getTime() - b.createdAt.getTime()),
+  );
 }
 
 /** Counts for the navigation badges. */
@@ -99,14 +120,20 @@ export async function addComment(deps: ReviewDeps, runId: string, input: { path:
 }
 
 export async function deleteComment(deps: ReviewDeps, commentId: string): Promise<void> {
-  const comment = await deps.db.reviewComment.findUnique({ where: { id: commentId }, select: { runId: true, status: true } });
+  const comment = await deps.db.reviewComment.findUnique({
+    where: { id: commentId },
+    select: { runId: true, status: true },
+  });
   if (!comment) throw notFound(`No comment "${commentId}"`);
   if (comment.status !== "pending") throw conflict("Only comments not yet sent can be deleted");
   await deps.db.reviewComment.delete({ where: { id: commentId } });
 }
 
 /** The follow-up message a request for changes becomes: the summary, then every comment with file and line. */
-export function reviewFeedback(summary: string | undefined, comments: Array<{ path: string; line: number; body: string }>): string {
+export function reviewFeedback(
+  summary: string | undefined,
+  comments: Array<{ path: string; line: number; body: string }>,
+): string {
   const parts = ["A reviewer asked for changes to your work."];
   if (summary?.trim()) parts.push("", summary.trim());
   if (comments.length) {
@@ -130,20 +157,33 @@ export async function requestChanges(
   const run = await reviewable(deps.db, runId);
   refuseUnlessReviewable(run, "sent a follow-up");
   const adapter = findAgent(run.agent);
-  if (!adapter?.resumable) throw badInput(`The ${run.agent} agent cannot take follow-ups; reject the run and launch a new one`);
-  if (await pendingTurn(deps.db, runId)) throw conflict(`Changes were already requested for run ${runId}; wait for the agent's turn`);
+  if (!adapter?.resumable)
+    throw badInput(`The ${run.agent} agent cannot take follow-ups; reject the run and launch a new one`);
+  if (await pendingTurn(deps.db, runId))
+    throw conflict(`Changes were already requested for run ${runId}; wait for the agent's turn`);
   for (const c of input.comments ?? []) await addComment(deps, runId, c);
-  const pending = await deps.db.reviewComment.findMany({ where: { runId, status: "pending" }, orderBy: { createdAt: "asc" }, select: { id: true, path: true, line: true, body: true } });
-  if (!input.message?.trim() && pending.length === 0) throw badInput("Say what should change: a message or at least one comment");
+  const pending = await deps.db.reviewComment.findMany({
+    where: { runId, status: "pending" },
+    orderBy: { createdAt: "asc" },
+    select: { id: true, path: true, line: true, body: true },
+  });
+  if (!input.message?.trim() && pending.length === 0)
+    throw badInput("Say what should change: a message or at least one comment");
   const index = run.turns;
   try {
     await deps.db.$transaction([
-      deps.db.runTurn.create({ data: { id: newId(), runId, index, kind: "review_feedback", prompt: reviewFeedback(input.message, pending) } }),
-      deps.db.reviewComment.updateMany({ where: { id: { in: pending.map((c) => c.id) } }, data: { status: "sent", sentInTurn: index } }),
+      deps.db.runTurn.create({
+        data: { id: newId(), runId, index, kind: "review_feedback", prompt: reviewFeedback(input.message, pending) },
+      }),
+      deps.db.reviewComment.updateMany({
+        where: { id: { in: pending.map((c) => c.id) } },
+        data: { status: "sent", sentInTurn: index },
+      }),
     ]);
   } catch (error) {
     // Two requests at once: the turn number is unique, the second loses.
-    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") throw conflict(`Changes were already requested for run ${runId}; wait for the agent's turn`);
+    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002")
+      throw conflict(`Changes were already requested for run ${runId}; wait for the agent's turn`);
     throw error;
   }
   try {
@@ -152,11 +192,19 @@ export async function requestChanges(
     // Nothing will run the turn: take it back, so the reviewer can try again.
     await deps.db.$transaction([
       deps.db.runTurn.deleteMany({ where: { runId, index, status: "pending" } }),
-      deps.db.reviewComment.updateMany({ where: { runId, sentInTurn: index }, data: { status: "pending", sentInTurn: null } }),
+      deps.db.reviewComment.updateMany({
+        where: { runId, sentInTurn: index },
+        data: { status: "pending", sentInTurn: null },
+      }),
     ]);
     throw new AppError("UNAVAILABLE", `Could not queue the follow-up: ${(error as Error).message}`);
   }
-  await appendRunEvents(deps.db, deps.notifier, runId, [{ type: "message", text: `Review: changes requested (${pending.length} comment${pending.length === 1 ? "" : "s"})` }]);
+  await appendRunEvents(deps.db, deps.notifier, runId, [
+    {
+      type: "message",
+      text: `Review: changes requested (${pending.length} comment${pending.length === 1 ? "" : "s"})`,
+    },
+  ]);
   return { runId, turn: index, comments: pending.length };
 }
 
@@ -178,14 +226,20 @@ export type PendingCommentsChoice = "refuse" | "discard";
  * (`requestChanges`) or says `pendingComments: "discard"`; discarded comments
  * stay, marked "discarded", with a line in the run's log.
  */
-export async function approveRun(deps: ReviewDeps, runId: string, options: { pendingComments?: PendingCommentsChoice; approver?: Approver } = {}) {
+export async function approveRun(
+  deps: ReviewDeps,
+  runId: string,
+  options: { pendingComments?: PendingCommentsChoice; approver?: Approver } = {},
+) {
   const run = await reviewable(deps.db, runId);
   if (run.status === "needs_attention") {
     throw conflict(`Run ${runId} needs attention (${run.statusReason ?? "see its log"}); request changes or reject it`);
   }
   refuseUnlessReviewable(run, "approved");
-  if (await pendingTurn(deps.db, runId)) throw conflict(`Changes were requested for run ${runId}; wait for the agent's turn before approving`);
-  if (run.checksPassed === false) throw conflict(`Run ${runId} has failing required checkpoints; it cannot be approved`);
+  if (await pendingTurn(deps.db, runId))
+    throw conflict(`Changes were requested for run ${runId}; wait for the agent's turn before approving`);
+  if (run.checksPassed === false)
+    throw conflict(`Run ${runId} has failing required checkpoints; it cannot be approved`);
   if (!run.headSha) throw conflict(`Run ${runId} has no commit to merge`);
   const pending = await deps.db.reviewComment.findMany({ where: { runId, status: "pending" }, select: { id: true } });
   if (pending.length && options.pendingComments !== "discard") throw conflict(pendingCommentsRefusal(pending.length));
@@ -195,25 +249,55 @@ export async function approveRun(deps: ReviewDeps, runId: string, options: { pen
     branch: run.headSha,
     strategy: run.project.mergeStrategy === "squash" ? "squash" : "merge",
     message: mergeMessage(
-      { id: runId, agent: run.agent, profile: run.task.agentProfile?.name, turns: run.turns, task: run.task, checks: await approvedChecks(deps.db, runId, run.turns) },
+      {
+        id: runId,
+        agent: run.agent,
+        profile: run.task.agentProfile?.name,
+        turns: run.turns,
+        task: run.task,
+        checks: await approvedChecks(deps.db, runId, run.turns),
+      },
       options.approver ?? { name: "loopy" },
       deps.publicUrl ?? DEFAULT_PUBLIC_URL,
     ),
-    author: run.project.commitAuthorName ? { name: run.project.commitAuthorName, email: run.project.commitAuthorEmail || LOOPY_IDENTITY.email } : LOOPY_IDENTITY,
+    author: run.project.commitAuthorName
+      ? { name: run.project.commitAuthorName, email: run.project.commitAuthorEmail || LOOPY_IDENTITY.email }
+      : LOOPY_IDENTITY,
     scratchDir: path.join(deps.loopyHome, "worktrees"),
   });
   if (!result.ok) {
     if ("conflicts" in result) {
-      throw conflict(`Merging into ${run.project.defaultBranch} conflicts in ${result.conflicts.join(", ")}. Request changes and ask the agent to rebase onto ${run.project.defaultBranch}.`);
+      throw conflict(
+        `Merging into ${run.project.defaultBranch} conflicts in ${result.conflicts.join(", ")}. Request changes and ask the agent to rebase onto ${run.project.defaultBranch}.`,
+      );
     }
     throw conflict(result.blocked);
   }
-  if (!(await transitionRun(deps, runId, "merged", { from: ["awaiting_review"], data: { mergedSha: result.sha }, reason: `Merged into ${run.project.defaultBranch} as ${result.sha.slice(0, 8)}` }))) {
+  if (
+    !(await transitionRun(deps, runId, "merged", {
+      from: ["awaiting_review"],
+      data: { mergedSha: result.sha },
+      reason: `Merged into ${run.project.defaultBranch} as ${result.sha.slice(0, 8)}`,
+    }))
+  ) {
     throw conflict(`Run ${runId} changed state while it was being approved`);
   }
   // Only the comments counted before the merge: the reviewer agreed to lose those.
-  const discarded = pending.length ? (await deps.db.reviewComment.updateMany({ where: { id: { in: pending.map((c) => c.id) }, status: "pending" }, data: { status: "discarded" } })).count : 0;
-  if (discarded) await appendRunEvents(deps.db, deps.notifier, runId, [{ type: "message", text: `Review: ${discarded} comment${discarded === 1 ? "" : "s"} not sent, discarded on approval` }]);
+  const discarded = pending.length
+    ? (
+        await deps.db.reviewComment.updateMany({
+          where: { id: { in: pending.map((c) => c.id) }, status: "pending" },
+          data: { status: "discarded" },
+        })
+      ).count
+    : 0;
+  if (discarded)
+    await appendRunEvents(deps.db, deps.notifier, runId, [
+      {
+        type: "message",
+        text: `Review: ${discarded} comment${discarded === 1 ? "" : "s"} not sent, discarded on approval`,
+      },
+    ]);
   await cleanUp(deps, run);
   // A decomposed task's next subtasks may start now (the workers' sweep would also find them).
   await fleetMemberSettled(deps, runId).catch(() => undefined);
@@ -241,7 +325,12 @@ function approvedChecks(db: Db, runId: string, turns: number) {
 export async function rejectRun(deps: ReviewDeps, runId: string, reason?: string) {
   const run = await reviewable(deps.db, runId);
   refuseUnlessReviewable(run, "rejected");
-  if (!(await transitionRun(deps, runId, "rejected", { from: REVIEWABLE, reason: reason?.trim() || "Rejected in review" }))) {
+  if (
+    !(await transitionRun(deps, runId, "rejected", {
+      from: REVIEWABLE,
+      reason: reason?.trim() || "Rejected in review",
+    }))
+  ) {
     throw conflict(`Run ${runId} changed state while it was being rejected`);
   }
   await cleanUp(deps, run);
@@ -255,15 +344,32 @@ export async function listCheckpointResults(db: Db, runId: string) {
   return db.checkpointResult.findMany({
     where: { runId },
     orderBy: [{ turnIndex: "asc" }, { createdAt: "asc" }],
-    select: { id: true, turnIndex: true, name: true, kind: true, required: true, passed: true, durationMs: true, output: true, counts: true },
+    select: {
+      id: true,
+      turnIndex: true,
+      name: true,
+      kind: true,
+      required: true,
+      passed: true,
+      durationMs: true,
+      output: true,
+      counts: true,
+    },
   });
 }
 
 /** The change one turn made: from the previous turn's commit (or the base) to this turn's. */
 export async function turnDiff(db: Db, runId: string, turnIndex: number) {
-  const run = await db.run.findUnique({ where: { id: runId }, select: { baseSha: true, project: { select: { path: true } } } });
+  const run = await db.run.findUnique({
+    where: { id: runId },
+    select: { baseSha: true, project: { select: { path: true } } },
+  });
   if (!run) throw notFound(`No run "${runId}"`);
-  const turns = await db.runTurn.findMany({ where: { runId, index: { lte: turnIndex } }, orderBy: { index: "asc" }, select: { index: true, headSha: true } });
+  const turns = await db.runTurn.findMany({
+    where: { runId, index: { lte: turnIndex } },
+    orderBy: { index: "asc" },
+    select: { index: true, headSha: true },
+  });
   const turn = turns.find((t) => t.index === turnIndex);
   if (!turn) throw notFound(`Run ${runId} has no turn ${turnIndex + 1}`);
   if (!turn.headSha) throw conflict(`Turn ${turnIndex + 1} of run ${runId} has not finished`);
@@ -276,7 +382,20 @@ export function listTurns(db: Db, runId: string) {
   return db.runTurn.findMany({
     where: { runId },
     orderBy: { index: "asc" },
-    select: { index: true, kind: true, prompt: true, status: true, headSha: true, exitCode: true, reason: true, inputTokens: true, outputTokens: true, costUsd: true, startedAt: true, finishedAt: true },
+    select: {
+      index: true,
+      kind: true,
+      prompt: true,
+      status: true,
+      headSha: true,
+      exitCode: true,
+      reason: true,
+      inputTokens: true,
+      outputTokens: true,
+      costUsd: true,
+      startedAt: true,
+      finishedAt: true,
+    },
   });
 }
 
@@ -291,24 +410,41 @@ const MAX_FILE_BYTES = 16 * 1024 * 1024;
  * base, its head, the head of any turn) can be read, so the viewer cannot be
  * used to browse the rest of the repository's history.
  */
-export async function fileLines(db: Db, input: { runId: string; commit: string; path: string; start: number; end: number }) {
+export async function fileLines(
+  db: Db,
+  input: { runId: string; commit: string; path: string; start: number; end: number },
+) {
   const run = await db.run.findUnique({
     where: { id: input.runId },
-    select: { baseSha: true, headSha: true, project: { select: { path: true } }, runTurns: { select: { headSha: true } } },
+    select: {
+      baseSha: true,
+      headSha: true,
+      project: { select: { path: true } },
+      runTurns: { select: { headSha: true } },
+    },
   });
   if (!run) throw notFound(`No run "${input.runId}"`);
   const commits = new Set([run.baseSha, run.headSha, ...run.runTurns.map((t) => t.headSha)].filter(Boolean));
-  if (!commits.has(input.commit)) throw badInput(`Commit ${input.commit.slice(0, 12)} is not one of run ${input.runId}'s commits`);
+  if (!commits.has(input.commit))
+    throw badInput(`Commit ${input.commit.slice(0, 12)} is not one of run ${input.runId}'s commits`);
   if (input.end < input.start) throw badInput(`The range ${input.start}–${input.end} is empty`);
-  if (input.path.split("/").includes("..") || input.path.startsWith("/") || input.path.includes("\u0000")) throw badInput(`Path refused: "${input.path}" is not a path inside the repository`);
+  if (input.path.split("/").includes("..") || input.path.startsWith("/") || input.path.includes("\u0000"))
+    throw badInput(`Path refused: "${input.path}" is not a path inside the repository`);
   // The object at <commit>:<path> is read from git's database, never the file system, so a symlink shows its target's name, not the target.
   const object = `${input.commit}:${input.path}`;
   const type = await git(run.project.path, ["cat-file", "-t", object]).catch(() => null);
   if (type !== "blob") throw notFound(`${input.path} is not a file in commit ${input.commit.slice(0, 12)}`);
   const size = Number(await git(run.project.path, ["cat-file", "-s", object]));
-  if (size > MAX_FILE_BYTES) throw badInput(`${input.path} is ${size} bytes; files over ${MAX_FILE_BYTES / 1024 / 1024} MB are not shown line by line`);
-  const text = await git(run.project.path, ["cat-file", "blob", object], { trim: false, maxBuffer: MAX_FILE_BYTES + 1024 });
-  if (text.slice(0, 8000).includes("\u0000")) throw badInput(`${input.path} is a binary file (${size} bytes); it has no lines to show`);
+  if (size > MAX_FILE_BYTES)
+    throw badInput(
+      `${input.path} is ${size} bytes; files over ${MAX_FILE_BYTES / 1024 / 1024} MB are not shown line by line`,
+    );
+  const text = await git(run.project.path, ["cat-file", "blob", object], {
+    trim: false,
+    maxBuffer: MAX_FILE_BYTES + 1024,
+  });
+  if (text.slice(0, 8000).includes("\u0000"))
+    throw badInput(`${input.path} is a binary file (${size} bytes); it has no lines to show`);
   const all = text.split("\n");
   if (text.endsWith("\n")) all.pop();
   const start = Math.max(1, input.start);

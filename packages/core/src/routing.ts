@@ -9,7 +9,11 @@ import { badInput } from "./errors.ts";
 export const TAG = /^[a-z0-9][a-z0-9._:-]{0,63}$/;
 
 export const routingRuleSchema = z.object({
-  tag: z.string().trim().toLowerCase().regex(TAG, "a tag is lower-case letters, digits, '.', '_', ':' or '-' (at most 64)"),
+  tag: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(TAG, "a tag is lower-case letters, digits, '.', '_', ':' or '-' (at most 64)"),
   agent: z.string().trim().min(1, "a rule names the agent (adapter or profile) it routes to").max(64),
 });
 export type RoutingRule = z.infer<typeof routingRuleSchema>;
@@ -20,7 +24,9 @@ export function parseRoutingRules(value: unknown): RoutingRule[] {
   const parsed = routingRulesSchema.safeParse(value ?? []);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw badInput(`Invalid routing rules: ${issue ? `${issue.path.join(".") || "rules"}: ${issue.message}` : "not a list"}`);
+    throw badInput(
+      `Invalid routing rules: ${issue ? `${issue.path.join(".") || "rules"}: ${issue.message}` : "not a list"}`,
+    );
   }
   return parsed.data;
 }
@@ -31,7 +37,8 @@ export function normalizeTags(tags: readonly string[] | undefined): string[] {
   for (const raw of tags ?? []) {
     const tag = raw.trim().toLowerCase();
     if (!tag) continue;
-    if (!TAG.test(tag)) throw badInput(`Invalid tag "${raw}": use lower-case letters, digits, '.', '_', ':' or '-' (at most 64)`);
+    if (!TAG.test(tag))
+      throw badInput(`Invalid tag "${raw}": use lower-case letters, digits, '.', '_', ':' or '-' (at most 64)`);
     if (!out.includes(tag)) out.push(tag);
   }
   if (out.length > 20) throw badInput("A task has at most 20 tags");
@@ -39,7 +46,10 @@ export function normalizeTags(tags: readonly string[] | undefined): string[] {
 }
 
 /** The agent the first matching rule names, and the rule in words ("tag docs → cheap"); null when none matches. */
-export function routeByTags(rules: readonly RoutingRule[], tags: readonly string[]): { agent: string; rule: string } | null {
+export function routeByTags(
+  rules: readonly RoutingRule[],
+  tags: readonly string[],
+): { agent: string; rule: string } | null {
   for (const rule of rules) {
     if (tags.includes(rule.tag)) return { agent: rule.agent, rule: `tag ${rule.tag} → ${rule.agent}` };
   }

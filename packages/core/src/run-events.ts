@@ -32,7 +32,10 @@ function toStored(row: { id: bigint; runId: string; data: unknown; createdAt: Da
  * createManyAndReturn costs about 1 ms a row here, this about a seventh of it,
  * and the event log is the hottest write in Loopy.
  */
-async function insertEvents(db: Db | Prisma.TransactionClient, rows: Array<{ runId: string; event: RunEventData }>): Promise<StoredRunEvent[]> {
+async function insertEvents(
+  db: Db | Prisma.TransactionClient,
+  rows: Array<{ runId: string; event: RunEventData }>,
+): Promise<StoredRunEvent[]> {
   const inserted = await db.$queryRawUnsafe<Array<{ id: bigint; run_id: string; data: unknown; created_at: Date }>>(
     `INSERT INTO run_events (run_id, type, data)
      SELECT u.run_id, u.data->>'type', u.data FROM unnest($1::text[], $2::jsonb[]) WITH ORDINALITY AS u(run_id, data, n) ORDER BY u.n
@@ -46,9 +49,17 @@ async function insertEvents(db: Db | Prisma.TransactionClient, rows: Array<{ run
 }
 
 /** Stores events (one insert) and then pushes them. Storage first: a viewer that connects later replays them. */
-export async function appendRunEvents(db: Db | Prisma.TransactionClient, notifier: RunNotifier | null, runId: string, events: RunEventData[]): Promise<StoredRunEvent[]> {
+export async function appendRunEvents(
+  db: Db | Prisma.TransactionClient,
+  notifier: RunNotifier | null,
+  runId: string,
+  events: RunEventData[],
+): Promise<StoredRunEvent[]> {
   if (events.length === 0) return [];
-  const stored = await insertEvents(db, events.map((event) => ({ runId, event })));
+  const stored = await insertEvents(
+    db,
+    events.map((event) => ({ runId, event })),
+  );
   if (notifier) await notifier.runEvents(runId, stored);
   return stored;
 }
@@ -65,7 +76,12 @@ const SINK_MAX_ROWS = 5_000;
  * `RunEventWriter` appends its next batch only after the last one is stored.
  */
 class RunEventSink {
-  private pending: Array<{ runId: string; events: RunEventData[]; resolve: (s: StoredRunEvent[]) => void; reject: (e: unknown) => void }> = [];
+  private pending: Array<{
+    runId: string;
+    events: RunEventData[];
+    resolve: (s: StoredRunEvent[]) => void;
+    reject: (e: unknown) => void;
+  }> = [];
   private draining = false;
 
   constructor(private readonly db: Db) {}
@@ -84,10 +100,14 @@ class RunEventSink {
       while (this.pending.length > 0) {
         let rows = 0;
         let take = 0;
-        while (take < this.pending.length && (take === 0 || rows + this.pending[take]!.events.length <= SINK_MAX_ROWS)) rows += this.pending[take++]!.events.length;
+        while (take < this.pending.length && (take === 0 || rows + this.pending[take]!.events.length <= SINK_MAX_ROWS))
+          rows += this.pending[take++]!.events.length;
         const batch = this.pending.splice(0, take);
         try {
-          const stored = await insertEvents(this.db, batch.flatMap((r) => r.events.map((event) => ({ runId: r.runId, event }))));
+          const stored = await insertEvents(
+            this.db,
+            batch.flatMap((r) => r.events.map((event) => ({ runId: r.runId, event }))),
+          );
           // Hand each request its own rows, in id order (one run may have several requests in a batch only in that order).
           const byRun = new Map<string, StoredRunEvent[]>();
           for (const row of stored) {
@@ -98,7 +118,8 @@ class RunEventSink {
           for (const request of batch) request.resolve(byRun.get(request.runId)!.splice(0, request.events.length));
         } catch {
           // One run's bad batch (its run deleted, say) must not fail the others': each alone, its own error to its own writer.
-          for (const request of batch) await appendRunEvents(this.db, null, request.runId, request.events).then(request.resolve, request.reject);
+          for (const request of batch)
+            await appendRunEvents(this.db, null, request.runId, request.events).then(request.resolve, request.reject);
         }
       }
     } finally {
@@ -123,12 +144,18 @@ export function stripNul(text: string): string {
 export function withoutNul<T>(value: T): T {
   if (typeof value === "string") return stripNul(value) as T;
   if (Array.isArray(value)) return value.map(withoutNul) as T;
-  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutNul(v)])) as T;
+  if (value && typeof value === "object")
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutNul(v)])) as T;
   return value;
 }
 
 /** A run's stored events after `afterId` (exclusive), oldest first. */
-export async function listRunEvents(db: Db, runId: string, afterId?: string | null, limit = 1000): Promise<StoredRunEvent[]> {
+export async function listRunEvents(
+  db: Db,
+  runId: string,
+  afterId?: string | null,
+  limit = 1000,
+): Promise<StoredRunEvent[]> {
   const rows = await db.runEvent.findMany({
     where: { runId, ...(afterId ? { id: { gt: BigInt(afterId) } } : {}) },
     orderBy: { id: "asc" },
@@ -161,10 +188,13 @@ export function capEventText<T>(event: T, max = MAX_EVENT_TEXT): { event: T; siz
   const walk = (value: unknown): unknown => {
     if (typeof value === "string") {
       size += value.length;
-      return value.length > max ? `${value.slice(0, max)}… [${(value.length - max).toLocaleString("en-US")} more characters cut from this event]` : value;
+      return value.length > max
+        ? `${value.slice(0, max)}… [${(value.length - max).toLocaleString("en-US")} more characters cut from this event]`
+        : value;
     }
     if (Array.isArray(value)) return value.map(walk);
-    if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v)]));
+    if (value && typeof value === "object")
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v)]));
     return value;
   };
   const capped = walk(event) as T;
@@ -274,7 +304,9 @@ export class RunEventWriter {
       if (batch.length === 0) return;
       try {
         const stored = await sinkFor(this.db).append(this.runId, batch);
-        this.publishing = this.publishing.then(() => this.notifier.runEvents(this.runId, stored)).catch(() => undefined);
+        this.publishing = this.publishing
+          .then(() => this.notifier.runEvents(this.runId, stored))
+          .catch(() => undefined);
       } catch (error) {
         this.failure = error as Error;
       }

@@ -107,7 +107,8 @@ function groupOf(pid: number): number | null {
 function runOfEnvironment(pid: number): string | null {
   try {
     const environ = readFileSync(`/proc/${pid}/environ`, "utf8");
-    for (const entry of environ.split("\0")) if (entry.startsWith("LOOPY_RUN_ID=")) return entry.slice("LOOPY_RUN_ID=".length) || null;
+    for (const entry of environ.split("\0"))
+      if (entry.startsWith("LOOPY_RUN_ID=")) return entry.slice("LOOPY_RUN_ID=".length) || null;
   } catch {
     // Another user's process, or gone.
   }

@@ -47,7 +47,11 @@ export const MAX_INTERRUPTIONS = 1;
  * another took over (this one missed its lease) must stop here and write
  * nothing more.
  */
-export async function heartbeatRuns(db: Db, holder: string, runIds: string[]): Promise<{ renewed: string[]; heldByOthers: string[] }> {
+export async function heartbeatRuns(
+  db: Db,
+  holder: string,
+  runIds: string[],
+): Promise<{ renewed: string[]; heldByOthers: string[] }> {
   if (runIds.length === 0) return { renewed: [], heldByOthers: [] };
   const renewed = await db.$queryRaw<Array<{ id: string }>>`
     UPDATE runs SET heartbeat_at = now() WHERE holder = ${holder} AND id = ANY(${runIds}::text[]) AND status IN ('running', 'verifying') RETURNING id`;
@@ -92,7 +96,8 @@ export async function takeOverRun(db: Db, runId: string, lease: RunLease): Promi
       SELECT status::text AS status,
              (EXTRACT(EPOCH FROM (COALESCE(heartbeat_at, started_at, created_at) + ${lease.leaseMs}::int * interval '1 millisecond' - now())) * 1000)::float8 AS "waitMs"
         FROM runs WHERE id = ${runId}`;
-    if (!current || (current.status !== "running" && current.status !== "verifying")) return { taken: false, why: "not_running" };
+    if (!current || (current.status !== "running" && current.status !== "verifying"))
+      return { taken: false, why: "not_running" };
     if (attempt >= 1) return { taken: false, why: "held" };
     // The holder's lease may just not have run out yet (BullMQ noticed the stall first): wait for it once.
     await new Promise((r) => setTimeout(r, Math.max(0, current.waitMs ?? 0) + 100));
@@ -156,8 +161,10 @@ export async function reconcileRuns(deps: ReconcileDeps, options: { full?: boole
     await removeStaleWorktrees(deps, summary);
   }
   const parts = [
-    summary.recovered.length && `${summary.recovered.length} run(s) without a live worker queued for take-over (${summary.recovered.join(", ")})`,
-    summary.requeued.length && `${summary.requeued.length} job(s) missing from Redis queued again (${summary.requeued.join(", ")})`,
+    summary.recovered.length &&
+      `${summary.recovered.length} run(s) without a live worker queued for take-over (${summary.recovered.join(", ")})`,
+    summary.requeued.length &&
+      `${summary.requeued.length} job(s) missing from Redis queued again (${summary.requeued.join(", ")})`,
     summary.worktreesRemoved.length && `${summary.worktreesRemoved.length} stale worktree(s) removed`,
     summary.processesKilled.length && `${summary.processesKilled.length} leftover process(es) killed`,
   ].filter(Boolean);
@@ -176,7 +183,11 @@ async function recoverJobs(deps: ReconcileDeps, summary: ReconcileSummary): Prom
     // One job id per interruption count: workers reconciling the same orphan queue it once.
     if (await deps.jobs.ensure(run.id, `${run.id}-r${run.interruptions}`)) summary.recovered.push(run.id);
   }
-  const queued = await db.run.findMany({ where: { status: "queued", OR: [{ fleetId: null }, { dispatchedAt: { not: null } }] }, select: { id: true, fleetId: true }, take: 5_000 });
+  const queued = await db.run.findMany({
+    where: { status: "queued", OR: [{ fleetId: null }, { dispatchedAt: { not: null } }] },
+    select: { id: true, fleetId: true },
+    take: 5_000,
+  });
   for (const run of queued) {
     // Fleet members that were dispatched are the fleet sweep's (it re-queues them after a while); only missing ones here.
     if (await deps.jobs.has(run.id)) continue;
@@ -199,7 +210,10 @@ async function recoverJobs(deps: ReconcileDeps, summary: ReconcileSummary): Prom
 /** Runs whose processes may be killed: not running or verifying (those are the take-over's, which kills what they left first). */
 async function unheldRuns(db: Db, runIds: string[]): Promise<Set<string>> {
   if (runIds.length === 0) return new Set();
-  const active = await db.run.findMany({ where: { id: { in: runIds }, status: { in: ["running", "verifying"] } }, select: { id: true } });
+  const active = await db.run.findMany({
+    where: { id: { in: runIds }, status: { in: ["running", "verifying"] } },
+    select: { id: true },
+  });
   return new Set(runIds.filter((id) => !active.some((a) => a.id === id)));
 }
 
@@ -207,7 +221,9 @@ async function killStrayProcesses(deps: ReconcileDeps, summary: ReconcileSummary
   const found = findRunProcesses(deps.loopyHome);
   if (found.length === 0) return;
   const ids = [...new Set(found.map((p) => p.runId))];
-  const known = new Set((await deps.db.run.findMany({ where: { id: { in: ids } }, select: { id: true } })).map((r) => r.id));
+  const known = new Set(
+    (await deps.db.run.findMany({ where: { id: { in: ids } }, select: { id: true } })).map((r) => r.id),
+  );
   const worktrees = path.join(deps.loopyHome, "worktrees");
   // A LOOPY_RUN_ID this database does not know belongs to another Loopy on the machine; only processes inside our own worktrees are ours then.
   const ours = ids.filter((id) => known.has(id) || existsSync(path.join(worktrees, id)));
@@ -227,7 +243,10 @@ async function removeStaleWorktrees(deps: ReconcileDeps, summary: ReconcileSumma
   // ".index" holds Loopy's own indexes of the workspaces (see workspace.ts), not a workspace.
   const candidates = names.filter((n) => !n.startsWith("research-") && !n.startsWith("merge-") && !n.startsWith("."));
   if (candidates.length === 0) return;
-  const runs = await deps.db.run.findMany({ where: { id: { in: candidates } }, select: { id: true, status: true, project: { select: { path: true } } } });
+  const runs = await deps.db.run.findMany({
+    where: { id: { in: candidates } },
+    select: { id: true, status: true, project: { select: { path: true } } },
+  });
   const repos = new Set<string>();
   for (const name of candidates) {
     const run = runs.find((r) => r.id === name);
@@ -240,7 +259,11 @@ async function removeStaleWorktrees(deps: ReconcileDeps, summary: ReconcileSumma
     }
     await removeWorkspace(null, worktree);
     await rm(path.join(deps.loopyHome, "agent-state", name), { recursive: true, force: true });
-    if (run) await deps.db.run.updateMany({ where: { id: run.id, worktreePath: { not: null } }, data: { worktreePath: null } });
+    if (run)
+      await deps.db.run.updateMany({
+        where: { id: run.id, worktreePath: { not: null } },
+        data: { worktreePath: null },
+      });
     summary.worktreesRemoved.push(name);
   }
   for (const repo of repos) await git(repo, ["worktree", "prune"]).catch(() => undefined);

@@ -28,7 +28,11 @@ export interface RunTimes {
 /** The three figures at `now` (ms since the epoch), running clocks included. */
 export function runTimesAt(times: RunTimes, now: number): { agentMs: number; checksMs: number; waitingMs: number } {
   const since = (date: Date | null) => (date ? Math.max(0, now - new Date(date).getTime()) : 0);
-  return { agentMs: times.agentMs + since(times.agentSince), checksMs: times.checksMs, waitingMs: times.waitingMs + since(times.waitingSince) };
+  return {
+    agentMs: times.agentMs + since(times.agentSince),
+    checksMs: times.checksMs,
+    waitingMs: times.waitingMs + since(times.waitingSince),
+  };
 }
 
 /**
@@ -67,14 +71,23 @@ export async function loadRunTimes(db: Db, runs: RunClockRow[]): Promise<Map<str
   const ids = runs.map((r) => r.id);
   const [turns, checks] = ids.length
     ? await Promise.all([
-        db.runTurn.findMany({ where: { runId: { in: ids }, startedAt: { not: null } }, select: { runId: true, startedAt: true, finishedAt: true } }),
+        db.runTurn.findMany({
+          where: { runId: { in: ids }, startedAt: { not: null } },
+          select: { runId: true, startedAt: true, finishedAt: true },
+        }),
         db.checkpointResult.groupBy({ by: ["runId"], where: { runId: { in: ids } }, _sum: { durationMs: true } }),
       ])
     : [[], []];
   const times = new Map<string, RunTimes>();
   for (const r of runs) {
     // A clock runs only in its state: a turn left open by a crash does not count on while the run waits or has ended.
-    times.set(r.id, { agentMs: 0, checksMs: 0, waitingMs: r.reviewWaitMs, agentSince: null, waitingSince: WAITING_STATUSES.includes(r.status) ? r.waitingSince : null });
+    times.set(r.id, {
+      agentMs: 0,
+      checksMs: 0,
+      waitingMs: r.reviewWaitMs,
+      agentSince: null,
+      waitingSince: WAITING_STATUSES.includes(r.status) ? r.waitingSince : null,
+    });
   }
   const status = new Map(runs.map((r) => [r.id, r.status]));
   for (const t of turns) {
@@ -98,8 +111,16 @@ export async function withRunTimes<T extends RunClockRow>(db: Db, rows: T[]): Pr
  * added up, a wait that begins is stamped. Stored on the run because reading
  * it back from the status events would mean scanning every run's log.
  */
-export async function recordWaiting(tx: Prisma.TransactionClient, runId: string, to: RunStatus, now: Date): Promise<void> {
+export async function recordWaiting(
+  tx: Prisma.TransactionClient,
+  runId: string,
+  to: RunStatus,
+  now: Date,
+): Promise<void> {
   const run = await tx.run.findUnique({ where: { id: runId }, select: { waitingSince: true } });
   const ended = run?.waitingSince ? Math.max(0, now.getTime() - run.waitingSince.getTime()) : 0;
-  await tx.run.update({ where: { id: runId }, data: { reviewWaitMs: { increment: ended }, waitingSince: WAITING_STATUSES.includes(to) ? now : null } });
+  await tx.run.update({
+    where: { id: runId },
+    data: { reviewWaitMs: { increment: ended }, waitingSince: WAITING_STATUSES.includes(to) ? now : null },
+  });
 }

@@ -9,7 +9,9 @@ describe("runTitle", () => {
   });
 
   it("cuts long lines to 72 characters, between words where it can", () => {
-    const title = runTitle({ prompt: "Rewrite the settings page so that every field explains itself and saves on blur instead of a button" });
+    const title = runTitle({
+      prompt: "Rewrite the settings page so that every field explains itself and saves on blur instead of a button",
+    });
     expect(title).toBe("Rewrite the settings page so that every field explains itself and...");
     expect(title.length).toBeLessThanOrEqual(RUN_TITLE_MAX);
     expect(runTitle({ prompt: "x".repeat(200) })).toBe(`${"x".repeat(69)}...`);

@@ -8,7 +8,11 @@ export const RUN_TITLE_MAX = 72;
  * (between words where it can); the one place to change when tasks get real titles.
  */
 export function runTitle(task: { prompt: string }): string {
-  const line = task.prompt.split("\n").map((l) => l.trim()).find(Boolean) ?? "";
+  const line =
+    task.prompt
+      .split("\n")
+      .map((l) => l.trim())
+      .find(Boolean) ?? "";
   const title = line.replace(/^#+\s+/, "").replace(/\s+/g, " ") || "Loopy run";
   if (title.length <= RUN_TITLE_MAX) return title;
   // Cut between words when one ends late enough, so the subject does not end in half a word.

@@ -44,7 +44,16 @@ export const runSummarySelect = {
   waitingSince: true,
   // The target branch and strategy, so a merge can be confirmed by name before it happens.
   project: { select: { id: true, name: true, path: true, defaultBranch: true, mergeStrategy: true } },
-  task: { select: { id: true, title: true, prompt: true, tags: true, routedBy: true, agentProfile: { select: { id: true, name: true } } } },
+  task: {
+    select: {
+      id: true,
+      title: true,
+      prompt: true,
+      tags: true,
+      routedBy: true,
+      agentProfile: { select: { id: true, name: true } },
+    },
+  },
   fleetId: true,
   memberIndex: true,
 } as const;
@@ -108,7 +117,10 @@ export interface PreparedLaunch {
  * or routing, instruction, checkpoints, timeout, base ref). Writes nothing;
  * throws BAD_INPUT (or NOT_FOUND for the project) with a message a user can act on.
  */
-export async function prepareLaunch(deps: Pick<LaunchDeps, "db" | "agentBinDirs" | "defaultTimeoutMs">, input: LaunchRunInput): Promise<PreparedLaunch> {
+export async function prepareLaunch(
+  deps: Pick<LaunchDeps, "db" | "agentBinDirs" | "defaultTimeoutMs">,
+  input: LaunchRunInput,
+): Promise<PreparedLaunch> {
   const { db } = deps;
   const project = await findProject(db, input.project);
   const tags = normalizeTags(input.tags);
@@ -124,14 +136,21 @@ export async function prepareLaunch(deps: Pick<LaunchDeps, "db" | "agentBinDirs"
   if (!adapter) {
     const profiles = (await listProfiles(db)).map((p) => p.name);
     const via = routedBy ? ` (chosen by the routing rule "${routedBy}" of project "${project.name}")` : "";
-    throw badInput(`Unknown agent "${agentName}"${via}. Adapters: ${agentNames().join(", ")}${profiles.length ? `; profiles: ${profiles.join(", ")}` : ""}`);
+    throw badInput(
+      `Unknown agent "${agentName}"${via}. Adapters: ${agentNames().join(", ")}${profiles.length ? `; profiles: ${profiles.join(", ")}` : ""}`,
+    );
   }
   const instruction = (adapter.takes === "command" ? input.command : (input.prompt ?? input.command))?.trim();
   if (!instruction) {
-    throw badInput(adapter.takes === "command" ? "Command is empty: give the shell command the run should execute" : "Prompt is empty: say what the agent should do");
+    throw badInput(
+      adapter.takes === "command"
+        ? "Command is empty: give the shell command the run should execute"
+        : "Prompt is empty: say what the agent should do",
+    );
   }
   const missing = await adapter.unavailable({ binDirs: deps.agentBinDirs, profile: profile?.config });
-  if (missing) throw badInput(`${profile ? `Profile "${profile.name}"` : `Agent "${adapter.name}"`} cannot run here: ${missing}`);
+  if (missing)
+    throw badInput(`${profile ? `Profile "${profile.name}"` : `Agent "${adapter.name}"`} cannot run here: ${missing}`);
   let checkpoints: unknown = undefined;
   if (input.checkpoints !== undefined) {
     try {
@@ -152,8 +171,24 @@ export async function prepareLaunch(deps: Pick<LaunchDeps, "db" | "agentBinDirs"
   if (secretNames.length > 20) throw badInput("A run names at most 20 secrets");
   secretNames.forEach(checkSecretName);
   const unset = await missingSecrets(db, secretNames);
-  if (unset.length) throw badInput(`No stored secret named ${unset.join(", ")}. Set it first with "loopy secret set NAME"; list them with "loopy secrets"`);
-  return { project, profile, agent: adapter.name, instruction, checkpoints, timeoutMs, baseRef, baseSha, title, tags, routedBy, secretNames };
+  if (unset.length)
+    throw badInput(
+      `No stored secret named ${unset.join(", ")}. Set it first with "loopy secret set NAME"; list them with "loopy secrets"`,
+    );
+  return {
+    project,
+    profile,
+    agent: adapter.name,
+    instruction,
+    checkpoints,
+    timeoutMs,
+    baseRef,
+    baseSha,
+    title,
+    tags,
+    routedBy,
+    secretNames,
+  };
 }
 
 /** Writes a prepared launch's task, run (queued) and first turn, inside the caller's transaction. */
@@ -186,7 +221,9 @@ export async function createRunRows(
           baseSha: prepared.baseSha,
           branch: `loopy/run-${runId}`,
           timeoutMs: prepared.timeoutMs,
-          ...(fleet ? { fleetId: fleet.fleetId, memberIndex: fleet.memberIndex, dependsOn: fleet.dependsOn ?? [] } : {}),
+          ...(fleet
+            ? { fleetId: fleet.fleetId, memberIndex: fleet.memberIndex, dependsOn: fleet.dependsOn ?? [] }
+            : {}),
           runTurns: { create: { id: newId(), index: 0, kind: "initial", prompt: prepared.instruction } },
         },
       },
@@ -201,7 +238,11 @@ export async function createRunRows(
  */
 export async function createRunRowsMany(
   tx: Prisma.TransactionClient,
-  members: Array<{ prepared: PreparedLaunch; runId: string; fleet?: { fleetId: string; memberIndex: number; dependsOn?: string[] } }>,
+  members: Array<{
+    prepared: PreparedLaunch;
+    runId: string;
+    fleet?: { fleetId: string; memberIndex: number; dependsOn?: string[] };
+  }>,
 ): Promise<Map<string, StoredRunEvent[]>> {
   const taskIds = members.map(() => newId());
   await tx.task.createMany({
@@ -232,13 +273,29 @@ export async function createRunRowsMany(
       ...(fleet ? { fleetId: fleet.fleetId, memberIndex: fleet.memberIndex, dependsOn: fleet.dependsOn ?? [] } : {}),
     })),
   });
-  await tx.runTurn.createMany({ data: members.map(({ prepared, runId }) => ({ id: newId(), runId, index: 0, kind: "initial", prompt: prepared.instruction })) });
+  await tx.runTurn.createMany({
+    data: members.map(({ prepared, runId }) => ({
+      id: newId(),
+      runId,
+      index: 0,
+      kind: "initial",
+      prompt: prepared.instruction,
+    })),
+  });
   const rows = await tx.runEvent.createManyAndReturn({
     data: members.map(({ runId }) => ({ runId, type: "status", data: { type: "status", status: "queued" } })),
     select: { id: true, runId: true, data: true, createdAt: true },
   });
   const stored = new Map<string, StoredRunEvent[]>();
-  for (const row of rows) stored.set(row.runId, [{ id: row.id.toString(), runId: row.runId, at: row.createdAt.toISOString(), event: row.data as StoredRunEvent["event"] }]);
+  for (const row of rows)
+    stored.set(row.runId, [
+      {
+        id: row.id.toString(),
+        runId: row.runId,
+        at: row.createdAt.toISOString(),
+        event: row.data as StoredRunEvent["event"],
+      },
+    ]);
   return stored;
 }
 
@@ -278,8 +335,21 @@ export async function getRun(db: Db, runId: string): Promise<RunDetail> {
 }
 
 /** The whole run's diff: base commit → latest head (`to` is null until a turn has committed). */
-export async function getRunDiff(db: Db, runId: string): Promise<{ id: string; status: RunStatus; diff: string | null; diffStats: unknown; from: string; to: string | null }> {
-  const run = await db.run.findUnique({ where: { id: runId }, select: { id: true, status: true, diff: true, diffStats: true, baseSha: true, headSha: true } });
+export async function getRunDiff(
+  db: Db,
+  runId: string,
+): Promise<{
+  id: string;
+  status: RunStatus;
+  diff: string | null;
+  diffStats: unknown;
+  from: string;
+  to: string | null;
+}> {
+  const run = await db.run.findUnique({
+    where: { id: runId },
+    select: { id: true, status: true, diff: true, diffStats: true, baseSha: true, headSha: true },
+  });
   if (!run) throw notFound(`No run "${runId}". List runs with "loopy runs".`);
   const { baseSha, headSha, ...rest } = run;
   return { ...rest, from: baseSha, to: headSha };
@@ -294,7 +364,10 @@ export interface ListRunsInput {
 }
 
 /** Runs, newest first. */
-export async function listRuns(db: Db, input: ListRunsInput = {}): Promise<{ runs: RunSummary[]; nextCursor: string | null }> {
+export async function listRuns(
+  db: Db,
+  input: ListRunsInput = {},
+): Promise<{ runs: RunSummary[]; nextCursor: string | null }> {
   const limit = Math.min(Math.max(input.limit ?? 100, 1), 500);
   const runs = await db.run.findMany({
     where: { projectId: input.projectId, status: input.status },
@@ -316,7 +389,13 @@ export async function transitionRun(
   deps: CoreDeps,
   runId: string,
   to: RunStatus,
-  options: { reason?: string; from?: RunStatus[]; data?: Prisma.RunUpdateManyMutationInput; keepStartedAt?: boolean; holder?: string } = {},
+  options: {
+    reason?: string;
+    from?: RunStatus[];
+    data?: Prisma.RunUpdateManyMutationInput;
+    keepStartedAt?: boolean;
+    holder?: string;
+  } = {},
 ): Promise<boolean> {
   const from = options.from ?? sourcesOf(to);
   const now = new Date();
@@ -334,8 +413,11 @@ export async function transitionRun(
       },
     });
     if (count === 0) return null;
-    if (from.some((s) => WAITING_STATUSES.includes(s)) || WAITING_STATUSES.includes(to)) await recordWaiting(tx, runId, to, now);
-    return appendRunEvents(tx, null, runId, [{ type: "status", status: to, ...(options.reason ? { reason: options.reason } : {}) }]);
+    if (from.some((s) => WAITING_STATUSES.includes(s)) || WAITING_STATUSES.includes(to))
+      await recordWaiting(tx, runId, to, now);
+    return appendRunEvents(tx, null, runId, [
+      { type: "status", status: to, ...(options.reason ? { reason: options.reason } : {}) },
+    ]);
   });
   if (!stored) return false;
   await deps.notifier.runEvents(runId, stored);
@@ -353,7 +435,12 @@ export async function cancelRun(deps: LaunchDeps, runId: string): Promise<RunDet
   if (isTerminal(run.status)) throw conflict(`Run ${runId} already ended (${run.status}); nothing to cancel`);
   if (run.status === "awaiting_review" || run.status === "needs_attention") {
     // Nothing runs; the run just ends and its worktree goes.
-    if (await transitionRun(deps, runId, "cancelled", { from: [run.status], reason: "Cancelled while waiting for review" })) {
+    if (
+      await transitionRun(deps, runId, "cancelled", {
+        from: [run.status],
+        reason: "Cancelled while waiting for review",
+      })
+    ) {
       await removeWorkspace(run.project.path, worktreePathFor(deps.loopyHome, runId)).catch(() => undefined);
       await deps.db.run.update({ where: { id: runId }, data: { worktreePath: null } });
       return getRun(deps.db, runId);

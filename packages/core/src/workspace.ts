@@ -4,7 +4,6 @@ import { readRegularFile, writeRegularFile } from "@loopy/agents/safe-files";
 import path from "node:path";
 import { git, GitError, removeWorktree } from "./git.ts";
 
-
 /**
  * Where an agent works: a plain folder of files, never a git worktree of the
  * project. The agent's process may be hostile (a prompt injection), so
@@ -58,12 +57,26 @@ export function workspaceIndex(dir: string): string {
  * and Loopy's private index. fsmonitor and the untracked cache are off (they
  * would run or trust programs and state that a work tree can influence).
  */
-async function wsGit(ws: Workspace, args: string[], options: { input?: string | Buffer; trim?: boolean } = {}): Promise<string> {
+async function wsGit(
+  ws: Workspace,
+  args: string[],
+  options: { input?: string | Buffer; trim?: boolean } = {},
+): Promise<string> {
   const gitDir = await projectGitDir(ws.repo);
   await mkdir(path.dirname(workspaceIndex(ws.dir)), { recursive: true, mode: 0o700 });
   return git(
     ws.repo,
-    ["-c", "core.fsmonitor=false", "-c", "core.untrackedCache=false", "-c", "core.splitIndex=false", `--git-dir=${gitDir}`, `--work-tree=${ws.dir}`, ...args],
+    [
+      "-c",
+      "core.fsmonitor=false",
+      "-c",
+      "core.untrackedCache=false",
+      "-c",
+      "core.splitIndex=false",
+      `--git-dir=${gitDir}`,
+      `--work-tree=${ws.dir}`,
+      ...args,
+    ],
     { env: { GIT_INDEX_FILE: workspaceIndex(ws.dir) }, input: options.input, trim: options.trim },
   );
 }
@@ -137,14 +150,24 @@ const REWRITE_MAX_BYTES = 16 * 1024 * 1024;
  */
 export async function snapshotWorkspace(
   ws: Workspace,
-  options: { parent: string; message: string; allowEmpty?: boolean; author?: { name: string; email: string }; rewrite?: (file: string, content: Buffer) => Buffer | null },
+  options: {
+    parent: string;
+    message: string;
+    allowEmpty?: boolean;
+    author?: { name: string; email: string };
+    rewrite?: (file: string, content: Buffer) => Buffer | null;
+  },
 ): Promise<Snapshot> {
   const rewritten: string[] = [];
   if (options.rewrite) {
     // Before git stores anything: the files as they are on disk, so a value to redact never
     // reaches the project's objects (which later sandboxes can read), and the workspace keeps
     // what was committed. Symlinks, folders and very large files are not read.
-    const changed = (await wsGit(ws, ["ls-files", "-z", "--modified", "--others", "--exclude-standard", "--", "."], { trim: false })).split("\0").filter(Boolean);
+    const changed = (
+      await wsGit(ws, ["ls-files", "-z", "--modified", "--others", "--exclude-standard", "--", "."], { trim: false })
+    )
+      .split("\0")
+      .filter(Boolean);
     for (const file of new Set(changed)) {
       const full = path.join(ws.dir, file);
       const content = await readRegularFile(ws.dir, full, REWRITE_MAX_BYTES).catch(() => null);
@@ -168,7 +191,12 @@ export async function snapshotWorkspace(
   const author = options.author ?? { name: "Loopy", email: "loopy@localhost" };
   const sha = await git(ws.repo, ["commit-tree", tree, "-p", options.parent, "-F", "-"], {
     input: options.message,
-    env: { GIT_AUTHOR_NAME: author.name, GIT_AUTHOR_EMAIL: author.email, GIT_COMMITTER_NAME: author.name, GIT_COMMITTER_EMAIL: author.email },
+    env: {
+      GIT_AUTHOR_NAME: author.name,
+      GIT_AUTHOR_EMAIL: author.email,
+      GIT_COMMITTER_NAME: author.name,
+      GIT_COMMITTER_EMAIL: author.email,
+    },
   });
   try {
     await git(ws.repo, ["update-ref", `refs/heads/${ws.branch}`, sha, options.parent]);
@@ -189,8 +217,20 @@ function cleanFiltersOff(repo: string): Promise<string[]> {
     found = git(repo, ["config", "--name-only", "--get-regexp", "^filter\\..*\\.(clean|process|required)$"])
       .catch(() => "")
       .then((names) => {
-        const filters = new Set(names.split("\n").filter(Boolean).map((n) => n.replace(/^filter\.(.*)\.[^.]+$/, "$1")));
-        return [...filters].flatMap((f) => ["-c", `filter.${f}.clean=`, "-c", `filter.${f}.process=`, "-c", `filter.${f}.required=false`]);
+        const filters = new Set(
+          names
+            .split("\n")
+            .filter(Boolean)
+            .map((n) => n.replace(/^filter\.(.*)\.[^.]+$/, "$1")),
+        );
+        return [...filters].flatMap((f) => [
+          "-c",
+          `filter.${f}.clean=`,
+          "-c",
+          `filter.${f}.process=`,
+          "-c",
+          `filter.${f}.required=false`,
+        ]);
       });
     filterOverrides.set(repo, found);
   }
@@ -205,7 +245,10 @@ export class BranchMovedError extends Error {
     readonly found: string | null,
     cause?: Error,
   ) {
-    super(`the branch ${branch} moved outside Loopy (expected ${expected.slice(0, 12)}, found ${found ? found.slice(0, 12) : "none"}); nothing was committed on it`, { cause });
+    super(
+      `the branch ${branch} moved outside Loopy (expected ${expected.slice(0, 12)}, found ${found ? found.slice(0, 12) : "none"}); nothing was committed on it`,
+      { cause },
+    );
     this.name = "BranchMovedError";
   }
 }
@@ -222,7 +265,8 @@ export async function prepareAgentGit(ws: Workspace, sha: string): Promise<void>
   await rm(dotGit, { recursive: true, force: true });
   const gitDir = await projectGitDir(ws.repo);
   const ref = `refs/heads/${ws.branch}`;
-  for (const dir of ["objects/info", "objects/pack", path.dirname(ref), "refs/tags"]) await mkdir(path.join(dotGit, dir), { recursive: true });
+  for (const dir of ["objects/info", "objects/pack", path.dirname(ref), "refs/tags"])
+    await mkdir(path.join(dotGit, dir), { recursive: true });
   await writeFile(path.join(dotGit, "HEAD"), `ref: ${ref}\n`);
   await writeFile(path.join(dotGit, ref), `${sha}\n`);
   await writeFile(path.join(dotGit, "objects/info/alternates"), `${path.join(gitDir, "objects")}\n`);
@@ -248,7 +292,8 @@ export function agentGitTampering(ws: Workspace): string | null {
     const stat = lstatSync(head);
     if (!stat.isFile() || stat.size > 4096) return "the agent replaced the workspace's .git/HEAD";
     const text = readFileSync(head, "utf8").trim();
-    if (text !== `ref: refs/heads/${ws.branch}`) return `the agent moved HEAD off ${ws.branch} (to "${text.slice(0, 120)}")`;
+    if (text !== `ref: refs/heads/${ws.branch}`)
+      return `the agent moved HEAD off ${ws.branch} (to "${text.slice(0, 120)}")`;
     return null;
   } catch {
     return "the agent removed the workspace's .git folder or its HEAD";

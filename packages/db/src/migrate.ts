@@ -44,7 +44,9 @@ export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promis
       const previous = done.get(name);
       if (previous !== undefined) {
         if (previous !== checksum) {
-          throw new Error(`Migration ${name} was changed after it was applied (checksum differs). Add a new migration instead.`);
+          throw new Error(
+            `Migration ${name} was changed after it was applied (checksum differs). Add a new migration instead.`,
+          );
         }
         continue;
       }

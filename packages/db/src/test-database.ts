@@ -7,7 +7,10 @@ import { migrate } from "./migrate.ts";
  * returns its URL plus a function that drops it. Used by tests so every test run
  * has a database of its own on a real PostgreSQL server.
  */
-export async function createTestDatabase(serverUrl: string, prefix = "loopy_test"): Promise<{ url: string; drop: () => Promise<void> }> {
+export async function createTestDatabase(
+  serverUrl: string,
+  prefix = "loopy_test",
+): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();

@@ -101,11 +101,19 @@ describe("embedded Postgres (PGlite over the wire protocol)", () => {
 
   it("applies migrations once, like Prisma would record them", async () => {
     // Every migration folder of prisma/migrations, in order; the second call has nothing left to do.
-    const folders = (await readdir(path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../prisma/migrations"), { withFileTypes: true }))
+    const folders = (
+      await readdir(path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../prisma/migrations"), {
+        withFileTypes: true,
+      })
+    )
       .filter((d) => d.isDirectory())
       .map((d) => d.name)
       .sort();
-    expect(folders.slice(0, 3)).toEqual(["20261128000000_init", "20261128010000_coding_loop", "20261128020000_project_memory"]);
+    expect(folders.slice(0, 3)).toEqual([
+      "20261128000000_init",
+      "20261128010000_coding_loop",
+      "20261128020000_project_memory",
+    ]);
     expect(await migrate(server.url)).toEqual(folders);
     expect(await migrate(server.url)).toEqual([]);
     const client = new pg.Client({ connectionString: server.url });
@@ -117,7 +125,10 @@ describe("embedded Postgres (PGlite over the wire protocol)", () => {
   });
 
   it("serves two connection pools at once without mixing their statements or transactions", async () => {
-    const pools = [new pg.Pool({ connectionString: server.url, max: 4 }), new pg.Pool({ connectionString: server.url, max: 4 })];
+    const pools = [
+      new pg.Pool({ connectionString: server.url, max: 4 }),
+      new pg.Pool({ connectionString: server.url, max: 4 }),
+    ];
     await pools[0]!.query("CREATE TABLE IF NOT EXISTS mux (id serial primary key, v text)");
     await Promise.all(
       Array.from({ length: 120 }, async (_, i) => {
@@ -148,7 +159,9 @@ describe("embedded Postgres (PGlite over the wire protocol)", () => {
     await server.stop();
     server = await startEmbeddedPostgres({ dataDir, password });
     const again = createDb(server.url);
-    expect(await again.project.findUnique({ where: { id: "p1" }, select: { name: true } })).toEqual({ name: "persisted" });
+    expect(await again.project.findUnique({ where: { id: "p1" }, select: { name: true } })).toEqual({
+      name: "persisted",
+    });
     await again.$disconnect();
   }, 60_000);
 
@@ -161,7 +174,9 @@ describe("embedded Postgres (PGlite over the wire protocol)", () => {
   });
 
   it("refuses a wrong password, another user and no password with 28P01, and runs nothing for them", async () => {
-    const wrong = await refusal(`postgresql://postgres:${randomBytes(32).toString("base64url")}@127.0.0.1:${server.port}/postgres`);
+    const wrong = await refusal(
+      `postgresql://postgres:${randomBytes(32).toString("base64url")}@127.0.0.1:${server.port}/postgres`,
+    );
     expect(wrong.code).toBe("28P01");
     expect(wrong.message).toBe('password authentication failed for user "postgres"');
     const otherUser = await refusal(`postgresql://admin:${password}@127.0.0.1:${server.port}/postgres`);
@@ -171,22 +186,42 @@ describe("embedded Postgres (PGlite over the wire protocol)", () => {
     expect((await refusal(`postgresql://postgres@127.0.0.1:${server.port}/postgres`)).message).toMatch(/password/);
 
     // Raw: a StartupMessage, then a Query without authenticating. The server asks for SASL and, on the Query, refuses and closes.
-    const raw = backendMessages(await rawSession(server.port, [startupMessage("postgres"), query("CREATE TABLE intruder (x int)")]));
+    const raw = backendMessages(
+      await rawSession(server.port, [startupMessage("postgres"), query("CREATE TABLE intruder (x int)")]),
+    );
     expect(raw.map((m) => m.type)).toEqual(["R", "E"]);
     expect(raw[0]!.body.readInt32BE(0)).toBe(10); // AuthenticationSASL
     expect(raw[0]!.body.subarray(4).toString()).toBe("SCRAM-SHA-256\0\0");
-    expect(errorFields(raw[1]!.body)).toMatchObject({ S: "FATAL", C: "28P01", M: 'password authentication failed for user "postgres"' });
+    expect(errorFields(raw[1]!.body)).toMatchObject({
+      S: "FATAL",
+      C: "28P01",
+      M: 'password authentication failed for user "postgres"',
+    });
 
     // Raw: a SCRAM exchange with a made-up proof, then a Query right behind it.
     const clientNonce = randomBytes(18).toString("base64");
     const forged = backendMessages(
-      await rawSession(server.port, [startupMessage("postgres"), saslInitialResponse(`n,,n=*,r=${clientNonce}`)], (received) => {
-        const serverFirst = backendMessages(received).find((m) => m.type === "R" && m.body.readInt32BE(0) === 11)!.body.subarray(4).toString();
-        const nonce = /r=([^,]+)/.exec(serverFirst)![1];
-        return [frontend("p", Buffer.from(`c=biws,r=${nonce},p=${randomBytes(32).toString("base64")}`)), query("CREATE TABLE intruder (x int)")];
-      }),
+      await rawSession(
+        server.port,
+        [startupMessage("postgres"), saslInitialResponse(`n,,n=*,r=${clientNonce}`)],
+        (received) => {
+          const serverFirst = backendMessages(received)
+            .find((m) => m.type === "R" && m.body.readInt32BE(0) === 11)!
+            .body.subarray(4)
+            .toString();
+          const nonce = /r=([^,]+)/.exec(serverFirst)![1];
+          return [
+            frontend("p", Buffer.from(`c=biws,r=${nonce},p=${randomBytes(32).toString("base64")}`)),
+            query("CREATE TABLE intruder (x int)"),
+          ];
+        },
+      ),
     );
-    expect(forged.map((m) => [m.type, m.type === "R" ? m.body.readInt32BE(0) : null])).toEqual([["R", 10], ["R", 11], ["E", null]]);
+    expect(forged.map((m) => [m.type, m.type === "R" ? m.body.readInt32BE(0) : null])).toEqual([
+      ["R", 10],
+      ["R", 11],
+      ["E", null],
+    ]);
     expect(errorFields(forged[2]!.body).C).toBe("28P01");
 
     const client = new pg.Client({ connectionString: server.url });
@@ -220,7 +255,9 @@ describe("ensureDatabase (the embedded default of npm start)", () => {
       expect((await stat(file)).mode & 0o777).toBe(0o600);
       expect((await stat(path.join(home, "pgdata"))).mode & 0o777).toBe(0o700);
       expect(choice.url).toBe(`postgresql://postgres:${stored}@127.0.0.1:${choice.embedded!.port}/postgres`);
-      expect((await refusal(`postgresql://postgres:nope-nope-nope@127.0.0.1:${choice.embedded!.port}/postgres`)).code).toBe("28P01");
+      expect(
+        (await refusal(`postgresql://postgres:nope-nope-nope@127.0.0.1:${choice.embedded!.port}/postgres`)).code,
+      ).toBe("28P01");
     } finally {
       await choice.embedded?.stop();
     }

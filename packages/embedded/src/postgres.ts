@@ -68,7 +68,8 @@ export async function startEmbeddedPostgres(
 ): Promise<EmbeddedPostgres> {
   const user = options.user ?? "postgres";
   if (options.password === "") throw new Error("embedded Postgres: the password must not be empty");
-  const auth: Authentication | null = options.password === undefined ? null : { user, verifier: scramVerifier(options.password) };
+  const auth: Authentication | null =
+    options.password === undefined ? null : { user, verifier: scramVerifier(options.password) };
   const db = await PGlite.create(options.dataDir ? { dataDir: options.dataDir } : {});
   const mutex = new Mutex();
   const sockets = new Set<Socket>();
@@ -95,7 +96,11 @@ export async function startEmbeddedPostgres(
 }
 
 /** Splits the bytes received so far into whole protocol messages. */
-function takeMessages(buffer: Buffer, inStartup: boolean, maxMessage = MAX_MESSAGE): { messages: Buffer[]; rest: Buffer; inStartup: boolean } {
+function takeMessages(
+  buffer: Buffer,
+  inStartup: boolean,
+  maxMessage = MAX_MESSAGE,
+): { messages: Buffer[]; rest: Buffer; inStartup: boolean } {
   const messages: Buffer[] = [];
   let offset = 0;
   while (true) {
@@ -140,7 +145,10 @@ function authentication(code: number, data: Buffer = Buffer.alloc(0)): Buffer {
 /** A FATAL ErrorResponse, as PostgreSQL sends before closing a connection it refuses. */
 function fatal(sqlState: string, text: string): Buffer {
   const field = (code: string, value: string) => Buffer.from(`${code}${value}\0`, "utf8");
-  return backendMessage("E", Buffer.concat([field("S", "FATAL"), field("V", "FATAL"), field("C", sqlState), field("M", text), Buffer.from([0])]));
+  return backendMessage(
+    "E",
+    Buffer.concat([field("S", "FATAL"), field("V", "FATAL"), field("C", sqlState), field("M", text), Buffer.from([0])]),
+  );
 }
 
 /** The name/value pairs of a StartupMessage (user, database, application_name …). */
@@ -271,7 +279,11 @@ async function serveConnection(socket: Socket, db: PGlite, mutex: Mutex, auth: A
     socket.on("data", (chunk) => {
       let parsed: ReturnType<typeof takeMessages>;
       try {
-        parsed = takeMessages(Buffer.concat([buffer, chunk]), inStartup, authenticated ? MAX_MESSAGE : MAX_UNAUTHENTICATED_MESSAGE);
+        parsed = takeMessages(
+          Buffer.concat([buffer, chunk]),
+          inStartup,
+          authenticated ? MAX_MESSAGE : MAX_UNAUTHENTICATED_MESSAGE,
+        );
       } catch {
         socket.destroy();
         return;
@@ -279,7 +291,12 @@ async function serveConnection(socket: Socket, db: PGlite, mutex: Mutex, auth: A
       buffer = parsed.rest;
       inStartup = parsed.inStartup;
       for (const message of parsed.messages) {
-        queue = queue.then(() => handle(message)).catch((e) => { console.error("embedded postgres:", e); socket.destroy(); });
+        queue = queue
+          .then(() => handle(message))
+          .catch((e) => {
+            console.error("embedded postgres:", e);
+            socket.destroy();
+          });
       }
     });
     const finish = () => {

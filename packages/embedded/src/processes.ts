@@ -8,13 +8,20 @@ export function freePort(): Promise<number> {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
     });
   });
 }
 
 /** Polls `check` until it is true or `timeoutMs` passes. */
-export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, message: string, intervalMs = 200): Promise<void> {
+export async function waitFor(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  message: string,
+  intervalMs = 200,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;
@@ -28,7 +35,12 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
  * group on purpose: Ctrl-C in the terminal, or a supervisor killing the group,
  * reaches it even if the launcher itself is killed first.
  */
-export function startChild(name: string, command: string, args: string[], options: SpawnOptions & { quiet?: boolean } = {}): ChildProcess {
+export function startChild(
+  name: string,
+  command: string,
+  args: string[],
+  options: SpawnOptions & { quiet?: boolean } = {},
+): ChildProcess {
   const child = spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
   const prefix = `[${name}] `;
   for (const stream of [child.stdout, child.stderr]) {

@@ -5,14 +5,20 @@ import { freePort, waitFor } from "./processes.ts";
 import { privateDir, readOrCreatePassword, REDIS_PASSWORD_FILE } from "./secrets.ts";
 
 /** A command in RESP, so that no argument needs quoting. */
-const resp = (...args: string[]) => `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("")}`;
+const resp = (...args: string[]) =>
+  `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("")}`;
 
 /**
  * Sends PING over a raw socket, after AUTH when `password` is given. "PONG"
  * when it answers, "NOAUTH" when it wants a password (none given, or a wrong
  * one), null when nothing (or something else) answers.
  */
-export function probeRedis(host: string, port: number, timeoutMs = 1000, password?: string): Promise<"PONG" | "NOAUTH" | null> {
+export function probeRedis(
+  host: string,
+  port: number,
+  timeoutMs = 1000,
+  password?: string,
+): Promise<"PONG" | "NOAUTH" | null> {
   return new Promise((resolve) => {
     const socket = createConnection({ host, port });
     let received = "";
@@ -50,7 +56,8 @@ export interface RedisChoice {
 }
 
 /** A Redis that answers without a password is used as it is; the banner says what keeps agents out of it. */
-export const LOCAL_REDIS_NOTE = "not started by Loopy and has no password; agents are kept away from it by the sandbox's network namespace";
+export const LOCAL_REDIS_NOTE =
+  "not started by Loopy and has no password; agents are kept away from it by the sandbox's network namespace";
 
 export const NO_REDIS_HELP = [
   "Loopy needs Redis and found none: REDIS_URL is not set, nothing answers on 127.0.0.1:6379, and there is no redis-server on PATH.",
@@ -82,7 +89,9 @@ export async function ensureRedis(
   const local = await probeRedis("127.0.0.1", localPort);
   if (local === "PONG") return { url: `redis://127.0.0.1:${localPort}`, source: "local", note: LOCAL_REDIS_NOTE };
   if (local === "NOAUTH") {
-    throw new Error(`The Redis on 127.0.0.1:${localPort} requires a password: set REDIS_URL=redis://:PASSWORD@127.0.0.1:${localPort} (or stop it to have Loopy start its own).`);
+    throw new Error(
+      `The Redis on 127.0.0.1:${localPort} requires a password: set REDIS_URL=redis://:PASSWORD@127.0.0.1:${localPort} (or stop it to have Loopy start its own).`,
+    );
   }
   const serverBinary = probe.serverBinary ?? "redis-server";
   const found = spawnSync(serverBinary, ["--version"], { stdio: "ignore" });
@@ -93,7 +102,23 @@ export async function ensureRedis(
   const port = await freePort();
   const child = spawn(
     serverBinary,
-    ["-", "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--appendonly", "yes", "--save", "60 1", "--daemonize", "no", "--logfile", path.join(dir, "redis.log")],
+    [
+      "-",
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--dir",
+      dir,
+      "--appendonly",
+      "yes",
+      "--save",
+      "60 1",
+      "--daemonize",
+      "no",
+      "--logfile",
+      path.join(dir, "redis.log"),
+    ],
     // Its own process group: Ctrl-C reaches web and worker, and Redis stays up until they have stopped.
     { stdio: ["pipe", "ignore", "ignore"], detached: true },
   );
@@ -102,7 +127,11 @@ export async function ensureRedis(
   child.stdin!.on("error", () => undefined);
   child.stdin!.end(`requirepass ${password}\n`);
   try {
-    await waitFor(() => pingRedis("127.0.0.1", port, 1000, password), 10_000, "redis-server did not answer within 10 s");
+    await waitFor(
+      () => pingRedis("127.0.0.1", port, 1000, password),
+      10_000,
+      "redis-server did not answer within 10 s",
+    );
   } catch (error) {
     child.kill("SIGKILL");
     throw error;

@@ -5,12 +5,15 @@ import { ScramExchange, scramVerifier } from "./scram.ts";
 const salt = Buffer.from("W22ZaJ0SNY7soEsUEjb6gQ==", "base64");
 const clientFirst = "n,,n=user,r=rOprNGfwEbeRWgbNEkqO";
 const serverNonce = "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
-const clientFinal = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
+const clientFinal =
+  "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
 
 describe("SCRAM-SHA-256 server", () => {
   it("reproduces RFC 7677's example exchange", () => {
     const exchange = new ScramExchange(scramVerifier("pencil", salt, 4096));
-    expect(exchange.first(clientFirst, serverNonce)).toBe("r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096");
+    expect(exchange.first(clientFirst, serverNonce)).toBe(
+      "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
+    );
     expect(exchange.final(clientFinal)).toBe("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
   });
 
@@ -23,7 +26,9 @@ describe("SCRAM-SHA-256 server", () => {
     nonce.first(clientFirst, "another-server-nonce");
     expect(nonce.final(clientFinal)).toBeNull();
 
-    expect(new ScramExchange(scramVerifier("pencil", salt, 4096)).first("p=tls-server-end-point,,n=user,r=abc")).toBeNull();
+    expect(
+      new ScramExchange(scramVerifier("pencil", salt, 4096)).first("p=tls-server-end-point,,n=user,r=abc"),
+    ).toBeNull();
     expect(new ScramExchange(scramVerifier("pencil", salt, 4096)).first("n,a=admin,n=user,r=abc")).toBeNull();
 
     const twice = new ScramExchange(scramVerifier("pencil", salt, 4096));

@@ -26,7 +26,11 @@ const sha256 = (data: Buffer) => createHash("sha256").update(data).digest();
  * Derives the verifier once per server start (PBKDF2 is slow on purpose). The
  * password is used as is: SASLprep leaves the ASCII passwords Loopy generates unchanged.
  */
-export function scramVerifier(password: string, salt: Buffer = randomBytes(16), iterations = ITERATIONS): ScramVerifier {
+export function scramVerifier(
+  password: string,
+  salt: Buffer = randomBytes(16),
+  iterations = ITERATIONS,
+): ScramVerifier {
   const salted = pbkdf2Sync(password, salt, iterations, 32, "sha256");
   return { salt, iterations, storedKey: sha256(hmac(salted, "Client Key")), serverKey: hmac(salted, "Server Key") };
 }
@@ -70,7 +74,8 @@ export class ScramExchange {
     if (proofAt < 0) return null;
     const withoutProof = clientFinal.slice(0, proofAt);
     const attributes = withoutProof.split(",");
-    if (attributes[0] !== `c=${Buffer.from(this.gs2Header).toString("base64")}` || attributes[1] !== `r=${this.nonce}`) return null;
+    if (attributes[0] !== `c=${Buffer.from(this.gs2Header).toString("base64")}` || attributes[1] !== `r=${this.nonce}`)
+      return null;
     const proof = Buffer.from(clientFinal.slice(proofAt + 3), "base64");
     if (proof.length !== 32) return null;
     const authMessage = `${this.clientFirstBare},${serverFirst},${withoutProof}`;

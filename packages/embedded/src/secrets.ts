@@ -53,7 +53,9 @@ async function readPasswordFile(file: string): Promise<string | null> {
   }
   const password = (await readFile(file, "utf8")).trim();
   if (!PASSWORD.test(password)) {
-    throw new Error(`The password file ${file} must hold one password of 16 to 512 characters from A-Z a-z 0-9 . _ ~ - (delete it to have a new one generated)`);
+    throw new Error(
+      `The password file ${file} must hold one password of 16 to 512 characters from A-Z a-z 0-9 . _ ~ - (delete it to have a new one generated)`,
+    );
   }
   return password;
 }

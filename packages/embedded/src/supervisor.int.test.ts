@@ -10,7 +10,8 @@ const until = async (check: () => boolean, timeoutMs = 10_000) => {
     await new Promise((r) => setTimeout(r, 10));
   }
 };
-const exited = (child: ChildProcess) => new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once("exit", r)));
+const exited = (child: ChildProcess) =>
+  new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once("exit", r)));
 
 describe("supervise", () => {
   it("restarts a child that keeps crashing with a doubling delay, then gives up with the reason", async () => {
@@ -36,8 +37,12 @@ describe("supervise", () => {
     expect(gaps[0]).toBeGreaterThanOrEqual(100);
     expect(gaps[1]).toBeGreaterThanOrEqual(200);
     expect(gaps[2]).toBeGreaterThanOrEqual(250);
-    expect(logs.slice(0, 3).every((l) => /^worker exited with code 3 after [\d.]+ s; restarting it in [\d.]+ s$/.test(l))).toBe(true);
-    expect(logs[3]).toMatch(/^worker exited with code 3 after [\d.]+ s; it crashed 4 times in a row, each within 60 s of starting, so it is not restarted again$/);
+    expect(
+      logs.slice(0, 3).every((l) => /^worker exited with code 3 after [\d.]+ s; restarting it in [\d.]+ s$/.test(l)),
+    ).toBe(true);
+    expect(logs[3]).toMatch(
+      /^worker exited with code 3 after [\d.]+ s; it crashed 4 times in a row, each within 60 s of starting, so it is not restarted again$/,
+    );
     await new Promise((r) => setTimeout(r, 400));
     expect(starts).toHaveLength(4);
     await s.stop();
@@ -74,7 +79,12 @@ describe("supervise", () => {
 
   it("does not restart a child that exits after hold() (a Ctrl-C reaches the children too)", async () => {
     const logs: string[] = [];
-    const s = supervise({ name: "worker", start: node("setInterval(() => {}, 1000)"), initialDelayMs: 50, log: (m) => logs.push(m) });
+    const s = supervise({
+      name: "worker",
+      start: node("setInterval(() => {}, 1000)"),
+      initialDelayMs: 50,
+      log: (m) => logs.push(m),
+    });
     await until(() => s.current()?.pid !== undefined);
     const child = s.current()!;
     s.hold();

@@ -68,7 +68,9 @@ export function supervise(options: SuperviseOptions): Supervised {
       }
       fastCrashes++;
       if (fastCrashes > maxFastCrashes) {
-        options.log(`${options.name} ${how} after ${seconds(upMs)}; it crashed ${fastCrashes} times in a row, each within ${seconds(healthyAfter)} of starting, so it is not restarted again`);
+        options.log(
+          `${options.name} ${how} after ${seconds(upMs)}; it crashed ${fastCrashes} times in a row, each within ${seconds(healthyAfter)} of starting, so it is not restarted again`,
+        );
         options.onGiveUp?.(how);
         return;
       }

@@ -30,7 +30,10 @@ function parseLine(op: string, rest: string): Step | { op: "say"; text: string }
   const colon = rest.indexOf(":");
   if (colon < 0) return null;
   const path = rest.slice(0, colon).trim();
-  const body = rest.slice(colon + 1).trim().replace(/\\n/g, "\n");
+  const body = rest
+    .slice(colon + 1)
+    .trim()
+    .replace(/\\n/g, "\n");
   if (op === "write") return { op: "write", path, content: body.endsWith("\n") ? body : `${body}\n` };
   const arrow = body.indexOf("=>");
   if (arrow < 0) return null;
@@ -41,7 +44,12 @@ function parseLine(op: string, rest: string): Step | { op: "say"; text: string }
 export function scriptFor(prompts: string[], turn = prompts.length): Script {
   const current = prompts[turn - 1] ?? "";
   const first = prompts[0] ?? "";
-  const lines = (text: string) => text.split("\n").map((l) => l.trim().replace(/^"+|"+$/g, "")).map((l) => LINE.exec(l)).filter((m) => m !== null);
+  const lines = (text: string) =>
+    text
+      .split("\n")
+      .map((l) => l.trim().replace(/^"+|"+$/g, ""))
+      .map((l) => LINE.exec(l))
+      .filter((m) => m !== null);
   let chosen = lines(current).filter((m) => !m[1] || turn === 1);
   if (turn > 1 && chosen.length === 0) chosen = lines(first).filter((m) => m[1] && Number(m[1]) === turn);
   if (turn === 1) chosen = lines(first).filter((m) => !m[1] || Number(m[1]) === 1);

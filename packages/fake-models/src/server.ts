@@ -14,7 +14,12 @@ export interface FakeModelServer {
   url: string;
   port: number;
   /** Every request received, for assertions. */
-  requests: Array<{ method: string; url: string; body: unknown; headers: Record<string, string | string[] | undefined> }>;
+  requests: Array<{
+    method: string;
+    url: string;
+    body: unknown;
+    headers: Record<string, string | string[] | undefined>;
+  }>;
   close(): Promise<void>;
 }
 
@@ -40,12 +45,14 @@ function callsFor(steps: Step[], tools: string[], provider: Provider, cwd: strin
   const calls: Call[] = [];
   for (const step of steps) {
     if (provider === "anthropic") {
-      if (step.op === "write") calls.push({ name: "Write", input: { file_path: abs(step.path), content: step.content } });
+      if (step.op === "write")
+        calls.push({ name: "Write", input: { file_path: abs(step.path), content: step.content } });
       if (step.op === "edit") {
         calls.push({ name: "Read", input: { file_path: abs(step.path) } });
         calls.push({ name: "Edit", input: { file_path: abs(step.path), old_string: step.old, new_string: step.new } });
       }
-      if (step.op === "run") calls.push({ name: "Bash", input: { command: step.command, description: "run a command" } });
+      if (step.op === "run")
+        calls.push({ name: "Bash", input: { command: step.command, description: "run a command" } });
       continue;
     }
     if (provider === "responses") {
@@ -53,16 +60,33 @@ function callsFor(steps: Step[], tools: string[], provider: Provider, cwd: strin
       const file = abs("path" in step ? step.path : "");
       if (step.op === "write") {
         if (has("apply_patch") && !existsSync(file)) {
-          calls.push({ name: "apply_patch", input: { patch: `*** Begin Patch\n*** Add File: ${step.path}\n${step.content.replace(/\n$/, "").split("\n").map((l) => `+${l}`).join("\n")}\n*** End Patch\n` } });
+          calls.push({
+            name: "apply_patch",
+            input: {
+              patch: `*** Begin Patch\n*** Add File: ${step.path}\n${step.content
+                .replace(/\n$/, "")
+                .split("\n")
+                .map((l) => `+${l}`)
+                .join("\n")}\n*** End Patch\n`,
+            },
+          });
         } else {
-          calls.push({ name: "exec_command", input: { cmd: `cat > '${step.path}' <<'LOOPY_EOF'\n${step.content}LOOPY_EOF` } });
+          calls.push({
+            name: "exec_command",
+            input: { cmd: `cat > '${step.path}' <<'LOOPY_EOF'\n${step.content}LOOPY_EOF` },
+          });
         }
       }
       if (step.op === "edit") {
         const lines = existsSync(file) ? readFileSync(file, "utf8").split("\n") : [];
         const line = lines.find((l) => l.includes(step.old));
         if (line !== undefined && has("apply_patch")) {
-          calls.push({ name: "apply_patch", input: { patch: `*** Begin Patch\n*** Update File: ${step.path}\n@@\n-${line}\n+${line.replace(step.old, step.new)}\n*** End Patch\n` } });
+          calls.push({
+            name: "apply_patch",
+            input: {
+              patch: `*** Begin Patch\n*** Update File: ${step.path}\n@@\n-${line}\n+${line.replace(step.old, step.new)}\n*** End Patch\n`,
+            },
+          });
         } else {
           calls.push({ name: "exec_command", input: { cmd: `sed -i 's/${step.old}/${step.new}/' '${step.path}'` } });
         }
@@ -71,24 +95,33 @@ function callsFor(steps: Step[], tools: string[], provider: Provider, cwd: strin
       continue;
     }
     if (provider === "gemini") {
-      if (step.op === "write") calls.push({ name: "write_file", input: { file_path: abs(step.path), content: step.content } });
-      if (step.op === "edit") calls.push({ name: "replace", input: { file_path: abs(step.path), old_string: step.old, new_string: step.new, instruction: "edit" } });
-      if (step.op === "run") calls.push({ name: "run_shell_command", input: { command: step.command, description: "run a command" } });
+      if (step.op === "write")
+        calls.push({ name: "write_file", input: { file_path: abs(step.path), content: step.content } });
+      if (step.op === "edit")
+        calls.push({
+          name: "replace",
+          input: { file_path: abs(step.path), old_string: step.old, new_string: step.new, instruction: "edit" },
+        });
+      if (step.op === "run")
+        calls.push({ name: "run_shell_command", input: { command: step.command, description: "run a command" } });
       continue;
     }
     if (has("write_file")) {
       // Loopy's own agent.
       if (step.op === "write") calls.push({ name: "write_file", input: { path: step.path, content: step.content } });
-      if (step.op === "edit") calls.push({ name: "edit_file", input: { path: step.path, old_text: step.old, new_text: step.new } });
+      if (step.op === "edit")
+        calls.push({ name: "edit_file", input: { path: step.path, old_text: step.old, new_text: step.new } });
       if (step.op === "run") calls.push({ name: "run_command", input: { command: step.command } });
     } else if (has("write")) {
       // opencode.
-      if (step.op === "write") calls.push({ name: "write", input: { filePath: abs(step.path), content: step.content } });
+      if (step.op === "write")
+        calls.push({ name: "write", input: { filePath: abs(step.path), content: step.content } });
       if (step.op === "edit") {
         calls.push({ name: "read", input: { filePath: abs(step.path) } });
         calls.push({ name: "edit", input: { filePath: abs(step.path), oldString: step.old, newString: step.new } });
       }
-      if (step.op === "run") calls.push({ name: "bash", input: { command: step.command, description: "run a command" } });
+      if (step.op === "run")
+        calls.push({ name: "bash", input: { command: step.command, description: "run a command" } });
     }
   }
   return calls;
@@ -107,7 +140,9 @@ function textOf(content: unknown): string {
   if (typeof content === "string") return content;
   if (Array.isArray(content)) {
     return content
-      .map((part: { type?: string; text?: string }) => (part.type === "text" || part.type === "input_text" ? (part.text ?? "") : ""))
+      .map((part: { type?: string; text?: string }) =>
+        part.type === "text" || part.type === "input_text" ? (part.text ?? "") : "",
+      )
       .join("\n");
   }
   return "";
@@ -115,7 +150,9 @@ function textOf(content: unknown): string {
 
 function findCwd(texts: string[]): string | undefined {
   for (const text of texts) {
-    const m = /(?:Working directory|working directory|cwd|Worktree|directory):\s*(\/[^\s"'<>]+)/.exec(text) ?? /<cwd>(\/[^<]+)<\/cwd>/.exec(text);
+    const m =
+      /(?:Working directory|working directory|cwd|Worktree|directory):\s*(\/[^\s"'<>]+)/.exec(text) ??
+      /<cwd>(\/[^<]+)<\/cwd>/.exec(text);
     if (m) return m[1];
   }
   return undefined;
@@ -135,7 +172,8 @@ function anthropicReply(body: AnthropicBody): { blocks: Array<Record<string, unk
   const tools = (body.tools ?? []).map((t) => t.name);
   if (tools.length === 0) return { blocks: [{ type: "text", text: "Fake title" }], stop: "end_turn" };
   const isPrompt = (m: { role: string; content: unknown }) =>
-    m.role === "user" && !(Array.isArray(m.content) && m.content.some((b: { type?: string }) => b.type === "tool_result"));
+    m.role === "user" &&
+    !(Array.isArray(m.content) && m.content.some((b: { type?: string }) => b.type === "tool_result"));
   const promptIndexes = body.messages.map((m, i) => (isPrompt(m) ? i : -1)).filter((i) => i >= 0);
   const last = promptIndexes[promptIndexes.length - 1] ?? 0;
   const step = body.messages
@@ -148,7 +186,10 @@ function anthropicReply(body: AnthropicBody): { blocks: Array<Record<string, unk
   const calls = callsFor(script.steps, tools, "anthropic", findCwd([systemText, ...prompts]));
   const call = calls[step];
   if (!call) return { blocks: [{ type: "text", text: `${script.say}` }], stop: "end_turn" };
-  return { blocks: [{ type: "tool_use", id: `toolu_fake_${Date.now()}_${step}`, name: call.name, input: call.input }], stop: "tool_use" };
+  return {
+    blocks: [{ type: "tool_use", id: `toolu_fake_${Date.now()}_${step}`, name: call.name, input: call.input }],
+    stop: "tool_use",
+  };
 }
 
 function sendAnthropic(res: ServerResponse, body: AnthropicBody, usage: { input: number; output: number }) {
@@ -157,26 +198,62 @@ function sendAnthropic(res: ServerResponse, body: AnthropicBody, usage: { input:
   const model = body.model ?? "claude-fake";
   if (!body.stream) {
     res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify({ id, type: "message", role: "assistant", model, content: blocks, stop_reason: stop, stop_sequence: null, usage: { input_tokens: usage.input, output_tokens: usage.output } }));
+    res.end(
+      JSON.stringify({
+        id,
+        type: "message",
+        role: "assistant",
+        model,
+        content: blocks,
+        stop_reason: stop,
+        stop_sequence: null,
+        usage: { input_tokens: usage.input, output_tokens: usage.output },
+      }),
+    );
     return;
   }
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
   const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   send("message_start", {
     type: "message_start",
-    message: { id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: usage.input, output_tokens: 1 } },
+    message: {
+      id,
+      type: "message",
+      role: "assistant",
+      model,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { input_tokens: usage.input, output_tokens: 1 },
+    },
   });
   blocks.forEach((block, index) => {
     if (block.type === "text") {
       send("content_block_start", { type: "content_block_start", index, content_block: { type: "text", text: "" } });
-      send("content_block_delta", { type: "content_block_delta", index, delta: { type: "text_delta", text: block.text } });
+      send("content_block_delta", {
+        type: "content_block_delta",
+        index,
+        delta: { type: "text_delta", text: block.text },
+      });
     } else {
-      send("content_block_start", { type: "content_block_start", index, content_block: { type: "tool_use", id: block.id, name: block.name, input: {} } });
-      send("content_block_delta", { type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: JSON.stringify(block.input) } });
+      send("content_block_start", {
+        type: "content_block_start",
+        index,
+        content_block: { type: "tool_use", id: block.id, name: block.name, input: {} },
+      });
+      send("content_block_delta", {
+        type: "content_block_delta",
+        index,
+        delta: { type: "input_json_delta", partial_json: JSON.stringify(block.input) },
+      });
     }
     send("content_block_stop", { type: "content_block_stop", index });
   });
-  send("message_delta", { type: "message_delta", delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: usage.output } });
+  send("message_delta", {
+    type: "message_delta",
+    delta: { stop_reason: stop, stop_sequence: null },
+    usage: { output_tokens: usage.output },
+  });
   send("message_stop", { type: "message_stop" });
   res.end();
 }
@@ -215,8 +292,16 @@ function sendChat(res: ServerResponse, body: ChatBody, usage: { input: number; o
   const id = `chatcmpl-fake-${Date.now()}`;
   const model = body.model ?? "fake-model";
   const created = Math.floor(Date.now() / 1000);
-  const toolCall = reply.call && { id: `call_fake_${Date.now()}`, type: "function", function: { name: reply.call.name, arguments: JSON.stringify(reply.call.input) } };
-  const usageBody = { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output };
+  const toolCall = reply.call && {
+    id: `call_fake_${Date.now()}`,
+    type: "function",
+    function: { name: reply.call.name, arguments: JSON.stringify(reply.call.input) },
+  };
+  const usageBody = {
+    prompt_tokens: usage.input,
+    completion_tokens: usage.output,
+    total_tokens: usage.input + usage.output,
+  };
   if (!body.stream) {
     res.writeHead(200, { "content-type": "application/json" });
     res.end(
@@ -225,7 +310,17 @@ function sendChat(res: ServerResponse, body: ChatBody, usage: { input: number; o
         object: "chat.completion",
         created,
         model,
-        choices: [{ index: 0, message: { role: "assistant", content: reply.text ?? null, ...(toolCall ? { tool_calls: [toolCall] } : {}) }, finish_reason: toolCall ? "tool_calls" : "stop" }],
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: "assistant",
+              content: reply.text ?? null,
+              ...(toolCall ? { tool_calls: [toolCall] } : {}),
+            },
+            finish_reason: toolCall ? "tool_calls" : "stop",
+          },
+        ],
         usage: usageBody,
       }),
     );
@@ -233,10 +328,16 @@ function sendChat(res: ServerResponse, body: ChatBody, usage: { input: number; o
   }
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
   const chunk = (delta: unknown, finish: string | null = null) =>
-    res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
+    res.write(
+      `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`,
+    );
   chunk({ role: "assistant", content: "" });
   if (toolCall) {
-    chunk({ tool_calls: [{ index: 0, id: toolCall.id, type: "function", function: { name: toolCall.function.name, arguments: "" } }] });
+    chunk({
+      tool_calls: [
+        { index: 0, id: toolCall.id, type: "function", function: { name: toolCall.function.name, arguments: "" } },
+      ],
+    });
     chunk({ tool_calls: [{ index: 0, function: { arguments: toolCall.function.arguments } }] });
     chunk({}, "tool_calls");
   } else {
@@ -244,7 +345,9 @@ function sendChat(res: ServerResponse, body: ChatBody, usage: { input: number; o
     chunk({}, "stop");
   }
   if (body.stream_options?.include_usage) {
-    res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [], usage: usageBody })}\n\n`);
+    res.write(
+      `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [], usage: usageBody })}\n\n`,
+    );
   }
   res.write("data: [DONE]\n\n");
   res.end();
@@ -268,24 +371,66 @@ function sendResponses(res: ServerResponse, body: ResponsesBody, usage: { input:
   };
   const promptIndexes = body.input.map((item, i) => (isPrompt(item) ? i : -1)).filter((i) => i >= 0);
   const last = promptIndexes[promptIndexes.length - 1] ?? 0;
-  const step = body.input.slice(last + 1).filter((i) => i.type === "function_call_output" || i.type === "custom_tool_call_output").length;
+  const step = body.input
+    .slice(last + 1)
+    .filter((i) => i.type === "function_call_output" || i.type === "custom_tool_call_output").length;
   const prompts = promptIndexes.map((i) => textOf(body.input[i]?.content));
   const context = body.input.filter((i) => i.role === "user" || i.role === "developer").map((i) => textOf(i.content));
   const script = scriptFor(prompts);
-  const calls = tools.length ? callsFor(script.steps, tools, "responses", findCwd([body.instructions ?? "", ...context])) : [];
+  const calls = tools.length
+    ? callsFor(script.steps, tools, "responses", findCwd([body.instructions ?? "", ...context]))
+    : [];
   const call = calls[step];
   const id = `resp_fake_${Date.now()}`;
   let item: Record<string, unknown>;
-  if (!call) item = { type: "message", id: `msg_${Date.now()}`, role: "assistant", status: "completed", content: [{ type: "output_text", text: script.say, annotations: [] }] };
-  else if (call.name === "apply_patch") item = { type: "custom_tool_call", id: `ctc_${Date.now()}`, call_id: `call_${Date.now()}_${step}`, name: "apply_patch", input: call.input.patch, status: "completed" };
-  else item = { type: "function_call", id: `fc_${Date.now()}`, call_id: `call_${Date.now()}_${step}`, name: call.name, arguments: JSON.stringify(call.input), status: "completed" };
+  if (!call)
+    item = {
+      type: "message",
+      id: `msg_${Date.now()}`,
+      role: "assistant",
+      status: "completed",
+      content: [{ type: "output_text", text: script.say, annotations: [] }],
+    };
+  else if (call.name === "apply_patch")
+    item = {
+      type: "custom_tool_call",
+      id: `ctc_${Date.now()}`,
+      call_id: `call_${Date.now()}_${step}`,
+      name: "apply_patch",
+      input: call.input.patch,
+      status: "completed",
+    };
+  else
+    item = {
+      type: "function_call",
+      id: `fc_${Date.now()}`,
+      call_id: `call_${Date.now()}_${step}`,
+      name: call.name,
+      arguments: JSON.stringify(call.input),
+      status: "completed",
+    };
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
   let seq = 0;
-  const send = (data: Record<string, unknown>) => res.write(`event: ${data.type}\ndata: ${JSON.stringify({ ...data, sequence_number: seq++ })}\n\n`);
-  const response = { id, object: "response", created_at: Math.floor(Date.now() / 1000), model: body.model ?? "fake", status: "in_progress", output: [] as unknown[] };
+  const send = (data: Record<string, unknown>) =>
+    res.write(`event: ${data.type}\ndata: ${JSON.stringify({ ...data, sequence_number: seq++ })}\n\n`);
+  const response = {
+    id,
+    object: "response",
+    created_at: Math.floor(Date.now() / 1000),
+    model: body.model ?? "fake",
+    status: "in_progress",
+    output: [] as unknown[],
+  };
   send({ type: "response.created", response });
   send({ type: "response.output_item.added", output_index: 0, item: { ...item, status: "in_progress" } });
-  if (item.type === "message") send({ type: "response.output_text.delta", item_id: item.id, output_index: 0, content_index: 0, delta: script.say });
+  if (item.type === "message")
+    send({
+      type: "response.output_text.delta",
+      item_id: item.id,
+      output_index: 0,
+      content_index: 0,
+      delta: script.say,
+    });
   send({ type: "response.output_item.done", output_index: 0, item });
   send({
     type: "response.completed",
@@ -293,7 +438,13 @@ function sendResponses(res: ServerResponse, body: ResponsesBody, usage: { input:
       ...response,
       status: "completed",
       output: [item],
-      usage: { input_tokens: usage.input, input_tokens_details: { cached_tokens: 0 }, output_tokens: usage.output, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: usage.input + usage.output },
+      usage: {
+        input_tokens: usage.input,
+        input_tokens_details: { cached_tokens: 0 },
+        output_tokens: usage.output,
+        output_tokens_details: { reasoning_tokens: 0 },
+        total_tokens: usage.input + usage.output,
+      },
     },
   });
   res.end();
@@ -302,26 +453,39 @@ function sendResponses(res: ServerResponse, body: ResponsesBody, usage: { input:
 // ---------- Gemini ----------
 
 interface GeminiBody {
-  contents: Array<{ role: string; parts: Array<{ text?: string; functionCall?: unknown; functionResponse?: unknown }> }>;
+  contents: Array<{
+    role: string;
+    parts: Array<{ text?: string; functionCall?: unknown; functionResponse?: unknown }>;
+  }>;
   tools?: Array<{ functionDeclarations?: Array<{ name: string }> }>;
   systemInstruction?: { parts?: Array<{ text?: string }> };
 }
 
 function sendGemini(res: ServerResponse, body: GeminiBody, usage: { input: number; output: number }, stream: boolean) {
   const tools = (body.tools ?? []).flatMap((t) => (t.functionDeclarations ?? []).map((f) => f.name));
-  const isPrompt = (c: GeminiBody["contents"][number]) => c.role === "user" && c.parts.some((p) => typeof p.text === "string") && !c.parts.some((p) => p.functionResponse);
+  const isPrompt = (c: GeminiBody["contents"][number]) =>
+    c.role === "user" && c.parts.some((p) => typeof p.text === "string") && !c.parts.some((p) => p.functionResponse);
   const promptIndexes = body.contents.map((c, i) => (isPrompt(c) ? i : -1)).filter((i) => i >= 0);
   const last = promptIndexes[promptIndexes.length - 1] ?? 0;
-  const step = body.contents.slice(last + 1).flatMap((c) => c.parts).filter((p) => p.functionResponse).length;
+  const step = body.contents
+    .slice(last + 1)
+    .flatMap((c) => c.parts)
+    .filter((p) => p.functionResponse).length;
   const prompts = promptIndexes.map((i) => (body.contents[i]?.parts ?? []).map((p) => p.text ?? "").join("\n"));
   const system = (body.systemInstruction?.parts ?? []).map((p) => p.text ?? "").join("\n");
   const script = scriptFor(prompts);
   const calls = tools.length ? callsFor(script.steps, tools, "gemini", findCwd([system, ...prompts])) : [];
   const call = calls[step];
-  const parts = call ? [{ functionCall: { name: call.name, args: call.input } }] : [{ text: tools.length ? script.say : "Fake title" }];
+  const parts = call
+    ? [{ functionCall: { name: call.name, args: call.input } }]
+    : [{ text: tools.length ? script.say : "Fake title" }];
   const chunk = {
     candidates: [{ content: { role: "model", parts }, finishReason: "STOP", index: 0 }],
-    usageMetadata: { promptTokenCount: usage.input, candidatesTokenCount: usage.output, totalTokenCount: usage.input + usage.output },
+    usageMetadata: {
+      promptTokenCount: usage.input,
+      candidatesTokenCount: usage.output,
+      totalTokenCount: usage.input + usage.output,
+    },
     modelVersion: "fake",
   };
   if (!stream) {
@@ -355,8 +519,10 @@ export async function startFakeModelServer(options: FakeModelOptions = {}): Prom
     }
     if (req.method === "POST" && url.endsWith("/chat/completions")) return sendChat(res, body as ChatBody, usage);
     if (req.method === "POST" && url.endsWith("/responses")) return sendResponses(res, body as ResponsesBody, usage);
-    if (req.method === "POST" && url.includes(":streamGenerateContent")) return sendGemini(res, body as GeminiBody, usage, true);
-    if (req.method === "POST" && url.includes(":generateContent")) return sendGemini(res, body as GeminiBody, usage, false);
+    if (req.method === "POST" && url.includes(":streamGenerateContent"))
+      return sendGemini(res, body as GeminiBody, usage, true);
+    if (req.method === "POST" && url.includes(":generateContent"))
+      return sendGemini(res, body as GeminiBody, usage, false);
     if (req.method === "POST" && url.includes(":countTokens")) {
       res.writeHead(200, { "content-type": "application/json" });
       return res.end(JSON.stringify({ totalTokens: usage.input }));

@@ -39,7 +39,11 @@ export interface FleetChange {
  * already in Postgres, so a failed publish is logged, never thrown into the
  * code that changed the run.
  */
-export function createRunNotifier(publisher: Redis, prefix: string, log: (message: string) => void = console.error): RunNotifier {
+export function createRunNotifier(
+  publisher: Redis,
+  prefix: string,
+  log: (message: string) => void = console.error,
+): RunNotifier {
   const publish = async (channel: string, message: string) => {
     try {
       await publisher.publish(channel, message);

@@ -5,7 +5,11 @@ import { Redis, type RedisOptions } from "ioredis";
  * (maxRetriesPerRequest: null, as BullMQ requires); producers on the request
  * path fail fast instead of hanging a web request while Redis is down.
  */
-export function createRedis(url: string, role: "worker" | "producer" | "subscriber", options: RedisOptions = {}): Redis {
+export function createRedis(
+  url: string,
+  role: "worker" | "producer" | "subscriber",
+  options: RedisOptions = {},
+): Redis {
   const redis = new Redis(url, {
     maxRetriesPerRequest: role === "producer" ? 1 : null,
     enableOfflineQueue: role !== "producer",

@@ -16,7 +16,9 @@ export const researchChannels = {
   cancel: (prefix: string) => `${prefix}:research-cancel`,
 };
 
-export type ResearchMessage = { kind: "events"; events: StoredResearchEvent[] } | { kind: "points"; experimentId: string; points: StoredPoint[] };
+export type ResearchMessage =
+  | { kind: "events"; events: StoredResearchEvent[] }
+  | { kind: "points"; experimentId: string; points: StoredPoint[] };
 
 export interface LoopChange {
   loopId: string;
@@ -24,7 +26,11 @@ export interface LoopChange {
 }
 
 /** Publishes stored loop events, points and loop changes; best effort, logged, never thrown. */
-export function createResearchNotifier(publisher: Redis, prefix: string, log: (message: string) => void = console.error): ResearchNotifier {
+export function createResearchNotifier(
+  publisher: Redis,
+  prefix: string,
+  log: (message: string) => void = console.error,
+): ResearchNotifier {
   const publish = async (channel: string, message: unknown) => {
     try {
       await publisher.publish(channel, JSON.stringify(message));
@@ -34,10 +40,16 @@ export function createResearchNotifier(publisher: Redis, prefix: string, log: (m
   };
   return {
     async loopEvents(loopId, events) {
-      if (events.length) await publish(researchChannels.loop(prefix, loopId), { kind: "events", events } satisfies ResearchMessage);
+      if (events.length)
+        await publish(researchChannels.loop(prefix, loopId), { kind: "events", events } satisfies ResearchMessage);
     },
     async points(loopId, experimentId, points) {
-      if (points.length) await publish(researchChannels.loop(prefix, loopId), { kind: "points", experimentId, points } satisfies ResearchMessage);
+      if (points.length)
+        await publish(researchChannels.loop(prefix, loopId), {
+          kind: "points",
+          experimentId,
+          points,
+        } satisfies ResearchMessage);
     },
     async loopChanged(loopId, status) {
       await publish(researchChannels.loops(prefix), { loopId, status } satisfies LoopChange);
@@ -49,14 +61,29 @@ export async function publishResearchCancel(publisher: Redis, prefix: string, lo
   await publisher.publish(researchChannels.cancel(prefix), loopId);
 }
 
-export function listenResearchLoop(subscriptions: Subscriptions, prefix: string, loopId: string, onMessage: (message: ResearchMessage) => void) {
-  return subscriptions.listen(researchChannels.loop(prefix, loopId), (m) => onMessage(JSON.parse(m) as ResearchMessage));
+export function listenResearchLoop(
+  subscriptions: Subscriptions,
+  prefix: string,
+  loopId: string,
+  onMessage: (message: ResearchMessage) => void,
+) {
+  return subscriptions.listen(researchChannels.loop(prefix, loopId), (m) =>
+    onMessage(JSON.parse(m) as ResearchMessage),
+  );
 }
 
-export function listenLoopChanges(subscriptions: Subscriptions, prefix: string, onChange: (change: LoopChange) => void) {
+export function listenLoopChanges(
+  subscriptions: Subscriptions,
+  prefix: string,
+  onChange: (change: LoopChange) => void,
+) {
   return subscriptions.listen(researchChannels.loops(prefix), (m) => onChange(JSON.parse(m) as LoopChange));
 }
 
-export function listenResearchCancels(subscriptions: Subscriptions, prefix: string, onCancel: (loopId: string) => void) {
+export function listenResearchCancels(
+  subscriptions: Subscriptions,
+  prefix: string,
+  onCancel: (loopId: string) => void,
+) {
   return subscriptions.listen(researchChannels.cancel(prefix), onCancel);
 }

@@ -43,7 +43,11 @@ export async function ensureResearchJob(queue: Queue<ResearchJob>, loopId: strin
   return "added";
 }
 
-export function createResearchScheduler(queue: Queue<ResearchJob>, publisher: Redis, prefix: string): ResearchScheduler {
+export function createResearchScheduler(
+  queue: Queue<ResearchJob>,
+  publisher: Redis,
+  prefix: string,
+): ResearchScheduler {
   return {
     enqueue: (loopId) => enqueueResearch(queue, loopId),
     remove: (loopId) => removeWaitingJob(queue, loopId),

@@ -6,7 +6,12 @@ import type { ResearchNotifier } from "@loopy/core/research/ports";
 import { Subscriptions } from "./event-bus.ts";
 import { createRedis } from "./redis.ts";
 import { listenResearchCancels } from "./research-bus.ts";
-import { createResearchQueue, createResearchScheduler, createResearchWorker, ensureResearchJob } from "./research-queue.ts";
+import {
+  createResearchQueue,
+  createResearchScheduler,
+  createResearchWorker,
+  ensureResearchJob,
+} from "./research-queue.ts";
 import { researchFleetProgress, sweepResearchFleets, type ResearchFleetDeps } from "@loopy/core/fleets/research-fleets";
 
 export interface ResearchWorkerOptions {
@@ -67,7 +72,9 @@ export async function startResearchWorker(options: ResearchWorkerOptions): Promi
   const queue = createResearchQueue(queueConnection, options.prefix);
   const running = new Map<string, AbortController>();
   let closing = false;
-  await listenResearchCancels(new Subscriptions(subscriber), options.prefix, (loopId) => running.get(loopId)?.abort("cancelled by a user"));
+  await listenResearchCancels(new Subscriptions(subscriber), options.prefix, (loopId) =>
+    running.get(loopId)?.abort("cancelled by a user"),
+  );
 
   const deps = {
     db: options.db,
@@ -92,19 +99,27 @@ export async function startResearchWorker(options: ResearchWorkerOptions): Promi
   /** A research fleet's loop ended (or let go): its fleet may complete, stop on budget, or start the next loop. */
   const fleetOf = async (loopId: string) => {
     const loop = await options.db.researchLoop.findUnique({ where: { id: loopId }, select: { fleetId: true } });
-    if (loop?.fleetId) await researchFleetProgress(fleetDeps, loop.fleetId).catch((error: Error) => log(`research fleet ${loop.fleetId}: ${error.message}`));
+    if (loop?.fleetId)
+      await researchFleetProgress(fleetDeps, loop.fleetId).catch((error: Error) =>
+        log(`research fleet ${loop.fleetId}: ${error.message}`),
+      );
   };
-  const worker = createResearchWorker(connection, options.prefix, { concurrency: options.concurrency, lockMs: leaseMs }, async ({ loopId }) => {
-    const controller = new AbortController();
-    if (closing) controller.abort(SHUTDOWN);
-    running.set(loopId, controller);
-    try {
-      await executeResearchLoop(deps, loopId, controller.signal);
-    } finally {
-      running.delete(loopId);
-      if (!closing) await fleetOf(loopId);
-    }
-  });
+  const worker = createResearchWorker(
+    connection,
+    options.prefix,
+    { concurrency: options.concurrency, lockMs: leaseMs },
+    async ({ loopId }) => {
+      const controller = new AbortController();
+      if (closing) controller.abort(SHUTDOWN);
+      running.set(loopId, controller);
+      try {
+        await executeResearchLoop(deps, loopId, controller.signal);
+      } finally {
+        running.delete(loopId);
+        if (!closing) await fleetOf(loopId);
+      }
+    },
+  );
   worker.on("error", (error) => log(`research queue error: ${error.message}`));
   worker.on("failed", (job, error) => log(`research loop ${job?.id ?? "?"} failed in the queue: ${error.message}`));
   await worker.waitUntilReady();
@@ -164,7 +179,10 @@ export async function startResearchWorker(options: ResearchWorkerOptions): Promi
     for (const controller of running.values()) controller.abort(SHUTDOWN);
     await worker.close();
     // The loops this worker let go of get a job again, for whichever worker comes next.
-    for (const loopId of handedOver) await ensureResearchJob(queue, loopId).catch((error: Error) => log(`could not re-queue loop ${loopId}: ${error.message}`));
+    for (const loopId of handedOver)
+      await ensureResearchJob(queue, loopId).catch((error: Error) =>
+        log(`could not re-queue loop ${loopId}: ${error.message}`),
+      );
     await queue.close();
     connection.disconnect();
     queueConnection.disconnect();

@@ -5,7 +5,14 @@ import { fleetMemberSettled, sweepFleets } from "@loopy/core/fleets/dispatch";
 import type { RunNotifier } from "@loopy/core/ports";
 import { HANDOVER, LEASE_LOST, heartbeatRuns, newHolder, reconcileRuns } from "@loopy/core/run-recovery";
 import { createRedis } from "./redis.ts";
-import { createRunQueue, createRunScheduler, createRunWorker, enqueueRun, ensureRunJob, hasLiveJob } from "./run-queue.ts";
+import {
+  createRunQueue,
+  createRunScheduler,
+  createRunWorker,
+  enqueueRun,
+  ensureRunJob,
+  hasLiveJob,
+} from "./run-queue.ts";
 import { Subscriptions } from "./event-bus.ts";
 
 export interface RunWorkerOptions {
@@ -113,7 +120,15 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
       let result: Awaited<ReturnType<typeof executeRun>> = "done";
       try {
         result = await executeRun(
-          { ...fleetDeps, agentBinDirs: options.agentBinDirs, secrets: options.secrets, masterKey: options.masterKey, sandbox: options.sandbox, egress: options.egress, lease: { holder, leaseMs } },
+          {
+            ...fleetDeps,
+            agentBinDirs: options.agentBinDirs,
+            secrets: options.secrets,
+            masterKey: options.masterKey,
+            sandbox: options.sandbox,
+            egress: options.egress,
+            lease: { holder, leaseMs },
+          },
           runId,
           controller.signal,
         );
@@ -121,7 +136,10 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
         running.delete(runId);
         held.delete(runId);
         // A fleet member's end frees a slot (and may complete its fleet); the sweep retries if this fails.
-        if (result === "done") await fleetMemberSettled(fleetDeps, runId).catch((error: Error) => log(`fleet update after run ${runId} failed: ${error.message}`));
+        if (result === "done")
+          await fleetMemberSettled(fleetDeps, runId).catch((error: Error) =>
+            log(`fleet update after run ${runId} failed: ${error.message}`),
+          );
       }
       if (result === "handed_over") {
         // The run is released in Postgres; its job goes back to the queue for whichever worker comes next.
@@ -134,19 +152,22 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
   );
 
   // Leases: renewed every lease/3; a run another worker holds now (this one missed its lease) is stopped here.
-  const heartbeat = setInterval(() => {
-    if (running.size === 0) return;
-    heartbeatRuns(options.db, holder, [...running.keys()])
-      .then(({ renewed, heldByOthers }) => {
-        for (const runId of renewed) if (running.has(runId)) held.add(runId);
-        // Only a run this worker did hold was lost; one it is still waiting to take over is not.
-        for (const runId of heldByOthers.filter((id) => held.has(id))) {
-          log(`run ${runId}: ${LEASE_LOST}; stopping it here`);
-          running.get(runId)?.abort(LEASE_LOST);
-        }
-      })
-      .catch((error: Error) => log(`could not renew run leases: ${error.message}`));
-  }, Math.max(100, Math.floor(leaseMs / 3)));
+  const heartbeat = setInterval(
+    () => {
+      if (running.size === 0) return;
+      heartbeatRuns(options.db, holder, [...running.keys()])
+        .then(({ renewed, heldByOthers }) => {
+          for (const runId of renewed) if (running.has(runId)) held.add(runId);
+          // Only a run this worker did hold was lost; one it is still waiting to take over is not.
+          for (const runId of heldByOthers.filter((id) => held.has(id))) {
+            log(`run ${runId}: ${LEASE_LOST}; stopping it here`);
+            running.get(runId)?.abort(LEASE_LOST);
+          }
+        })
+        .catch((error: Error) => log(`could not renew run leases: ${error.message}`));
+    },
+    Math.max(100, Math.floor(leaseMs / 3)),
+  );
 
   let sweeping: Promise<void> | null = null;
   const sweep = setInterval(() => {
@@ -175,14 +196,18 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
     inProgress: () => running.size,
     async close({ cancelRunning = false, graceMs } = {}) {
       closing = cancelRunning ? "cancel" : graceMs !== undefined ? "handover" : null;
-      if (cancelRunning) for (const controller of running.values()) controller.abort("cancelled because its worker shut down");
+      if (cancelRunning)
+        for (const controller of running.values()) controller.abort("cancelled because its worker shut down");
       clearInterval(sweep);
       clearInterval(reconcile);
       // Stops fetching jobs at once; resolves when the runs in progress are done.
       const closed = worker.close();
       if (graceMs !== undefined && running.size > 0) {
         let timer: NodeJS.Timeout | undefined;
-        const expired = await Promise.race([closed.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
+        const expired = await Promise.race([
+          closed.then(() => false),
+          new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
+        ]);
         clearTimeout(timer);
         if (expired) {
           log(`shutdown grace over: handing over ${running.size} run(s) still in progress`);

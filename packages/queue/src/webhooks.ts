@@ -13,7 +13,15 @@ export interface WebhookPayload {
   text: string;
   url: string;
   at: string;
-  run?: { id: string; title: string; project: string; status: string; reason: string | null; costUsd: number; fleetId: string | null };
+  run?: {
+    id: string;
+    title: string;
+    project: string;
+    status: string;
+    reason: string | null;
+    costUsd: number;
+    fleetId: string | null;
+  };
   fleet?: { id: string; name: string; status: string; reason: string | null; members: number };
 }
 
@@ -42,7 +50,8 @@ export async function startWebhookNotifier(options: WebhookOptions): Promise<() 
   const delays = options.retryDelaysMs ?? [1_000, 5_000];
   const pending = new Set<Promise<void>>();
 
-  const claim = async (key: string) => (await options.redis.set(`${options.prefix}:webhook:${key}`, "1", "EX", 60, "NX")) === "OK";
+  const claim = async (key: string) =>
+    (await options.redis.set(`${options.prefix}:webhook:${key}`, "1", "EX", 60, "NX")) === "OK";
 
   async function send(payload: WebhookPayload) {
     for (let attempt = 0; ; attempt++) {
@@ -67,7 +76,9 @@ export async function startWebhookNotifier(options: WebhookOptions): Promise<() 
   }
 
   const track = (work: Promise<void>) => {
-    const p = work.catch((error: unknown) => log(`webhook: ${(error as Error).message}`)).finally(() => pending.delete(p));
+    const p = work
+      .catch((error: unknown) => log(`webhook: ${(error as Error).message}`))
+      .finally(() => pending.delete(p));
     pending.add(p);
   };
 
@@ -76,7 +87,15 @@ export async function startWebhookNotifier(options: WebhookOptions): Promise<() 
     if (!what || !(await claim(`run:${change.runId}:${change.status}`))) return;
     const run = await options.db.run.findUnique({
       where: { id: change.runId },
-      select: { id: true, status: true, statusReason: true, costUsd: true, fleetId: true, project: { select: { name: true } }, task: { select: { title: true } } },
+      select: {
+        id: true,
+        status: true,
+        statusReason: true,
+        costUsd: true,
+        fleetId: true,
+        project: { select: { name: true } },
+        task: { select: { title: true } },
+      },
     });
     if (!run) return;
     const url = `${options.publicUrl}/runs/${run.id}`;
@@ -85,14 +104,25 @@ export async function startWebhookNotifier(options: WebhookOptions): Promise<() 
       text: `Run "${run.task.title}" (${run.project.name}) ${what}${run.statusReason ? `: ${run.statusReason}` : ""} ${url}`,
       url,
       at: new Date().toISOString(),
-      run: { id: run.id, title: run.task.title, project: run.project.name, status: change.status, reason: run.statusReason, costUsd: run.costUsd, fleetId: run.fleetId },
+      run: {
+        id: run.id,
+        title: run.task.title,
+        project: run.project.name,
+        status: change.status,
+        reason: run.statusReason,
+        costUsd: run.costUsd,
+        fleetId: run.fleetId,
+      },
     });
   }
 
   async function onFleet(change: FleetChange) {
     const what = FLEET_EVENTS[change.status];
     if (!what || !(await claim(`fleet:${change.fleetId}:${change.status}`))) return;
-    const fleet = await options.db.fleet.findUnique({ where: { id: change.fleetId }, select: { id: true, name: true, status: true, statusReason: true, _count: { select: { runs: true } } } });
+    const fleet = await options.db.fleet.findUnique({
+      where: { id: change.fleetId },
+      select: { id: true, name: true, status: true, statusReason: true, _count: { select: { runs: true } } },
+    });
     if (!fleet) return;
     const url = `${options.publicUrl}/fleets/${fleet.id}`;
     await send({
@@ -100,7 +130,13 @@ export async function startWebhookNotifier(options: WebhookOptions): Promise<() 
       text: `Fleet "${fleet.name}" ${what}${fleet.statusReason ? `: ${fleet.statusReason}` : ""} ${url}`,
       url,
       at: new Date().toISOString(),
-      fleet: { id: fleet.id, name: fleet.name, status: change.status, reason: fleet.statusReason, members: fleet._count.runs },
+      fleet: {
+        id: fleet.id,
+        name: fleet.name,
+        status: change.status,
+        reason: fleet.statusReason,
+        members: fleet._count.runs,
+      },
     });
   }
 

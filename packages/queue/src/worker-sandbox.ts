@@ -24,10 +24,18 @@ const field = (state: { host: string; pid: number }) => `${state.host}:${state.p
  * A hash rather than a key per worker, so the web reads them all with one HGETALL instead of a SCAN.
  * Returns the stop function (called on shutdown), which removes the entry.
  */
-export function publishWorkerSandbox(redis: Redis, prefix: string, state: WorkerSandbox, options: { refreshMs?: number; ttlMs?: number } = {}): () => Promise<void> {
+export function publishWorkerSandbox(
+  redis: Redis,
+  prefix: string,
+  state: WorkerSandbox,
+  options: { refreshMs?: number; ttlMs?: number } = {},
+): () => Promise<void> {
   const refreshMs = options.refreshMs ?? REFRESH_MS;
   const ttlMs = options.ttlMs ?? TTL_MS;
-  const write = () => redis.hset(key(prefix), field(state), JSON.stringify({ ...state, expiresAt: Date.now() + ttlMs })).catch(() => undefined);
+  const write = () =>
+    redis
+      .hset(key(prefix), field(state), JSON.stringify({ ...state, expiresAt: Date.now() + ttlMs }))
+      .catch(() => undefined);
   void write();
   const timer = setInterval(() => void write(), refreshMs);
   timer.unref();
@@ -53,7 +61,13 @@ export async function readWorkerSandboxes(redis: Redis, prefix: string, now = Da
       expired.push(name);
       continue;
     }
-    live.push({ host: String(parsed.host), pid: Number(parsed.pid), mode: parsed.mode, confined: parsed.confined === true, reason: parsed.reason ?? null });
+    live.push({
+      host: String(parsed.host),
+      pid: Number(parsed.pid),
+      mode: parsed.mode,
+      confined: parsed.confined === true,
+      reason: parsed.reason ?? null,
+    });
   }
   if (expired.length) await redis.hdel(key(prefix), ...expired).catch(() => undefined);
   return live.sort((a, b) => a.host.localeCompare(b.host) || a.pid - b.pid);

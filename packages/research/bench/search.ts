@@ -33,12 +33,17 @@ const problems: Problem[] = [
       width: { type: "int", low: 16, high: 1024 },
       act: { type: "categorical", choices: ["relu", "tanh", "gelu", "silu"] },
     }),
-    f: (p) => (Math.log10(p.lr as number) + 2.5) ** 2 / 4 + (Math.log2(p.width as number) - 8) ** 2 / 16 + (p.act === "gelu" ? 0 : 0.3),
+    f: (p) =>
+      (Math.log10(p.lr as number) + 2.5) ** 2 / 4 +
+      (Math.log2(p.width as number) - 8) ** 2 / 16 +
+      (p.act === "gelu" ? 0 : 0.3),
     target: 0.1,
   },
   {
     name: "6-d sphere in [-1, 1] (min 0), target 0.3",
-    space: parseSpace(Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`x${i}`, { type: "float", low: -1, high: 1 }]))),
+    space: parseSpace(
+      Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`x${i}`, { type: "float", low: -1, high: 1 }])),
+    ),
     f: (p) => Object.values(p).reduce((s: number, v) => s + (v as number) ** 2, 0),
     target: 0.3,
   },
@@ -58,7 +63,9 @@ function experimentsToTarget(optimizer: Optimizer, problem: Problem, seed: numbe
 const seeds = Array.from({ length: Number(process.env.SEEDS ?? 20) }, (_, i) => i + 1);
 const cap = 400;
 const median = (xs: number[]) => [...xs].sort((a, c) => a - c)[Math.floor(xs.length / 2)] as number;
-console.log(`Experiments to reach the target, median over ${seeds.length} seeds (cap ${cap}; ">" means not reached):\n`);
+console.log(
+  `Experiments to reach the target, median over ${seeds.length} seeds (cap ${cap}; ">" means not reached):\n`,
+);
 console.log(["problem", "random", "tpe", "speed-up", "suggest time (tpe, ms/trial)"].join(" | "));
 for (const problem of problems) {
   const random = seeds.map((s) => experimentsToTarget("random", problem, s, cap));
@@ -66,5 +73,13 @@ for (const problem of problems) {
   const tpe = seeds.map((s) => experimentsToTarget("tpe", problem, s, cap));
   const perTrial = (performance.now() - t0) / tpe.reduce((a, c) => a + c, 0);
   const show = (n: number) => (n > cap ? `>${cap}` : String(n));
-  console.log([problem.name, show(median(random)), show(median(tpe)), `${(median(random) / median(tpe)).toFixed(1)}×`, perTrial.toFixed(2)].join(" | "));
+  console.log(
+    [
+      problem.name,
+      show(median(random)),
+      show(median(tpe)),
+      `${(median(random) / median(tpe)).toFixed(1)}×`,
+      perTrial.toFixed(2),
+    ].join(" | "),
+  );
 }

@@ -28,13 +28,25 @@ export interface DecisionResult {
 }
 
 export function decideKeepOrDiscard(input: DecisionInput): DecisionResult {
-  if (input.exit === "timeout") return { decision: "timeout", delta: null, withinNoise: false, reason: "ran past its time budget and was killed" };
+  if (input.exit === "timeout")
+    return { decision: "timeout", delta: null, withinNoise: false, reason: "ran past its time budget and was killed" };
   if (input.exit === "crash" || input.value === null || !Number.isFinite(input.value)) {
-    return { decision: "crash", delta: null, withinNoise: false, reason: input.exit === "crash" ? "the experiment failed" : "no valid metric in the output" };
+    return {
+      decision: "crash",
+      delta: null,
+      withinNoise: false,
+      reason: input.exit === "crash" ? "the experiment failed" : "no valid metric in the output",
+    };
   }
   if (input.best === null) return { decision: "keep", delta: null, withinNoise: false, reason: "first result" };
   const delta = input.direction === "min" ? input.best - input.value : input.value - input.best;
-  if (delta <= 0) return { decision: "discard", delta, withinNoise: false, reason: delta === 0 ? "no change" : "worse than the best" };
+  if (delta <= 0)
+    return {
+      decision: "discard",
+      delta,
+      withinNoise: false,
+      reason: delta === 0 ? "no change" : "worse than the best",
+    };
   if (delta <= input.noiseFloor) {
     return {
       decision: "discard",

@@ -12,7 +12,11 @@ const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..
 
 async function train(params: Record<string, unknown>, seed?: number) {
   const { stdout } = await run(process.execPath, [script], {
-    env: { PATH: process.env.PATH ?? "", LOOPY_PARAMS: JSON.stringify(params), ...(seed !== undefined ? { SEED: String(seed) } : {}) },
+    env: {
+      PATH: process.env.PATH ?? "",
+      LOOPY_PARAMS: JSON.stringify(params),
+      ...(seed !== undefined ? { SEED: String(seed) } : {}),
+    },
     timeout: 30_000,
   });
   return stdout;
@@ -21,7 +25,10 @@ async function train(params: Record<string, unknown>, seed?: number) {
 describe("the char-lm demo target", () => {
   it("streams step lines and ends with a val_bpb summary that the loop can read", async () => {
     const out = await train({ time_budget_s: 1.5, log_every: 20 });
-    const steps = out.split("\n").map(parseStepLine).filter((s) => s !== null);
+    const steps = out
+      .split("\n")
+      .map(parseStepLine)
+      .filter((s) => s !== null);
     expect(steps.length).toBeGreaterThan(3);
     expect(steps[0]!.values).toHaveProperty("loss");
     const bpb = readObjective(parseSummary(out), "val_bpb");
@@ -43,7 +50,10 @@ describe("the char-lm demo target", () => {
   });
 
   it("trains for three quarters of the budget Loopy gives it", async () => {
-    const { stdout } = await run(process.execPath, [script], { env: { PATH: process.env.PATH ?? "", LOOPY_BUDGET_MS: "2000" }, timeout: 30_000 });
+    const { stdout } = await run(process.execPath, [script], {
+      env: { PATH: process.env.PATH ?? "", LOOPY_BUDGET_MS: "2000" },
+      timeout: 30_000,
+    });
     expect(Number(/^training_seconds:\s+([\d.]+)/m.exec(stdout)?.[1])).toBeCloseTo(1.5, 0);
   });
 });

@@ -9,7 +9,8 @@
  * any numeric series, e.g. `{"step": 10, "loss": 2.31, "lr": 0.001}`. Anything
  * else on the line (or a line that is not such JSON) is ignored, never fatal.
  */
-const SUMMARY_LINE = /^\s*([A-Za-z_][\w./-]*)\s*:\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf(?:inity)?|nan)\s*$/i;
+const SUMMARY_LINE =
+  /^\s*([A-Za-z_][\w./-]*)\s*:\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?inf(?:inity)?|nan)\s*$/i;
 
 function toNumber(text: string): number {
   const t = text.toLowerCase();
@@ -62,15 +63,16 @@ export function parseStepLine(line: string): StepPoint | null {
   return Object.keys(values).length ? { step, values } : null;
 }
 
-export type MetricResult =
-  | { ok: true; value: number }
-  | { ok: false; reason: string };
+export type MetricResult = { ok: true; value: number } | { ok: false; reason: string };
 
 /** The objective from a summary, with a reason a user can act on when it is missing or not a number. */
 export function readObjective(summary: Record<string, number>, name: string): MetricResult {
   if (!(name in summary)) {
     const seen = Object.keys(summary);
-    return { ok: false, reason: `The output has no "${name}: <number>" summary line${seen.length ? ` (found: ${seen.join(", ")})` : ""}` };
+    return {
+      ok: false,
+      reason: `The output has no "${name}: <number>" summary line${seen.length ? ` (found: ${seen.join(", ")})` : ""}`,
+    };
   }
   const value = summary[name] as number;
   if (!Number.isFinite(value)) return { ok: false, reason: `${name} is ${value}` };

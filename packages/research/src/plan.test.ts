@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { confirmSeeds, cudaDeviceOf, describeParams, judge, memoryGbOf, nextStep, type PlanExperiment } from "./plan.ts";
+import {
+  confirmSeeds,
+  cudaDeviceOf,
+  describeParams,
+  judge,
+  memoryGbOf,
+  nextStep,
+  type PlanExperiment,
+} from "./plan.ts";
 
 const loop = { seed: 10, noiseRepeats: 2, maxExperiments: 3 };
 const e = (kind: PlanExperiment["kind"], status: PlanExperiment["status"]): PlanExperiment => ({ kind, status });
@@ -10,19 +18,39 @@ describe("nextStep", () => {
     expect(nextStep(loop, [e("baseline", "keep")])).toEqual({ kind: "noise", seed: 11 });
     expect(nextStep(loop, [e("baseline", "keep"), e("noise", "keep")])).toEqual({ kind: "noise", seed: 12 });
     // A crashed noise repeat still counts as a repeat: the loop goes on without it.
-    expect(nextStep(loop, [e("baseline", "keep"), e("noise", "keep"), e("noise", "crash")])).toEqual({ kind: "candidate", seed: 10 });
+    expect(nextStep(loop, [e("baseline", "keep"), e("noise", "keep"), e("noise", "crash")])).toEqual({
+      kind: "candidate",
+      seed: 10,
+    });
   });
 
   it("stops after maxExperiments finished candidates, counting every outcome once", () => {
-    const done = [e("baseline", "keep"), e("noise", "keep"), e("noise", "keep"), e("candidate", "keep"), e("candidate", "crash"), e("confirm", "keep")];
+    const done = [
+      e("baseline", "keep"),
+      e("noise", "keep"),
+      e("noise", "keep"),
+      e("candidate", "keep"),
+      e("candidate", "crash"),
+      e("confirm", "keep"),
+    ];
     expect(nextStep(loop, done)).toEqual({ kind: "candidate", seed: 10 });
     expect(nextStep(loop, [...done, e("candidate", "timeout")])).toMatchObject({ kind: "done", outcome: "completed" });
-    expect(nextStep({ ...loop, maxExperiments: null }, [...done, e("candidate", "timeout")])).toMatchObject({ kind: "candidate" });
+    expect(nextStep({ ...loop, maxExperiments: null }, [...done, e("candidate", "timeout")])).toMatchObject({
+      kind: "candidate",
+    });
   });
 
   it("fails the loop when the baseline cannot be measured", () => {
-    expect(nextStep(loop, [e("baseline", "crash")])).toMatchObject({ kind: "done", outcome: "failed", reason: expect.stringMatching(/baseline crashed/) });
-    expect(nextStep(loop, [e("baseline", "timeout")])).toMatchObject({ kind: "done", outcome: "failed", reason: expect.stringMatching(/timed out/) });
+    expect(nextStep(loop, [e("baseline", "crash")])).toMatchObject({
+      kind: "done",
+      outcome: "failed",
+      reason: expect.stringMatching(/baseline crashed/),
+    });
+    expect(nextStep(loop, [e("baseline", "timeout")])).toMatchObject({
+      kind: "done",
+      outcome: "failed",
+      reason: expect.stringMatching(/timed out/),
+    });
   });
 
   it("gives confirm re-runs the noise seeds", () => {
@@ -38,18 +66,35 @@ describe("judge", () => {
   it("keeps, discards, flags, crashes and times out", () => {
     expect(judge({ ...base, first: ok(0.9) })).toMatchObject({ status: "keep", value: 0.9 });
     expect(judge({ ...base, first: ok(1.1) })).toMatchObject({ status: "discard" });
-    expect(judge({ ...base, first: ok(0.99) })).toMatchObject({ status: "flagged", reason: expect.stringMatching(/noise floor/) });
-    expect(judge({ ...base, first: { exit: "crash", value: null, reason: "exit code 1" } })).toEqual({ status: "crash", delta: null, reason: "exit code 1", value: null });
+    expect(judge({ ...base, first: ok(0.99) })).toMatchObject({
+      status: "flagged",
+      reason: expect.stringMatching(/noise floor/),
+    });
+    expect(judge({ ...base, first: { exit: "crash", value: null, reason: "exit code 1" } })).toEqual({
+      status: "crash",
+      delta: null,
+      reason: "exit code 1",
+      value: null,
+    });
     expect(judge({ ...base, first: ok(Number.NaN) })).toMatchObject({ status: "crash" });
     expect(judge({ ...base, first: { exit: "timeout", value: null } })).toMatchObject({ status: "timeout" });
     expect(judge({ ...base, direction: "max", first: ok(1.5) })).toMatchObject({ status: "keep" });
   });
 
   it("keeps a confirmed candidate on the mean of its runs, and not one whose re-runs fall back", () => {
-    expect(judge({ ...base, first: ok(0.9), confirms: [ok(0.92), ok(0.91)] })).toMatchObject({ status: "keep", value: expect.closeTo(0.91, 10) });
-    expect(judge({ ...base, first: ok(0.9), confirms: [ok(1.1), ok(1.05)] })).toMatchObject({ status: "discard", reason: expect.stringMatching(/did not hold up/) });
+    expect(judge({ ...base, first: ok(0.9), confirms: [ok(0.92), ok(0.91)] })).toMatchObject({
+      status: "keep",
+      value: expect.closeTo(0.91, 10),
+    });
+    expect(judge({ ...base, first: ok(0.9), confirms: [ok(1.1), ok(1.05)] })).toMatchObject({
+      status: "discard",
+      reason: expect.stringMatching(/did not hold up/),
+    });
     expect(judge({ ...base, first: ok(0.9), confirms: [ok(1.02), ok(1.03)] })).toMatchObject({ status: "flagged" });
-    expect(judge({ ...base, first: ok(0.9), confirms: [ok(0.9), { exit: "crash", value: null }] })).toMatchObject({ status: "discard", reason: expect.stringMatching(/confirm re-run crashed/) });
+    expect(judge({ ...base, first: ok(0.9), confirms: [ok(0.9), { exit: "crash", value: null }] })).toMatchObject({
+      status: "discard",
+      reason: expect.stringMatching(/confirm re-run crashed/),
+    });
   });
 });
 
@@ -60,7 +105,9 @@ describe("helpers", () => {
     expect(cudaDeviceOf(null)).toBeUndefined();
   });
   it("describes params compactly", () => {
-    expect(describeParams({ learning_rate: 0.0031234567, hidden: 96, act: "gelu", tiny: 0.000123456 })).toBe("learning_rate=0.00312 hidden=96 act=gelu tiny=0.000123");
+    expect(describeParams({ learning_rate: 0.0031234567, hidden: 96, act: "gelu", tiny: 0.000123456 })).toBe(
+      "learning_rate=0.00312 hidden=96 act=gelu tiny=0.000123",
+    );
   });
   it("reads memory in GB from memory_gb or peak_vram_mb", () => {
     expect(memoryGbOf({ memory_gb: 43.9 })).toBe(43.9);

@@ -39,13 +39,21 @@ export function nextStep(loop: PlanLoop, experiments: PlanExperiment[]): NextSte
   const baseline = experiments.find((e) => e.kind === "baseline");
   if (!baseline) return { kind: "baseline", seed: loop.seed };
   if (baseline.status === "crash" || baseline.status === "timeout") {
-    return { kind: "done", outcome: "failed", reason: `The baseline ${baseline.status === "crash" ? "crashed" : "timed out"}; fix the experiment command before starting a loop` };
+    return {
+      kind: "done",
+      outcome: "failed",
+      reason: `The baseline ${baseline.status === "crash" ? "crashed" : "timed out"}; fix the experiment command before starting a loop`,
+    };
   }
   const noise = experiments.filter((e) => e.kind === "noise").length;
   if (noise < loop.noiseRepeats) return { kind: "noise", seed: loop.seed + noise + 1 };
   const candidates = experiments.filter((e) => e.kind === "candidate" && FINISHED.has(e.status)).length;
   if (loop.maxExperiments !== null && candidates >= loop.maxExperiments) {
-    return { kind: "done", outcome: "completed", reason: `Ran ${candidates} experiment${candidates === 1 ? "" : "s"} (the limit)` };
+    return {
+      kind: "done",
+      outcome: "completed",
+      reason: `Ran ${candidates} experiment${candidates === 1 ? "" : "s"} (the limit)`,
+    };
   }
   return { kind: "candidate", seed: loop.seed };
 }
@@ -77,24 +85,59 @@ export interface Verdict {
  * less than the noise floor: recorded, never kept silently). With confirm
  * re-runs the mean of every run is compared, and any crashed re-run discards.
  */
-export function judge(input: { direction: Direction; best: number | null; noiseFloor: number; first: Measurement; confirms?: Measurement[] }): Verdict {
-  const first = decideKeepOrDiscard({ direction: input.direction, best: input.best, noiseFloor: input.noiseFloor, exit: input.first.exit, value: input.first.value });
-  if (first.decision === "crash") return { status: "crash", delta: null, reason: input.first.reason ?? first.reason, value: null };
+export function judge(input: {
+  direction: Direction;
+  best: number | null;
+  noiseFloor: number;
+  first: Measurement;
+  confirms?: Measurement[];
+}): Verdict {
+  const first = decideKeepOrDiscard({
+    direction: input.direction,
+    best: input.best,
+    noiseFloor: input.noiseFloor,
+    exit: input.first.exit,
+    value: input.first.value,
+  });
+  if (first.decision === "crash")
+    return { status: "crash", delta: null, reason: input.first.reason ?? first.reason, value: null };
   if (first.decision === "timeout") return { status: "timeout", delta: null, reason: first.reason, value: null };
   const confirms = input.confirms ?? [];
   if (confirms.length === 0 || first.decision !== "keep") {
-    return { status: first.withinNoise ? "flagged" : first.decision, delta: first.delta, reason: first.reason, value: input.first.value };
+    return {
+      status: first.withinNoise ? "flagged" : first.decision,
+      delta: first.delta,
+      reason: first.reason,
+      value: input.first.value,
+    };
   }
   const broken = confirms.find((c) => c.exit !== "ok" || c.value === null || !Number.isFinite(c.value));
   if (broken) {
-    return { status: "discard", delta: first.delta, reason: `a confirm re-run ${broken.exit === "timeout" ? "timed out" : "crashed"}; not kept`, value: input.first.value };
+    return {
+      status: "discard",
+      delta: first.delta,
+      reason: `a confirm re-run ${broken.exit === "timeout" ? "timed out" : "crashed"}; not kept`,
+      value: input.first.value,
+    };
   }
   const values = [input.first.value as number, ...confirms.map((c) => c.value as number)];
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const again = decideKeepOrDiscard({ direction: input.direction, best: input.best, noiseFloor: input.noiseFloor, exit: "ok", value: mean });
+  const again = decideKeepOrDiscard({
+    direction: input.direction,
+    best: input.best,
+    noiseFloor: input.noiseFloor,
+    exit: "ok",
+    value: mean,
+  });
   const prefix = `mean of ${values.length} runs ${fmt(mean)}: `;
-  if (again.decision === "keep") return { status: "keep", delta: again.delta, reason: `${prefix}${again.reason}`, value: mean };
-  return { status: again.withinNoise ? "flagged" : "discard", delta: again.delta, reason: `${prefix}${again.reason}; the first run did not hold up`, value: mean };
+  if (again.decision === "keep")
+    return { status: "keep", delta: again.delta, reason: `${prefix}${again.reason}`, value: mean };
+  return {
+    status: again.withinNoise ? "flagged" : "discard",
+    delta: again.delta,
+    reason: `${prefix}${again.reason}; the first run did not hold up`,
+    value: mean,
+  };
 }
 
 /** CUDA_VISIBLE_DEVICES for a slot named gpuN (N itself), or undefined for other slot names. */

@@ -4,7 +4,10 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { formatResultsTsv, parseResultsTsv, runningBest } from "./results-tsv.ts";
 
-const fixture = readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/autoresearch-h100-mar8.results.tsv"), "utf8");
+const fixture = readFileSync(
+  path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/autoresearch-h100-mar8.results.tsv"),
+  "utf8",
+);
 
 describe("autoresearch results.tsv", () => {
   it("reads Karpathy's overnight H100 session", () => {
@@ -29,7 +32,11 @@ describe("autoresearch results.tsv", () => {
 
   it("says which line is wrong", () => {
     expect(() => parseResultsTsv("hello\tworld")).toThrow(/Not a results.tsv/);
-    expect(() => parseResultsTsv("commit\tval_bpb\tmemory_gb\tstatus\tdescription\nabc\t0.9\t1.0\tmaybe\tx")).toThrow(/line 2: status must be keep, discard or crash/);
-    expect(() => parseResultsTsv("commit\tval_bpb\tmemory_gb\tstatus\tdescription\nabc\tfast\t1.0\tkeep\tx")).toThrow(/line 2: val_bpb is not a number/);
+    expect(() => parseResultsTsv("commit\tval_bpb\tmemory_gb\tstatus\tdescription\nabc\t0.9\t1.0\tmaybe\tx")).toThrow(
+      /line 2: status must be keep, discard or crash/,
+    );
+    expect(() => parseResultsTsv("commit\tval_bpb\tmemory_gb\tstatus\tdescription\nabc\tfast\t1.0\tkeep\tx")).toThrow(
+      /line 2: val_bpb is not a number/,
+    );
   });
 });

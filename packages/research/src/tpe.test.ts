@@ -4,7 +4,13 @@ import { createRng } from "./rng.ts";
 import { suggest, type Optimizer, type Trial } from "./tpe.ts";
 
 /** Runs an optimizer for `n` trials on `f` and returns the best value after each trial. */
-function optimize(optimizer: Optimizer, space: SearchSpace, f: (p: Params) => number, n: number, seed: number): number[] {
+function optimize(
+  optimizer: Optimizer,
+  space: SearchSpace,
+  f: (p: Params) => number,
+  n: number,
+  seed: number,
+): number[] {
   const trials: Trial[] = [];
   const best: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -29,13 +35,21 @@ const braninSpace = parseSpace({ x: { type: "float", low: -5, high: 10 }, y: { t
 describe("search spaces", () => {
   it("rejects bad spaces with the parameter named", () => {
     expect(() => parseSpace({})).toThrow(/at least one parameter/);
-    expect(() => parseSpace({ lr: { type: "log-float", low: 0, high: 1 } })).toThrow(/at lr: a log-float range must be above 0/);
+    expect(() => parseSpace({ lr: { type: "log-float", low: 0, high: 1 } })).toThrow(
+      /at lr: a log-float range must be above 0/,
+    );
     expect(() => parseSpace({ n: { type: "int", low: 5, high: 2 } })).toThrow(/at n: low must be below high/);
-    expect(() => parseSpace({ act: { type: "categorical", choices: [] } })).toThrow(/at act\.choices: give at least one choice/);
+    expect(() => parseSpace({ act: { type: "categorical", choices: [] } })).toThrow(
+      /at act\.choices: give at least one choice/,
+    );
   });
 
   it("samples inside the bounds, ints as integers, log-floats spread over decades", () => {
-    const space = parseSpace({ lr: { type: "log-float", low: 1e-5, high: 1e-1 }, n: { type: "int", low: 1, high: 8 }, act: { type: "categorical", choices: ["relu", "gelu"] } });
+    const space = parseSpace({
+      lr: { type: "log-float", low: 1e-5, high: 1e-1 },
+      n: { type: "int", low: 1, high: 8 },
+      act: { type: "categorical", choices: ["relu", "gelu"] },
+    });
     const rng = createRng(1);
     const samples = Array.from({ length: 2000 }, () => sampleRandom(space, rng));
     for (const s of samples) {
@@ -66,8 +80,13 @@ describe("TPE", () => {
 
   it("handles log-float, int and categorical parameters together", () => {
     // Minimum 0 at lr = 1e-3, layers = 4, act = "gelu".
-    const space = parseSpace({ lr: { type: "log-float", low: 1e-5, high: 1e-1 }, layers: { type: "int", low: 1, high: 12 }, act: { type: "categorical", choices: ["relu", "tanh", "gelu", "silu"] } });
-    const f = (p: Params) => (Math.log10(p.lr as number) + 3) ** 2 + ((p.layers as number) - 4) ** 2 / 10 + (p.act === "gelu" ? 0 : 1);
+    const space = parseSpace({
+      lr: { type: "log-float", low: 1e-5, high: 1e-1 },
+      layers: { type: "int", low: 1, high: 12 },
+      act: { type: "categorical", choices: ["relu", "tanh", "gelu", "silu"] },
+    });
+    const f = (p: Params) =>
+      (Math.log10(p.lr as number) + 3) ** 2 + ((p.layers as number) - 4) ** 2 / 10 + (p.act === "gelu" ? 0 : 1);
     const bests = [11, 12, 13, 14, 15].map((s) => optimize("tpe", space, f, 60, s).at(-1) as number);
     expect(median(bests)).toBeLessThan(0.2);
   });

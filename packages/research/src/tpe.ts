@@ -39,12 +39,24 @@ export function suggest(optimizer: Optimizer, space: SearchSpace, trials: Trial[
   const bad = sorted.slice(nGood);
   const params: Params = {};
   for (const [name, param] of Object.entries(space)) {
-    params[name] = suggestParam(param, good.map((t) => t.params[name]), bad.map((t) => t.params[name]), rng, options);
+    params[name] = suggestParam(
+      param,
+      good.map((t) => t.params[name]),
+      bad.map((t) => t.params[name]),
+      rng,
+      options,
+    );
   }
   return params;
 }
 
-function suggestParam(param: Param, good: unknown[], bad: unknown[], rng: () => number, options: TpeOptions): string | number | boolean {
+function suggestParam(
+  param: Param,
+  good: unknown[],
+  bad: unknown[],
+  rng: () => number,
+  options: TpeOptions,
+): string | number | boolean {
   const candidates = options.candidates ?? 24;
   const prior = options.priorWeight ?? 1;
   if (param.type === "categorical") {
@@ -74,7 +86,8 @@ function suggestParam(param: Param, good: unknown[], bad: unknown[], rng: () => 
     }
     return param.choices[best] as string | number | boolean;
   }
-  const toU = (values: unknown[]) => values.filter((v): v is number => typeof v === "number").map((v) => toUnit(param, v));
+  const toU = (values: unknown[]) =>
+    values.filter((v): v is number => typeof v === "number").map((v) => toUnit(param, v));
   const l = parzen(toU(good), prior);
   const g = parzen(toU(bad), prior);
   let best = 0.5;
@@ -133,6 +146,10 @@ function parzen(points: number[], priorWeight: number) {
 function cdf(z: number): number {
   // Abramowitz–Stegun 7.1.26 via erf.
   const t = 1 / (1 + 0.3275911 * Math.abs(z / Math.SQRT2));
-  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-(z * z) / 2);
+  const y =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
+      t *
+      Math.exp(-(z * z) / 2);
   return 0.5 * (1 + Math.sign(z) * y);
 }

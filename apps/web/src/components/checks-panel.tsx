@@ -27,8 +27,14 @@ export function ChecksPanel({ runId }: { runId: string }) {
               <div className="flex flex-wrap items-center gap-x-3 gap-y-1 text-sm">
                 <span className="font-medium text-gray-100">Turn {turn.index + 1}</span>
                 <span className="text-xs text-gray-400">{KIND_LABEL[turn.kind] ?? turn.kind}</span>
-                <span className="text-xs text-gray-500">{turn.status === "done" ? (turn.reason ?? "finished") : turn.status}</span>
-                {turn.startedAt && turn.finishedAt && <span className="text-xs text-gray-500">{formatDuration(turn.finishedAt.getTime() - turn.startedAt.getTime())}</span>}
+                <span className="text-xs text-gray-500">
+                  {turn.status === "done" ? (turn.reason ?? "finished") : turn.status}
+                </span>
+                {turn.startedAt && turn.finishedAt && (
+                  <span className="text-xs text-gray-500">
+                    {formatDuration(turn.finishedAt.getTime() - turn.startedAt.getTime())}
+                  </span>
+                )}
                 {turn.inputTokens + turn.outputTokens > 0 && (
                   <span className="text-xs text-gray-500">
                     {turn.inputTokens + turn.outputTokens} tokens{turn.costUsd ? ` · $${turn.costUsd.toFixed(4)}` : ""}
@@ -47,18 +53,25 @@ export function ChecksPanel({ runId }: { runId: string }) {
                     <li key={c.id} data-testid="checkpoint-result" data-passed={c.passed}>
                       <details>
                         <summary className="flex cursor-pointer items-center gap-2 text-sm">
-                          <span className={c.passed ? "text-emerald-400" : c.required ? "text-red-400" : "text-amber-300"}>{c.passed ? "✓" : "✗"}</span>
+                          <span
+                            className={c.passed ? "text-emerald-400" : c.required ? "text-red-400" : "text-amber-300"}
+                          >
+                            {c.passed ? "✓" : "✗"}
+                          </span>
                           <span className="text-gray-200">{c.name}</span>
                           <span className="text-xs text-gray-500">{c.kind.replace("_", " ")}</span>
                           {!c.required && <span className="text-xs text-gray-500">optional</span>}
                           {c.counts && (
                             <span className="text-xs text-gray-400">
-                              {(c.counts as { passed?: number }).passed ?? 0} passed, {(c.counts as { failed?: number }).failed ?? 0} failed
+                              {(c.counts as { passed?: number }).passed ?? 0} passed,{" "}
+                              {(c.counts as { failed?: number }).failed ?? 0} failed
                             </span>
                           )}
                           <span className="text-xs text-gray-500">{formatDuration(c.durationMs)}</span>
                         </summary>
-                        <pre className="mt-1 max-h-64 overflow-auto whitespace-pre-wrap rounded bg-black/40 p-2 font-mono text-xs text-gray-300">{c.output}</pre>
+                        <pre className="mt-1 max-h-64 overflow-auto whitespace-pre-wrap rounded bg-black/40 p-2 font-mono text-xs text-gray-300">
+                          {c.output}
+                        </pre>
                       </details>
                     </li>
                   ))}
@@ -93,7 +106,10 @@ export function FailingCheckpoints({ runId }: { runId: string }) {
   const failing = useFailingCheckpoints(runId);
   if (failing.length === 0) return null;
   return (
-    <section data-testid="failing-checkpoints" className="space-y-3 rounded-lg border border-red-400/40 bg-red-500/10 p-4">
+    <section
+      data-testid="failing-checkpoints"
+      className="space-y-3 rounded-lg border border-red-400/40 bg-red-500/10 p-4"
+    >
       {failing.map((c) => {
         const lines = c.output.replace(/\s+$/, "").split("\n");
         const tail = lines.slice(-TAIL_LINES);
@@ -107,7 +123,9 @@ export function FailingCheckpoints({ runId }: { runId: string }) {
               </span>
             </h2>
             {c.output.trim() ? (
-              <pre className="overflow-auto whitespace-pre-wrap break-all rounded bg-black/50 p-2 font-mono text-xs leading-5 text-red-100">{tail.join("\n")}</pre>
+              <pre className="overflow-auto whitespace-pre-wrap break-all rounded bg-black/50 p-2 font-mono text-xs leading-5 text-red-100">
+                {tail.join("\n")}
+              </pre>
             ) : (
               <p className="text-xs text-red-300/70">It printed nothing.</p>
             )}

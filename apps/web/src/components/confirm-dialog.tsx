@@ -16,7 +16,13 @@ export function ConfirmDialog({
 }: {
   title: string;
   children?: ReactNode;
-  choices: Array<{ label: string; onChoose: () => void; tone?: "primary" | "plain"; testId?: string; disabled?: boolean }>;
+  choices: Array<{
+    label: string;
+    onChoose: () => void;
+    tone?: "primary" | "plain";
+    testId?: string;
+    disabled?: boolean;
+  }>;
   onCancel: () => void;
   testId?: string;
 }) {
@@ -57,7 +63,11 @@ export function ConfirmDialog({
               {c.label}
             </button>
           ))}
-          <button type="button" onClick={onCancel} className="rounded-md px-3 py-1.5 text-sm text-gray-400 hover:text-gray-200">
+          <button
+            type="button"
+            onClick={onCancel}
+            className="rounded-md px-3 py-1.5 text-sm text-gray-400 hover:text-gray-200"
+          >
             Cancel <kbd className="ml-1 text-xs opacity-70">Esc</kbd>
           </button>
         </div>

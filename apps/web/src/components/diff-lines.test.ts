@@ -44,7 +44,20 @@ describe("parsePatch", () => {
   });
 
   it("places the hidden lines above a first hunk that starts late, and across a hunk that only deletes", () => {
-    const files = parsePatch(["diff --git a/x b/x", "--- a/x", "+++ b/x", "@@ -20,3 +20,2 @@", " a", "-b", " c", "@@ -40,2 +38,0 @@", "-y", "-z"].join("\n"));
+    const files = parsePatch(
+      [
+        "diff --git a/x b/x",
+        "--- a/x",
+        "+++ b/x",
+        "@@ -20,3 +20,2 @@",
+        " a",
+        "-b",
+        " c",
+        "@@ -40,2 +38,0 @@",
+        "-y",
+        "-z",
+      ].join("\n"),
+    );
     expect(files[0]!.gaps).toEqual([
       { before: 0, start: 1, end: 19, offset: 0 },
       { before: 4, start: 22, end: 38, offset: -1 },
@@ -54,7 +67,17 @@ describe("parsePatch", () => {
   });
 
   it("keeps changed lines that look like headers", () => {
-    const files = parsePatch(["diff --git a/q.sql b/q.sql", "--- a/q.sql", "+++ b/q.sql", "@@ -1,2 +1,2 @@", "--- old comment", "+++ i;", " select 1;"].join("\n"));
+    const files = parsePatch(
+      [
+        "diff --git a/q.sql b/q.sql",
+        "--- a/q.sql",
+        "+++ b/q.sql",
+        "@@ -1,2 +1,2 @@",
+        "--- old comment",
+        "+++ i;",
+        " select 1;",
+      ].join("\n"),
+    );
     expect(files[0]!.lines.slice(1)).toEqual([
       { kind: "del", text: "-- old comment", oldLine: 1 },
       { kind: "add", text: "++ i;", newLine: 1 },
@@ -67,20 +90,44 @@ describe("parsePatch notes", () => {
   it("says why a file has no lines: empty, deleted empty, mode only, renamed unchanged; none for a changed file", () => {
     const files = parsePatch(
       [
-        "diff --git a/empty.txt b/empty.txt", "new file mode 100644", "index 0000000..e69de29",
-        "diff --git a/gone.txt b/gone.txt", "deleted file mode 100644", "index e69de29..0000000",
-        "diff --git a/run.sh b/run.sh", "old mode 100644", "new mode 100755",
-        "diff --git a/old.md b/new.md", "similarity index 100%", "rename from old.md", "rename to new.md",
-        "diff --git a/x b/x", "--- a/x", "+++ b/x", "@@ -1 +1 @@", "-a", "+b",
+        "diff --git a/empty.txt b/empty.txt",
+        "new file mode 100644",
+        "index 0000000..e69de29",
+        "diff --git a/gone.txt b/gone.txt",
+        "deleted file mode 100644",
+        "index e69de29..0000000",
+        "diff --git a/run.sh b/run.sh",
+        "old mode 100644",
+        "new mode 100755",
+        "diff --git a/old.md b/new.md",
+        "similarity index 100%",
+        "rename from old.md",
+        "rename to new.md",
+        "diff --git a/x b/x",
+        "--- a/x",
+        "+++ b/x",
+        "@@ -1 +1 @@",
+        "-a",
+        "+b",
       ].join("\n"),
     );
-    expect(files.map((f) => f.note)).toEqual(["Empty file", "Empty file deleted", "File mode changed from 100644 to 100755", "Renamed, content unchanged", undefined]);
+    expect(files.map((f) => f.note)).toEqual([
+      "Empty file",
+      "Empty file deleted",
+      "File mode changed from 100644 to 100755",
+      "Renamed, content unchanged",
+      undefined,
+    ]);
   });
 });
 
 describe("toSplitRows", () => {
   it("pairs deletions with the additions that follow them and mirrors context", () => {
-    const lines = parsePatch(["diff --git a/a b/a", "--- a/a", "+++ b/a", "@@ -1,4 +1,3 @@", " keep", "-old1", "-old2", "+new1", " end"].join("\n"))[0]!.lines;
+    const lines = parsePatch(
+      ["diff --git a/a b/a", "--- a/a", "+++ b/a", "@@ -1,4 +1,3 @@", " keep", "-old1", "-old2", "+new1", " end"].join(
+        "\n",
+      ),
+    )[0]!.lines;
     const rows = toSplitRows(lines);
     expect(rows.map((r) => [r.full?.kind ?? r.left?.text ?? null, r.right?.text ?? null])).toEqual([
       ["hunk", null],
@@ -96,8 +143,12 @@ describe("buildFileTree", () => {
   it("joins single-folder chains, lists folders before files, and keeps each file's index", () => {
     const paths = ["src/app/page.tsx", "src/app/layout.tsx", "README.md", "src/lib/util.ts"];
     const tree = buildFileTree(paths);
-    const show = (nodes: ReturnType<typeof buildFileTree>): unknown => nodes.map((n) => (n.file !== undefined ? `${n.name}#${n.file}` : { [n.name]: show(n.children) }));
-    expect(show(tree)).toEqual([{ src: [{ app: ["layout.tsx#1", "page.tsx#0"] }, { lib: ["util.ts#3"] }] }, "README.md#2"]);
+    const show = (nodes: ReturnType<typeof buildFileTree>): unknown =>
+      nodes.map((n) => (n.file !== undefined ? `${n.name}#${n.file}` : { [n.name]: show(n.children) }));
+    expect(show(tree)).toEqual([
+      { src: [{ app: ["layout.tsx#1", "page.tsx#0"] }, { lib: ["util.ts#3"] }] },
+      "README.md#2",
+    ]);
     expect(treeOrder(tree)).toEqual([1, 0, 3, 2]);
     expect(show(buildFileTree(["a/b/c/d.ts"]))).toEqual([{ "a/b/c": ["d.ts#0"] }]);
   });

@@ -48,7 +48,14 @@ function hunkRange(m: RegExpExecArray) {
 
 /** Splits a unified diff into files and numbers every line (new-side numbers are what comments attach to). */
 export function parsePatch(patch: string): FilePatch[] {
-  const files: (FilePatch & { added: boolean; deleted: boolean; binary: boolean; oldMode?: string; newMode?: string; renamed?: boolean })[] = [];
+  const files: (FilePatch & {
+    added: boolean;
+    deleted: boolean;
+    binary: boolean;
+    oldMode?: string;
+    newMode?: string;
+    renamed?: boolean;
+  })[] = [];
   let oldLine = 0;
   let newLine = 0;
   let inHunk = false;
@@ -62,7 +69,12 @@ export function parsePatch(patch: string): FilePatch[] {
     const file = files[files.length - 1];
     if (!file) continue;
     // Header lines only come before a file's first hunk: inside one, "--- x" is a deleted "-- x".
-    if (!inHunk && /^(index |similarity |rename |new file mode|deleted file mode|old mode|new mode|--- |\+\+\+ |Binary files)/.test(raw)) {
+    if (
+      !inHunk &&
+      /^(index |similarity |rename |new file mode|deleted file mode|old mode|new mode|--- |\+\+\+ |Binary files)/.test(
+        raw,
+      )
+    ) {
       if (raw.startsWith("Binary files")) {
         file.binary = true;
         file.lines.push({ kind: "meta", text: raw });
@@ -80,7 +92,13 @@ export function parsePatch(patch: string): FilePatch[] {
       if (!file.added && !file.deleted) {
         // The unchanged lines between the previous hunk (or the top of the file) and this one.
         const from = inHunk ? newLine : 1;
-        if (h.newFirst > from) file.gaps.push({ before: file.lines.length, start: from, end: h.newFirst - 1, offset: h.newFirst - h.oldFirst });
+        if (h.newFirst > from)
+          file.gaps.push({
+            before: file.lines.length,
+            start: from,
+            end: h.newFirst - 1,
+            offset: h.newFirst - h.oldFirst,
+          });
       }
       inHunk = true;
       oldLine = h.oldStart;
@@ -88,7 +106,8 @@ export function parsePatch(patch: string): FilePatch[] {
       file.lines.push({ kind: "hunk", text: raw });
     } else if (raw.startsWith("+")) file.lines.push({ kind: "add", text: raw.slice(1), newLine: newLine++ });
     else if (raw.startsWith("-")) file.lines.push({ kind: "del", text: raw.slice(1), oldLine: oldLine++ });
-    else if (raw.startsWith(" ")) file.lines.push({ kind: "ctx", text: raw.slice(1), oldLine: oldLine++, newLine: newLine++ });
+    else if (raw.startsWith(" "))
+      file.lines.push({ kind: "ctx", text: raw.slice(1), oldLine: oldLine++, newLine: newLine++ });
     else if (raw.startsWith("\\")) file.lines.push({ kind: "meta", text: raw });
   }
   return files.map(({ path, lines, gaps, added, deleted, binary, oldMode, newMode, renamed }) => {
@@ -109,7 +128,11 @@ export function parsePatch(patch: string): FilePatch[] {
     const last = hunkRange(HUNK.exec([...lines].reverse().find((l) => l.kind === "hunk")!.text)!);
     const oldEnd = last.oldFirst + last.oldCount - 1;
     const newEnd = last.newFirst + last.newCount - 1;
-    return { path, lines, gaps: [...gaps, { before: lines.length, start: newEnd + 1, end: null, offset: newEnd - oldEnd }] };
+    return {
+      path,
+      lines,
+      gaps: [...gaps, { before: lines.length, start: newEnd + 1, end: null, offset: newEnd - oldEnd }],
+    };
   });
 }
 
@@ -168,7 +191,8 @@ export function buildFileTree(paths: string[]): TreeNode[] {
     node.children.push({ name: parts.at(-1)!, file: index, children: [] });
   });
   // Folders first, then files, each alphabetically.
-  const sorted = (nodes: TreeNode[]) => nodes.sort((a, b) => Number(a.file !== undefined) - Number(b.file !== undefined) || a.name.localeCompare(b.name));
+  const sorted = (nodes: TreeNode[]) =>
+    nodes.sort((a, b) => Number(a.file !== undefined) - Number(b.file !== undefined) || a.name.localeCompare(b.name));
   const compact = (node: TreeNode): TreeNode => {
     let current = node;
     while (current.file === undefined && current.children.length === 1 && current.children[0]!.file === undefined) {
@@ -186,13 +210,45 @@ export function treeOrder(nodes: TreeNode[]): number[] {
 }
 
 const LANGUAGES: Record<string, string> = {
-  ts: "typescript", tsx: "typescript", mts: "typescript", cts: "typescript",
-  js: "javascript", jsx: "javascript", mjs: "javascript", cjs: "javascript",
-  json: "json", py: "python", rb: "ruby", go: "go", rs: "rust", java: "java", kt: "kotlin",
-  c: "c", h: "c", cc: "cpp", cpp: "cpp", hpp: "cpp", cs: "csharp", swift: "swift", php: "php",
-  css: "css", scss: "scss", html: "xml", xml: "xml", svg: "xml", vue: "xml",
-  md: "markdown", yml: "yaml", yaml: "yaml", toml: "ini", ini: "ini",
-  sh: "bash", bash: "bash", zsh: "bash", sql: "sql", prisma: "typescript",
+  ts: "typescript",
+  tsx: "typescript",
+  mts: "typescript",
+  cts: "typescript",
+  js: "javascript",
+  jsx: "javascript",
+  mjs: "javascript",
+  cjs: "javascript",
+  json: "json",
+  py: "python",
+  rb: "ruby",
+  go: "go",
+  rs: "rust",
+  java: "java",
+  kt: "kotlin",
+  c: "c",
+  h: "c",
+  cc: "cpp",
+  cpp: "cpp",
+  hpp: "cpp",
+  cs: "csharp",
+  swift: "swift",
+  php: "php",
+  css: "css",
+  scss: "scss",
+  html: "xml",
+  xml: "xml",
+  svg: "xml",
+  vue: "xml",
+  md: "markdown",
+  yml: "yaml",
+  yaml: "yaml",
+  toml: "ini",
+  ini: "ini",
+  sh: "bash",
+  bash: "bash",
+  zsh: "bash",
+  sql: "sql",
+  prisma: "typescript",
 };
 
 /** The highlight.js language for a path, or null for plain text. */

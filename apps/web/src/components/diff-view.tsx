@@ -2,10 +2,33 @@
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { forwardRef, memo, useCallback, useEffect, useImperativeHandle, useMemo, useRef, useState, type ReactNode } from "react";
+import {
+  forwardRef,
+  memo,
+  useCallback,
+  useEffect,
+  useImperativeHandle,
+  useMemo,
+  useRef,
+  useState,
+  type ReactNode,
+} from "react";
 import type { FileChange } from "@loopy/core/diff";
 import { useTRPC } from "~/trpc/client";
-import { buildFileTree, languageFor, LINE_STYLE, parsePatch, toggled, toSplitRows, treeOrder, type DiffLine, type FilePatch, type Gap, type SplitRow, type TreeNode } from "./diff-lines";
+import {
+  buildFileTree,
+  languageFor,
+  LINE_STYLE,
+  parsePatch,
+  toggled,
+  toSplitRows,
+  treeOrder,
+  type DiffLine,
+  type FilePatch,
+  type Gap,
+  type SplitRow,
+  type TreeNode,
+} from "./diff-lines";
 import { highlightLine } from "./highlight";
 import { ErrorNote, Panel } from "./field";
 
@@ -17,7 +40,6 @@ const STATUS_LETTER: Record<FileChange["status"], string> = {
   copied: "C",
   type_changed: "T",
 };
-
 
 /** Unchanged lines fetched per click on "expand". */
 const EXPAND_STEP = 100;
@@ -39,7 +61,15 @@ type Row =
   | { t: "comments"; file: number; comments: Comment[]; note?: string }
   | { t: "composer"; file: number; line: number };
 
-const ESTIMATE: Record<Row["t"], number> = { file: 34, note: 28, line: 20, split: 20, gap: 26, comments: 84, composer: 150 };
+const ESTIMATE: Record<Row["t"], number> = {
+  file: 34,
+  note: 28,
+  line: 20,
+  split: 20,
+  gap: 26,
+  comments: 84,
+  composer: 150,
+};
 
 export interface DiffViewHandle {
   /** Moves to the next (1) or previous (−1) file, in the tree's order. */
@@ -58,13 +88,19 @@ const gapKey = (path: string, gap: Gap) => `${path}@${gap.start}`;
  * reviewable, clicking a new-side line number opens a comment box; comments show
  * under their line with their state.
  */
-export const DiffView = forwardRef<DiffViewHandle, { runId: string; status: string }>(function DiffView({ runId, status }, ref) {
+export const DiffView = forwardRef<DiffViewHandle, { runId: string; status: string }>(function DiffView(
+  { runId, status },
+  ref,
+) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const whole = useQuery(trpc.runs.diff.queryOptions({ runId }));
   const turns = useQuery(trpc.runs.turns.queryOptions({ runId }));
   const [scope, setScope] = useState<number | "run">("run");
-  const perTurn = useQuery({ ...trpc.runs.turnDiff.queryOptions({ runId, turnIndex: scope === "run" ? 0 : scope }), enabled: scope !== "run" });
+  const perTurn = useQuery({
+    ...trpc.runs.turnDiff.queryOptions({ runId, turnIndex: scope === "run" ? 0 : scope }),
+    enabled: scope !== "run",
+  });
   const diff = scope === "run" ? whole : perTurn;
   const comments = useQuery(trpc.review.comments.queryOptions({ runId }));
   // Comments attach to the whole run's diff (new-side lines of its latest version).
@@ -110,7 +146,17 @@ export const DiffView = forwardRef<DiffViewHandle, { runId: string; status: stri
   }, [comments.data]);
 
   const rows = useMemo(
-    () => buildRows({ patches, order, split, collapsed, expanded, byLine, composer: reviewable ? composer : null, showComments: scope === "run" }),
+    () =>
+      buildRows({
+        patches,
+        order,
+        split,
+        collapsed,
+        expanded,
+        byLine,
+        composer: reviewable ? composer : null,
+        showComments: scope === "run",
+      }),
     [patches, order, split, collapsed, expanded, byLine, composer, reviewable, scope],
   );
   const fileRowIndex = useMemo(() => {
@@ -127,7 +173,8 @@ export const DiffView = forwardRef<DiffViewHandle, { runId: string; status: stri
     overscan: 12,
   });
   const items = virtualizer.getVirtualItems();
-  const scrolledFile = rows[items.find((item) => item.end > (virtualizer.scrollOffset ?? 0) + 1)?.index ?? 0]?.file ?? order[0] ?? 0;
+  const scrolledFile =
+    rows[items.find((item) => item.end > (virtualizer.scrollOffset ?? 0) + 1)?.index ?? 0]?.file ?? order[0] ?? 0;
   // The file n/p or the tree went to. The scroll position alone cannot say: a diff shorter than its box
   // does not scroll at all, and the last files never reach the top. The reader scrolling again unpins it.
   const [pinned, setPinned] = useState<number | null>(null);
@@ -149,7 +196,8 @@ export const DiffView = forwardRef<DiffViewHandle, { runId: string; status: stri
         requestAnimationFrame(() => {
           const header = scroller.current?.querySelector(`[data-index="${index}"]`);
           const box = header?.getBoundingClientRect();
-          if (header && box && (box.top < 0 || box.bottom > window.innerHeight)) header.scrollIntoView({ block: "start" });
+          if (header && box && (box.top < 0 || box.bottom > window.innerHeight))
+            header.scrollIntoView({ block: "start" });
         }),
       );
     },
@@ -182,7 +230,9 @@ export const DiffView = forwardRef<DiffViewHandle, { runId: string; status: stri
       commentOnCurrentFile() {
         if (!reviewable) return;
         const patch = patches[currentFile];
-        const line = patch?.lines.find((l) => l.kind === "add")?.newLine ?? patch?.lines.find((l) => l.newLine !== undefined)?.newLine;
+        const line =
+          patch?.lines.find((l) => l.kind === "add")?.newLine ??
+          patch?.lines.find((l) => l.newLine !== undefined)?.newLine;
         if (patch && line !== undefined) {
           openComposer(patch.path, line);
           const index = rows.findIndex((r) => r.t === "line" && r.file === currentFile && r.line.newLine === line);
@@ -205,8 +255,15 @@ export const DiffView = forwardRef<DiffViewHandle, { runId: string; status: stri
     if (!toCommit) return;
     setExpandError(null);
     try {
-      const got = await queryClient.fetchQuery(trpc.runs.fileLines.queryOptions({ runId, commit: toCommit, path: patch.path, start, end }));
-      const lines = got.lines.map((text, i) => ({ kind: "ctx" as const, text, newLine: got.start + i, oldLine: got.start + i - gap.offset }));
+      const got = await queryClient.fetchQuery(
+        trpc.runs.fileLines.queryOptions({ runId, commit: toCommit, path: patch.path, start, end }),
+      );
+      const lines = got.lines.map((text, i) => ({
+        kind: "ctx" as const,
+        text,
+        newLine: got.start + i,
+        oldLine: got.start + i - gap.offset,
+      }));
       const done = gap.end === null ? got.end >= got.total : start + lines.length > gap.end;
       setExpanded((prev) => ({ ...prev, [key]: { lines: [...(prev[key]?.lines ?? []), ...lines], done } }));
     } catch (error) {
@@ -247,7 +304,8 @@ export const DiffView = forwardRef<DiffViewHandle, { runId: string; status: stri
         ))}
       </span>
       <span>
-        {stats.length} file{stats.length === 1 ? "" : "s"} <span className="text-emerald-400">+{stats.reduce((n, f) => n + f.additions, 0)}</span>{" "}
+        {stats.length} file{stats.length === 1 ? "" : "s"}{" "}
+        <span className="text-emerald-400">+{stats.reduce((n, f) => n + f.additions, 0)}</span>{" "}
         <span className="text-red-400">−{stats.reduce((n, f) => n + f.deletions, 0)}</span>
       </span>
     </span>
@@ -256,14 +314,20 @@ export const DiffView = forwardRef<DiffViewHandle, { runId: string; status: stri
   if (!diff.data || diff.data.diff === null) {
     return (
       <Panel title="Diff">
-        <p className="text-sm text-gray-500">{status === "queued" || status === "running" ? "The diff appears when the turn ends." : "No diff was recorded."}</p>
+        <p className="text-sm text-gray-500">
+          {status === "queued" || status === "running"
+            ? "The diff appears when the turn ends."
+            : "No diff was recorded."}
+        </p>
       </Panel>
     );
   }
   if (stats.length === 0) {
     return (
       <Panel title="Diff" actions={toolbar}>
-        <p className="text-sm text-gray-400">{scope === "run" ? "The run changed no files." : "This turn changed no files."}</p>
+        <p className="text-sm text-gray-400">
+          {scope === "run" ? "The run changed no files." : "This turn changed no files."}
+        </p>
       </Panel>
     );
   }
@@ -287,7 +351,10 @@ export const DiffView = forwardRef<DiffViewHandle, { runId: string; status: stri
         const stat = statsByPath.get(patch.path);
         const isCollapsed = collapsed.has(patch.path);
         return (
-          <div data-testid="diff-file" className="mt-3 flex items-center gap-3 rounded-t-md border border-white/10 bg-[#161b25] px-3 py-1.5 font-mono text-xs text-gray-200 first:mt-0">
+          <div
+            data-testid="diff-file"
+            className="mt-3 flex items-center gap-3 rounded-t-md border border-white/10 bg-[#161b25] px-3 py-1.5 font-mono text-xs text-gray-200 first:mt-0"
+          >
             <button
               type="button"
               aria-expanded={!isCollapsed}
@@ -303,7 +370,8 @@ export const DiffView = forwardRef<DiffViewHandle, { runId: string; status: stri
             </span>
             {stat && !stat.binary && (
               <span>
-                <span className="text-emerald-400">+{stat.additions}</span> <span className="text-red-400">−{stat.deletions}</span>
+                <span className="text-emerald-400">+{stat.additions}</span>{" "}
+                <span className="text-red-400">−{stat.deletions}</span>
               </span>
             )}
           </div>
@@ -311,7 +379,10 @@ export const DiffView = forwardRef<DiffViewHandle, { runId: string; status: stri
       }
       case "note":
         return (
-          <div data-testid="diff-file-note" className="border-x border-white/10 px-3 py-1.5 text-xs italic text-gray-400">
+          <div
+            data-testid="diff-file-note"
+            className="border-x border-white/10 px-3 py-1.5 text-xs italic text-gray-400"
+          >
             {row.text}
           </div>
         );
@@ -319,10 +390,15 @@ export const DiffView = forwardRef<DiffViewHandle, { runId: string; status: stri
         const { line } = row;
         if (line.kind === "hunk" || line.kind === "meta") return <FullLine line={line} />;
         return (
-          <div data-kind={line.kind} className={`grid grid-cols-[3rem_3rem_1rem_1fr] border-x border-white/10 font-mono text-xs leading-5 ${LINE_STYLE[line.kind]}`}>
+          <div
+            data-kind={line.kind}
+            className={`grid grid-cols-[3rem_3rem_1rem_1fr] border-x border-white/10 font-mono text-xs leading-5 ${LINE_STYLE[line.kind]}`}
+          >
             <span className="select-none pr-2 text-right text-gray-600">{line.oldLine ?? ""}</span>
             <LineNumber path={patch.path} line={line} reviewable={reviewable} onComment={openComposer} />
-            <span className="select-none text-gray-500">{line.kind === "add" ? "+" : line.kind === "del" ? "−" : ""}</span>
+            <span className="select-none text-gray-500">
+              {line.kind === "add" ? "+" : line.kind === "del" ? "−" : ""}
+            </span>
             <Code text={line.text} language={language} />
           </div>
         );
@@ -331,13 +407,26 @@ export const DiffView = forwardRef<DiffViewHandle, { runId: string; status: stri
         const { left, right, full } = row.row;
         if (full) return <FullLine line={full} />;
         return (
-          <div data-kind={right?.kind === "add" || left?.kind === "del" ? "change" : "ctx"} className="grid grid-cols-2 border-x border-white/10 font-mono text-xs leading-5">
-            <div data-kind={left?.kind} className={`grid grid-cols-[3rem_1fr] border-r border-white/10 ${left ? LINE_STYLE[left.kind] : "bg-white/[0.02]"}`}>
+          <div
+            data-kind={right?.kind === "add" || left?.kind === "del" ? "change" : "ctx"}
+            className="grid grid-cols-2 border-x border-white/10 font-mono text-xs leading-5"
+          >
+            <div
+              data-kind={left?.kind}
+              className={`grid grid-cols-[3rem_1fr] border-r border-white/10 ${left ? LINE_STYLE[left.kind] : "bg-white/[0.02]"}`}
+            >
               <span className="select-none pr-2 text-right text-gray-600">{left?.oldLine ?? ""}</span>
               {left ? <Code text={left.text} language={language} /> : <span />}
             </div>
-            <div data-kind={right?.kind} className={`grid grid-cols-[3rem_1fr] ${right ? LINE_STYLE[right.kind] : "bg-white/[0.02]"}`}>
-              {right ? <LineNumber path={patch.path} line={right} reviewable={reviewable} onComment={openComposer} /> : <span />}
+            <div
+              data-kind={right?.kind}
+              className={`grid grid-cols-[3rem_1fr] ${right ? LINE_STYLE[right.kind] : "bg-white/[0.02]"}`}
+            >
+              {right ? (
+                <LineNumber path={patch.path} line={right} reviewable={reviewable} onComment={openComposer} />
+              ) : (
+                <span />
+              )}
               {right ? <Code text={right.text} language={language} /> : <span />}
             </div>
           </div>
@@ -363,13 +452,23 @@ export const DiffView = forwardRef<DiffViewHandle, { runId: string; status: stri
           <div className="space-y-1.5 border-x border-white/10 px-3 py-1.5">
             {row.note && <p className="text-xs text-amber-300/70">{row.note}</p>}
             {row.comments.map((c) => (
-              <div key={c.id} data-testid="review-comment" data-status={c.status} className="rounded-md border border-amber-400/30 bg-amber-500/5 px-3 py-2 text-sm text-amber-100">
+              <div
+                key={c.id}
+                data-testid="review-comment"
+                data-status={c.status}
+                className="rounded-md border border-amber-400/30 bg-amber-500/5 px-3 py-2 text-sm text-amber-100"
+              >
                 <div className="mb-1 flex items-center justify-between text-xs text-amber-300/80">
                   <span>
-                    {row.note ? `line ${c.line} · ` : ""}comment · {c.status === "resolved" ? "resolved" : c.status === "sent" ? "sent to the agent" : "pending"}
+                    {row.note ? `line ${c.line} · ` : ""}comment ·{" "}
+                    {c.status === "resolved" ? "resolved" : c.status === "sent" ? "sent to the agent" : "pending"}
                   </span>
                   {c.status === "pending" && (
-                    <button type="button" className="hover:text-red-300" onClick={() => remove.mutate({ commentId: c.id })}>
+                    <button
+                      type="button"
+                      className="hover:text-red-300"
+                      onClick={() => remove.mutate({ commentId: c.id })}
+                    >
                       delete
                     </button>
                   )}
@@ -396,14 +495,18 @@ export const DiffView = forwardRef<DiffViewHandle, { runId: string; status: stri
                 onChange={(e) => setDraft(e.target.value)}
                 onKeyDown={(e) => {
                   if (e.key === "Escape") setComposer(null);
-                  if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) add.mutate({ runId, path: patch.path, line: row.line, body: draft });
+                  if (e.key === "Enter" && (e.metaKey || e.ctrlKey))
+                    add.mutate({ runId, path: patch.path, line: row.line, body: draft });
                 }}
                 className="min-h-20 w-full rounded-md border border-white/10 bg-black/40 p-2 text-sm text-gray-100"
                 placeholder={`Comment on ${patch.path}:${row.line}`}
               />
               <ErrorNote message={add.error?.message} />
               <div className="flex gap-2">
-                <button type="submit" className="rounded-md bg-amber-500 px-3 py-1 text-xs font-medium text-black hover:bg-amber-400">
+                <button
+                  type="submit"
+                  className="rounded-md bg-amber-500 px-3 py-1 text-xs font-medium text-black hover:bg-amber-400"
+                >
                   Add comment
                 </button>
                 <button type="button" className="px-2 text-xs text-gray-400" onClick={() => setComposer(null)}>
@@ -418,11 +521,27 @@ export const DiffView = forwardRef<DiffViewHandle, { runId: string; status: stri
 
   return (
     <Panel title="Diff" actions={toolbar}>
-      {reviewable && <p className="mb-2 text-xs text-gray-500">Click a line number to comment on it; comments go to the agent with “Request changes”.</p>}
+      {reviewable && (
+        <p className="mb-2 text-xs text-gray-500">
+          Click a line number to comment on it; comments go to the agent with “Request changes”.
+        </p>
+      )}
       <ErrorNote message={expandError} />
       <div className="flex gap-3" data-testid="diff">
-        <nav ref={fileTree} aria-label="Changed files" data-testid="diff-files" className="hidden max-h-[75vh] w-64 shrink-0 overflow-auto rounded-md border border-white/10 py-1 text-xs md:block">
-          <FileTree nodes={tree} depth={0} current={currentFile} stats={statsByPath} patches={patches} onPick={goToFile} />
+        <nav
+          ref={fileTree}
+          aria-label="Changed files"
+          data-testid="diff-files"
+          className="hidden max-h-[75vh] w-64 shrink-0 overflow-auto rounded-md border border-white/10 py-1 text-xs md:block"
+        >
+          <FileTree
+            nodes={tree}
+            depth={0}
+            current={currentFile}
+            stats={statsByPath}
+            patches={patches}
+            onPick={goToFile}
+          />
         </nav>
         <div
           ref={scroller}
@@ -457,15 +576,34 @@ export const DiffView = forwardRef<DiffViewHandle, { runId: string; status: stri
 });
 
 function FullLine({ line }: { line: DiffLine }) {
-  return <div className={`border-x border-white/10 px-3 font-mono text-xs leading-5 ${LINE_STYLE[line.kind]}`}>{line.text}</div>;
+  return (
+    <div className={`border-x border-white/10 px-3 font-mono text-xs leading-5 ${LINE_STYLE[line.kind]}`}>
+      {line.text}
+    </div>
+  );
 }
 
 function Code({ text, language }: { text: string; language: string | null }) {
   // highlight.js escapes the text it is given; the result is markup of spans only.
-  return <span className="whitespace-pre-wrap break-all pr-3" dangerouslySetInnerHTML={{ __html: highlightLine(text, language) || " " }} />;
+  return (
+    <span
+      className="whitespace-pre-wrap break-all pr-3"
+      dangerouslySetInnerHTML={{ __html: highlightLine(text, language) || " " }}
+    />
+  );
 }
 
-function LineNumber({ path, line, reviewable, onComment }: { path: string; line: DiffLine; reviewable: boolean; onComment: (path: string, line: number) => void }) {
+function LineNumber({
+  path,
+  line,
+  reviewable,
+  onComment,
+}: {
+  path: string;
+  line: DiffLine;
+  reviewable: boolean;
+  onComment: (path: string, line: number) => void;
+}) {
   if (line.newLine === undefined) return <span className="select-none pr-2 text-right text-gray-600" />;
   if (!reviewable) return <span className="select-none pr-2 text-right text-gray-600">{line.newLine}</span>;
   return (
@@ -481,7 +619,14 @@ function LineNumber({ path, line, reviewable, onComment }: { path: string; line:
   );
 }
 
-const FileTree = memo(function FileTree(props: { nodes: TreeNode[]; depth: number; current: number; stats: Map<string, FileChange>; patches: FilePatch[]; onPick: (file: number) => void }) {
+const FileTree = memo(function FileTree(props: {
+  nodes: TreeNode[];
+  depth: number;
+  current: number;
+  stats: Map<string, FileChange>;
+  patches: FilePatch[];
+  onPick: (file: number) => void;
+}) {
   const { nodes, depth, current, stats, patches, onPick } = props;
   return (
     <ul>
@@ -489,7 +634,11 @@ const FileTree = memo(function FileTree(props: { nodes: TreeNode[]; depth: numbe
         if (node.file === undefined) {
           return (
             <li key={`d:${node.name}`}>
-              <div className="truncate py-0.5 font-mono text-gray-500" style={{ paddingLeft: 8 + depth * 12 }} title={node.name}>
+              <div
+                className="truncate py-0.5 font-mono text-gray-500"
+                style={{ paddingLeft: 8 + depth * 12 }}
+                title={node.name}
+              >
                 {node.name}/
               </div>
               <FileTree {...props} nodes={node.children} depth={depth + 1} />
@@ -512,7 +661,8 @@ const FileTree = memo(function FileTree(props: { nodes: TreeNode[]; depth: numbe
               <span className="flex-1 truncate">{node.name}</span>
               {stat && !stat.binary && (
                 <span className="shrink-0">
-                  <span className="text-emerald-400">+{stat.additions}</span> <span className="text-red-400">−{stat.deletions}</span>
+                  <span className="text-emerald-400">+{stat.additions}</span>{" "}
+                  <span className="text-red-400">−{stat.deletions}</span>
                 </span>
               )}
             </button>
@@ -568,7 +718,8 @@ function buildRows(input: {
       seen.add(newLine);
       const here = byLine.get(`${patch.path}:${newLine}`);
       if (here) rows.push({ t: "comments", file, comments: here });
-      if (composer && composer.path === patch.path && composer.line === newLine) rows.push({ t: "composer", file, line: newLine });
+      if (composer && composer.path === patch.path && composer.line === newLine)
+        rows.push({ t: "composer", file, line: newLine });
     };
     const emitGaps = (index: number) => {
       for (const { gap, hidden } of gapsAt.get(index) ?? []) rows.push({ t: "gap", file, gap, hidden });
@@ -596,8 +747,11 @@ function buildRows(input: {
     }
     // Comments whose line is not in this diff any more (the code moved on since they were written).
     if (showComments) {
-      const outdated = [...byLine.entries()].filter(([key]) => key.startsWith(`${patch.path}:`)).flatMap(([, cs]) => cs.filter((c) => !seen.has(c.line)));
-      if (outdated.length > 0) rows.push({ t: "comments", file, comments: outdated, note: "Comments on lines not shown in this diff" });
+      const outdated = [...byLine.entries()]
+        .filter(([key]) => key.startsWith(`${patch.path}:`))
+        .flatMap(([, cs]) => cs.filter((c) => !seen.has(c.line)));
+      if (outdated.length > 0)
+        rows.push({ t: "comments", file, comments: outdated, note: "Comments on lines not shown in this diff" });
     }
   }
   return rows;

@@ -18,5 +18,11 @@ export function Elapsed({ startedAt, finishedAt }: { startedAt: Date | null; fin
 
 export function formatTime(date: Date | null): string {
   if (!date) return "—";
-  return date.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return date.toLocaleString(undefined, {
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  });
 }

@@ -17,7 +17,11 @@ export function Field({ label, hint, children }: { label: string; hint?: string;
 export function ErrorNote({ message }: { message: string | null | undefined }) {
   if (!message) return null;
   return (
-    <p role="alert" data-testid="error" className="rounded-md border border-red-400/30 bg-red-500/10 px-3 py-2 text-sm text-red-200">
+    <p
+      role="alert"
+      data-testid="error"
+      className="rounded-md border border-red-400/30 bg-red-500/10 px-3 py-2 text-sm text-red-200"
+    >
       {message}
     </p>
   );

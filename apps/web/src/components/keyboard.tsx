@@ -35,7 +35,12 @@ export function useKeys(handlers: Record<string, () => void>) {
 export function KeyHelp({ open, onClose }: { open: boolean; onClose: () => void }) {
   if (!open) return null;
   return (
-    <div className="fixed inset-0 z-50 flex items-center justify-center bg-black/60" onClick={onClose} role="dialog" aria-label="Keyboard shortcuts">
+    <div
+      className="fixed inset-0 z-50 flex items-center justify-center bg-black/60"
+      onClick={onClose}
+      role="dialog"
+      aria-label="Keyboard shortcuts"
+    >
       <div className="w-96 rounded-lg border border-white/10 bg-[#11151d] p-5" onClick={(e) => e.stopPropagation()}>
         <h2 className="mb-3 text-sm font-semibold text-white">Keyboard</h2>
         <dl className="space-y-1.5 text-sm">

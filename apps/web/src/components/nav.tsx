@@ -63,12 +63,20 @@ function AppNav({ pathname }: { pathname: string }) {
               >
                 {link.label}
                 {link.href === "/review" && (counts.data?.awaitingReview ?? 0) > 0 && (
-                  <span data-testid="inbox-count" className="rounded-full bg-amber-400 px-1.5 text-xs font-semibold text-black" title="awaiting review">
+                  <span
+                    data-testid="inbox-count"
+                    className="rounded-full bg-amber-400 px-1.5 text-xs font-semibold text-black"
+                    title="awaiting review"
+                  >
                     {counts.data?.awaitingReview}
                   </span>
                 )}
                 {link.href === "/review" && (counts.data?.needsAttention ?? 0) > 0 && (
-                  <span data-testid="attention-count" className="rounded-full bg-orange-500 px-1.5 text-xs font-semibold text-black" title="needs attention">
+                  <span
+                    data-testid="attention-count"
+                    className="rounded-full bg-orange-500 px-1.5 text-xs font-semibold text-black"
+                    title="needs attention"
+                  >
                     {counts.data?.needsAttention}
                   </span>
                 )}
@@ -89,7 +97,10 @@ function UserMenu({ name, role, active }: { name: string; role: string; active: 
   }
   return (
     <div className="ml-auto flex items-center gap-3 text-sm">
-      <Link href={role === "admin" ? "/settings/users" : "/settings/audit"} className={`rounded-md px-3 py-1.5 ${active ? "bg-white/10 text-white" : "text-gray-400 hover:text-white"}`}>
+      <Link
+        href={role === "admin" ? "/settings/users" : "/settings/audit"}
+        className={`rounded-md px-3 py-1.5 ${active ? "bg-white/10 text-white" : "text-gray-400 hover:text-white"}`}
+      >
         {role === "admin" ? "Users & audit" : "Audit"}
       </Link>
       <span data-testid="signed-in-as" className="text-gray-400" title={`role: ${role}`}>

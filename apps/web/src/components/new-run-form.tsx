@@ -49,7 +49,11 @@ export function NewRunForm() {
     return (
       <Panel title="New run">
         <p className="text-sm text-gray-400">
-          No projects yet. <Link href="/projects" className="text-sky-300 underline">Register a git repository</Link> to launch runs on it.
+          No projects yet.{" "}
+          <Link href="/projects" className="text-sky-300 underline">
+            Register a git repository
+          </Link>{" "}
+          to launch runs on it.
         </p>
       </Panel>
     );
@@ -60,7 +64,12 @@ export function NewRunForm() {
       <form onSubmit={submit} className="grid gap-4 md:grid-cols-[1fr_2fr]" aria-label="New run">
         <div className="space-y-3">
           <Field label="Project">
-            <select aria-label="Project" className={inputClass} value={selected} onChange={(e) => setProject(e.target.value)}>
+            <select
+              aria-label="Project"
+              className={inputClass}
+              value={selected}
+              onChange={(e) => setProject(e.target.value)}
+            >
               {projects.data?.map((p) => (
                 <option key={p.id} value={p.id}>
                   {p.name}
@@ -93,7 +102,13 @@ export function NewRunForm() {
               />
             </Field>
             <Field label="Timeout">
-              <input aria-label="Timeout" className={inputClass} value={timeout} onChange={(e) => setTimeoutValue(e.target.value)} placeholder="10m" />
+              <input
+                aria-label="Timeout"
+                className={inputClass}
+                value={timeout}
+                onChange={(e) => setTimeoutValue(e.target.value)}
+                placeholder="10m"
+              />
             </Field>
           </div>
         </div>
@@ -111,7 +126,9 @@ export function NewRunForm() {
               className={`${inputClass} min-h-28 font-mono`}
               value={command}
               onChange={(e) => setCommand(e.target.value)}
-              placeholder={takesCommand ? "sed -i 's/colour/color/g' README.md" : "Fix the flaky test in src/queue.test.ts"}
+              placeholder={
+                takesCommand ? "sed -i 's/colour/color/g' README.md" : "Fix the flaky test in src/queue.test.ts"
+              }
               onKeyDown={(e) => {
                 if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) submit(e);
               }}

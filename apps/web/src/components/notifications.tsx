@@ -12,7 +12,12 @@ const WORTH: Record<string, string> = {
 const FLEET_DONE: Record<string, string> = { completed: "finished", failed: "failed", cancelled: "was cancelled" };
 
 function enabled(): boolean {
-  return typeof window !== "undefined" && "Notification" in window && Notification.permission === "granted" && localStorage.getItem(KEY) === "on";
+  return (
+    typeof window !== "undefined" &&
+    "Notification" in window &&
+    Notification.permission === "granted" &&
+    localStorage.getItem(KEY) === "on"
+  );
 }
 
 /**
@@ -37,7 +42,10 @@ export function useNotifications() {
         if (!text) return;
         const id = change.kind === "run" ? change.runId : change.fleetId;
         const url = change.kind === "run" ? `/runs/${id}` : `/fleets/${id}`;
-        const note = new Notification(`Loopy: ${change.kind} ${id} ${text}`, { tag: `${id}-${change.status}`, body: "Click to open it." });
+        const note = new Notification(`Loopy: ${change.kind} ${id} ${text}`, {
+          tag: `${id}-${change.status}`,
+          body: "Click to open it.",
+        });
         note.onclick = () => {
           window.focus();
           window.location.assign(url);
@@ -77,7 +85,11 @@ export function NotificationsToggle() {
       data-testid="notifications-toggle"
       disabled={state === "denied"}
       onClick={() => void toggle()}
-      title={state === "denied" ? "Notifications are blocked for this site in the browser's settings" : "Notify me when a run needs review or attention, or a fleet finishes"}
+      title={
+        state === "denied"
+          ? "Notifications are blocked for this site in the browser's settings"
+          : "Notify me when a run needs review or attention, or a fleet finishes"
+      }
       className="rounded-md border border-white/10 px-2.5 py-1 text-xs text-gray-300 hover:border-white/30 disabled:opacity-50"
     >
       {state === "on" ? "🔔 Notifications on" : state === "denied" ? "Notifications blocked" : "Enable notifications"}

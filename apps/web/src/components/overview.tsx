@@ -103,11 +103,20 @@ export function Overview() {
   const shown = useMemo(() => {
     const list = filter === "all" ? all : all.filter((r) => r.status === filter);
     // Those needing a person first, then the busiest; newest first within a state.
-    return list.sort((a, b) => ORDER.indexOf(a.status as ActiveStatus) - ORDER.indexOf(b.status as ActiveStatus) || b.createdAt.getTime() - a.createdAt.getTime());
+    return list.sort(
+      (a, b) =>
+        ORDER.indexOf(a.status as ActiveStatus) - ORDER.indexOf(b.status as ActiveStatus) ||
+        b.createdAt.getTime() - a.createdAt.getTime(),
+    );
   }, [all, filter]);
 
   const scroller = useRef<HTMLDivElement>(null);
-  const virtualizer = useVirtualizer({ count: shown.length, getScrollElement: () => scroller.current, estimateSize: () => ROW_HEIGHT, overscan: 8 });
+  const virtualizer = useVirtualizer({
+    count: shown.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 8,
+  });
   const data = initial.data;
 
   return (
@@ -118,12 +127,16 @@ export function Overview() {
           <p className="text-sm text-gray-400">Every agent that is not done, live.</p>
         </div>
         <div className="flex items-center gap-4 text-sm text-gray-400">
-          <span data-testid="queue-depth" title="queued runs in Postgres (fleet members wait there for a slot) / jobs waiting in BullMQ">
+          <span
+            data-testid="queue-depth"
+            title="queued runs in Postgres (fleet members wait there for a slot) / jobs waiting in BullMQ"
+          >
             Queue <b className="tabular-nums text-gray-200">{counts.queued}</b>
             {data && <span className="text-gray-500"> ({data.queue.jobsWaiting} jobs waiting)</span>}
           </span>
           <span data-testid="throughput" title="runs that finished or reached review">
-            Done <b className="tabular-nums text-gray-200">{data?.throughput.last10m ?? 0}</b> in 10 min, <b className="tabular-nums text-gray-200">{data?.throughput.lastHour ?? 0}</b> in 1 h
+            Done <b className="tabular-nums text-gray-200">{data?.throughput.last10m ?? 0}</b> in 10 min,{" "}
+            <b className="tabular-nums text-gray-200">{data?.throughput.lastHour ?? 0}</b> in 1 h
           </span>
           <NotificationsToggle />
         </div>
@@ -160,8 +173,19 @@ export function Overview() {
             <p className="px-4 py-8 text-center text-sm text-gray-500">
               {filter === "all" ? (
                 <>
-                  No agent is working. Launch a <Link className="underline" href="/runs">run</Link>, a <Link className="underline" href="/fleets">fleet</Link> or a{" "}
-                  <Link className="underline" href="/research">research loop</Link>.
+                  No agent is working. Launch a{" "}
+                  <Link className="underline" href="/runs">
+                    run
+                  </Link>
+                  , a{" "}
+                  <Link className="underline" href="/fleets">
+                    fleet
+                  </Link>{" "}
+                  or a{" "}
+                  <Link className="underline" href="/research">
+                    research loop
+                  </Link>
+                  .
                 </>
               ) : (
                 `Nothing ${LABELS[filter].toLowerCase()}.`
@@ -172,7 +196,17 @@ export function Overview() {
             {virtualizer.getVirtualItems().map((item) => {
               const run = shown[item.index]!;
               return (
-                <div key={run.id} style={{ position: "absolute", top: 0, left: 0, right: 0, height: ROW_HEIGHT, transform: `translateY(${item.start}px)` }}>
+                <div
+                  key={run.id}
+                  style={{
+                    position: "absolute",
+                    top: 0,
+                    left: 0,
+                    right: 0,
+                    height: ROW_HEIGHT,
+                    transform: `translateY(${item.start}px)`,
+                  }}
+                >
                   <Row run={run} now={now} />
                 </div>
               );
@@ -203,13 +237,19 @@ const Row = memo(function Row({ run, now }: { run: OverviewRun; now: number }) {
           {run.fleetId && ` · fleet ${run.fleetId}#${run.memberIndex ?? "?"}`}
         </span>
       </span>
-      <span data-testid="overview-activity" className="truncate font-mono text-xs text-gray-400" title={run.statusReason ?? run.activity ?? ""}>
+      <span
+        data-testid="overview-activity"
+        className="truncate font-mono text-xs text-gray-400"
+        title={run.statusReason ?? run.activity ?? ""}
+      >
         {run.status === "needs_attention" && run.statusReason ? run.statusReason : (run.activity ?? "—")}
       </span>
       <span className="truncate text-right text-xs text-gray-300">
         <RunTimesText times={run.times} now={now} />
       </span>
-      <span className="text-right tabular-nums text-gray-400">{run.costUsd > 0 ? `$${run.costUsd.toFixed(2)}` : "—"}</span>
+      <span className="text-right tabular-nums text-gray-400">
+        {run.costUsd > 0 ? `$${run.costUsd.toFixed(2)}` : "—"}
+      </span>
     </Link>
   );
 });

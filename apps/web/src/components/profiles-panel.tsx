@@ -11,7 +11,15 @@ export function ProfilesPanel() {
   const queryClient = useQueryClient();
   const agents = useQuery(trpc.agents.list.queryOptions());
   const profiles = useQuery(trpc.profiles.list.queryOptions());
-  const [form, setForm] = useState({ name: "", adapter: "claude-code", model: "", baseUrl: "", secretNames: "", maxTurns: "", budgetUsd: "" });
+  const [form, setForm] = useState({
+    name: "",
+    adapter: "claude-code",
+    model: "",
+    baseUrl: "",
+    secretNames: "",
+    maxTurns: "",
+    budgetUsd: "",
+  });
   const add = useMutation(
     trpc.profiles.add.mutationOptions({
       onSuccess: async () => {
@@ -20,7 +28,8 @@ export function ProfilesPanel() {
       },
     }),
   );
-  const set = (key: keyof typeof form) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [key]: e.target.value }));
+  const set = (key: keyof typeof form) => (e: { target: { value: string } }) =>
+    setForm((f) => ({ ...f, [key]: e.target.value }));
 
   function submit(event: FormEvent) {
     event.preventDefault();
@@ -45,7 +54,9 @@ export function ProfilesPanel() {
             <li key={a.name} className="rounded-md border border-white/10 px-3 py-2">
               <div className="font-medium text-gray-100">{a.label}</div>
               <div className="font-mono text-xs text-gray-500">{a.name}</div>
-              <div className={`mt-1 text-xs ${a.missing ? "text-orange-300" : "text-emerald-400"}`}>{a.missing ?? "ready"}</div>
+              <div className={`mt-1 text-xs ${a.missing ? "text-orange-300" : "text-emerald-400"}`}>
+                {a.missing ?? "ready"}
+              </div>
             </li>
           ))}
         </ul>
@@ -53,7 +64,13 @@ export function ProfilesPanel() {
       <Panel title="New agent profile">
         <form onSubmit={submit} className="grid gap-3 md:grid-cols-4" aria-label="New agent profile">
           <Field label="Name">
-            <input aria-label="Profile name" className={inputClass} value={form.name} onChange={set("name")} placeholder="claude-sonnet" />
+            <input
+              aria-label="Profile name"
+              className={inputClass}
+              value={form.name}
+              onChange={set("name")}
+              placeholder="claude-sonnet"
+            />
           </Field>
           <Field label="Adapter">
             <select aria-label="Adapter" className={inputClass} value={form.adapter} onChange={set("adapter")}>
@@ -65,19 +82,49 @@ export function ProfilesPanel() {
             </select>
           </Field>
           <Field label="Model">
-            <input aria-label="Model" className={inputClass} value={form.model} onChange={set("model")} placeholder="claude-sonnet-4-5" />
+            <input
+              aria-label="Model"
+              className={inputClass}
+              value={form.model}
+              onChange={set("model")}
+              placeholder="claude-sonnet-4-5"
+            />
           </Field>
           <Field label="Base URL" hint="API endpoint; needed for OpenAI-compatible servers">
-            <input aria-label="Base URL" className={inputClass} value={form.baseUrl} onChange={set("baseUrl")} placeholder="http://127.0.0.1:11434/v1" />
+            <input
+              aria-label="Base URL"
+              className={inputClass}
+              value={form.baseUrl}
+              onChange={set("baseUrl")}
+              placeholder="http://127.0.0.1:11434/v1"
+            />
           </Field>
           <Field label="Secrets" hint="Names of the worker's environment variables to pass, e.g. ANTHROPIC_API_KEY">
-            <input aria-label="Secrets" className={inputClass} value={form.secretNames} onChange={set("secretNames")} placeholder="ANTHROPIC_API_KEY" />
+            <input
+              aria-label="Secrets"
+              className={inputClass}
+              value={form.secretNames}
+              onChange={set("secretNames")}
+              placeholder="ANTHROPIC_API_KEY"
+            />
           </Field>
           <Field label="Max turns">
-            <input aria-label="Max turns" className={inputClass} value={form.maxTurns} onChange={set("maxTurns")} placeholder="30" />
+            <input
+              aria-label="Max turns"
+              className={inputClass}
+              value={form.maxTurns}
+              onChange={set("maxTurns")}
+              placeholder="30"
+            />
           </Field>
           <Field label="Budget (USD per run)">
-            <input aria-label="Budget" className={inputClass} value={form.budgetUsd} onChange={set("budgetUsd")} placeholder="2.50" />
+            <input
+              aria-label="Budget"
+              className={inputClass}
+              value={form.budgetUsd}
+              onChange={set("budgetUsd")}
+              placeholder="2.50"
+            />
           </Field>
           <div className="flex items-end pb-5">
             <button type="submit" className={buttonClass} disabled={add.isPending}>
@@ -108,9 +155,13 @@ export function ProfilesPanel() {
                   <td className="py-2 pr-3 text-gray-300">{p.adapter}</td>
                   <td className="py-2 pr-3 font-mono text-xs text-gray-300">{p.config.model ?? "—"}</td>
                   <td className="py-2 pr-3 font-mono text-xs text-gray-400">{p.config.baseUrl ?? "default"}</td>
-                  <td className="py-2 pr-3 font-mono text-xs text-gray-400">{p.config.secretNames?.join(", ") ?? "—"}</td>
+                  <td className="py-2 pr-3 font-mono text-xs text-gray-400">
+                    {p.config.secretNames?.join(", ") ?? "—"}
+                  </td>
                   <td className="py-2 text-xs text-gray-400">
-                    {[p.config.maxTurns && `${p.config.maxTurns} turns`, p.config.budgetUsd && `$${p.config.budgetUsd}`].filter(Boolean).join(" · ") || "—"}
+                    {[p.config.maxTurns && `${p.config.maxTurns} turns`, p.config.budgetUsd && `$${p.config.budgetUsd}`]
+                      .filter(Boolean)
+                      .join(" · ") || "—"}
                   </td>
                 </tr>
               ))}

@@ -13,11 +13,17 @@ export function ProjectMemory({ project }: { project: string }) {
   const memory = useQuery(trpc.projects.memory.queryOptions({ project }));
   const [text, setText] = useState("");
   useEffect(() => setText(memory.data?.current?.content ?? ""), [memory.data?.current?.content]);
-  const save = useMutation(trpc.projects.saveMemory.mutationOptions({ onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.projects.memory.queryKey({ project }) }) }));
+  const save = useMutation(
+    trpc.projects.saveMemory.mutationOptions({
+      onSuccess: () => queryClient.invalidateQueries({ queryKey: trpc.projects.memory.queryKey({ project }) }),
+    }),
+  );
   return (
     <div className="space-y-2">
       <label className="block space-y-1">
-        <span className="text-xs font-medium uppercase tracking-wide text-gray-400">Memory (every agent on this project reads it first)</span>
+        <span className="text-xs font-medium uppercase tracking-wide text-gray-400">
+          Memory (every agent on this project reads it first)
+        </span>
         <textarea
           aria-label="Project memory"
           className={`${inputClass} min-h-32 font-mono text-xs`}
@@ -27,7 +33,11 @@ export function ProjectMemory({ project }: { project: string }) {
         />
       </label>
       <div className="flex items-center gap-3">
-        <button type="button" className="rounded-md bg-sky-500 px-3 py-1.5 text-sm text-white hover:bg-sky-400" onClick={() => save.mutate({ project, content: text })}>
+        <button
+          type="button"
+          className="rounded-md bg-sky-500 px-3 py-1.5 text-sm text-white hover:bg-sky-400"
+          onClick={() => save.mutate({ project, content: text })}
+        >
           Save memory
         </button>
         <span className="text-xs text-gray-500">
@@ -41,7 +51,15 @@ export function ProjectMemory({ project }: { project: string }) {
           <ul className="mt-1 space-y-1" data-testid="memory-history">
             {memory.data?.versions.map((v) => (
               <li key={v.version}>
-                v{v.version} · {v.author.startsWith("run:") ? <a className="text-sky-300 hover:underline" href={`/runs/${v.author.slice(4)}`}>{v.author}</a> : v.author} · {formatTime(v.createdAt)}
+                v{v.version} ·{" "}
+                {v.author.startsWith("run:") ? (
+                  <a className="text-sky-300 hover:underline" href={`/runs/${v.author.slice(4)}`}>
+                    {v.author}
+                  </a>
+                ) : (
+                  v.author
+                )}{" "}
+                · {formatTime(v.createdAt)}
               </li>
             ))}
           </ul>

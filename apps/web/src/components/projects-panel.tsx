@@ -33,12 +33,28 @@ export function ProjectsPanel() {
   return (
     <div className="space-y-6">
       <Panel title="Register a project">
-        <form onSubmit={submit} className="grid gap-3 md:grid-cols-[3fr_1fr_auto] md:items-end" aria-label="Register a project">
+        <form
+          onSubmit={submit}
+          className="grid gap-3 md:grid-cols-[3fr_1fr_auto] md:items-end"
+          aria-label="Register a project"
+        >
           <Field label="Repository path" hint="Absolute path of a local git repository with at least one commit.">
-            <input aria-label="Repository path" className={`${inputClass} font-mono`} value={path} onChange={(e) => setPath(e.target.value)} placeholder="/home/me/src/my-repo" />
+            <input
+              aria-label="Repository path"
+              className={`${inputClass} font-mono`}
+              value={path}
+              onChange={(e) => setPath(e.target.value)}
+              placeholder="/home/me/src/my-repo"
+            />
           </Field>
           <Field label="Name" hint="Defaults to the folder's name.">
-            <input aria-label="Name" className={inputClass} value={name} onChange={(e) => setName(e.target.value)} placeholder="my-repo" />
+            <input
+              aria-label="Name"
+              className={inputClass}
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+              placeholder="my-repo"
+            />
           </Field>
           <div className="md:pb-5">
             <button type="submit" className={buttonClass} disabled={add.isPending}>
@@ -72,10 +88,16 @@ export function ProjectsPanel() {
                     <td className="py-2 pr-3 text-gray-100">{p.name}</td>
                     <td className="py-2 pr-3 font-mono text-xs text-gray-300">{p.path}</td>
                     <td className="py-2 pr-3 font-mono text-xs text-gray-300">{p.defaultBranch}</td>
-                    <td className="py-2 pr-3 text-xs text-gray-400">{Array.isArray(p.checkpoints) ? p.checkpoints.length : 0}</td>
+                    <td className="py-2 pr-3 text-xs text-gray-400">
+                      {Array.isArray(p.checkpoints) ? p.checkpoints.length : 0}
+                    </td>
                     <td className="py-2 pr-3 text-gray-400">{formatTime(p.createdAt)}</td>
                     <td className="py-2 text-right">
-                      <button type="button" className="text-xs text-sky-300 hover:underline" onClick={() => setOpen(open === p.id ? null : p.id)}>
+                      <button
+                        type="button"
+                        className="text-xs text-sky-300 hover:underline"
+                        onClick={() => setOpen(open === p.id ? null : p.id)}
+                      >
                         {open === p.id ? "Close" : "Settings"}
                       </button>
                     </td>

@@ -22,7 +22,13 @@ export interface ReviewBarHandle {
  */
 export const ReviewBar = forwardRef<
   ReviewBarHandle,
-  { runId: string; status: string; checksPassed: boolean | null; onDone?: () => void; /** After an approve or a reject: the run left review. */ onDecided?: () => void }
+  {
+    runId: string;
+    status: string;
+    checksPassed: boolean | null;
+    onDone?: () => void /** After an approve or a reject: the run left review. */;
+    onDecided?: () => void;
+  }
 >(function ReviewBar({ runId, status, checksPassed, onDone, onDecided }, ref) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
@@ -58,7 +64,13 @@ export const ReviewBar = forwardRef<
   );
   const canApprove = status === "awaiting_review" && checksPassed !== false;
   const failing = useFailingCheckpoints(runId);
-  const unavailable = canApprove ? null : `Approve is unavailable: ${approveBlocker(status, failing.map((c) => c.name), run.data?.statusReason ?? null)}`;
+  const unavailable = canApprove
+    ? null
+    : `Approve is unavailable: ${approveBlocker(
+        status,
+        failing.map((c) => c.name),
+        run.data?.statusReason ?? null,
+      )}`;
   // A refused "a" says why, where the reader is looking (it may be far down the diff), for a few seconds.
   const [notice, setNotice] = useState<string | null>(null);
   useEffect(() => {
@@ -89,7 +101,9 @@ export const ReviewBar = forwardRef<
   return (
     <div className="space-y-3 rounded-lg border border-amber-400/30 bg-amber-500/5 p-4" data-testid="review-bar">
       <div className="flex flex-wrap items-center gap-3">
-        <span className="text-sm text-amber-100">{status === "awaiting_review" ? "Waiting for your review" : "Needs your attention"}</span>
+        <span className="text-sm text-amber-100">
+          {status === "awaiting_review" ? "Waiting for your review" : "Needs your attention"}
+        </span>
         <span className="text-xs text-gray-400">
           {pending} pending comment{pending === 1 ? "" : "s"}
         </span>
@@ -117,7 +131,10 @@ export const ReviewBar = forwardRef<
           <button
             type="button"
             disabled={busy}
-            onClick={() => window.confirm("Reject this run? Its worktree is removed; the branch is kept.") && reject.mutate({ runId })}
+            onClick={() =>
+              window.confirm("Reject this run? Its worktree is removed; the branch is kept.") &&
+              reject.mutate({ runId })
+            }
             className="rounded-md border border-red-400/40 px-3 py-1.5 text-sm text-red-200 hover:bg-red-500/10 disabled:opacity-40"
           >
             Reject <kbd className="ml-1 text-xs opacity-70">x</kbd>
@@ -139,12 +156,17 @@ export const ReviewBar = forwardRef<
             onChange={(e) => setSummary(e.target.value)}
             onKeyDown={(e) => {
               if (e.key === "Escape") setSummaryOpen(false);
-              if (e.key === "Enter" && (e.metaKey || e.ctrlKey) && !request.isPending) request.mutate({ runId, message: summary || undefined });
+              if (e.key === "Enter" && (e.metaKey || e.ctrlKey) && !request.isPending)
+                request.mutate({ runId, message: summary || undefined });
             }}
             placeholder="Optional summary; the pending comments go with it"
             className="min-h-20 w-full rounded-md border border-white/10 bg-black/40 p-2 text-sm text-gray-100"
           />
-          <button type="submit" disabled={request.isPending} className="rounded-md bg-amber-500 px-3 py-1.5 text-sm font-medium text-black hover:bg-amber-400 disabled:opacity-50">
+          <button
+            type="submit"
+            disabled={request.isPending}
+            className="rounded-md bg-amber-500 px-3 py-1.5 text-sm font-medium text-black hover:bg-amber-400 disabled:opacity-50"
+          >
             {request.isPending ? "Sending…" : "Send to the agent"}
           </button>
         </form>
@@ -174,7 +196,8 @@ export const ReviewBar = forwardRef<
             },
           ]}
         >
-          Approving merges the run and ends it: the agent would never get {pending === 1 ? "this comment" : "these comments"}.
+          Approving merges the run and ends it: the agent would never get{" "}
+          {pending === 1 ? "this comment" : "these comments"}.
         </ConfirmDialog>
       )}
       {asking === "merge" && (
@@ -193,11 +216,16 @@ export const ReviewBar = forwardRef<
             },
           ]}
         >
-          {discard ? `${pending} comment${pending === 1 ? "" : "s"} not sent will be discarded. ` : ""}Enter merges, Escape cancels.
+          {discard ? `${pending} comment${pending === 1 ? "" : "s"} not sent will be discarded. ` : ""}Enter merges,
+          Escape cancels.
         </ConfirmDialog>
       )}
       {notice && (
-        <p role="alert" data-testid="approve-unavailable" className="fixed bottom-6 left-1/2 z-50 -translate-x-1/2 rounded-md border border-red-400/50 bg-[#2a1214] px-4 py-2 text-sm text-red-100 shadow-lg">
+        <p
+          role="alert"
+          data-testid="approve-unavailable"
+          className="fixed bottom-6 left-1/2 z-50 -translate-x-1/2 rounded-md border border-red-400/50 bg-[#2a1214] px-4 py-2 text-sm text-red-100 shadow-lg"
+        >
           {notice}
         </p>
       )}
@@ -222,7 +250,8 @@ export const ReviewBar = forwardRef<
 
 /** Why a run cannot be approved, as the end of "Approve is unavailable: …". */
 export function approveBlocker(status: string, failingCheckpoints: string[], statusReason: string | null): string {
-  if (failingCheckpoints.length > 0) return `checkpoint${failingCheckpoints.length === 1 ? "" : "s"} ${failingCheckpoints.join(", ")} failed`;
+  if (failingCheckpoints.length > 0)
+    return `checkpoint${failingCheckpoints.length === 1 ? "" : "s"} ${failingCheckpoints.join(", ")} failed`;
   if (statusReason) return statusReason.charAt(0).toLowerCase() + statusReason.slice(1);
   if (status === "needs_attention") return "the run needs attention";
   return `the run is ${status.replaceAll("_", " ")}`;

@@ -32,9 +32,14 @@ export function ReviewInbox() {
   useKeys(keys);
 
   return (
-    <Panel title="Review inbox" actions={<span className="text-xs text-gray-500">j/k to move, Enter to open, ? for keys</span>}>
+    <Panel
+      title="Review inbox"
+      actions={<span className="text-xs text-gray-500">j/k to move, Enter to open, ? for keys</span>}
+    >
       <KeyHelp open={help} onClose={() => setHelp(false)} />
-      {inbox.data && runs.length === 0 && <p className="text-sm text-gray-400">Nothing waits for review. Runs land here when their checks pass.</p>}
+      {inbox.data && runs.length === 0 && (
+        <p className="text-sm text-gray-400">Nothing waits for review. Runs land here when their checks pass.</p>
+      )}
       {runs.length > 0 && (
         <table className="w-full text-left text-sm" data-testid="inbox">
           <thead className="text-xs uppercase tracking-wide text-gray-500">
@@ -52,7 +57,12 @@ export function ReviewInbox() {
           </thead>
           <tbody className="divide-y divide-white/5">
             {runs.map((run, i) => (
-              <tr key={run.id} data-run-id={run.id} className={i === selected ? "bg-white/[0.06]" : "hover:bg-white/[0.03]"} onMouseEnter={() => setSelected(i)}>
+              <tr
+                key={run.id}
+                data-run-id={run.id}
+                className={i === selected ? "bg-white/[0.06]" : "hover:bg-white/[0.03]"}
+                onMouseEnter={() => setSelected(i)}
+              >
                 <td className="py-2 pr-3 font-mono text-xs">
                   <Link href={`/runs/${run.id}`} className="text-sky-300 hover:underline">
                     {run.id}
@@ -62,18 +72,29 @@ export function ReviewInbox() {
                   <StatusBadge status={run.status} />
                 </td>
                 <td className="py-2 pr-3 text-xs">
-                  {run.checksPassed === null ? <span className="text-gray-500">none</span> : run.checksPassed ? <span className="text-emerald-400">✓ green</span> : <span className="text-red-400">✗ failing</span>}
+                  {run.checksPassed === null ? (
+                    <span className="text-gray-500">none</span>
+                  ) : run.checksPassed ? (
+                    <span className="text-emerald-400">✓ green</span>
+                  ) : (
+                    <span className="text-red-400">✗ failing</span>
+                  )}
                 </td>
                 <td className="max-w-xs truncate py-2 pr-3 text-gray-200" title={run.statusReason ?? run.task.prompt}>
                   {run.task.title}
-                  {run.status === "needs_attention" && run.statusReason && <div className="truncate text-xs text-orange-300">{run.statusReason}</div>}
+                  {run.status === "needs_attention" && run.statusReason && (
+                    <div className="truncate text-xs text-orange-300">{run.statusReason}</div>
+                  )}
                 </td>
                 <td className="py-2 pr-3 text-gray-300">{run.project.name}</td>
                 <td className="py-2 pr-3 text-gray-400">{run.task.agentProfile?.name ?? run.agent}</td>
                 <td className="py-2 pr-3 text-right font-mono text-xs">
-                  <span className="text-emerald-400">+{run.additions ?? 0}</span> <span className="text-red-400">−{run.deletions ?? 0}</span>
+                  <span className="text-emerald-400">+{run.additions ?? 0}</span>{" "}
+                  <span className="text-red-400">−{run.deletions ?? 0}</span>
                 </td>
-                <td className="py-2 pr-3 text-right text-xs text-gray-300">{run.costUsd ? `$${run.costUsd.toFixed(4)}` : "—"}</td>
+                <td className="py-2 pr-3 text-right text-xs text-gray-300">
+                  {run.costUsd ? `$${run.costUsd.toFixed(4)}` : "—"}
+                </td>
                 <td className="py-2 text-right text-xs text-gray-400">
                   <RunTimesText times={run.times} />
                 </td>

@@ -20,7 +20,11 @@ export function RunTimesText({ times, now }: { times: RunTimes; now?: number }) 
   }, [ticking]);
   const t = runTimesAt(times, now ?? own);
   return (
-    <span data-testid="run-times" className="whitespace-nowrap tabular-nums" title="Agent: the agent's turns. Checks: its checkpoints. Waiting: for a human to review.">
+    <span
+      data-testid="run-times"
+      className="whitespace-nowrap tabular-nums"
+      title="Agent: the agent's turns. Checks: its checkpoints. Waiting: for a human to review."
+    >
       agent {formatDuration(t.agentMs)} · checks {formatDuration(t.checksMs)}
       {(t.waitingMs > 0 || times.waitingSince) && <> · waiting {formatDuration(t.waitingMs)}</>}
     </span>

@@ -104,7 +104,10 @@ export function RunView({ runId }: { runId: string }) {
       c: () => diffView.current?.commentOnCurrentFile(),
       a: () => !help && reviewBar.current?.approve(),
       r: () => !help && reviewBar.current?.requestChanges(),
-      x: () => !help && window.confirm("Reject this run? Its worktree is removed; the branch is kept.") && reviewBar.current?.reject(),
+      x: () =>
+        !help &&
+        window.confirm("Reject this run? Its worktree is removed; the branch is kept.") &&
+        reviewBar.current?.reject(),
       "?": toggleHelp,
       Escape: () => setHelp(false),
     };
@@ -151,8 +154,15 @@ export function RunView({ runId }: { runId: string }) {
       )}
       {REVIEWABLE.has(r.status) && <FailingCheckpoints runId={runId} />}
       {leaving && (
-        <p data-testid="leaving" role="status" className="flex items-center gap-3 rounded-md border border-sky-400/30 bg-sky-500/10 px-3 py-2 text-sm text-sky-100">
-          Run {r.status.replaceAll("_", " ")}. {leaving.next ? `Opening the next run in the inbox (${leaving.next})…` : "Nothing else waits for review: back to the inbox…"}
+        <p
+          data-testid="leaving"
+          role="status"
+          className="flex items-center gap-3 rounded-md border border-sky-400/30 bg-sky-500/10 px-3 py-2 text-sm text-sky-100"
+        >
+          Run {r.status.replaceAll("_", " ")}.{" "}
+          {leaving.next
+            ? `Opening the next run in the inbox (${leaving.next})…`
+            : "Nothing else waits for review: back to the inbox…"}
           <button
             type="button"
             className="ml-auto text-xs text-sky-300 underline"
@@ -167,7 +177,14 @@ export function RunView({ runId }: { runId: string }) {
       )}
 
       {REVIEWABLE.has(r.status) && (
-        <ReviewBar ref={reviewBar} runId={runId} status={r.status} checksPassed={r.checksPassed} onDone={() => undefined} onDecided={() => void nextInInbox()} />
+        <ReviewBar
+          ref={reviewBar}
+          runId={runId}
+          status={r.status}
+          checksPassed={r.checksPassed}
+          onDone={() => undefined}
+          onDecided={() => void nextInInbox()}
+        />
       )}
       <KeyHelp open={help} onClose={() => setHelp(false)} />
 
@@ -185,7 +202,10 @@ export function RunView({ runId }: { runId: string }) {
         <Meta label="Timeout" value={formatDuration(r.timeoutMs)} />
         <Meta label="Turns" value={String(r.turns)} />
         <Meta label="Checks" value={r.checksPassed === null ? "—" : r.checksPassed ? "green" : "failing"} />
-        <Meta label="Tokens" value={r.inputTokens + r.outputTokens ? `${r.inputTokens} in / ${r.outputTokens} out` : "—"} />
+        <Meta
+          label="Tokens"
+          value={r.inputTokens + r.outputTokens ? `${r.inputTokens} in / ${r.outputTokens} out` : "—"}
+        />
         <Meta label="Cost" value={r.costUsd ? `$${r.costUsd.toFixed(4)}` : "—"} />
       </dl>
 
@@ -242,7 +262,10 @@ function EventLine({ event }: { event: StoredRunEvent }) {
   switch (e.type) {
     case "log":
       return (
-        <div data-testid="log-line" className={`whitespace-pre-wrap break-all ${e.stream === "stderr" ? "text-amber-200" : "text-gray-200"}`}>
+        <div
+          data-testid="log-line"
+          className={`whitespace-pre-wrap break-all ${e.stream === "stderr" ? "text-amber-200" : "text-gray-200"}`}
+        >
           {stamp}
           {e.line}
         </div>
@@ -310,7 +333,8 @@ function EventLine({ event }: { event: StoredRunEvent }) {
     case "usage":
       return (
         <div className="text-gray-500">
-          {stamp}usage: {e.inputTokens} in / {e.outputTokens} out{e.costUsd !== undefined ? ` · $${e.costUsd.toFixed(4)}` : ""}
+          {stamp}usage: {e.inputTokens} in / {e.outputTokens} out
+          {e.costUsd !== undefined ? ` · $${e.costUsd.toFixed(4)}` : ""}
         </div>
       );
     case "error":

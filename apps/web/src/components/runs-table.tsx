@@ -15,7 +15,9 @@ export function RunsTable() {
   return (
     <Panel title="Runs" actions={<span className="text-xs text-gray-500">live</span>}>
       {runs.error && <p className="text-sm text-red-300">{runs.error.message}</p>}
-      {runs.data && runs.data.runs.length === 0 && <p className="text-sm text-gray-400">No runs yet. Launch one above.</p>}
+      {runs.data && runs.data.runs.length === 0 && (
+        <p className="text-sm text-gray-400">No runs yet. Launch one above.</p>
+      )}
       {runs.data && runs.data.runs.length > 0 && (
         <table className="w-full text-left text-sm" data-testid="runs-table">
           <thead className="text-xs uppercase tracking-wide text-gray-500">

@@ -30,7 +30,11 @@ function UnconfinedWorkers() {
   }
   if (lines.size === 0) return null;
   return (
-    <div role="alert" data-testid="sandbox-banner" className="border-b border-red-500/40 bg-red-600/90 text-sm text-white">
+    <div
+      role="alert"
+      data-testid="sandbox-banner"
+      className="border-b border-red-500/40 bg-red-600/90 text-sm text-white"
+    >
       <div className="mx-auto max-w-7xl space-y-0.5 px-6 py-2">
         {[...lines.values()].map((line) => (
           <p key={line}>{line}</p>

@@ -10,7 +10,11 @@ function safeNext(next: string | null): string {
 }
 
 async function signIn(body: Record<string, string>): Promise<string | null> {
-  const response = await fetch("/api/auth/login", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const response = await fetch("/api/auth/login", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   if (response.ok) return null;
   const data = (await response.json().catch(() => ({}))) as { error?: string };
   return data.error ?? `Sign-in failed (${response.status})`;
@@ -58,7 +62,10 @@ export function SignInForm({ passwordFile = ".loopy/admin-password" }: { passwor
     const form = new FormData(event.currentTarget);
     setBusy(true);
     setError(null);
-    const failure = await signIn({ name: String(form.get("name") ?? ""), password: String(form.get("password") ?? "") });
+    const failure = await signIn({
+      name: String(form.get("name") ?? ""),
+      password: String(form.get("password") ?? ""),
+    });
     if (failure) {
       setError(failure);
       setBusy(false);
@@ -70,8 +77,8 @@ export function SignInForm({ passwordFile = ".loopy/admin-password" }: { passwor
       <div>
         <h1 className="text-xl font-semibold text-white">Sign in to Loopy</h1>
         <p className="mt-1 text-sm text-gray-400">
-          On this machine, open the one-time sign-in link <code className="text-gray-300">npm start</code> printed (a new one:{" "}
-          <code className="text-gray-300">npx loopy sign-in-link</code>), or sign in as{" "}
+          On this machine, open the one-time sign-in link <code className="text-gray-300">npm start</code> printed (a
+          new one: <code className="text-gray-300">npx loopy sign-in-link</code>), or sign in as{" "}
           <code className="text-gray-300">admin</code> with the password in{" "}
           <code data-testid="admin-password-file" className="break-all text-gray-300">
             {passwordFile}

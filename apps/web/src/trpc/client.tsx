@@ -17,7 +17,11 @@ function csrfHeader(): Record<string, string> {
 
 /** A session that expired or was revoked sends the page to the sign-in form, and back afterwards. */
 function signInAgainIfUnauthorized(error: unknown) {
-  if (error instanceof TRPCClientError && error.data?.code === "UNAUTHORIZED" && window.location.pathname !== "/login") {
+  if (
+    error instanceof TRPCClientError &&
+    error.data?.code === "UNAUTHORIZED" &&
+    window.location.pathname !== "/login"
+  ) {
     window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname + window.location.search)}`);
   }
 }

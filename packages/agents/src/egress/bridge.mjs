@@ -32,7 +32,14 @@ function parseArgs(argv) {
   }
   if (!Array.isArray(entries)) fail("bad listener list: an array of {port, socket} expected");
   for (const e of entries) {
-    if (!e || !Number.isInteger(e.port) || e.port < 1 || e.port > 65535 || typeof e.socket !== "string" || e.socket === "") {
+    if (
+      !e ||
+      !Number.isInteger(e.port) ||
+      e.port < 1 ||
+      e.port > 65535 ||
+      typeof e.socket !== "string" ||
+      e.socket === ""
+    ) {
       fail(`bad listener ${JSON.stringify(e)}: {port: 1-65535, socket: path} expected`);
     }
   }
@@ -58,7 +65,9 @@ function listen({ port, socket }) {
     const server = net.createServer({ allowHalfOpen: true }, (client) => {
       splice(client, net.connect({ path: socket, allowHalfOpen: true }));
     });
-    server.once("error", (error) => reject(new Error(`cannot listen on 127.0.0.1:${port} (for ${socket}): ${error.code ?? error.message}`)));
+    server.once("error", (error) =>
+      reject(new Error(`cannot listen on 127.0.0.1:${port} (for ${socket}): ${error.code ?? error.message}`)),
+    );
     server.listen(port, "127.0.0.1", () => {
       server.removeAllListeners("error");
       server.on("error", () => {});

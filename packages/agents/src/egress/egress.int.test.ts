@@ -40,7 +40,10 @@ function exchange(socketPath: string, text: string): Promise<string> {
 }
 
 /** CONNECT through the proxy socket; on 200 sends a GET through the tunnel and returns that answer too. */
-async function connectAndGet(socketPath: string, target: string): Promise<{ status: number; head: string; body: string }> {
+async function connectAndGet(
+  socketPath: string,
+  target: string,
+): Promise<{ status: number; head: string; body: string }> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath);
     let buffer = "";
@@ -57,20 +60,29 @@ async function connectAndGet(socketPath: string, target: string): Promise<{ stat
       buffer = "";
       socket.write(`GET /through-tunnel HTTP/1.1\r\nHost: ${target}\r\nConnection: close\r\n\r\n`);
     });
-    socket.on("end", () => resolve({ status, head, body: tunnelled ? buffer : buffer.slice(buffer.indexOf("\r\n\r\n") + 4) }));
+    socket.on("end", () =>
+      resolve({ status, head, body: tunnelled ? buffer : buffer.slice(buffer.indexOf("\r\n\r\n") + 4) }),
+    );
     socket.on("error", reject);
     socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
   });
 }
 
 /** An absolute-form request through the proxy socket, as an HTTP client configured with a proxy sends it. */
-function proxiedGet(socketPath: string, url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+function proxiedGet(
+  socketPath: string,
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, path: url, headers: { host: new URL(url).host, ...headers }, agent: false }, (res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = http.request(
+      { socketPath, path: url, headers: { host: new URL(url).host, ...headers }, agent: false },
+      (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => (body += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on("error", reject);
     req.end();
   });
@@ -95,7 +107,13 @@ describe("egress proxy (real sockets)", () => {
     deniedByName = await localServer("denied-name");
     session = await openEgress({
       dir: await egressDir(),
-      allowHosts: [`127.0.0.1:${allowed.port}`, `127.0.0.1:${deniedByIp.port}`, `127.0.0.1:${deniedByName.port}`, "localhost", "*.example.com"],
+      allowHosts: [
+        `127.0.0.1:${allowed.port}`,
+        `127.0.0.1:${deniedByIp.port}`,
+        `127.0.0.1:${deniedByName.port}`,
+        "localhost",
+        "*.example.com",
+      ],
       denyHosts: [`127.0.0.1:${deniedByIp.port}`, `localhost:${deniedByName.port}`],
       onDenied: (target, reason) => denials.push([target, reason]),
     });
@@ -116,7 +134,10 @@ describe("egress proxy (real sockets)", () => {
     expect(tunnel.status).toBe(200);
     expect(tunnel.body).toContain("hello from allowed");
 
-    const plain = await proxiedGet(session.proxySocket, `http://127.0.0.1:${allowed.port}/plain?q=1`, { "proxy-connection": "keep-alive", "x-kept": "yes" });
+    const plain = await proxiedGet(session.proxySocket, `http://127.0.0.1:${allowed.port}/plain?q=1`, {
+      "proxy-connection": "keep-alive",
+      "x-kept": "yes",
+    });
     expect(plain).toEqual({ status: 200, body: "hello from allowed" });
     const received = allowed.seen.at(-1)!;
     expect(received.url).toBe("/plain?q=1");
@@ -170,10 +191,24 @@ describe("egress proxy (real sockets)", () => {
 
   it("answers bad requests with 4xx and keeps serving", async () => {
     expect(await exchange(session.proxySocket, "HELLO\r\n\r\n")).toMatch(/^HTTP\/1\.1 400 /);
-    expect(await exchange(session.proxySocket, "GET /origin-form HTTP/1.1\r\nHost: x\r\n\r\n")).toMatch(/^HTTP\/1\.1 400 /);
-    expect(await exchange(session.proxySocket, "CONNECT no-port HTTP/1.1\r\nHost: x\r\n\r\n")).toMatch(/^HTTP\/1\.1 400 /);
-    expect(await exchange(session.proxySocket, `GET http://127.0.0.1:${allowed.port}/ HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(70_000)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431 /);
-    expect(await exchange(session.proxySocket, "GET ws://x/ HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n")).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await exchange(session.proxySocket, "GET /origin-form HTTP/1.1\r\nHost: x\r\n\r\n")).toMatch(
+      /^HTTP\/1\.1 400 /,
+    );
+    expect(await exchange(session.proxySocket, "CONNECT no-port HTTP/1.1\r\nHost: x\r\n\r\n")).toMatch(
+      /^HTTP\/1\.1 400 /,
+    );
+    expect(
+      await exchange(
+        session.proxySocket,
+        `GET http://127.0.0.1:${allowed.port}/ HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(70_000)}\r\n\r\n`,
+      ),
+    ).toMatch(/^HTTP\/1\.1 431 /);
+    expect(
+      await exchange(
+        session.proxySocket,
+        "GET ws://x/ HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
+      ),
+    ).toMatch(/^HTTP\/1\.1 400 /);
     expect((await proxiedGet(session.proxySocket, `http://127.0.0.1:${allowed.port}/after`)).status).toBe(200);
   });
 });
@@ -199,7 +234,11 @@ describe("egress gateway (real sockets)", () => {
         res.end("data: two\n\n");
       }, 300);
     });
-    session = await openEgress({ dir: await egressDir(), allowHosts: [], gateways: [{ upstream: `http://127.0.0.1:${upstream.port}/v1`, placeholder, secret }] });
+    session = await openEgress({
+      dir: await egressDir(),
+      allowHosts: [],
+      gateways: [{ upstream: `http://127.0.0.1:${upstream.port}/v1`, placeholder, secret }],
+    });
   });
   afterAll(async () => {
     await session.close();
@@ -250,11 +289,19 @@ describe("egress gateway (real sockets)", () => {
   it("streams the response: the first SSE event arrives before the second is written", async () => {
     const chunks: Array<{ text: string; secondWritten: boolean }> = [];
     await new Promise<void>((resolve, reject) => {
-      const req = http.request({ socketPath: session.gatewaySockets[0], path: "/v1/stream", headers: { "x-api-key": placeholder }, agent: false }, (res) => {
-        expect(res.headers["content-type"]).toBe("text/event-stream");
-        res.on("data", (c: Buffer) => chunks.push({ text: String(c), secondWritten }));
-        res.on("end", resolve);
-      });
+      const req = http.request(
+        {
+          socketPath: session.gatewaySockets[0],
+          path: "/v1/stream",
+          headers: { "x-api-key": placeholder },
+          agent: false,
+        },
+        (res) => {
+          expect(res.headers["content-type"]).toBe("text/event-stream");
+          res.on("data", (c: Buffer) => chunks.push({ text: String(c), secondWritten }));
+          res.on("end", resolve);
+        },
+      );
       req.on("error", reject);
       req.end();
     });
@@ -273,7 +320,11 @@ describe("egress session lifecycle and forwards", () => {
     const target = net.createServer((c) => c.pipe(c));
     await new Promise<void>((r) => target.listen(0, "127.0.0.1", r));
     const port = (target.address() as net.AddressInfo).port;
-    const session = await openEgress({ dir: await egressDir(), allowHosts: [], forwards: [{ name: "metrics", host: "127.0.0.1", port }] });
+    const session = await openEgress({
+      dir: await egressDir(),
+      allowHosts: [],
+      forwards: [{ name: "metrics", host: "127.0.0.1", port }],
+    });
     expect(session.forwardSockets).toEqual([path.join(session.dir, "forward-metrics.sock")]);
     const client = net.connect(session.forwardSockets[0]!);
     const echoed = await new Promise<string>((resolve) => {
@@ -289,15 +340,25 @@ describe("egress session lifecycle and forwards", () => {
   });
 
   it("refuses malformed options loudly", async () => {
-    await expect(openEgress({ dir: await egressDir(), allowHosts: ["exa mple.com"] })).rejects.toThrow(/bad allowHosts entry/);
-    await expect(openEgress({ dir: await egressDir(), allowHosts: [], forwards: [{ name: "../x", host: "127.0.0.1", port: 1 }] })).rejects.toThrow(/forward name/);
+    await expect(openEgress({ dir: await egressDir(), allowHosts: ["exa mple.com"] })).rejects.toThrow(
+      /bad allowHosts entry/,
+    );
+    await expect(
+      openEgress({ dir: await egressDir(), allowHosts: [], forwards: [{ name: "../x", host: "127.0.0.1", port: 1 }] }),
+    ).rejects.toThrow(/forward name/);
   });
 });
 
 /** Runs argv, returns its exit code, signal and output (async: the egress servers live in this process). */
-function run(argv: string[], timeoutMs = 20_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+function run(
+  argv: string[],
+  timeoutMs = 20_000,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c));
@@ -315,7 +376,9 @@ describe("egress bridge (on the host network)", () => {
   it("exits with the command's code, and dies of the command's signal", async () => {
     expect(bridgeArgv([], ["true"]).slice(0, 4)).toEqual([process.execPath, BRIDGE_PATH, "[]", "--"]);
     expect((await run(bridgeArgv([], [process.execPath, "-e", "process.exit(7)"]))).code).toBe(7);
-    expect((await run(bridgeArgv([], [process.execPath, "-e", "process.kill(process.pid, 'SIGTERM')"]))).signal).toBe("SIGTERM");
+    expect((await run(bridgeArgv([], [process.execPath, "-e", "process.kill(process.pid, 'SIGTERM')"]))).signal).toBe(
+      "SIGTERM",
+    );
     expect((await run(bridgeArgv([], ["/nonexistent/program"]))).code).toBe(127);
   });
 
@@ -335,21 +398,46 @@ describe("egress bridge (on the host network)", () => {
 });
 
 /** The sandbox's own flags (see sandbox.ts) plus --unshare-net; the probe runs them, so "works" means exactly these can run here. */
-const BWRAP_BASE = ["--die-with-parent", "--unshare-pid", "--unshare-net", "--cap-drop", "ALL", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"];
+const BWRAP_BASE = [
+  "--die-with-parent",
+  "--unshare-pid",
+  "--unshare-net",
+  "--cap-drop",
+  "ALL",
+  "--ro-bind",
+  "/",
+  "/",
+  "--dev",
+  "/dev",
+  "--proc",
+  "/proc",
+  "--tmpfs",
+  "/tmp",
+];
 const bwrapProbe = spawnSync("bwrap", [...BWRAP_BASE, "--", "true"], { encoding: "utf8", timeout: 10_000 });
-const bwrapSkip = bwrapProbe.error ? `bwrap is not installed (${(bwrapProbe.error as NodeJS.ErrnoException).code})` : bwrapProbe.status !== 0 ? `bwrap cannot run here: ${bwrapProbe.stderr.trim().split("\n")[0]}` : null;
+const bwrapSkip = bwrapProbe.error
+  ? `bwrap is not installed (${(bwrapProbe.error as NodeJS.ErrnoException).code})`
+  : bwrapProbe.status !== 0
+    ? `bwrap cannot run here: ${bwrapProbe.stderr.trim().split("\n")[0]}`
+    : null;
 
-describe.skipIf(bwrapSkip !== null)(`egress bridge inside bubblewrap with its own network namespace${bwrapSkip ? ` (SKIPPED: ${bwrapSkip})` : ""}`, () => {
-  it("reaches the gateway and the proxy through the bridge, not the host's loopback, and exits with the command's code", async () => {
-    const placeholder = "loopy-placeholder-bwrap";
-    const model = await localServer("model", (req, res) => res.end(`model saw key=${req.headers["x-api-key"]}`));
-    const allowed = await localServer("allowed");
-    const database = await localServer("database");
-    // The egress folder under /tmp on the host: bound at the same path, which the private /tmp inside can hold.
-    const dir = await egressDir();
-    const session = await openEgress({ dir, allowHosts: [`127.0.0.1:${allowed.port}`], gateways: [{ upstream: `http://127.0.0.1:${model.port}/v1`, placeholder, secret: "sk-inside-never" }] });
-    try {
-      const script = `
+describe.skipIf(bwrapSkip !== null)(
+  `egress bridge inside bubblewrap with its own network namespace${bwrapSkip ? ` (SKIPPED: ${bwrapSkip})` : ""}`,
+  () => {
+    it("reaches the gateway and the proxy through the bridge, not the host's loopback, and exits with the command's code", async () => {
+      const placeholder = "loopy-placeholder-bwrap";
+      const model = await localServer("model", (req, res) => res.end(`model saw key=${req.headers["x-api-key"]}`));
+      const allowed = await localServer("allowed");
+      const database = await localServer("database");
+      // The egress folder under /tmp on the host: bound at the same path, which the private /tmp inside can hold.
+      const dir = await egressDir();
+      const session = await openEgress({
+        dir,
+        allowHosts: [`127.0.0.1:${allowed.port}`],
+        gateways: [{ upstream: `http://127.0.0.1:${model.port}/v1`, placeholder, secret: "sk-inside-never" }],
+      });
+      try {
+        const script = `
         const http = require("node:http"), net = require("node:net");
         const get = (port, p, headers) => new Promise((resolve, reject) => {
           http.get({ host: "127.0.0.1", port, path: p, headers }, (res) => { let b = ""; res.on("data", (c) => (b += c)); res.on("end", () => resolve(res.statusCode + " " + b)); }).on("error", reject);
@@ -372,24 +460,36 @@ describe.skipIf(bwrapSkip !== null)(`egress bridge inside bubblewrap with its ow
           process.exit(3);
         })().catch((e) => { console.log("error: " + e.message); process.exit(1); });
       `;
-      const entries = [
-        { port: 18080, socket: session.proxySocket },
-        { port: 18081, socket: session.gatewaySockets[0]! },
-      ];
-      // The bridge script itself, read-only: a checkout under /tmp (CI's clone) is hidden by the private /tmp.
-      const bridgeDir = path.dirname(BRIDGE_PATH);
-      const result = await run(["bwrap", ...BWRAP_BASE, "--bind", dir, dir, "--ro-bind", bridgeDir, bridgeDir, "--", ...bridgeArgv(entries, [process.execPath, "-e", script])]);
-      expect(result.stderr).toBe("");
-      expect(result.stdout).toContain("gateway: 200 model saw key=sk-inside-never");
-      expect(result.stdout).toContain("proxy allowed: HTTP/1.1 200 Connection Established");
-      expect(result.stdout).toContain("proxy database: HTTP/1.1 403 Forbidden");
-      expect(result.stdout).toContain("direct: ECONNREFUSED");
-      expect(result.code).toBe(3);
-      expect(database.connections()).toBe(0);
-    } finally {
-      await session.close();
-      for (const s of [model, allowed, database]) await s.close();
-      await rm(path.dirname(dir), { recursive: true, force: true });
-    }
-  });
-});
+        const entries = [
+          { port: 18080, socket: session.proxySocket },
+          { port: 18081, socket: session.gatewaySockets[0]! },
+        ];
+        // The bridge script itself, read-only: a checkout under /tmp (CI's clone) is hidden by the private /tmp.
+        const bridgeDir = path.dirname(BRIDGE_PATH);
+        const result = await run([
+          "bwrap",
+          ...BWRAP_BASE,
+          "--bind",
+          dir,
+          dir,
+          "--ro-bind",
+          bridgeDir,
+          bridgeDir,
+          "--",
+          ...bridgeArgv(entries, [process.execPath, "-e", script]),
+        ]);
+        expect(result.stderr).toBe("");
+        expect(result.stdout).toContain("gateway: 200 model saw key=sk-inside-never");
+        expect(result.stdout).toContain("proxy allowed: HTTP/1.1 200 Connection Established");
+        expect(result.stdout).toContain("proxy database: HTTP/1.1 403 Forbidden");
+        expect(result.stdout).toContain("direct: ECONNREFUSED");
+        expect(result.code).toBe(3);
+        expect(database.connections()).toBe(0);
+      } finally {
+        await session.close();
+        for (const s of [model, allowed, database]) await s.close();
+        await rm(path.dirname(dir), { recursive: true, force: true });
+      }
+    });
+  },
+);

@@ -94,7 +94,17 @@ const CONNECT_TIMEOUT_MS = 30_000;
 const MAX_SOCKET_PATH = 107;
 
 /** Per RFC 9110 these describe one connection, not the message, so a proxy never forwards them. */
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"]);
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
 
 /**
  * Addresses the general proxy never connects to unless the exact host:port is
@@ -247,7 +257,8 @@ class Policy {
   }
 
   async check(host: string, port: number): Promise<Verdict> {
-    if (this.denied(host, port)) return { ok: false, status: 403, reason: `refused: ${hostPort(host, port)} is on the deny list` };
+    if (this.denied(host, port))
+      return { ok: false, status: 403, reason: `refused: ${hostPort(host, port)} is on the deny list` };
     if (!this.allow.some((r) => ruleMatches(r, host, port, [80, 443]))) {
       return { ok: false, status: 403, reason: `refused: ${hostPort(host, port)} is not in the allowed hosts` };
     }
@@ -255,15 +266,28 @@ class Policy {
     try {
       found = net.isIP(host) ? [{ address: host }] : await lookup(host, { all: true });
     } catch (error) {
-      return { ok: false, status: 502, reason: `cannot resolve ${host}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` };
+      return {
+        ok: false,
+        status: 502,
+        reason: `cannot resolve ${host}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      };
     }
     const addresses: string[] = [];
     for (const { address: raw } of found) {
       const address = canonicalHost(raw) ?? raw;
-      if (this.denied(address, port)) return { ok: false, status: 403, reason: `refused: ${host} resolves to ${hostPort(address, port)}, on the deny list` };
+      if (this.denied(address, port))
+        return {
+          ok: false,
+          status: 403,
+          reason: `refused: ${host} resolves to ${hostPort(address, port)}, on the deny list`,
+        };
       const kind = nonPublicKind(address);
       if (kind && !this.exact(host, port) && !this.exact(address, port)) {
-        return { ok: false, status: 403, reason: `refused: ${host} resolves to a ${kind} address (${address}); only an exact host:port in the allowed hosts may` };
+        return {
+          ok: false,
+          status: 403,
+          reason: `refused: ${host} resolves to a ${kind} address (${address}); only an exact host:port in the allowed hosts may`,
+        };
       }
       addresses.push(address);
     }
@@ -277,7 +301,9 @@ function rawRespond(socket: Duplex, status: number, reason: string): void {
   if (socket.destroyed) return;
   const body = `${reason.replace(/[\r\n]+/g, " ")}\n`;
   const text = http.STATUS_CODES[status] ?? "Error";
-  socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 function respond(res: http.ServerResponse, status: number, reason: string): void {
@@ -286,7 +312,11 @@ function respond(res: http.ServerResponse, status: number, reason: string): void
     return;
   }
   const body = `${reason.replace(/[\r\n]+/g, " ")}\n`;
-  res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body), connection: "close" });
+  res.writeHead(status, {
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": Buffer.byteLength(body),
+    connection: "close",
+  });
   res.end(body);
 }
 
@@ -318,7 +348,9 @@ function connectFirst(addresses: string[], port: number): Promise<net.Socket> {
         return;
       }
       const socket = net.connect({ host: address, port, allowHalfOpen: true });
-      socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy(new Error(`connecting to ${hostPort(address, port)} timed out`)));
+      socket.setTimeout(CONNECT_TIMEOUT_MS, () =>
+        socket.destroy(new Error(`connecting to ${hostPort(address, port)} timed out`)),
+      );
       socket.once("error", (error) => {
         lastError = error;
         next();
@@ -337,7 +369,10 @@ function connectFirst(addresses: string[], port: number): Promise<net.Socket> {
  * Headers of `message` without the hop-by-hop ones (and those its Connection header names); a
  * repeated header stays repeated (an array), `map` applied to every value.
  */
-function endToEndHeaders(message: http.IncomingMessage, map: (value: string, name: string) => string = (v) => v): Record<string, string | string[]> {
+function endToEndHeaders(
+  message: http.IncomingMessage,
+  map: (value: string, name: string) => string = (v) => v,
+): Record<string, string | string[]> {
   const listed = new Set((message.headers.connection ?? "").split(",").map((s) => s.trim().toLowerCase()));
   const headers: Record<string, string | string[]> = {};
   for (const [name, values] of Object.entries(message.headersDistinct)) {
@@ -387,7 +422,11 @@ function httpServer(tracked: Tracked): http.Server {
       return;
     }
     const tooLarge = error.code === "HPE_HEADER_OVERFLOW";
-    rawRespond(socket, tooLarge ? 431 : 400, tooLarge ? `request head larger than ${MAX_HEAD_BYTES} bytes` : `bad request (${error.code ?? error.message})`);
+    rawRespond(
+      socket,
+      tooLarge ? 431 : 400,
+      tooLarge ? `request head larger than ${MAX_HEAD_BYTES} bytes` : `bad request (${error.code ?? error.message})`,
+    );
   });
   return server;
 }
@@ -399,7 +438,12 @@ function httpServer(tracked: Tracked): http.Server {
  * else is a 400: an origin-form request has no target, and an Upgrade over
  * plain HTTP should use CONNECT.
  */
-function proxyServer(policy: Policy, tracked: Tracked, agent: http.Agent, onDenied: (target: string, reason: string) => void): http.Server {
+function proxyServer(
+  policy: Policy,
+  tracked: Tracked,
+  agent: http.Agent,
+  onDenied: (target: string, reason: string) => void,
+): http.Server {
   const server = httpServer(tracked);
 
   server.on("connect", (req: http.IncomingMessage, client: Duplex, head: Buffer) => {
@@ -423,7 +467,11 @@ function proxyServer(policy: Policy, tracked: Tracked, agent: http.Agent, onDeni
       try {
         upstream = await connectFirst(verdict.addresses, port);
       } catch (error) {
-        rawRespond(client, 502, `cannot connect to ${hostPort(host, port)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+        rawRespond(
+          client,
+          502,
+          `cannot connect to ${hostPort(host, port)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        );
         return;
       }
       if (client.destroyed) {
@@ -467,7 +515,15 @@ function proxyServer(policy: Policy, tracked: Tracked, agent: http.Agent, onDeni
       const headers = { ...endToEndHeaders(req), host: url.host };
       let upstreamReq: http.ClientRequest;
       try {
-        upstreamReq = http.request({ host, port, method: req.method, path: `${url.pathname}${url.search}`, headers, agent, lookup: fixedLookup(verdict.addresses) });
+        upstreamReq = http.request({
+          host,
+          port,
+          method: req.method,
+          path: `${url.pathname}${url.search}`,
+          headers,
+          agent,
+          lookup: fixedLookup(verdict.addresses),
+        });
       } catch (error) {
         req.resume();
         respond(res, 400, `bad request: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
@@ -489,9 +545,16 @@ function fixedLookup(addresses: string[]): net.LookupFunction {
 }
 
 /** Streams `req` into `upstreamReq` and the answer back; a failure before the answer is a 502 naming `target`, after it the connection is cut. */
-function forward(req: http.IncomingMessage, res: http.ServerResponse, upstreamReq: http.ClientRequest, target: string): void {
+function forward(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  upstreamReq: http.ClientRequest,
+  target: string,
+): void {
   upstreamReq.on("response", (upstream) => relayResponse(upstream, res));
-  upstreamReq.on("error", (error) => respond(res, 502, `cannot reach ${target}: ${(error as NodeJS.ErrnoException).code ?? error.message}`));
+  upstreamReq.on("error", (error) =>
+    respond(res, 502, `cannot reach ${target}: ${(error as NodeJS.ErrnoException).code ?? error.message}`),
+  );
   upstreamReq.setTimeout(CONNECT_TIMEOUT_MS, () => {
     // Only until the socket connects: an answer may take minutes (a model thinking).
     if (!upstreamReq.socket || upstreamReq.socket.connecting) upstreamReq.destroy(new Error("connect timed out"));
@@ -523,12 +586,18 @@ const AUTH_HEADERS = new Set(["authorization", "x-api-key", "x-goog-api-key", "a
  * body is streamed both ways untouched. No host checks: the upstream is
  * Loopy's configuration, not the agent's choice.
  */
-function gatewayServer(gateway: EgressGateway, tracked: Tracked, agents: { http: http.Agent; https: https.Agent }): http.Server {
+function gatewayServer(
+  gateway: EgressGateway,
+  tracked: Tracked,
+  agents: { http: http.Agent; https: https.Agent },
+): http.Server {
   const upstream = new URL(gateway.upstream);
-  if (upstream.protocol !== "http:" && upstream.protocol !== "https:") throw new Error(`egress: gateway upstream must be http(s): ${gateway.upstream}`);
+  if (upstream.protocol !== "http:" && upstream.protocol !== "https:")
+    throw new Error(`egress: gateway upstream must be http(s): ${gateway.upstream}`);
   const swap =
     gateway.placeholder && gateway.secret !== undefined
-      ? (s: string, header: string) => (AUTH_HEADERS.has(header) ? s.split(gateway.placeholder!).join(gateway.secret!) : s)
+      ? (s: string, header: string) =>
+          AUTH_HEADERS.has(header) ? s.split(gateway.placeholder!).join(gateway.secret!) : s
       : (s: string) => s;
   const client = upstream.protocol === "https:" ? https : http;
   const agent = upstream.protocol === "https:" ? agents.https : agents.http;
@@ -547,7 +616,15 @@ function gatewayServer(gateway: EgressGateway, tracked: Tracked, agents: { http:
     const headers = { ...endToEndHeaders(req, swap), host: upstream.host };
     let upstreamReq: http.ClientRequest;
     try {
-      upstreamReq = client.request({ protocol: upstream.protocol, hostname: upstream.hostname.replace(/^\[|\]$/g, ""), port: upstream.port || undefined, method: req.method, path: target, headers, agent });
+      upstreamReq = client.request({
+        protocol: upstream.protocol,
+        hostname: upstream.hostname.replace(/^\[|\]$/g, ""),
+        port: upstream.port || undefined,
+        method: req.method,
+        path: target,
+        headers,
+        agent,
+      });
     } catch (error) {
       // Characters Node refuses in a path or header value (the secret could bring them, too).
       req.resume();
@@ -594,7 +671,8 @@ export async function openEgress(options: EgressOptions): Promise<EgressSession>
   const forwards = options.forwards ?? [];
   const names = new Set<string>();
   for (const f of forwards) {
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(f.name) || names.has(f.name)) throw new Error(`egress: bad or repeated forward name "${f.name}"`);
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(f.name) || names.has(f.name))
+      throw new Error(`egress: bad or repeated forward name "${f.name}"`);
     if (!validPort(f.port)) throw new Error(`egress: bad forward port ${f.port}`);
     names.add(f.name);
   }
@@ -626,12 +704,18 @@ export async function openEgress(options: EgressOptions): Promise<EgressSession>
   const tracked = new Tracked();
   const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
   const proxyAgent = new http.Agent({ keepAlive: true });
-  const servers: net.Server[] = [proxyServer(policy, tracked, proxyAgent, onDenied), ...gateways.map((g) => gatewayServer(g, tracked, agents)), ...forwards.map((f) => forwardServer(f.host, f.port, tracked))];
+  const servers: net.Server[] = [
+    proxyServer(policy, tracked, proxyAgent, onDenied),
+    ...gateways.map((g) => gatewayServer(g, tracked, agents)),
+    ...forwards.map((f) => forwardServer(f.host, f.port, tracked)),
+  ];
 
   let closed: Promise<void> | undefined;
   const close = () => {
     closed ??= (async () => {
-      const stopped = servers.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve())));
+      const stopped = servers.map(
+        (s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve())),
+      );
       tracked.destroyAll();
       for (const a of [agents.http, agents.https, proxyAgent]) a.destroy();
       await Promise.all(stopped);

@@ -8,7 +8,16 @@ export const agentsRouter = router({
     Promise.all(
       agentNames().map(async (name) => {
         const agent = findAgent(name)!;
-        return { name, label: agent.label, takes: agent.takes, resumable: agent.resumable, missing: await agent.unavailable({ binDirs: ctx.services.agentBinDirs, profile: { model: "-", baseUrl: "http://-" } }) };
+        return {
+          name,
+          label: agent.label,
+          takes: agent.takes,
+          resumable: agent.resumable,
+          missing: await agent.unavailable({
+            binDirs: ctx.services.agentBinDirs,
+            profile: { model: "-", baseUrl: "http://-" },
+          }),
+        };
       }),
     ),
   ),

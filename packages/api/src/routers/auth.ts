@@ -1,13 +1,23 @@
 import { z } from "zod";
 import { date, loopyId, text } from "../inputs.ts";
-import { createApiToken, createSignInCode, createUser, listApiTokens, listUsers, revokeApiToken, updateUser } from "@loopy/core/auth/accounts";
+import {
+  createApiToken,
+  createSignInCode,
+  createUser,
+  listApiTokens,
+  listUsers,
+  revokeApiToken,
+  updateUser,
+} from "@loopy/core/auth/accounts";
 import { listAudit } from "@loopy/core/auth/audit";
 import { ROLES } from "@loopy/core/auth/roles";
 import { badInput, forbidden } from "@loopy/core/errors";
 import { adminProcedure, router, viewerProcedure } from "../trpc.ts";
 
 const role = z.enum(ROLES);
-const userName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,39}$/, "not a user name (lower-case letters, digits, '.', '_' and '-', at most 40)");
+const userName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,39}$/, "not a user name (lower-case letters, digits, '.', '_' and '-', at most 40)");
 const password = text(1024).min(10, "a password needs at least 10 characters");
 
 export const authRouter = router({
@@ -30,7 +40,10 @@ export const authRouter = router({
   signInLink: viewerProcedure.mutation(async ({ ctx }) => {
     if (!ctx.actor.userId) throw badInput("Only a user can sign in: this caller is Loopy itself, not a user's token");
     const user = await ctx.services.db.user.findUniqueOrThrow({ where: { id: ctx.actor.userId } });
-    if (user.role !== ctx.actor.role) throw forbidden(`This token is scoped to ${ctx.actor.role}, below its user's role (${user.role}); a browser session would have the user's role`);
+    if (user.role !== ctx.actor.role)
+      throw forbidden(
+        `This token is scoped to ${ctx.actor.role}, below its user's role (${user.role}); a browser session would have the user's role`,
+      );
     return createSignInCode(ctx.services.db, user.id);
   }),
 
@@ -42,7 +55,14 @@ export const authRouter = router({
 
   /** Change a user's role, disable or enable them, or set their password. */
   updateUser: adminProcedure
-    .input(z.object({ name: userName, role: role.optional(), disabled: z.boolean().optional(), password: password.optional() }))
+    .input(
+      z.object({
+        name: userName,
+        role: role.optional(),
+        disabled: z.boolean().optional(),
+        password: password.optional(),
+      }),
+    )
     .mutation(({ ctx, input }) => {
       const { name, ...change } = input;
       return updateUser(ctx.services.db, name, change);
@@ -58,7 +78,9 @@ export const authRouter = router({
       return createApiToken(ctx.services.db, { user, name: input.name, role: input.role });
     }),
 
-  revokeToken: adminProcedure.input(z.object({ id: loopyId })).mutation(({ ctx, input }) => revokeApiToken(ctx.services.db, input.id)),
+  revokeToken: adminProcedure
+    .input(z.object({ id: loopyId }))
+    .mutation(({ ctx, input }) => revokeApiToken(ctx.services.db, input.id)),
 
   /** The audit log, newest first, filterable by action (or prefix ending in "."), actor, target and time. */
   audit: viewerProcedure
@@ -71,7 +93,10 @@ export const authRouter = router({
           since: date.optional(),
           until: date.optional(),
           /** Entries older than this entry id (the last id of the previous page). */
-          cursor: z.string().regex(/^\d{1,18}$/).optional(),
+          cursor: z
+            .string()
+            .regex(/^\d{1,18}$/)
+            .optional(),
           limit: z.number().int().min(1).max(500).optional(),
         })
         .optional(),

@@ -2,7 +2,17 @@ import { z } from "zod";
 import { agentRef, boundedJson, duration, gitRef, loopyId, projectRef, secretName, smallInt, text } from "../inputs.ts";
 import { parseDuration } from "@loopy/config/duration";
 import { badInput } from "@loopy/core/errors";
-import { approveWinner, cancelFleet, FLEET_STATUSES, getFleet, launchFleet, listFleets, pauseFleet, rankFleet, resumeFleet } from "@loopy/core/fleets/fleets";
+import {
+  approveWinner,
+  cancelFleet,
+  FLEET_STATUSES,
+  getFleet,
+  launchFleet,
+  listFleets,
+  pauseFleet,
+  rankFleet,
+  resumeFleet,
+} from "@loopy/core/fleets/fleets";
 import { planOf, startPlanner } from "@loopy/core/fleets/planner";
 import { rejectRun } from "@loopy/core/review";
 import type { FleetChange, RunChange } from "@loopy/queue/event-bus";
@@ -81,7 +91,10 @@ export const launchFleetInput = z.discriminatedUnion("kind", [
     count: smallInt.optional(),
     research: researchLoopInput.omit({ project: true }),
     /** Proposers cycled over the members; default: the loop's own optimizer or agent. */
-    proposers: z.array(z.object({ optimizer: z.enum(["random", "tpe"]).optional(), agent: agentRef.optional() })).max(100).optional(),
+    proposers: z
+      .array(z.object({ optimizer: z.enum(["random", "tpe"]).optional(), agent: agentRef.optional() }))
+      .max(100)
+      .optional(),
     ...common,
   }),
   z.object({
@@ -123,7 +136,9 @@ export const fleetsRouter = router({
     const fleet = await launchFleet(ctx.services, {
       ...rest,
       timeoutMs: toMs(timeout, "timeout"),
-      budget: budget ? { usd: budget.usd, tokens: budget.tokens, wallClockMs: toMs(budget.wallClock, "budget.wallClock") } : undefined,
+      budget: budget
+        ? { usd: budget.usd, tokens: budget.tokens, wallClockMs: toMs(budget.wallClock, "budget.wallClock") }
+        : undefined,
     });
     if (plannerRunId) await closePlanner(ctx.services, plannerRunId, fleet.id);
     return fleet;
@@ -135,11 +150,19 @@ export const fleetsRouter = router({
    * edit it, then launch it as a `dag` fleet.
    */
   startPlanner: operatorProcedure
-    .input(z.object({ project: projectRef, agent: agentRef.pipe(z.string().min(1, "choose an agent")), task: text(200_000).min(1, "describe the task to split") }))
+    .input(
+      z.object({
+        project: projectRef,
+        agent: agentRef.pipe(z.string().min(1, "choose an agent")),
+        task: text(200_000).min(1, "describe the task to split"),
+      }),
+    )
     .mutation(({ ctx, input }) => startPlanner(ctx.services, input)),
 
   /** A planner run's plan once it is done: the ordered subtasks, or why there is none (yet). */
-  plan: viewerProcedure.input(z.object({ runId: loopyId })).query(({ ctx, input }) => planOf(ctx.services.db, input.runId)),
+  plan: viewerProcedure
+    .input(z.object({ runId: loopyId }))
+    .query(({ ctx, input }) => planOf(ctx.services.db, input.runId)),
 
   /** Fleets, newest first, with progress counts (no members). */
   list: viewerProcedure
@@ -168,7 +191,12 @@ export const fleetsRouter = router({
   /** Approves the top-ranked member (or `runId`) and rejects the other members waiting for review. */
   approveWinner: reviewerProcedure
     .input(fleetId.extend({ runId: loopyId.optional(), pendingComments: z.enum(["refuse", "discard"]).optional() }))
-    .mutation(({ ctx, input }) => approveWinner(ctx.services, input.fleetId, input.runId, { pendingComments: input.pendingComments, approver: { name: ctx.actor.name } })),
+    .mutation(({ ctx, input }) =>
+      approveWinner(ctx.services, input.fleetId, input.runId, {
+        pendingComments: input.pendingComments,
+        approver: { name: ctx.actor.name },
+      }),
+    ),
 
   /**
    * A note whenever a fleet changes state or any run changes state (members
@@ -178,8 +206,12 @@ export const fleetsRouter = router({
     const { services } = ctx;
     type Change = ({ kind: "fleet" } & FleetChange) | ({ kind: "run" } & RunChange);
     const live = new AsyncQueue<Change>(signal);
-    const leaveFleets = await services.subscriptions.listenFleetChanges(services.prefix, (change) => live.push({ kind: "fleet", ...change }));
-    const leaveRuns = await services.subscriptions.listenRunChanges(services.prefix, (change) => live.push({ kind: "run", ...change }));
+    const leaveFleets = await services.subscriptions.listenFleetChanges(services.prefix, (change) =>
+      live.push({ kind: "fleet", ...change }),
+    );
+    const leaveRuns = await services.subscriptions.listenRunChanges(services.prefix, (change) =>
+      live.push({ kind: "run", ...change }),
+    );
     try {
       for await (const change of live) yield change;
     } finally {

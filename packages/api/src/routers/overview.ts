@@ -14,13 +14,21 @@ const FLUSH_MS = 500;
 
 export const overviewRouter = router({
   /** Every active run with its latest activity, counts per state, queue depth and throughput. */
-  get: viewerProcedure.input(z.object({ limit: z.number().int().min(1).max(5000).optional() }).optional()).query(async ({ ctx, input }) => {
-    const [view, jobs] = await Promise.all([overview(ctx.services.db, input ?? {}), ctx.services.queue.getJobCounts("waiting", "prioritized", "delayed", "active")]);
-    return {
-      ...view,
-      queue: { jobsWaiting: (jobs.waiting ?? 0) + (jobs.prioritized ?? 0) + (jobs.delayed ?? 0), jobsActive: jobs.active ?? 0 },
-    };
-  }),
+  get: viewerProcedure
+    .input(z.object({ limit: z.number().int().min(1).max(5000).optional() }).optional())
+    .query(async ({ ctx, input }) => {
+      const [view, jobs] = await Promise.all([
+        overview(ctx.services.db, input ?? {}),
+        ctx.services.queue.getJobCounts("waiting", "prioritized", "delayed", "active"),
+      ]);
+      return {
+        ...view,
+        queue: {
+          jobsWaiting: (jobs.waiting ?? 0) + (jobs.prioritized ?? 0) + (jobs.delayed ?? 0),
+          jobsActive: jobs.active ?? 0,
+        },
+      };
+    }),
 
   /**
    * Live changes for the overview, batched: state changes and activity lines

@@ -1,8 +1,26 @@
 import { tracked } from "@trpc/server";
 import { z } from "zod";
-import { agentRef, boundedJson, date, duration, gitRef, loopyId, projectRef, repoPath, serialId, smallInt, text } from "../inputs.ts";
+import {
+  agentRef,
+  boundedJson,
+  date,
+  duration,
+  gitRef,
+  loopyId,
+  projectRef,
+  repoPath,
+  serialId,
+  smallInt,
+  text,
+} from "../inputs.ts";
 import { findProject } from "@loopy/core/projects";
-import { lastPointId, listLoopPoints, listResearchEvents, type StoredPoint, type StoredResearchEvent } from "@loopy/core/research/events";
+import {
+  lastPointId,
+  listLoopPoints,
+  listResearchEvents,
+  type StoredPoint,
+  type StoredResearchEvent,
+} from "@loopy/core/research/events";
 import {
   cancelResearchLoop,
   pauseResearchLoop,
@@ -17,7 +35,12 @@ import {
   listLoops,
   slotUsage,
 } from "@loopy/core/research/loops";
-import { listenLoopChanges, listenResearchLoop, type LoopChange, type ResearchMessage } from "@loopy/queue/research-bus";
+import {
+  listenLoopChanges,
+  listenResearchLoop,
+  type LoopChange,
+  type ResearchMessage,
+} from "@loopy/queue/research-bus";
 import { operatorProcedure, viewerProcedure, router } from "../trpc.ts";
 import { AsyncQueue } from "../async-queue.ts";
 
@@ -26,7 +49,9 @@ const loopId = z.object({ loopId: id });
 const LOOP_STATUSES = ["queued", "running", "paused", "completed", "failed", "cancelled"] as const;
 
 /** What research.events yields: a stored loop event, or new points of one experiment. */
-export type ResearchStreamItem = { kind: "event"; event: StoredResearchEvent } | { kind: "points"; experimentId: string; points: StoredPoint[] };
+export type ResearchStreamItem =
+  | { kind: "event"; event: StoredResearchEvent }
+  | { kind: "points"; experimentId: string; points: StoredPoint[] };
 
 /** Consecutive points of the same experiment, as stream items. */
 function byExperiment(points: StoredPoint[]): Array<{ experimentId: string; points: StoredPoint[] }> {
@@ -70,11 +95,21 @@ export const researchLoopInput = z.object({
 
 export const researchRouter = router({
   /** Starts a loop: validated, stored (queued), then queued for a worker under its own id. */
-  create: operatorProcedure.input(researchLoopInput).mutation(({ ctx, input }) => createResearchLoop(ctx.services, input)),
+  create: operatorProcedure
+    .input(researchLoopInput)
+    .mutation(({ ctx, input }) => createResearchLoop(ctx.services, input)),
 
   /** Loops, newest first, with experiment counts by status. */
   list: viewerProcedure
-    .input(z.object({ project: projectRef.optional(), status: z.enum(LOOP_STATUSES).optional(), limit: z.number().int().min(1).max(500).optional() }).optional())
+    .input(
+      z
+        .object({
+          project: projectRef.optional(),
+          status: z.enum(LOOP_STATUSES).optional(),
+          limit: z.number().int().min(1).max(500).optional(),
+        })
+        .optional(),
+    )
     .query(async ({ ctx, input }) => {
       const projectId = input?.project ? (await findProject(ctx.services.db, input.project)).id : undefined;
       return listLoops(ctx.services.db, { projectId, status: input?.status, limit: input?.limit });
@@ -92,7 +127,9 @@ export const researchRouter = router({
   experiments: viewerProcedure.input(loopId).query(({ ctx, input }) => listExperiments(ctx.services.db, input.loopId)),
 
   /** One experiment with its diff, per-file stats, summary metrics and log tail. */
-  experiment: viewerProcedure.input(z.object({ experimentId: id })).query(({ ctx, input }) => getExperiment(ctx.services.db, input.experimentId)),
+  experiment: viewerProcedure
+    .input(z.object({ experimentId: id }))
+    .query(({ ctx, input }) => getExperiment(ctx.services.db, input.experimentId)),
 
   /**
    * An experiment's step series, min/max-downsampled to at most maxPoints each
@@ -100,7 +137,14 @@ export const researchRouter = router({
    * research.events (sincePointId) or the next points call (sinceId) continues.
    */
   points: viewerProcedure
-    .input(z.object({ experimentId: id, name: text(128).optional(), sinceId: serialId.nullish(), maxPoints: z.number().int().min(2).max(20_000).optional() }))
+    .input(
+      z.object({
+        experimentId: id,
+        name: text(128).optional(),
+        sinceId: serialId.nullish(),
+        maxPoints: z.number().int().min(2).max(20_000).optional(),
+      }),
+    )
     .query(({ ctx, input }) => getPoints(ctx.services.db, input)),
 
   /** The loop as autoresearch's results.tsv. */
@@ -108,7 +152,14 @@ export const researchRouter = router({
 
   /** A results.tsv made outside Loopy, as a completed loop to chart. */
   importTsv: operatorProcedure
-    .input(z.object({ project: projectRef, tsv: text(20_000_000), name: text(200).optional(), direction: z.enum(["min", "max"]).optional() }))
+    .input(
+      z.object({
+        project: projectRef,
+        tsv: text(20_000_000),
+        name: text(200).optional(),
+        direction: z.enum(["min", "max"]).optional(),
+      }),
+    )
     .mutation(({ ctx, input }) => importResultsTsv(ctx.services, input)),
 
   /** A project's slots, who holds each now, and every experiment's time on a slot (since `since`). */
@@ -124,19 +175,34 @@ export const researchRouter = router({
    * reconnecting client resumes both where it left off.
    */
   events: viewerProcedure
-    .input(loopId.extend({ lastEventId: z.string().regex(/^\d{1,19}-\d{1,19}$/, "not a stream position").nullish(), sincePointId: serialId.nullish() }))
+    .input(
+      loopId.extend({
+        lastEventId: z
+          .string()
+          .regex(/^\d{1,19}-\d{1,19}$/, "not a stream position")
+          .nullish(),
+        sincePointId: serialId.nullish(),
+      }),
+    )
     .subscription(async function* ({ ctx, input, signal }) {
       const { services } = ctx;
       await getLoop(services.db, input.loopId);
       const live = new AsyncQueue<ResearchMessage>(signal);
-      const leave = await listenResearchLoop(services.subscriptions, services.prefix, input.loopId, (m) => live.push(m));
+      const leave = await listenResearchLoop(services.subscriptions, services.prefix, input.loopId, (m) =>
+        live.push(m),
+      );
       try {
         let [eventCursor, pointCursor] = input.lastEventId
           ? (input.lastEventId.split("-") as [string, string])
           : ["0", input.sincePointId ?? (await lastPointId(services.db, input.loopId))];
         const cursor = () => `${eventCursor}-${pointCursor}`;
         for (;;) {
-          const page = await listResearchEvents(services.db, input.loopId, eventCursor === "0" ? null : eventCursor, 1000);
+          const page = await listResearchEvents(
+            services.db,
+            input.loopId,
+            eventCursor === "0" ? null : eventCursor,
+            1000,
+          );
           for (const event of page) {
             eventCursor = event.id;
             yield tracked(cursor(), { kind: "event", event } as ResearchStreamItem);
@@ -162,7 +228,11 @@ export const researchRouter = router({
             const fresh = message.points.filter((p) => BigInt(p.id) > BigInt(pointCursor));
             if (fresh.length === 0) continue;
             pointCursor = fresh.at(-1)!.id;
-            yield tracked(cursor(), { kind: "points", experimentId: message.experimentId, points: fresh } as ResearchStreamItem);
+            yield tracked(cursor(), {
+              kind: "points",
+              experimentId: message.experimentId,
+              points: fresh,
+            } as ResearchStreamItem);
           }
         }
       } finally {

@@ -1,6 +1,17 @@
 import { tracked } from "@trpc/server";
 import { z } from "zod";
-import { agentRef, boundedJson, duration, gitRef, loopyId, projectRef, repoPath, secretName, serialId, text } from "../inputs.ts";
+import {
+  agentRef,
+  boundedJson,
+  duration,
+  gitRef,
+  loopyId,
+  projectRef,
+  repoPath,
+  secretName,
+  serialId,
+  text,
+} from "../inputs.ts";
 import { parseDuration } from "@loopy/config/duration";
 import { badInput } from "@loopy/core/errors";
 import { RUN_STATUSES } from "@loopy/core/run-status";
@@ -60,9 +71,7 @@ export const runsRouter = router({
         secrets: z.array(secretName).max(20).optional(),
       }),
     )
-    .mutation(({ ctx, input }) =>
-      launchRun(ctx.services, { ...input, timeoutMs: toTimeoutMs(input.timeout) }),
-    ),
+    .mutation(({ ctx, input }) => launchRun(ctx.services, { ...input, timeoutMs: toTimeoutMs(input.timeout) })),
 
   /** A page of a run's stored events, oldest first (for `loopy logs` without --follow). */
   eventLog: viewerProcedure
@@ -105,54 +114,58 @@ export const runsRouter = router({
    * subscriber reconnects (and every second while it is down) it re-reads
    * from Postgres after the last id it sent, so a Redis restart loses nothing.
    */
-  events: viewerProcedure
-    .input(runId.extend({ lastEventId: serialId.nullish() }))
-    .subscription(async function* ({ ctx, input, signal }) {
-      const { services } = ctx;
-      await getRun(services.db, input.runId);
-      const live = new AsyncQueue<StoredRunEvent | typeof RESYNC>(signal);
-      const leave = await services.subscriptions.listenRunEvents(services.prefix, input.runId, (events) => live.push(...events));
-      // Redis lost the connection: what was published meanwhile never arrives; read it from Postgres.
-      const stopResync = services.subscriptions.onResync(() => live.push(RESYNC));
-      const sent = new Set<string>();
-      let after = input.lastEventId ?? null;
-      const stored = async function* () {
-        for (;;) {
-          const page = await listRunEvents(services.db, input.runId, after, 1000);
-          for (const event of page) {
-            after = event.id;
-            if (sent.has(event.id)) continue;
-            sent.add(event.id);
-            yield tracked(event.id, event);
-          }
-          if (page.length < 1000) break;
+  events: viewerProcedure.input(runId.extend({ lastEventId: serialId.nullish() })).subscription(async function* ({
+    ctx,
+    input,
+    signal,
+  }) {
+    const { services } = ctx;
+    await getRun(services.db, input.runId);
+    const live = new AsyncQueue<StoredRunEvent | typeof RESYNC>(signal);
+    const leave = await services.subscriptions.listenRunEvents(services.prefix, input.runId, (events) =>
+      live.push(...events),
+    );
+    // Redis lost the connection: what was published meanwhile never arrives; read it from Postgres.
+    const stopResync = services.subscriptions.onResync(() => live.push(RESYNC));
+    const sent = new Set<string>();
+    let after = input.lastEventId ?? null;
+    const stored = async function* () {
+      for (;;) {
+        const page = await listRunEvents(services.db, input.runId, after, 1000);
+        for (const event of page) {
+          after = event.id;
+          if (sent.has(event.id)) continue;
+          sent.add(event.id);
+          yield tracked(event.id, event);
         }
-      };
-      // Shortly after a re-read, a live event may follow events whose publish was lost (the worker's
-      // publisher reconnects after this subscriber): then read from Postgres, in order, up to it.
-      let settleUntil = 0;
-      try {
-        yield* stored();
-        for await (const item of live) {
-          if (item === RESYNC) {
-            settleUntil = Date.now() + RESYNC_SETTLE_MS;
-            yield* stored();
-            continue;
-          }
-          if (sent.has(item.id)) continue;
-          if (Date.now() < settleUntil) {
-            yield* stored();
-            continue;
-          }
-          sent.add(item.id);
-          if (BigInt(item.id) > BigInt(after ?? "0")) after = item.id;
-          yield tracked(item.id, item);
-        }
-      } finally {
-        stopResync();
-        await leave();
+        if (page.length < 1000) break;
       }
-    }),
+    };
+    // Shortly after a re-read, a live event may follow events whose publish was lost (the worker's
+    // publisher reconnects after this subscriber): then read from Postgres, in order, up to it.
+    let settleUntil = 0;
+    try {
+      yield* stored();
+      for await (const item of live) {
+        if (item === RESYNC) {
+          settleUntil = Date.now() + RESYNC_SETTLE_MS;
+          yield* stored();
+          continue;
+        }
+        if (sent.has(item.id)) continue;
+        if (Date.now() < settleUntil) {
+          yield* stored();
+          continue;
+        }
+        sent.add(item.id);
+        if (BigInt(item.id) > BigInt(after ?? "0")) after = item.id;
+        yield tracked(item.id, item);
+      }
+    } finally {
+      stopResync();
+      await leave();
+    }
+  }),
 
   /** Pushes a note whenever any run changes state, so lists can refresh without polling. */
   changes: viewerProcedure.subscription(async function* ({ ctx, signal }) {

@@ -18,8 +18,14 @@ export const secretsRouter = router({
   set: adminProcedure
     .input(z.object({ name, value: z.string().max(1024 * 1024) }))
     .mutation(({ ctx, input }) =>
-      setSecret(ctx.services.db, { value: ctx.services.env.LOOPY_MASTER_KEY, loopyHome: ctx.services.loopyHome }, { ...input, updatedBy: ctx.actor.name }),
+      setSecret(
+        ctx.services.db,
+        { value: ctx.services.env.LOOPY_MASTER_KEY, loopyHome: ctx.services.loopyHome },
+        { ...input, updatedBy: ctx.actor.name },
+      ),
     ),
 
-  delete: adminProcedure.input(z.object({ name })).mutation(({ ctx, input }) => deleteSecret(ctx.services.db, input.name)),
+  delete: adminProcedure
+    .input(z.object({ name }))
+    .mutation(({ ctx, input }) => deleteSecret(ctx.services.db, input.name)),
 });

@@ -29,7 +29,10 @@ export function isLoopback(host: string): boolean {
 }
 
 function checkName(name: string) {
-  if (!NAME.test(name)) throw badInput(`User name "${name}" is not allowed: use 1–40 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit`);
+  if (!NAME.test(name))
+    throw badInput(
+      `User name "${name}" is not allowed: use 1–40 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit`,
+    );
 }
 
 function checkPassword(password: string) {
@@ -37,7 +40,14 @@ function checkPassword(password: string) {
   if (password.length > 1024) throw badInput("A password is limited to 1024 characters");
 }
 
-const userView = (u: { id: string; name: string; role: Role; createdAt: Date; disabledAt: Date | null; passwordHash: string | null }) => ({
+const userView = (u: {
+  id: string;
+  name: string;
+  role: Role;
+  createdAt: Date;
+  disabledAt: Date | null;
+  passwordHash: string | null;
+}) => ({
   id: u.id,
   name: u.name,
   role: u.role,
@@ -54,7 +64,8 @@ export async function listUsers(db: Db) {
 export async function createUser(db: Db, input: { name: string; role: Role; password?: string }) {
   checkName(input.name);
   if (input.password !== undefined) checkPassword(input.password);
-  if (await db.user.findUnique({ where: { name: input.name } })) throw conflict(`A user named "${input.name}" already exists`);
+  if (await db.user.findUnique({ where: { name: input.name } }))
+    throw conflict(`A user named "${input.name}" already exists`);
   const user = await db.user.create({
     data: {
       id: newId(),
@@ -88,12 +99,18 @@ export async function updateUser(db: Db, name: string, change: { role?: Role; di
     data: {
       ...(change.role ? { role: change.role } : {}),
       ...(change.disabled === undefined ? {} : { disabledAt: change.disabled ? new Date() : null }),
-      ...(change.password === undefined ? {} : { passwordHash: await hashPassword(change.password), passwordGenerated: false }),
+      ...(change.password === undefined
+        ? {}
+        : { passwordHash: await hashPassword(change.password), passwordGenerated: false }),
     },
   });
   if (change.disabled || change.password !== undefined) await db.session.deleteMany({ where: { userId: user.id } });
   // A token never outranks its owner.
-  if (change.role) await db.apiToken.updateMany({ where: { userId: user.id, revokedAt: null, role: { in: rolesAbove(change.role) } }, data: { role: change.role } });
+  if (change.role)
+    await db.apiToken.updateMany({
+      where: { userId: user.id, revokedAt: null, role: { in: rolesAbove(change.role) } },
+      data: { role: change.role },
+    });
   return userView(updated);
 }
 
@@ -107,15 +124,22 @@ function rolesAbove(role: Role): Role[] {
 export async function createApiToken(db: Db, input: { user: string; name: string; role?: Role }) {
   const user = await findUser(db, input.user);
   const role = input.role ?? user.role;
-  if (!roleAtLeast(user.role, role)) throw badInput(`A token cannot have a higher role than its user: ${user.name} is ${user.role}, asked for ${role}`);
-  if (!input.name.trim() || input.name.length > 80) throw badInput("A token needs a name of 1–80 characters (what it is for)");
+  if (!roleAtLeast(user.role, role))
+    throw badInput(`A token cannot have a higher role than its user: ${user.name} is ${user.role}, asked for ${role}`);
+  if (!input.name.trim() || input.name.length > 80)
+    throw badInput("A token needs a name of 1–80 characters (what it is for)");
   const { token, hash, prefix } = newSecretToken("tok");
-  const row = await db.apiToken.create({ data: { id: newId(), name: input.name.trim(), userId: user.id, role, tokenHash: hash, prefix } });
+  const row = await db.apiToken.create({
+    data: { id: newId(), name: input.name.trim(), userId: user.id, role, tokenHash: hash, prefix },
+  });
   return { id: row.id, name: row.name, user: user.name, role, prefix, token };
 }
 
 export async function listApiTokens(db: Db) {
-  const rows = await db.apiToken.findMany({ orderBy: { createdAt: "desc" }, include: { user: { select: { name: true } } } });
+  const rows = await db.apiToken.findMany({
+    orderBy: { createdAt: "desc" },
+    include: { user: { select: { name: true } } },
+  });
   return rows.map((t) => ({
     id: t.id,
     name: t.name,
@@ -172,18 +196,28 @@ export async function signInWithPassword(db: Db, name: string, password: string)
   if (!user || !user.passwordHash || user.disabledAt || !(await verifyPassword(password, user.passwordHash))) {
     throw new AppError("UNAUTHENTICATED", BAD_LOGIN);
   }
-  await recordAudit(db, { userId: user.id, name: user.name, role: user.role, via: "session" }, "auth.signIn", { kind: "user", id: user.id }, { with: "password" });
+  await recordAudit(
+    db,
+    { userId: user.id, name: user.name, role: user.role, via: "session" },
+    "auth.signIn",
+    { kind: "user", id: user.id },
+    { with: "password" },
+  );
   return openSession(db, user);
 }
 
 /** Signs a browser in with an API token (a `/login#token=…` link): the session gets the token's role. */
 export async function signInWithToken(db: Db, token: string): Promise<NewSession> {
   const actor = await actorFromToken(db, token);
-  if (!actor || !actor.userId) throw new AppError("UNAUTHENTICATED", "That token is not valid (unknown, revoked, or its user is disabled)");
+  if (!actor || !actor.userId)
+    throw new AppError("UNAUTHENTICATED", "That token is not valid (unknown, revoked, or its user is disabled)");
   // A session has its user's whole role: a token scoped lower (a viewer token of an admin) must not open one.
   const user = await db.user.findUnique({ where: { id: actor.userId }, select: { role: true } });
   if (!user || user.role !== actor.role) {
-    throw new AppError("FORBIDDEN", `That token is scoped to ${actor.role}, below its user's role; sign in with the password or a sign-in link (npx loopy sign-in-link)`);
+    throw new AppError(
+      "FORBIDDEN",
+      `That token is scoped to ${actor.role}, below its user's role; sign in with the password or a sign-in link (npx loopy sign-in-link)`,
+    );
   }
   await recordAudit(db, actor, "auth.signIn", { kind: "user", id: actor.userId }, { with: "token" });
   return openSession(db, { id: actor.userId, name: actor.name, role: actor.role });
@@ -191,14 +225,19 @@ export async function signInWithToken(db: Db, token: string): Promise<NewSession
 
 /** How long a one-time sign-in code can be used. */
 export const SIGN_IN_CODE_TTL_MS = 15 * 60_000;
-const BAD_CODE = "That sign-in link was used already or has expired: run npx loopy sign-in-link for a new one, or sign in with a password";
+const BAD_CODE =
+  "That sign-in link was used already or has expired: run npx loopy sign-in-link for a new one, or sign in with a password";
 
 /**
  * A one-time sign-in code for a user (the link `npm start` prints, `loopy sign-in-link`): exchanged
  * once for a session at /api/auth/login, within SIGN_IN_CODE_TTL_MS. Unlike the API token the link used
  * to carry, a code seen later in a terminal's scrollback or a log is worth nothing.
  */
-export async function createSignInCode(db: Db, userId: string, ttlMs = SIGN_IN_CODE_TTL_MS): Promise<{ code: string; expiresAt: Date }> {
+export async function createSignInCode(
+  db: Db,
+  userId: string,
+  ttlMs = SIGN_IN_CODE_TTL_MS,
+): Promise<{ code: string; expiresAt: Date }> {
   const { token: code, hash } = newSecretToken("sic");
   const expiresAt = new Date(Date.now() + ttlMs);
   await db.signInCode.deleteMany({ where: { expiresAt: { lt: new Date() } } });
@@ -209,12 +248,20 @@ export async function createSignInCode(db: Db, userId: string, ttlMs = SIGN_IN_C
 /** Signs a browser in with a one-time code: the row is deleted first, so of two uses at once only one wins. */
 export async function signInWithCode(db: Db, code: string): Promise<NewSession> {
   if (!code.startsWith("loopy_sic_")) throw new AppError("UNAUTHENTICATED", BAD_CODE);
-  const rows = await db.$queryRaw<Array<{ user_id: string; expires_at: Date }>>`DELETE FROM "sign_in_codes" WHERE "code_hash" = ${hashToken(code)} RETURNING "user_id", "expires_at"`;
+  const rows = await db.$queryRaw<
+    Array<{ user_id: string; expires_at: Date }>
+  >`DELETE FROM "sign_in_codes" WHERE "code_hash" = ${hashToken(code)} RETURNING "user_id", "expires_at"`;
   const row = rows[0];
   if (!row || row.expires_at.getTime() <= Date.now()) throw new AppError("UNAUTHENTICATED", BAD_CODE);
   const user = await db.user.findUnique({ where: { id: row.user_id } });
   if (!user || user.disabledAt) throw new AppError("UNAUTHENTICATED", BAD_CODE);
-  await recordAudit(db, { userId: user.id, name: user.name, role: user.role, via: "session" }, "auth.signIn", { kind: "user", id: user.id }, { with: "one-time code" });
+  await recordAudit(
+    db,
+    { userId: user.id, name: user.name, role: user.role, via: "session" },
+    "auth.signIn",
+    { kind: "user", id: user.id },
+    { with: "one-time code" },
+  );
   return openSession(db, user);
 }
 
@@ -233,7 +280,10 @@ export async function actorFromSession(db: Db, token: string): Promise<{ actor: 
       .update({ where: { id: row.id }, data: { lastSeenAt: new Date(now), expiresAt: new Date(now + SESSION_TTL_MS) } })
       .catch(() => undefined);
   }
-  return { actor: { userId: row.user.id, name: row.user.name, role: row.user.role, via: "session" }, csrfToken: row.csrfToken };
+  return {
+    actor: { userId: row.user.id, name: row.user.name, role: row.user.role, via: "session" },
+    csrfToken: row.csrfToken,
+  };
 }
 
 export async function signOut(db: Db, token: string) {
@@ -266,7 +316,10 @@ async function writePrivate(file: string, content: string) {
  * $LOOPY_HOME/token for the CLI on this machine. Bound to anything but
  * loopback, refuses to go on until an admin has a password a person chose.
  */
-export async function bootstrapAuth(db: Db, options: { home: string; host: string; adminPassword?: string }): Promise<AuthBootstrap> {
+export async function bootstrapAuth(
+  db: Db,
+  options: { home: string; host: string; adminPassword?: string },
+): Promise<AuthBootstrap> {
   const passwordFile = path.join(options.home, ADMIN_PASSWORD_FILE);
   const tokenFile = path.join(options.home, TOKEN_FILE);
   let generatedPassword: string | null = null;
@@ -279,23 +332,60 @@ export async function bootstrapAuth(db: Db, options: { home: string; host: strin
     const password = chosen ?? generatePassword();
     const existing = await db.user.findUnique({ where: { name: "admin" } });
     admin = existing
-      ? await db.user.update({ where: { id: existing.id }, data: { role: "admin", disabledAt: null, passwordHash: await hashPassword(password), passwordGenerated: chosen === undefined } })
-      : await db.user.create({ data: { id: newId(), name: "admin", role: "admin", passwordHash: await hashPassword(password), passwordGenerated: chosen === undefined } });
-    await recordAudit(db, system, "auth.createUser", { kind: "user", id: admin.id }, { name: admin.name, role: "admin", firstStart: true });
+      ? await db.user.update({
+          where: { id: existing.id },
+          data: {
+            role: "admin",
+            disabledAt: null,
+            passwordHash: await hashPassword(password),
+            passwordGenerated: chosen === undefined,
+          },
+        })
+      : await db.user.create({
+          data: {
+            id: newId(),
+            name: "admin",
+            role: "admin",
+            passwordHash: await hashPassword(password),
+            passwordGenerated: chosen === undefined,
+          },
+        });
+    await recordAudit(
+      db,
+      system,
+      "auth.createUser",
+      { kind: "user", id: admin.id },
+      { name: admin.name, role: "admin", firstStart: true },
+    );
     if (chosen === undefined) {
       generatedPassword = password;
       await writePrivate(passwordFile, `${password}\n`);
     }
   } else if (options.adminPassword !== undefined && admin.name === "admin") {
     checkPassword(options.adminPassword);
-    if (!admin.passwordHash || !(await verifyPassword(options.adminPassword, admin.passwordHash)) || admin.passwordGenerated) {
-      admin = await db.user.update({ where: { id: admin.id }, data: { passwordHash: await hashPassword(options.adminPassword), passwordGenerated: false } });
-      await recordAudit(db, system, "auth.updateUser", { kind: "user", id: admin.id }, { name: admin.name, password: "set from LOOPY_ADMIN_PASSWORD" });
+    if (
+      !admin.passwordHash ||
+      !(await verifyPassword(options.adminPassword, admin.passwordHash)) ||
+      admin.passwordGenerated
+    ) {
+      admin = await db.user.update({
+        where: { id: admin.id },
+        data: { passwordHash: await hashPassword(options.adminPassword), passwordGenerated: false },
+      });
+      await recordAudit(
+        db,
+        system,
+        "auth.updateUser",
+        { kind: "user", id: admin.id },
+        { name: admin.name, password: "set from LOOPY_ADMIN_PASSWORD" },
+      );
     }
   }
 
   if (!isLoopback(options.host)) {
-    const chosen = await db.user.count({ where: { role: "admin", disabledAt: null, passwordGenerated: false, passwordHash: { not: null } } });
+    const chosen = await db.user.count({
+      where: { role: "admin", disabledAt: null, passwordGenerated: false, passwordHash: { not: null } },
+    });
     if (chosen === 0) {
       throw new AppError(
         "BAD_INPUT",

@@ -50,7 +50,8 @@ export async function listAudit(db: Db, filter: AuditFilter = {}) {
   if (filter.action) where.action = filter.action.endsWith(".") ? { startsWith: filter.action } : filter.action;
   if (filter.actor) where.actorName = { startsWith: filter.actor };
   if (filter.targetId) where.targetId = filter.targetId;
-  if (filter.since || filter.until) where.at = { ...(filter.since ? { gte: filter.since } : {}), ...(filter.until ? { lte: filter.until } : {}) };
+  if (filter.since || filter.until)
+    where.at = { ...(filter.since ? { gte: filter.since } : {}), ...(filter.until ? { lte: filter.until } : {}) };
   if (filter.before !== undefined) where.id = { lt: filter.before };
   const rows = await db.auditEntry.findMany({ where, orderBy: { id: "desc" }, take: limit + 1 });
   const entries = rows.slice(0, limit).map((r) => ({
@@ -87,12 +88,16 @@ export function auditDetail(input: unknown): Record<string, unknown> {
 }
 
 function auditValue(value: unknown): unknown {
-  if (typeof value === "string") return value.length > MAX_TEXT ? `${value.slice(0, MAX_TEXT)}… (${value.length} chars)` : value;
+  if (typeof value === "string")
+    return value.length > MAX_TEXT ? `${value.slice(0, MAX_TEXT)}… (${value.length} chars)` : value;
   if (typeof value === "number" || typeof value === "boolean") return value;
   if (value instanceof Date) return value.toISOString();
   if (Array.isArray(value)) {
     const scalars = value.filter((v) => typeof v === "string" || typeof v === "number" || typeof v === "boolean");
-    if (scalars.length === value.length) return value.length > 20 ? [...scalars.slice(0, 20).map(auditValue), `… ${value.length} items`] : scalars.map(auditValue);
+    if (scalars.length === value.length)
+      return value.length > 20
+        ? [...scalars.slice(0, 20).map(auditValue), `… ${value.length} items`]
+        : scalars.map(auditValue);
     return `[${value.length} items]`;
   }
   return undefined;

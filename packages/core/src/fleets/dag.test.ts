@@ -14,7 +14,13 @@ describe("orderPlan", () => {
   });
 
   it.each([
-    [[{ key: "a", dependsOn: ["b"] }, { key: "b", dependsOn: ["a"] }], /cycle among "a", "b"/],
+    [
+      [
+        { key: "a", dependsOn: ["b"] },
+        { key: "b", dependsOn: ["a"] },
+      ],
+      /cycle among "a", "b"/,
+    ],
     [[{ key: "a", dependsOn: ["a"] }], /depends on itself/],
     [[{ key: "a", dependsOn: ["nope"] }], /depends on "nope", which is not in the plan/],
     [[{ key: "a" }, { key: "a" }], /Two subtasks have the key "a"/],
@@ -27,10 +33,27 @@ describe("orderPlan", () => {
 
 describe("parsePlan", () => {
   it("reads a plan from a fenced block among prose, accepting id/description/depends_on spellings", () => {
-    const text = 'Here is the plan:\n```json\n{"subtasks":[{"id":"b","description":"do b","depends_on":["a"]},{"key":"a","prompt":"do a"}]}\n```\nDone.';
+    const text =
+      'Here is the plan:\n```json\n{"subtasks":[{"id":"b","description":"do b","depends_on":["a"]},{"key":"a","prompt":"do a"}]}\n```\nDone.';
     expect(parsePlan(text)).toEqual([
-      { key: "a", prompt: "do a", title: undefined, command: undefined, agent: undefined, tags: undefined, dependsOn: undefined },
-      { key: "b", prompt: "do b", title: undefined, command: undefined, agent: undefined, tags: undefined, dependsOn: ["a"] },
+      {
+        key: "a",
+        prompt: "do a",
+        title: undefined,
+        command: undefined,
+        agent: undefined,
+        tags: undefined,
+        dependsOn: undefined,
+      },
+      {
+        key: "b",
+        prompt: "do b",
+        title: undefined,
+        command: undefined,
+        agent: undefined,
+        tags: undefined,
+        dependsOn: ["a"],
+      },
     ]);
   });
 

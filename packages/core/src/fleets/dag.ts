@@ -36,11 +36,13 @@ export const DEPENDENCY_DEAD = ["failed", "cancelled", "rejected"] as const;
  */
 export function orderPlan(subtasks: PlanSubtask[]): PlanSubtask[] {
   if (!Array.isArray(subtasks) || subtasks.length === 0) throw badInput("A plan needs at least one subtask");
-  if (subtasks.length > MAX_SUBTASKS) throw badInput(`A plan has at most ${MAX_SUBTASKS} subtasks, got ${subtasks.length}`);
+  if (subtasks.length > MAX_SUBTASKS)
+    throw badInput(`A plan has at most ${MAX_SUBTASKS} subtasks, got ${subtasks.length}`);
   const byKey = new Map<string, PlanSubtask>();
   for (const [i, s] of subtasks.entries()) {
     if (!s || typeof s !== "object") throw badInput(`Subtask ${i + 1} is not an object`);
-    if (typeof s.key !== "string" || !KEY.test(s.key)) throw badInput(`Subtask ${i + 1}: key "${String(s.key)}" must be 1–40 letters, digits, ".", "_" or "-"`);
+    if (typeof s.key !== "string" || !KEY.test(s.key))
+      throw badInput(`Subtask ${i + 1}: key "${String(s.key)}" must be 1–40 letters, digits, ".", "_" or "-"`);
     if (byKey.has(s.key)) throw badInput(`Two subtasks have the key "${s.key}"`);
     byKey.set(s.key, s);
   }
@@ -56,7 +58,9 @@ export function orderPlan(subtasks: PlanSubtask[]): PlanSubtask[] {
     const ready = subtasks.filter((s) => !placed.has(s.key) && (s.dependsOn ?? []).every((d) => placed.has(d)));
     if (ready.length === 0) {
       const stuck = subtasks.filter((s) => !placed.has(s.key)).map((s) => s.key);
-      throw badInput(`The plan has a cycle among ${stuck.map((k) => `"${k}"`).join(", ")}: every subtask must be reachable without depending on itself`);
+      throw badInput(
+        `The plan has a cycle among ${stuck.map((k) => `"${k}"`).join(", ")}: every subtask must be reachable without depending on itself`,
+      );
     }
     for (const s of ready) {
       ordered.push(s);
@@ -94,7 +98,9 @@ export function parsePlan(text: string): PlanSubtask[] {
     }
     return orderPlan(list.map(normalizeSubtask));
   }
-  throw badInput(`The planner's answer is not a plan (${lastError}). It must be JSON: { "subtasks": [{ "key": "...", "title": "...", "prompt": "...", "dependsOn": ["..."] }] }`);
+  throw badInput(
+    `The planner's answer is not a plan (${lastError}). It must be JSON: { "subtasks": [{ "key": "...", "title": "...", "prompt": "...", "dependsOn": ["..."] }] }`,
+  );
 }
 
 function normalizeSubtask(raw: unknown, i: number): PlanSubtask {
@@ -108,7 +114,8 @@ function normalizeSubtask(raw: unknown, i: number): PlanSubtask {
   };
   const list = (v: unknown, what: string) => {
     if (v === undefined || v === null) return undefined;
-    if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) throw badInput(`Subtask ${i + 1}: ${what} must be a list of strings`);
+    if (!Array.isArray(v) || v.some((x) => typeof x !== "string"))
+      throw badInput(`Subtask ${i + 1}: ${what} must be a list of strings`);
     return v as string[];
   };
   return {

@@ -36,7 +36,15 @@ export interface FleetRuntimeDeps extends CoreDeps {
 }
 
 /** Member states in which nothing more happens without a human: the fleet counts them as finished. */
-export const SETTLED_STATUSES: readonly RunStatus[] = ["awaiting_review", "needs_attention", "succeeded", "failed", "cancelled", "merged", "rejected"];
+export const SETTLED_STATUSES: readonly RunStatus[] = [
+  "awaiting_review",
+  "needs_attention",
+  "succeeded",
+  "failed",
+  "cancelled",
+  "merged",
+  "rejected",
+];
 const UNSETTLED: RunStatus[] = ["queued", "running", "verifying"];
 const OPEN_FLEET: FleetStatus[] = ["running", "paused"];
 
@@ -73,19 +81,29 @@ export async function dispatchFleet(deps: FleetRuntimeDeps, fleetId: string): Pr
     if (next.length === 0) return [];
     // A subtask starts from the default branch as it is now, which holds the approved work it depends on.
     for (const member of next.filter((r) => r.has_deps)) {
-      const run = await tx.run.findUniqueOrThrow({ where: { id: member.id }, select: { project: { select: { path: true, defaultBranch: true } } } });
+      const run = await tx.run.findUniqueOrThrow({
+        where: { id: member.id },
+        select: { project: { select: { path: true, defaultBranch: true } } },
+      });
       const head = await resolveCommit(run.project.path, run.project.defaultBranch);
-      if (head) await tx.run.update({ where: { id: member.id }, data: { baseRef: run.project.defaultBranch, baseSha: head } });
+      if (head)
+        await tx.run.update({ where: { id: member.id }, data: { baseRef: run.project.defaultBranch, baseSha: head } });
     }
     const ids = next.map((r) => r.id);
-    await tx.run.updateMany({ where: { id: { in: ids }, status: "queued", dispatchedAt: null }, data: { dispatchedAt: new Date() } });
+    await tx.run.updateMany({
+      where: { id: { in: ids }, status: "queued", dispatchedAt: null },
+      data: { dispatchedAt: new Date() },
+    });
     return ids;
   });
   for (const runId of picked) {
     try {
       await deps.scheduler.enqueue(runId);
     } catch (error) {
-      await transitionRun(deps, runId, "failed", { from: ["queued"], reason: `Could not queue the run: ${(error as Error).message}` });
+      await transitionRun(deps, runId, "failed", {
+        from: ["queued"],
+        reason: `Could not queue the run: ${(error as Error).message}`,
+      });
     }
   }
   return picked;
@@ -116,10 +134,17 @@ export async function claimFleetMember(deps: CoreDeps, runId: string, fleetId: s
       await tx.run.updateMany({ where: { id: runId, status: "queued" }, data: { dispatchedAt: null } });
       return { claimed: false as const, cancel: null };
     }
-    if (fleet && fleet.status !== "running") return { claimed: false as const, cancel: fleet.reason ?? `Fleet ${fleet.status}` };
-    const { count } = await tx.run.updateMany({ where: { id: runId, status: "queued" }, data: { status: "running", statusReason: null, startedAt: now } });
+    if (fleet && fleet.status !== "running")
+      return { claimed: false as const, cancel: fleet.reason ?? `Fleet ${fleet.status}` };
+    const { count } = await tx.run.updateMany({
+      where: { id: runId, status: "queued" },
+      data: { status: "running", statusReason: null, startedAt: now },
+    });
     if (count === 0) return { claimed: false as const, cancel: null };
-    return { claimed: true as const, events: await appendRunEvents(tx, null, runId, [{ type: "status", status: "running" }]) };
+    return {
+      claimed: true as const,
+      events: await appendRunEvents(tx, null, runId, [{ type: "status", status: "running" }]),
+    };
   });
   if (result.claimed) {
     await deps.notifier.runEvents(runId, result.events);
@@ -141,23 +166,38 @@ type FleetBudgetRow = {
 
 /** What of the fleet's budget is spent, in words; null while there is budget left. */
 export function budgetSpent(fleet: FleetBudgetRow, now = new Date()): string | null {
-  if (fleet.budgetUsd !== null && fleet.spentUsd >= fleet.budgetUsd) return `$${fleet.spentUsd.toFixed(4)} of $${fleet.budgetUsd}`;
-  if (fleet.budgetTokens !== null && fleet.spentTokens >= fleet.budgetTokens) return `${fleet.spentTokens} of ${fleet.budgetTokens} tokens`;
+  if (fleet.budgetUsd !== null && fleet.spentUsd >= fleet.budgetUsd)
+    return `$${fleet.spentUsd.toFixed(4)} of $${fleet.budgetUsd}`;
+  if (fleet.budgetTokens !== null && fleet.spentTokens >= fleet.budgetTokens)
+    return `${fleet.spentTokens} of ${fleet.budgetTokens} tokens`;
   const elapsed = now.getTime() - fleet.createdAt.getTime();
-  if (fleet.budgetMs !== null && elapsed >= fleet.budgetMs) return `wall clock ${formatDuration(elapsed)} of ${formatDuration(fleet.budgetMs)}`;
+  if (fleet.budgetMs !== null && elapsed >= fleet.budgetMs)
+    return `wall clock ${formatDuration(elapsed)} of ${formatDuration(fleet.budgetMs)}`;
   return null;
 }
 
 /** Sums the members' cost and tokens onto the fleet row; returns the row (null when the fleet is gone). */
 async function refreshSpent(deps: CoreDeps, fleetId: string) {
-  const sums = await deps.db.run.aggregate({ where: { fleetId }, _sum: { costUsd: true, inputTokens: true, outputTokens: true } });
+  const sums = await deps.db.run.aggregate({
+    where: { fleetId },
+    _sum: { costUsd: true, inputTokens: true, outputTokens: true },
+  });
   const spentUsd = sums._sum.costUsd ?? 0;
   const spentTokens = (sums._sum.inputTokens ?? 0) + (sums._sum.outputTokens ?? 0);
   const updated = await deps.db.fleet.updateMany({ where: { id: fleetId }, data: { spentUsd, spentTokens } });
   if (updated.count === 0) return null;
   return deps.db.fleet.findUnique({
     where: { id: fleetId },
-    select: { status: true, statusReason: true, budgetUsd: true, budgetTokens: true, budgetMs: true, spentUsd: true, spentTokens: true, createdAt: true },
+    select: {
+      status: true,
+      statusReason: true,
+      budgetUsd: true,
+      budgetTokens: true,
+      budgetMs: true,
+      spentUsd: true,
+      spentTokens: true,
+      createdAt: true,
+    },
   });
 }
 
@@ -171,7 +211,13 @@ async function refreshSpent(deps: CoreDeps, fleetId: string) {
 export async function stopFleet(
   deps: FleetRuntimeDeps,
   fleetId: string,
-  options: { to: "failed" | "cancelled"; reason: string; from?: FleetStatus[]; memberReason?: string; includeReviewable?: boolean },
+  options: {
+    to: "failed" | "cancelled";
+    reason: string;
+    from?: FleetStatus[];
+    memberReason?: string;
+    includeReviewable?: boolean;
+  },
 ): Promise<boolean> {
   const { count } = await deps.db.fleet.updateMany({
     where: { id: fleetId, status: { in: options.from ?? OPEN_FLEET } },
@@ -181,7 +227,15 @@ export async function stopFleet(
   await fleetChanged(deps, fleetId, options.to);
   const reason = options.memberReason ?? options.reason;
   const members = await deps.db.run.findMany({
-    where: { fleetId, status: { in: [...UNSETTLED, ...(options.includeReviewable ? (["awaiting_review", "needs_attention"] as RunStatus[]) : [])] } },
+    where: {
+      fleetId,
+      status: {
+        in: [
+          ...UNSETTLED,
+          ...(options.includeReviewable ? (["awaiting_review", "needs_attention"] as RunStatus[]) : []),
+        ],
+      },
+    },
     orderBy: { memberIndex: "asc" },
     select: { id: true, status: true, project: { select: { path: true } } },
   });
@@ -262,7 +316,11 @@ async function cancelBlocked(deps: FleetRuntimeDeps, fleetId: string): Promise<v
     if (blocked.length === 0) return;
     let changed = false;
     for (const b of blocked) {
-      changed = (await transitionRun(deps, b.id, "cancelled", { from: ["queued"], reason: `It depends on "${b.dep_title}", which was ${b.dep_status}` })) || changed;
+      changed =
+        (await transitionRun(deps, b.id, "cancelled", {
+          from: ["queued"],
+          reason: `It depends on "${b.dep_title}", which was ${b.dep_status}`,
+        })) || changed;
     }
     if (!changed) return;
   }
@@ -304,8 +362,13 @@ function coalesced(db: object, key: string, fn: () => Promise<unknown>): Promise
  */
 export async function memberFleetProgress(deps: FleetRuntimeDeps, fleetId: string): Promise<string | null> {
   await coalesced(deps.db, `fleet:${fleetId}`, () => fleetProgress(deps, fleetId));
-  const fleet = await deps.db.fleet.findUnique({ where: { id: fleetId }, select: { status: true, statusReason: true } });
-  return fleet && (fleet.status === "failed" || fleet.status === "cancelled") ? (fleet.statusReason ?? `fleet ${fleet.status}`) : null;
+  const fleet = await deps.db.fleet.findUnique({
+    where: { id: fleetId },
+    select: { status: true, statusReason: true },
+  });
+  return fleet && (fleet.status === "failed" || fleet.status === "cancelled")
+    ? (fleet.statusReason ?? `fleet ${fleet.status}`)
+    : null;
 }
 
 /** After a member's run ended (or stopped for a human): update its fleet, then start whatever may start now. */
@@ -323,10 +386,18 @@ export async function fleetMemberSettled(deps: FleetRuntimeDeps, runId: string):
  * between the dispatch and the queue (a crash) are queued again.
  */
 export async function sweepFleets(deps: FleetRuntimeDeps): Promise<void> {
-  const open = await deps.db.fleet.findMany({ where: { status: { in: OPEN_FLEET }, kind: { not: "research" } }, orderBy: { createdAt: "asc" }, select: { id: true } });
+  const open = await deps.db.fleet.findMany({
+    where: { status: { in: OPEN_FLEET }, kind: { not: "research" } },
+    orderBy: { createdAt: "asc" },
+    select: { id: true },
+  });
   for (const { id } of open) await fleetProgress(deps, id);
   const stale = await deps.db.run.findMany({
-    where: { status: "queued", dispatchedAt: { lt: new Date(Date.now() - REQUEUE_AFTER_MS) }, fleet: { status: "running" } },
+    where: {
+      status: "queued",
+      dispatchedAt: { lt: new Date(Date.now() - REQUEUE_AFTER_MS) },
+      fleet: { status: "running" },
+    },
     select: { id: true },
     take: 500,
   });

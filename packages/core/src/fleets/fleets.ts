@@ -11,22 +11,37 @@ import { isEligible, parseMetric, rankMembers, type FleetMetric, type RankedMemb
 import { orderPlan, type PlanSubtask } from "./dag.ts";
 import type { CreateResearchLoopInput } from "../research/loops.ts";
 import type { ResearchLaunchDeps } from "../research/ports.ts";
-import { launchResearchFleet, researchFleetMembers, researchFleetProgress, stopResearchFleet, type ResearchFleetDeps } from "./research-fleets.ts";
+import {
+  launchResearchFleet,
+  researchFleetMembers,
+  researchFleetProgress,
+  stopResearchFleet,
+  type ResearchFleetDeps,
+} from "./research-fleets.ts";
 
-export interface FleetDeps extends LaunchDeps, Partial<Pick<ResearchLaunchDeps, "researchScheduler" | "researchNotifier">> {
+export interface FleetDeps
+  extends LaunchDeps,
+    Partial<Pick<ResearchLaunchDeps, "researchScheduler" | "researchNotifier">> {
   /** LOOPY_MAX_RUNNING: the global limit of running runs. */
   maxRunning?: number;
 }
 
 /** What research fleets need besides a run fleet's dependencies (the API's services have both). */
 function researchDeps(deps: FleetDeps): ResearchFleetDeps {
-  if (!deps.researchScheduler || !deps.researchNotifier) throw new Error("research fleets need the research scheduler and notifier");
+  if (!deps.researchScheduler || !deps.researchNotifier)
+    throw new Error("research fleets need the research scheduler and notifier");
   return deps as ResearchFleetDeps;
 }
 
 export const FLEET_KINDS = ["best_of_n", "batch", "dag", "research"] as const;
 export type FleetKind = (typeof FLEET_KINDS)[number];
-export const FLEET_STATUSES = ["running", "paused", "completed", "cancelled", "failed"] as const satisfies readonly FleetStatus[];
+export const FLEET_STATUSES = [
+  "running",
+  "paused",
+  "completed",
+  "cancelled",
+  "failed",
+] as const satisfies readonly FleetStatus[];
 
 export const MAX_MEMBERS = 1000;
 const MAX_CONCURRENCY = 1000;
@@ -107,7 +122,9 @@ const memberSelect = {
   // Where the winner merged (and will merge), for the fleet page's confirmation and "merged as".
   mergedSha: true,
   project: { select: { id: true, name: true, defaultBranch: true } },
-  task: { select: { id: true, title: true, tags: true, routedBy: true, agentProfile: { select: { id: true, name: true } } } },
+  task: {
+    select: { id: true, title: true, tags: true, routedBy: true, agentProfile: { select: { id: true, name: true } } },
+  },
 } as const;
 
 const fleetSelect = {
@@ -133,7 +150,9 @@ type FleetRow = Prisma.FleetGetPayload<{ select: typeof fleetSelect }>;
 function positive(value: number | undefined, what: string, max: number, integer = false): number | null {
   if (value === undefined) return null;
   if (!Number.isFinite(value) || value <= 0 || value > max || (integer && !Number.isInteger(value))) {
-    throw badInput(`${what} must be ${integer ? "a whole number" : "a number"} above 0 and at most ${max}, got ${value}`);
+    throw badInput(
+      `${what} must be ${integer ? "a whole number" : "a number"} above 0 and at most ${max}, got ${value}`,
+    );
   }
   return value;
 }
@@ -147,12 +166,17 @@ function positive(value: number | undefined, what: string, max: number, integer 
  */
 export async function launchFleet(deps: FleetDeps, input: LaunchFleetInput): Promise<FleetView> {
   if (input.kind === "research") {
-    if (input.secrets?.length) throw badInput("Research loops take their secrets from the agent profile that proposes; a research fleet cannot name secrets");
-    if (!input.research) throw badInput("A research fleet needs the loop to run (research: { command, metric, direction, budget, ... })");
+    if (input.secrets?.length)
+      throw badInput(
+        "Research loops take their secrets from the agent profile that proposes; a research fleet cannot name secrets",
+      );
+    if (!input.research)
+      throw badInput("A research fleet needs the loop to run (research: { command, metric, direction, budget, ... })");
     if (!input.project?.trim()) throw badInput("Choose the project the research loops work on");
     const budgetUsd = positive(input.budget?.usd, "The USD budget", 100_000);
     const budgetMs = positive(input.budget?.wallClockMs, "The wall-clock budget (ms)", MAX_BUDGET_MS, true);
-    if (input.budget?.tokens !== undefined) throw badInput("A research fleet's budget is in USD (agent proposers' cost) or wall clock, not tokens");
+    if (input.budget?.tokens !== undefined)
+      throw badInput("A research fleet's budget is in USD (agent proposers' cost) or wall clock, not tokens");
     const fleetId = await launchResearchFleet(researchDeps(deps), {
       project: input.project,
       name: input.name,
@@ -165,7 +189,8 @@ export async function launchFleet(deps: FleetDeps, input: LaunchFleetInput): Pro
     });
     return getFleet(deps.db, fleetId);
   }
-  if (input.kind !== "best_of_n" && input.kind !== "batch" && input.kind !== "dag") throw badInput(`Unknown fleet kind "${String(input.kind)}": use best_of_n, batch or dag`);
+  if (input.kind !== "best_of_n" && input.kind !== "batch" && input.kind !== "dag")
+    throw badInput(`Unknown fleet kind "${String(input.kind)}": use best_of_n, batch or dag`);
   const concurrency = positive(input.concurrency, "Concurrency", MAX_CONCURRENCY, true) ?? DEFAULT_CONCURRENCY;
   const budgetUsd = positive(input.budget?.usd, "The USD budget", 100_000);
   const budgetTokens = positive(input.budget?.tokens, "The token budget", 2_000_000_000, true);
@@ -175,24 +200,51 @@ export async function launchFleet(deps: FleetDeps, input: LaunchFleetInput): Pro
   if (input.metric) {
     if (input.kind !== "best_of_n") throw badInput("A ranking metric only applies to best-of-N fleets");
     const name = input.metric.name?.trim() ?? "";
-    if (!METRIC_NAME.test(name)) throw badInput(`Invalid metric name "${name}": letters, digits, "_", ".", "-" or "/", starting with a letter or "_"`);
-    if (input.metric.direction !== "min" && input.metric.direction !== "max") throw badInput(`Metric direction must be "min" or "max", got "${String(input.metric.direction)}"`);
+    if (!METRIC_NAME.test(name))
+      throw badInput(
+        `Invalid metric name "${name}": letters, digits, "_", ".", "-" or "/", starting with a letter or "_"`,
+      );
+    if (input.metric.direction !== "min" && input.metric.direction !== "max")
+      throw badInput(`Metric direction must be "min" or "max", got "${String(input.metric.direction)}"`);
     metric = { name, direction: input.metric.direction };
   }
 
   const members: PreparedLaunch[] = [];
   /** dag: for each member, the indexes of the members it waits for. */
   const dependsOn: number[][] = [];
-  const common = { checkpoints: input.checkpoints, baseRef: input.baseRef, timeoutMs: input.timeoutMs, secrets: input.secrets };
+  const common = {
+    checkpoints: input.checkpoints,
+    baseRef: input.baseRef,
+    timeoutMs: input.timeoutMs,
+    secrets: input.secrets,
+  };
   if (input.kind === "dag") {
-    if (input.tasks?.length || input.count !== undefined || input.agents?.length) throw badInput("A decomposed task takes a project and subtasks; tasks/count/agents are for batch and best-of-N fleets");
+    if (input.tasks?.length || input.count !== undefined || input.agents?.length)
+      throw badInput(
+        "A decomposed task takes a project and subtasks; tasks/count/agents are for batch and best-of-N fleets",
+      );
     if (!input.project?.trim()) throw badInput("Choose the project the subtasks work on");
-    if (input.baseRef) throw badInput("Subtasks start from the project's default branch (which holds the approved subtasks they depend on); a base ref cannot be chosen");
+    if (input.baseRef)
+      throw badInput(
+        "Subtasks start from the project's default branch (which holds the approved subtasks they depend on); a base ref cannot be chosen",
+      );
     const ordered = orderPlan(input.subtasks ?? []);
     const index = new Map(ordered.map((s, i) => [s.key, i]));
     for (const s of ordered) {
       try {
-        members.push(await prepareLaunch(deps, { project: input.project, agent: s.agent ?? input.agent, prompt: s.prompt, command: s.command, tags: s.tags, title: `${s.key}: ${s.title?.trim() || (s.prompt ?? s.command ?? "").split("\n")[0]}`.slice(0, 120), checkpoints: input.checkpoints, timeoutMs: input.timeoutMs, secrets: input.secrets }));
+        members.push(
+          await prepareLaunch(deps, {
+            project: input.project,
+            agent: s.agent ?? input.agent,
+            prompt: s.prompt,
+            command: s.command,
+            tags: s.tags,
+            title: `${s.key}: ${s.title?.trim() || (s.prompt ?? s.command ?? "").split("\n")[0]}`.slice(0, 120),
+            checkpoints: input.checkpoints,
+            timeoutMs: input.timeoutMs,
+            secrets: input.secrets,
+          }),
+        );
       } catch (error) {
         if (error instanceof Error && "code" in error) error.message = `Subtask "${s.key}": ${error.message}`;
         throw error;
@@ -200,32 +252,51 @@ export async function launchFleet(deps: FleetDeps, input: LaunchFleetInput): Pro
       dependsOn.push((s.dependsOn ?? []).map((d) => index.get(d) as number));
     }
   } else if (input.kind === "best_of_n") {
-    if (input.tasks?.length) throw badInput("A best-of-N fleet runs one task: give project and prompt/command, not tasks");
+    if (input.tasks?.length)
+      throw badInput("A best-of-N fleet runs one task: give project and prompt/command, not tasks");
     if (!input.project?.trim()) throw badInput("Choose the project the best-of-N fleet works on");
     const count = input.count ?? input.agents?.length ?? 0;
-    if (!Number.isInteger(count) || count < 1 || count > MAX_MEMBERS) throw badInput(`Count must be a whole number from 1 to ${MAX_MEMBERS}, got ${count}`);
+    if (!Number.isInteger(count) || count < 1 || count > MAX_MEMBERS)
+      throw badInput(`Count must be a whole number from 1 to ${MAX_MEMBERS}, got ${count}`);
     const agents = (input.agents ?? (input.agent ? [input.agent] : [])).map((a) => a.trim());
     if (agents.some((a) => !a)) throw badInput("An agent name in the list is empty");
-    if (agents.length > count) throw badInput(`${agents.length} agents for ${count} members: give at most as many agents as members`);
+    if (agents.length > count)
+      throw badInput(`${agents.length} agents for ${count} members: give at most as many agents as members`);
     // One validation per distinct agent: the rest of the task is the same for every member.
     const prepared = new Map<string, PreparedLaunch>();
     for (const agent of agents.length ? agents : [""]) {
       if (prepared.has(agent)) continue;
-      prepared.set(agent, await prepareLaunch(deps, { project: input.project, agent: agent || undefined, prompt: input.prompt, command: input.command, tags: input.tags, title: input.title, ...common }));
+      prepared.set(
+        agent,
+        await prepareLaunch(deps, {
+          project: input.project,
+          agent: agent || undefined,
+          prompt: input.prompt,
+          command: input.command,
+          tags: input.tags,
+          title: input.title,
+          ...common,
+        }),
+      );
     }
-    for (let i = 0; i < count; i++) members.push(prepared.get(agents.length ? (agents[i % agents.length] as string) : "") as PreparedLaunch);
+    for (let i = 0; i < count; i++)
+      members.push(prepared.get(agents.length ? (agents[i % agents.length] as string) : "") as PreparedLaunch);
   } else {
     if (input.project || input.prompt || input.command || input.count !== undefined || input.agents?.length) {
-      throw badInput("A batch fleet takes a list of tasks ({ project, prompt | command }) and one agent; project/prompt/command/count/agents are for best-of-N");
+      throw badInput(
+        "A batch fleet takes a list of tasks ({ project, prompt | command }) and one agent; project/prompt/command/count/agents are for best-of-N",
+      );
     }
     const tasks = input.tasks ?? [];
     if (tasks.length === 0) throw badInput("A batch fleet needs at least one task");
-    if (tasks.length > MAX_MEMBERS) throw badInput(`A batch fleet has at most ${MAX_MEMBERS} tasks, got ${tasks.length}`);
+    if (tasks.length > MAX_MEMBERS)
+      throw badInput(`A batch fleet has at most ${MAX_MEMBERS} tasks, got ${tasks.length}`);
     for (const [i, task] of tasks.entries()) {
       try {
         members.push(await prepareLaunch(deps, { ...task, agent: input.agent, ...common }));
       } catch (error) {
-        if (error instanceof Error && "code" in error) (error as Error).message = `Task ${i + 1} (${task.project}): ${(error as Error).message}`;
+        if (error instanceof Error && "code" in error)
+          (error as Error).message = `Task ${i + 1} (${task.project}): ${(error as Error).message}`;
         throw error;
       }
     }
@@ -246,12 +317,26 @@ export async function launchFleet(deps: FleetDeps, input: LaunchFleetInput): Pro
   const queued: Array<[string, StoredRunEvent[]]> = await deps.db.$transaction(
     async (tx) => {
       await tx.fleet.create({
-        data: { id: fleetId, name, kind: input.kind, concurrency, budgetUsd, budgetTokens, budgetMs, metricName: metric?.name, metricDirection: metric?.direction },
+        data: {
+          id: fleetId,
+          name,
+          kind: input.kind,
+          concurrency,
+          budgetUsd,
+          budgetTokens,
+          budgetMs,
+          metricName: metric?.name,
+          metricDirection: metric?.direction,
+        },
       });
       const stored: Array<[string, StoredRunEvent[]]> = [];
       const events = await createRunRowsMany(
         tx,
-        members.map((prepared, i) => ({ prepared, runId: runIds[i] as string, fleet: { fleetId, memberIndex: i, dependsOn: (dependsOn[i] ?? []).map((d) => runIds[d] as string) } })),
+        members.map((prepared, i) => ({
+          prepared,
+          runId: runIds[i] as string,
+          fleet: { fleetId, memberIndex: i, dependsOn: (dependsOn[i] ?? []).map((d) => runIds[d] as string) },
+        })),
       );
       for (const runId of runIds) stored.push([runId, events.get(runId) ?? []]);
       return stored;
@@ -292,7 +377,11 @@ function summary(fleet: FleetRow, progress: FleetProgress) {
     ...rest,
     metric: metricName ? { name: metricName, direction: metricDirection as "min" | "max" } : null,
     budget: { usd: budgetUsd, tokens: budgetTokens, wallClockMs: budgetMs },
-    spent: { usd: spentUsd, tokens: spentTokens, wallClockMs: (fleet.finishedAt ?? new Date()).getTime() - fleet.createdAt.getTime() },
+    spent: {
+      usd: spentUsd,
+      tokens: spentTokens,
+      wallClockMs: (fleet.finishedAt ?? new Date()).getTime() - fleet.createdAt.getTime(),
+    },
     progress,
   };
 }
@@ -300,7 +389,10 @@ function summary(fleet: FleetRow, progress: FleetProgress) {
 export type FleetSummary = ReturnType<typeof summary>;
 
 /** Fleets, newest first, with progress counts. */
-export async function listFleets(db: Db, input: { status?: FleetStatus; projectId?: string; limit?: number; cursor?: string } = {}) {
+export async function listFleets(
+  db: Db,
+  input: { status?: FleetStatus; projectId?: string; limit?: number; cursor?: string } = {},
+) {
   const limit = Math.min(Math.max(input.limit ?? 50, 1), 200);
   const rows = await db.fleet.findMany({
     where: { status: input.status, ...(input.projectId ? { runs: { some: { projectId: input.projectId } } } : {}) },
@@ -311,19 +403,34 @@ export async function listFleets(db: Db, input: { status?: FleetStatus; projectI
   });
   const next = rows.length > limit ? rows.pop() : undefined;
   const counts = rows.length
-    ? await db.run.groupBy({ by: ["fleetId", "status"], where: { fleetId: { in: rows.map((f) => f.id) } }, _count: { _all: true } })
+    ? await db.run.groupBy({
+        by: ["fleetId", "status"],
+        where: { fleetId: { in: rows.map((f) => f.id) } },
+        _count: { _all: true },
+      })
     : [];
   const loopCounts = rows.some((f) => f.kind === "research")
-    ? await db.researchLoop.groupBy({ by: ["fleetId", "status"], where: { fleetId: { in: rows.filter((f) => f.kind === "research").map((f) => f.id) } }, _count: { _all: true } })
+    ? await db.researchLoop.groupBy({
+        by: ["fleetId", "status"],
+        where: { fleetId: { in: rows.filter((f) => f.kind === "research").map((f) => f.id) } },
+        _count: { _all: true },
+      })
     : [];
   const fleets = rows.map((f) =>
     f.kind === "research"
       ? summary(f, {
           total: loopCounts.filter((c) => c.fleetId === f.id).reduce((n, c) => n + c._count._all, 0),
-          finished: loopCounts.filter((c) => c.fleetId === f.id && ["completed", "failed", "cancelled"].includes(c.status)).reduce((n, c) => n + c._count._all, 0),
-          byStatus: Object.fromEntries(loopCounts.filter((c) => c.fleetId === f.id).map((c) => [c.status, c._count._all])),
+          finished: loopCounts
+            .filter((c) => c.fleetId === f.id && ["completed", "failed", "cancelled"].includes(c.status))
+            .reduce((n, c) => n + c._count._all, 0),
+          byStatus: Object.fromEntries(
+            loopCounts.filter((c) => c.fleetId === f.id).map((c) => [c.status, c._count._all]),
+          ),
         })
-      : summary(f, progressOf(counts.filter((c) => c.fleetId === f.id).map((c) => ({ status: c.status, n: c._count._all })))),
+      : summary(
+          f,
+          progressOf(counts.filter((c) => c.fleetId === f.id).map((c) => ({ status: c.status, n: c._count._all }))),
+        ),
   );
   return { fleets, nextCursor: next ? (rows[rows.length - 1]?.id ?? null) : null };
 }
@@ -361,7 +468,9 @@ export async function getFleet(db: Db, fleetId: string) {
   const fleet = await db.fleet.findUnique({ where: { id: fleetId }, select: fleetSelect });
   if (!fleet) throw notFound(`No fleet "${fleetId}". List fleets with "loopy fleet list".`);
   const loaded = await loadMembers(db, fleetId);
-  const metric = fleet.metricName ? { name: fleet.metricName, direction: fleet.metricDirection as "min" | "max" } : null;
+  const metric = fleet.metricName
+    ? { name: fleet.metricName, direction: fleet.metricDirection as "min" | "max" }
+    : null;
   const withMetric = loaded.map((m) => ({ ...m, metricValue: memberMetric(fleet, m) }));
   const ranking = new Map<string, RankedMember>();
   if (fleet.kind === "best_of_n") {
@@ -403,7 +512,8 @@ export type FleetView = Awaited<ReturnType<typeof getFleet>>;
 /** Best-of-N members in rank order, each with its rank and the reasons for it. */
 export async function rankFleet(db: Db, fleetId: string) {
   const fleet = await getFleet(db, fleetId);
-  if (fleet.kind !== "best_of_n") throw badInput(`Fleet ${fleetId} is a ${fleet.kind} fleet; only best-of-N fleets are ranked`);
+  if (fleet.kind !== "best_of_n")
+    throw badInput(`Fleet ${fleetId} is a ${fleet.kind} fleet; only best-of-N fleets are ranked`);
   const members = [...fleet.members].sort((a, b) => (a.rank ?? 0) - (b.rank ?? 0));
   return {
     fleetId,
@@ -425,7 +535,10 @@ export async function rankFleet(db: Db, fleetId: string) {
 }
 
 async function fleetState(db: Db, fleetId: string) {
-  const fleet = await db.fleet.findUnique({ where: { id: fleetId }, select: { id: true, status: true, statusReason: true, name: true, kind: true } });
+  const fleet = await db.fleet.findUnique({
+    where: { id: fleetId },
+    select: { id: true, status: true, statusReason: true, name: true, kind: true },
+  });
   if (!fleet) throw notFound(`No fleet "${fleetId}". List fleets with "loopy fleet list".`);
   return fleet;
 }
@@ -437,13 +550,20 @@ function runtime(deps: FleetDeps): FleetRuntimeDeps {
 /** No new member starts; running members go on. */
 export async function pauseFleet(deps: FleetDeps, fleetId: string) {
   const fleet = await fleetState(deps.db, fleetId);
-  const { count } = await deps.db.fleet.updateMany({ where: { id: fleetId, status: "running" }, data: { status: "paused", statusReason: "Paused by a user" } });
+  const { count } = await deps.db.fleet.updateMany({
+    where: { id: fleetId, status: "running" },
+    data: { status: "paused", statusReason: "Paused by a user" },
+  });
   if (count === 0) throw conflict(`Fleet ${fleetId} is ${fleet.status}; only a running fleet can be paused`);
   await deps.notifier.fleetChanged?.(fleetId, "paused");
   // Members dispatched but not started yet go back to waiting (a job already taken is refused by the member's claim).
-  const dispatched = await deps.db.run.findMany({ where: { fleetId, status: "queued", dispatchedAt: { not: null } }, select: { id: true } });
+  const dispatched = await deps.db.run.findMany({
+    where: { fleetId, status: "queued", dispatchedAt: { not: null } },
+    select: { id: true },
+  });
   for (const { id } of dispatched) {
-    if (await deps.scheduler.remove(id)) await deps.db.run.updateMany({ where: { id, status: "queued" }, data: { dispatchedAt: null } });
+    if (await deps.scheduler.remove(id))
+      await deps.db.run.updateMany({ where: { id, status: "queued" }, data: { dispatchedAt: null } });
   }
   return getFleet(deps.db, fleetId);
 }
@@ -451,7 +571,10 @@ export async function pauseFleet(deps: FleetDeps, fleetId: string) {
 /** Members start again as the limits allow (a budget spent while paused ends the fleet instead). */
 export async function resumeFleet(deps: FleetDeps, fleetId: string) {
   const fleet = await fleetState(deps.db, fleetId);
-  const { count } = await deps.db.fleet.updateMany({ where: { id: fleetId, status: "paused" }, data: { status: "running", statusReason: null } });
+  const { count } = await deps.db.fleet.updateMany({
+    where: { id: fleetId, status: "paused" },
+    data: { status: "running", statusReason: null },
+  });
   if (count === 0) throw conflict(`Fleet ${fleetId} is ${fleet.status}; only a paused fleet can be resumed`);
   await deps.notifier.fleetChanged?.(fleetId, "running");
   if (fleet.kind === "research") await researchFleetProgress(researchDeps(deps), fleetId);
@@ -467,9 +590,13 @@ export async function resumeFleet(deps: FleetDeps, fleetId: string) {
 export async function cancelFleet(deps: FleetDeps, fleetId: string) {
   const fleet = await fleetState(deps.db, fleetId);
   if (fleet.status === "cancelled") throw conflict(`Fleet ${fleetId} is already cancelled`);
-  const reason = fleet.status === "failed" && fleet.statusReason ? `Cancelled by a user (after: ${fleet.statusReason})` : "Cancelled by a user";
+  const reason =
+    fleet.status === "failed" && fleet.statusReason
+      ? `Cancelled by a user (after: ${fleet.statusReason})`
+      : "Cancelled by a user";
   if (fleet.kind === "research") {
-    if (!(await stopResearchFleet(researchDeps(deps), fleetId, "cancelled", reason))) throw conflict(`Fleet ${fleetId} changed state while it was being cancelled; try again`);
+    if (!(await stopResearchFleet(researchDeps(deps), fleetId, "cancelled", reason)))
+      throw conflict(`Fleet ${fleetId} changed state while it was being cancelled; try again`);
     return getFleet(deps.db, fleetId);
   }
   const stopped = await stopFleet(runtime(deps), fleetId, {
@@ -488,29 +615,54 @@ export async function cancelFleet(deps: FleetDeps, fleetId: string) {
  * normal approval (merge), then rejects every other member waiting for review.
  * The winner's comments not sent yet refuse it as `approveRun` does, unless discarded.
  */
-export async function approveWinner(deps: FleetDeps, fleetId: string, runId?: string, options: { pendingComments?: PendingCommentsChoice; approver?: Approver } = {}) {
+export async function approveWinner(
+  deps: FleetDeps,
+  fleetId: string,
+  runId?: string,
+  options: { pendingComments?: PendingCommentsChoice; approver?: Approver } = {},
+) {
   const fleet = await fleetState(deps.db, fleetId);
-  if (fleet.kind !== "best_of_n") throw badInput(`Fleet ${fleetId} is a ${fleet.kind} fleet; only a best-of-N fleet has a winner`);
+  if (fleet.kind !== "best_of_n")
+    throw badInput(`Fleet ${fleetId} is a ${fleet.kind} fleet; only a best-of-N fleet has a winner`);
   const ranking = await rankFleet(deps.db, fleetId);
-  const busy = ranking.members.filter((m) => m.status === "queued" || m.status === "running" || m.status === "verifying");
-  if (busy.length) throw conflict(`${busy.length} member${busy.length === 1 ? " is" : "s are"} still queued or running; wait for them or cancel the fleet`);
+  const busy = ranking.members.filter(
+    (m) => m.status === "queued" || m.status === "running" || m.status === "verifying",
+  );
+  if (busy.length)
+    throw conflict(
+      `${busy.length} member${busy.length === 1 ? " is" : "s are"} still queued or running; wait for them or cancel the fleet`,
+    );
   let winner: (typeof ranking.members)[number] | undefined;
   if (runId) {
     winner = ranking.members.find((m) => m.runId === runId);
     if (!winner) throw badInput(`Run ${runId} is not a member of fleet ${fleetId}`);
   } else {
     winner = ranking.members.find((m) => m.eligible);
-    if (!winner) throw conflict(`No member of fleet ${fleetId} can be approved: none is awaiting review with green checks`);
+    if (!winner)
+      throw conflict(`No member of fleet ${fleetId} can be approved: none is awaiting review with green checks`);
   }
   const approved = await approveRun(deps, winner.runId, options);
   const rejected: string[] = [];
   for (const m of ranking.members) {
     if (m.runId === winner.runId || (m.status !== "awaiting_review" && m.status !== "needs_attention")) continue;
-    await rejectRun(deps, m.runId, `Fleet "${fleet.name}": member ${winner.memberIndex} (run ${winner.runId}) was approved instead`).then(
+    await rejectRun(
+      deps,
+      m.runId,
+      `Fleet "${fleet.name}": member ${winner.memberIndex} (run ${winner.runId}) was approved instead`,
+    ).then(
       () => rejected.push(m.runId),
       () => undefined,
     );
   }
   await deps.notifier.fleetChanged?.(fleetId, fleet.status);
-  return { fleetId, winner: { runId: winner.runId, memberIndex: winner.memberIndex, mergedSha: approved.mergedSha, target: approved.target }, rejected };
+  return {
+    fleetId,
+    winner: {
+      runId: winner.runId,
+      memberIndex: winner.memberIndex,
+      mergedSha: approved.mergedSha,
+      target: approved.target,
+    },
+    rejected,
+  };
 }

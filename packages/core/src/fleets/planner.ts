@@ -39,7 +39,13 @@ const WORKING = new Set(["queued", "running", "verifying"]);
 export async function planOf(db: Db, runId: string): Promise<PlanState> {
   const run = await db.run.findUnique({
     where: { id: runId },
-    select: { id: true, status: true, statusReason: true, headSha: true, project: { select: { name: true, path: true } } },
+    select: {
+      id: true,
+      status: true,
+      statusReason: true,
+      headSha: true,
+      project: { select: { name: true, path: true } },
+    },
   });
   if (!run) throw notFound(`No run "${runId}"`);
   if (WORKING.has(run.status)) return { state: "planning", runId, status: run.status };
@@ -54,7 +60,12 @@ export async function planOf(db: Db, runId: string): Promise<PlanState> {
       }
     }
   }
-  const messages = await db.runEvent.findMany({ where: { runId, type: "message" }, orderBy: { id: "desc" }, take: 20, select: { data: true } });
+  const messages = await db.runEvent.findMany({
+    where: { runId, type: "message" },
+    orderBy: { id: "desc" },
+    take: 20,
+    select: { data: true },
+  });
   for (const m of messages) {
     const text = (m.data as { text?: string }).text ?? "";
     if (!text.includes("subtasks") && !text.includes("[")) continue;
@@ -64,6 +75,8 @@ export async function planOf(db: Db, runId: string): Promise<PlanState> {
       if (error instanceof AppError) problems.push(`its message: ${error.message}`);
     }
   }
-  const why = problems[0] ?? `the planner wrote no ${PLAN_FILE} and said no plan${run.statusReason ? ` (it ended ${run.status}: ${run.statusReason})` : ""}`;
+  const why =
+    problems[0] ??
+    `the planner wrote no ${PLAN_FILE} and said no plan${run.statusReason ? ` (it ended ${run.status}: ${run.statusReason})` : ""}`;
   return { state: "failed", runId, status: run.status, error: why };
 }

@@ -19,15 +19,35 @@ describe("best-of-N ranking", () => {
         member({ id: "big", memberIndex: 1, additions: 10, deletions: 5 }),
         member({ id: "small-dear", memberIndex: 2, additions: 2, costUsd: 0.5 }),
         member({ id: "small-cheap", memberIndex: 3, additions: 2, costUsd: 0.1 }),
-        member({ id: "running", memberIndex: 4, status: "running", checksPassed: null, additions: null, deletions: null }),
+        member({
+          id: "running",
+          memberIndex: 4,
+          status: "running",
+          checksPassed: null,
+          additions: null,
+          deletions: null,
+        }),
         member({ id: "small-cheap-later", memberIndex: 5, additions: 1, deletions: 1, costUsd: 0.1 }),
       ],
       null,
     );
-    expect(ranked.map((r) => r.runId)).toEqual(["small-cheap", "small-cheap-later", "small-dear", "big", "red", "running"]);
+    expect(ranked.map((r) => r.runId)).toEqual([
+      "small-cheap",
+      "small-cheap-later",
+      "small-dear",
+      "big",
+      "red",
+      "running",
+    ]);
     expect(ranked.map((r) => r.rank)).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(ranked[0]).toMatchObject({ eligible: true, reasons: ["all required checkpoints green", "diff 2 lines (+2 −0)", "cost $0.1000"] });
-    expect(ranked[4]).toMatchObject({ eligible: false, reasons: expect.arrayContaining(["a required checkpoint failed"]) });
+    expect(ranked[0]).toMatchObject({
+      eligible: true,
+      reasons: ["all required checkpoints green", "diff 2 lines (+2 −0)", "cost $0.1000"],
+    });
+    expect(ranked[4]).toMatchObject({
+      eligible: false,
+      reasons: expect.arrayContaining(["a required checkpoint failed"]),
+    });
     expect(ranked[5]?.reasons[0]).toBe("not finished (running)");
   });
 

@@ -70,7 +70,8 @@ export function rankMembers(members: readonly RankableMember[], metric: FleetMet
     if (metric) {
       if (a.metricValue !== null && b.metricValue === null) return -1;
       if (a.metricValue === null && b.metricValue !== null) return 1;
-      if (a.metricValue !== null && b.metricValue !== null && a.metricValue !== b.metricValue) return sign * (a.metricValue - b.metricValue);
+      if (a.metricValue !== null && b.metricValue !== null && a.metricValue !== b.metricValue)
+        return sign * (a.metricValue - b.metricValue);
     }
     const da = diffLines(a) ?? Number.POSITIVE_INFINITY;
     const db = diffLines(b) ?? Number.POSITIVE_INFINITY;
@@ -81,13 +82,23 @@ export function rankMembers(members: readonly RankableMember[], metric: FleetMet
   return sorted.map((m, i) => {
     const reasons: string[] = [];
     const t = tier(m);
-    if (t === 0) reasons.push(m.checksPassed === null ? "no required checkpoints; finished" : "all required checkpoints green");
+    if (t === 0)
+      reasons.push(m.checksPassed === null ? "no required checkpoints; finished" : "all required checkpoints green");
     else if (t === 2) reasons.push(`not finished (${m.status})`);
     else if (m.checksPassed === false) reasons.push("a required checkpoint failed");
     else reasons.push(`cannot be approved (${m.status.replace("_", " ")})`);
-    if (metric) reasons.push(m.metricValue === null ? `no ${metric.name} value` : `${metric.name} ${m.metricValue} (${metric.direction === "min" ? "lower" : "higher"} is better)`);
+    if (metric)
+      reasons.push(
+        m.metricValue === null
+          ? `no ${metric.name} value`
+          : `${metric.name} ${m.metricValue} (${metric.direction === "min" ? "lower" : "higher"} is better)`,
+      );
     const lines = diffLines(m);
-    reasons.push(lines === null ? "no diff yet" : `diff ${lines} line${lines === 1 ? "" : "s"} (+${m.additions ?? 0} −${m.deletions ?? 0})`);
+    reasons.push(
+      lines === null
+        ? "no diff yet"
+        : `diff ${lines} line${lines === 1 ? "" : "s"} (+${m.additions ?? 0} −${m.deletions ?? 0})`,
+    );
     reasons.push(`cost $${m.costUsd.toFixed(4)}`);
     return { runId: m.id, rank: i + 1, eligible: isEligible(m), reasons };
   });

@@ -1,7 +1,13 @@
 import type { Db } from "@loopy/db/client";
 import { badInput } from "../errors.ts";
 import { newId } from "../ids.ts";
-import { cancelResearchLoop, prepareResearchLoop, writeResearchLoop, type CreateResearchLoopInput, type PreparedLoop } from "../research/loops.ts";
+import {
+  cancelResearchLoop,
+  prepareResearchLoop,
+  writeResearchLoop,
+  type CreateResearchLoopInput,
+  type PreparedLoop,
+} from "../research/loops.ts";
 import type { ResearchLaunchDeps } from "../research/ports.ts";
 import type { RunNotifier } from "../ports.ts";
 import { budgetSpent } from "./dispatch.ts";
@@ -33,8 +39,11 @@ export interface ResearchFleetDeps extends ResearchLaunchDeps {
 const LOCK = 727_276;
 
 export async function launchResearchFleet(deps: ResearchFleetDeps, input: ResearchFleetInput): Promise<string> {
-  if (!Number.isInteger(input.count) || input.count < 1 || input.count > 100) throw badInput(`A research fleet has 1 to 100 loops, got ${input.count}`);
-  const proposers = input.proposers?.length ? input.proposers : [{ optimizer: input.loop.optimizer, agent: input.loop.agent }];
+  if (!Number.isInteger(input.count) || input.count < 1 || input.count > 100)
+    throw badInput(`A research fleet has 1 to 100 loops, got ${input.count}`);
+  const proposers = input.proposers?.length
+    ? input.proposers
+    : [{ optimizer: input.loop.optimizer, agent: input.loop.agent }];
   const prepared: PreparedLoop[] = [];
   // One validation per distinct proposer (git and the profile are the same for every seed).
   const byProposer = new Map<string, PreparedLoop>();
@@ -44,9 +53,15 @@ export async function launchResearchFleet(deps: ResearchFleetDeps, input: Resear
     let base = byProposer.get(key);
     if (!base) {
       try {
-        base = await prepareResearchLoop(deps, { ...input.loop, project: input.project, optimizer: p.agent ? undefined : p.optimizer, agent: p.agent });
+        base = await prepareResearchLoop(deps, {
+          ...input.loop,
+          project: input.project,
+          optimizer: p.agent ? undefined : p.optimizer,
+          agent: p.agent,
+        });
       } catch (error) {
-        if (error instanceof Error && "code" in error) error.message = `Member ${i} (${p.agent ?? p.optimizer ?? "?"}): ${error.message}`;
+        if (error instanceof Error && "code" in error)
+          error.message = `Member ${i} (${p.agent ?? p.optimizer ?? "?"}): ${error.message}`;
         throw error;
       }
       byProposer.set(key, base);
@@ -55,12 +70,25 @@ export async function launchResearchFleet(deps: ResearchFleetDeps, input: Resear
     prepared.push({ ...base, seed, name: `${base.name} · seed ${seed}`.slice(0, 200) });
   }
   const fleetId = newId();
-  const name = (input.name?.trim() || `${input.count} research loops: ${[...byProposer.values()][0]!.name}`).slice(0, 200);
+  const name = (input.name?.trim() || `${input.count} research loops: ${[...byProposer.values()][0]!.name}`).slice(
+    0,
+    200,
+  );
   const ids = prepared.map(() => newId());
   await deps.db.$transaction(
     async (tx) => {
-      await tx.fleet.create({ data: { id: fleetId, name, kind: "research", concurrency: input.concurrency, budgetUsd: input.budgetUsd, budgetMs: input.budgetMs } });
-      for (const [i, loop] of prepared.entries()) await writeResearchLoop(tx, loop, ids[i]!, { fleetId, memberIndex: i });
+      await tx.fleet.create({
+        data: {
+          id: fleetId,
+          name,
+          kind: "research",
+          concurrency: input.concurrency,
+          budgetUsd: input.budgetUsd,
+          budgetMs: input.budgetMs,
+        },
+      });
+      for (const [i, loop] of prepared.entries())
+        await writeResearchLoop(tx, loop, ids[i]!, { fleetId, memberIndex: i });
     },
     { timeout: 60_000 },
   );
@@ -70,16 +98,34 @@ export async function launchResearchFleet(deps: ResearchFleetDeps, input: Resear
 }
 
 /** Queues as many waiting loops of the fleet as its concurrency allows, in member order. */
-export async function dispatchResearchFleet(deps: { db: Db; researchScheduler: { enqueue(loopId: string): Promise<void> } }, fleetId: string): Promise<string[]> {
+export async function dispatchResearchFleet(
+  deps: { db: Db; researchScheduler: { enqueue(loopId: string): Promise<void> } },
+  fleetId: string,
+): Promise<string[]> {
   const picked = await deps.db.$transaction(async (tx) => {
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(${LOCK}::bigint)`;
-    const [fleet] = await tx.$queryRaw<Array<{ status: string; concurrency: number }>>`SELECT status::text AS status, concurrency FROM fleets WHERE id = ${fleetId} FOR UPDATE`;
+    const [fleet] = await tx.$queryRaw<
+      Array<{ status: string; concurrency: number }>
+    >`SELECT status::text AS status, concurrency FROM fleets WHERE id = ${fleetId} FOR UPDATE`;
     if (!fleet || fleet.status !== "running") return [];
-    const active = await tx.researchLoop.count({ where: { fleetId, OR: [{ status: { in: ["running", "paused"] } }, { status: "queued", dispatchedAt: { not: null } }] } });
+    const active = await tx.researchLoop.count({
+      where: {
+        fleetId,
+        OR: [{ status: { in: ["running", "paused"] } }, { status: "queued", dispatchedAt: { not: null } }],
+      },
+    });
     const slots = fleet.concurrency - active;
     if (slots <= 0) return [];
-    const next = await tx.researchLoop.findMany({ where: { fleetId, status: "queued", dispatchedAt: null }, orderBy: { memberIndex: "asc" }, take: slots, select: { id: true } });
-    await tx.researchLoop.updateMany({ where: { id: { in: next.map((l) => l.id) } }, data: { dispatchedAt: new Date() } });
+    const next = await tx.researchLoop.findMany({
+      where: { fleetId, status: "queued", dispatchedAt: null },
+      orderBy: { memberIndex: "asc" },
+      take: slots,
+      select: { id: true },
+    });
+    await tx.researchLoop.updateMany({
+      where: { id: { in: next.map((l) => l.id) } },
+      data: { dispatchedAt: new Date() },
+    });
     return next.map((l) => l.id);
   });
   for (const id of picked) await deps.researchScheduler.enqueue(id);
@@ -101,9 +147,14 @@ export async function researchFleetProgress(deps: ResearchFleetDeps, fleetId: st
     await stopResearchFleet(deps, fleetId, "failed", `fleet budget spent: ${spent}`);
     return;
   }
-  const open = await deps.db.researchLoop.count({ where: { fleetId, status: { notIn: ["completed", "failed", "cancelled"] } } });
+  const open = await deps.db.researchLoop.count({
+    where: { fleetId, status: { notIn: ["completed", "failed", "cancelled"] } },
+  });
   if (open === 0) {
-    const { count } = await deps.db.fleet.updateMany({ where: { id: fleetId, status: { in: ["running", "paused"] } }, data: { status: "completed", finishedAt: new Date() } });
+    const { count } = await deps.db.fleet.updateMany({
+      where: { id: fleetId, status: { in: ["running", "paused"] } },
+      data: { status: "completed", finishedAt: new Date() },
+    });
     if (count) await deps.notifier.fleetChanged?.(fleetId, "completed");
     return;
   }
@@ -111,20 +162,39 @@ export async function researchFleetProgress(deps: ResearchFleetDeps, fleetId: st
 }
 
 /** Ends the fleet with a reason and cancels every loop that has not ended. */
-export async function stopResearchFleet(deps: ResearchFleetDeps, fleetId: string, to: "failed" | "cancelled", reason: string): Promise<boolean> {
-  const { count } = await deps.db.fleet.updateMany({ where: { id: fleetId, status: { in: to === "cancelled" ? ["running", "paused", "completed", "failed"] : ["running", "paused"] } }, data: { status: to, statusReason: reason, finishedAt: new Date() } });
+export async function stopResearchFleet(
+  deps: ResearchFleetDeps,
+  fleetId: string,
+  to: "failed" | "cancelled",
+  reason: string,
+): Promise<boolean> {
+  const { count } = await deps.db.fleet.updateMany({
+    where: {
+      id: fleetId,
+      status: { in: to === "cancelled" ? ["running", "paused", "completed", "failed"] : ["running", "paused"] },
+    },
+    data: { status: to, statusReason: reason, finishedAt: new Date() },
+  });
   if (count === 0) return false;
   await deps.notifier.fleetChanged?.(fleetId, to);
-  const loops = await deps.db.researchLoop.findMany({ where: { fleetId, status: { notIn: ["completed", "failed", "cancelled"] } }, select: { id: true } });
-  for (const loop of loops) await cancelResearchLoop(deps, loop.id).catch((error: unknown) => {
-    if (!(error instanceof Error && /already ended/.test(error.message))) throw error;
+  const loops = await deps.db.researchLoop.findMany({
+    where: { fleetId, status: { notIn: ["completed", "failed", "cancelled"] } },
+    select: { id: true },
   });
+  for (const loop of loops)
+    await cancelResearchLoop(deps, loop.id).catch((error: unknown) => {
+      if (!(error instanceof Error && /already ended/.test(error.message))) throw error;
+    });
   return true;
 }
 
 /** Every open research fleet, brought up to date (the research workers' sweep). */
 export async function sweepResearchFleets(deps: ResearchFleetDeps): Promise<void> {
-  const open = await deps.db.fleet.findMany({ where: { kind: "research", status: { in: ["running", "paused"] } }, orderBy: { createdAt: "asc" }, select: { id: true } });
+  const open = await deps.db.fleet.findMany({
+    where: { kind: "research", status: { in: ["running", "paused"] } },
+    orderBy: { createdAt: "asc" },
+    select: { id: true },
+  });
   for (const { id } of open) await researchFleetProgress(deps, id);
 }
 
@@ -133,10 +203,27 @@ export async function researchFleetMembers(db: Db, fleetId: string) {
   const loops = await db.researchLoop.findMany({
     where: { fleetId },
     orderBy: { memberIndex: "asc" },
-    select: { id: true, name: true, status: true, statusReason: true, proposer: true, seed: true, memberIndex: true, metric: true, direction: true, bestMetric: true, costUsd: true, startedAt: true, finishedAt: true, _count: { select: { experiments: true } } },
+    select: {
+      id: true,
+      name: true,
+      status: true,
+      statusReason: true,
+      proposer: true,
+      seed: true,
+      memberIndex: true,
+      metric: true,
+      direction: true,
+      bestMetric: true,
+      costUsd: true,
+      startedAt: true,
+      finishedAt: true,
+      _count: { select: { experiments: true } },
+    },
   });
   const better = (a: number, b: number, dir: string) => (dir === "max" ? b - a : a - b);
-  const ranked = loops.filter((l) => l.bestMetric !== null).sort((a, b) => better(a.bestMetric!, b.bestMetric!, a.direction));
+  const ranked = loops
+    .filter((l) => l.bestMetric !== null)
+    .sort((a, b) => better(a.bestMetric!, b.bestMetric!, a.direction));
   const rank = new Map(ranked.map((l, i) => [l.id, i + 1]));
   return loops.map(({ _count, ...l }) => ({ ...l, experiments: _count.experiments, rank: rank.get(l.id) ?? null }));
 }

@@ -12,7 +12,10 @@ import { registerProject } from "../projects.ts";
  * there, so experiments never touch Loopy's own checkout. A marker remembers
  * that it was done, so a demo project the user removed stays removed.
  */
-export async function seedDemoProject(db: Db, input: { home: string; source: string }): Promise<{ seeded: boolean; path: string }> {
+export async function seedDemoProject(
+  db: Db,
+  input: { home: string; source: string },
+): Promise<{ seeded: boolean; path: string }> {
   const target = path.join(input.home, "demo", "char-lm");
   const marker = path.join(input.home, "demo", ".seeded");
   if (existsSync(marker)) return { seeded: false, path: target };
@@ -26,7 +29,16 @@ export async function seedDemoProject(db: Db, input: { home: string; source: str
     }
     await git(target, ["init", "-q", "-b", "main"]);
     await git(target, ["add", "-A"]);
-    await git(target, ["-c", "user.name=Loopy", "-c", "user.email=loopy@localhost", "commit", "-q", "-m", "char-lm demo: a tiny character-level language model"]);
+    await git(target, [
+      "-c",
+      "user.name=Loopy",
+      "-c",
+      "user.email=loopy@localhost",
+      "commit",
+      "-q",
+      "-m",
+      "char-lm demo: a tiny character-level language model",
+    ]);
   }
   await registerProject(db, { path: target, name: DEMO_PROJECT });
   await writeFile(marker, `${new Date().toISOString()}\n`);

@@ -21,9 +21,23 @@ import { changedProtectedFiles } from "./files.ts";
 import { finishLoop } from "./loops.ts";
 import { measure, type MeasureResult } from "./measure.ts";
 import type { ResearchDeps } from "./ports.ts";
-import { agentPrompt, proposeParams, readParamsFile, runAgentProposer, writeParamsFile, type BoardRow, type HistoryRow } from "./proposers.ts";
+import {
+  agentPrompt,
+  proposeParams,
+  readParamsFile,
+  runAgentProposer,
+  writeParamsFile,
+  type BoardRow,
+  type HistoryRow,
+} from "./proposers.ts";
 import { acquireSlot, releaseSlots, renewSlots } from "./slots.ts";
-import { dropLoopWorktree, ensureLoopWorktree, killOrphanExperiment, loopWorktreePath, pinExperimentCommit } from "./worktree.ts";
+import {
+  dropLoopWorktree,
+  ensureLoopWorktree,
+  killOrphanExperiment,
+  loopWorktreePath,
+  pinExperimentCommit,
+} from "./worktree.ts";
 
 export interface ResearchEngineDeps extends ResearchDeps {
   loopyHome: string;
@@ -96,7 +110,24 @@ function loadExperiments(db: Db, loopId: string) {
   return db.experiment.findMany({
     where: { loopId },
     orderBy: { index: "asc" },
-    select: { id: true, index: true, kind: true, status: true, params: true, description: true, seed: true, commitSha: true, parentSha: true, metricValue: true, reason: true, attempt: true, claimToken: true, pid: true, host: true, confirmsId: true },
+    select: {
+      id: true,
+      index: true,
+      kind: true,
+      status: true,
+      params: true,
+      description: true,
+      seed: true,
+      commitSha: true,
+      parentSha: true,
+      metricValue: true,
+      reason: true,
+      attempt: true,
+      claimToken: true,
+      pid: true,
+      host: true,
+      confirmsId: true,
+    },
   });
 }
 
@@ -160,7 +191,11 @@ async function claimLoop(deps: ResearchEngineDeps, loopId: string): Promise<"cla
  * MAX_ATTEMPTS claims), its partial points dropped, any process it left
  * killed, and the worktree reset to the best commit before going on.
  */
-export async function executeResearchLoop(deps: ResearchEngineDeps, loopId: string, signal: AbortSignal): Promise<void> {
+export async function executeResearchLoop(
+  deps: ResearchEngineDeps,
+  loopId: string,
+  signal: AbortSignal,
+): Promise<void> {
   const { db } = deps;
   const log = deps.log ?? (() => undefined);
   let claim = await claimLoop(deps, loopId);
@@ -178,22 +213,41 @@ export async function executeResearchLoop(deps: ResearchEngineDeps, loopId: stri
   const onAbort = () => ctxController.abort(signal.reason);
   if (signal.aborted) onAbort();
   else signal.addEventListener("abort", onAbort, { once: true });
-  const ctx: Ctx = { deps, loopId, repo: first.project.path, egressHosts: (first.project.egressHosts as string[] | null) ?? [], branch: first.branch, worktree: loopWorktreePath(deps.loopyHome, loopId), signal: ctxController.signal, cleanAt: null };
-  await record(ctx, [{ type: "loop", status: "running", ...(claim === "resumed" ? { reason: "resumed by another worker after its holder stopped" } : {}) }]);
+  const ctx: Ctx = {
+    deps,
+    loopId,
+    repo: first.project.path,
+    egressHosts: (first.project.egressHosts as string[] | null) ?? [],
+    branch: first.branch,
+    worktree: loopWorktreePath(deps.loopyHome, loopId),
+    signal: ctxController.signal,
+    cleanAt: null,
+  };
+  await record(ctx, [
+    {
+      type: "loop",
+      status: "running",
+      ...(claim === "resumed" ? { reason: "resumed by another worker after its holder stopped" } : {}),
+    },
+  ]);
   await deps.researchNotifier.loopChanged(loopId, "running");
 
-  const heartbeat = setInterval(() => {
-    void (async () => {
-      try {
-        // Paused: the experiment in progress still finishes, so the hold is kept until then.
-        const held = await db.$executeRaw`UPDATE research_loops SET heartbeat_at = now() WHERE id = ${loopId} AND holder = ${deps.holder} AND status IN ('running', 'paused')`;
-        if (held === 0) ctxController.abort("the loop ended or another worker took it over");
-        else await renewSlots(db, deps.holder, loopId, deps.leaseMs);
-      } catch (error) {
-        log(`research loop ${loopId}: heartbeat failed: ${(error as Error).message}`);
-      }
-    })();
-  }, Math.max(50, Math.floor(deps.leaseMs / 3)));
+  const heartbeat = setInterval(
+    () => {
+      void (async () => {
+        try {
+          // Paused: the experiment in progress still finishes, so the hold is kept until then.
+          const held =
+            await db.$executeRaw`UPDATE research_loops SET heartbeat_at = now() WHERE id = ${loopId} AND holder = ${deps.holder} AND status IN ('running', 'paused')`;
+          if (held === 0) ctxController.abort("the loop ended or another worker took it over");
+          else await renewSlots(db, deps.holder, loopId, deps.leaseMs);
+        } catch (error) {
+          log(`research loop ${loopId}: heartbeat failed: ${(error as Error).message}`);
+        }
+      })();
+    },
+    Math.max(50, Math.floor(deps.leaseMs / 3)),
+  );
 
   let failure: Error | undefined;
   let ending: Ending | null = null;
@@ -210,8 +264,13 @@ export async function executeResearchLoop(deps: ResearchEngineDeps, loopId: stri
         // Paused: the last experiment is recorded; let go of the loop (its worktree stays for the resume).
         // Conditional on the row: a resume that came first set it running again, and the loop goes on.
         const released = await db.$transaction(async (tx) => {
-          const { count } = await tx.researchLoop.updateMany({ where: { id: loopId, holder: deps.holder, status: "paused" }, data: { holder: null, heartbeatAt: null } });
-          return count ? appendResearchEvents(tx, null, loopId, [{ type: "loop", status: "paused", reason: "Paused by a user" }]) : null;
+          const { count } = await tx.researchLoop.updateMany({
+            where: { id: loopId, holder: deps.holder, status: "paused" },
+            data: { holder: null, heartbeatAt: null },
+          });
+          return count
+            ? appendResearchEvents(tx, null, loopId, [{ type: "loop", status: "paused", reason: "Paused by a user" }])
+            : null;
         });
         if (!released) continue;
         await push(ctx, released);
@@ -227,7 +286,10 @@ export async function executeResearchLoop(deps: ResearchEngineDeps, loopId: stri
       const experiments = await loadExperiments(db, loopId);
       let experiment = experiments.find((e) => e.status === "queued" && e.kind !== "confirm");
       if (!experiment) {
-        const step = nextStep(loop, experiments.filter((e) => e.kind !== "confirm"));
+        const step = nextStep(
+          loop,
+          experiments.filter((e) => e.kind !== "confirm"),
+        );
         if (step.kind === "done") {
           ending = { to: step.outcome, reason: step.reason };
           break;
@@ -267,13 +329,32 @@ async function settle(ctx: Ctx, ending: Ending | null, shutdown: boolean): Promi
   if (mine && shutdown && !ending) {
     // Hand over: the experiment goes back to the queue without costing an attempt, and the loop is free to claim at once.
     const stored = await db.$transaction(async (tx) => {
-      const back = await tx.experiment.findMany({ where: { loopId: ctx.loopId, status: "running", kind: { not: "confirm" } }, select: { id: true, index: true, kind: true } });
-      await tx.experiment.deleteMany({ where: { loopId: ctx.loopId, kind: "confirm", confirmsId: { in: back.map((b) => b.id) } } });
+      const back = await tx.experiment.findMany({
+        where: { loopId: ctx.loopId, status: "running", kind: { not: "confirm" } },
+        select: { id: true, index: true, kind: true },
+      });
+      await tx.experiment.deleteMany({
+        where: { loopId: ctx.loopId, kind: "confirm", confirmsId: { in: back.map((b) => b.id) } },
+      });
       await tx.experimentPoint.deleteMany({ where: { experimentId: { in: back.map((b) => b.id) } } });
-      await tx.experiment.updateMany({ where: { id: { in: back.map((b) => b.id) } }, data: { ...requeued, attempt: { decrement: 1 }, reason: "re-run: its worker shut down mid-experiment" } });
-      await tx.researchLoop.updateMany({ where: { id: ctx.loopId, holder }, data: { holder: null, heartbeatAt: null } });
+      await tx.experiment.updateMany({
+        where: { id: { in: back.map((b) => b.id) } },
+        data: { ...requeued, attempt: { decrement: 1 }, reason: "re-run: its worker shut down mid-experiment" },
+      });
+      await tx.researchLoop.updateMany({
+        where: { id: ctx.loopId, holder },
+        data: { holder: null, heartbeatAt: null },
+      });
       return appendResearchEvents(tx, null, ctx.loopId, [
-        ...back.map((b) => ({ type: "experiment" as const, experimentId: b.id, index: b.index, kind: b.kind, status: "queued" as const, metric: null, reason: "re-run: its worker shut down mid-experiment" })),
+        ...back.map((b) => ({
+          type: "experiment" as const,
+          experimentId: b.id,
+          index: b.index,
+          kind: b.kind,
+          status: "queued" as const,
+          metric: null,
+          reason: "re-run: its worker shut down mid-experiment",
+        })),
         { type: "loop", status: "running", reason: "released by a worker that shut down; the next worker resumes it" },
       ]);
     });
@@ -295,14 +376,38 @@ async function settle(ctx: Ctx, ending: Ending | null, shutdown: boolean): Promi
  */
 async function cleanUp(ctx: Ctx, reason?: string): Promise<void> {
   const { db } = ctx.deps;
-  const after = await db.researchLoop.findUnique({ where: { id: ctx.loopId }, select: { status: true, statusReason: true, bestCommit: true, baseSha: true } });
+  const after = await db.researchLoop.findUnique({
+    where: { id: ctx.loopId },
+    select: { status: true, statusReason: true, bestCommit: true, baseSha: true },
+  });
   if (!after) return;
-  const why = reason ?? (after.status === "cancelled" ? "cancelled with its loop" : `stopped: the loop ${after.status}${after.statusReason ? ` (${after.statusReason})` : ""}`);
-  const orphans = await db.experiment.findMany({ where: { loopId: ctx.loopId, status: "running" }, select: { id: true, index: true, kind: true, claimToken: true, pid: true, host: true } });
+  const why =
+    reason ??
+    (after.status === "cancelled"
+      ? "cancelled with its loop"
+      : `stopped: the loop ${after.status}${after.statusReason ? ` (${after.statusReason})` : ""}`);
+  const orphans = await db.experiment.findMany({
+    where: { loopId: ctx.loopId, status: "running" },
+    select: { id: true, index: true, kind: true, claimToken: true, pid: true, host: true },
+  });
   for (const o of orphans) killOrphanExperiment(o.pid, o.host, ctx.worktree);
   for (const o of orphans) {
-    const { count } = await db.experiment.updateMany({ where: { id: o.id, status: "running", claimToken: o.claimToken }, data: { status: "crash", reason: why, endedAt: new Date(), claimToken: null } });
-    if (count) await record(ctx, [{ type: "experiment", experimentId: o.id, index: o.index, kind: o.kind, status: "crash", metric: null, reason: why }]);
+    const { count } = await db.experiment.updateMany({
+      where: { id: o.id, status: "running", claimToken: o.claimToken },
+      data: { status: "crash", reason: why, endedAt: new Date(), claimToken: null },
+    });
+    if (count)
+      await record(ctx, [
+        {
+          type: "experiment",
+          experimentId: o.id,
+          index: o.index,
+          kind: o.kind,
+          status: "crash",
+          metric: null,
+          reason: why,
+        },
+      ]);
   }
   await db.researchSlotLease.deleteMany({ where: { loopId: ctx.loopId } });
   await resetWorkspace(workspaceOf(ctx), after.bestCommit ?? after.baseSha).catch(() => undefined);
@@ -316,9 +421,21 @@ async function cleanUp(ctx: Ctx, reason?: string): Promise<void> {
  * lease has run out.
  */
 export async function cleanUpEndedLoop(deps: ResearchEngineDeps, loopId: string): Promise<void> {
-  const loop = await deps.db.researchLoop.findUnique({ where: { id: loopId }, select: { status: true, branch: true, project: { select: { path: true } } } });
+  const loop = await deps.db.researchLoop.findUnique({
+    where: { id: loopId },
+    select: { status: true, branch: true, project: { select: { path: true } } },
+  });
   if (!loop || !["completed", "failed", "cancelled"].includes(loop.status)) return;
-  const ctx: Ctx = { deps, loopId, repo: loop.project.path, egressHosts: [], branch: loop.branch, worktree: loopWorktreePath(deps.loopyHome, loopId), signal: new AbortController().signal, cleanAt: null };
+  const ctx: Ctx = {
+    deps,
+    loopId,
+    repo: loop.project.path,
+    egressHosts: [],
+    branch: loop.branch,
+    worktree: loopWorktreePath(deps.loopyHome, loopId),
+    signal: new AbortController().signal,
+    cleanAt: null,
+  };
   await cleanUp(ctx);
 }
 
@@ -349,7 +466,16 @@ async function recoverInterrupted(ctx: Ctx): Promise<void> {
   const { db } = ctx.deps;
   const running = await db.experiment.findMany({
     where: { loopId: ctx.loopId, status: "running" },
-    select: { id: true, index: true, kind: true, attempt: true, claimToken: true, pid: true, host: true, confirmsId: true },
+    select: {
+      id: true,
+      index: true,
+      kind: true,
+      attempt: true,
+      claimToken: true,
+      pid: true,
+      host: true,
+      confirmsId: true,
+    },
   });
   for (const e of running) killOrphanExperiment(e.pid, e.host, ctx.worktree);
   for (const e of running) {
@@ -365,32 +491,63 @@ async function recoverInterrupted(ctx: Ctx): Promise<void> {
       });
       if (count === 0) return null;
       if (again) {
-        const confirms = (await tx.experiment.findMany({ where: { confirmsId: e.id }, select: { id: true } })).map((c) => c.id);
+        const confirms = (await tx.experiment.findMany({ where: { confirmsId: e.id }, select: { id: true } })).map(
+          (c) => c.id,
+        );
         await tx.experimentPoint.deleteMany({ where: { experimentId: { in: [e.id, ...confirms] } } });
         await tx.experiment.deleteMany({ where: { id: { in: confirms } } });
         await tx.researchSlotLease.deleteMany({ where: { experimentId: { in: [e.id, ...confirms] } } });
       } else {
-        await tx.experiment.updateMany({ where: { confirmsId: e.id, status: "running" }, data: { status: "crash", reason, endedAt: new Date(), claimToken: null } });
+        await tx.experiment.updateMany({
+          where: { confirmsId: e.id, status: "running" },
+          data: { status: "crash", reason, endedAt: new Date(), claimToken: null },
+        });
         await tx.researchSlotLease.deleteMany({ where: { experimentId: e.id } });
       }
-      return appendResearchEvents(tx, null, ctx.loopId, [{ type: "experiment", experimentId: e.id, index: e.index, kind: e.kind, status: again ? "queued" : "crash", metric: null, reason }]);
+      return appendResearchEvents(tx, null, ctx.loopId, [
+        {
+          type: "experiment",
+          experimentId: e.id,
+          index: e.index,
+          kind: e.kind,
+          status: again ? "queued" : "crash",
+          metric: null,
+          reason,
+        },
+      ]);
     });
     await push(ctx, stored);
   }
 }
 
 function limitReached(loop: LoopRow): string | null {
-  if (loop.wallClockMs !== null && loop.startedAt && Date.now() - loop.startedAt.getTime() >= loop.wallClockMs) return "Reached the wall-clock limit";
-  if (loop.costLimitUsd !== null && loop.costUsd >= loop.costLimitUsd) return `Reached the cost limit ($${loop.costUsd.toFixed(4)} of $${loop.costLimitUsd})`;
+  if (loop.wallClockMs !== null && loop.startedAt && Date.now() - loop.startedAt.getTime() >= loop.wallClockMs)
+    return "Reached the wall-clock limit";
+  if (loop.costLimitUsd !== null && loop.costUsd >= loop.costLimitUsd)
+    return `Reached the cost limit ($${loop.costUsd.toFixed(4)} of $${loop.costLimitUsd})`;
   return null;
 }
 
 function history(experiments: ExperimentRow[]): HistoryRow[] {
-  return experiments.map((e) => ({ index: e.index, kind: e.kind, status: e.status, metricValue: e.metricValue, params: e.params, description: e.description, reason: e.reason }));
+  return experiments.map((e) => ({
+    index: e.index,
+    kind: e.kind,
+    status: e.status,
+    metricValue: e.metricValue,
+    params: e.params,
+    description: e.description,
+    reason: e.reason,
+  }));
 }
 
 /** Creates the next experiment row (queued); an optimizer's proposal is stored with it, so a re-run repeats it exactly. */
-async function createExperiment(ctx: Ctx, loop: LoopRow, experiments: ExperimentRow[], kind: "baseline" | "noise" | "candidate", seed: number): Promise<ExperimentRow> {
+async function createExperiment(
+  ctx: Ctx,
+  loop: LoopRow,
+  experiments: ExperimentRow[],
+  kind: "baseline" | "noise" | "candidate",
+  seed: number,
+): Promise<ExperimentRow> {
   const optimizer = loop.proposer === "random" || loop.proposer === "tpe";
   let params: Params | Record<string, unknown> | null = null;
   let description = "";
@@ -407,10 +564,37 @@ async function createExperiment(ctx: Ctx, loop: LoopRow, experiments: Experiment
   }
   const index = experiments.reduce((n, e) => Math.max(n, e.index + 1), 0);
   const row = await ctx.deps.db.experiment.create({
-    data: { id: newId(), loopId: ctx.loopId, index, kind, seed, params: (params ?? undefined) as object | undefined, description },
-    select: { id: true, index: true, kind: true, status: true, params: true, description: true, seed: true, commitSha: true, parentSha: true, metricValue: true, reason: true, attempt: true, claimToken: true, pid: true, host: true, confirmsId: true },
+    data: {
+      id: newId(),
+      loopId: ctx.loopId,
+      index,
+      kind,
+      seed,
+      params: (params ?? undefined) as object | undefined,
+      description,
+    },
+    select: {
+      id: true,
+      index: true,
+      kind: true,
+      status: true,
+      params: true,
+      description: true,
+      seed: true,
+      commitSha: true,
+      parentSha: true,
+      metricValue: true,
+      reason: true,
+      attempt: true,
+      claimToken: true,
+      pid: true,
+      host: true,
+      confirmsId: true,
+    },
   });
-  await record(ctx, [{ type: "experiment", experimentId: row.id, index, kind, status: "queued", metric: null, description }]);
+  await record(ctx, [
+    { type: "experiment", experimentId: row.id, index, kind, status: "queued", metric: null, description },
+  ]);
   return row;
 }
 
@@ -441,7 +625,17 @@ async function runExperiment(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow)
   });
   if (count === 0) return;
   const claimed = { where: { id: experiment.id, claimToken: token, status: "running" as const } };
-  await record(ctx, [{ type: "experiment", experimentId: experiment.id, index: experiment.index, kind: experiment.kind, status: "running", metric: null, description: experiment.description }]);
+  await record(ctx, [
+    {
+      type: "experiment",
+      experimentId: experiment.id,
+      index: experiment.index,
+      kind: experiment.kind,
+      status: "running",
+      metric: null,
+      description: experiment.description,
+    },
+  ]);
 
   const best = loop.bestCommit ?? loop.baseSha;
   if (ctx.cleanAt !== best) await resetTo(ctx, best);
@@ -455,7 +649,15 @@ async function runExperiment(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow)
     if (!files) {
       // The attempt before died between its commit and storing the diff: the rules need it now.
       const diff = await diffCommits(ctx.repo, parent, experiment.commitSha);
-      await db.experiment.updateMany({ ...claimed, data: { diff: stripNul(diff.patch), diffStats: diff.files as unknown as object, additions: diff.additions, deletions: diff.deletions } });
+      await db.experiment.updateMany({
+        ...claimed,
+        data: {
+          diff: stripNul(diff.patch),
+          diffStats: diff.files as unknown as object,
+          additions: diff.additions,
+          deletions: diff.deletions,
+        },
+      });
       files = diff.files;
     }
     prepared = { commit: experiment.commitSha, parent, description: experiment.description, files };
@@ -464,47 +666,116 @@ async function runExperiment(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow)
     if (prepared.cancelled) return;
   }
   const seed = experiment.seed ?? loop.seed;
-  if (!prepared.refused) prepared.refused = await checkRules(ctx, loop, prepared) ?? undefined;
+  if (!prepared.refused) prepared.refused = (await checkRules(ctx, loop, prepared)) ?? undefined;
   if (prepared.refused) {
     await prepared.details;
-    await Promise.all([conclude(ctx, loop, experiment, token, { status: "crash", delta: null, reason: prepared.refused, value: null }, null, [], prepared), resetTo(ctx, best)]);
+    await Promise.all([
+      conclude(
+        ctx,
+        loop,
+        experiment,
+        token,
+        { status: "crash", delta: null, reason: prepared.refused, value: null },
+        null,
+        [],
+        prepared,
+      ),
+      resetTo(ctx, best),
+    ]);
     return;
   }
 
   const slots = (loop.slots as string[] | null) ?? [];
   let slot: string | null = null;
   if (slots.length) {
-    slot = await acquireSlot(db, slots, { projectId: loop.projectId, loopId: loop.id, experimentId: experiment.id, holder: ctx.deps.holder, leaseMs: ctx.deps.leaseMs }, ctx.signal);
+    slot = await acquireSlot(
+      db,
+      slots,
+      {
+        projectId: loop.projectId,
+        loopId: loop.id,
+        experimentId: experiment.id,
+        holder: ctx.deps.holder,
+        leaseMs: ctx.deps.leaseMs,
+      },
+      ctx.signal,
+    );
     if (!slot) return; // stopped while waiting
     await db.experiment.updateMany({ ...claimed, data: { slot } });
   }
   try {
-    const base = { db, notifier: ctx.deps.researchNotifier, loop, worktree: ctx.worktree, slot, signal: ctx.signal, params: experiment.params, confinement: { deps: ctx.deps, repo: ctx.repo, allowHosts: ctx.egressHosts } };
+    const base = {
+      db,
+      notifier: ctx.deps.researchNotifier,
+      loop,
+      worktree: ctx.worktree,
+      slot,
+      signal: ctx.signal,
+      params: experiment.params,
+      confinement: { deps: ctx.deps, repo: ctx.repo, allowHosts: ctx.egressHosts },
+    };
     ctx.cleanAt = null; // the experiment may write anywhere in the worktree
     const first = await measure({ ...base, experiment, token, seed });
     if (first.cancelled) return;
     let verdict = decide(loop, experiment.kind, first.measurement, []);
     const confirms: Array<{ id: string; result: MeasureResult }> = [];
     if (experiment.kind === "candidate" && verdict.status === "keep" && loop.confirmRuns > 0) {
-      let nextIndex = (await db.experiment.aggregate({ where: { loopId: loop.id }, _max: { index: true } }))._max.index ?? experiment.index;
+      let nextIndex =
+        (await db.experiment.aggregate({ where: { loopId: loop.id }, _max: { index: true } }))._max.index ??
+        experiment.index;
       for (const confirmSeed of confirmSeeds(loop.seed, loop.confirmRuns)) {
         nextIndex += 1;
         const description = `confirm #${experiment.index}, seed ${confirmSeed}`;
         const row = await db.experiment.create({
-          data: { id: newId(), loopId: loop.id, index: nextIndex, kind: "confirm", status: "running", confirmsId: experiment.id, seed: confirmSeed, params: experiment.params ?? undefined, description, commitSha: prepared.commit, parentSha: prepared.parent, claimToken: token, attempt: 1, host: hostname(), slot },
+          data: {
+            id: newId(),
+            loopId: loop.id,
+            index: nextIndex,
+            kind: "confirm",
+            status: "running",
+            confirmsId: experiment.id,
+            seed: confirmSeed,
+            params: experiment.params ?? undefined,
+            description,
+            commitSha: prepared.commit,
+            parentSha: prepared.parent,
+            claimToken: token,
+            attempt: 1,
+            host: hostname(),
+            slot,
+          },
           select: { id: true, index: true },
         });
-        await record(ctx, [{ type: "experiment", experimentId: row.id, index: row.index, kind: "confirm", status: "running", metric: null, description, slot }]);
+        await record(ctx, [
+          {
+            type: "experiment",
+            experimentId: row.id,
+            index: row.index,
+            kind: "confirm",
+            status: "running",
+            metric: null,
+            description,
+            slot,
+          },
+        ]);
         const result = await measure({ ...base, experiment: row, token, seed: confirmSeed });
         if (result.cancelled) return;
         confirms.push({ id: row.id, result });
       }
-      verdict = decide(loop, experiment.kind, first.measurement, confirms.map((c) => c.result.measurement));
+      verdict = decide(
+        loop,
+        experiment.kind,
+        first.measurement,
+        confirms.map((c) => c.result.measurement),
+      );
     }
     // The worktree goes back to the (new) best while the outcome is being recorded.
     const kept = verdict.status === "keep" && (experiment.kind === "baseline" || experiment.kind === "candidate");
     await prepared.details;
-    await Promise.all([conclude(ctx, loop, experiment, token, verdict, first, confirms, prepared), resetTo(ctx, kept ? prepared.commit : best)]);
+    await Promise.all([
+      conclude(ctx, loop, experiment, token, verdict, first, confirms, prepared),
+      resetTo(ctx, kept ? prepared.commit : best),
+    ]);
   } finally {
     if (slot) await releaseSlots(db, { experimentId: experiment.id }).catch(() => undefined);
     const after = await db.researchLoop.findUnique({ where: { id: loop.id }, select: { bestCommit: true } });
@@ -516,15 +787,32 @@ async function runExperiment(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow)
 function decide(loop: LoopRow, kind: string, first: Measurement, confirms: Measurement[]): Verdict {
   if (kind === "baseline" || kind === "noise") {
     if (first.exit === "ok" && first.value !== null && Number.isFinite(first.value)) {
-      return { status: "keep", delta: null, reason: kind === "baseline" ? "baseline" : "noise-floor measurement of the baseline", value: first.value };
+      return {
+        status: "keep",
+        delta: null,
+        reason: kind === "baseline" ? "baseline" : "noise-floor measurement of the baseline",
+        value: first.value,
+      };
     }
     return judge({ direction: loop.direction as "min" | "max", best: null, noiseFloor: 0, first });
   }
-  return judge({ direction: loop.direction as "min" | "max", best: loop.bestMetric, noiseFloor: loop.noiseFloor ?? 0, first, confirms });
+  return judge({
+    direction: loop.direction as "min" | "max",
+    best: loop.bestMetric,
+    noiseFloor: loop.noiseFloor ?? 0,
+    first,
+    confirms,
+  });
 }
 
 /** Writes the change for a candidate and commits it; baseline and noise runs measure the best commit as it is. */
-async function prepare(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow, best: string, token: string): Promise<Prepared> {
+async function prepare(
+  ctx: Ctx,
+  loop: LoopRow,
+  experiment: ExperimentRow,
+  best: string,
+  token: string,
+): Promise<Prepared> {
   const { db } = ctx.deps;
   const claimed = { where: { id: experiment.id, claimToken: token, status: "running" as const } };
   if (experiment.kind !== "candidate") {
@@ -573,7 +861,11 @@ async function prepare(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow, best:
           signal: ctx.signal,
           stateDir,
           binDirs: ctx.deps.agentBinDirs,
-          sandbox: await workspaceSandbox(ctx.deps, { repo: ctx.repo, writable: [stateDir], allowHosts: ctx.egressHosts }),
+          sandbox: await workspaceSandbox(ctx.deps, {
+            repo: ctx.repo,
+            writable: [stateDir],
+            allowHosts: ctx.egressHosts,
+          }),
         });
         if (proposal.cancelled) return { commit: best, parent: best, description, files: [], cancelled: true };
         proposal.description = redactor.text(proposal.description);
@@ -591,11 +883,26 @@ async function prepare(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow, best:
     await writeParamsFile(ctx.worktree, loop.paramsFile, (experiment.params ?? {}) as Params);
   }
   ctx.cleanAt = null;
-  const commit = await commitExperiment(workspaceOf(ctx), best, `loopy research ${loop.id} #${experiment.index}: ${description || "experiment"}`.slice(0, 2000));
+  const commit = await commitExperiment(
+    workspaceOf(ctx),
+    best,
+    `loopy research ${loop.id} #${experiment.index}: ${description || "experiment"}`.slice(0, 2000),
+  );
   // The commit is on the row before anything runs, so a re-run after a crash measures this very change.
   await db.experiment.updateMany({ ...claimed, data: { commitSha: commit, parentSha: best, description } });
-  const details = Promise.all([diffCommits(ctx.repo, best, commit), pinExperimentCommit(ctx.repo, experiment.id, commit)]).then(async ([diff]) => {
-    await db.experiment.updateMany({ ...claimed, data: { diff: stripNul(diff.patch), diffStats: diff.files as unknown as object, additions: diff.additions, deletions: diff.deletions } });
+  const details = Promise.all([
+    diffCommits(ctx.repo, best, commit),
+    pinExperimentCommit(ctx.repo, experiment.id, commit),
+  ]).then(async ([diff]) => {
+    await db.experiment.updateMany({
+      ...claimed,
+      data: {
+        diff: stripNul(diff.patch),
+        diffStats: diff.files as unknown as object,
+        additions: diff.additions,
+        deletions: diff.deletions,
+      },
+    });
     return diff;
   });
   if (loop.proposer !== "agent") {
@@ -617,7 +924,9 @@ async function resultsBoard(db: Db, loop: LoopRow): Promise<BoardRow[]> {
     take: 20,
     select: { description: true, metricValue: true, loop: { select: { name: true, metric: true } } },
   });
-  return rows.reverse().map((r) => ({ loopName: r.loop.name, metric: r.loop.metric, value: r.metricValue, description: r.description }));
+  return rows
+    .reverse()
+    .map((r) => ({ loopName: r.loop.name, metric: r.loop.metric, value: r.metricValue, description: r.description }));
 }
 
 /** Changes outside the editable globs, or protected files whose hash changed, are refused before anything runs. */
@@ -626,10 +935,15 @@ async function checkRules(ctx: Ctx, loop: LoopRow, prepared: Prepared): Promise<
     const changed = prepared.files.flatMap((f) => (f.oldPath ? [f.oldPath, f.path] : [f.path]));
     const editable = (loop.editableGlobs as string[]) ?? [];
     const outside = changed.filter((f) => !matchesAny(f, editable));
-    if (outside.length) return `refused: changed files outside the editable globs (${editable.join(", ")}): ${outside.slice(0, 10).join(", ")}${outside.length > 10 ? ", …" : ""}`;
+    if (outside.length)
+      return `refused: changed files outside the editable globs (${editable.join(", ")}): ${outside.slice(0, 10).join(", ")}${outside.length > 10 ? ", …" : ""}`;
   }
-  const changedProtected = await changedProtectedFiles(ctx.worktree, (loop.protectedFiles as Record<string, string>) ?? {});
-  if (changedProtected.length) return `refused: protected file${changedProtected.length > 1 ? "s" : ""} changed (sha256 differs): ${changedProtected.join(", ")}`;
+  const changedProtected = await changedProtectedFiles(
+    ctx.worktree,
+    (loop.protectedFiles as Record<string, string>) ?? {},
+  );
+  if (changedProtected.length)
+    return `refused: protected file${changedProtected.length > 1 ? "s" : ""} changed (sha256 differs): ${changedProtected.join(", ")}`;
   return null;
 }
 
@@ -656,7 +970,16 @@ function finiteMetrics(summary: Record<string, number>): Record<string, number> 
  * new best (keep), the noise floor (after the last noise run). A worker that
  * lost its claim writes nothing.
  */
-async function conclude(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow, token: string, verdict: Verdict, result: MeasureResult | null, confirms: Array<{ id: string; result: MeasureResult }>, prepared: Prepared): Promise<void> {
+async function conclude(
+  ctx: Ctx,
+  loop: LoopRow,
+  experiment: ExperimentRow,
+  token: string,
+  verdict: Verdict,
+  result: MeasureResult | null,
+  confirms: Array<{ id: string; result: MeasureResult }>,
+  prepared: Prepared,
+): Promise<void> {
   const { db } = ctx.deps;
   const stored = await db.$transaction(async (tx) => {
     const { count } = await tx.experiment.updateMany({
@@ -676,37 +999,92 @@ async function conclude(ctx: Ctx, loop: LoopRow, experiment: ExperimentRow, toke
     });
     if (count === 0) return null;
     const events: ResearchEventData[] = [
-      { type: "experiment", experimentId: experiment.id, index: experiment.index, kind: experiment.kind, status: verdict.status, metric: result?.measurement.value ?? null, reason: verdict.reason, description: prepared.description, commit: prepared.commit },
+      {
+        type: "experiment",
+        experimentId: experiment.id,
+        index: experiment.index,
+        kind: experiment.kind,
+        status: verdict.status,
+        metric: result?.measurement.value ?? null,
+        reason: verdict.reason,
+        description: prepared.description,
+        commit: prepared.commit,
+      },
     ];
     for (const c of confirms) {
       const m = c.result.measurement;
       const status = m.exit === "ok" && m.value !== null ? verdict.status : m.exit === "timeout" ? "timeout" : "crash";
       await tx.experiment.updateMany({
         where: { id: c.id, claimToken: token },
-        data: { status, reason: m.reason ?? `confirm re-run of #${experiment.index}`, metricValue: m.value, metrics: finiteMetrics(c.result.summary), memoryGb: c.result.memoryGb, logTail: c.result.logTail, exitCode: c.result.exitCode, durationMs: c.result.durationMs, startedAt: c.result.startedAt, endedAt: c.result.endedAt },
+        data: {
+          status,
+          reason: m.reason ?? `confirm re-run of #${experiment.index}`,
+          metricValue: m.value,
+          metrics: finiteMetrics(c.result.summary),
+          memoryGb: c.result.memoryGb,
+          logTail: c.result.logTail,
+          exitCode: c.result.exitCode,
+          durationMs: c.result.durationMs,
+          startedAt: c.result.startedAt,
+          endedAt: c.result.endedAt,
+        },
       });
       const row = await tx.experiment.findUniqueOrThrow({ where: { id: c.id }, select: { index: true } });
-      events.push({ type: "experiment", experimentId: c.id, index: row.index, kind: "confirm", status, metric: m.value, reason: m.reason ?? null });
+      events.push({
+        type: "experiment",
+        experimentId: c.id,
+        index: row.index,
+        kind: "confirm",
+        status,
+        metric: m.value,
+        reason: m.reason ?? null,
+      });
     }
     const loopData: Record<string, unknown> = {};
-    if (verdict.status === "keep" && (experiment.kind === "baseline" || experiment.kind === "candidate") && verdict.value !== null) {
-      Object.assign(loopData, { bestExperimentId: experiment.id, bestCommit: prepared.commit, bestMetric: verdict.value });
-      events.push({ type: "best", experimentId: experiment.id, index: experiment.index, metric: verdict.value, commit: prepared.commit });
+    if (
+      verdict.status === "keep" &&
+      (experiment.kind === "baseline" || experiment.kind === "candidate") &&
+      verdict.value !== null
+    ) {
+      Object.assign(loopData, {
+        bestExperimentId: experiment.id,
+        bestCommit: prepared.commit,
+        bestMetric: verdict.value,
+      });
+      events.push({
+        type: "best",
+        experimentId: experiment.id,
+        index: experiment.index,
+        metric: verdict.value,
+        commit: prepared.commit,
+      });
     }
     if (experiment.kind === "baseline" || experiment.kind === "noise") {
-      const measured = await tx.experiment.findMany({ where: { loopId: loop.id, kind: { in: ["baseline", "noise"] } }, select: { kind: true, status: true, metricValue: true } });
+      const measured = await tx.experiment.findMany({
+        where: { loopId: loop.id, kind: { in: ["baseline", "noise"] } },
+        select: { kind: true, status: true, metricValue: true },
+      });
       const finished = measured.filter((m) => m.status !== "queued" && m.status !== "running");
-      if (finished.length === loop.noiseRepeats + 1 && finished.some((m) => m.kind === "baseline" && m.status === "keep")) {
-        const values = finished.filter((m) => m.status === "keep" && m.metricValue !== null).map((m) => m.metricValue as number);
+      if (
+        finished.length === loop.noiseRepeats + 1 &&
+        finished.some((m) => m.kind === "baseline" && m.status === "keep")
+      ) {
+        const values = finished
+          .filter((m) => m.status === "keep" && m.metricValue !== null)
+          .map((m) => m.metricValue as number);
         const floor = noiseFloor(values);
         loopData.noiseFloor = floor;
         events.push({ type: "noise_floor", value: floor, measurements: values.length });
         // With confirm re-runs candidates are judged on means; so is the baseline.
-        if (loop.confirmRuns > 0 && values.length > 0) loopData.bestMetric = values.reduce((a, b) => a + b, 0) / values.length;
+        if (loop.confirmRuns > 0 && values.length > 0)
+          loopData.bestMetric = values.reduce((a, b) => a + b, 0) / values.length;
       }
     }
     if (Object.keys(loopData).length) {
-      const held = await tx.researchLoop.updateMany({ where: { id: loop.id, holder: ctx.deps.holder }, data: loopData });
+      const held = await tx.researchLoop.updateMany({
+        where: { id: loop.id, holder: ctx.deps.holder },
+        data: loopData,
+      });
       if (held.count === 0) throw new Error("lost the loop while recording an experiment");
     }
     return appendResearchEvents(tx, null, ctx.loopId, events);

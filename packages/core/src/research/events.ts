@@ -44,11 +44,21 @@ export interface StoredPoint {
 type Client = Db | Prisma.TransactionClient;
 
 function toStored(row: { id: bigint; loopId: string; data: unknown; createdAt: Date }): StoredResearchEvent {
-  return { id: row.id.toString(), loopId: row.loopId, at: row.createdAt.toISOString(), event: row.data as ResearchEventData };
+  return {
+    id: row.id.toString(),
+    loopId: row.loopId,
+    at: row.createdAt.toISOString(),
+    event: row.data as ResearchEventData,
+  };
 }
 
 /** Stores events in one insert; pushes them when a notifier is given (outside a transaction). */
-export async function appendResearchEvents(db: Client, notifier: ResearchNotifier | null, loopId: string, events: ResearchEventData[]): Promise<StoredResearchEvent[]> {
+export async function appendResearchEvents(
+  db: Client,
+  notifier: ResearchNotifier | null,
+  loopId: string,
+  events: ResearchEventData[],
+): Promise<StoredResearchEvent[]> {
   if (events.length === 0) return [];
   const rows = await db.researchEvent.createManyAndReturn({
     data: events.map((event) => ({ loopId, type: event.type, data: withoutNul(event) as object })),
@@ -60,7 +70,12 @@ export async function appendResearchEvents(db: Client, notifier: ResearchNotifie
 }
 
 /** A loop's stored events after `afterId` (exclusive), oldest first. */
-export async function listResearchEvents(db: Db, loopId: string, afterId?: string | null, limit = 1000): Promise<StoredResearchEvent[]> {
+export async function listResearchEvents(
+  db: Db,
+  loopId: string,
+  afterId?: string | null,
+  limit = 1000,
+): Promise<StoredResearchEvent[]> {
   const rows = await db.researchEvent.findMany({
     where: { loopId, ...(afterId ? { id: { gt: BigInt(afterId) } } : {}) },
     orderBy: { id: "asc" },
@@ -71,7 +86,12 @@ export async function listResearchEvents(db: Db, loopId: string, afterId?: strin
 }
 
 /** A loop's stored points after `afterId` (exclusive), oldest first. */
-export async function listLoopPoints(db: Db, loopId: string, afterId: string | null, limit = 5000): Promise<StoredPoint[]> {
+export async function listLoopPoints(
+  db: Db,
+  loopId: string,
+  afterId: string | null,
+  limit = 5000,
+): Promise<StoredPoint[]> {
   const rows = await db.experimentPoint.findMany({
     where: { loopId, ...(afterId ? { id: { gt: BigInt(afterId) } } : {}) },
     orderBy: { id: "asc" },
@@ -128,7 +148,9 @@ export class PointWriter {
           select: { id: true, experimentId: true, step: true, name: true, value: true },
         });
         this.stored += rows.length;
-        const points = rows.map((r) => ({ ...r, id: r.id.toString() })).sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+        const points = rows
+          .map((r) => ({ ...r, id: r.id.toString() }))
+          .sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
         await this.notifier.points(this.loopId, this.experimentId, points);
       } catch (error) {
         this.failure = error as Error;

@@ -17,7 +17,10 @@ describe("protected file hashes", () => {
       git("add", "-A");
       git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-q", "-m", "init");
       const sha = git("rev-parse", "HEAD");
-      const hashes = { "prepare.py": await committedFileHash(dir, sha, "prepare.py"), "data.bin": await committedFileHash(dir, sha, "data.bin") };
+      const hashes = {
+        "prepare.py": await committedFileHash(dir, sha, "prepare.py"),
+        "data.bin": await committedFileHash(dir, sha, "data.bin"),
+      };
       expect(await changedProtectedFiles(dir, hashes)).toEqual([]);
 
       await writeFile(path.join(dir, "prepare.py"), "def evaluate():\n    return 0\n");

@@ -13,7 +13,10 @@ export async function committedFileHash(repo: string, sha: string, file: string)
     encoding: "buffer",
     maxBuffer: 1024 * 1024 * 1024,
     // Cast: Next.js makes NODE_ENV mandatory in ProcessEnv when it type-checks this file in the web build.
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C", GIT_TERMINAL_PROMPT: "0" } as Record<string, string> as NodeJS.ProcessEnv,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C", GIT_TERMINAL_PROMPT: "0" } as Record<
+      string,
+      string
+    > as NodeJS.ProcessEnv,
   });
   return createHash("sha256").update(stdout).digest("hex");
 }

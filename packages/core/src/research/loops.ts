@@ -110,19 +110,23 @@ function duration(value: string | number, what: string): number {
 
 function wholeNumber(value: number | undefined, what: string, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
-  if (!Number.isInteger(value) || value < min || value > max) throw badInput(`${what} must be a whole number from ${min} to ${max}, got ${value}`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw badInput(`${what} must be a whole number from ${min} to ${max}, got ${value}`);
   return value;
 }
 
 function relativePath(file: string, what: string): string {
   const p = file.trim();
-  if (!p || path.isAbsolute(p) || p.split(/[\\/]/).includes("..") || p.startsWith("-")) throw badInput(`${what} must be a path inside the repository, got "${file}"`);
+  if (!p || path.isAbsolute(p) || p.split(/[\\/]/).includes("..") || p.startsWith("-"))
+    throw badInput(`${what} must be a path inside the repository, got "${file}"`);
   return path.posix.normalize(p);
 }
 
 /** Files tracked at a commit. */
 async function trackedFiles(repo: string, sha: string): Promise<string[]> {
-  return (await git(repo, ["-c", "core.quotePath=false", "ls-tree", "-r", "--name-only", sha])).split("\n").filter(Boolean);
+  return (await git(repo, ["-c", "core.quotePath=false", "ls-tree", "-r", "--name-only", sha]))
+    .split("\n")
+    .filter(Boolean);
 }
 
 /**
@@ -132,7 +136,10 @@ async function trackedFiles(repo: string, sha: string): Promise<string[]> {
  * row (queued) and only then queues its job, whose id is the loop id. Nothing is
  * written on bad input.
  */
-export async function createResearchLoop(deps: ResearchLaunchDeps, input: CreateResearchLoopInput): Promise<LoopDetail> {
+export async function createResearchLoop(
+  deps: ResearchLaunchDeps,
+  input: CreateResearchLoopInput,
+): Promise<LoopDetail> {
   const prepared = await prepareResearchLoop(deps, input);
   const id = newId();
   await deps.db.$transaction(async (tx) => {
@@ -151,8 +158,20 @@ export async function createResearchLoop(deps: ResearchLaunchDeps, input: Create
 export type PreparedLoop = Omit<Prisma.ResearchLoopUncheckedCreateInput, "id" | "branch">;
 
 /** Writes a prepared loop (queued) and its first event inside the caller's transaction; fleet members wait for their dispatcher. */
-export async function writeResearchLoop(tx: Prisma.TransactionClient, prepared: PreparedLoop, id: string, fleet?: { fleetId: string; memberIndex: number }) {
-  await tx.researchLoop.create({ data: { ...prepared, id, branch: `loopy/research-${id}`, ...(fleet ? { fleetId: fleet.fleetId, memberIndex: fleet.memberIndex } : {}) } });
+export async function writeResearchLoop(
+  tx: Prisma.TransactionClient,
+  prepared: PreparedLoop,
+  id: string,
+  fleet?: { fleetId: string; memberIndex: number },
+) {
+  await tx.researchLoop.create({
+    data: {
+      ...prepared,
+      id,
+      branch: `loopy/research-${id}`,
+      ...(fleet ? { fleetId: fleet.fleetId, memberIndex: fleet.memberIndex } : {}),
+    },
+  });
   await appendResearchEvents(tx, null, id, [{ type: "loop", status: "queued" }]);
 }
 
@@ -160,47 +179,74 @@ export async function writeResearchLoop(tx: Prisma.TransactionClient, prepared: 
  * Validates a research loop (everything createResearchLoop checks) and
  * returns its row; writes nothing.
  */
-export async function prepareResearchLoop(deps: Pick<ResearchLaunchDeps, "db" | "agentBinDirs">, input: CreateResearchLoopInput): Promise<PreparedLoop> {
+export async function prepareResearchLoop(
+  deps: Pick<ResearchLaunchDeps, "db" | "agentBinDirs">,
+  input: CreateResearchLoopInput,
+): Promise<PreparedLoop> {
   const { db } = deps;
   const project = await findProject(db, input.project);
   const command = input.command?.trim();
-  if (!command) throw badInput("Command is empty: give the command that runs one experiment (e.g. \"node train.mjs\")");
+  if (!command) throw badInput('Command is empty: give the command that runs one experiment (e.g. "node train.mjs")');
   const metric = input.metric?.trim() ?? "";
-  if (!METRIC_NAME.test(metric)) throw badInput(`Metric must be the name printed in the summary line "name: value" (letters, digits, _ . / -), got "${input.metric ?? ""}"`);
-  if (input.direction !== "min" && input.direction !== "max") throw badInput(`Direction must be "min" or "max", got "${String(input.direction)}"`);
+  if (!METRIC_NAME.test(metric))
+    throw badInput(
+      `Metric must be the name printed in the summary line "name: value" (letters, digits, _ . / -), got "${input.metric ?? ""}"`,
+    );
+  if (input.direction !== "min" && input.direction !== "max")
+    throw badInput(`Direction must be "min" or "max", got "${String(input.direction)}"`);
   const budgetMs = duration(input.budget, "Budget");
-  if (budgetMs < 100 || budgetMs > MAX_BUDGET_MS) throw badInput(`Budget must be between 100ms and 24h, got ${budgetMs}ms`);
+  if (budgetMs < 100 || budgetMs > MAX_BUDGET_MS)
+    throw badInput(`Budget must be between 100ms and 24h, got ${budgetMs}ms`);
   const hardKillMultiple = input.hardKillMultiple ?? 2;
-  if (!Number.isFinite(hardKillMultiple) || hardKillMultiple < 1 || hardKillMultiple > 10) throw badInput(`The hard-kill multiple must be between 1 and 10, got ${hardKillMultiple}`);
+  if (!Number.isFinite(hardKillMultiple) || hardKillMultiple < 1 || hardKillMultiple > 10)
+    throw badInput(`The hard-kill multiple must be between 1 and 10, got ${hardKillMultiple}`);
   const maxExperiments = wholeNumber(input.maxExperiments, "Max experiments", 1, 100_000);
-  const wallClockMs = input.wallClock === undefined || input.wallClock === "" ? undefined : duration(input.wallClock, "Wall-clock limit");
-  if (wallClockMs !== undefined && wallClockMs > 2_000_000_000) throw badInput("The wall-clock limit must be under 23 days");
-  if (input.costLimitUsd !== undefined && (!Number.isFinite(input.costLimitUsd) || input.costLimitUsd <= 0)) throw badInput("The cost limit must be a positive number of dollars");
+  const wallClockMs =
+    input.wallClock === undefined || input.wallClock === "" ? undefined : duration(input.wallClock, "Wall-clock limit");
+  if (wallClockMs !== undefined && wallClockMs > 2_000_000_000)
+    throw badInput("The wall-clock limit must be under 23 days");
+  if (input.costLimitUsd !== undefined && (!Number.isFinite(input.costLimitUsd) || input.costLimitUsd <= 0))
+    throw badInput("The cost limit must be a positive number of dollars");
   const seed = wholeNumber(input.seed, "Seed", 0, 2_000_000_000) ?? 1;
   const noiseRepeats = wholeNumber(input.noiseRepeats, "Noise repeats", 0, 20) ?? 2;
   const confirmRuns = wholeNumber(input.confirmRuns, "Confirm re-runs", 0, 10) ?? 0;
   const paramsFile = relativePath(input.paramsFile ?? "loopy.params.json", "The params file");
   const slots = [...new Set((input.slots ?? []).map((s) => s.trim()).filter(Boolean))];
-  for (const slot of slots) if (!SLOT_NAME.test(slot)) throw badInput(`Invalid slot name "${slot}": use letters, digits, "_", "." and "-" (e.g. gpu0)`);
+  for (const slot of slots)
+    if (!SLOT_NAME.test(slot))
+      throw badInput(`Invalid slot name "${slot}": use letters, digits, "_", "." and "-" (e.g. gpu0)`);
   if (slots.length > 256) throw badInput("At most 256 slots");
 
   // Proposer: an optimizer over a search space, or an agent profile.
-  if (input.optimizer && input.agent) throw badInput("Choose one proposer: an optimizer (--optimizer with --space) or an agent profile (--agent), not both");
+  if (input.optimizer && input.agent)
+    throw badInput(
+      "Choose one proposer: an optimizer (--optimizer with --space) or an agent profile (--agent), not both",
+    );
   let proposer: "random" | "tpe" | "agent";
   let space: object | undefined;
   let agentProfileId: string | undefined;
   if (input.agent) {
     const profile = await findProfile(db, input.agent);
-    if (!profile) throw badInput(`No agent profile "${input.agent}". Save one with "loopy profile add", or use --optimizer random|tpe with --space`);
+    if (!profile)
+      throw badInput(
+        `No agent profile "${input.agent}". Save one with "loopy profile add", or use --optimizer random|tpe with --space`,
+      );
     const adapter = findAgent(profile.adapter);
-    if (!adapter || adapter.takes !== "prompt") throw badInput(`Profile "${profile.name}" uses the ${profile.adapter} adapter, which cannot edit files from instructions; choose an LLM agent profile`);
+    if (!adapter || adapter.takes !== "prompt")
+      throw badInput(
+        `Profile "${profile.name}" uses the ${profile.adapter} adapter, which cannot edit files from instructions; choose an LLM agent profile`,
+      );
     const missing = await adapter.unavailable({ binDirs: deps.agentBinDirs, profile: profile.config });
     if (missing) throw badInput(`Profile "${profile.name}" cannot run here: ${missing}`);
     proposer = "agent";
     agentProfileId = profile.id;
   } else if (input.optimizer) {
-    if (input.optimizer !== "random" && input.optimizer !== "tpe") throw badInput(`Optimizer must be "random" or "tpe", got "${String(input.optimizer)}"`);
-    if (input.space === undefined || input.space === null) throw badInput(`The ${input.optimizer} optimizer needs a search space (--space FILE with JSON like {"lr": {"type": "log-float", "low": 1e-4, "high": 1e-1}})`);
+    if (input.optimizer !== "random" && input.optimizer !== "tpe")
+      throw badInput(`Optimizer must be "random" or "tpe", got "${String(input.optimizer)}"`);
+    if (input.space === undefined || input.space === null)
+      throw badInput(
+        `The ${input.optimizer} optimizer needs a search space (--space FILE with JSON like {"lr": {"type": "log-float", "low": 1e-4, "high": 1e-1}})`,
+      );
     try {
       space = parseSpace(input.space);
     } catch (error) {
@@ -218,22 +264,28 @@ export async function prepareResearchLoop(deps: Pick<ResearchLaunchDeps, "db" | 
 
   const editable = [...new Set((input.editable ?? []).map((g) => g.trim()).filter(Boolean))];
   if (proposer !== "agent" && !editable.includes(paramsFile)) editable.push(paramsFile);
-  if (editable.length === 0) throw badInput("No editable files: give the globs of files the agent may change (e.g. train.py)");
+  if (editable.length === 0)
+    throw badInput("No editable files: give the globs of files the agent may change (e.g. train.py)");
   for (const glob of editable) {
     // The optimizer's params file may be new: it is written before the first candidate.
     if (proposer !== "agent" && glob === paramsFile) continue;
     const re = globToRegExp(glob);
-    if (!files.some((f) => re.test(f))) throw badInput(`Editable glob "${glob}" matches no file in ${project.name} at ${baseRef}`);
+    if (!files.some((f) => re.test(f)))
+      throw badInput(`Editable glob "${glob}" matches no file in ${project.name} at ${baseRef}`);
   }
   const protectedFiles: Record<string, string> = {};
   for (const raw of input.protected ?? []) {
     const file = relativePath(raw, "A protected file");
-    if (!files.includes(file)) throw badInput(`Protected file "${file}" does not exist in ${project.name} at ${baseRef}`);
-    if (editable.some((g) => globToRegExp(g).test(file))) throw badInput(`"${file}" is both protected and editable; take it out of one list`);
+    if (!files.includes(file))
+      throw badInput(`Protected file "${file}" does not exist in ${project.name} at ${baseRef}`);
+    if (editable.some((g) => globToRegExp(g).test(file)))
+      throw badInput(`"${file}" is both protected and editable; take it out of one list`);
     protectedFiles[file] = await committedFileHash(project.path, baseSha, file);
   }
 
-  const name = input.name?.trim() || `${metric} ${input.direction === "min" ? "↓" : "↑"} · ${proposer} · ${command.length > 60 ? `${command.slice(0, 57)}...` : command}`;
+  const name =
+    input.name?.trim() ||
+    `${metric} ${input.direction === "min" ? "↓" : "↑"} · ${proposer} · ${command.length > 60 ? `${command.slice(0, 57)}...` : command}`;
   return {
     projectId: project.id,
     name: name.slice(0, 200),
@@ -265,12 +317,23 @@ export async function prepareResearchLoop(deps: Pick<ResearchLaunchDeps, "db" | 
  * Ends a loop (conditional on its current status) and records the change as
  * an event. Returns false when the loop was not in one of `from`.
  */
-export async function finishLoop(deps: ResearchDeps, loopId: string, to: LoopStatus, reason: string | undefined, from: LoopStatus[], extra: { holder?: string } = {}): Promise<boolean> {
+export async function finishLoop(
+  deps: ResearchDeps,
+  loopId: string,
+  to: LoopStatus,
+  reason: string | undefined,
+  from: LoopStatus[],
+  extra: { holder?: string } = {},
+): Promise<boolean> {
   // heartbeat_at stays: it tells a sweeping worker whether the last holder may still be tidying up.
   const stored = await deps.db.$transaction(async (tx) => {
     const { count } = await tx.researchLoop.updateMany({
       where: { id: loopId, status: { in: from }, ...(extra.holder ? { holder: extra.holder } : {}) },
-      data: { status: to, statusReason: reason ?? null, ...(TERMINAL.includes(to) ? { finishedAt: new Date(), holder: null } : {}) },
+      data: {
+        status: to,
+        statusReason: reason ?? null,
+        ...(TERMINAL.includes(to) ? { finishedAt: new Date(), holder: null } : {}),
+      },
     });
     if (count === 0) return null;
     return appendResearchEvents(tx, null, loopId, [{ type: "loop", status: to, ...(reason ? { reason } : {}) }]);
@@ -290,7 +353,10 @@ export async function getLoop(db: Db, loopId: string): Promise<LoopDetail> {
 export type LoopListItem = LoopSummary & { counts: Record<ExperimentStatus, number> & { total: number } };
 
 /** Loops, newest first, with experiment counts by status (candidates and baseline). */
-export async function listLoops(db: Db, input: { projectId?: string; status?: LoopStatus; limit?: number } = {}): Promise<LoopListItem[]> {
+export async function listLoops(
+  db: Db,
+  input: { projectId?: string; status?: LoopStatus; limit?: number } = {},
+): Promise<LoopListItem[]> {
   const loops = await db.researchLoop.findMany({
     where: { projectId: input.projectId, status: input.status },
     orderBy: [{ createdAt: "desc" }, { id: "desc" }],
@@ -298,7 +364,11 @@ export async function listLoops(db: Db, input: { projectId?: string; status?: Lo
     select: loopSummarySelect,
   });
   const groups = loops.length
-    ? await db.experiment.groupBy({ by: ["loopId", "status"], where: { loopId: { in: loops.map((l) => l.id) }, kind: { in: ["baseline", "candidate"] } }, _count: { _all: true } })
+    ? await db.experiment.groupBy({
+        by: ["loopId", "status"],
+        where: { loopId: { in: loops.map((l) => l.id) }, kind: { in: ["baseline", "candidate"] } },
+        _count: { _all: true },
+      })
     : [];
   return loops.map((loop) => {
     const counts = { queued: 0, running: 0, keep: 0, discard: 0, crash: 0, timeout: 0, flagged: 0, total: 0 };
@@ -318,10 +388,12 @@ export async function listLoops(db: Db, input: { projectId?: string; status?: Lo
  */
 export async function cancelResearchLoop(deps: ResearchLaunchDeps, loopId: string): Promise<LoopDetail> {
   const loop = await getLoop(deps.db, loopId);
-  if (TERMINAL.includes(loop.status)) throw conflict(`Research loop ${loopId} already ended (${loop.status}); nothing to cancel`);
+  if (TERMINAL.includes(loop.status))
+    throw conflict(`Research loop ${loopId} already ended (${loop.status}); nothing to cancel`);
   if (loop.status === "queued") {
     await deps.researchScheduler.remove(loopId);
-    if (await finishLoop(deps, loopId, "cancelled", "Cancelled before it started", ["queued"])) return getLoop(deps.db, loopId);
+    if (await finishLoop(deps, loopId, "cancelled", "Cancelled before it started", ["queued"]))
+      return getLoop(deps.db, loopId);
   }
   await appendResearchEvents(deps.db, deps.researchNotifier, loopId, [{ type: "cancel_requested" }]);
   await finishLoop(deps, loopId, "cancelled", "Cancelled by a user", ["queued", "running", "paused"]);
@@ -336,11 +408,21 @@ export async function cancelResearchLoop(deps: ResearchLaunchDeps, loopId: strin
 export async function pauseResearchLoop(deps: ResearchLaunchDeps, loopId: string): Promise<LoopDetail> {
   const loop = await getLoop(deps.db, loopId);
   if (loop.status === "paused") return loop;
-  if (loop.status !== "running" && loop.status !== "queued") throw conflict(`Research loop ${loopId} is ${loop.status}; only a queued or running loop can be paused`);
+  if (loop.status !== "running" && loop.status !== "queued")
+    throw conflict(`Research loop ${loopId} is ${loop.status}; only a queued or running loop can be paused`);
   const stored = await deps.db.$transaction(async (tx) => {
-    const { count } = await tx.researchLoop.updateMany({ where: { id: loopId, status: { in: ["running", "queued"] } }, data: { status: "paused", statusReason: "Paused by a user" } });
+    const { count } = await tx.researchLoop.updateMany({
+      where: { id: loopId, status: { in: ["running", "queued"] } },
+      data: { status: "paused", statusReason: "Paused by a user" },
+    });
     if (count === 0) return null;
-    return appendResearchEvents(tx, null, loopId, [{ type: "loop", status: "paused", reason: loop.status === "running" ? "pausing: the experiment in progress finishes first" : "Paused by a user" }]);
+    return appendResearchEvents(tx, null, loopId, [
+      {
+        type: "loop",
+        status: "paused",
+        reason: loop.status === "running" ? "pausing: the experiment in progress finishes first" : "Paused by a user",
+      },
+    ]);
   });
   if (!stored) throw conflict(`Research loop ${loopId} changed state; try again`);
   await deps.researchNotifier.loopEvents(loopId, stored);
@@ -354,13 +436,28 @@ export async function pauseResearchLoop(deps: ResearchLaunchDeps, loopId: string
 export async function resumeResearchLoop(deps: ResearchLaunchDeps, loopId: string): Promise<LoopDetail> {
   const loop = await getLoop(deps.db, loopId);
   if (loop.status === "running" || loop.status === "queued") return loop;
-  if (loop.status !== "paused") throw conflict(`Research loop ${loopId} is ${loop.status}; only a paused loop can be resumed`);
+  if (loop.status !== "paused")
+    throw conflict(`Research loop ${loopId} is ${loop.status}; only a paused loop can be resumed`);
   const result = await deps.db.$transaction(async (tx) => {
     // Still held (its experiment is finishing): the holder simply goes on.
-    const held = await tx.researchLoop.updateMany({ where: { id: loopId, status: "paused", holder: { not: null } }, data: { status: "running", statusReason: null } });
-    if (held.count > 0) return { to: "running" as const, events: await appendResearchEvents(tx, null, loopId, [{ type: "loop", status: "running", reason: "resumed" }]) };
-    const free = await tx.researchLoop.updateMany({ where: { id: loopId, status: "paused", holder: null }, data: { status: "queued", statusReason: null } });
-    if (free.count > 0) return { to: "queued" as const, events: await appendResearchEvents(tx, null, loopId, [{ type: "loop", status: "queued", reason: "resumed" }]) };
+    const held = await tx.researchLoop.updateMany({
+      where: { id: loopId, status: "paused", holder: { not: null } },
+      data: { status: "running", statusReason: null },
+    });
+    if (held.count > 0)
+      return {
+        to: "running" as const,
+        events: await appendResearchEvents(tx, null, loopId, [{ type: "loop", status: "running", reason: "resumed" }]),
+      };
+    const free = await tx.researchLoop.updateMany({
+      where: { id: loopId, status: "paused", holder: null },
+      data: { status: "queued", statusReason: null },
+    });
+    if (free.count > 0)
+      return {
+        to: "queued" as const,
+        events: await appendResearchEvents(tx, null, loopId, [{ type: "loop", status: "queued", reason: "resumed" }]),
+      };
     return null;
   });
   if (!result) throw conflict(`Research loop ${loopId} changed state; try again`);
@@ -412,16 +509,26 @@ export type ExperimentSummary = Prisma.ExperimentGetPayload<{ select: typeof exp
  * the loop judged them.
  */
 export async function listExperiments(db: Db, loopId: string): Promise<ExperimentSummary[]> {
-  const loop = await db.researchLoop.findUnique({ where: { id: loopId }, select: { direction: true, bestMetric: true, confirmRuns: true } });
+  const loop = await db.researchLoop.findUnique({
+    where: { id: loopId },
+    select: { direction: true, bestMetric: true, confirmRuns: true },
+  });
   if (!loop) throw notFound(`No research loop "${loopId}". List them with "loopy research list".`);
-  const rows = await db.experiment.findMany({ where: { loopId }, orderBy: { index: "asc" }, select: experimentSummarySelect });
+  const rows = await db.experiment.findMany({
+    where: { loopId },
+    orderBy: { index: "asc" },
+    select: experimentSummarySelect,
+  });
   const sign = loop.direction === "min" ? -1 : 1;
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const confirms = new Map<string, number[]>();
   for (const r of rows) {
-    if (r.kind === "confirm" && r.confirmsId && r.metricValue !== null) confirms.set(r.confirmsId, [...(confirms.get(r.confirmsId) ?? []), r.metricValue]);
+    if (r.kind === "confirm" && r.confirmsId && r.metricValue !== null)
+      confirms.set(r.confirmsId, [...(confirms.get(r.confirmsId) ?? []), r.metricValue]);
   }
-  const baselineRuns = rows.filter((r) => (r.kind === "baseline" || r.kind === "noise") && r.status === "keep" && r.metricValue !== null).map((r) => r.metricValue as number);
+  const baselineRuns = rows
+    .filter((r) => (r.kind === "baseline" || r.kind === "noise") && r.status === "keep" && r.metricValue !== null)
+    .map((r) => r.metricValue as number);
   const judged = (row: (typeof rows)[number]): number | null => {
     if (row.metricValue === null || loop.confirmRuns === 0) return row.metricValue;
     if (row.kind === "baseline") return mean(baselineRuns);
@@ -434,7 +541,8 @@ export async function listExperiments(db: Db, loopId: string): Promise<Experimen
     if (row.status === "keep" && (row.kind === "baseline" || row.kind === "candidate") && value !== null) {
       if (best === null || sign * (value - best) > 0) best = value;
     }
-    const deltaVsBest = row.metricValue !== null && loop.bestMetric !== null ? sign * (row.metricValue - loop.bestMetric) : null;
+    const deltaVsBest =
+      row.metricValue !== null && loop.bestMetric !== null ? sign * (row.metricValue - loop.bestMetric) : null;
     return { ...row, deltaVsBest, bestSoFar: best };
   });
 }
@@ -446,14 +554,29 @@ export const experimentDetailSelect = {
   diffStats: true,
   metrics: true,
   logTail: true,
-  loop: { select: { id: true, name: true, metric: true, direction: true, budgetMs: true, hardKillMultiple: true, bestMetric: true, bestExperimentId: true } },
+  loop: {
+    select: {
+      id: true,
+      name: true,
+      metric: true,
+      direction: true,
+      budgetMs: true,
+      hardKillMultiple: true,
+      bestMetric: true,
+      bestExperimentId: true,
+    },
+  },
 } as const;
 
 export async function getExperiment(db: Db, experimentId: string) {
   const row = await db.experiment.findUnique({ where: { id: experimentId }, select: experimentDetailSelect });
   if (!row) throw notFound(`No experiment "${experimentId}"`);
   const sign = row.loop.direction === "min" ? -1 : 1;
-  return { ...row, deltaVsBest: row.metricValue !== null && row.loop.bestMetric !== null ? sign * (row.metricValue - row.loop.bestMetric) : null };
+  return {
+    ...row,
+    deltaVsBest:
+      row.metricValue !== null && row.loop.bestMetric !== null ? sign * (row.metricValue - row.loop.bestMetric) : null,
+  };
 }
 
 export interface PointSeries {
@@ -469,12 +592,19 @@ export interface PointSeries {
  * width). `sinceId` returns only points stored after that id; `lastId` is the
  * newest point included, the place to resume from (also in research.events).
  */
-export async function getPoints(db: Db, input: { experimentId: string; name?: string; sinceId?: string | null; maxPoints?: number }): Promise<{ experimentId: string; lastId: string | null; series: PointSeries[] }> {
+export async function getPoints(
+  db: Db,
+  input: { experimentId: string; name?: string; sinceId?: string | null; maxPoints?: number },
+): Promise<{ experimentId: string; lastId: string | null; series: PointSeries[] }> {
   const exists = await db.experiment.findUnique({ where: { id: input.experimentId }, select: { id: true } });
   if (!exists) throw notFound(`No experiment "${input.experimentId}"`);
   const maxPoints = Math.min(Math.max(input.maxPoints ?? 2000, 2), 20_000);
   const rows = await db.experimentPoint.findMany({
-    where: { experimentId: input.experimentId, ...(input.name ? { name: input.name } : {}), ...(input.sinceId ? { id: { gt: BigInt(input.sinceId) } } : {}) },
+    where: {
+      experimentId: input.experimentId,
+      ...(input.name ? { name: input.name } : {}),
+      ...(input.sinceId ? { id: { gt: BigInt(input.sinceId) } } : {}),
+    },
     orderBy: [{ name: "asc" }, { step: "asc" }, { id: "asc" }],
     select: { id: true, name: true, step: true, value: true },
   });
@@ -491,23 +621,49 @@ export async function getPoints(db: Db, input: { experimentId: string; name?: st
     total: xs.length,
     points: downsampleMinMax(xs, maxPoints).map((p) => ({ step: p.x, value: p.y })),
   }));
-  return { experimentId: input.experimentId, lastId: lastId === null ? (input.sinceId ?? null) : lastId.toString(), series };
+  return {
+    experimentId: input.experimentId,
+    lastId: lastId === null ? (input.sinceId ?? null) : lastId.toString(),
+    series,
+  };
 }
 
-const EXPORT_STATUS: Record<string, ResultRow["status"] | null> = { keep: "keep", discard: "discard", flagged: "discard", crash: "crash", timeout: "crash", queued: null, running: null };
+const EXPORT_STATUS: Record<string, ResultRow["status"] | null> = {
+  keep: "keep",
+  discard: "discard",
+  flagged: "discard",
+  crash: "crash",
+  timeout: "crash",
+  queued: null,
+  running: null,
+};
 
 /** A loop as autoresearch's results.tsv (baseline and candidates; noise and confirm re-runs are Loopy's own). */
 export async function exportResultsTsv(db: Db, loopId: string): Promise<{ filename: string; tsv: string }> {
-  const loop = await db.researchLoop.findUnique({ where: { id: loopId }, select: { id: true, metric: true, proposer: true } });
+  const loop = await db.researchLoop.findUnique({
+    where: { id: loopId },
+    select: { id: true, metric: true, proposer: true },
+  });
   if (!loop) throw notFound(`No research loop "${loopId}"`);
-  const rows = await db.experiment.findMany({ where: { loopId, kind: { in: ["baseline", "candidate"] } }, orderBy: { index: "asc" }, select: experimentSummarySelect });
+  const rows = await db.experiment.findMany({
+    where: { loopId, kind: { in: ["baseline", "candidate"] } },
+    orderBy: { index: "asc" },
+    select: experimentSummarySelect,
+  });
   const out: ResultRow[] = [];
   for (const r of rows) {
     const status = EXPORT_STATUS[r.status];
     if (!status) continue;
-    const note = r.status === "flagged" ? " (flagged: within the noise floor)" : r.status === "timeout" ? " (timeout)" : "";
+    const note =
+      r.status === "flagged" ? " (flagged: within the noise floor)" : r.status === "timeout" ? " (timeout)" : "";
     const commit = loop.proposer === "import" ? (r.commitSha ?? "") : (r.commitSha?.slice(0, 7) ?? "-");
-    out.push({ commit, value: status === "crash" ? null : r.metricValue, memoryGb: status === "crash" ? null : r.memoryGb, status, description: `${r.description || (r.kind === "baseline" ? "baseline" : "")}${note}` });
+    out.push({
+      commit,
+      value: status === "crash" ? null : r.metricValue,
+      memoryGb: status === "crash" ? null : r.memoryGb,
+      status,
+      description: `${r.description || (r.kind === "baseline" ? "baseline" : "")}${note}`,
+    });
   }
   return { filename: `results-${loopId}.tsv`, tsv: formatResultsTsv({ metric: loop.metric, rows: out }) };
 }
@@ -516,7 +672,10 @@ export async function exportResultsTsv(db: Db, loopId: string): Promise<{ filena
  * Imports an autoresearch results.tsv as a completed loop (nothing runs), so a
  * session made outside Loopy shows in its charts. The first row is the baseline.
  */
-export async function importResultsTsv(deps: ResearchDeps, input: { project: string; tsv: string; name?: string; direction?: "min" | "max" }): Promise<LoopDetail> {
+export async function importResultsTsv(
+  deps: ResearchDeps,
+  input: { project: string; tsv: string; name?: string; direction?: "min" | "max" },
+): Promise<LoopDetail> {
   const { db } = deps;
   const project = await findProject(db, input.project);
   let file;
@@ -527,7 +686,8 @@ export async function importResultsTsv(deps: ResearchDeps, input: { project: str
   }
   if (file.rows.length === 0) throw badInput("The results.tsv has a header but no rows");
   const direction = input.direction ?? "min";
-  if (direction !== "min" && direction !== "max") throw badInput(`Direction must be "min" or "max", got "${String(direction)}"`);
+  if (direction !== "min" && direction !== "max")
+    throw badInput(`Direction must be "min" or "max", got "${String(direction)}"`);
   const best = runningBest(file.rows, direction);
   const finalBest = best.at(-1) ?? null;
   const bestIndex = finalBest === null ? -1 : file.rows.findIndex((r) => r.status === "keep" && r.value === finalBest);
@@ -585,19 +745,37 @@ export async function slotUsage(db: Db, input: { project: string; since?: Date }
   const loops = await db.researchLoop.findMany({ where: { projectId: project.id }, select: { slots: true } });
   const names = new Set<string>();
   for (const l of loops) for (const s of (l.slots as string[] | null) ?? []) names.add(s);
-  const leases = await db.researchSlotLease.findMany({ where: { projectId: project.id }, select: { slot: true, loopId: true, experimentId: true, acquiredAt: true, expiresAt: true } });
+  const leases = await db.researchSlotLease.findMany({
+    where: { projectId: project.id },
+    select: { slot: true, loopId: true, experimentId: true, acquiredAt: true, expiresAt: true },
+  });
   for (const l of leases) names.add(l.slot);
   const now = new Date();
   const intervals = await db.experiment.findMany({
-    where: { slot: { not: null }, loop: { projectId: project.id }, startedAt: { not: null, ...(input.since ? { gte: input.since } : {}) } },
+    where: {
+      slot: { not: null },
+      loop: { projectId: project.id },
+      startedAt: { not: null, ...(input.since ? { gte: input.since } : {}) },
+    },
     orderBy: { startedAt: "asc" },
     select: { slot: true, loopId: true, id: true, index: true, status: true, startedAt: true, endedAt: true },
   });
   return {
     slots: [...names].sort().map((name) => {
       const lease = leases.find((l) => l.slot === name && l.expiresAt > now);
-      return { name, busy: lease ? { loopId: lease.loopId, experimentId: lease.experimentId, since: lease.acquiredAt } : null };
+      return {
+        name,
+        busy: lease ? { loopId: lease.loopId, experimentId: lease.experimentId, since: lease.acquiredAt } : null,
+      };
     }),
-    intervals: intervals.map((e) => ({ slot: e.slot as string, loopId: e.loopId, experimentId: e.id, index: e.index, status: e.status, start: e.startedAt as Date, end: e.endedAt })),
+    intervals: intervals.map((e) => ({
+      slot: e.slot as string,
+      loopId: e.loopId,
+      experimentId: e.id,
+      index: e.index,
+      status: e.status,
+      start: e.startedAt as Date,
+      end: e.endedAt,
+    })),
   };
 }

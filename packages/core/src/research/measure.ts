@@ -17,7 +17,15 @@ const SUMMARY_LINES = 2000;
 export interface MeasureInput {
   db: Db;
   notifier: ResearchNotifier;
-  loop: { id: string; command: string; metric: string; budgetMs: number; hardKillMultiple: number; paramsFile: string; proposer: string };
+  loop: {
+    id: string;
+    command: string;
+    metric: string;
+    budgetMs: number;
+    hardKillMultiple: number;
+    paramsFile: string;
+    proposer: string;
+  };
   experiment: { id: string; index: number };
   /** The claim the rows are written under; a worker that lost it writes nothing. */
   token: string;
@@ -65,13 +73,19 @@ export async function measure(input: MeasureInput): Promise<MeasureResult> {
     LOOPY_EXPERIMENT_INDEX: String(experiment.index),
     LOOPY_LOOP_ID: loop.id,
     LOOPY_BUDGET_MS: String(loop.budgetMs),
-    ...(loop.proposer === "random" || loop.proposer === "tpe" ? { LOOPY_PARAMS_FILE: path.join(input.worktree, loop.paramsFile) } : {}),
+    ...(loop.proposer === "random" || loop.proposer === "tpe"
+      ? { LOOPY_PARAMS_FILE: path.join(input.worktree, loop.paramsFile) }
+      : {}),
     ...(input.slot ? { LOOPY_SLOT: input.slot } : {}),
     ...(cuda !== undefined ? { CUDA_VISIBLE_DEVICES: cuda } : {}),
   };
   let startedAt = new Date();
   let spawnWrite: Promise<unknown> = Promise.resolve();
-  const writeTail = () => db.experiment.updateMany({ where: { id: experiment.id, claimToken: token }, data: { logTail: stripNul(tail.join("\n")) } });
+  const writeTail = () =>
+    db.experiment.updateMany({
+      where: { id: experiment.id, claimToken: token },
+      data: { logTail: stripNul(tail.join("\n")) },
+    });
   let tailDirty = false;
   // The row's log tail follows the run about once a second, for the experiment page.
   const progress = setInterval(() => {
@@ -101,7 +115,9 @@ export async function measure(input: MeasureInput): Promise<MeasureResult> {
       onSpawn: (pid) => {
         startedAt = new Date();
         // Recorded so a worker that takes over after a crash can kill what this one leaves behind.
-        spawnWrite = db.experiment.updateMany({ where: { id: experiment.id, claimToken: token }, data: { pid, startedAt, slot: input.slot } }).catch(() => undefined);
+        spawnWrite = db.experiment
+          .updateMany({ where: { id: experiment.id, claimToken: token }, data: { pid, startedAt, slot: input.slot } })
+          .catch(() => undefined);
       },
       onLine: (stream, line) => {
         tail.push(stream === "stderr" ? `[stderr] ${line}` : line);
@@ -130,11 +146,21 @@ export async function measure(input: MeasureInput): Promise<MeasureResult> {
   const summary = parseSummary(summaryLines.join("\n"));
   const objective = readObjective(summary, loop.metric);
   let measurement: Measurement;
-  if (result.timedOut) measurement = { exit: "timeout", value: null, reason: `ran past ${formatDuration(hardKillMs)} (${loop.hardKillMultiple}× its ${formatDuration(loop.budgetMs)} budget) and was killed` };
+  if (result.timedOut)
+    measurement = {
+      exit: "timeout",
+      value: null,
+      reason: `ran past ${formatDuration(hardKillMs)} (${loop.hardKillMultiple}× its ${formatDuration(loop.budgetMs)} budget) and was killed`,
+    };
   else if (result.exitCode !== 0) {
-    const how = result.exitCode === null ? `was killed by ${result.signal ?? "a signal"}` : `exited with code ${result.exitCode}`;
+    const how =
+      result.exitCode === null ? `was killed by ${result.signal ?? "a signal"}` : `exited with code ${result.exitCode}`;
     const last = [...tail].reverse().find((l) => l.trim());
-    measurement = { exit: "crash", value: null, reason: `the experiment ${how}${last ? `: ${last.replace(/^\[stderr\] /, "").slice(0, 300)}` : ""}` };
+    measurement = {
+      exit: "crash",
+      value: null,
+      reason: `the experiment ${how}${last ? `: ${last.replace(/^\[stderr\] /, "").slice(0, 300)}` : ""}`,
+    };
   } else if (!objective.ok) measurement = { exit: "crash", value: null, reason: objective.reason };
   else measurement = { exit: "ok", value: objective.value };
   return {

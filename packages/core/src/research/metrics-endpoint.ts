@@ -12,7 +12,9 @@ const MAX_BODY = 1024 * 1024;
  * Same rules as step lines on stdout. Listens on 127.0.0.1 only, under a
  * random path, for as long as the experiment runs.
  */
-export async function openMetricsEndpoint(onStep: (step: number, values: Record<string, number>) => void): Promise<{ url: string; port: number; close(): Promise<void> }> {
+export async function openMetricsEndpoint(
+  onStep: (step: number, values: Record<string, number>) => void,
+): Promise<{ url: string; port: number; close(): Promise<void> }> {
   const secret = `/${randomBytes(12).toString("hex")}`;
   const server = createServer((req, res) => {
     const reply = (code: number, message?: string) => {

@@ -12,7 +12,15 @@ const loop = {
   noiseFloor: 0.0021,
   bestMetric: 0.9812,
 };
-const row = (index: number, kind: string, status: string, metricValue: number | null, description: string, params: unknown = null, reason: string | null = null): HistoryRow => ({ index, kind, status, metricValue, description, params, reason });
+const row = (
+  index: number,
+  kind: string,
+  status: string,
+  metricValue: number | null,
+  description: string,
+  params: unknown = null,
+  reason: string | null = null,
+): HistoryRow => ({ index, kind, status, metricValue, description, params, reason });
 
 describe("agentPrompt", () => {
   it("gives the instructions, the rules, a compact history without noise runs, and the shared board", () => {
@@ -22,7 +30,15 @@ describe("agentPrompt", () => {
         row(0, "baseline", "keep", 0.9979, "baseline"),
         row(1, "noise", "keep", 0.998, "baseline again, seed 2 (noise floor)"),
         row(2, "candidate", "keep", 0.9812, "halve the batch"),
-        row(3, "candidate", "crash", null, "double the width", null, "the experiment exited with code 1: CUDA out of memory"),
+        row(
+          3,
+          "candidate",
+          "crash",
+          null,
+          "double the width",
+          null,
+          "the experiment exited with code 1: CUDA out of memory",
+        ),
       ],
       [{ loopName: "other", metric: "val_bpb", value: 0.975, description: "warmup 200 steps" }],
     );
@@ -31,7 +47,9 @@ describe("agentPrompt", () => {
     expect(prompt).toContain("(lower is better)");
     expect(prompt).toContain("noise floor (0.002100)");
     expect(prompt).toContain("#0 keep    val_bpb=0.997900  baseline");
-    expect(prompt).toContain("#3 crash   val_bpb=-  double the width (the experiment exited with code 1: CUDA out of memory)");
+    expect(prompt).toContain(
+      "#3 crash   val_bpb=-  double the width (the experiment exited with code 1: CUDA out of memory)",
+    );
     expect(prompt).not.toContain("seed 2");
     expect(prompt).toContain("Best so far: val_bpb=0.981200");
     expect(prompt).toContain("[other] val_bpb=0.975000  warmup 200 steps");
@@ -44,7 +62,10 @@ describe("proposeParams", () => {
     const history = [row(0, "baseline", "keep", 0.5, "baseline", { x: 0.5 })];
     const a = proposeParams({ proposer: "tpe", space, seed: 3, direction: "min" }, history);
     expect(proposeParams({ proposer: "tpe", space, seed: 3, direction: "min" }, history)).toEqual(a);
-    const afterCrash = proposeParams({ proposer: "tpe", space, seed: 3, direction: "min" }, [...history, row(1, "candidate", "crash", null, "", a)]);
+    const afterCrash = proposeParams({ proposer: "tpe", space, seed: 3, direction: "min" }, [
+      ...history,
+      row(1, "candidate", "crash", null, "", a),
+    ]);
     expect(afterCrash).not.toEqual(a);
   });
 });

@@ -21,11 +21,20 @@ export interface HistoryRow {
  * seeded by the loop's seed and the candidate's number, fed every measured
  * baseline and candidate (crashes left out; maximised metrics negated).
  */
-export function proposeParams(loop: { proposer: string; space: unknown; seed: number; direction: string }, history: HistoryRow[]): Params {
+export function proposeParams(
+  loop: { proposer: string; space: unknown; seed: number; direction: string },
+  history: HistoryRow[],
+): Params {
   const space = parseSpace(loop.space);
   const trials: Trial[] = [];
   for (const h of history) {
-    if ((h.kind !== "baseline" && h.kind !== "candidate") || h.metricValue === null || !h.params || typeof h.params !== "object") continue;
+    if (
+      (h.kind !== "baseline" && h.kind !== "candidate") ||
+      h.metricValue === null ||
+      !h.params ||
+      typeof h.params !== "object"
+    )
+      continue;
     if (h.status === "crash" || h.status === "timeout" || h.status === "queued" || h.status === "running") continue;
     const params = h.params as Params;
     // Only trials that set every parameter of the space inform TPE.
@@ -40,7 +49,9 @@ export function proposeParams(loop: { proposer: string; space: unknown; seed: nu
 /** The params file's JSON object in the worktree, or {} when it is missing or not an object. */
 export async function readParamsFile(worktree: string, file: string): Promise<Record<string, unknown>> {
   try {
-    const value: unknown = JSON.parse((await readRegularFile(worktree, path.join(worktree, file), 16 * 1024 * 1024))?.toString("utf8") ?? "{}");
+    const value: unknown = JSON.parse(
+      (await readRegularFile(worktree, path.join(worktree, file), 16 * 1024 * 1024))?.toString("utf8") ?? "{}",
+    );
     return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
   } catch {
     return {};
@@ -51,7 +62,12 @@ export async function readParamsFile(worktree: string, file: string): Promise<Re
 export async function writeParamsFile(worktree: string, file: string, params: Params): Promise<void> {
   const current = await readParamsFile(worktree, file);
   // An experiment may have left a symlink in its place: replaced, never written through.
-  await writeRegularFile(worktree, path.join(worktree, file), `${JSON.stringify({ ...current, ...params }, null, 2)}\n`, 0o644);
+  await writeRegularFile(
+    worktree,
+    path.join(worktree, file),
+    `${JSON.stringify({ ...current, ...params }, null, 2)}\n`,
+    0o644,
+  );
 }
 
 function fmt(x: number | null): string {
@@ -72,7 +88,17 @@ export interface BoardRow {
  * compact history of its experiments, and what other loops on the project kept.
  */
 export function agentPrompt(
-  loop: { instructions: string; metric: string; direction: string; command: string; budgetMs: number; editableGlobs: string[]; protectedFiles: string[]; noiseFloor: number | null; bestMetric: number | null },
+  loop: {
+    instructions: string;
+    metric: string;
+    direction: string;
+    command: string;
+    budgetMs: number;
+    editableGlobs: string[];
+    protectedFiles: string[];
+    noiseFloor: number | null;
+    bestMetric: number | null;
+  },
   history: HistoryRow[],
   board: BoardRow[] = [],
 ): string {
@@ -80,7 +106,10 @@ export function agentPrompt(
   const lines = history
     .filter((h) => h.kind === "baseline" || h.kind === "candidate")
     .slice(-40)
-    .map((h) => `#${h.index} ${h.status.padEnd(7)} ${loop.metric}=${fmt(h.metricValue)}  ${h.description || (h.kind === "baseline" ? "baseline" : "")}${h.status === "crash" && h.reason ? ` (${h.reason.slice(0, 120)})` : ""}`);
+    .map(
+      (h) =>
+        `#${h.index} ${h.status.padEnd(7)} ${loop.metric}=${fmt(h.metricValue)}  ${h.description || (h.kind === "baseline" ? "baseline" : "")}${h.status === "crash" && h.reason ? ` (${h.reason.slice(0, 120)})` : ""}`,
+    );
   return [
     loop.instructions.trim() || `Improve ${loop.metric}.`,
     "",
@@ -94,7 +123,11 @@ export function agentPrompt(
     ...(lines.length ? lines : ["(none yet)"]),
     ...(loop.bestMetric !== null ? [`Best so far: ${loop.metric}=${fmt(loop.bestMetric)}`] : []),
     ...(board.length
-      ? ["", "## What other loops on this project kept (their setups may differ)", ...board.map((b) => `[${b.loopName}] ${b.metric}=${fmt(b.value)}  ${b.description}`)]
+      ? [
+          "",
+          "## What other loops on this project kept (their setups may differ)",
+          ...board.map((b) => `[${b.loopName}] ${b.metric}=${fmt(b.value)}  ${b.description}`),
+        ]
       : []),
   ].join("\n");
 }
@@ -123,12 +156,35 @@ export async function runAgentProposer(input: {
 }): Promise<AgentProposal> {
   let lastMessage = "";
   const outcome = await input.adapter.run(
-    await withModelGateway(input.adapter, { cwd: input.worktree, instruction: input.prompt, env: input.env, timeoutMs: input.timeoutMs, signal: input.signal, profile: input.profile, stateDir: input.stateDir, binDirs: input.binDirs, sandbox: input.sandbox }),
+    await withModelGateway(input.adapter, {
+      cwd: input.worktree,
+      instruction: input.prompt,
+      env: input.env,
+      timeoutMs: input.timeoutMs,
+      signal: input.signal,
+      profile: input.profile,
+      stateDir: input.stateDir,
+      binDirs: input.binDirs,
+      sandbox: input.sandbox,
+    }),
     (event) => {
       if (event.type === "message" && event.text.trim()) lastMessage = event.text;
       if (event.type === "log") input.onLine?.(event.line);
     },
   );
-  const description = lastMessage.trim().split("\n").filter((l) => l.trim()).at(-1)?.trim().slice(0, 300) ?? "";
-  return { ok: outcome.ok, cancelled: outcome.cancelled, description: description || "agent change", reason: outcome.reason, usage: outcome.usage };
+  const description =
+    lastMessage
+      .trim()
+      .split("\n")
+      .filter((l) => l.trim())
+      .at(-1)
+      ?.trim()
+      .slice(0, 300) ?? "";
+  return {
+    ok: outcome.ok,
+    cancelled: outcome.cancelled,
+    description: description || "agent change",
+    reason: outcome.reason,
+    usage: outcome.usage,
+  };
 }

@@ -32,7 +32,13 @@ export async function tryAcquireSlot(db: Db, slots: string[], claim: SlotClaim):
 }
 
 /** Waits for a free slot (polling every `pollMs`), or null when `signal` aborts first. */
-export async function acquireSlot(db: Db, slots: string[], claim: SlotClaim, signal: AbortSignal, pollMs = 200): Promise<string | null> {
+export async function acquireSlot(
+  db: Db,
+  slots: string[],
+  claim: SlotClaim,
+  signal: AbortSignal,
+  pollMs = 200,
+): Promise<string | null> {
   for (;;) {
     if (signal.aborted) return null;
     const slot = await tryAcquireSlot(db, slots, claim);
@@ -49,7 +55,10 @@ export async function acquireSlot(db: Db, slots: string[], claim: SlotClaim, sig
   }
 }
 
-export async function releaseSlots(db: Db, where: { experimentId: string } | { holder: string; loopId: string }): Promise<void> {
+export async function releaseSlots(
+  db: Db,
+  where: { experimentId: string } | { holder: string; loopId: string },
+): Promise<void> {
   await db.researchSlotLease.deleteMany({ where });
 }
 

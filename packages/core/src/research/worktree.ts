@@ -17,8 +17,18 @@ export function loopWorktreePath(loopyHome: string, loopId: string): string {
  * project's git folder, never a worktree whose git state the agent or the
  * experiment could steer (see `workspace.ts`).
  */
-export async function ensureLoopWorktree(repo: string, worktree: string, branch: string, baseSha: string): Promise<void> {
-  if (existsSync(path.join(worktree, ".git")) && statSync(path.join(worktree, ".git")).isDirectory() && existsSync(workspaceIndex(worktree))) return;
+export async function ensureLoopWorktree(
+  repo: string,
+  worktree: string,
+  branch: string,
+  baseSha: string,
+): Promise<void> {
+  if (
+    existsSync(path.join(worktree, ".git")) &&
+    statSync(path.join(worktree, ".git")).isDirectory() &&
+    existsSync(workspaceIndex(worktree))
+  )
+    return;
   await mkdir(path.dirname(worktree), { recursive: true, mode: 0o700 });
   const ws = { repo, dir: worktree, branch };
   if (await resolveCommit(repo, `refs/heads/${branch}`)) await restoreWorkspace(ws, baseSha);
@@ -50,7 +60,13 @@ export function killOrphanExperiment(pid: number | null, host: string | null, wo
       return false;
     }
     const root = existsSync(worktree) ? realpathSync(worktree) : worktree;
-    if (cwd !== root && !cwd.startsWith(`${root}${path.sep}`) && !cwd.startsWith(`${worktree}${path.sep}`) && cwd !== worktree) return false;
+    if (
+      cwd !== root &&
+      !cwd.startsWith(`${root}${path.sep}`) &&
+      !cwd.startsWith(`${worktree}${path.sep}`) &&
+      cwd !== worktree
+    )
+      return false;
   }
   try {
     process.kill(-pid, "SIGKILL");

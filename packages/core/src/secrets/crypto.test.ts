@@ -88,7 +88,10 @@ describe("ensureMasterKey (at start)", () => {
 
   it("with LOOPY_MASTER_KEY writes no file; a key file others can read stops the start", async () => {
     const home = await mkdtemp(path.join(tmpdir(), "loopy-key-"));
-    expect(await ensureMasterKey({ value: randomBytes(32).toString("hex"), loopyHome: home })).toEqual({ file: null, created: false });
+    expect(await ensureMasterKey({ value: randomBytes(32).toString("hex"), loopyHome: home })).toEqual({
+      file: null,
+      created: false,
+    });
     await expect(stat(path.join(home, MASTER_KEY_FILE))).rejects.toThrow(/ENOENT/);
     await writeFile(path.join(home, MASTER_KEY_FILE), `${randomBytes(32).toString("base64")}\n`, { mode: 0o644 });
     await chmod(path.join(home, MASTER_KEY_FILE), 0o644);
@@ -100,8 +103,18 @@ describe("secret names", () => {
   it("are environment variable names, and not Loopy's own or the ones every child inherits", () => {
     expect(secretNameProblem("OPENAI_API_KEY")).toBeNull();
     expect(secretNameProblem("_X1")).toBeNull();
-    for (const bad of ["lower", "1ABC", "A-B", "A B", "", "X".repeat(129)]) expect(secretNameProblem(bad), bad).toMatch(/not a secret name/);
-    for (const reserved of ["DATABASE_URL", "REDIS_URL", "LOOPY_MASTER_KEY", "LOOPY_TOKEN", "PATH", "HOME", "LD_PRELOAD", "NODE_OPTIONS"]) {
+    for (const bad of ["lower", "1ABC", "A-B", "A B", "", "X".repeat(129)])
+      expect(secretNameProblem(bad), bad).toMatch(/not a secret name/);
+    for (const reserved of [
+      "DATABASE_URL",
+      "REDIS_URL",
+      "LOOPY_MASTER_KEY",
+      "LOOPY_TOKEN",
+      "PATH",
+      "HOME",
+      "LD_PRELOAD",
+      "NODE_OPTIONS",
+    ]) {
       expect(secretNameProblem(reserved), reserved).toMatch(/reserved/);
     }
   });

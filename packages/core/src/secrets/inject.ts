@@ -16,7 +16,10 @@ export interface AgentSecretSources {
  * (stored secrets only: whoever launches a run must not be able to read the
  * worker's environment by naming a variable). Throws, naming each missing one.
  */
-export async function secretsForAgent(sources: AgentSecretSources, wanted: { profile: string[]; task: string[] }): Promise<Record<string, string>> {
+export async function secretsForAgent(
+  sources: AgentSecretSources,
+  wanted: { profile: string[]; task: string[] },
+): Promise<Record<string, string>> {
   const profileNames = [...new Set(wanted.profile)].filter((n) => !RESERVED_SECRET.test(n));
   const taskNames = [...new Set(wanted.task)].filter((n) => !RESERVED_SECRET.test(n));
   const all = [...new Set([...profileNames, ...taskNames])];
@@ -29,9 +32,14 @@ export async function secretsForAgent(sources: AgentSecretSources, wanted: { pro
   const missingTask = taskNames.filter((n) => !values[n]);
   const problems: string[] = [];
   if (missingProfile.length) {
-    problems.push(`The profile needs ${missingProfile.join(", ")}, which ${missingProfile.length === 1 ? "is" : "are"} neither a stored secret nor set in the worker's environment`);
+    problems.push(
+      `The profile needs ${missingProfile.join(", ")}, which ${missingProfile.length === 1 ? "is" : "are"} neither a stored secret nor set in the worker's environment`,
+    );
   }
-  if (missingTask.length) problems.push(`The task needs the secret${missingTask.length > 1 ? "s" : ""} ${missingTask.join(", ")}, not stored (loopy secret set NAME)`);
+  if (missingTask.length)
+    problems.push(
+      `The task needs the secret${missingTask.length > 1 ? "s" : ""} ${missingTask.join(", ")}, not stored (loopy secret set NAME)`,
+    );
   if (problems.length) throw new Error(problems.join("; "));
   return { ...fromWorker, ...values };
 }

@@ -54,7 +54,10 @@ export async function ensureMasterKey(source: MasterKeySource): Promise<{ file: 
 async function readOrCreate(source: MasterKeySource): Promise<Buffer> {
   if (source.value) {
     const bytes = masterKeyBytes(source.value);
-    if (!bytes) throw new Error("LOOPY_MASTER_KEY must be 32 bytes as base64 (openssl rand -base64 32) or hex (openssl rand -hex 32)");
+    if (!bytes)
+      throw new Error(
+        "LOOPY_MASTER_KEY must be 32 bytes as base64 (openssl rand -base64 32) or hex (openssl rand -hex 32)",
+      );
     return bytes;
   }
   const file = path.join(path.resolve(source.loopyHome), MASTER_KEY_FILE);

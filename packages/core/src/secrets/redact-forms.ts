@@ -44,7 +44,18 @@ export function isIgnorable(c: number): boolean {
 
 export function isWideIgnorable(c: number): boolean {
   return (
-    c === 0x85 || c === 0xa0 || c === 0xad || c === 0x1680 || (c >= 0x2000 && c <= 0x200d) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x2060 || c === 0x3000 || c === 0xfeff
+    c === 0x85 ||
+    c === 0xa0 ||
+    c === 0xad ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200d) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x2060 ||
+    c === 0x3000 ||
+    c === 0xfeff
   );
 }
 
@@ -104,7 +115,11 @@ export function encodings(value: string): string[] {
   const out = [value, reverse(value), hex, hex.toUpperCase(), xeh, xeh.toUpperCase()];
   for (const b64 of base64Forms(bytes)) out.push(b64, b64.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, ""));
   const json = JSON.stringify(value).slice(1, -1);
-  out.push(json, json.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`), JSON.stringify(json).slice(1, -1));
+  out.push(
+    json,
+    json.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`),
+    JSON.stringify(json).slice(1, -1),
+  );
   out.push(...urlForms(value));
   return [...new Set(out)];
 }

@@ -9,7 +9,8 @@ const hex = (s: string) => Buffer.from(s, "utf8").toString("hex");
 const rev = (s: string) => Array.from(s).reverse().join("");
 const spaced = (s: string, sep: string) => Array.from(s).join(sep);
 /** `form` between two sentences must become the token, the sentences kept. */
-const around = (r: Redactor, form: string, token = R) => expect(r.text(`before: ${form} :after`)).toBe(`before: ${token} :after`);
+const around = (r: Redactor, form: string, token = R) =>
+  expect(r.text(`before: ${form} :after`)).toBe(`before: ${token} :after`);
 
 describe("Redactor", () => {
   const value = "sk-test-AbC123xyz";
@@ -23,8 +24,20 @@ describe("Redactor", () => {
 
   it("redacts every string inside events, keys included, and leaves other values alone", () => {
     const r = new Redactor({ MY_KEY: value });
-    const event = { type: "tool_result", ok: true, n: 3, summary: `env: MY_KEY=${value}`, nested: [{ [value]: value }] };
-    expect(r.deep(event)).toEqual({ type: "tool_result", ok: true, n: 3, summary: "env: MY_KEY=[redacted:MY_KEY]", nested: [{ "[redacted:MY_KEY]": "[redacted:MY_KEY]" }] });
+    const event = {
+      type: "tool_result",
+      ok: true,
+      n: 3,
+      summary: `env: MY_KEY=${value}`,
+      nested: [{ [value]: value }],
+    };
+    expect(r.deep(event)).toEqual({
+      type: "tool_result",
+      ok: true,
+      n: 3,
+      summary: "env: MY_KEY=[redacted:MY_KEY]",
+      nested: [{ "[redacted:MY_KEY]": "[redacted:MY_KEY]" }],
+    });
   });
 
   it("replaces the longest value first and grows with later turns' secrets", () => {
@@ -61,13 +74,20 @@ describe("Redactor", () => {
     it("base64 and base64url, padded or not, and inside a longer base64 stream at every alignment", () => {
       const odd = `${KEY}x`; // 41 bytes: padding and '+' '/' are likely
       const ro = new Redactor({ KEY: odd });
-      for (const form of [Buffer.from(odd).toString("base64"), Buffer.from(odd).toString("base64url"), Buffer.from(odd).toString("base64").replace(/=+$/, "")]) around(ro, form);
+      for (const form of [
+        Buffer.from(odd).toString("base64"),
+        Buffer.from(odd).toString("base64url"),
+        Buffer.from(odd).toString("base64").replace(/=+$/, ""),
+      ])
+        around(ro, form);
       for (const prefix of ["", "a", "ab", "abc", "abcd"]) {
         for (const encoding of ["base64", "base64url"] as const) {
           const stream = Buffer.from(`${prefix}${KEY}--tail of the file`).toString(encoding);
           const out = r.text(`data: ${stream}`);
           // Only the few characters that mix the key's bytes with its neighbours' are left.
-          expect(out, `${encoding} after ${prefix.length} bytes`).toMatch(/^data: [\w+/-]{0,7}\[redacted:KEY\][\w+/=-]{0,30}$/);
+          expect(out, `${encoding} after ${prefix.length} bytes`).toMatch(
+            /^data: [\w+/-]{0,7}\[redacted:KEY\][\w+/=-]{0,30}$/,
+          );
           expect(r.hits(stream)).toEqual(["KEY"]);
         }
       }
@@ -80,7 +100,9 @@ describe("Redactor", () => {
       around(rt, once, "[redacted:T]");
       around(rt, JSON.stringify(once).slice(1, -1), "[redacted:T]");
       around(rt, once.replace("\u00e9", "\\u00e9"), "[redacted:T]");
-      expect(rt.text(JSON.stringify({ nested: JSON.stringify({ secret: tricky }) }))).toBe(JSON.stringify({ nested: JSON.stringify({ secret: "[redacted:T]" }) }));
+      expect(rt.text(JSON.stringify({ nested: JSON.stringify({ secret: tricky }) }))).toBe(
+        JSON.stringify({ nested: JSON.stringify({ secret: "[redacted:T]" }) }),
+      );
     });
 
     it("URL-encoded, with upper- or lower-case escapes, strict or not, '+' for spaces, '/' kept", () => {
@@ -88,8 +110,16 @@ describe("Redactor", () => {
       const ru = new Redactor({ U: url });
       const enc = encodeURIComponent(url);
       around(ru, enc, "[redacted:U]");
-      around(ru, enc.replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase()), "[redacted:U]");
-      around(ru, enc.replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`), "[redacted:U]");
+      around(
+        ru,
+        enc.replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase()),
+        "[redacted:U]",
+      );
+      around(
+        ru,
+        enc.replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`),
+        "[redacted:U]",
+      );
       around(ru, enc.replace(/%20/g, "+"), "[redacted:U]");
       around(ru, enc.replace(/%2F/g, "/"), "[redacted:U]");
       expect(ru.text(`https://host/cb?token=${enc}&next=1`)).toBe("https://host/cb?token=[redacted:U]&next=1");
@@ -108,13 +138,17 @@ describe("Redactor", () => {
       const ws = fc.constantFrom(" ", "\t", "\n", "\r\n", "   ");
       const alphabet = fc.constantFrom(..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
       fc.assert(
-        fc.property(fc.array(alphabet, { minLength: 12, maxLength: 80 }), fc.array(fc.tuple(fc.nat(), ws), { maxLength: 30 }), (chars, inserts) => {
-          const secret = chars.join("");
-          const text = [...chars];
-          for (const [at, w] of inserts) text.splice(1 + (at % (text.length - 1)), 0, w);
-          const rp = new Redactor({ P: secret });
-          expect(rp.text(`<< ${text.join("")} >>`)).toBe("<< [redacted:P] >>");
-        }),
+        fc.property(
+          fc.array(alphabet, { minLength: 12, maxLength: 80 }),
+          fc.array(fc.tuple(fc.nat(), ws), { maxLength: 30 }),
+          (chars, inserts) => {
+            const secret = chars.join("");
+            const text = [...chars];
+            for (const [at, w] of inserts) text.splice(1 + (at % (text.length - 1)), 0, w);
+            const rp = new Redactor({ P: secret });
+            expect(rp.text(`<< ${text.join("")} >>`)).toBe("<< [redacted:P] >>");
+          },
+        ),
         { numRuns: 300 },
       );
     });
@@ -123,21 +157,30 @@ describe("Redactor", () => {
       const alphabet = fc.constantFrom(..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
       const ws = fc.constantFrom("", "", "", " ", "\n", "\r\n", "\t");
       fc.assert(
-        fc.property(fc.array(alphabet, { minLength: 6, maxLength: 120 }), fc.nat(), fc.nat(), fc.nat(), fc.array(ws, { minLength: 400, maxLength: 400 }), (chars, pick, at, extra, gaps) => {
-          const secret = chars.join("");
-          const forms = secretForms(secret);
-          const form = forms[pick % forms.length]!;
-          const length = form.min + (extra % (form.text.length - form.min + 1));
-          const from = at % (form.text.length - length + 1);
-          const run = Array.from(form.text.slice(from, from + length), (c, k) => (k < length - 1 ? c + gaps[k] : c)).join("");
-          const rp = new Redactor({ P: secret });
-          expect(rp.text(`<< ${run} >>`)).toBe("<< [redacted:P] >>");
-          const k = pieceLength(secret.length);
-          if (k > 6) {
-            const piece = secret.slice(from % (secret.length - k + 2), (from % (secret.length - k + 2)) + k - 1);
-            expect(rp.text(`<< ${piece} >>`)).toBe(`<< ${piece} >>`);
-          }
-        }),
+        fc.property(
+          fc.array(alphabet, { minLength: 6, maxLength: 120 }),
+          fc.nat(),
+          fc.nat(),
+          fc.nat(),
+          fc.array(ws, { minLength: 400, maxLength: 400 }),
+          (chars, pick, at, extra, gaps) => {
+            const secret = chars.join("");
+            const forms = secretForms(secret);
+            const form = forms[pick % forms.length]!;
+            const length = form.min + (extra % (form.text.length - form.min + 1));
+            const from = at % (form.text.length - length + 1);
+            const run = Array.from(form.text.slice(from, from + length), (c, k) =>
+              k < length - 1 ? c + gaps[k] : c,
+            ).join("");
+            const rp = new Redactor({ P: secret });
+            expect(rp.text(`<< ${run} >>`)).toBe("<< [redacted:P] >>");
+            const k = pieceLength(secret.length);
+            if (k > 6) {
+              const piece = secret.slice(from % (secret.length - k + 2), (from % (secret.length - k + 2)) + k - 1);
+              expect(rp.text(`<< ${piece} >>`)).toBe(`<< ${piece} >>`);
+            }
+          },
+        ),
         { numRuns: 500 },
       );
     });
@@ -170,8 +213,17 @@ describe("Redactor", () => {
   it("matches a short secret (under 12 characters) only whole, in every form", () => {
     const short = "x7Qp2Lm9Kz"; // 10
     const r = new Redactor({ S: short });
-    for (const form of [short, rev(short), hex(short), hex(short).toUpperCase(), Buffer.from(short).toString("base64"), spaced(short, " ")]) around(r, form, "[redacted:S]");
-    for (const piece of [short.slice(0, 9), short.slice(1), hex(short).slice(0, 18), hex(short).slice(2)]) expect(r.text(`= ${piece} =`)).toBe(`= ${piece} =`);
+    for (const form of [
+      short,
+      rev(short),
+      hex(short),
+      hex(short).toUpperCase(),
+      Buffer.from(short).toString("base64"),
+      spaced(short, " "),
+    ])
+      around(r, form, "[redacted:S]");
+    for (const piece of [short.slice(0, 9), short.slice(1), hex(short).slice(0, 18), hex(short).slice(2)])
+      expect(r.text(`= ${piece} =`)).toBe(`= ${piece} =`);
   });
 
   it("leaves ordinary text, short words and 8-character coincidences alone", () => {
@@ -196,7 +248,10 @@ describe("Redactor", () => {
 
   it("reports the names found (each once, in order), empty when none", () => {
     const r = new Redactor({ KEY, OTHER: "0123456789abcdefghij" });
-    expect(r.hits(`a ${hex("0123456789abcdefghij")} b ${spaced(KEY, "\n")} c 0123456789abcdefghij`)).toEqual(["OTHER", "KEY"]);
+    expect(r.hits(`a ${hex("0123456789abcdefghij")} b ${spaced(KEY, "\n")} c 0123456789abcdefghij`)).toEqual([
+      "OTHER",
+      "KEY",
+    ]);
     expect(r.hits("nothing here")).toEqual([]);
     expect(r.hits(null)).toEqual([]);
   });
@@ -228,7 +283,14 @@ describe("Redactor", () => {
       around(r, pem, P);
       around(r, pem.replace(/\n/g, "\r\n"), P);
       around(r, JSON.stringify(pem).slice(1, -1), P);
-      around(r, pem.replace(/\n/g, "").match(/.{1,40}/g)!.join("\n"), P);
+      around(
+        r,
+        pem
+          .replace(/\n/g, "")
+          .match(/.{1,40}/g)!
+          .join("\n"),
+        P,
+      );
       expect(r.text(`tls.key: ${Buffer.from(pem).toString("base64")}\nnext: 1`)).toBe(`tls.key: ${P}\nnext: 1`);
     });
 
@@ -236,7 +298,9 @@ describe("Redactor", () => {
       for (const line of body) around(r, line, P);
       around(r, `${body[0]!.slice(40)}\n${body[1]!.slice(0, 10)}`, P);
       // A printed PEM with the body cut: the armor is kept, the body pieces are not.
-      expect(r.text(`-----BEGIN PRIVATE KEY-----\n${body[1]}\n-----END PRIVATE KEY-----`)).toBe(`-----BEGIN PRIVATE KEY-----\n${P}\n-----END PRIVATE KEY-----`);
+      expect(r.text(`-----BEGIN PRIVATE KEY-----\n${body[1]}\n-----END PRIVATE KEY-----`)).toBe(
+        `-----BEGIN PRIVATE KEY-----\n${P}\n-----END PRIVATE KEY-----`,
+      );
       const doc = "Paste your key between -----BEGIN PRIVATE KEY----- and -----END PRIVATE KEY-----.";
       expect(r.text(doc)).toBe(doc);
     });
@@ -244,11 +308,15 @@ describe("Redactor", () => {
 
   it("does NOT catch what it does not claim to (documented limits)", () => {
     const r = new Redactor({ KEY });
-    const rot13 = KEY.replace(/[a-z]/gi, (c) => String.fromCharCode(((c.toLowerCase().charCodeAt(0) - 97 + 13) % 26) + (c <= "Z" ? 65 : 97)));
+    const rot13 = KEY.replace(/[a-z]/gi, (c) =>
+      String.fromCharCode(((c.toLowerCase().charCodeAt(0) - 97 + 13) % 26) + (c <= "Z" ? 65 : 97)),
+    );
     const limits = [
       KEY.toLowerCase(), // re-cased
       rot13, // re-encoded in a way not listed
-      Array.from(KEY).filter((_, k) => k % 2 === 0).join(""), // every other character
+      Array.from(KEY)
+        .filter((_, k) => k % 2 === 0)
+        .join(""), // every other character
       Array.from(KEY).join(","), // separated by something other than whitespace
       `${KEY.slice(0, 14)} and ${KEY.slice(14, 28)} and ${KEY.slice(28)}`, // pieces shorter than K
     ];
@@ -277,7 +345,9 @@ describe("Redactor", () => {
       rev(uni),
       hex(uni),
       Buffer.from(uni).toString("base64"),
-      JSON.stringify(uni).slice(1, -1).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`),
+      JSON.stringify(uni)
+        .slice(1, -1)
+        .replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`),
       encodeURIComponent(uni),
       spaced(uni, " "),
     ]) {
@@ -302,13 +372,20 @@ describe("Redactor", () => {
     };
     const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     const secrets: Record<string, string> = {};
-    for (let s = 0; s < 5; s++) secrets[`SECRET_${s}`] = Array.from({ length: 40 }, () => chars[Math.floor(random() * chars.length)]).join("");
-    const words = "the of and to in is that for it as with was on be by at this diff src index ts const function return await error warning test passed failed run agent checkpoint 200 404 OK GET POST /api/runs".split(" ");
+    for (let s = 0; s < 5; s++)
+      secrets[`SECRET_${s}`] = Array.from({ length: 40 }, () => chars[Math.floor(random() * chars.length)]).join("");
+    const words =
+      "the of and to in is that for it as with was on be by at this diff src index ts const function return await error warning test passed failed run agent checkpoint 200 404 OK GET POST /api/runs".split(
+        " ",
+      );
     const lines: string[] = [];
     let size = 0;
     while (size < 8 * 1024 * 1024) {
       const n = 4 + Math.floor(random() * 14);
-      const parts = [`2024-05-01T12:${String(Math.floor(random() * 60)).padStart(2, "0")}:00Z`, Math.floor(random() * 2 ** 32).toString(16)];
+      const parts = [
+        `2024-05-01T12:${String(Math.floor(random() * 60)).padStart(2, "0")}:00Z`,
+        Math.floor(random() * 2 ** 32).toString(16),
+      ];
       for (let w = 0; w < n; w++) parts.push(words[Math.floor(random() * words.length)] as string);
       const line = parts.join(" ");
       lines.push(line);

@@ -126,7 +126,10 @@ export class Redactor {
  */
 function merge(found: number[]): Array<{ start: number; end: number; names: number[] }> {
   const order = Array.from({ length: found.length / 3 }, (_, k) => 3 * k);
-  order.sort((a, b) => (found[a] as number) - (found[b] as number) || (found[b + 1] as number) - (found[a + 1] as number) || a - b);
+  order.sort(
+    (a, b) =>
+      (found[a] as number) - (found[b] as number) || (found[b + 1] as number) - (found[a + 1] as number) || a - b,
+  );
   const spans: Array<{ start: number; end: number; names: number[] }> = [];
   for (const k of order) {
     const start = found[k] as number;
@@ -211,7 +214,13 @@ class Matcher {
         let slot = mixed >>> this.shift;
         let same = 0;
         for (let e = this.table[2 * slot + 1] as number; e !== 0; e = this.table[2 * slot + 1] as number) {
-          if (this.table[2 * slot] === h && this.entryForm[e - 1] === index && t.startsWith(t.slice(offset, offset + seed), this.entryOffset[e - 1]) && ++same === REPEATS) continue next;
+          if (
+            this.table[2 * slot] === h &&
+            this.entryForm[e - 1] === index &&
+            t.startsWith(t.slice(offset, offset + seed), this.entryOffset[e - 1]) &&
+            ++same === REPEATS
+          )
+            continue next;
           slot = (slot + 1) & this.mask;
         }
         const bit = mixed >>> this.filterShift;
@@ -263,7 +272,15 @@ class Matcher {
   }
 
   /** The table's entries for the window ending at text[i], each checked and extended (`extend`). */
-  private probe(text: string, i: number, count: number, ring: number, h: number, mixed: number, found: number[] | null): number[] | null {
+  private probe(
+    text: string,
+    i: number,
+    count: number,
+    ring: number,
+    h: number,
+    mixed: number,
+    found: number[] | null,
+  ): number[] | null {
     const table = this.table;
     let slot = mixed >>> this.shift;
     for (let entry = table[2 * slot + 1] as number; entry !== 0; entry = table[2 * slot + 1] as number) {

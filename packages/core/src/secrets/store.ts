@@ -24,12 +24,21 @@ export function checkSecretName(name: string): string {
 }
 
 /** Stores (or replaces) a secret, encrypted under the master key. The value is never returned by anything. */
-export async function setSecret(db: Db, key: MasterKeySource, input: { name: string; value: string; updatedBy?: string | null }): Promise<{ name: string }> {
+export async function setSecret(
+  db: Db,
+  key: MasterKeySource,
+  input: { name: string; value: string; updatedBy?: string | null },
+): Promise<{ name: string }> {
   const name = checkSecretName(input.name);
   const value = input.value;
-  if (value.length < MIN_SECRET_LENGTH) throw badInput(`The value of ${name} is shorter than ${MIN_SECRET_LENGTH} characters; such a value cannot be redacted from logs safely`);
-  if (Buffer.byteLength(value, "utf8") > MAX_SECRET_BYTES) throw badInput(`The value of ${name} is larger than ${MAX_SECRET_BYTES / 1024} KiB`);
-  if (value.includes("\u0000")) throw badInput(`The value of ${name} contains a NUL character, which an environment variable cannot hold`);
+  if (value.length < MIN_SECRET_LENGTH)
+    throw badInput(
+      `The value of ${name} is shorter than ${MIN_SECRET_LENGTH} characters; such a value cannot be redacted from logs safely`,
+    );
+  if (Buffer.byteLength(value, "utf8") > MAX_SECRET_BYTES)
+    throw badInput(`The value of ${name} is larger than ${MAX_SECRET_BYTES / 1024} KiB`);
+  if (value.includes("\u0000"))
+    throw badInput(`The value of ${name} contains a NUL character, which an environment variable cannot hold`);
   if (/^[\r\n]|[\r\n]$/.test(value)) throw badInput(`The value of ${name} starts or ends with a line break; remove it`);
   const sealed = sealSecret(await loadMasterKey(key), value, name);
   await db.secret.upsert({
@@ -49,13 +58,18 @@ export async function deleteSecret(db: Db, name: string): Promise<{ name: string
 
 /** Names and dates of the stored secrets, never their values. */
 export function listSecretNames(db: Db): Promise<SecretListing[]> {
-  return db.secret.findMany({ orderBy: { name: "asc" }, select: { name: true, createdAt: true, updatedAt: true, updatedBy: true } });
+  return db.secret.findMany({
+    orderBy: { name: "asc" },
+    select: { name: true, createdAt: true, updatedAt: true, updatedBy: true },
+  });
 }
 
 /** Which of `names` are not stored. */
 export async function missingSecrets(db: Db, names: string[]): Promise<string[]> {
   if (names.length === 0) return [];
-  const found = new Set((await db.secret.findMany({ where: { name: { in: names } }, select: { name: true } })).map((r) => r.name));
+  const found = new Set(
+    (await db.secret.findMany({ where: { name: { in: names } }, select: { name: true } })).map((r) => r.name),
+  );
   return [...new Set(names)].filter((n) => !found.has(n));
 }
 
@@ -67,16 +81,24 @@ export async function missingSecrets(db: Db, names: string[]): Promise<string[]>
 export async function resolveSecrets(db: Db, key: MasterKeySource, names: string[]): Promise<Record<string, string>> {
   const wanted = [...new Set(names)];
   if (wanted.length === 0) return {};
-  const rows = await db.secret.findMany({ where: { name: { in: wanted } }, select: { name: true, ciphertext: true, iv: true, tag: true } });
+  const rows = await db.secret.findMany({
+    where: { name: { in: wanted } },
+    select: { name: true, ciphertext: true, iv: true, tag: true },
+  });
   const missing = wanted.filter((n) => !rows.some((r) => r.name === n));
-  if (missing.length) throw notFound(`Secret${missing.length > 1 ? "s" : ""} not set: ${missing.join(", ")}. Set ${missing.length > 1 ? "them" : "it"} with "loopy secret set NAME" (value on stdin)`);
+  if (missing.length)
+    throw notFound(
+      `Secret${missing.length > 1 ? "s" : ""} not set: ${missing.join(", ")}. Set ${missing.length > 1 ? "them" : "it"} with "loopy secret set NAME" (value on stdin)`,
+    );
   const master = await loadMasterKey(key);
   const values: Record<string, string> = {};
   for (const row of rows) {
     try {
       values[row.name] = openSecret(master, row, row.name);
     } catch {
-      throw new Error(`Secret ${row.name} cannot be decrypted: it was stored under another master key (LOOPY_MASTER_KEY or ${"$"}LOOPY_HOME/master.key changed) or altered; set it again`);
+      throw new Error(
+        `Secret ${row.name} cannot be decrypted: it was stored under another master key (LOOPY_MASTER_KEY or ${"$"}LOOPY_HOME/master.key changed) or altered; set it again`,
+      );
     }
   }
   return values;

@@ -66,7 +66,16 @@ export function DagGraph({ nodes }: { nodes: DagNode[] }) {
             const y1 = from.y + H / 2;
             const x2 = to.x;
             const y2 = to.y + H / 2;
-            return [<path key={`${d}-${n.id}`} d={`M${x1},${y1} C${x1 + GAP_X / 2},${y1} ${x2 - GAP_X / 2},${y2} ${x2},${y2}`} stroke="#6b7280" strokeWidth={1.5} fill="none" markerEnd="url(#arrow)" />];
+            return [
+              <path
+                key={`${d}-${n.id}`}
+                d={`M${x1},${y1} C${x1 + GAP_X / 2},${y1} ${x2 - GAP_X / 2},${y2} ${x2},${y2}`}
+                stroke="#6b7280"
+                strokeWidth={1.5}
+                fill="none"
+                markerEnd="url(#arrow)"
+              />,
+            ];
           }),
         )}
         <defs>
@@ -78,7 +87,15 @@ export function DagGraph({ nodes }: { nodes: DagNode[] }) {
           const p = pos.get(n.id)!;
           const box = (
             <g data-testid="dag-node" data-status={n.status ?? ""} data-label={n.label}>
-              <rect x={p.x} y={p.y} width={W} height={H} rx={6} fill={FILL[n.status ?? ""] ?? "#1f2937"} stroke="#ffffff22" />
+              <rect
+                x={p.x}
+                y={p.y}
+                width={W}
+                height={H}
+                rx={6}
+                fill={FILL[n.status ?? ""] ?? "#1f2937"}
+                stroke="#ffffff22"
+              />
               <text x={p.x + 10} y={p.y + 19} fill="#f3f4f6" fontSize={12}>
                 {n.label.length > 26 ? `${n.label.slice(0, 25)}…` : n.label}
               </text>

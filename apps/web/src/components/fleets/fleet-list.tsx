@@ -43,11 +43,15 @@ export function FleetList() {
                 <td className="py-2 pr-3">
                   <StatusBadge status={f.status} testId="fleet-status" />
                 </td>
-                <td className="py-2 pr-3 text-gray-300">{f.kind === "best_of_n" ? `best of ${f.progress.total}` : f.kind}</td>
+                <td className="py-2 pr-3 text-gray-300">
+                  {f.kind === "best_of_n" ? `best of ${f.progress.total}` : f.kind}
+                </td>
                 <td className="py-2 pr-3">
                   <ProgressBar finished={f.progress.finished} total={f.progress.total} />
                 </td>
-                <td className="py-2 pr-3 font-mono text-xs text-gray-300">{f.spent.usd ? `$${f.spent.usd.toFixed(4)}` : "—"}</td>
+                <td className="py-2 pr-3 font-mono text-xs text-gray-300">
+                  {f.spent.usd ? `$${f.spent.usd.toFixed(4)}` : "—"}
+                </td>
                 <td className="py-2 pr-3 text-gray-400">{formatTime(f.createdAt)}</td>
                 <td className="py-2 text-gray-400">
                   <Elapsed startedAt={f.createdAt} finishedAt={f.finishedAt} />

@@ -35,7 +35,8 @@ export function FleetView({ fleetId }: { fleetId: string }) {
   const approve = useMutation(trpc.fleets.approveWinner.mutationOptions({ onSuccess: refetch }));
   const [confirming, setConfirming] = useState(false);
 
-  if (fleet.error) return <PageError message={fleet.error.message} back={{ href: "/fleets", label: "Back to fleets" }} />;
+  if (fleet.error)
+    return <PageError message={fleet.error.message} back={{ href: "/fleets", label: "Back to fleets" }} />;
   if (!fleet.data) return <p className="text-sm text-gray-400">Loading fleet…</p>;
   const f = fleet.data;
   const bestOfN = f.kind === "best_of_n";
@@ -43,9 +44,13 @@ export function FleetView({ fleetId }: { fleetId: string }) {
   const busy = f.members.some((m) => m.status === "queued" || m.status === "running" || m.status === "verifying");
   const winner = members.find((m) => m.eligible);
   const merged = bestOfN ? f.members.find((m) => m.status === "merged" && m.mergedSha) : undefined;
-  const losers = winner ? f.members.filter((m) => m.id !== winner.id && (m.status === "awaiting_review" || m.status === "needs_attention")).length : 0;
+  const losers = winner
+    ? f.members.filter((m) => m.id !== winner.id && (m.status === "awaiting_review" || m.status === "needs_attention"))
+        .length
+    : 0;
   const leaders = members.filter((m) => m.diffLines !== null).slice(0, 3);
-  const mutationError = pause.error?.message ?? resume.error?.message ?? cancel.error?.message ?? approve.error?.message;
+  const mutationError =
+    pause.error?.message ?? resume.error?.message ?? cancel.error?.message ?? approve.error?.message;
 
   return (
     <div className="space-y-5">
@@ -67,19 +72,30 @@ export function FleetView({ fleetId }: { fleetId: string }) {
         </div>
         <div className="flex items-center gap-2">
           {f.status === "running" && (
-            <button type="button" onClick={() => pause.mutate({ fleetId })} className="rounded-md border border-white/15 px-3 py-1.5 text-sm text-gray-200 hover:bg-white/5">
+            <button
+              type="button"
+              onClick={() => pause.mutate({ fleetId })}
+              className="rounded-md border border-white/15 px-3 py-1.5 text-sm text-gray-200 hover:bg-white/5"
+            >
               Pause
             </button>
           )}
           {f.status === "paused" && (
-            <button type="button" onClick={() => resume.mutate({ fleetId })} className="rounded-md border border-white/15 px-3 py-1.5 text-sm text-gray-200 hover:bg-white/5">
+            <button
+              type="button"
+              onClick={() => resume.mutate({ fleetId })}
+              className="rounded-md border border-white/15 px-3 py-1.5 text-sm text-gray-200 hover:bg-white/5"
+            >
               Resume
             </button>
           )}
           {ACTIVE.has(f.status) && (
             <button
               type="button"
-              onClick={() => window.confirm("Cancel the fleet? Running members are killed and their worktrees removed.") && cancel.mutate({ fleetId })}
+              onClick={() =>
+                window.confirm("Cancel the fleet? Running members are killed and their worktrees removed.") &&
+                cancel.mutate({ fleetId })
+              }
               className="rounded-md border border-red-400/40 px-3 py-1.5 text-sm text-red-200 hover:bg-red-500/10"
             >
               Cancel fleet
@@ -104,10 +120,14 @@ export function FleetView({ fleetId }: { fleetId: string }) {
             },
           ]}
         >
-          {losers === 0 ? "No other member is waiting for review." : `The other ${losers} member${losers === 1 ? "" : "s"} waiting for review will be rejected.`}
+          {losers === 0
+            ? "No other member is waiting for review."
+            : `The other ${losers} member${losers === 1 ? "" : "s"} waiting for review will be rejected.`}
         </ConfirmDialog>
       )}
-      {f.statusReason && <p className="rounded-md border border-white/10 bg-white/5 px-3 py-2 text-sm text-gray-200">{f.statusReason}</p>}
+      {f.statusReason && (
+        <p className="rounded-md border border-white/10 bg-white/5 px-3 py-2 text-sm text-gray-200">{f.statusReason}</p>
+      )}
 
       <div className="space-y-3 rounded-lg border border-white/10 bg-[#11151d] p-4">
         <ProgressBar finished={f.progress.finished} total={f.progress.total} />
@@ -115,106 +135,175 @@ export function FleetView({ fleetId }: { fleetId: string }) {
           <Meta label="At once" value={String(f.concurrency)} />
           <Meta label="Cost" value={`$${f.spent.usd.toFixed(4)}${f.budget.usd ? ` of $${f.budget.usd}` : ""}`} mono />
           <Meta label="Tokens" value={`${f.spent.tokens}${f.budget.tokens ? ` of ${f.budget.tokens}` : ""}`} mono />
-          <Meta label="Wall clock" value={<><Elapsed startedAt={f.createdAt} finishedAt={f.finishedAt} />{f.budget.wallClockMs ? ` of ${formatDuration(f.budget.wallClockMs)}` : ""}</>} />
-          <Meta label="Ranked by" value={f.kind === "research" ? `best ${f.loops[0]?.metric ?? "metric"} (${f.loops[0]?.direction === "max" ? "higher" : "lower"})` : bestOfN ? `checks${f.metric ? `, ${f.metric.name} (${f.metric.direction === "min" ? "lower" : "higher"})` : ""}, diff size, cost` : "—"} />
+          <Meta
+            label="Wall clock"
+            value={
+              <>
+                <Elapsed startedAt={f.createdAt} finishedAt={f.finishedAt} />
+                {f.budget.wallClockMs ? ` of ${formatDuration(f.budget.wallClockMs)}` : ""}
+              </>
+            }
+          />
+          <Meta
+            label="Ranked by"
+            value={
+              f.kind === "research"
+                ? `best ${f.loops[0]?.metric ?? "metric"} (${f.loops[0]?.direction === "max" ? "higher" : "lower"})`
+                : bestOfN
+                  ? `checks${f.metric ? `, ${f.metric.name} (${f.metric.direction === "min" ? "lower" : "higher"})` : ""}, diff size, cost`
+                  : "—"
+            }
+          />
         </dl>
       </div>
 
       {f.kind === "dag" && (
-        <Panel title="Plan" actions={<span className="text-xs text-gray-500">live; click a subtask to open its run</span>}>
-          <DagGraph nodes={f.members.map((m) => ({ id: m.id, label: m.task.title, status: m.status, dependsOn: m.dependsOn, href: `/runs/${m.id}` }))} />
+        <Panel
+          title="Plan"
+          actions={<span className="text-xs text-gray-500">live; click a subtask to open its run</span>}
+        >
+          <DagGraph
+            nodes={f.members.map((m) => ({
+              id: m.id,
+              label: m.task.title,
+              status: m.status,
+              dependsOn: m.dependsOn,
+              href: `/runs/${m.id}`,
+            }))}
+          />
         </Panel>
       )}
 
       {f.kind === "research" && <ResearchMembers loops={f.loops} />}
 
       {f.kind !== "research" && (
-      <Panel
-        title="Members"
-        actions={
-          bestOfN &&
-          (merged ? (
-            <span data-testid="fleet-merged" className="text-xs text-emerald-300">
-              #{merged.memberIndex} merged as <span className="font-mono">{merged.mergedSha?.slice(0, 8)}</span> into <span className="font-mono">{merged.project.defaultBranch}</span>
-            </span>
-          ) : (
-            <button
-              type="button"
-              data-testid="approve-winner"
-              disabled={busy || !winner || approve.isPending}
-              title={busy ? "Members are still running" : winner ? `Approve member ${winner.memberIndex}, reject the rest` : "No member has green checks"}
-              onClick={() => setConfirming(true)}
-              className="rounded-md bg-emerald-500 px-3 py-1 text-xs font-medium text-black hover:bg-emerald-400 disabled:cursor-not-allowed disabled:opacity-40"
-            >
-              {approve.isPending ? "Approving…" : winner ? `Approve the winner (#${winner.memberIndex})` : "Approve the winner"}
-            </button>
-          ))
-        }
-      >
-        <table className="w-full text-left text-sm" data-testid="fleet-members">
-          <thead className="text-xs uppercase tracking-wide text-gray-500">
-            <tr>
-              {bestOfN && <th className="py-2 pr-3 font-medium">Rank</th>}
-              <th className="py-2 pr-3 font-medium">#</th>
-              <th className="py-2 pr-3 font-medium">Run</th>
-              <th className="py-2 pr-3 font-medium">Agent</th>
-              <th className="py-2 pr-3 font-medium">State</th>
-              <th className="py-2 pr-3 font-medium">Checks</th>
-              <th className="py-2 pr-3 text-right font-medium">Diff</th>
-              <th className="py-2 pr-3 text-right font-medium">Cost</th>
-              {f.metric && <th className="py-2 pr-3 text-right font-medium">{f.metric.name}</th>}
-              <th className="py-2 font-medium">Why</th>
-            </tr>
-          </thead>
-          <tbody className="divide-y divide-white/5">
-            {members.map((m) => (
-              <tr key={m.id} data-testid="fleet-member" data-run-id={m.id} data-rank={m.rank ?? ""}>
-                {bestOfN && <td className="py-1.5 pr-3 font-mono text-xs text-gray-200">{m.rank ?? "—"}</td>}
-                <td className="py-1.5 pr-3 font-mono text-xs text-gray-400">{m.memberIndex}</td>
-                <td className="py-1.5 pr-3">
-                  <Link href={`/runs/${m.id}`} className="font-mono text-xs text-sky-300 hover:underline">
-                    {m.id}
-                  </Link>
-                  {!bestOfN && <span className="ml-2 text-xs text-gray-500">{m.project.name}</span>}
-                </td>
-                <td className="py-1.5 pr-3 text-xs text-gray-300" title={m.task.routedBy ? `routed by ${m.task.routedBy}` : undefined}>
-                  {m.profile ?? m.agent}
-                </td>
-                <td className="py-1.5 pr-3">
-                  <StatusBadge status={m.status} />
-                </td>
-                <td className="py-1.5 pr-3 text-xs">
-                  {m.checks.length === 0 ? (
-                    <span className="text-gray-600">—</span>
-                  ) : (
-                    m.checks.map((c) => (
-                      <span key={c.name} title={c.name} className={`mr-1 ${c.passed ? "text-emerald-300" : c.required ? "text-red-300" : "text-amber-300"}`}>
-                        {c.passed ? "✓" : "✗"}
-                        {c.name}
-                      </span>
-                    ))
-                  )}
-                </td>
-                <td className="py-1.5 pr-3 text-right font-mono text-xs">
-                  {m.additions === null ? <span className="text-gray-600">—</span> : <><span className="text-emerald-400">+{m.additions}</span> <span className="text-red-400">−{m.deletions}</span></>}
-                </td>
-                <td className="py-1.5 pr-3 text-right font-mono text-xs text-gray-300">{m.costUsd ? `$${m.costUsd.toFixed(4)}` : "—"}</td>
-                {f.metric && <td className="py-1.5 pr-3 text-right font-mono text-xs text-gray-200">{m.metric ?? "—"}</td>}
-                <td className="max-w-xs truncate py-1.5 text-xs text-gray-400" title={[...m.rankReasons, m.statusReason].filter(Boolean).join("; ")}>
-                  {m.rankReasons.length ? m.rankReasons.join("; ") : (m.statusReason ?? "")}
-                </td>
+        <Panel
+          title="Members"
+          actions={
+            bestOfN &&
+            (merged ? (
+              <span data-testid="fleet-merged" className="text-xs text-emerald-300">
+                #{merged.memberIndex} merged as <span className="font-mono">{merged.mergedSha?.slice(0, 8)}</span> into{" "}
+                <span className="font-mono">{merged.project.defaultBranch}</span>
+              </span>
+            ) : (
+              <button
+                type="button"
+                data-testid="approve-winner"
+                disabled={busy || !winner || approve.isPending}
+                title={
+                  busy
+                    ? "Members are still running"
+                    : winner
+                      ? `Approve member ${winner.memberIndex}, reject the rest`
+                      : "No member has green checks"
+                }
+                onClick={() => setConfirming(true)}
+                className="rounded-md bg-emerald-500 px-3 py-1 text-xs font-medium text-black hover:bg-emerald-400 disabled:cursor-not-allowed disabled:opacity-40"
+              >
+                {approve.isPending
+                  ? "Approving…"
+                  : winner
+                    ? `Approve the winner (#${winner.memberIndex})`
+                    : "Approve the winner"}
+              </button>
+            ))
+          }
+        >
+          <table className="w-full text-left text-sm" data-testid="fleet-members">
+            <thead className="text-xs uppercase tracking-wide text-gray-500">
+              <tr>
+                {bestOfN && <th className="py-2 pr-3 font-medium">Rank</th>}
+                <th className="py-2 pr-3 font-medium">#</th>
+                <th className="py-2 pr-3 font-medium">Run</th>
+                <th className="py-2 pr-3 font-medium">Agent</th>
+                <th className="py-2 pr-3 font-medium">State</th>
+                <th className="py-2 pr-3 font-medium">Checks</th>
+                <th className="py-2 pr-3 text-right font-medium">Diff</th>
+                <th className="py-2 pr-3 text-right font-medium">Cost</th>
+                {f.metric && <th className="py-2 pr-3 text-right font-medium">{f.metric.name}</th>}
+                <th className="py-2 font-medium">Why</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
-      </Panel>
+            </thead>
+            <tbody className="divide-y divide-white/5">
+              {members.map((m) => (
+                <tr key={m.id} data-testid="fleet-member" data-run-id={m.id} data-rank={m.rank ?? ""}>
+                  {bestOfN && <td className="py-1.5 pr-3 font-mono text-xs text-gray-200">{m.rank ?? "—"}</td>}
+                  <td className="py-1.5 pr-3 font-mono text-xs text-gray-400">{m.memberIndex}</td>
+                  <td className="py-1.5 pr-3">
+                    <Link href={`/runs/${m.id}`} className="font-mono text-xs text-sky-300 hover:underline">
+                      {m.id}
+                    </Link>
+                    {!bestOfN && <span className="ml-2 text-xs text-gray-500">{m.project.name}</span>}
+                  </td>
+                  <td
+                    className="py-1.5 pr-3 text-xs text-gray-300"
+                    title={m.task.routedBy ? `routed by ${m.task.routedBy}` : undefined}
+                  >
+                    {m.profile ?? m.agent}
+                  </td>
+                  <td className="py-1.5 pr-3">
+                    <StatusBadge status={m.status} />
+                  </td>
+                  <td className="py-1.5 pr-3 text-xs">
+                    {m.checks.length === 0 ? (
+                      <span className="text-gray-600">—</span>
+                    ) : (
+                      m.checks.map((c) => (
+                        <span
+                          key={c.name}
+                          title={c.name}
+                          className={`mr-1 ${c.passed ? "text-emerald-300" : c.required ? "text-red-300" : "text-amber-300"}`}
+                        >
+                          {c.passed ? "✓" : "✗"}
+                          {c.name}
+                        </span>
+                      ))
+                    )}
+                  </td>
+                  <td className="py-1.5 pr-3 text-right font-mono text-xs">
+                    {m.additions === null ? (
+                      <span className="text-gray-600">—</span>
+                    ) : (
+                      <>
+                        <span className="text-emerald-400">+{m.additions}</span>{" "}
+                        <span className="text-red-400">−{m.deletions}</span>
+                      </>
+                    )}
+                  </td>
+                  <td className="py-1.5 pr-3 text-right font-mono text-xs text-gray-300">
+                    {m.costUsd ? `$${m.costUsd.toFixed(4)}` : "—"}
+                  </td>
+                  {f.metric && (
+                    <td className="py-1.5 pr-3 text-right font-mono text-xs text-gray-200">{m.metric ?? "—"}</td>
+                  )}
+                  <td
+                    className="max-w-xs truncate py-1.5 text-xs text-gray-400"
+                    title={[...m.rankReasons, m.statusReason].filter(Boolean).join("; ")}
+                  >
+                    {m.rankReasons.length ? m.rankReasons.join("; ") : (m.statusReason ?? "")}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </Panel>
       )}
 
       {bestOfN && leaders.length > 0 && (
-        <Panel title="Diffs side by side" actions={<span className="text-xs text-gray-500">the top {leaders.length} by rank</span>}>
-          <div className={`grid gap-3 ${leaders.length === 1 ? "" : leaders.length === 2 ? "md:grid-cols-2" : "md:grid-cols-3"}`}>
+        <Panel
+          title="Diffs side by side"
+          actions={<span className="text-xs text-gray-500">the top {leaders.length} by rank</span>}
+        >
+          <div
+            className={`grid gap-3 ${leaders.length === 1 ? "" : leaders.length === 2 ? "md:grid-cols-2" : "md:grid-cols-3"}`}
+          >
             {leaders.map((m) => (
-              <MemberDiff key={m.id} runId={m.id} title={`#${m.memberIndex}${m.rank ? ` · rank ${m.rank}` : ""} · ${m.profile ?? m.agent}`} />
+              <MemberDiff
+                key={m.id}
+                runId={m.id}
+                title={`#${m.memberIndex}${m.rank ? ` · rank ${m.rank}` : ""} · ${m.profile ?? m.agent}`}
+              />
             ))}
           </div>
         </Panel>

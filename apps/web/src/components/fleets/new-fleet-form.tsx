@@ -47,7 +47,10 @@ export function NewFleetForm() {
   const onlyCommand = chosen.length === 1 && chosen[0] === "command";
   const common = {
     concurrency: concurrency ? Number(concurrency) : undefined,
-    budget: budgetUsd || wallClock ? { usd: budgetUsd ? Number(budgetUsd) : undefined, wallClock: wallClock || undefined } : undefined,
+    budget:
+      budgetUsd || wallClock
+        ? { usd: budgetUsd ? Number(budgetUsd) : undefined, wallClock: wallClock || undefined }
+        : undefined,
   };
 
   function submit(event: FormEvent) {
@@ -65,7 +68,12 @@ export function NewFleetForm() {
         ...common,
       });
     } else {
-      launch.mutate({ kind: "batch", agent: chosen[0], tasks: [...batchProjects].map((p) => ({ project: p, ...work })), ...common });
+      launch.mutate({
+        kind: "batch",
+        agent: chosen[0],
+        tasks: [...batchProjects].map((p) => ({ project: p, ...work })),
+        ...common,
+      });
     }
   }
 
@@ -73,7 +81,11 @@ export function NewFleetForm() {
     return (
       <Panel title="New fleet">
         <p className="text-sm text-gray-400">
-          No projects yet. <Link href="/projects" className="text-sky-300 underline">Register a git repository</Link> first.
+          No projects yet.{" "}
+          <Link href="/projects" className="text-sky-300 underline">
+            Register a git repository
+          </Link>{" "}
+          first.
         </p>
       </Panel>
     );
@@ -81,12 +93,19 @@ export function NewFleetForm() {
 
   const ownForm = kind === "dag" || kind === "research";
   const Container = ownForm ? "div" : "form";
-  const agentChoices = [{ name: "command", label: "Shell command" }, ...(profiles.data ?? []).map((p) => ({ name: p.name, label: `${p.name} (${p.adapter})` }))];
+  const agentChoices = [
+    { name: "command", label: "Shell command" },
+    ...(profiles.data ?? []).map((p) => ({ name: p.name, label: `${p.name} (${p.adapter})` })),
+  ];
   return (
     <Panel
       title="New fleet"
       actions={
-        <span role="group" aria-label="Fleet kind" className="flex overflow-hidden rounded border border-white/10 text-xs">
+        <span
+          role="group"
+          aria-label="Fleet kind"
+          className="flex overflow-hidden rounded border border-white/10 text-xs"
+        >
           {(
             [
               ["best_of_n", "Best of N"],
@@ -95,7 +114,13 @@ export function NewFleetForm() {
               ["research", "Research"],
             ] as const
           ).map(([value, label]) => (
-            <button key={value} type="button" aria-pressed={kind === value} onClick={() => setKind(value)} className={`px-2 py-0.5 ${kind === value ? "bg-white/10 text-white" : "text-gray-400 hover:text-gray-200"}`}>
+            <button
+              key={value}
+              type="button"
+              aria-pressed={kind === value}
+              onClick={() => setKind(value)}
+              className={`px-2 py-0.5 ${kind === value ? "bg-white/10 text-white" : "text-gray-400 hover:text-gray-200"}`}
+            >
               {label}
             </button>
           ))}
@@ -103,11 +128,20 @@ export function NewFleetForm() {
       }
     >
       {/* Decompose and Research bring their own <form> (forms cannot nest): the shared fields sit in a plain container then. */}
-      <Container {...(ownForm ? {} : { onSubmit: submit })} className="grid gap-4 md:grid-cols-[1fr_2fr]" aria-label="New fleet">
+      <Container
+        {...(ownForm ? {} : { onSubmit: submit })}
+        className="grid gap-4 md:grid-cols-[1fr_2fr]"
+        aria-label="New fleet"
+      >
         <div className="space-y-3">
           {kind !== "batch" ? (
             <Field label="Project">
-              <select aria-label="Project" className={inputClass} value={selected} onChange={(e) => setProject(e.target.value)}>
+              <select
+                aria-label="Project"
+                className={inputClass}
+                value={selected}
+                onChange={(e) => setProject(e.target.value)}
+              >
                 {projects.data?.map((p) => (
                   <option key={p.id} value={p.id}>
                     {p.name}
@@ -117,48 +151,85 @@ export function NewFleetForm() {
             </Field>
           ) : (
             <fieldset className="space-y-1">
-              <legend className="text-xs font-medium uppercase tracking-wide text-gray-400">Projects (one member each)</legend>
+              <legend className="text-xs font-medium uppercase tracking-wide text-gray-400">
+                Projects (one member each)
+              </legend>
               {projects.data?.map((p) => (
                 <label key={p.id} className="flex items-center gap-2 text-sm text-gray-200">
-                  <input type="checkbox" checked={batchProjects.has(p.id)} onChange={() => setBatchProjects((prev) => toggled(prev, p.id))} />
+                  <input
+                    type="checkbox"
+                    checked={batchProjects.has(p.id)}
+                    onChange={() => setBatchProjects((prev) => toggled(prev, p.id))}
+                  />
                   {p.name}
                 </label>
               ))}
             </fieldset>
           )}
           {kind !== "research" && (
-          <fieldset className="space-y-1">
-            <legend className="text-xs font-medium uppercase tracking-wide text-gray-400">
-              {kind === "best_of_n" ? "Agents (members take turns)" : kind === "dag" ? "Agent (planner, and subtasks that name none)" : "Agent"}
-            </legend>
-            {agentChoices.map((a) => (
-              <label key={a.name} className="flex items-center gap-2 text-sm text-gray-200">
-                <input
-                  type={kind === "best_of_n" ? "checkbox" : "radio"}
-                  name="fleet-agent"
-                  aria-label={`Agent ${a.name}`}
-                  checked={agents.has(a.name)}
-                  onChange={() => setAgents((prev) => (kind === "best_of_n" ? toggled(prev, a.name) : new Set([a.name])))}
-                />
-                {a.label}
-              </label>
-            ))}
-          </fieldset>
+            <fieldset className="space-y-1">
+              <legend className="text-xs font-medium uppercase tracking-wide text-gray-400">
+                {kind === "best_of_n"
+                  ? "Agents (members take turns)"
+                  : kind === "dag"
+                    ? "Agent (planner, and subtasks that name none)"
+                    : "Agent"}
+              </legend>
+              {agentChoices.map((a) => (
+                <label key={a.name} className="flex items-center gap-2 text-sm text-gray-200">
+                  <input
+                    type={kind === "best_of_n" ? "checkbox" : "radio"}
+                    name="fleet-agent"
+                    aria-label={`Agent ${a.name}`}
+                    checked={agents.has(a.name)}
+                    onChange={() =>
+                      setAgents((prev) => (kind === "best_of_n" ? toggled(prev, a.name) : new Set([a.name])))
+                    }
+                  />
+                  {a.label}
+                </label>
+              ))}
+            </fieldset>
           )}
           <div className="grid grid-cols-2 gap-3">
             {kind === "best_of_n" && (
               <Field label="Members">
-                <input aria-label="Members" className={inputClass} inputMode="numeric" value={count} onChange={(e) => setCount(e.target.value)} />
+                <input
+                  aria-label="Members"
+                  className={inputClass}
+                  inputMode="numeric"
+                  value={count}
+                  onChange={(e) => setCount(e.target.value)}
+                />
               </Field>
             )}
             <Field label="At once">
-              <input aria-label="Concurrency" className={inputClass} inputMode="numeric" value={concurrency} onChange={(e) => setConcurrency(e.target.value)} />
+              <input
+                aria-label="Concurrency"
+                className={inputClass}
+                inputMode="numeric"
+                value={concurrency}
+                onChange={(e) => setConcurrency(e.target.value)}
+              />
             </Field>
             <Field label="Budget (USD)">
-              <input aria-label="Budget USD" className={inputClass} inputMode="decimal" value={budgetUsd} onChange={(e) => setBudgetUsd(e.target.value)} placeholder="none" />
+              <input
+                aria-label="Budget USD"
+                className={inputClass}
+                inputMode="decimal"
+                value={budgetUsd}
+                onChange={(e) => setBudgetUsd(e.target.value)}
+                placeholder="none"
+              />
             </Field>
             <Field label="Wall clock">
-              <input aria-label="Wall clock" className={inputClass} value={wallClock} onChange={(e) => setWallClock(e.target.value)} placeholder="e.g. 30m" />
+              <input
+                aria-label="Wall clock"
+                className={inputClass}
+                value={wallClock}
+                onChange={(e) => setWallClock(e.target.value)}
+                placeholder="e.g. 30m"
+              />
             </Field>
           </div>
         </div>
@@ -167,33 +238,56 @@ export function NewFleetForm() {
         ) : kind === "dag" ? (
           <PlanForm project={selected} agent={chosen[0] ?? "command"} common={common} />
         ) : (
-        <div className="flex flex-col gap-3">
-          <Field
-            label={onlyCommand ? "Command" : "Prompt"}
-            hint={onlyCommand ? "bash in each member's worktree; $LOOPY_MEMBER_INDEX tells members apart." : "Each member gets the same task in its own worktree; checkpoints run after every turn."}
-          >
-            <textarea aria-label="Fleet task" className={`${inputClass} min-h-32 font-mono`} value={task} onChange={(e) => setTask(e.target.value)} />
-          </Field>
-          {kind === "best_of_n" && (
-            <div className="grid grid-cols-[2fr_1fr] gap-3">
-              <Field label="Rank by metric (optional)" hint="A checkpoint's 'name: value' output line; after green checks, before diff size and cost.">
-                <input aria-label="Rank metric" className={`${inputClass} font-mono`} value={metric} onChange={(e) => setMetric(e.target.value)} placeholder="coverage" />
-              </Field>
-              <Field label="Better">
-                <select aria-label="Rank direction" className={inputClass} value={direction} onChange={(e) => setDirection(e.target.value as "min" | "max")}>
-                  <option value="min">lower</option>
-                  <option value="max">higher</option>
-                </select>
-              </Field>
+          <div className="flex flex-col gap-3">
+            <Field
+              label={onlyCommand ? "Command" : "Prompt"}
+              hint={
+                onlyCommand
+                  ? "bash in each member's worktree; $LOOPY_MEMBER_INDEX tells members apart."
+                  : "Each member gets the same task in its own worktree; checkpoints run after every turn."
+              }
+            >
+              <textarea
+                aria-label="Fleet task"
+                className={`${inputClass} min-h-32 font-mono`}
+                value={task}
+                onChange={(e) => setTask(e.target.value)}
+              />
+            </Field>
+            {kind === "best_of_n" && (
+              <div className="grid grid-cols-[2fr_1fr] gap-3">
+                <Field
+                  label="Rank by metric (optional)"
+                  hint="A checkpoint's 'name: value' output line; after green checks, before diff size and cost."
+                >
+                  <input
+                    aria-label="Rank metric"
+                    className={`${inputClass} font-mono`}
+                    value={metric}
+                    onChange={(e) => setMetric(e.target.value)}
+                    placeholder="coverage"
+                  />
+                </Field>
+                <Field label="Better">
+                  <select
+                    aria-label="Rank direction"
+                    className={inputClass}
+                    value={direction}
+                    onChange={(e) => setDirection(e.target.value as "min" | "max")}
+                  >
+                    <option value="min">lower</option>
+                    <option value="max">higher</option>
+                  </select>
+                </Field>
+              </div>
+            )}
+            <ErrorNote message={launch.error?.message} />
+            <div className="flex justify-end">
+              <button type="submit" className={buttonClass} disabled={launch.isPending || agents.size === 0}>
+                {launch.isPending ? "Launching…" : "Launch fleet"}
+              </button>
             </div>
-          )}
-          <ErrorNote message={launch.error?.message} />
-          <div className="flex justify-end">
-            <button type="submit" className={buttonClass} disabled={launch.isPending || agents.size === 0}>
-              {launch.isPending ? "Launching…" : "Launch fleet"}
-            </button>
           </div>
-        </div>
         )}
       </Container>
     </Panel>

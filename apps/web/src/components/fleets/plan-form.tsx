@@ -45,16 +45,29 @@ function readPlan(text: string): { subtasks: Subtask[] } | { error: string } {
  * as you type) or by a planner agent, then launched; each subtask starts once
  * those it depends on are approved, from the branch that holds their work.
  */
-export function PlanForm({ project, agent, common }: { project: string; agent: string; common: { concurrency?: number; budget?: { usd?: number; wallClock?: string } } }) {
+export function PlanForm({
+  project,
+  agent,
+  common,
+}: {
+  project: string;
+  agent: string;
+  common: { concurrency?: number; budget?: { usd?: number; wallClock?: string } };
+}) {
   const trpc = useTRPC();
   const router = useRouter();
   const queryClient = useQueryClient();
   const [text, setText] = useState("");
   const [task, setTask] = useState("");
   const [plannerRunId, setPlannerRunId] = useState<string | null>(null);
-  const startPlanner = useMutation(trpc.fleets.startPlanner.mutationOptions({ onSuccess: (run) => setPlannerRunId(run.id) }));
+  const startPlanner = useMutation(
+    trpc.fleets.startPlanner.mutationOptions({ onSuccess: (run) => setPlannerRunId(run.id) }),
+  );
   const plan = useQuery(
-    trpc.fleets.plan.queryOptions({ runId: plannerRunId ?? "" }, { enabled: plannerRunId !== null, refetchInterval: (q) => (q.state.data?.state === "planning" ? 1000 : false) }),
+    trpc.fleets.plan.queryOptions(
+      { runId: plannerRunId ?? "" },
+      { enabled: plannerRunId !== null, refetchInterval: (q) => (q.state.data?.state === "planning" ? 1000 : false) },
+    ),
   );
   useEffect(() => {
     if (plan.data?.state === "ready") setText(JSON.stringify({ subtasks: plan.data.subtasks }, null, 2));
@@ -68,30 +81,78 @@ export function PlanForm({ project, agent, common }: { project: string; agent: s
     }),
   );
   const parsed = useMemo(() => readPlan(text), [text]);
-  const nodes = "subtasks" in parsed ? parsed.subtasks.filter((s) => s && typeof s.key === "string").map((s) => ({ id: s.key, label: s.title ? `${s.key}: ${s.title}` : s.key, dependsOn: Array.isArray(s.dependsOn) ? s.dependsOn : [] })) : [];
+  const nodes =
+    "subtasks" in parsed
+      ? parsed.subtasks
+          .filter((s) => s && typeof s.key === "string")
+          .map((s) => ({
+            id: s.key,
+            label: s.title ? `${s.key}: ${s.title}` : s.key,
+            dependsOn: Array.isArray(s.dependsOn) ? s.dependsOn : [],
+          }))
+      : [];
 
   function submit(event: FormEvent) {
     event.preventDefault();
     if (!("subtasks" in parsed)) return;
-    launch.mutate({ kind: "dag", project, agent, subtasks: parsed.subtasks, ...(plannerRunId && plan.data?.state === "ready" ? { plannerRunId } : {}), ...common });
+    launch.mutate({
+      kind: "dag",
+      project,
+      agent,
+      subtasks: parsed.subtasks,
+      ...(plannerRunId && plan.data?.state === "ready" ? { plannerRunId } : {}),
+      ...common,
+    });
   }
 
   return (
     <div className="flex flex-col gap-3">
       <div className="grid grid-cols-[1fr_auto] items-end gap-2 rounded-md border border-white/10 p-3">
-        <Field label="Ask a planner" hint="The chosen agent reads the repository and proposes subtasks (loopy.plan.json); you edit the plan before launching it.">
-          <textarea aria-label="Task to split" className={`${inputClass} min-h-16`} value={task} onChange={(e) => setTask(e.target.value)} placeholder="What should be done, as you would brief a team" />
+        <Field
+          label="Ask a planner"
+          hint="The chosen agent reads the repository and proposes subtasks (loopy.plan.json); you edit the plan before launching it."
+        >
+          <textarea
+            aria-label="Task to split"
+            className={`${inputClass} min-h-16`}
+            value={task}
+            onChange={(e) => setTask(e.target.value)}
+            placeholder="What should be done, as you would brief a team"
+          />
         </Field>
-        <button type="button" className={buttonClass} disabled={!task.trim() || startPlanner.isPending || plan.data?.state === "planning"} onClick={() => startPlanner.mutate({ project, agent, task })}>
+        <button
+          type="button"
+          className={buttonClass}
+          disabled={!task.trim() || startPlanner.isPending || plan.data?.state === "planning"}
+          onClick={() => startPlanner.mutate({ project, agent, task })}
+        >
           {plan.data?.state === "planning" ? "Planning…" : "Plan it"}
         </button>
       </div>
-      <ErrorNote message={startPlanner.error?.message ?? (plan.data?.state === "failed" ? `The planner gave no plan: ${plan.data.error}` : undefined)} />
+      <ErrorNote
+        message={
+          startPlanner.error?.message ??
+          (plan.data?.state === "failed" ? `The planner gave no plan: ${plan.data.error}` : undefined)
+        }
+      />
       <form onSubmit={submit} className="flex flex-col gap-3" aria-label="Plan">
-        <Field label="Plan" hint='JSON: { "subtasks": [{ "key", "title", "prompt" (or "command"), "agent"?, "dependsOn": [keys] }] }'>
-          <textarea aria-label="Plan JSON" className={`${inputClass} min-h-48 font-mono text-xs`} value={text} onChange={(e) => setText(e.target.value)} placeholder={EXAMPLE} />
+        <Field
+          label="Plan"
+          hint='JSON: { "subtasks": [{ "key", "title", "prompt" (or "command"), "agent"?, "dependsOn": [keys] }] }'
+        >
+          <textarea
+            aria-label="Plan JSON"
+            className={`${inputClass} min-h-48 font-mono text-xs`}
+            value={text}
+            onChange={(e) => setText(e.target.value)}
+            placeholder={EXAMPLE}
+          />
         </Field>
-        {"error" in parsed ? text.trim() && <p className="text-xs text-amber-300">{parsed.error}</p> : <DagGraph nodes={nodes} />}
+        {"error" in parsed ? (
+          text.trim() && <p className="text-xs text-amber-300">{parsed.error}</p>
+        ) : (
+          <DagGraph nodes={nodes} />
+        )}
         <ErrorNote message={launch.error?.message} />
         <div className="flex justify-end">
           <button type="submit" className={buttonClass} disabled={launch.isPending || !("subtasks" in parsed)}>

@@ -7,9 +7,18 @@ import { StatusBadge } from "../status-badge";
 
 /** A research fleet's loops, best first once they have a metric: proposer, seed, state, best value, experiments, cost. */
 export function ResearchMembers({ loops }: { loops: FleetView["loops"] }) {
-  const sorted = [...loops].sort((a, b) => (a.rank ?? 1e9) - (b.rank ?? 1e9) || (a.memberIndex ?? 0) - (b.memberIndex ?? 0));
+  const sorted = [...loops].sort(
+    (a, b) => (a.rank ?? 1e9) - (b.rank ?? 1e9) || (a.memberIndex ?? 0) - (b.memberIndex ?? 0),
+  );
   return (
-    <Panel title="Loops" actions={<span className="text-xs text-gray-500">ranked by best {loops[0]?.metric ?? "metric"} ({loops[0]?.direction === "max" ? "higher" : "lower"} is better)</span>}>
+    <Panel
+      title="Loops"
+      actions={
+        <span className="text-xs text-gray-500">
+          ranked by best {loops[0]?.metric ?? "metric"} ({loops[0]?.direction === "max" ? "higher" : "lower"} is better)
+        </span>
+      }
+    >
       <table className="w-full text-left text-sm" data-testid="research-members">
         <thead className="text-xs uppercase tracking-wide text-gray-500">
           <tr>
@@ -39,9 +48,13 @@ export function ResearchMembers({ loops }: { loops: FleetView["loops"] }) {
               <td className="py-1.5 pr-3" title={l.statusReason ?? undefined}>
                 <StatusBadge status={l.status} testId="loop-status" />
               </td>
-              <td className="py-1.5 pr-3 text-right font-mono text-xs text-gray-100">{l.bestMetric === null ? "—" : l.bestMetric.toPrecision(5)}</td>
+              <td className="py-1.5 pr-3 text-right font-mono text-xs text-gray-100">
+                {l.bestMetric === null ? "—" : l.bestMetric.toPrecision(5)}
+              </td>
               <td className="py-1.5 pr-3 text-right font-mono text-xs text-gray-300">{l.experiments}</td>
-              <td className="py-1.5 text-right font-mono text-xs text-gray-300">{l.costUsd ? `$${l.costUsd.toFixed(4)}` : "—"}</td>
+              <td className="py-1.5 text-right font-mono text-xs text-gray-300">
+                {l.costUsd ? `$${l.costUsd.toFixed(4)}` : "—"}
+              </td>
             </tr>
           ))}
         </tbody>

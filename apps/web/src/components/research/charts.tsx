@@ -1,7 +1,19 @@
 "use client";
 
 import { memo } from "react";
-import { CartesianGrid, ComposedChart, LabelList, Legend, Line, LineChart, ResponsiveContainer, Scatter, Tooltip, XAxis, YAxis } from "recharts";
+import {
+  CartesianGrid,
+  ComposedChart,
+  LabelList,
+  Legend,
+  Line,
+  LineChart,
+  ResponsiveContainer,
+  Scatter,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from "recharts";
 import { formatMetric } from "./format";
 
 export interface ProgressPoint {
@@ -46,7 +58,10 @@ export const ProgressionChart = memo(function ProgressionChart({
   // Finished baselines and candidates are points; noise and confirm re-runs are in the table, the running one in its panel.
   points = points.filter((p) => p.status in POINT_STYLE && (p.kind === "baseline" || p.kind === "candidate"));
   const values = points.flatMap((p) => (p.metric !== null ? [p.metric] : []));
-  if (values.length === 0 && points.length === 0) return <p className="py-10 text-center text-sm text-gray-500">The first experiment (the baseline) is on its way.</p>;
+  if (values.length === 0 && points.length === 0)
+    return (
+      <p className="py-10 text-center text-sm text-gray-500">The first experiment (the baseline) is on its way.</p>
+    );
   const lo = values.length ? Math.min(...values) : 0;
   const hi = values.length ? Math.max(...values) : 1;
   const pad = (hi - lo || Math.abs(hi) || 1) * 0.08;
@@ -65,11 +80,47 @@ export const ProgressionChart = memo(function ProgressionChart({
       <ResponsiveContainer width="100%" height="100%">
         <ComposedChart margin={{ top: 20, right: 90, bottom: 8, left: 8 }}>
           <CartesianGrid stroke="#ffffff10" />
-          <XAxis type="number" dataKey="index" domain={[0, Math.max(1, ...points.map((p) => p.index))]} allowDecimals={false} tick={axis} stroke={axis.stroke} label={{ value: "experiment", position: "insideBottomRight", offset: -4, fill: "#6b7280", fontSize: 11 }} />
-          <YAxis type="number" dataKey="y" domain={domain} tick={axis} stroke={axis.stroke} width={64} tickFormatter={(v: number) => formatMetric(v)} label={{ value: `${metric} (${direction === "min" ? "lower" : "higher"} is better)`, angle: -90, position: "insideLeft", fill: "#6b7280", fontSize: 11, dy: 60 }} />
+          <XAxis
+            type="number"
+            dataKey="index"
+            domain={[0, Math.max(1, ...points.map((p) => p.index))]}
+            allowDecimals={false}
+            tick={axis}
+            stroke={axis.stroke}
+            label={{ value: "experiment", position: "insideBottomRight", offset: -4, fill: "#6b7280", fontSize: 11 }}
+          />
+          <YAxis
+            type="number"
+            dataKey="y"
+            domain={domain}
+            tick={axis}
+            stroke={axis.stroke}
+            width={64}
+            tickFormatter={(v: number) => formatMetric(v)}
+            label={{
+              value: `${metric} (${direction === "min" ? "lower" : "higher"} is better)`,
+              angle: -90,
+              position: "insideLeft",
+              fill: "#6b7280",
+              fontSize: 11,
+              dy: 60,
+            }}
+          />
           <Tooltip content={<PointTooltip metric={metric} />} cursor={{ stroke: "#ffffff30" }} />
           <Legend wrapperStyle={{ fontSize: 11 }} />
-          <Line data={best} dataKey="best" type="stepAfter" name="best so far" stroke="#34d399" strokeOpacity={0.6} strokeWidth={1.5} dot={false} activeDot={false} isAnimationActive={false} legendType="line" />
+          <Line
+            data={best}
+            dataKey="best"
+            type="stepAfter"
+            name="best so far"
+            stroke="#34d399"
+            strokeOpacity={0.6}
+            strokeWidth={1.5}
+            dot={false}
+            activeDot={false}
+            isAnimationActive={false}
+            legendType="line"
+          />
           {groups.map(({ status, data: group }) =>
             group.length === 0 ? null : (
               <Scatter
@@ -79,7 +130,14 @@ export const ProgressionChart = memo(function ProgressionChart({
                 fill={POINT_STYLE[status]!.fill}
                 isAnimationActive={false}
                 shape={(props: { cx?: number; cy?: number; payload?: ProgressPoint }) => (
-                  <PointShape cx={props.cx} cy={props.cy} point={props.payload} fill={POINT_STYLE[status]!.fill} selected={props.payload?.id === selected} onSelect={onSelect} />
+                  <PointShape
+                    cx={props.cx}
+                    cy={props.cy}
+                    point={props.payload}
+                    fill={POINT_STYLE[status]!.fill}
+                    selected={props.payload?.id === selected}
+                    onSelect={onSelect}
+                  />
                 )}
               >
                 {status === "keep" && <LabelList dataKey="label" position="top" fill="#a7f3d0" fontSize={10} />}
@@ -92,7 +150,21 @@ export const ProgressionChart = memo(function ProgressionChart({
   );
 });
 
-function PointShape({ cx, cy, point, fill, selected, onSelect }: { cx?: number; cy?: number; point?: ProgressPoint; fill: string; selected: boolean; onSelect: (id: string) => void }) {
+function PointShape({
+  cx,
+  cy,
+  point,
+  fill,
+  selected,
+  onSelect,
+}: {
+  cx?: number;
+  cy?: number;
+  point?: ProgressPoint;
+  fill: string;
+  selected: boolean;
+  onSelect: (id: string) => void;
+}) {
   if (cx === undefined || cy === undefined || !point) return null;
   const crashed = point.status === "crash" || point.status === "timeout";
   return (
@@ -107,16 +179,34 @@ function PointShape({ cx, cy, point, fill, selected, onSelect }: { cx?: number; 
       {/* A larger transparent target makes small points easy to click. */}
       <circle cx={cx} cy={cy} r={9} fill="transparent" />
       {crashed ? (
-        <path d={`M${cx - 4},${cy - 4}L${cx + 4},${cy + 4}M${cx - 4},${cy + 4}L${cx + 4},${cy - 4}`} stroke={fill} strokeWidth={2} />
+        <path
+          d={`M${cx - 4},${cy - 4}L${cx + 4},${cy + 4}M${cx - 4},${cy + 4}L${cx + 4},${cy - 4}`}
+          stroke={fill}
+          strokeWidth={2}
+        />
       ) : (
-        <circle cx={cx} cy={cy} r={point.status === "keep" ? 5 : 4} fill={fill} fillOpacity={point.status === "discard" ? 0.6 : 1} />
+        <circle
+          cx={cx}
+          cy={cy}
+          r={point.status === "keep" ? 5 : 4}
+          fill={fill}
+          fillOpacity={point.status === "discard" ? 0.6 : 1}
+        />
       )}
       {selected && <circle cx={cx} cy={cy} r={8} fill="none" stroke="#e5e7eb" strokeWidth={1.5} />}
     </g>
   );
 }
 
-function PointTooltip({ active, payload, metric }: { active?: boolean; payload?: Array<{ payload?: ProgressPoint & { best?: number } }>; metric: string }) {
+function PointTooltip({
+  active,
+  payload,
+  metric,
+}: {
+  active?: boolean;
+  payload?: Array<{ payload?: ProgressPoint & { best?: number } }>;
+  metric: string;
+}) {
   const point = payload?.find((p) => p.payload && "status" in p.payload)?.payload;
   if (!active || !point) return null;
   return (
@@ -140,7 +230,17 @@ export interface CurveSeries {
 }
 
 /** Per-step curves (loss against step) of one or more experiments, overlaid. */
-export const CurveChart = memo(function CurveChart({ series, name, height = 260, testId }: { series: CurveSeries[]; name: string; height?: number; testId?: string }) {
+export const CurveChart = memo(function CurveChart({
+  series,
+  name,
+  height = 260,
+  testId,
+}: {
+  series: CurveSeries[];
+  name: string;
+  height?: number;
+  testId?: string;
+}) {
   const total = series.reduce((n, s) => n + s.points.length, 0);
   return (
     <div data-testid={testId} data-points={total} className="w-full" style={{ height }}>
@@ -150,8 +250,22 @@ export const CurveChart = memo(function CurveChart({ series, name, height = 260,
         <ResponsiveContainer width="100%" height="100%">
           <LineChart margin={{ top: 10, right: 24, bottom: 8, left: 8 }}>
             <CartesianGrid stroke="#ffffff10" />
-            <XAxis type="number" dataKey="x" domain={["dataMin", "dataMax"]} tick={axis} stroke={axis.stroke} allowDuplicatedCategory={false} />
-            <YAxis type="number" domain={["auto", "auto"]} tick={axis} stroke={axis.stroke} width={64} tickFormatter={(v: number) => formatMetric(v)} />
+            <XAxis
+              type="number"
+              dataKey="x"
+              domain={["dataMin", "dataMax"]}
+              tick={axis}
+              stroke={axis.stroke}
+              allowDuplicatedCategory={false}
+            />
+            <YAxis
+              type="number"
+              domain={["auto", "auto"]}
+              tick={axis}
+              stroke={axis.stroke}
+              width={64}
+              tickFormatter={(v: number) => formatMetric(v)}
+            />
             <Tooltip
               contentStyle={{ background: "#161b25", border: "1px solid #ffffff1a", fontSize: 12 }}
               labelFormatter={(step) => `step ${step}`}
@@ -159,7 +273,16 @@ export const CurveChart = memo(function CurveChart({ series, name, height = 260,
             />
             {series.length > 1 && <Legend wrapperStyle={{ fontSize: 11 }} />}
             {series.map((s) => (
-              <Line key={s.key} data={s.points} dataKey="y" name={s.label} stroke={s.color} dot={false} strokeWidth={1.5} isAnimationActive={false} />
+              <Line
+                key={s.key}
+                data={s.points}
+                dataKey="y"
+                name={s.label}
+                stroke={s.color}
+                dot={false}
+                strokeWidth={1.5}
+                isAnimationActive={false}
+              />
             ))}
           </LineChart>
         </ResponsiveContainer>

@@ -36,7 +36,12 @@ export function ImportTsvForm() {
         }}
       >
         <Field label="Project">
-          <select aria-label="Import project" className={inputClass} value={selected} onChange={(e) => setProject(e.target.value)}>
+          <select
+            aria-label="Import project"
+            className={inputClass}
+            value={selected}
+            onChange={(e) => setProject(e.target.value)}
+          >
             {projects.data.map((p) => (
               <option key={p.id} value={p.id}>
                 {p.name}
@@ -45,13 +50,24 @@ export function ImportTsvForm() {
           </select>
         </Field>
         <Field label="Better">
-          <select aria-label="Import direction" className={inputClass} value={direction} onChange={(e) => setDirection(e.target.value as "min" | "max")}>
+          <select
+            aria-label="Import direction"
+            className={inputClass}
+            value={direction}
+            onChange={(e) => setDirection(e.target.value as "min" | "max")}
+          >
             <option value="min">lower</option>
             <option value="max">higher</option>
           </select>
         </Field>
         <Field label="File" hint="commit, metric, memory_gb, status (keep|discard|crash), description; tab-separated">
-          <input aria-label="results.tsv file" type="file" accept=".tsv,text/tab-separated-values,text/plain" className="text-sm text-gray-300" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
+          <input
+            aria-label="results.tsv file"
+            type="file"
+            accept=".tsv,text/tab-separated-values,text/plain"
+            className="text-sm text-gray-300"
+            onChange={(e) => setFile(e.target.files?.[0] ?? null)}
+          />
         </Field>
         <button type="submit" className={buttonClass} disabled={!file || importTsv.isPending}>
           {importTsv.isPending ? "Importing…" : "Import"}

@@ -58,10 +58,14 @@ export function LoopList() {
                   <StatusBadge status={loop.status} testId="loop-status" />
                 </td>
                 <td className="py-2 pr-3 text-gray-300">{loop.project.name}</td>
-                <td className="py-2 pr-3 text-gray-300">{loop.agentProfile ? loop.agentProfile.name : loop.proposer}</td>
+                <td className="py-2 pr-3 text-gray-300">
+                  {loop.agentProfile ? loop.agentProfile.name : loop.proposer}
+                </td>
                 <td className="py-2 pr-3 font-mono text-xs text-gray-300">
                   {loop.counts.total} · <span className="text-emerald-300">{loop.counts.keep} kept</span>
-                  {loop.counts.crash + loop.counts.timeout > 0 && <span className="text-red-300"> · {loop.counts.crash + loop.counts.timeout} crashed</span>}
+                  {loop.counts.crash + loop.counts.timeout > 0 && (
+                    <span className="text-red-300"> · {loop.counts.crash + loop.counts.timeout} crashed</span>
+                  )}
                 </td>
                 <td className="py-2 pr-3 font-mono text-xs text-gray-200">
                   {loop.bestMetric === null ? "—" : `${loop.metric} ${formatMetric(loop.bestMetric)}`}

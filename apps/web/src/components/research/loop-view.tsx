@@ -98,7 +98,9 @@ export function LoopView({ loopId, initialExperiment = null }: { loopId: string;
           if (item.kind === "event") {
             refetchLoop();
             if (item.event.event.type === "experiment") {
-              void queryClient.invalidateQueries({ queryKey: trpc.research.experiment.queryKey({ experimentId: item.event.event.experimentId }) });
+              void queryClient.invalidateQueries({
+                queryKey: trpc.research.experiment.queryKey({ experimentId: item.event.event.experimentId }),
+              });
             }
             return;
           }
@@ -124,7 +126,9 @@ export function LoopView({ loopId, initialExperiment = null }: { loopId: string;
           if (!tailTimer.current) {
             tailTimer.current = setTimeout(() => {
               tailTimer.current = undefined;
-              void queryClient.invalidateQueries({ queryKey: trpc.research.experiment.queryKey({ experimentId: item.experimentId }) });
+              void queryClient.invalidateQueries({
+                queryKey: trpc.research.experiment.queryKey({ experimentId: item.experimentId }),
+              });
               // The first points mean the process started: the list learns its start time (for the budget bar).
               if (!startedSeen.current.has(item.experimentId)) {
                 startedSeen.current.add(item.experimentId);
@@ -145,16 +149,29 @@ export function LoopView({ loopId, initialExperiment = null }: { loopId: string;
   const best = loop.data?.bestExperimentId ?? null;
   const focus = selected ?? running?.id ?? best ?? rows.at(-1)?.id ?? null;
   const progress = useMemo(
-    () => rows.map((e) => ({ id: e.id, index: e.index, status: e.status, kind: e.kind, metric: e.metricValue, best: e.bestSoFar, description: e.description })),
+    () =>
+      rows.map((e) => ({
+        id: e.id,
+        index: e.index,
+        status: e.status,
+        kind: e.kind,
+        metric: e.metricValue,
+        best: e.bestSoFar,
+        description: e.description,
+      })),
     [rows],
   );
   const labels = useMemo(
-    () => Object.fromEntries(rows.map((e) => [e.id, `#${e.index}${e.id === best ? " (best)" : e.id === running?.id ? " (running)" : ""}`])),
+    () =>
+      Object.fromEntries(
+        rows.map((e) => [e.id, `#${e.index}${e.id === best ? " (best)" : e.id === running?.id ? " (running)" : ""}`]),
+      ),
     [rows, best, running?.id],
   );
   const onCompare = useCallback((id: string) => setCompare((prev) => toggled(prev, id)), []);
 
-  if (loop.error) return <PageError message={loop.error.message} back={{ href: "/research", label: "Back to research" }} />;
+  if (loop.error)
+    return <PageError message={loop.error.message} back={{ href: "/research", label: "Back to research" }} />;
   if (!loop.data) return <p className="text-sm text-gray-400">Loading loop…</p>;
   const l = loop.data;
   const kept = rows.filter((e) => e.status === "keep" && e.kind === "candidate").length;
@@ -211,16 +228,38 @@ export function LoopView({ loopId, initialExperiment = null }: { loopId: string;
         </div>
       </div>
       <ErrorNote message={cancel.error?.message ?? pause.error?.message ?? resume.error?.message} />
-      {l.statusReason && <p className="rounded-md border border-white/10 bg-white/5 px-3 py-2 text-sm text-gray-200">{l.statusReason}</p>}
+      {l.statusReason && (
+        <p className="rounded-md border border-white/10 bg-white/5 px-3 py-2 text-sm text-gray-200">{l.statusReason}</p>
+      )}
 
       <dl className="grid grid-cols-2 gap-x-6 gap-y-2 rounded-lg border border-white/10 bg-[#11151d] p-4 text-sm md:grid-cols-6">
         <Meta label="Project" value={l.project.name} />
-        <Meta label="Proposer" value={l.agentProfile ? `${l.agentProfile.name} (${l.agentProfile.adapter})` : l.proposer} />
+        <Meta
+          label="Proposer"
+          value={l.agentProfile ? `${l.agentProfile.name} (${l.agentProfile.adapter})` : l.proposer}
+        />
         <Meta label="Metric" value={`${l.metric} (${l.direction === "min" ? "lower" : "higher"} is better)`} mono />
         <Meta label="Best" value={<span data-testid="loop-best">{formatMetric(l.bestMetric)}</span>} mono />
-        <Meta label="From baseline" value={baseline && l.bestMetric !== null ? formatDelta((l.direction === "min" ? -1 : 1) * (l.bestMetric - baseline.metricValue!)) : "—"} mono />
-        <Meta label="Noise floor" value={l.noiseFloor === null ? "measuring…" : `± ${formatMetric(l.noiseFloor)}`} mono />
-        <Meta label="Candidates" value={<span data-testid="loop-count">{`${candidates}${l.maxExperiments ? ` of ${l.maxExperiments}` : ""}`}</span>} />
+        <Meta
+          label="From baseline"
+          value={
+            baseline && l.bestMetric !== null
+              ? formatDelta((l.direction === "min" ? -1 : 1) * (l.bestMetric - baseline.metricValue!))
+              : "—"
+          }
+          mono
+        />
+        <Meta
+          label="Noise floor"
+          value={l.noiseFloor === null ? "measuring…" : `± ${formatMetric(l.noiseFloor)}`}
+          mono
+        />
+        <Meta
+          label="Candidates"
+          value={
+            <span data-testid="loop-count">{`${candidates}${l.maxExperiments ? ` of ${l.maxExperiments}` : ""}`}</span>
+          }
+        />
         <Meta label="Kept" value={`${kept} (+${rows.length - candidates} baseline and re-runs)`} />
         <Meta label="Budget" value={`${formatDuration(l.budgetMs)} (killed at ×${l.hardKillMultiple})`} />
         <Meta label="Branch" value={l.branch} mono />
@@ -252,12 +291,24 @@ export function LoopView({ loopId, initialExperiment = null }: { loopId: string;
         />
       )}
 
-      <Panel title="Curves" actions={<span className="text-xs text-gray-500">the running experiment, the best, and any you tick below</span>}>
+      <Panel
+        title="Curves"
+        actions={
+          <span className="text-xs text-gray-500">the running experiment, the best, and any you tick below</span>
+        }
+      >
         <CurveOverlay ids={overlay} live={live} ready={streamReady} labels={labels} />
       </Panel>
 
       <Panel title="Experiments">
-        <ExperimentsTable rows={rows} focus={focus} compare={compare} onSelect={setSelected} onCompare={onCompare} best={best} />
+        <ExperimentsTable
+          rows={rows}
+          focus={focus}
+          compare={compare}
+          onSelect={setSelected}
+          onCompare={onCompare}
+          best={best}
+        />
       </Panel>
 
       {focus && <ExperimentDetail experimentId={focus} live={live[focus]} ready={streamReady} />}
@@ -267,13 +318,20 @@ export function LoopView({ loopId, initialExperiment = null }: { loopId: string;
   );
 }
 
-type PointsPage = { lastId: string | null; series: Array<{ name: string; points: Array<{ step: number; value: number }> }> };
+type PointsPage = {
+  lastId: string | null;
+  series: Array<{ name: string; points: Array<{ step: number; value: number }> }>;
+};
 
 /** Server points (downsampled) plus what the stream pushed after them, per series name. */
 function mergeSeries(base: PointsPage | undefined, live: LivePoint[] | undefined): Map<string, XY[]> {
   const byName = new Map<string, XY[]>();
   if (!base) return byName;
-  for (const s of base.series) byName.set(s.name, s.points.map((p) => ({ x: p.step, y: p.value })));
+  for (const s of base.series)
+    byName.set(
+      s.name,
+      s.points.map((p) => ({ x: p.step, y: p.value })),
+    );
   const after = base.lastId ? BigInt(base.lastId) : null;
   for (const p of live ?? []) {
     if (after !== null && BigInt(p.id) <= after) continue;
@@ -290,7 +348,11 @@ function mergeSeries(base: PointsPage | undefined, live: LivePoint[] | undefined
 
 /** Asked for once the stream is set up, so no point falls between the two (live ones past lastId are added). */
 function pointsQuery(trpc: ReturnType<typeof useTRPC>, experimentId: string, ready: boolean) {
-  return { ...trpc.research.points.queryOptions({ experimentId, maxPoints: CHART_POINTS }), enabled: ready, staleTime: Infinity };
+  return {
+    ...trpc.research.points.queryOptions({ experimentId, maxPoints: CHART_POINTS }),
+    enabled: ready,
+    staleTime: Infinity,
+  };
 }
 
 function RunningExperiment(props: {
@@ -316,7 +378,12 @@ function RunningExperiment(props: {
       title={`Running: experiment #${props.index} (${props.kind})`}
       actions={
         names.length > 1 && (
-          <select aria-label="Series" className="rounded border border-white/10 bg-black/30 px-2 py-0.5 text-xs text-gray-200" value={name} onChange={(e) => setChosen(e.target.value)}>
+          <select
+            aria-label="Series"
+            className="rounded border border-white/10 bg-black/30 px-2 py-0.5 text-xs text-gray-200"
+            value={name}
+            onChange={(e) => setChosen(e.target.value)}
+          >
             {names.map((n) => (
               <option key={n}>{n}</option>
             ))}
@@ -327,8 +394,15 @@ function RunningExperiment(props: {
       <div className="space-y-3" data-testid="running-experiment" data-experiment-id={props.experimentId}>
         {props.description && <p className="text-sm text-gray-300">{props.description}</p>}
         <BudgetBar startedAt={props.startedAt} budgetMs={props.budgetMs} hardKillMultiple={props.hardKillMultiple} />
-        <CurveChart testId="live-curve" name={name} series={[{ key: props.experimentId, label: name, color: COLORS[0]!, points: series.get(name) ?? [] }]} />
-        <pre data-testid="log-tail" className="max-h-48 overflow-auto rounded-md bg-black/40 p-3 font-mono text-xs leading-5 text-gray-300">
+        <CurveChart
+          testId="live-curve"
+          name={name}
+          series={[{ key: props.experimentId, label: name, color: COLORS[0]!, points: series.get(name) ?? [] }]}
+        />
+        <pre
+          data-testid="log-tail"
+          className="max-h-48 overflow-auto rounded-md bg-black/40 p-3 font-mono text-xs leading-5 text-gray-300"
+        >
           {detail.data?.logTail || "waiting for output…"}
         </pre>
       </div>
@@ -336,7 +410,15 @@ function RunningExperiment(props: {
   );
 }
 
-function BudgetBar({ startedAt, budgetMs, hardKillMultiple }: { startedAt: Date | null; budgetMs: number; hardKillMultiple: number }) {
+function BudgetBar({
+  startedAt,
+  budgetMs,
+  hardKillMultiple,
+}: {
+  startedAt: Date | null;
+  budgetMs: number;
+  hardKillMultiple: number;
+}) {
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
     const timer = setInterval(() => setNow(Date.now()), 250);
@@ -347,8 +429,18 @@ function BudgetBar({ startedAt, budgetMs, hardKillMultiple }: { startedAt: Date 
   const over = elapsed > budgetMs;
   return (
     <div className="space-y-1">
-      <div className="h-2 overflow-hidden rounded-full bg-white/10" role="progressbar" aria-label="Time used of the budget" aria-valuenow={Math.round(share * 100)} aria-valuemin={0} aria-valuemax={100}>
-        <div className={`h-full ${over ? "bg-orange-400" : "bg-sky-400"} transition-[width] duration-200`} style={{ width: `${share * 100}%` }} />
+      <div
+        className="h-2 overflow-hidden rounded-full bg-white/10"
+        role="progressbar"
+        aria-label="Time used of the budget"
+        aria-valuenow={Math.round(share * 100)}
+        aria-valuemin={0}
+        aria-valuemax={100}
+      >
+        <div
+          className={`h-full ${over ? "bg-orange-400" : "bg-sky-400"} transition-[width] duration-200`}
+          style={{ width: `${share * 100}%` }}
+        />
       </div>
       <p className="text-xs text-gray-500">
         {startedAt ? `${formatDuration(elapsed)} of ${formatDuration(budgetMs)}` : "waiting for a slot…"}
@@ -358,7 +450,17 @@ function BudgetBar({ startedAt, budgetMs, hardKillMultiple }: { startedAt: Date 
   );
 }
 
-function CurveOverlay({ ids, live, ready, labels }: { ids: string[]; live: Record<string, LivePoint[]>; ready: boolean; labels: Record<string, string> }) {
+function CurveOverlay({
+  ids,
+  live,
+  ready,
+  labels,
+}: {
+  ids: string[];
+  live: Record<string, LivePoint[]>;
+  ready: boolean;
+  labels: Record<string, string>;
+}) {
   const trpc = useTRPC();
   const shown = ids.slice(0, COLORS.length);
   const bases = useQueries({ queries: shown.map((id) => pointsQuery(trpc, id, ready)) });
@@ -366,11 +468,21 @@ function CurveOverlay({ ids, live, ready, labels }: { ids: string[]; live: Recor
   const names = [...new Set(seriesList.flatMap((s) => [...s.series.keys()]))];
   const [chosen, setChosen] = useState<string | null>(null);
   const name = chosen && names.includes(chosen) ? chosen : (names.find((n) => n === "loss") ?? names[0] ?? "loss");
-  const series: CurveSeries[] = seriesList.map((s, i) => ({ key: s.id, label: labels[s.id] ?? s.id, color: COLORS[i % COLORS.length]!, points: s.series.get(name) ?? [] }));
+  const series: CurveSeries[] = seriesList.map((s, i) => ({
+    key: s.id,
+    label: labels[s.id] ?? s.id,
+    color: COLORS[i % COLORS.length]!,
+    points: s.series.get(name) ?? [],
+  }));
   return (
     <div className="space-y-2">
       {names.length > 1 && (
-        <select aria-label="Overlay series" className="rounded border border-white/10 bg-black/30 px-2 py-0.5 text-xs text-gray-200" value={name} onChange={(e) => setChosen(e.target.value)}>
+        <select
+          aria-label="Overlay series"
+          className="rounded border border-white/10 bg-black/30 px-2 py-0.5 text-xs text-gray-200"
+          value={name}
+          onChange={(e) => setChosen(e.target.value)}
+        >
           {names.map((n) => (
             <option key={n}>{n}</option>
           ))}
@@ -396,14 +508,30 @@ type ExperimentRow = {
   slot: string | null;
 };
 
-const ExperimentsTable = memo(function ExperimentsTable({ rows, focus, compare, onSelect, onCompare, best }: { rows: ExperimentRow[]; focus: string | null; compare: ReadonlySet<string>; onSelect: (id: string) => void; onCompare: (id: string) => void; best: string | null }) {
+const ExperimentsTable = memo(function ExperimentsTable({
+  rows,
+  focus,
+  compare,
+  onSelect,
+  onCompare,
+  best,
+}: {
+  rows: ExperimentRow[];
+  focus: string | null;
+  compare: ReadonlySet<string>;
+  onSelect: (id: string) => void;
+  onCompare: (id: string) => void;
+  best: string | null;
+}) {
   if (rows.length === 0) return <p className="text-sm text-gray-500">No experiments yet.</p>;
   return (
     <div className="max-h-[32rem] overflow-auto">
       <table className="w-full text-left text-sm" data-testid="experiments-table">
         <thead className="sticky top-0 bg-[#11151d] text-xs uppercase tracking-wide text-gray-500">
           <tr>
-            <th className="py-2 pr-2 font-medium" title="Overlay its curves">⇄</th>
+            <th className="py-2 pr-2 font-medium" title="Overlay its curves">
+              ⇄
+            </th>
             <th className="py-2 pr-3 font-medium">#</th>
             <th className="py-2 pr-3 font-medium">Status</th>
             <th className="py-2 pr-3 font-medium">Kind</th>
@@ -416,27 +544,57 @@ const ExperimentsTable = memo(function ExperimentsTable({ rows, focus, compare, 
         </thead>
         <tbody className="divide-y divide-white/5">
           {[...rows].reverse().map((e) => (
-            <tr key={e.id} data-experiment-id={e.id} className={`cursor-pointer hover:bg-white/5 ${focus === e.id ? "bg-sky-500/10" : ""}`} onClick={() => onSelect(e.id)}>
+            <tr
+              key={e.id}
+              data-experiment-id={e.id}
+              className={`cursor-pointer hover:bg-white/5 ${focus === e.id ? "bg-sky-500/10" : ""}`}
+              onClick={() => onSelect(e.id)}
+            >
               <td className="py-1.5 pr-2" onClick={(ev) => ev.stopPropagation()}>
-                <input type="checkbox" aria-label={`Overlay experiment ${e.index}`} checked={compare.has(e.id)} onChange={() => onCompare(e.id)} />
+                <input
+                  type="checkbox"
+                  aria-label={`Overlay experiment ${e.index}`}
+                  checked={compare.has(e.id)}
+                  onChange={() => onCompare(e.id)}
+                />
               </td>
               <td className="py-1.5 pr-3 font-mono text-xs text-gray-400">
                 {e.index}
-                {e.id === best && <span className="ml-1 text-emerald-300" title="best">★</span>}
+                {e.id === best && (
+                  <span className="ml-1 text-emerald-300" title="best">
+                    ★
+                  </span>
+                )}
               </td>
               <td className="py-1.5 pr-3">
                 <StatusBadge status={e.status} testId="experiment-status" />
               </td>
               <td className="py-1.5 pr-3 text-xs text-gray-400">{e.kind}</td>
               <td className="py-1.5 pr-3 text-right font-mono text-xs text-gray-200">{formatMetric(e.metricValue)}</td>
-              <td className={`py-1.5 pr-3 text-right font-mono text-xs ${e.deltaVsBest !== null && e.deltaVsBest < 0 ? "text-gray-500" : "text-emerald-300"}`}>{formatDelta(e.deltaVsBest)}</td>
-              <td className="py-1.5 pr-3 text-right text-xs text-gray-400">{e.durationMs === null ? "—" : formatDuration(e.durationMs)}</td>
-              <td className="max-w-md truncate py-1.5 pr-3 text-xs text-gray-300" title={e.reason ? `${e.description ?? ""} — ${e.reason}` : (e.description ?? "")}>
+              <td
+                className={`py-1.5 pr-3 text-right font-mono text-xs ${e.deltaVsBest !== null && e.deltaVsBest < 0 ? "text-gray-500" : "text-emerald-300"}`}
+              >
+                {formatDelta(e.deltaVsBest)}
+              </td>
+              <td className="py-1.5 pr-3 text-right text-xs text-gray-400">
+                {e.durationMs === null ? "—" : formatDuration(e.durationMs)}
+              </td>
+              <td
+                className="max-w-md truncate py-1.5 pr-3 text-xs text-gray-300"
+                title={e.reason ? `${e.description ?? ""} — ${e.reason}` : (e.description ?? "")}
+              >
                 {e.description ?? ""}
                 {e.reason && <span className="text-gray-500"> — {e.reason}</span>}
               </td>
               <td className="py-1.5 text-right font-mono text-xs">
-                {e.additions === null ? <span className="text-gray-600">—</span> : <><span className="text-emerald-400">+{e.additions}</span> <span className="text-red-400">−{e.deletions}</span></>}
+                {e.additions === null ? (
+                  <span className="text-gray-600">—</span>
+                ) : (
+                  <>
+                    <span className="text-emerald-400">+{e.additions}</span>{" "}
+                    <span className="text-red-400">−{e.deletions}</span>
+                  </>
+                )}
               </td>
             </tr>
           ))}
@@ -446,7 +604,15 @@ const ExperimentsTable = memo(function ExperimentsTable({ rows, focus, compare, 
   );
 });
 
-const ExperimentDetail = memo(function ExperimentDetail({ experimentId, live, ready }: { experimentId: string; live: LivePoint[] | undefined; ready: boolean }) {
+const ExperimentDetail = memo(function ExperimentDetail({
+  experimentId,
+  live,
+  ready,
+}: {
+  experimentId: string;
+  live: LivePoint[] | undefined;
+  ready: boolean;
+}) {
   const trpc = useTRPC();
   const detail = useQuery(trpc.research.experiment.queryOptions({ experimentId }));
   const base = useQuery(pointsQuery(trpc, experimentId, ready));
@@ -454,7 +620,10 @@ const ExperimentDetail = memo(function ExperimentDetail({ experimentId, live, re
   const curveName = series.has("loss") ? "loss" : ([...series.keys()][0] ?? "loss");
   const e = detail.data;
   return (
-    <Panel title={e ? `Experiment #${e.index} (${e.kind})` : "Experiment"} actions={e && <StatusBadge status={e.status} testId="detail-status" />}>
+    <Panel
+      title={e ? `Experiment #${e.index} (${e.kind})` : "Experiment"}
+      actions={e && <StatusBadge status={e.status} testId="detail-status" />}
+    >
       <ErrorNote message={detail.error?.message} />
       {e && (
         <div className="space-y-3" data-testid="experiment-detail" data-experiment-id={e.id}>
@@ -468,14 +637,32 @@ const ExperimentDetail = memo(function ExperimentDetail({ experimentId, live, re
           {e.description && <p className="text-sm text-gray-300">{e.description}</p>}
           {e.reason && <p className="text-sm text-gray-400">{e.reason}</p>}
           {e.params !== null && Object.keys(e.params as object).length > 0 && (
-            <pre className="overflow-auto rounded-md bg-black/30 p-2 font-mono text-xs text-gray-300">{JSON.stringify(e.params, null, 2)}</pre>
+            <pre className="overflow-auto rounded-md bg-black/30 p-2 font-mono text-xs text-gray-300">
+              {JSON.stringify(e.params, null, 2)}
+            </pre>
           )}
-          {series.size > 0 && <CurveChart testId="experiment-curve" name={curveName} height={200} series={[{ key: e.id, label: curveName, color: COLORS[1]!, points: series.get(curveName) ?? [] }]} />}
-          <PatchView patch={e.diff} emptyText={e.kind === "candidate" ? "This experiment changed no files." : "A baseline or re-run measures the code as it is; it has no diff."} />
+          {series.size > 0 && (
+            <CurveChart
+              testId="experiment-curve"
+              name={curveName}
+              height={200}
+              series={[{ key: e.id, label: curveName, color: COLORS[1]!, points: series.get(curveName) ?? [] }]}
+            />
+          )}
+          <PatchView
+            patch={e.diff}
+            emptyText={
+              e.kind === "candidate"
+                ? "This experiment changed no files."
+                : "A baseline or re-run measures the code as it is; it has no diff."
+            }
+          />
           {e.logTail && (
             <details>
               <summary className="cursor-pointer text-xs text-gray-400">Log tail</summary>
-              <pre className="mt-2 max-h-64 overflow-auto rounded-md bg-black/40 p-3 font-mono text-xs leading-5 text-gray-300">{e.logTail}</pre>
+              <pre className="mt-2 max-h-64 overflow-auto rounded-md bg-black/40 p-3 font-mono text-xs leading-5 text-gray-300">
+                {e.logTail}
+              </pre>
             </details>
           )}
         </div>

@@ -81,8 +81,11 @@ export function NewLoopForm() {
     return (
       <Panel title="New research loop">
         <p className="text-sm text-gray-400">
-          No projects yet. <Link href="/projects" className="text-sky-300 underline">Register a git repository</Link>, or start Loopy with{" "}
-          <code className="font-mono">npm start</code> to get the char-lm demo project.
+          No projects yet.{" "}
+          <Link href="/projects" className="text-sky-300 underline">
+            Register a git repository
+          </Link>
+          , or start Loopy with <code className="font-mono">npm start</code> to get the char-lm demo project.
         </p>
       </Panel>
     );
@@ -94,7 +97,12 @@ export function NewLoopForm() {
       title="New research loop"
       actions={
         demo && (
-          <button type="button" className="rounded-md bg-emerald-500 px-3 py-1 text-xs font-medium text-black hover:bg-emerald-400" disabled={create.isPending} onClick={() => create.mutate(DEMO_LOOP)}>
+          <button
+            type="button"
+            className="rounded-md bg-emerald-500 px-3 py-1 text-xs font-medium text-black hover:bg-emerald-400"
+            disabled={create.isPending}
+            onClick={() => create.mutate(DEMO_LOOP)}
+          >
             Start the demo loop
           </button>
         )
@@ -102,7 +110,8 @@ export function NewLoopForm() {
     >
       {demo && (
         <p className="mb-4 text-xs text-gray-500">
-          The demo tunes a tiny character-level language model ({DEMO_PROJECT}) with TPE: a baseline, two noise repeats, then {DEMO_LOOP.maxExperiments} candidates of {DEMO_LOOP.budget} each; lower{" "}
+          The demo tunes a tiny character-level language model ({DEMO_PROJECT}) with TPE: a baseline, two noise repeats,
+          then {DEMO_LOOP.maxExperiments} candidates of {DEMO_LOOP.budget} each; lower{" "}
           <code className="font-mono">val_bpb</code> is better.{" "}
           <button
             type="button"
@@ -128,7 +137,12 @@ export function NewLoopForm() {
       <form onSubmit={submit} className="grid gap-4 md:grid-cols-2" aria-label="New research loop">
         <div className="space-y-3">
           <Field label="Project">
-            <select aria-label="Project" className={inputClass} value={selected} onChange={(e) => setProject(e.target.value)}>
+            <select
+              aria-label="Project"
+              className={inputClass}
+              value={selected}
+              onChange={(e) => setProject(e.target.value)}
+            >
               {projects.data?.map((p) => (
                 <option key={p.id} value={p.id}>
                   {p.name}
@@ -136,35 +150,77 @@ export function NewLoopForm() {
               ))}
             </select>
           </Field>
-          <Field label="Experiment command" hint="Runs in the loop's worktree; prints JSON step lines and a final 'metric: value' line.">
-            <input aria-label="Experiment command" className={`${inputClass} font-mono`} value={command} onChange={(e) => setCommand(e.target.value)} placeholder="node train.mjs" />
+          <Field
+            label="Experiment command"
+            hint="Runs in the loop's worktree; prints JSON step lines and a final 'metric: value' line."
+          >
+            <input
+              aria-label="Experiment command"
+              className={`${inputClass} font-mono`}
+              value={command}
+              onChange={(e) => setCommand(e.target.value)}
+              placeholder="node train.mjs"
+            />
           </Field>
           <div className="grid grid-cols-3 gap-3">
             <Field label="Metric">
-              <input aria-label="Metric" className={`${inputClass} font-mono`} value={metric} onChange={(e) => setMetric(e.target.value)} placeholder="val_bpb" />
+              <input
+                aria-label="Metric"
+                className={`${inputClass} font-mono`}
+                value={metric}
+                onChange={(e) => setMetric(e.target.value)}
+                placeholder="val_bpb"
+              />
             </Field>
             <Field label="Better">
-              <select aria-label="Direction" className={inputClass} value={direction} onChange={(e) => setDirection(e.target.value as "min" | "max")}>
+              <select
+                aria-label="Direction"
+                className={inputClass}
+                value={direction}
+                onChange={(e) => setDirection(e.target.value as "min" | "max")}
+              >
                 <option value="min">lower</option>
                 <option value="max">higher</option>
               </select>
             </Field>
             <Field label="Budget">
-              <input aria-label="Budget" className={inputClass} value={budget} onChange={(e) => setBudget(e.target.value)} placeholder="5m" />
+              <input
+                aria-label="Budget"
+                className={inputClass}
+                value={budget}
+                onChange={(e) => setBudget(e.target.value)}
+                placeholder="5m"
+              />
             </Field>
           </div>
           <div className="grid grid-cols-2 gap-3">
             <Field label="Max experiments" hint="Candidates, after the baseline and its noise repeats.">
-              <input aria-label="Max experiments" className={inputClass} inputMode="numeric" value={maxExperiments} onChange={(e) => setMaxExperiments(e.target.value)} />
+              <input
+                aria-label="Max experiments"
+                className={inputClass}
+                inputMode="numeric"
+                value={maxExperiments}
+                onChange={(e) => setMaxExperiments(e.target.value)}
+              />
             </Field>
             <Field label="Slots" hint="e.g. gpu0, gpu1">
-              <input aria-label="Slots" className={`${inputClass} font-mono`} value={slots} onChange={(e) => setSlots(e.target.value)} />
+              <input
+                aria-label="Slots"
+                className={`${inputClass} font-mono`}
+                value={slots}
+                onChange={(e) => setSlots(e.target.value)}
+              />
             </Field>
           </div>
         </div>
         <div className="flex flex-col gap-3">
           <Field label="Proposer">
-            <select aria-label="Proposer" className={inputClass} value={proposer} onChange={(e) => setProposer(e.target.value)}>
+            <select
+              aria-label="Proposer"
+              className={inputClass}
+              value={proposer}
+              onChange={(e) => setProposer(e.target.value)}
+            >
               <option value="tpe">TPE optimizer (search space)</option>
               <option value="random">Random search (search space)</option>
               {(profiles.data ?? []).length > 0 && (
@@ -179,16 +235,35 @@ export function NewLoopForm() {
             </select>
           </Field>
           {usesSpace ? (
-            <Field label="Search space" hint='JSON: {"lr": {"type": "log-float", "low": 1e-4, "high": 1e-1}, "layers": {"type": "int", "low": 1, "high": 8}}'>
-              <textarea aria-label="Search space" className={`${inputClass} min-h-28 font-mono text-xs`} value={space} onChange={(e) => setSpace(e.target.value)} />
+            <Field
+              label="Search space"
+              hint='JSON: {"lr": {"type": "log-float", "low": 1e-4, "high": 1e-1}, "layers": {"type": "int", "low": 1, "high": 8}}'
+            >
+              <textarea
+                aria-label="Search space"
+                className={`${inputClass} min-h-28 font-mono text-xs`}
+                value={space}
+                onChange={(e) => setSpace(e.target.value)}
+              />
             </Field>
           ) : (
             <Field label="Instructions" hint="What the agent reads (autoresearch's program.md).">
-              <textarea aria-label="Instructions" className={`${inputClass} min-h-28`} value={instructions} onChange={(e) => setInstructions(e.target.value)} />
+              <textarea
+                aria-label="Instructions"
+                className={`${inputClass} min-h-28`}
+                value={instructions}
+                onChange={(e) => setInstructions(e.target.value)}
+              />
             </Field>
           )}
           <Field label="Editable files" hint="Globs; every other file is protected.">
-            <input aria-label="Editable files" className={`${inputClass} font-mono`} value={editable} onChange={(e) => setEditable(e.target.value)} placeholder="train.py, loopy.params.json" />
+            <input
+              aria-label="Editable files"
+              className={`${inputClass} font-mono`}
+              value={editable}
+              onChange={(e) => setEditable(e.target.value)}
+              placeholder="train.py, loopy.params.json"
+            />
           </Field>
           <ErrorNote message={formError ?? create.error?.message} />
           <div className="flex justify-end">

@@ -20,17 +20,28 @@ export function PatchView({ patch, emptyText }: { patch: string | null; emptyTex
         budget -= lines.length;
         return (
           <div key={f.path} className="hl overflow-hidden rounded-md border border-white/10">
-            <div className="border-b border-white/10 bg-white/5 px-3 py-1.5 font-mono text-xs text-gray-200">{f.path}</div>
+            <div className="border-b border-white/10 bg-white/5 px-3 py-1.5 font-mono text-xs text-gray-200">
+              {f.path}
+            </div>
             {lines.map((line, i) => (
-              <div key={i} data-kind={line.kind} className={`grid grid-cols-[3rem_3rem_1rem_1fr] font-mono text-xs leading-5 ${LINE_STYLE[line.kind]}`}>
+              <div
+                key={i}
+                data-kind={line.kind}
+                className={`grid grid-cols-[3rem_3rem_1rem_1fr] font-mono text-xs leading-5 ${LINE_STYLE[line.kind]}`}
+              >
                 {line.kind === "hunk" || line.kind === "meta" ? (
                   <span className="col-span-4 px-3">{line.text}</span>
                 ) : (
                   <>
                     <span className="select-none pr-2 text-right text-gray-600">{line.oldLine ?? ""}</span>
                     <span className="select-none pr-2 text-right text-gray-600">{line.newLine ?? ""}</span>
-                    <span className="select-none text-gray-500">{line.kind === "add" ? "+" : line.kind === "del" ? "−" : ""}</span>
-                    <span className="whitespace-pre-wrap break-all pr-3" dangerouslySetInnerHTML={{ __html: highlightLine(line.text, language) || " " }} />
+                    <span className="select-none text-gray-500">
+                      {line.kind === "add" ? "+" : line.kind === "del" ? "−" : ""}
+                    </span>
+                    <span
+                      className="whitespace-pre-wrap break-all pr-3"
+                      dangerouslySetInnerHTML={{ __html: highlightLine(line.text, language) || " " }}
+                    />
                   </>
                 )}
               </div>

@@ -5,7 +5,14 @@ import { useEffect, useState } from "react";
 import { useTRPC } from "~/trpc/client";
 import { Panel } from "../field";
 
-const STATUS_COLOR: Record<string, string> = { keep: "bg-emerald-400", discard: "bg-gray-400", flagged: "bg-amber-400", crash: "bg-red-400", timeout: "bg-orange-400", running: "bg-sky-400" };
+const STATUS_COLOR: Record<string, string> = {
+  keep: "bg-emerald-400",
+  discard: "bg-gray-400",
+  flagged: "bg-amber-400",
+  crash: "bg-red-400",
+  timeout: "bg-orange-400",
+  running: "bg-sky-400",
+};
 
 /**
  * A project's resource slots over the last hour: one row per slot, a bar for
@@ -25,11 +32,17 @@ export function SlotTimeline({ project }: { project: string }) {
   const from = Math.min(now - 60 * 60_000, ...intervals.map((i) => new Date(i.start).getTime()));
   const span = Math.max(1, now - from);
   return (
-    <Panel title="Slots" actions={<span className="text-xs text-gray-500">busy share since {new Date(from).toLocaleTimeString()}</span>}>
+    <Panel
+      title="Slots"
+      actions={<span className="text-xs text-gray-500">busy share since {new Date(from).toLocaleTimeString()}</span>}
+    >
       <div className="space-y-1.5" data-testid="slot-timeline">
         {slots.map((slot) => {
           const mine = intervals.filter((i) => i.slot === slot.name);
-          const busy = mine.reduce((ms, i) => ms + ((i.end ? new Date(i.end).getTime() : now) - new Date(i.start).getTime()), 0);
+          const busy = mine.reduce(
+            (ms, i) => ms + ((i.end ? new Date(i.end).getTime() : now) - new Date(i.start).getTime()),
+            0,
+          );
           return (
             <div key={slot.name} className="flex items-center gap-3 text-xs">
               <span className="w-16 font-mono text-gray-300">{slot.name}</span>
@@ -42,7 +55,10 @@ export function SlotTimeline({ project }: { project: string }) {
                       key={i.experimentId}
                       title={`#${i.index} ${i.status}`}
                       className={`absolute top-0 h-full ${STATUS_COLOR[i.end ? i.status : "running"] ?? "bg-gray-400"} opacity-80`}
-                      style={{ left: `${((start - from) / span) * 100}%`, width: `${Math.max(0.3, ((end - start) / span) * 100)}%` }}
+                      style={{
+                        left: `${((start - from) / span) * 100}%`,
+                        width: `${Math.max(0.3, ((end - start) / span) * 100)}%`,
+                      }}
                     />
                   );
                 })}

@@ -6,7 +6,14 @@ import { useTRPC } from "~/trpc/client";
 import { ErrorNote, Field, inputClass, Panel } from "../field";
 import { SettingsTabs } from "./settings-tabs";
 
-const TARGET_LINKS: Record<string, string> = { runs: "/runs/", run: "/runs/", review: "/runs/", fleets: "/fleets/", fleet: "/fleets/", research: "/research/" };
+const TARGET_LINKS: Record<string, string> = {
+  runs: "/runs/",
+  run: "/runs/",
+  review: "/runs/",
+  fleets: "/fleets/",
+  fleet: "/fleets/",
+  research: "/research/",
+};
 
 /** Who launched, reviewed, approved, merged, rejected, and who changed projects, profiles, secrets or users. */
 export function AuditLog() {
@@ -32,13 +39,28 @@ export function AuditLog() {
       <Panel title="Audit log">
         <div className="mb-4 grid gap-3 md:grid-cols-3">
           <Field label="Action" hint='A path such as review.approve, or a prefix ending in "." (runs.)'>
-            <input aria-label="Filter by action" className={inputClass} value={filter.action} onChange={(e) => setFilter({ ...filter, action: e.target.value.trim() })} />
+            <input
+              aria-label="Filter by action"
+              className={inputClass}
+              value={filter.action}
+              onChange={(e) => setFilter({ ...filter, action: e.target.value.trim() })}
+            />
           </Field>
           <Field label="Who">
-            <input aria-label="Filter by actor" className={inputClass} value={filter.actor} onChange={(e) => setFilter({ ...filter, actor: e.target.value.trim() })} />
+            <input
+              aria-label="Filter by actor"
+              className={inputClass}
+              value={filter.actor}
+              onChange={(e) => setFilter({ ...filter, actor: e.target.value.trim() })}
+            />
           </Field>
           <Field label="Target id">
-            <input aria-label="Filter by target" className={inputClass} value={filter.targetId} onChange={(e) => setFilter({ ...filter, targetId: e.target.value.trim() })} />
+            <input
+              aria-label="Filter by target"
+              className={inputClass}
+              value={filter.targetId}
+              onChange={(e) => setFilter({ ...filter, targetId: e.target.value.trim() })}
+            />
           </Field>
         </div>
         <ErrorNote message={log.error?.message} />
@@ -62,22 +84,35 @@ export function AuditLog() {
                   <td className="pr-3 font-mono text-xs text-sky-300">{e.action}</td>
                   <td className="pr-3 font-mono text-xs">
                     {link ? (
-                      <a className="text-gray-200 underline decoration-white/20 hover:text-white" href={`${link}${e.targetId}`}>
+                      <a
+                        className="text-gray-200 underline decoration-white/20 hover:text-white"
+                        href={`${link}${e.targetId}`}
+                      >
                         {e.targetId}
                       </a>
                     ) : (
                       <span className="text-gray-400">{e.targetId ?? ""}</span>
                     )}
                   </td>
-                  <td className="break-all font-mono text-xs text-gray-500">{Object.keys(e.detail).length ? JSON.stringify(e.detail) : ""}</td>
+                  <td className="break-all font-mono text-xs text-gray-500">
+                    {Object.keys(e.detail).length ? JSON.stringify(e.detail) : ""}
+                  </td>
                 </tr>
               );
             })}
           </tbody>
         </table>
-        {entries.length === 0 && !log.isLoading && <p className="py-4 text-sm text-gray-500">Nothing recorded{filter.action || filter.actor || filter.targetId ? " for this filter" : ""}.</p>}
+        {entries.length === 0 && !log.isLoading && (
+          <p className="py-4 text-sm text-gray-500">
+            Nothing recorded{filter.action || filter.actor || filter.targetId ? " for this filter" : ""}.
+          </p>
+        )}
         {log.hasNextPage && (
-          <button type="button" className="mt-3 text-sm text-gray-400 hover:text-white" onClick={() => void log.fetchNextPage()}>
+          <button
+            type="button"
+            className="mt-3 text-sm text-gray-400 hover:text-white"
+            onClick={() => void log.fetchNextPage()}
+          >
             Load older
           </button>
         )}

@@ -40,8 +40,8 @@ export function SecretsPanel() {
       <SettingsTabs admin />
       <Panel title="Secrets">
         <p className="mb-3 text-sm text-gray-400">
-          Encrypted at rest (AES-256-GCM). A profile or a run names the ones its agent needs; they reach only that agent&apos;s environment and are
-          redacted from everything stored. Values are never shown again.
+          Encrypted at rest (AES-256-GCM). A profile or a run names the ones its agent needs; they reach only that
+          agent&apos;s environment and are redacted from everything stored. Values are never shown again.
         </p>
         <table data-testid="secrets-table" className="w-full text-left text-sm">
           <thead className="text-xs uppercase text-gray-500">
@@ -70,7 +70,12 @@ export function SecretsPanel() {
                     type="button"
                     className="text-xs text-red-300 hover:text-red-200"
                     onClick={() => {
-                      if (window.confirm(`Delete the secret ${s.name}? Agents that need it will not start until it is set again.`)) remove.mutate({ name: s.name });
+                      if (
+                        window.confirm(
+                          `Delete the secret ${s.name}? Agents that need it will not start until it is set again.`,
+                        )
+                      )
+                        remove.mutate({ name: s.name });
                     }}
                   >
                     Delete
@@ -83,10 +88,23 @@ export function SecretsPanel() {
         <ErrorNote message={remove.error?.message} />
         <form onSubmit={save} className="mt-4 grid gap-3 md:grid-cols-3" aria-label="Set a secret">
           <Field label="Name" hint="Upper case, digits and _, as the agent's environment variable">
-            <input aria-label="Secret name" className={`${inputClass} font-mono`} value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} placeholder="ANTHROPIC_API_KEY" />
+            <input
+              aria-label="Secret name"
+              className={`${inputClass} font-mono`}
+              value={form.name}
+              onChange={(e) => setForm({ ...form, name: e.target.value })}
+              placeholder="ANTHROPIC_API_KEY"
+            />
           </Field>
           <Field label="Value" hint="Replaces the stored value, if any">
-            <input aria-label="Secret value" type="password" autoComplete="off" className={inputClass} value={form.value} onChange={(e) => setForm({ ...form, value: e.target.value })} />
+            <input
+              aria-label="Secret value"
+              type="password"
+              autoComplete="off"
+              className={inputClass}
+              value={form.value}
+              onChange={(e) => setForm({ ...form, value: e.target.value })}
+            />
           </Field>
           <div className="flex items-start pt-5">
             <button type="submit" className={buttonClass} disabled={!form.name || !form.value || set.isPending}>

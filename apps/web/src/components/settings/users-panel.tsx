@@ -45,7 +45,11 @@ export function UsersPanel() {
   function addToken(event: FormEvent) {
     event.preventDefault();
     createToken.mutate(
-      { name: token.name, ...(token.user ? { user: token.user } : {}), ...(token.role ? { role: token.role as Role } : {}) },
+      {
+        name: token.name,
+        ...(token.user ? { user: token.user } : {}),
+        ...(token.role ? { role: token.role as Role } : {}),
+      },
       { onSuccess: () => setToken({ name: "", user: "", role: "" }) },
     );
   }
@@ -68,7 +72,10 @@ export function UsersPanel() {
             {users.data?.map((u) => (
               <tr key={u.id} className="border-t border-white/5">
                 <td className="py-2 font-medium text-gray-100">
-                  {u.name} {u.disabled && <span className="ml-1 rounded bg-red-500/20 px-1.5 text-xs text-red-200">disabled</span>}
+                  {u.name}{" "}
+                  {u.disabled && (
+                    <span className="ml-1 rounded bg-red-500/20 px-1.5 text-xs text-red-200">disabled</span>
+                  )}
                 </td>
                 <td>
                   <select
@@ -87,7 +94,11 @@ export function UsersPanel() {
                 <td className="text-gray-400">{u.canSignIn ? "with a password" : "tokens only"}</td>
                 <td className="text-gray-400">{when(u.createdAt)}</td>
                 <td className="text-right">
-                  <button type="button" className="text-xs text-gray-400 hover:text-white" onClick={() => updateUser.mutate({ name: u.name, disabled: !u.disabled })}>
+                  <button
+                    type="button"
+                    className="text-xs text-gray-400 hover:text-white"
+                    onClick={() => updateUser.mutate({ name: u.name, disabled: !u.disabled })}
+                  >
                     {u.disabled ? "Enable" : "Disable"}
                   </button>
                 </td>
@@ -98,10 +109,21 @@ export function UsersPanel() {
         <ErrorNote message={updateUser.error?.message} />
         <form onSubmit={addUser} className="mt-4 grid gap-3 md:grid-cols-4" aria-label="New user">
           <Field label="Name">
-            <input aria-label="New user name" className={inputClass} value={user.name} onChange={(e) => setUser({ ...user, name: e.target.value })} placeholder="ada" />
+            <input
+              aria-label="New user name"
+              className={inputClass}
+              value={user.name}
+              onChange={(e) => setUser({ ...user, name: e.target.value })}
+              placeholder="ada"
+            />
           </Field>
           <Field label="Role" hint={ROLE_DESCRIPTIONS[user.role]}>
-            <select aria-label="New user role" className={inputClass} value={user.role} onChange={(e) => setUser({ ...user, role: e.target.value as Role })}>
+            <select
+              aria-label="New user role"
+              className={inputClass}
+              value={user.role}
+              onChange={(e) => setUser({ ...user, role: e.target.value as Role })}
+            >
               {ROLES.map((r) => (
                 <option key={r} value={r}>
                   {r}
@@ -110,7 +132,14 @@ export function UsersPanel() {
             </select>
           </Field>
           <Field label="Password" hint="At least 10 characters; leave empty for a tokens-only user">
-            <input aria-label="New user password" type="password" autoComplete="new-password" className={inputClass} value={user.password} onChange={(e) => setUser({ ...user, password: e.target.value })} />
+            <input
+              aria-label="New user password"
+              type="password"
+              autoComplete="new-password"
+              className={inputClass}
+              value={user.password}
+              onChange={(e) => setUser({ ...user, password: e.target.value })}
+            />
           </Field>
           <div className="flex items-start pt-5">
             <button type="submit" className={buttonClass} disabled={!user.name || createUser.isPending}>
@@ -123,13 +152,21 @@ export function UsersPanel() {
 
       <Panel title="API tokens">
         {createToken.data && (
-          <div data-testid="new-token" className="mb-4 rounded-md border border-emerald-400/30 bg-emerald-500/10 p-3 text-sm text-emerald-100">
-            Token <b>{createToken.data.name}</b> for {createToken.data.user} ({createToken.data.role}). Copy it now, it is not shown again:
+          <div
+            data-testid="new-token"
+            className="mb-4 rounded-md border border-emerald-400/30 bg-emerald-500/10 p-3 text-sm text-emerald-100"
+          >
+            Token <b>{createToken.data.name}</b> for {createToken.data.user} ({createToken.data.role}). Copy it now, it
+            is not shown again:
             <span className="mt-2 flex items-start gap-2">
-              <code className="block flex-1 select-all break-all rounded bg-black/40 px-2 py-1 font-mono text-xs">{createToken.data.token}</code>
+              <code className="block flex-1 select-all break-all rounded bg-black/40 px-2 py-1 font-mono text-xs">
+                {createToken.data.token}
+              </code>
               <CopyButton text={createToken.data.token} />
             </span>
-            <span className="mt-1 block text-xs text-emerald-200/70">Use it as LOOPY_TOKEN, or send it as Authorization: Bearer …</span>
+            <span className="mt-1 block text-xs text-emerald-200/70">
+              Use it as LOOPY_TOKEN, or send it as Authorization: Bearer …
+            </span>
           </div>
         )}
         <table data-testid="tokens-table" className="w-full text-left text-sm">
@@ -155,7 +192,11 @@ export function UsersPanel() {
                   {t.revoked ? (
                     "revoked"
                   ) : (
-                    <button type="button" className="text-xs text-red-300 hover:text-red-200" onClick={() => revokeToken.mutate({ id: t.id })}>
+                    <button
+                      type="button"
+                      className="text-xs text-red-300 hover:text-red-200"
+                      onClick={() => revokeToken.mutate({ id: t.id })}
+                    >
                       Revoke
                     </button>
                   )}
@@ -166,13 +207,29 @@ export function UsersPanel() {
         </table>
         <form onSubmit={addToken} className="mt-4 grid gap-3 md:grid-cols-4" aria-label="New token">
           <Field label="What it is for">
-            <input aria-label="Token name" className={inputClass} value={token.name} onChange={(e) => setToken({ ...token, name: e.target.value })} placeholder="CI pipeline" />
+            <input
+              aria-label="Token name"
+              className={inputClass}
+              value={token.name}
+              onChange={(e) => setToken({ ...token, name: e.target.value })}
+              placeholder="CI pipeline"
+            />
           </Field>
           <Field label="User" hint="Empty: you">
-            <input aria-label="Token user" className={inputClass} value={token.user} onChange={(e) => setToken({ ...token, user: e.target.value })} />
+            <input
+              aria-label="Token user"
+              className={inputClass}
+              value={token.user}
+              onChange={(e) => setToken({ ...token, user: e.target.value })}
+            />
           </Field>
           <Field label="Role" hint="At most the user's role">
-            <select aria-label="Token role" className={inputClass} value={token.role} onChange={(e) => setToken({ ...token, role: e.target.value })}>
+            <select
+              aria-label="Token role"
+              className={inputClass}
+              value={token.role}
+              onChange={(e) => setToken({ ...token, role: e.target.value })}
+            >
               <option value="">the user's role</option>
               {ROLES.map((r) => (
                 <option key={r} value={r}>
@@ -220,7 +277,11 @@ function CopyButton({ text }: { text: string }) {
     }
   }
   return (
-    <button type="button" onClick={() => void copy()} className="shrink-0 rounded border border-emerald-400/40 px-2 py-1 text-xs text-emerald-100 hover:bg-emerald-500/20">
+    <button
+      type="button"
+      onClick={() => void copy()}
+      className="shrink-0 rounded border border-emerald-400/40 px-2 py-1 text-xs text-emerald-100 hover:bg-emerald-500/20"
+    >
       {copied === null ? "Copy" : copied ? "Copied" : "Copy failed: select it"}
     </button>
   );
