@@ -1,5 +1,5 @@
 import path from "node:path";
-import { Prisma, type Db, type RunStatus } from "@loopy/db/client";
+import type { Prisma, Db, RunStatus } from "@loopy/db/client";
 import { findAgent, agentNames } from "@loopy/agents/registry";
 import { badInput, conflict, notFound } from "./errors.ts";
 import { resolveCommit } from "./git.ts";
@@ -151,7 +151,7 @@ export async function prepareLaunch(
   const missing = await adapter.unavailable({ binDirs: deps.agentBinDirs, profile: profile?.config });
   if (missing)
     throw badInput(`${profile ? `Profile "${profile.name}"` : `Agent "${adapter.name}"`} cannot run here: ${missing}`);
-  let checkpoints: unknown = undefined;
+  let checkpoints: unknown ;
   if (input.checkpoints !== undefined) {
     try {
       checkpoints = parseCheckpoints(input.checkpoints, "the task");

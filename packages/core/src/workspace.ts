@@ -2,7 +2,7 @@ import { existsSync, lstatSync, readFileSync } from "node:fs";
 import { copyFile, lstat, mkdir, rm, writeFile } from "node:fs/promises";
 import { readRegularFile, writeRegularFile } from "@loopy/agents/safe-files";
 import path from "node:path";
-import { git, GitError, removeWorktree } from "./git.ts";
+import { git, type GitError, removeWorktree } from "./git.ts";
 
 /**
  * Where an agent works: a plain folder of files, never a git worktree of the

@@ -503,7 +503,7 @@ export async function startFakeModelServer(options: FakeModelOptions = {}): Prom
   const requests: FakeModelServer["requests"] = [];
   const server: Server = createServer(async (req, res) => {
     const raw = req.method === "POST" ? await readBody(req) : "";
-    let body: unknown = undefined;
+    let body: unknown ;
     try {
       body = raw ? JSON.parse(raw) : undefined;
     } catch {

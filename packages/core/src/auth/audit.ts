@@ -1,4 +1,4 @@
-import { Prisma, type Db } from "@loopy/db/client";
+import type { Prisma, Db } from "@loopy/db/client";
 import type { Actor } from "./roles.ts";
 
 /**

@@ -1,4 +1,4 @@
-import { Prisma, type Db, type FleetStatus } from "@loopy/db/client";
+import type { Prisma, Db, FleetStatus } from "@loopy/db/client";
 import { badInput, conflict, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { appendRunEvents, type StoredRunEvent } from "../run-events.ts";

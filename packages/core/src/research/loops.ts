@@ -1,5 +1,5 @@
 import path from "node:path";
-import { Prisma, type Db } from "@loopy/db/client";
+import type { Prisma, Db } from "@loopy/db/client";
 import { parseDuration } from "@loopy/config/duration";
 import { findAgent } from "@loopy/agents/registry";
 import { parseSpace } from "@loopy/research/space";

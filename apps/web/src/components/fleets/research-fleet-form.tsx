@@ -42,7 +42,7 @@ export function ResearchFleetForm({
 
   function submit(event: FormEvent) {
     event.preventDefault();
-    let parsed: unknown = undefined;
+    let parsed: unknown ;
     if (space.trim()) {
       try {
         parsed = JSON.parse(space);
