@@ -1,7 +1,7 @@
 /**
  * `npm test`: the whole suite, on real services.
  *
- *   1. typecheck every workspace
+ *   1. lint and format check (Biome), typecheck every workspace
  *   2. vitest: unit and integration tests (real Postgres, Redis, git, processes)
  *   3. build the web app, then Playwright e2e against `npm start` in Chromium
  *
@@ -74,7 +74,18 @@ const services = await setUpTestServices();
 console.log(`Test services: ${services.description}`);
 let ok = true;
 try {
-  if (!only) ok = (await step("typecheck", "npm", ["run", "typecheck", "--silent"])) && ok;
+  if (!only) {
+    // Lint and typecheck count as one test each in the total, so a red step is never "0 failed".
+    for (const [title, script] of [
+      ["lint and format (Biome)", "lint"],
+      ["typecheck", "typecheck"],
+    ] as const) {
+      const passed = await step(title, "npm", ["run", script, "--silent"]);
+      ok = passed && ok;
+      if (passed) total.passed += 1;
+      else total.failed += 1;
+    }
+  }
 
   if (!only || only === "unit") {
     const report = path.join(work, "vitest.json");

@@ -9,7 +9,7 @@ import { createHarness, eventually, makeRepo, type Harness } from "./harness.ts"
 const fixture = readFileSync(
   path.resolve(
     path.dirname(fileURLToPath(import.meta.url)),
-    "../packages/research/fixtures/autoresearch-h100-mar8.results.tsv",
+    "../packages/research-math/fixtures/autoresearch-h100-mar8.results.tsv",
   ),
   "utf8",
 );

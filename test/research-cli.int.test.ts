@@ -8,7 +8,7 @@ import { createHarness, makeRepo, type Harness } from "./harness.ts";
 
 const exec = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const fixture = path.join(root, "packages/research/fixtures/autoresearch-h100-mar8.results.tsv");
+const fixture = path.join(root, "packages/research-math/fixtures/autoresearch-h100-mar8.results.tsv");
 
 /**
  * The `loopy` research commands against the real API (tRPC over HTTP and SSE,

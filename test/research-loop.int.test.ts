@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { noiseFloor } from "@loopy/research/decide";
+import { noiseFloor } from "@loopy/research-math/decide";
 import { startFakeModelServer } from "@loopy/fake-models/server";
 import { createHarness, eventually, gitIn, makeRepo, type Harness } from "./harness.ts";
 

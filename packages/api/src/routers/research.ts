@@ -81,7 +81,7 @@ export const researchLoopInput = z.object({
   wallClock: duration.optional(),
   costLimitUsd: z.number().optional(),
   optimizer: z.enum(["random", "tpe"]).optional(),
-  /** A search space object (see packages/research/src/space.ts). */
+  /** A search space object (see packages/research-math/src/space.ts). */
   space: boundedJson().optional(),
   /** An agent profile's name or id. */
   agent: agentRef.optional(),

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { copyFile, mkdir, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Db } from "@loopy/db/client";
-import { DEMO_PROJECT } from "@loopy/research/demo";
+import { DEMO_PROJECT } from "@loopy/research-math/demo";
 import { git } from "../git.ts";
 import { registerProject } from "../projects.ts";
 

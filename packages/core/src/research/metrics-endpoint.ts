@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { parseStepLine } from "@loopy/research/metrics";
+import { parseStepLine } from "@loopy/research-math/metrics";
 
 const MAX_BODY = 1024 * 1024;
 

@@ -3,8 +3,8 @@ import path from "node:path";
 import type { AgentAdapter, AgentProfileConfig, AgentUsage } from "@loopy/agents/adapter";
 import type { SandboxPolicy } from "@loopy/agents/sandbox";
 import { withModelGateway } from "@loopy/agents/model-gateway";
-import { parseSpace, type Params } from "@loopy/research/space";
-import { suggest, type Trial } from "@loopy/research/tpe";
+import { parseSpace, type Params } from "@loopy/research-math/space";
+import { suggest, type Trial } from "@loopy/research-math/tpe";
 
 export interface HistoryRow {
   index: number;

@@ -5,7 +5,7 @@ import { useSubscription } from "@trpc/tanstack-react-query";
 import { useRouter } from "next/navigation";
 import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { formatDuration } from "@loopy/config/duration";
-import { downsampleMinMax, type XY } from "@loopy/research/downsample";
+import { downsampleMinMax, type XY } from "@loopy/research-math/downsample";
 import { useTRPC } from "~/trpc/client";
 import { Elapsed, formatTime } from "../elapsed";
 import { ErrorNote, Meta, PageError, Panel } from "../field";

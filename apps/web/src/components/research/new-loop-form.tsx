@@ -4,7 +4,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
-import { DEMO_LOOP, DEMO_PROJECT, DEMO_SPACE } from "@loopy/research/demo";
+import { DEMO_LOOP, DEMO_PROJECT, DEMO_SPACE } from "@loopy/research-math/demo";
 import { useTRPC } from "~/trpc/client";
 import { buttonClass, ErrorNote, Field, inputClass, Panel } from "../field";
 
