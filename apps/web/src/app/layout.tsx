@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import type { ReactNode } from "react";
-import { Nav } from "~/components/nav";
-import { SandboxBanner } from "~/components/sandbox-banner";
+import { Nav } from "~/components/shared/nav";
+import { SandboxBanner } from "~/components/shared/sandbox-banner";
 import { Providers } from "~/trpc/client";
 import "./globals.css";
 

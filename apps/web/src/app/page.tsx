@@ -1,4 +1,4 @@
-import { Overview } from "~/components/overview";
+import { Overview } from "~/components/runs/overview";
 
 export default function Home() {
   return <Overview />;

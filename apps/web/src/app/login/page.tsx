@@ -3,7 +3,7 @@ import { connection } from "next/server";
 import { Suspense } from "react";
 import { loadEnv } from "@loopy/config/env";
 import { ADMIN_PASSWORD_FILE } from "@loopy/core/auth/accounts";
-import { SignInForm } from "~/components/sign-in-form";
+import { SignInForm } from "~/components/shared/sign-in-form";
 
 export default async function LoginPage() {
   // Read per request, not at build time: the hint names the admin-password file of this server's LOOPY_HOME.

@@ -1,4 +1,4 @@
-import { ProfilesPanel } from "~/components/profiles-panel";
+import { ProfilesPanel } from "~/components/settings/profiles-panel";
 
 export default function ProfilesPage() {
   return <ProfilesPanel />;

@@ -1,4 +1,4 @@
-import { ProjectsPanel } from "~/components/projects-panel";
+import { ProjectsPanel } from "~/components/projects/projects-panel";
 
 export default function ProjectsPage() {
   return <ProjectsPanel />;

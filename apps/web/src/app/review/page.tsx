@@ -1,4 +1,4 @@
-import { ReviewInbox } from "~/components/review-inbox";
+import { ReviewInbox } from "~/components/review/review-inbox";
 
 export default function ReviewPage() {
   return <ReviewInbox />;

@@ -1,5 +1,5 @@
-import { NewRunForm } from "~/components/new-run-form";
-import { RunsTable } from "~/components/runs-table";
+import { NewRunForm } from "~/components/runs/new-run-form";
+import { RunsTable } from "~/components/runs/runs-table";
 
 export default function RunsPage() {
   return (

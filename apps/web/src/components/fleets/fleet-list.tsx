@@ -3,9 +3,9 @@
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useTRPC } from "~/trpc/client";
-import { Elapsed, formatTime } from "../elapsed";
-import { Panel } from "../field";
-import { StatusBadge } from "../status-badge";
+import { Elapsed, formatTime } from "~/components/shared/elapsed";
+import { Panel } from "~/components/ui/field";
+import { StatusBadge } from "~/components/ui/badge";
 import { ProgressBar } from "./progress-bar";
 import { useFleetChanges } from "./use-fleet-changes";
 

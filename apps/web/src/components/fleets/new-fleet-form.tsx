@@ -5,8 +5,8 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import { useTRPC } from "~/trpc/client";
-import { toggled } from "../diff-lines";
-import { buttonClass, ErrorNote, Field, inputClass, Panel } from "../field";
+import { toggled } from "~/components/review/diff/diff-lines";
+import { buttonClass, ErrorNote, Field, inputClass, Panel } from "~/components/ui/field";
 import { PlanForm } from "./plan-form";
 import { ResearchFleetForm } from "./research-fleet-form";
 

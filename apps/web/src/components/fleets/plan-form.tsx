@@ -4,7 +4,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useEffect, useMemo, useState, type FormEvent } from "react";
 import { useTRPC } from "~/trpc/client";
-import { buttonClass, ErrorNote, Field, inputClass } from "../field";
+import { buttonClass, ErrorNote, Field, inputClass } from "~/components/ui/field";
 import { DagGraph } from "./dag-graph";
 
 interface Subtask {

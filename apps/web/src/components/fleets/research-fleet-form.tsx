@@ -4,8 +4,8 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import { useTRPC } from "~/trpc/client";
-import { toggled } from "../diff-lines";
-import { buttonClass, ErrorNote, Field, inputClass } from "../field";
+import { toggled } from "~/components/review/diff/diff-lines";
+import { buttonClass, ErrorNote, Field, inputClass } from "~/components/ui/field";
 
 /**
  * N research loops on one project: the same experiment, each loop with its
@@ -42,7 +42,7 @@ export function ResearchFleetForm({
 
   function submit(event: FormEvent) {
     event.preventDefault();
-    let parsed: unknown ;
+    let parsed: unknown;
     if (space.trim()) {
       try {
         parsed = JSON.parse(space);

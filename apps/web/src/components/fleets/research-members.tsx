@@ -2,8 +2,8 @@
 
 import Link from "next/link";
 import type { FleetView } from "@loopy/core/fleets/fleets";
-import { Panel } from "../field";
-import { StatusBadge } from "../status-badge";
+import { Panel } from "~/components/ui/field";
+import { StatusBadge } from "~/components/ui/badge";
 
 /** A research fleet's loops, best first once they have a metric: proposer, seed, state, best value, experiments, cost. */
 export function ResearchMembers({ loops }: { loops: FleetView["loops"] }) {

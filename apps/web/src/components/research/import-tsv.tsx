@@ -4,7 +4,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/client";
-import { buttonClass, ErrorNote, Field, inputClass, Panel } from "../field";
+import { buttonClass, ErrorNote, Field, inputClass, Panel } from "~/components/ui/field";
 
 /** Charts a results.tsv made outside Loopy (autoresearch's format) as a finished loop. */
 export function ImportTsvForm() {

@@ -5,9 +5,9 @@ import { useSubscription } from "@trpc/tanstack-react-query";
 import Link from "next/link";
 import { useRef } from "react";
 import { useTRPC } from "~/trpc/client";
-import { Elapsed, formatTime } from "../elapsed";
-import { Panel } from "../field";
-import { StatusBadge } from "../status-badge";
+import { Elapsed, formatTime } from "~/components/shared/elapsed";
+import { Panel } from "~/components/ui/field";
+import { StatusBadge } from "~/components/ui/badge";
 import { formatMetric } from "./format";
 
 /** Every research loop, newest first; refreshed when any loop changes (pushed, no polling). */

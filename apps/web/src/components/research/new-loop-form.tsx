@@ -6,7 +6,7 @@ import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import { DEMO_LOOP, DEMO_PROJECT, DEMO_SPACE } from "@loopy/research-math/demo";
 import { useTRPC } from "~/trpc/client";
-import { buttonClass, ErrorNote, Field, inputClass, Panel } from "../field";
+import { buttonClass, ErrorNote, Field, inputClass, Panel } from "~/components/ui/field";
 
 const list = (text: string) =>
   text

@@ -1,8 +1,8 @@
 "use client";
 
 import { useMemo, useState } from "react";
-import { languageFor, LINE_STYLE, parsePatch } from "../diff-lines";
-import { highlightLine } from "../highlight";
+import { languageFor, LINE_STYLE, parsePatch } from "~/components/review/diff/diff-lines";
+import { highlightLine } from "~/components/shared/highlight";
 
 const FIRST_LINES = 400;
 

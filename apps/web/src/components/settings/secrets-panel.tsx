@@ -3,7 +3,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { useTRPC } from "~/trpc/client";
-import { buttonClass, ErrorNote, Field, inputClass, Panel } from "../field";
+import { buttonClass, ErrorNote, Field, inputClass, Panel } from "~/components/ui/field";
 import { SettingsTabs } from "./settings-tabs";
 
 /**

@@ -4,7 +4,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent } from "react";
 import { ROLE_DESCRIPTIONS, ROLES, type Role } from "@loopy/core/auth/roles";
 import { useTRPC } from "~/trpc/client";
-import { buttonClass, ErrorNote, Field, inputClass, Panel } from "../field";
+import { buttonClass, ErrorNote, Field, inputClass, Panel } from "~/components/ui/field";
 import { SettingsTabs } from "./settings-tabs";
 
 const when = (d: Date | null) => (d ? new Date(d).toLocaleString() : "never");

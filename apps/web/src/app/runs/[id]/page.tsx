@@ -1,4 +1,4 @@
-import { RunView } from "~/components/run-view";
+import { RunView } from "~/components/runs/run-view";
 
 export default async function RunPage({ params }: { params: Promise<{ id: string }> }) {
   const { id } = await params;

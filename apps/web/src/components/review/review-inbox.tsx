@@ -5,10 +5,10 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useMemo, useState } from "react";
 import { useTRPC } from "~/trpc/client";
-import { Panel } from "./field";
-import { KeyHelp, useKeys, useToggle } from "./keyboard";
-import { RunTimesText } from "./run-times";
-import { StatusBadge } from "./status-badge";
+import { Panel } from "~/components/ui/field";
+import { KeyHelp, useKeys, useToggle } from "~/components/shared/keyboard";
+import { RunTimesText } from "~/components/runs/run-times";
+import { StatusBadge } from "~/components/ui/badge";
 
 /** Every run waiting for a human, across projects: green checks first, then oldest first. */
 export function ReviewInbox() {

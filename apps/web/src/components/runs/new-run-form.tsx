@@ -5,7 +5,7 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import { useTRPC } from "~/trpc/client";
-import { buttonClass, ErrorNote, Field, inputClass, Panel } from "./field";
+import { buttonClass, ErrorNote, Field, inputClass, Panel } from "~/components/ui/field";
 
 export function NewRunForm() {
   const trpc = useTRPC();

@@ -29,8 +29,8 @@ import {
   type SplitRow,
   type TreeNode,
 } from "./diff-lines";
-import { highlightLine } from "./highlight";
-import { ErrorNote, Panel } from "./field";
+import { highlightLine } from "~/components/shared/highlight";
+import { ErrorNote, Panel } from "~/components/ui/field";
 
 const STATUS_LETTER: Record<FileChange["status"], string> = {
   added: "A",

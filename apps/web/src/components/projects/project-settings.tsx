@@ -3,7 +3,7 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/client";
-import { ErrorNote, inputClass } from "./field";
+import { ErrorNote, inputClass } from "~/components/ui/field";
 
 const EXAMPLE = `[
   { "name": "tests", "kind": "command", "command": "npm test", "timeout": "10m" },

@@ -3,9 +3,9 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { forwardRef, useEffect, useImperativeHandle, useRef, useState } from "react";
 import { useTRPC } from "~/trpc/client";
-import { useFailingCheckpoints } from "./checks-panel";
-import { ConfirmDialog } from "./confirm-dialog";
-import { ErrorNote } from "./field";
+import { useFailingCheckpoints } from "~/components/runs/checks-panel";
+import { ConfirmDialog } from "~/components/ui/dialog";
+import { ErrorNote } from "~/components/ui/field";
 
 export interface ReviewBarHandle {
   approve(): void;

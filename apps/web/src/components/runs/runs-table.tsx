@@ -3,10 +3,10 @@
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useTRPC } from "~/trpc/client";
-import { formatTime } from "./elapsed";
-import { Panel } from "./field";
+import { formatTime } from "~/components/shared/elapsed";
+import { Panel } from "~/components/ui/field";
 import { RunTimesText } from "./run-times";
-import { StatusBadge } from "./status-badge";
+import { StatusBadge } from "~/components/ui/badge";
 
 export function RunsTable() {
   const trpc = useTRPC();

@@ -3,8 +3,8 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { useTRPC } from "~/trpc/client";
-import { formatTime } from "./elapsed";
-import { ErrorNote, inputClass } from "./field";
+import { formatTime } from "~/components/shared/elapsed";
+import { ErrorNote, inputClass } from "~/components/ui/field";
 
 /** The project's shared memory: what every agent reads first; people edit it, agents add notes. */
 export function ProjectMemory({ project }: { project: string }) {

@@ -8,10 +8,10 @@ import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ACTIVE_STATUSES, type ActiveStatus, type OverviewRun } from "@loopy/core/overview";
 import { runTimesAfter } from "@loopy/core/run-times";
 import { useTRPC } from "~/trpc/client";
-import { ErrorNote } from "./field";
-import { NotificationsToggle } from "./notifications";
+import { ErrorNote } from "~/components/ui/field";
+import { NotificationsToggle } from "~/components/shared/notifications";
 import { RunTimesText } from "./run-times";
-import { StatusBadge } from "./status-badge";
+import { StatusBadge } from "~/components/ui/badge";
 
 const LABELS: Record<ActiveStatus, string> = {
   running: "Running",

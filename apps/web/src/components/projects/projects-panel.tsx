@@ -5,8 +5,8 @@ import { Fragment, useState, type FormEvent } from "react";
 import { ProjectMemory } from "./project-memory";
 import { ProjectSettings } from "./project-settings";
 import { useTRPC } from "~/trpc/client";
-import { formatTime } from "./elapsed";
-import { buttonClass, ErrorNote, Field, inputClass, Panel } from "./field";
+import { formatTime } from "~/components/shared/elapsed";
+import { buttonClass, ErrorNote, Field, inputClass, Panel } from "~/components/ui/field";
 
 export function ProjectsPanel() {
   const trpc = useTRPC();

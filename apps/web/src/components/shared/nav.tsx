@@ -4,7 +4,7 @@ import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { usePathname } from "next/navigation";
 import { useTRPC } from "~/trpc/client";
-import { useLiveRuns } from "./use-live-runs";
+import { useLiveRuns } from "~/components/runs/use-live-runs";
 import { useNotifications } from "./notifications";
 
 const LINKS = [

@@ -2,7 +2,7 @@
 
 import { useSearchParams } from "next/navigation";
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { buttonClass, ErrorNote, Field, inputClass } from "./field";
+import { buttonClass, ErrorNote, Field, inputClass } from "~/components/ui/field";
 
 /** Only paths on this site: `next` must never send a signed-in user elsewhere. */
 function safeNext(next: string | null): string {
