@@ -151,7 +151,7 @@ export async function prepareLaunch(
   const missing = await adapter.unavailable({ binDirs: deps.agentBinDirs, profile: profile?.config });
   if (missing)
     throw badInput(`${profile ? `Profile "${profile.name}"` : `Agent "${adapter.name}"`} cannot run here: ${missing}`);
-  let checkpoints: unknown ;
+  let checkpoints: unknown;
   if (input.checkpoints !== undefined) {
     try {
       checkpoints = parseCheckpoints(input.checkpoints, "the task");
@@ -380,6 +380,46 @@ export async function listRuns(
   return { runs: await withRunTimes(db, runs), nextCursor: next ? (runs[runs.length - 1]?.id ?? null) : null };
 }
 
+export interface TransitionOptions {
+  reason?: string;
+  from?: RunStatus[];
+  data?: Prisma.RunUpdateManyMutationInput;
+  keepStartedAt?: boolean;
+  holder?: string;
+}
+
+/**
+ * `transitionRun`'s write inside the caller's transaction (so the move commits
+ * with the caller's other rows): returns the stored status event, or null when
+ * the run was not in a `from` state. The caller notifies after the commit.
+ */
+export async function transitionRunIn(
+  tx: Prisma.TransactionClient,
+  runId: string,
+  to: RunStatus,
+  options: TransitionOptions = {},
+): Promise<StoredRunEvent[] | null> {
+  const from = options.from ?? sourcesOf(to);
+  const now = new Date();
+  const { count } = await tx.run.updateMany({
+    // With `holder`: only while that worker still holds the run (another may have taken it over).
+    where: { id: runId, status: { in: from }, ...(options.holder ? { holder: options.holder } : {}) },
+    data: {
+      ...options.data,
+      status: to,
+      statusReason: options.reason ?? null,
+      ...(to === "running" && !options.keepStartedAt ? { startedAt: now } : {}),
+      ...(isTerminal(to) ? { finishedAt: now } : {}),
+    },
+  });
+  if (count === 0) return null;
+  if (from.some((s) => WAITING_STATUSES.includes(s)) || WAITING_STATUSES.includes(to))
+    await recordWaiting(tx, runId, to, now);
+  return appendRunEvents(tx, null, runId, [
+    { type: "status", status: to, ...(options.reason ? { reason: options.reason } : {}) },
+  ]);
+}
+
 /**
  * Moves a run to `to` if it is in a state from which `to` may be reached, in one
  * conditional UPDATE, and records the move as an event. Returns false when the
@@ -389,36 +429,10 @@ export async function transitionRun(
   deps: CoreDeps,
   runId: string,
   to: RunStatus,
-  options: {
-    reason?: string;
-    from?: RunStatus[];
-    data?: Prisma.RunUpdateManyMutationInput;
-    keepStartedAt?: boolean;
-    holder?: string;
-  } = {},
+  options: TransitionOptions = {},
 ): Promise<boolean> {
-  const from = options.from ?? sourcesOf(to);
-  const now = new Date();
   // The row and its status event change together, or not at all.
-  const stored = await deps.db.$transaction(async (tx) => {
-    const { count } = await tx.run.updateMany({
-      // With `holder`: only while that worker still holds the run (another may have taken it over).
-      where: { id: runId, status: { in: from }, ...(options.holder ? { holder: options.holder } : {}) },
-      data: {
-        ...options.data,
-        status: to,
-        statusReason: options.reason ?? null,
-        ...(to === "running" && !options.keepStartedAt ? { startedAt: now } : {}),
-        ...(isTerminal(to) ? { finishedAt: now } : {}),
-      },
-    });
-    if (count === 0) return null;
-    if (from.some((s) => WAITING_STATUSES.includes(s)) || WAITING_STATUSES.includes(to))
-      await recordWaiting(tx, runId, to, now);
-    return appendRunEvents(tx, null, runId, [
-      { type: "status", status: to, ...(options.reason ? { reason: options.reason } : {}) },
-    ]);
-  });
+  const stored = await deps.db.$transaction((tx) => transitionRunIn(tx, runId, to, options));
   if (!stored) return false;
   await deps.notifier.runEvents(runId, stored);
   await deps.notifier.runChanged(runId, to);
