@@ -146,9 +146,11 @@ export class Subscriptions {
     return () => this.resyncs.delete(callback);
   }
 
-  /** Resolves once Redis has confirmed the subscription; call the returned function to leave. */
+  /**
+   * Resolves once Redis has confirmed the subscription, so a replay that follows misses nothing
+   * (during an outage at once: the reconnect's resync covers it). Call the returned function to leave.
+   */
   async listen(channel: string, listener: Listener): Promise<() => Promise<void>> {
-    // Resolves once Redis has confirmed the subscription, so a replay that follows misses nothing.
     let set = this.listeners.get(channel);
     if (!set) {
       set = new Set();
@@ -159,14 +161,26 @@ export class Subscriptions {
     if (!ready) {
       ready = this.subscriber.subscribe(channel);
       this.subscribed.set(channel, ready);
+      // Nobody may wait for it (below); a failure is seen by the next listener, which subscribes again.
+      ready.catch(() => {
+        if (this.subscribed.get(channel) === ready) this.subscribed.delete(channel);
+      });
     }
+    // Down after having been up: the SUBSCRIBE waits for Redis, but the reconnect re-subscribes every
+    // listener's channel and then resyncs (and so does the poll meanwhile), so the caller need not wait:
+    // a stream opened during an outage replays from Postgres at once instead of hanging until Redis is back.
+    if (!this.connected && this.poll !== undefined) return this.leaver(channel, listener);
     try {
       await ready;
     } catch (error) {
       set.delete(listener);
-      this.subscribed.delete(channel);
+      if (this.subscribed.get(channel) === ready) this.subscribed.delete(channel);
       throw error;
     }
+    return this.leaver(channel, listener);
+  }
+
+  private leaver(channel: string, listener: Listener): () => Promise<void> {
     return async () => {
       const current = this.listeners.get(channel);
       if (!current) return;
@@ -174,7 +188,9 @@ export class Subscriptions {
       if (current.size === 0) {
         this.listeners.delete(channel);
         this.subscribed.delete(channel);
-        await this.subscriber.unsubscribe(channel).catch(() => undefined);
+        const done = this.subscriber.unsubscribe(channel).catch(() => undefined);
+        // During an outage the UNSUBSCRIBE waits for Redis: a stream that ends meanwhile need not.
+        if (this.connected) await done;
       }
     };
   }

@@ -14,10 +14,9 @@ import {
   resumeFleet,
 } from "@loopy/core/fleets/fleets";
 import { planOf, startPlanner } from "@loopy/core/fleets/planner";
-import { rejectRun } from "@loopy/core/review";
 import type { FleetChange, RunChange } from "@loopy/queue/event-bus";
 import { operatorProcedure, reviewerProcedure, viewerProcedure, router } from "../trpc.ts";
-import { AsyncQueue } from "../async-queue.ts";
+import { changesWithResync, subscribeAll } from "../live-stream.ts";
 import { researchLoopInput } from "./research.ts";
 
 const fleetId = z.object({ fleetId: loopyId });
@@ -117,31 +116,23 @@ export const launchFleetInput = z.discriminatedUnion("kind", [
       )
       .min(1, "a plan needs at least one subtask")
       .max(100),
-    /** The planner run whose plan this is: it is closed (rejected, "plan used") once the fleet starts. */
+    /** The planner run whose plan this is: closed (rejected, "plan used") in the launch's transaction. */
     plannerRunId: loopyId.optional(),
     ...common,
   }),
 ]);
 
-/** The planner run did its job once its plan is launched: it leaves the review inbox. */
-async function closePlanner(services: Parameters<typeof rejectRun>[0], runId: string, fleetId: string) {
-  await rejectRun(services, runId, `Plan used by fleet ${fleetId}`).catch(() => undefined);
-}
-
 export const fleetsRouter = router({
-  /** Launches a best-of-N or batch fleet; returns the fleet as `get` does. */
-  launch: operatorProcedure.input(launchFleetInput).mutation(async ({ ctx, input }) => {
+  /** Launches a best-of-N, batch, dag or research fleet; returns the fleet as `get` does. */
+  launch: operatorProcedure.input(launchFleetInput).mutation(({ ctx, input }) => {
     const { timeout, budget, ...rest } = input;
-    const plannerRunId = rest.kind === "dag" ? rest.plannerRunId : undefined;
-    const fleet = await launchFleet(ctx.services, {
+    return launchFleet(ctx.services, {
       ...rest,
       timeoutMs: toMs(timeout, "timeout"),
       budget: budget
         ? { usd: budget.usd, tokens: budget.tokens, wallClockMs: toMs(budget.wallClock, "budget.wallClock") }
         : undefined,
     });
-    if (plannerRunId) await closePlanner(ctx.services, plannerRunId, fleet.id);
-    return fleet;
   }),
 
   /**
@@ -201,22 +192,18 @@ export const fleetsRouter = router({
   /**
    * A note whenever a fleet changes state or any run changes state (members
    * included), so the fleet views refetch without polling. Throttle refetches.
+   * `{ kind: "resync" }` when notes may have been missed (Redis reconnected): refetch everything.
    */
   changes: viewerProcedure.subscription(async function* ({ ctx, signal }) {
     const { services } = ctx;
     type Change = ({ kind: "fleet" } & FleetChange) | ({ kind: "run" } & RunChange);
-    const live = new AsyncQueue<Change>(signal);
-    const leaveFleets = await services.subscriptions.listenFleetChanges(services.prefix, (change) =>
-      live.push({ kind: "fleet", ...change }),
-    );
-    const leaveRuns = await services.subscriptions.listenRunChanges(services.prefix, (change) =>
-      live.push({ kind: "run", ...change }),
-    );
-    try {
-      for await (const change of live) yield change;
-    } finally {
-      await leaveFleets();
-      await leaveRuns();
-    }
+    yield* changesWithResync<Change>({
+      signal,
+      subscribe: subscribeAll(
+        (push) => services.subscriptions.listenFleetChanges(services.prefix, (c) => push({ kind: "fleet", ...c })),
+        (push) => services.subscriptions.listenRunChanges(services.prefix, (c) => push({ kind: "run", ...c })),
+      ),
+      resyncs: services.subscriptions,
+    });
   }),
 });

@@ -35,14 +35,10 @@ import {
   listLoops,
   slotUsage,
 } from "@loopy/core/research/loops";
-import {
-  listenLoopChanges,
-  listenResearchLoop,
-  type LoopChange,
-  type ResearchMessage,
-} from "@loopy/queue/research-bus";
+import { RESYNC_SETTLE_MS } from "@loopy/queue/event-bus";
+import { listenLoopChanges, listenResearchLoop, type LoopChange } from "@loopy/queue/research-bus";
 import { operatorProcedure, viewerProcedure, router } from "../trpc.ts";
-import { AsyncQueue } from "../async-queue.ts";
+import { changesWithResync, replayThenLive } from "../live-stream.ts";
 
 const id = loopyId;
 const loopId = z.object({ loopId: id });
@@ -172,7 +168,9 @@ export const researchRouter = router({
    * new ones as they are stored; and step points after the point part (or after
    * `sincePointId`, the `lastId` of a points call; by default only points
    * stored from now on). Tracked ids are "<event id>-<point id>", so a
-   * reconnecting client resumes both where it left off.
+   * reconnecting client resumes both where it left off. Each once; a Redis
+   * restart loses nothing (re-read from Postgres after a resync, see
+   * ../live-stream.ts).
    */
   events: viewerProcedure
     .input(
@@ -187,68 +185,67 @@ export const researchRouter = router({
     .subscription(async function* ({ ctx, input, signal }) {
       const { services } = ctx;
       await getLoop(services.db, input.loopId);
-      const live = new AsyncQueue<ResearchMessage>(signal);
-      const leave = await listenResearchLoop(services.subscriptions, services.prefix, input.loopId, (m) =>
-        live.push(m),
-      );
-      try {
-        let [eventCursor, pointCursor] = input.lastEventId
-          ? (input.lastEventId.split("-") as [string, string])
-          : ["0", input.sincePointId ?? (await lastPointId(services.db, input.loopId))];
-        const cursor = () => `${eventCursor}-${pointCursor}`;
-        for (;;) {
-          const page = await listResearchEvents(
-            services.db,
-            input.loopId,
-            eventCursor === "0" ? null : eventCursor,
-            1000,
-          );
-          for (const event of page) {
-            eventCursor = event.id;
+      const [eventsAfter, pointsAfter] = input.lastEventId
+        ? (input.lastEventId.split("-") as [string, string])
+        : ["0", input.sincePointId ?? null];
+      let [eventCursor, pointCursor] = [eventsAfter, pointsAfter ?? "0"];
+      const cursor = () => `${eventCursor}-${pointCursor}`;
+      const sources = {
+        events: {
+          read: (after: string | null, limit: number) => listResearchEvents(services.db, input.loopId, after, limit),
+          id: (event: StoredResearchEvent) => event.id,
+          after: eventsAfter === "0" ? null : eventsAfter,
+        },
+        points: {
+          read: (after: string | null, limit: number) => listLoopPoints(services.db, input.loopId, after, limit),
+          id: (point: StoredPoint) => point.id,
+          after: pointsAfter === "0" ? null : pointsAfter,
+          pageSize: 5000,
+        },
+      };
+      const stream = replayThenLive<{ events: StoredResearchEvent; points: StoredPoint }>({
+        signal,
+        sources,
+        subscribe: (push) =>
+          listenResearchLoop(services.subscriptions, services.prefix, input.loopId, (m) =>
+            push(m.kind === "events" ? { source: "events", items: m.events } : { source: "points", items: m.points }),
+          ),
+        resyncs: services.subscriptions,
+        settleMs: RESYNC_SETTLE_MS,
+        // By default only points stored from now on (after subscribing, so none falls in between).
+        ready: async () => {
+          if (pointsAfter !== null) return;
+          const last = await lastPointId(services.db, input.loopId);
+          pointCursor = last;
+          sources.points.after = last === "0" ? null : last;
+        },
+      });
+      const later = (a: string, b: string) => (BigInt(a) > BigInt(b) ? a : b);
+      for await (const batch of stream) {
+        if (batch.source === "events") {
+          for (const event of batch.items) {
+            eventCursor = later(event.id, eventCursor);
             yield tracked(cursor(), { kind: "event", event } as ResearchStreamItem);
           }
-          if (page.length < 1000) break;
-        }
-        for (;;) {
-          const page = await listLoopPoints(services.db, input.loopId, pointCursor, 5000);
-          for (const group of byExperiment(page)) {
-            pointCursor = group.points.at(-1)!.id;
+        } else {
+          for (const group of byExperiment(batch.items)) {
+            pointCursor = later(group.points.at(-1)!.id, pointCursor);
             yield tracked(cursor(), { kind: "points", ...group } as ResearchStreamItem);
           }
-          if (page.length < 5000) break;
         }
-        for await (const message of live) {
-          if (message.kind === "events") {
-            for (const event of message.events) {
-              if (BigInt(event.id) <= BigInt(eventCursor)) continue;
-              eventCursor = event.id;
-              yield tracked(cursor(), { kind: "event", event } as ResearchStreamItem);
-            }
-          } else {
-            const fresh = message.points.filter((p) => BigInt(p.id) > BigInt(pointCursor));
-            if (fresh.length === 0) continue;
-            pointCursor = fresh.at(-1)!.id;
-            yield tracked(cursor(), {
-              kind: "points",
-              experimentId: message.experimentId,
-              points: fresh,
-            } as ResearchStreamItem);
-          }
-        }
-      } finally {
-        await leave();
       }
     }),
 
-  /** A note whenever any loop changes state, so lists refresh without polling. */
+  /**
+   * A note whenever any loop changes state, so lists refresh without polling;
+   * `{ kind: "resync" }` when notes may have been missed (Redis reconnected).
+   */
   changes: viewerProcedure.subscription(async function* ({ ctx, signal }) {
     const { services } = ctx;
-    const live = new AsyncQueue<LoopChange>(signal);
-    const leave = await listenLoopChanges(services.subscriptions, services.prefix, (change) => live.push(change));
-    try {
-      for await (const change of live) yield change;
-    } finally {
-      await leave();
-    }
+    yield* changesWithResync<LoopChange>({
+      signal,
+      subscribe: (push) => listenLoopChanges(services.subscriptions, services.prefix, push),
+      resyncs: services.subscriptions,
+    });
   }),
 });

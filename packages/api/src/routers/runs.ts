@@ -20,11 +20,9 @@ import { listRunEvents, type StoredRunEvent } from "@loopy/core/run-events";
 import { fileLines, listCheckpointResults, listTurns, turnDiff } from "@loopy/core/review";
 import { RESYNC_SETTLE_MS, type RunChange } from "@loopy/queue/event-bus";
 import { operatorProcedure, viewerProcedure, router } from "../trpc.ts";
-import { AsyncQueue } from "../async-queue.ts";
+import { changesWithResync, replayThenLive } from "../live-stream.ts";
 
 const runId = z.object({ runId: loopyId });
-/** Marks the point in a live stream where it must re-read from Postgres (the subscriber reconnected). */
-const RESYNC = Symbol("resync");
 
 function toTimeoutMs(timeout: string | number | undefined): number | undefined {
   if (timeout === undefined || timeout === "") return undefined;
@@ -108,11 +106,11 @@ export const runsRouter = router({
 
   /**
    * A run's events: every stored event after `lastEventId`, then live ones as
-   * they are stored. Subscribes before replaying, so nothing falls between the
-   * two; ids already sent are skipped. Reconnecting clients resume from the
-   * last id they saw (tRPC's SSE link sends it). When this server's Redis
-   * subscriber reconnects (and every second while it is down) it re-reads
-   * from Postgres after the last id it sent, so a Redis restart loses nothing.
+   * they are stored, each once (see ../live-stream.ts: subscribed before the
+   * replay; after this server's Redis subscriber reconnects, and every second
+   * while it is down, re-read from Postgres, so a Redis restart loses nothing).
+   * Reconnecting clients resume from the last id they saw (tRPC's SSE link
+   * sends it).
    */
   events: viewerProcedure.input(runId.extend({ lastEventId: serialId.nullish() })).subscription(async function* ({
     ctx,
@@ -121,61 +119,43 @@ export const runsRouter = router({
   }) {
     const { services } = ctx;
     await getRun(services.db, input.runId);
-    const live = new AsyncQueue<StoredRunEvent | typeof RESYNC>(signal);
-    const leave = await services.subscriptions.listenRunEvents(services.prefix, input.runId, (events) =>
-      live.push(...events),
-    );
-    // Redis lost the connection: what was published meanwhile never arrives; read it from Postgres.
-    const stopResync = services.subscriptions.onResync(() => live.push(RESYNC));
-    const sent = new Set<string>();
-    let after = input.lastEventId ?? null;
-    const stored = async function* () {
-      for (;;) {
-        const page = await listRunEvents(services.db, input.runId, after, 1000);
-        for (const event of page) {
-          after = event.id;
-          if (sent.has(event.id)) continue;
-          sent.add(event.id);
-          yield tracked(event.id, event);
-        }
-        if (page.length < 1000) break;
+    let position = input.lastEventId ?? "0";
+    const stream = replayThenLive<{ events: StoredRunEvent }>({
+      signal,
+      sources: {
+        events: {
+          read: (after, limit) => listRunEvents(services.db, input.runId, after, limit),
+          id: (event) => event.id,
+          after: input.lastEventId ?? null,
+        },
+      },
+      subscribe: (push) =>
+        services.subscriptions.listenRunEvents(services.prefix, input.runId, (events) =>
+          push({ source: "events", items: events }),
+        ),
+      resyncs: services.subscriptions,
+      settleMs: RESYNC_SETTLE_MS,
+    });
+    for await (const batch of stream) {
+      for (const event of batch.items) {
+        // The stream's position: the highest id sent (an event committed late may follow a higher one).
+        if (BigInt(event.id) > BigInt(position)) position = event.id;
+        yield tracked(position, event);
       }
-    };
-    // Shortly after a re-read, a live event may follow events whose publish was lost (the worker's
-    // publisher reconnects after this subscriber): then read from Postgres, in order, up to it.
-    let settleUntil = 0;
-    try {
-      yield* stored();
-      for await (const item of live) {
-        if (item === RESYNC) {
-          settleUntil = Date.now() + RESYNC_SETTLE_MS;
-          yield* stored();
-          continue;
-        }
-        if (sent.has(item.id)) continue;
-        if (Date.now() < settleUntil) {
-          yield* stored();
-          continue;
-        }
-        sent.add(item.id);
-        if (BigInt(item.id) > BigInt(after ?? "0")) after = item.id;
-        yield tracked(item.id, item);
-      }
-    } finally {
-      stopResync();
-      await leave();
     }
   }),
 
-  /** Pushes a note whenever any run changes state, so lists can refresh without polling. */
+  /**
+   * Pushes a note whenever any run changes state, so lists can refresh without
+   * polling; `{ kind: "resync" }` when notes may have been missed (Redis
+   * reconnected): refetch everything.
+   */
   changes: viewerProcedure.subscription(async function* ({ ctx, signal }) {
     const { services } = ctx;
-    const live = new AsyncQueue<RunChange>(signal);
-    const leave = await services.subscriptions.listenRunChanges(services.prefix, (change) => live.push(change));
-    try {
-      for await (const change of live) yield change;
-    } finally {
-      await leave();
-    }
+    yield* changesWithResync<RunChange>({
+      signal,
+      subscribe: (push) => services.subscriptions.listenRunChanges(services.prefix, push),
+      resyncs: services.subscriptions,
+    });
   }),
 });
