@@ -7,11 +7,22 @@ import type { AppRouter } from "@loopy/api";
 
 export type LoopyClient = ReturnType<typeof createLoopyClient>;
 
+/** The CLI's configuration is its environment: LOOPY_URL, LOOPY_TOKEN, LOOPY_HOME. */
+function cliEnv(): NodeJS.ProcessEnv {
+  // biome-ignore lint/style/noProcessEnv: a command-line tool is configured by the environment it is started in
+  return process.env;
+}
+
+/** The Loopy the CLI talks to: LOOPY_URL, default http://127.0.0.1:3000. */
+export function loopyUrl(env: NodeJS.ProcessEnv = cliEnv()): string {
+  return env.LOOPY_URL || "http://127.0.0.1:3000";
+}
+
 /**
  * The API token the CLI presents: LOOPY_TOKEN, else the token file `npm start`
  * keeps in LOOPY_HOME (default ./.loopy). Null when there is none.
  */
-export function findToken(env: NodeJS.ProcessEnv = process.env): { token: string; from: string } | null {
+export function findToken(env: NodeJS.ProcessEnv = cliEnv()): { token: string; from: string } | null {
   if (env.LOOPY_TOKEN?.trim()) return { token: env.LOOPY_TOKEN.trim(), from: "LOOPY_TOKEN" };
   const file = path.resolve(env.LOOPY_HOME || ".loopy", "token");
   try {

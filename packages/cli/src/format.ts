@@ -45,3 +45,15 @@ export function runTimes(times: RunTimesView, now = Date.now()): string {
 export function time(date: Date | null): string {
   return date ? date.toISOString().replace("T", " ").slice(0, 19) : "-";
 }
+
+/** A metric value: six decimals, or four significant digits when small; "-" when there is none. */
+export function metric(value: number | null | undefined): string {
+  if (value === null || value === undefined) return "-";
+  return Math.abs(value) >= 0.01 ? value.toFixed(6) : value.toPrecision(4);
+}
+
+/** A metric delta with its sign. */
+export function signed(value: number | null | undefined): string {
+  if (value === null || value === undefined) return "-";
+  return `${value >= 0 ? "+" : ""}${metric(value)}`;
+}

@@ -36,6 +36,7 @@ describe("escapeJsonControls", () => {
   it("writes DEL and C1 as \\u escapes: the same JSON value, nothing a terminal acts on", () => {
     const value = { line: "\x9b2J\x7f\x1b[0m ok" };
     const json = escapeJsonControls(JSON.stringify(value));
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for control characters
     expect(json).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
     expect(JSON.parse(json)).toEqual(value);
   });

@@ -6,8 +6,8 @@
  * end of the line), other ESC sequences, and every other C0 and C1 control character except newline
  * and tab (a carriage return could overwrite a line too).
  */
-// eslint-disable-next-line no-control-regex
 const SEQUENCE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching terminal control characters is this regex's job
   /(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?|\x1b[ -/]*[0-~]?|[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
 
 export function stripTerminalControls(text: string): string {
@@ -19,7 +19,6 @@ export function stripTerminalControls(text: string): string {
  * the same document, safe to print.
  */
 export function escapeJsonControls(json: string): string {
-  // eslint-disable-next-line no-control-regex
   return json.replace(/[\x7f-\x9f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
