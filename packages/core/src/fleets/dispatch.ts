@@ -1,11 +1,10 @@
-import { formatDuration } from "@loopy/config/duration";
-import type { FleetStatus, RunStatus } from "@loopy/db/client";
 import { resolveCommit } from "../git.ts";
-import { removeWorkspace } from "../workspace.ts";
-import { DEPENDENCY_DEAD, DEPENDENCY_DONE } from "./dag.ts";
+import type { CoreDeps } from "../ports.ts";
 import { appendRunEvents } from "../run-events.ts";
-import { transitionRun, worktreePathFor } from "../runs.ts";
-import type { CoreDeps, RunScheduler } from "../ports.ts";
+import { transitionRun } from "../runs.ts";
+import { DEPENDENCY_DONE } from "./dag.ts";
+import { fleetLog, type FleetRuntimeDeps } from "./model.ts";
+import { budgetSpent, cancelBlocked, completeIfSettled, OPEN_FLEET, refreshSpent, stopFleet } from "./teardown.ts";
 
 /**
  * The fleet dispatcher. A fleet's members are written as queued runs without a
@@ -28,30 +27,6 @@ const DISPATCH_LOCK = 727_275;
 /** A dispatched member whose run has not started after this long gets its job queued again (idempotent by job id). */
 const REQUEUE_AFTER_MS = 5_000;
 
-export interface FleetRuntimeDeps extends CoreDeps {
-  scheduler: RunScheduler;
-  loopyHome: string;
-  /** The global limit of running runs (fleet members wait beyond it). */
-  maxRunning?: number;
-}
-
-/** Member states in which nothing more happens without a human: the fleet counts them as finished. */
-export const SETTLED_STATUSES: readonly RunStatus[] = [
-  "awaiting_review",
-  "needs_attention",
-  "succeeded",
-  "failed",
-  "cancelled",
-  "merged",
-  "rejected",
-];
-const UNSETTLED: RunStatus[] = ["queued", "running", "verifying"];
-const OPEN_FLEET: FleetStatus[] = ["running", "paused"];
-
-async function fleetChanged(deps: CoreDeps, fleetId: string, status: string): Promise<void> {
-  await deps.notifier.fleetChanged?.(fleetId, status);
-}
-
 /**
  * Queues as many waiting members of the fleet as the limits allow. Returns the
  * run ids it queued. A fleet that is not running dispatches nothing.
@@ -62,7 +37,7 @@ export async function dispatchFleet(deps: FleetRuntimeDeps, fleetId: string): Pr
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(${DISPATCH_LOCK}::bigint)`;
     const [fleet] = await tx.$queryRaw<Array<{ status: string; concurrency: number }>>`
       SELECT status::text AS status, concurrency FROM fleets WHERE id = ${fleetId} FOR UPDATE`;
-    if (!fleet || fleet.status !== "running") return [];
+    if (fleet?.status !== "running") return [];
     const [counts] = await tx.$queryRaw<Array<{ fleet: number; total: number }>>`
       SELECT (count(*) FILTER (WHERE fleet_id = ${fleetId}))::int AS fleet, count(*)::int AS total
       FROM runs
@@ -155,124 +130,6 @@ export async function claimFleetMember(deps: CoreDeps, runId: string, fleetId: s
   return false;
 }
 
-type FleetBudgetRow = {
-  budgetUsd: number | null;
-  budgetTokens: number | null;
-  budgetMs: number | null;
-  spentUsd: number;
-  spentTokens: number;
-  createdAt: Date;
-};
-
-/** What of the fleet's budget is spent, in words; null while there is budget left. */
-export function budgetSpent(fleet: FleetBudgetRow, now = new Date()): string | null {
-  if (fleet.budgetUsd !== null && fleet.spentUsd >= fleet.budgetUsd)
-    return `$${fleet.spentUsd.toFixed(4)} of $${fleet.budgetUsd}`;
-  if (fleet.budgetTokens !== null && fleet.spentTokens >= fleet.budgetTokens)
-    return `${fleet.spentTokens} of ${fleet.budgetTokens} tokens`;
-  const elapsed = now.getTime() - fleet.createdAt.getTime();
-  if (fleet.budgetMs !== null && elapsed >= fleet.budgetMs)
-    return `wall clock ${formatDuration(elapsed)} of ${formatDuration(fleet.budgetMs)}`;
-  return null;
-}
-
-/** Sums the members' cost and tokens onto the fleet row; returns the row (null when the fleet is gone). */
-async function refreshSpent(deps: CoreDeps, fleetId: string) {
-  const sums = await deps.db.run.aggregate({
-    where: { fleetId },
-    _sum: { costUsd: true, inputTokens: true, outputTokens: true },
-  });
-  const spentUsd = sums._sum.costUsd ?? 0;
-  const spentTokens = (sums._sum.inputTokens ?? 0) + (sums._sum.outputTokens ?? 0);
-  const updated = await deps.db.fleet.updateMany({ where: { id: fleetId }, data: { spentUsd, spentTokens } });
-  if (updated.count === 0) return null;
-  return deps.db.fleet.findUnique({
-    where: { id: fleetId },
-    select: {
-      status: true,
-      statusReason: true,
-      budgetUsd: true,
-      budgetTokens: true,
-      budgetMs: true,
-      spentUsd: true,
-      spentTokens: true,
-      createdAt: true,
-    },
-  });
-}
-
-/**
- * Ends a fleet (running or paused → `to`) with a reason, then stops its members:
- * queued ones are cancelled, running ones are asked to stop (their worker kills
- * the process group, removes the worktree and records the fleet's reason), and
- * with `includeReviewable` members waiting for a human are cancelled and their
- * worktrees removed too. Returns false when the fleet was not in a `from` state.
- */
-export async function stopFleet(
-  deps: FleetRuntimeDeps,
-  fleetId: string,
-  options: {
-    to: "failed" | "cancelled";
-    reason: string;
-    from?: FleetStatus[];
-    memberReason?: string;
-    includeReviewable?: boolean;
-  },
-): Promise<boolean> {
-  const { count } = await deps.db.fleet.updateMany({
-    where: { id: fleetId, status: { in: options.from ?? OPEN_FLEET } },
-    data: { status: options.to, statusReason: options.reason, finishedAt: new Date() },
-  });
-  if (count === 0) return false;
-  await fleetChanged(deps, fleetId, options.to);
-  const reason = options.memberReason ?? options.reason;
-  const members = await deps.db.run.findMany({
-    where: {
-      fleetId,
-      status: {
-        in: [
-          ...UNSETTLED,
-          ...(options.includeReviewable ? (["awaiting_review", "needs_attention"] as RunStatus[]) : []),
-        ],
-      },
-    },
-    orderBy: { memberIndex: "asc" },
-    select: { id: true, status: true, project: { select: { path: true } } },
-  });
-  for (const member of members) {
-    if (member.status === "queued") {
-      await deps.scheduler.remove(member.id);
-      if (await transitionRun(deps, member.id, "cancelled", { from: ["queued"], reason })) continue;
-      // It started in the meantime: stop it like a running one (its claim also sees the ended fleet).
-    }
-    if (member.status === "awaiting_review" || member.status === "needs_attention") {
-      if (await transitionRun(deps, member.id, "cancelled", { from: [member.status], reason })) {
-        await removeWorkspace(member.project.path, worktreePathFor(deps.loopyHome, member.id)).catch(() => undefined);
-        await deps.db.run.update({ where: { id: member.id }, data: { worktreePath: null } });
-        continue;
-      }
-    }
-    const now = await deps.db.run.findUnique({ where: { id: member.id }, select: { status: true } });
-    if (now && (now.status === "running" || now.status === "verifying")) {
-      await appendRunEvents(deps.db, deps.notifier, member.id, [{ type: "cancel_requested" }]);
-      await deps.scheduler.requestCancel(member.id);
-    }
-  }
-  return true;
-}
-
-/** A running or paused fleet whose members have all settled is completed. */
-export async function completeIfSettled(deps: CoreDeps, fleetId: string): Promise<boolean> {
-  const unsettled = await deps.db.run.count({ where: { fleetId, status: { in: UNSETTLED } } });
-  if (unsettled > 0) return false;
-  const { count } = await deps.db.fleet.updateMany({
-    where: { id: fleetId, status: { in: OPEN_FLEET } },
-    data: { status: "completed", statusReason: null, finishedAt: new Date() },
-  });
-  if (count > 0) await fleetChanged(deps, fleetId, "completed");
-  return count > 0;
-}
-
 /**
  * Brings a fleet up to date: spent totals, the budget (a spent budget ends the
  * fleet and stops its members), completion, and the next members to start.
@@ -301,32 +158,6 @@ export async function fleetProgress(deps: FleetRuntimeDeps, fleetId: string): Pr
 }
 
 /**
- * Decomposed tasks: a waiting subtask whose dependency failed, was cancelled or
- * rejected can never start; it is cancelled with the reason, and so, in turn,
- * is whatever waited for it.
- */
-async function cancelBlocked(deps: FleetRuntimeDeps, fleetId: string): Promise<void> {
-  for (;;) {
-    const blocked = await deps.db.$queryRaw<Array<{ id: string; dep_title: string; dep_status: string }>>`
-      SELECT DISTINCT ON (r.id) r.id, t.title AS dep_title, x.status::text AS dep_status
-      FROM runs r CROSS JOIN LATERAL unnest(r.depends_on) AS d(id)
-      JOIN runs x ON x.id = d.id JOIN tasks t ON t.id = x.task_id
-      WHERE r.fleet_id = ${fleetId} AND r.status = 'queued' AND r.dispatched_at IS NULL
-        AND x.status::text = ANY (${[...DEPENDENCY_DEAD]}::text[])`;
-    if (blocked.length === 0) return;
-    let changed = false;
-    for (const b of blocked) {
-      changed =
-        (await transitionRun(deps, b.id, "cancelled", {
-          from: ["queued"],
-          reason: `It depends on "${b.dep_title}", which was ${b.dep_status}`,
-        })) || changed;
-    }
-    if (!changed) return;
-  }
-}
-
-/**
  * Runs `fn` for `key`, coalesced: while a pass is in flight, callers share the
  * next one instead of each queuing its own (a pass after their call is all
  * they need). A fleet whose 1,000 members end together is brought up to date
@@ -335,7 +166,10 @@ async function cancelBlocked(deps: FleetRuntimeDeps, fleetId: string): Promise<v
 const passesByDb = new WeakMap<object, Map<string, { again: boolean; done: Promise<void> }>>();
 function coalesced(db: object, key: string, fn: () => Promise<unknown>): Promise<void> {
   let passes = passesByDb.get(db);
-  if (!passes) passesByDb.set(db, (passes = new Map()));
+  if (!passes) {
+    passes = new Map();
+    passesByDb.set(db, passes);
+  }
   const current = passes.get(key);
   if (current) {
     current.again = true;
@@ -350,7 +184,7 @@ function coalesced(db: object, key: string, fn: () => Promise<unknown>): Promise
         await fn();
       } while (state.again);
     } finally {
-      passes!.delete(key);
+      passes.delete(key);
     }
   })();
   return state.done;
@@ -401,5 +235,9 @@ export async function sweepFleets(deps: FleetRuntimeDeps): Promise<void> {
     select: { id: true },
     take: 500,
   });
-  for (const { id } of stale) await deps.scheduler.enqueue(id).catch(() => undefined);
+  for (const { id } of stale)
+    await deps.scheduler.enqueue(id).catch((error: unknown) =>
+      // Safe to go on: the member stays dispatched and the next sweep (every second) queues it again.
+      fleetLog(deps)(`fleet member ${id}: could not queue its job again: ${(error as Error).message}`),
+    );
 }

@@ -10,7 +10,7 @@ import {
 } from "../research/loops.ts";
 import type { ResearchLaunchDeps } from "../research/ports.ts";
 import type { RunNotifier } from "../ports.ts";
-import { budgetSpent } from "./dispatch.ts";
+import { budgetSpent } from "./teardown.ts";
 
 /**
  * Research fleets: N research loops on one project, with different proposers
@@ -107,7 +107,7 @@ export async function dispatchResearchFleet(
     const [fleet] = await tx.$queryRaw<
       Array<{ status: string; concurrency: number }>
     >`SELECT status::text AS status, concurrency FROM fleets WHERE id = ${fleetId} FOR UPDATE`;
-    if (!fleet || fleet.status !== "running") return [];
+    if (fleet?.status !== "running") return [];
     const active = await tx.researchLoop.count({
       where: {
         fleetId,
