@@ -203,9 +203,10 @@ describe("decideTurn: after the checkpoints", () => {
   });
 
   it("feeds failing checkpoints back to the same session while attempts are left", () => {
-    const results = [check("tests", false), check("lint", true), check("types", false)];
+    const [tests, lint, types] = [check("tests", false), check("lint", true), check("types", false)];
+    const results = [tests, lint, types];
     const decision = decideTurn(agentRun({ checks: checked({ results, attempts: 2, maxAttempts: 3 }) }));
-    expect(decision).toEqual({ kind: "feedback", prompt: checkpointFeedback([results[0], results[2]]) });
+    expect(decision).toEqual({ kind: "feedback", prompt: checkpointFeedback([tests, types]) });
   });
 
   it(`needs attention when the same checkpoint failed ${SAME_FAILURE_LIMIT} turns running`, () => {

@@ -11,18 +11,22 @@ import { checkpointFeedback, type CheckpointOutcome } from "../checkpoints.ts";
 /** The same required checkpoint failing this many turns in a row needs a human. */
 export const SAME_FAILURE_LIMIT = 3;
 
-export type TurnDecision =
-  /** The agent's part passed: run the checkpoints, then decide again with `checks`. */
-  | { kind: "verify" }
+/** A decision that ends the loop; `endingOf` (context.ts) turns it into the run's ending. */
+export type TurnEnd =
   /** Everything required is green and the turn changed something: a human reviews it. */
   | { kind: "await_review" }
   /** A command that changed nothing and passed its checks: nothing to review. */
   | { kind: "succeeded" }
   | { kind: "needs_attention"; reason: string | undefined }
-  /** Feed the failing checkpoints back to the same session as a new turn. */
-  | { kind: "feedback"; prompt: string }
   | { kind: "failed"; reason: string | undefined }
   | { kind: "cancelled"; reason: string | undefined };
+
+export type TurnDecision =
+  | TurnEnd
+  /** The agent's part passed: run the checkpoints, then decide again with `checks`. */
+  | { kind: "verify" }
+  /** Feed the failing checkpoints back to the same session as a new turn. */
+  | { kind: "feedback"; prompt: string };
 
 /** Spent so far by the run (this turn included). */
 export interface RunSpend {
@@ -76,7 +80,14 @@ export interface TurnFacts {
   checks?: CheckFacts;
 }
 
-/** The decision after a turn: first on the agent's part, then (with `checks`) on its checkpoints. */
+/**
+ * The decision after a turn: first on the agent's part (without `checks`: an
+ * end, or `verify`), then with `checks` on its checkpoints (an end, or
+ * `feedback`).
+ */
+export function decideTurn(facts: TurnFacts & { checks: CheckFacts }): TurnEnd | { kind: "feedback"; prompt: string };
+export function decideTurn(facts: TurnFacts & { checks?: undefined }): TurnEnd | { kind: "verify" };
+export function decideTurn(facts: TurnFacts): TurnDecision;
 export function decideTurn(facts: TurnFacts): TurnDecision {
   if (facts.agent) {
     const ended = decideAgentPart(facts, facts.agent);
@@ -86,7 +97,7 @@ export function decideTurn(facts: TurnFacts): TurnDecision {
   return decideChecks(facts, facts.checks);
 }
 
-function decideAgentPart(facts: TurnFacts, agent: AgentTurnFacts): TurnDecision | null {
+function decideAgentPart(facts: TurnFacts, agent: AgentTurnFacts): TurnEnd | null {
   const { outcome } = agent;
   // The fleet's spent totals include this turn: a spent budget stops every member, this one too.
   if (agent.fleetStopped) return { kind: "cancelled", reason: agent.fleetStopped };
@@ -105,7 +116,7 @@ function decideAgentPart(facts: TurnFacts, agent: AgentTurnFacts): TurnDecision 
   return null;
 }
 
-function decideChecks(facts: TurnFacts, checks: CheckFacts): TurnDecision {
+function decideChecks(facts: TurnFacts, checks: CheckFacts): TurnEnd | { kind: "feedback"; prompt: string } {
   if (checks.cancelled !== null) return { kind: "cancelled", reason: checks.cancelled };
   const failed = checks.results.filter((r) => r.required && !r.passed);
   if (failed.length === 0) {
