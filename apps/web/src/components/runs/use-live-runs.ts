@@ -7,7 +7,8 @@ import { useTRPC } from "~/trpc/client";
 
 /**
  * Keeps run queries fresh from pushed changes: every change note refetches the
- * run lists (and that run), at most once per 250 ms however many runs change.
+ * run lists (and that run), at most once per 250 ms however many runs change;
+ * a resync (notes may have been missed) refetches every run query.
  */
 export function useLiveRuns() {
   const trpc = useTRPC();
@@ -16,6 +17,11 @@ export function useLiveRuns() {
   useSubscription(
     trpc.runs.changes.subscriptionOptions(undefined, {
       onData: (change) => {
+        if ("kind" in change) {
+          void queryClient.invalidateQueries({ queryKey: trpc.runs.pathKey() });
+          void queryClient.invalidateQueries({ queryKey: trpc.review.pathKey() });
+          return;
+        }
         if (pending.current) {
           pending.current.add(change.runId);
           return;

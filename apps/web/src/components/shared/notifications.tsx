@@ -38,6 +38,7 @@ export function useNotifications() {
     trpc.fleets.changes.subscriptionOptions(undefined, {
       enabled: on,
       onData: (change) => {
+        if (change.kind === "resync") return;
         const text = change.kind === "run" ? WORTH[change.status] : FLEET_DONE[change.status];
         if (!text) return;
         const id = change.kind === "run" ? change.runId : change.fleetId;
