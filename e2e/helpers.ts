@@ -36,8 +36,8 @@ export function loopy(baseURL: string, ...args: string[]) {
  * folder. Returns the run's id once it waits for review.
  */
 export function largeDiffRun(baseURL: string, lines: number): string {
-  const big = Array.from({ length: lines }, (_, i) => `export const value${i} = ${i};`).join("\n") + "\n";
-  const small = Array.from({ length: 40 }, (_, i) => `const v${i + 1} = ${i + 1};`).join("\n") + "\n";
+  const big = `${Array.from({ length: lines }, (_, i) => `export const value${i} = ${i};`).join("\n")}\n`;
+  const small = `${Array.from({ length: 40 }, (_, i) => `const v${i + 1} = ${i + 1};`).join("\n")}\n`;
   const repo = makeRepo({ "big.ts": big, "src/app.ts": small });
   const name = `diff-${path.basename(repo)}`;
   const added = loopy(baseURL, "project", "add", repo, "--name", name, "--json");

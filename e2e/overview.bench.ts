@@ -14,6 +14,7 @@ import { loopy, makeRepo } from "./helpers";
  */
 /** A line a second for 10 minutes without a fork per line: `read -t` on a FIFO the shell holds open is its sleep (as in bench:fleet). */
 const TICKS =
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell text, the shell expands ${TMPDIR:-/tmp}
   'f="${TMPDIR:-/tmp}/loopy-tick-$$"; mkfifo "$f"; exec 3<>"$f"; rm -f "$f"; for ((i = 1; i <= 600; i++)); do echo "tick-$i"; read -t 1 -u 3 || :; done';
 
 test("overview: 1,000 active runs", async ({ page, baseURL }) => {
@@ -100,7 +101,7 @@ test("overview: 1,000 active runs", async ({ page, baseURL }) => {
   // 15 s of live updates: long tasks on the main thread, and how many activity lines changed on screen.
   const live = await page.evaluate(async () => {
     const longTasks: number[] = [];
-    const observer = new PerformanceObserver((list) => list.getEntries().forEach((e) => longTasks.push(e.duration)));
+    const observer = new PerformanceObserver((list) => longTasks.push(...list.getEntries().map((e) => e.duration)));
     observer.observe({ type: "longtask", buffered: false });
     const before = new Map(
       Array.from(document.querySelectorAll('[data-testid="overview-row"]')).map((r) => [

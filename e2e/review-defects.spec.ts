@@ -8,7 +8,7 @@ test.describe.configure({ mode: "serial" });
  * Review you can trust: the defects a reviewer hit on the run page, the diff
  * viewer and signing in. Each test failed before its fix.
  */
-const middle = Array.from({ length: 40 }, (_, i) => `line ${i + 1}`).join("\n") + "\n";
+const middle = `${Array.from({ length: 40 }, (_, i) => `line ${i + 1}`).join("\n")}\n`;
 const repo = makeRepo({ "a.txt": "a\n", "b.txt": "b\n", "mid.txt": middle, "run.sh": "echo hi\n" });
 const projectName = `defects-${path.basename(repo)}`;
 

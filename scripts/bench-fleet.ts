@@ -242,7 +242,7 @@ await sql.connect();
 const q = async <T extends Record<string, unknown>>(text: string, values: unknown[] = []) =>
   (await sql.query<T>(text, values)).rows;
 
-const closers: Array<() => Promise<unknown> | void> = [];
+const closers: Array<() => unknown> = [];
 let workerPid = 0;
 let exitCode = 0;
 const results: Record<string, unknown> = {

@@ -78,7 +78,10 @@ describe("fleets", () => {
       .sort((a, b) => (a.at === b.at ? a.delta - b.delta : a.at < b.at ? -1 : 1));
     let now = 0;
     let max = 0;
-    for (const p of points) max = Math.max(max, (now += p.delta));
+    for (const p of points) {
+      now += p.delta;
+      max = Math.max(max, now);
+    }
     expect(max).toBeLessThanOrEqual(4);
     expect(max).toBeGreaterThanOrEqual(2);
   }, 90_000);
@@ -456,7 +459,10 @@ describe("fleets under the global limit (LOOPY_MAX_RUNNING)", () => {
     expect(points).toHaveLength(12);
     let now = 0;
     let max = 0;
-    for (const p of points) max = Math.max(max, (now += p.delta));
+    for (const p of points) {
+      now += p.delta;
+      max = Math.max(max, now);
+    }
     expect(max).toBeLessThanOrEqual(2);
   }, 60_000);
 });

@@ -124,9 +124,9 @@ describe.skipIf(!status.ok)(`hostile agent${status.ok ? "" : ` (SKIPPED: ${statu
     };
     await writeFile(
       path.join(repo, "hostile.env"),
-      Object.entries(env)
+      `${Object.entries(env)
         .map(([k, v]) => `${k}='${v}'`)
-        .join("\n") + "\n",
+        .join("\n")}\n`,
     );
     gitIn(repo, "add", "hostile.env");
     gitIn(repo, "-c", "user.name=Test", "-c", "user.email=test@example.com", "commit", "-q", "-m", "targets");

@@ -94,7 +94,7 @@ describe("run lifecycle", () => {
   });
 
   it("serves the unchanged lines the diff leaves out, from the run's own commits only", async () => {
-    const file = Array.from({ length: 40 }, (_, i) => `line ${i + 1}`).join("\n") + "\n";
+    const file = `${Array.from({ length: 40 }, (_, i) => `line ${i + 1}`).join("\n")}\n`;
     const lines = await makeRepo({ "long.txt": file });
     const name = (await h.api.projects.add({ path: lines, name: `lines-${path.basename(lines)}` })).name;
     const launched = await h.api.runs.launch({

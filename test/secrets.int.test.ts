@@ -190,9 +190,11 @@ describe("secrets", () => {
       'printf %s "$MY_KEY" | od -An -tx1 | tr -d " \\n"; echo',
       'printf %s "$MY_KEY" | sed "s/./& /g"; echo',
       // Most of it (a substring of 22 of its 33 characters).
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell text, the shell expands it
       'echo "part: ${MY_KEY:4:22}"',
       // Written to files: whole, and split across two lines.
       'printf "config: key=%s\\n" "$MY_KEY" > leak.env',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell text, the shell expands it
       'printf "%s\\n%s\\n" "${MY_KEY:0:16}" "${MY_KEY:16}" > split.txt',
       "echo fine > ok.txt",
     ].join("; ");

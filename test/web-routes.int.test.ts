@@ -57,9 +57,9 @@ describe("web routes over HTTP: client address and body caps", () => {
         ? await handleSignIn(request, h.services, limiter)
         : await handleTrpc(request, h.services);
       const out: Record<string, string | string[]> = {};
-      response.headers.forEach(
-        (value, key) => (out[key] = key === "set-cookie" ? response.headers.getSetCookie() : value),
-      );
+      response.headers.forEach((value, key) => {
+        out[key] = key === "set-cookie" ? response.headers.getSetCookie() : value;
+      });
       res.writeHead(response.status, out);
       if (response.body) Readable.fromWeb(response.body as never).pipe(res);
       else res.end();

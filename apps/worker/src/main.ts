@@ -1,4 +1,4 @@
-import { loadEnv, required } from "@loopy/config/env";
+import { inheritedEnv, loadEnv, required } from "@loopy/config/env";
 import { createDb } from "@loopy/db/client";
 import { createRedis } from "@loopy/queue/redis";
 import { createRunNotifier, Subscriptions } from "@loopy/queue/event-bus";
@@ -47,9 +47,7 @@ const stopSandboxReport = publishWorkerSandbox(publisher, env.LOOPY_REDIS_PREFIX
 // Profiles may name API keys that are not stored secrets: then the worker's own environment variable of that name.
 const secrets = (names: string[]) =>
   Object.fromEntries(
-    names
-      .filter((n) => !RESERVED_SECRET.test(n))
-      .flatMap((n) => (process.env[n] ? [[n, process.env[n] as string]] : [])),
+    Object.entries(inheritedEnv(names.filter((n) => !RESERVED_SECRET.test(n)))).filter(([, value]) => value !== ""),
   );
 
 // Sandboxed processes reach only these hosts (and their model endpoint); Loopy's own services never, whatever is allowed.

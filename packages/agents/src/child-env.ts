@@ -1,3 +1,5 @@
+import { inheritedEnv } from "@loopy/config/env";
+
 /** What every child process inherits from the worker: enough to find tools, nothing else. */
 const INHERITED = ["PATH", "HOME", "USER", "LANG", "LC_ALL", "TERM", "SHELL", "TMPDIR", "TZ"] as const;
 
@@ -24,17 +26,9 @@ export const NEVER_INHERITED = new Set([
 export function childEnv(
   extra: Record<string, string> = {},
   base?: Record<string, string>,
-  source: NodeJS.ProcessEnv = process.env,
+  source?: NodeJS.ProcessEnv,
 ): Record<string, string> {
-  const env: Record<string, string> = {};
-  if (base) Object.assign(env, base);
-  else {
-    for (const key of INHERITED) {
-      const value = source[key];
-      if (value !== undefined) env[key] = value;
-    }
-  }
-  Object.assign(env, extra);
+  const env: Record<string, string> = { ...(base ?? inheritedEnv(INHERITED, source)), ...extra };
   for (const key of Object.keys(env)) if (NEVER_INHERITED.has(key)) delete env[key];
   return env;
 }

@@ -1,11 +1,12 @@
 import { access, constants } from "node:fs/promises";
 import path from "node:path";
+import { inheritedEnv } from "@loopy/config/env";
 
 /** Finds an executable in `extraDirs`, then PATH. Null when it is nowhere. */
 export async function findExecutable(
   name: string,
   extraDirs: string[] = [],
-  pathEnv = process.env.PATH ?? "",
+  pathEnv = inheritedEnv(["PATH"]).PATH ?? "",
 ): Promise<string | null> {
   for (const dir of [...extraDirs, ...pathEnv.split(path.delimiter)]) {
     if (!dir) continue;

@@ -1,5 +1,5 @@
 import { constants } from "node:fs";
-import { lstat, mkdir, open, rename, rm } from "node:fs/promises";
+import { type FileHandle, lstat, mkdir, open, rename, rm } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 
@@ -47,7 +47,7 @@ export async function makeFolder(root: string, folder: string): Promise<void> {
 /** The content of `file` (inside `root`) when it is a regular file of at most `maxBytes`; null otherwise (missing, a symlink, a FIFO, too big). */
 export async function readRegularFile(root: string, file: string, maxBytes: number): Promise<Buffer | null> {
   if (!(await realFolders(root, file, false))) return null;
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch {

@@ -212,7 +212,7 @@ export async function confine(
   }
   const env: Record<string, string> = {};
   let wrapped: [string, ...string[]] = argv;
-  let close = async () => undefined as void;
+  let close = async (): Promise<void> => {};
   if (network) {
     await mkdir(network.socketRoot, { recursive: true, mode: 0o700 });
     const socketDir = path.join(network.socketRoot, randomBytes(6).toString("hex"));

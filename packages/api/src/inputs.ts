@@ -45,7 +45,7 @@ export const secretName = text(128).min(1, "a secret needs a name");
 export const gitRef = z
   .string()
   .max(255, "at most 255 characters")
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point of this check
   .refine((s) => !/[\s\u0000-\u001f\u007f]/.test(s), "a ref must not contain spaces or control characters")
   .refine((s) => !s.startsWith("-"), "a ref must not start with '-'");
 
@@ -95,7 +95,7 @@ export function repoPathProblem(raw: string, what = "A path"): string | null {
   }
   for (const candidate of new Set([raw, decoded])) {
     if (candidate.includes(NUL)) return refuse("no NUL character");
-    // eslint-disable-next-line no-control-regex
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point of this check
     if (/[\u0001-\u001f\u007f]/.test(candidate)) return refuse("no control characters");
     if (candidate.includes("\\")) return refuse("'/' between folders, not '\\'");
     if (candidate.startsWith("/") || /^[A-Za-z]:/.test(candidate) || candidate.startsWith("~"))

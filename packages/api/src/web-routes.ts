@@ -1,5 +1,5 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
-import { signInWithCode, signInWithPassword, signInWithToken } from "@loopy/core/auth/accounts";
+import { type NewSession, signInWithCode, signInWithPassword, signInWithToken } from "@loopy/core/auth/accounts";
 import { AppError } from "@loopy/core/errors";
 import { readBodyCapped, declaredTooLarge, describeLimit, KIB, MIB } from "./body-limit.ts";
 import { requestClientAddress } from "./client-address.ts";
@@ -115,7 +115,7 @@ export async function handleSignIn(req: Request, services: Services, limiter: Si
   const limited = tooMany(keys);
   if (limited) return limited;
   try {
-    let session;
+    let session: NewSession;
     if (typeof code === "string" && code) session = await signInWithCode(services.db, code.trim());
     else if (typeof token === "string" && token) session = await signInWithToken(services.db, token.trim());
     else if (typeof name === "string" && typeof password === "string" && name && password)

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadEnv, masterKeyBytes, required } from "./env.ts";
+import { inheritedEnv, loadEnv, masterKeyBytes, required } from "./env.ts";
 
 describe("loadEnv", () => {
   it("applies the documented defaults", () => {
@@ -52,5 +52,16 @@ describe("loadEnv", () => {
     expect(() => loadEnv({ LOOPY_TRUSTED_PROXIES: "10.0.0.0/33,proxy.local,1.2.3.4/8/1" })).toThrow(
       "LOOPY_TRUSTED_PROXIES: not an IP address or CIDR: 10.0.0.0/33, proxy.local, 1.2.3.4/8/1",
     );
+  });
+});
+
+describe("inheritedEnv", () => {
+  it("takes only the named variables that are set", () => {
+    const source = { PATH: "/usr/bin", HOME: "", DATABASE_URL: "postgres://secret" };
+    expect(inheritedEnv(["PATH", "HOME", "USER"], source)).toEqual({ PATH: "/usr/bin", HOME: "" });
+  });
+
+  it("reads this process's environment by default", () => {
+    expect(inheritedEnv(["PATH"])).toEqual(process.env.PATH === undefined ? {} : { PATH: process.env.PATH });
   });
 });

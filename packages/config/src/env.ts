@@ -5,7 +5,8 @@ import { z } from "zod";
 
 /**
  * Every environment variable Loopy reads, validated once. Nothing else in the
- * code base reads process.env for configuration.
+ * code base reads process.env: configuration comes from `loadEnv`, what child
+ * processes inherit from `inheritedEnv`.
  */
 const schema = z.object({
   DATABASE_URL: z.string().url().optional(),
@@ -127,6 +128,20 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): LoopyEnv {
       .map((d) => path.resolve(d)),
     trustedProxies: splitList(parsed.data.LOOPY_TRUSTED_PROXIES),
   };
+}
+
+/**
+ * The variables named in `names` that are set in this process's environment, and nothing else: what a child
+ * process (an agent, git, a checkpoint) inherits from Loopy, or a profile's API key taken from the worker's own
+ * environment. Unset variables are left out; empty ones are kept.
+ */
+export function inheritedEnv(names: Iterable<string>, source: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of names) {
+    const value = source[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
 }
 
 /** Requires a variable that the launcher normally provides (e.g. DATABASE_URL for web and worker). */

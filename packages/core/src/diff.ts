@@ -113,7 +113,7 @@ async function sizeBinaries(
     root,
     ["cat-file", "--batch-check=%(objectname) %(objectsize)"],
     1024 * 1024,
-    [...wanted.values()].join("\n") + "\n",
+    `${[...wanted.values()].join("\n")}\n`,
   ).catch(() => null);
   const sizes = new Map(
     (answer?.stdout.toString("utf8") ?? "").split("\n").map((line) => line.split(" ") as [string, string]),

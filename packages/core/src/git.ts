@@ -2,6 +2,7 @@ import { execFile, spawn } from "node:child_process";
 import { rm, stat } from "node:fs/promises";
 import { promisify } from "node:util";
 import path from "node:path";
+import { inheritedEnv } from "@loopy/config/env";
 
 const exec = promisify(execFile);
 
@@ -17,11 +18,11 @@ export class GitError extends Error {
 
 /** Only what git needs: Loopy's own secrets (database, Redis, API keys) never reach git or its helpers. */
 function gitEnv(): NodeJS.ProcessEnv {
-  const env: Record<string, string> = { GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" };
-  for (const key of ["PATH", "HOME", "USER", "TMPDIR", "GIT_CONFIG_NOSYSTEM"]) {
-    const value = process.env[key];
-    if (value !== undefined) env[key] = value;
-  }
+  const env: Record<string, string> = {
+    GIT_TERMINAL_PROMPT: "0",
+    LC_ALL: "C",
+    ...inheritedEnv(["PATH", "HOME", "USER", "TMPDIR", "GIT_CONFIG_NOSYSTEM"]),
+  };
   return env as NodeJS.ProcessEnv;
 }
 
@@ -173,8 +174,8 @@ const WORKTREE_SLOTS = 8;
 const worktreeSlots = new Map<string, { active: number; waiting: Array<() => void> }>();
 
 async function inWorktreeSlot<T>(root: string, fn: () => Promise<T>): Promise<T> {
-  let slots = worktreeSlots.get(root);
-  if (!slots) worktreeSlots.set(root, (slots = { active: 0, waiting: [] }));
+  const slots = worktreeSlots.get(root) ?? { active: 0, waiting: [] };
+  worktreeSlots.set(root, slots);
   if (slots.active >= WORKTREE_SLOTS) await new Promise<void>((resolve) => slots.waiting.push(resolve));
   else slots.active++;
   try {

@@ -49,7 +49,7 @@ export function startChild(
       if (options.quiet) return;
       const lines = (pending + chunk.toString()).split("\n");
       pending = lines.pop() ?? "";
-      for (const line of lines) process.stdout.write(prefix + line + "\n");
+      for (const line of lines) process.stdout.write(`${prefix}${line}\n`);
     });
   }
   return child;

@@ -286,7 +286,8 @@ class Matcher {
     for (let entry = table[2 * slot + 1] as number; entry !== 0; entry = table[2 * slot + 1] as number) {
       if (table[2 * slot] === h && this.extend(text, i, count, ring, entry - 1)) {
         const form = this.forms[this.entryForm[entry - 1] as number] as { name: number };
-        (found ??= []).push(this.matchStart, this.matchEnd, form.name);
+        found ??= [];
+        found.push(this.matchStart, this.matchEnd, form.name);
       }
       slot = (slot + 1) & this.mask;
     }
