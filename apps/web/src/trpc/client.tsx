@@ -6,8 +6,11 @@ import { createTRPCContext } from "@trpc/tanstack-react-query";
 import { useState, type ReactNode } from "react";
 import superjson from "superjson";
 import type { AppRouter } from "@loopy/api";
+import type { inferRouterOutputs } from "@trpc/server";
 
 export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
+/** What each procedure returns, as the browser receives it. */
+export type RouterOutputs = inferRouterOutputs<AppRouter>;
 
 /** The CSRF token the server set next to the session cookie; every mutation sends it back in a header. */
 function csrfHeader(): Record<string, string> {

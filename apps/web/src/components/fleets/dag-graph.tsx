@@ -12,16 +12,16 @@ export interface DagNode {
 }
 
 const FILL: Record<string, string> = {
-  queued: "#374151",
-  running: "#0369a1",
-  verifying: "#4338ca",
-  awaiting_review: "#b45309",
-  needs_attention: "#c2410c",
-  merged: "#6d28d9",
-  succeeded: "#047857",
-  failed: "#b91c1c",
-  rejected: "#7f1d1d",
-  cancelled: "#3f3f46",
+  queued: "var(--color-dag-queued)",
+  running: "var(--color-dag-running)",
+  verifying: "var(--color-dag-verifying)",
+  awaiting_review: "var(--color-dag-awaiting-review)",
+  needs_attention: "var(--color-dag-needs-attention)",
+  merged: "var(--color-dag-merged)",
+  succeeded: "var(--color-dag-succeeded)",
+  failed: "var(--color-dag-failed)",
+  rejected: "var(--color-dag-rejected)",
+  cancelled: "var(--color-dag-cancelled)",
 };
 const W = 190;
 const H = 46;
@@ -43,9 +43,16 @@ export function layout(nodes: DagNode[]) {
     return d;
   };
   const columns: DagNode[][] = [];
-  for (const n of nodes) (columns[depthOf(n.id, new Set())] ??= []).push(n);
+  for (const n of nodes) {
+    const d = depthOf(n.id, new Set());
+    columns[d] = [...(columns[d] ?? []), n];
+  }
   const pos = new Map<string, { x: number; y: number }>();
-  columns.forEach((col, c) => col.forEach((n, r) => pos.set(n.id, { x: c * (W + GAP_X), y: r * (H + GAP_Y) })));
+  columns.forEach((col, c) => {
+    col.forEach((n, r) => {
+      pos.set(n.id, { x: c * (W + GAP_X), y: r * (H + GAP_Y) });
+    });
+  });
   const width = Math.max(1, columns.length) * (W + GAP_X) - GAP_X;
   const height = Math.max(1, ...columns.map((c) => c.length)) * (H + GAP_Y) - GAP_Y;
   return { pos, width, height };
@@ -70,7 +77,7 @@ export function DagGraph({ nodes }: { nodes: DagNode[] }) {
               <path
                 key={`${d}-${n.id}`}
                 d={`M${x1},${y1} C${x1 + GAP_X / 2},${y1} ${x2 - GAP_X / 2},${y2} ${x2},${y2}`}
-                stroke="#6b7280"
+                stroke="var(--color-dag-edge)"
                 strokeWidth={1.5}
                 fill="none"
                 markerEnd="url(#arrow)"
@@ -80,26 +87,26 @@ export function DagGraph({ nodes }: { nodes: DagNode[] }) {
         )}
         <defs>
           <marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" markerHeight="7" orient="auto">
-            <path d="M0,0 L8,4 L0,8 z" fill="#6b7280" />
+            <path d="M0,0 L8,4 L0,8 z" fill="var(--color-dag-edge)" />
           </marker>
         </defs>
         {nodes.map((n) => {
           const p = pos.get(n.id)!;
           const box = (
-            <g data-testid="dag-node" data-status={n.status ?? ""} data-label={n.label}>
+            <g key="node" data-testid="dag-node" data-status={n.status ?? ""} data-label={n.label}>
               <rect
                 x={p.x}
                 y={p.y}
                 width={W}
                 height={H}
                 rx={6}
-                fill={FILL[n.status ?? ""] ?? "#1f2937"}
-                stroke="#ffffff22"
+                fill={FILL[n.status ?? ""] ?? "var(--color-dag-none)"}
+                stroke="var(--color-dag-outline)"
               />
-              <text x={p.x + 10} y={p.y + 19} fill="#f3f4f6" fontSize={12}>
+              <text x={p.x + 10} y={p.y + 19} fill="var(--color-dag-title)" fontSize={12}>
                 {n.label.length > 26 ? `${n.label.slice(0, 25)}…` : n.label}
               </text>
-              <text x={p.x + 10} y={p.y + 36} fill="#d1d5db" fontSize={10}>
+              <text x={p.x + 10} y={p.y + 36} fill="var(--color-dag-subtitle)" fontSize={10}>
                 {(n.status ?? "planned").replace("_", " ")}
               </text>
             </g>

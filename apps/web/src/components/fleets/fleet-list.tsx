@@ -4,10 +4,11 @@ import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useTRPC } from "~/trpc/client";
 import { Elapsed, formatTime } from "~/components/shared/elapsed";
-import { Panel } from "~/components/ui/field";
+import { Panel } from "~/components/ui/panel";
 import { StatusBadge } from "~/components/ui/badge";
 import { ProgressBar } from "./progress-bar";
 import { useFleetChanges } from "./use-fleet-changes";
+import { Table, THead, Th, TBody } from "~/components/ui/table";
 
 /** Every fleet, newest first, with its progress; refreshed when fleets or runs change. */
 export function FleetList() {
@@ -20,19 +21,17 @@ export function FleetList() {
       {fleets.error && <p className="text-sm text-red-300">{fleets.error.message}</p>}
       {fleets.data && rows.length === 0 && <p className="text-sm text-gray-400">No fleets yet. Launch one above.</p>}
       {rows.length > 0 && (
-        <table className="w-full text-left text-sm" data-testid="fleets-table">
-          <thead className="text-xs uppercase tracking-wide text-gray-500">
-            <tr>
-              <th className="py-2 pr-3 font-medium">Fleet</th>
-              <th className="py-2 pr-3 font-medium">State</th>
-              <th className="py-2 pr-3 font-medium">Kind</th>
-              <th className="w-64 py-2 pr-3 font-medium">Progress</th>
-              <th className="py-2 pr-3 font-medium">Cost</th>
-              <th className="py-2 pr-3 font-medium">Started</th>
-              <th className="py-2 font-medium">Duration</th>
-            </tr>
-          </thead>
-          <tbody className="divide-y divide-white/5">
+        <Table testId="fleets-table">
+          <THead>
+            <Th>Fleet</Th>
+            <Th>State</Th>
+            <Th>Kind</Th>
+            <th className="w-64 py-2 pr-3 font-medium">Progress</th>
+            <Th>Cost</Th>
+            <Th>Started</Th>
+            <Th last>Duration</Th>
+          </THead>
+          <TBody>
             {rows.map((f) => (
               <tr key={f.id} data-fleet-id={f.id}>
                 <td className="py-2 pr-3">
@@ -58,8 +57,8 @@ export function FleetList() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
+          </TBody>
+        </Table>
       )}
     </Panel>
   );

@@ -7,13 +7,16 @@ import { formatDuration } from "@loopy/config/duration";
 import { useTRPC } from "~/trpc/client";
 import { Elapsed } from "~/components/shared/elapsed";
 import { ConfirmDialog } from "~/components/ui/dialog";
-import { ErrorNote, Meta, PageError, Panel } from "~/components/ui/field";
+import { ErrorNote, Meta, PageError } from "~/components/ui/field";
+import { Panel, surfaceClass } from "~/components/ui/panel";
 import { PatchView } from "~/components/research/patch-view";
 import { StatusBadge } from "~/components/ui/badge";
 import { ProgressBar } from "./progress-bar";
 import { useFleetChanges } from "./use-fleet-changes";
 import { DagGraph } from "./dag-graph";
 import { ResearchMembers } from "./research-members";
+import { Button } from "~/components/ui/button";
+import { Table, THead, Th, TBody } from "~/components/ui/table";
 
 const ACTIVE = new Set(["running", "paused"]);
 
@@ -72,34 +75,25 @@ export function FleetView({ fleetId }: { fleetId: string }) {
         </div>
         <div className="flex items-center gap-2">
           {f.status === "running" && (
-            <button
-              type="button"
-              onClick={() => pause.mutate({ fleetId })}
-              className="rounded-md border border-white/15 px-3 py-1.5 text-sm text-gray-200 hover:bg-white/5"
-            >
+            <Button tone="secondary" onClick={() => pause.mutate({ fleetId })}>
               Pause
-            </button>
+            </Button>
           )}
           {f.status === "paused" && (
-            <button
-              type="button"
-              onClick={() => resume.mutate({ fleetId })}
-              className="rounded-md border border-white/15 px-3 py-1.5 text-sm text-gray-200 hover:bg-white/5"
-            >
+            <Button tone="secondary" onClick={() => resume.mutate({ fleetId })}>
               Resume
-            </button>
+            </Button>
           )}
           {ACTIVE.has(f.status) && (
-            <button
-              type="button"
+            <Button
+              tone="danger"
               onClick={() =>
                 window.confirm("Cancel the fleet? Running members are killed and their worktrees removed.") &&
                 cancel.mutate({ fleetId })
               }
-              className="rounded-md border border-red-400/40 px-3 py-1.5 text-sm text-red-200 hover:bg-red-500/10"
             >
               Cancel fleet
-            </button>
+            </Button>
           )}
         </div>
       </div>
@@ -129,7 +123,7 @@ export function FleetView({ fleetId }: { fleetId: string }) {
         <p className="rounded-md border border-white/10 bg-white/5 px-3 py-2 text-sm text-gray-200">{f.statusReason}</p>
       )}
 
-      <div className="space-y-3 rounded-lg border border-white/10 bg-[#11151d] p-4">
+      <div className={`${surfaceClass} space-y-3 p-4`}>
         <ProgressBar finished={f.progress.finished} total={f.progress.total} />
         <dl className="grid grid-cols-2 gap-x-6 gap-y-2 text-sm md:grid-cols-5">
           <Meta label="At once" value={String(f.concurrency)} />
@@ -210,22 +204,20 @@ export function FleetView({ fleetId }: { fleetId: string }) {
             ))
           }
         >
-          <table className="w-full text-left text-sm" data-testid="fleet-members">
-            <thead className="text-xs uppercase tracking-wide text-gray-500">
-              <tr>
-                {bestOfN && <th className="py-2 pr-3 font-medium">Rank</th>}
-                <th className="py-2 pr-3 font-medium">#</th>
-                <th className="py-2 pr-3 font-medium">Run</th>
-                <th className="py-2 pr-3 font-medium">Agent</th>
-                <th className="py-2 pr-3 font-medium">State</th>
-                <th className="py-2 pr-3 font-medium">Checks</th>
-                <th className="py-2 pr-3 text-right font-medium">Diff</th>
-                <th className="py-2 pr-3 text-right font-medium">Cost</th>
-                {f.metric && <th className="py-2 pr-3 text-right font-medium">{f.metric.name}</th>}
-                <th className="py-2 font-medium">Why</th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-white/5">
+          <Table testId="fleet-members">
+            <THead>
+              {bestOfN && <Th>Rank</Th>}
+              <Th>#</Th>
+              <Th>Run</Th>
+              <Th>Agent</Th>
+              <Th>State</Th>
+              <Th>Checks</Th>
+              <Th right>Diff</Th>
+              <Th right>Cost</Th>
+              {f.metric && <Th right>{f.metric.name}</Th>}
+              <Th last>Why</Th>
+            </THead>
+            <TBody>
               {members.map((m) => (
                 <tr key={m.id} data-testid="fleet-member" data-run-id={m.id} data-rank={m.rank ?? ""}>
                   {bestOfN && <td className="py-1.5 pr-3 font-mono text-xs text-gray-200">{m.rank ?? "—"}</td>}
@@ -285,8 +277,8 @@ export function FleetView({ fleetId }: { fleetId: string }) {
                   </td>
                 </tr>
               ))}
-            </tbody>
-          </table>
+            </TBody>
+          </Table>
         </Panel>
       )}
 

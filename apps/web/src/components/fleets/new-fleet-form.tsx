@@ -6,9 +6,19 @@ import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import { useTRPC } from "~/trpc/client";
 import { toggled } from "~/components/review/diff/diff-lines";
-import { buttonClass, ErrorNote, Field, inputClass, Panel } from "~/components/ui/field";
+import { Button, Segmented } from "~/components/ui/button";
+import { ErrorNote, Field, inputClass } from "~/components/ui/field";
+import { Panel } from "~/components/ui/panel";
 import { PlanForm } from "./plan-form";
 import { ResearchFleetForm } from "./research-fleet-form";
+import { Select } from "~/components/ui/select";
+
+const KINDS = [
+  ["best_of_n", "Best of N"],
+  ["batch", "Batch"],
+  ["dag", "Decompose"],
+  ["research", "Research"],
+] as const;
 
 /**
  * Launches a fleet. Best of N: one task, N members, the ticked agents taking
@@ -100,32 +110,7 @@ export function NewFleetForm() {
   return (
     <Panel
       title="New fleet"
-      actions={
-        <span
-          role="group"
-          aria-label="Fleet kind"
-          className="flex overflow-hidden rounded border border-white/10 text-xs"
-        >
-          {(
-            [
-              ["best_of_n", "Best of N"],
-              ["batch", "Batch"],
-              ["dag", "Decompose"],
-              ["research", "Research"],
-            ] as const
-          ).map(([value, label]) => (
-            <button
-              key={value}
-              type="button"
-              aria-pressed={kind === value}
-              onClick={() => setKind(value)}
-              className={`px-2 py-0.5 ${kind === value ? "bg-white/10 text-white" : "text-gray-400 hover:text-gray-200"}`}
-            >
-              {label}
-            </button>
-          ))}
-        </span>
-      }
+      actions={<Segmented label="Fleet kind" options={KINDS} value={kind} onChange={setKind} className="text-xs" />}
     >
       {/* Decompose and Research bring their own <form> (forms cannot nest): the shared fields sit in a plain container then. */}
       <Container
@@ -136,18 +121,13 @@ export function NewFleetForm() {
         <div className="space-y-3">
           {kind !== "batch" ? (
             <Field label="Project">
-              <select
-                aria-label="Project"
-                className={inputClass}
-                value={selected}
-                onChange={(e) => setProject(e.target.value)}
-              >
+              <Select aria-label="Project" value={selected} onChange={(e) => setProject(e.target.value)}>
                 {projects.data?.map((p) => (
                   <option key={p.id} value={p.id}>
                     {p.name}
                   </option>
                 ))}
-              </select>
+              </Select>
             </Field>
           ) : (
             <fieldset className="space-y-1">
@@ -269,23 +249,22 @@ export function NewFleetForm() {
                   />
                 </Field>
                 <Field label="Better">
-                  <select
+                  <Select
                     aria-label="Rank direction"
-                    className={inputClass}
                     value={direction}
                     onChange={(e) => setDirection(e.target.value as "min" | "max")}
                   >
                     <option value="min">lower</option>
                     <option value="max">higher</option>
-                  </select>
+                  </Select>
                 </Field>
               </div>
             )}
             <ErrorNote message={launch.error?.message} />
             <div className="flex justify-end">
-              <button type="submit" className={buttonClass} disabled={launch.isPending || agents.size === 0}>
+              <Button size="lg" type="submit" disabled={launch.isPending || agents.size === 0}>
                 {launch.isPending ? "Launching…" : "Launch fleet"}
-              </button>
+              </Button>
             </div>
           </div>
         )}

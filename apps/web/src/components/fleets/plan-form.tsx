@@ -4,7 +4,8 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useEffect, useMemo, useState, type FormEvent } from "react";
 import { useTRPC } from "~/trpc/client";
-import { buttonClass, ErrorNote, Field, inputClass } from "~/components/ui/field";
+import { Button } from "~/components/ui/button";
+import { ErrorNote, Field, inputClass } from "~/components/ui/field";
 import { DagGraph } from "./dag-graph";
 
 interface Subtask {
@@ -120,14 +121,13 @@ export function PlanForm({
             placeholder="What should be done, as you would brief a team"
           />
         </Field>
-        <button
-          type="button"
-          className={buttonClass}
+        <Button
+          size="lg"
           disabled={!task.trim() || startPlanner.isPending || plan.data?.state === "planning"}
           onClick={() => startPlanner.mutate({ project, agent, task })}
         >
           {plan.data?.state === "planning" ? "Planning…" : "Plan it"}
-        </button>
+        </Button>
       </div>
       <ErrorNote
         message={
@@ -155,9 +155,9 @@ export function PlanForm({
         )}
         <ErrorNote message={launch.error?.message} />
         <div className="flex justify-end">
-          <button type="submit" className={buttonClass} disabled={launch.isPending || !("subtasks" in parsed)}>
+          <Button size="lg" type="submit" disabled={launch.isPending || !("subtasks" in parsed)}>
             {launch.isPending ? "Launching…" : "Launch plan"}
-          </button>
+          </Button>
         </div>
       </form>
     </div>

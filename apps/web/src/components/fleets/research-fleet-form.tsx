@@ -5,7 +5,9 @@ import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import { useTRPC } from "~/trpc/client";
 import { toggled } from "~/components/review/diff/diff-lines";
-import { buttonClass, ErrorNote, Field, inputClass } from "~/components/ui/field";
+import { Button } from "~/components/ui/button";
+import { ErrorNote, Field, inputClass } from "~/components/ui/field";
+import { Select } from "~/components/ui/select";
 
 /**
  * N research loops on one project: the same experiment, each loop with its
@@ -129,15 +131,14 @@ export function ResearchFleetForm({
           />
         </Field>
         <Field label="Better">
-          <select
+          <Select
             aria-label="Research direction"
-            className={inputClass}
             value={direction}
             onChange={(e) => setDirection(e.target.value as "min" | "max")}
           >
             <option value="min">lower</option>
             <option value="max">higher</option>
-          </select>
+          </Select>
         </Field>
       </div>
       <fieldset className="space-y-1">
@@ -169,9 +170,9 @@ export function ResearchFleetForm({
       </Field>
       <ErrorNote message={spaceError ?? launch.error?.message} />
       <div className="flex justify-end">
-        <button type="submit" className={buttonClass} disabled={launch.isPending || proposers.size === 0}>
+        <Button size="lg" type="submit" disabled={launch.isPending || proposers.size === 0}>
           {launch.isPending ? "Launching…" : "Launch research fleet"}
-        </button>
+        </Button>
       </div>
     </form>
   );

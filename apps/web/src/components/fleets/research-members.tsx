@@ -2,8 +2,9 @@
 
 import Link from "next/link";
 import type { FleetView } from "@loopy/core/fleets/fleets";
-import { Panel } from "~/components/ui/field";
+import { Panel } from "~/components/ui/panel";
 import { StatusBadge } from "~/components/ui/badge";
+import { Table, THead, Th, TBody } from "~/components/ui/table";
 
 /** A research fleet's loops, best first once they have a metric: proposer, seed, state, best value, experiments, cost. */
 export function ResearchMembers({ loops }: { loops: FleetView["loops"] }) {
@@ -19,21 +20,21 @@ export function ResearchMembers({ loops }: { loops: FleetView["loops"] }) {
         </span>
       }
     >
-      <table className="w-full text-left text-sm" data-testid="research-members">
-        <thead className="text-xs uppercase tracking-wide text-gray-500">
-          <tr>
-            <th className="py-2 pr-3 font-medium">Rank</th>
-            <th className="py-2 pr-3 font-medium">#</th>
-            <th className="py-2 pr-3 font-medium">Loop</th>
-            <th className="py-2 pr-3 font-medium">Proposer</th>
-            <th className="py-2 pr-3 font-medium">Seed</th>
-            <th className="py-2 pr-3 font-medium">State</th>
-            <th className="py-2 pr-3 text-right font-medium">Best</th>
-            <th className="py-2 pr-3 text-right font-medium">Experiments</th>
-            <th className="py-2 text-right font-medium">Cost</th>
-          </tr>
-        </thead>
-        <tbody className="divide-y divide-white/5">
+      <Table testId="research-members">
+        <THead>
+          <Th>Rank</Th>
+          <Th>#</Th>
+          <Th>Loop</Th>
+          <Th>Proposer</Th>
+          <Th>Seed</Th>
+          <Th>State</Th>
+          <Th right>Best</Th>
+          <Th right>Experiments</Th>
+          <Th right last>
+            Cost
+          </Th>
+        </THead>
+        <TBody>
           {sorted.map((l) => (
             <tr key={l.id} data-testid="research-member" data-loop-id={l.id} data-rank={l.rank ?? ""}>
               <td className="py-1.5 pr-3 font-mono text-xs text-gray-200">{l.rank ?? "—"}</td>
@@ -57,8 +58,8 @@ export function ResearchMembers({ loops }: { loops: FleetView["loops"] }) {
               </td>
             </tr>
           ))}
-        </tbody>
-      </table>
+        </TBody>
+      </Table>
     </Panel>
   );
 }

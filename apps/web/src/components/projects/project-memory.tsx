@@ -5,6 +5,7 @@ import { useEffect, useState } from "react";
 import { useTRPC } from "~/trpc/client";
 import { formatTime } from "~/components/shared/elapsed";
 import { ErrorNote, inputClass } from "~/components/ui/field";
+import { Button } from "~/components/ui/button";
 
 /** The project's shared memory: what every agent reads first; people edit it, agents add notes. */
 export function ProjectMemory({ project }: { project: string }) {
@@ -33,13 +34,7 @@ export function ProjectMemory({ project }: { project: string }) {
         />
       </label>
       <div className="flex items-center gap-3">
-        <button
-          type="button"
-          className="rounded-md bg-sky-500 px-3 py-1.5 text-sm text-white hover:bg-sky-400"
-          onClick={() => save.mutate({ project, content: text })}
-        >
-          Save memory
-        </button>
+        <Button onClick={() => save.mutate({ project, content: text })}>Save memory</Button>
         <span className="text-xs text-gray-500">
           {memory.data?.current ? `version ${memory.data.current.version}` : "empty"}
         </span>

@@ -4,6 +4,7 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/client";
 import { ErrorNote, inputClass } from "~/components/ui/field";
+import { Button } from "~/components/ui/button";
 
 const EXAMPLE = `[
   { "name": "tests", "kind": "command", "command": "npm test", "timeout": "10m" },
@@ -168,13 +169,9 @@ export function ProjectSettings({
             onChange={(e) => setAttempts(e.target.value)}
           />
         </label>
-        <button
-          type="submit"
-          className="rounded-md bg-sky-500 px-3 py-2 text-sm text-white hover:bg-sky-400"
-          disabled={save.isPending}
-        >
+        <Button size="lg" type="submit" disabled={save.isPending}>
           Save settings
-        </button>
+        </Button>
         {save.isSuccess && <span className="text-xs text-emerald-400">Saved</span>}
       </div>
       <ErrorNote message={parseError ?? save.error?.message} />

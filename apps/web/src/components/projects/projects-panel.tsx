@@ -6,7 +6,10 @@ import { ProjectMemory } from "./project-memory";
 import { ProjectSettings } from "./project-settings";
 import { useTRPC } from "~/trpc/client";
 import { formatTime } from "~/components/shared/elapsed";
-import { buttonClass, ErrorNote, Field, inputClass, Panel } from "~/components/ui/field";
+import { Button } from "~/components/ui/button";
+import { ErrorNote, Field, inputClass } from "~/components/ui/field";
+import { Panel } from "~/components/ui/panel";
+import { Table, THead, Th, TBody } from "~/components/ui/table";
 
 export function ProjectsPanel() {
   const trpc = useTRPC();
@@ -57,9 +60,9 @@ export function ProjectsPanel() {
             />
           </Field>
           <div className="md:pb-5">
-            <button type="submit" className={buttonClass} disabled={add.isPending}>
+            <Button size="lg" type="submit" disabled={add.isPending}>
               {add.isPending ? "Checking…" : "Add project"}
-            </button>
+            </Button>
           </div>
         </form>
         <div className="mt-3">
@@ -70,18 +73,16 @@ export function ProjectsPanel() {
       <Panel title="Projects">
         {projects.data?.length === 0 && <p className="text-sm text-gray-400">No projects registered yet.</p>}
         {projects.data && projects.data.length > 0 && (
-          <table className="w-full text-left text-sm" data-testid="projects-table">
-            <thead className="text-xs uppercase tracking-wide text-gray-500">
-              <tr>
-                <th className="py-2 pr-3 font-medium">Name</th>
-                <th className="py-2 pr-3 font-medium">Path</th>
-                <th className="py-2 pr-3 font-medium">Default branch</th>
-                <th className="py-2 pr-3 font-medium">Checkpoints</th>
-                <th className="py-2 pr-3 font-medium">Added</th>
-                <th className="py-2 font-medium" />
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-white/5">
+          <Table testId="projects-table">
+            <THead>
+              <Th>Name</Th>
+              <Th>Path</Th>
+              <Th>Default branch</Th>
+              <Th>Checkpoints</Th>
+              <Th>Added</Th>
+              <Th last />
+            </THead>
+            <TBody>
               {projects.data.map((p) => (
                 <Fragment key={p.id}>
                   <tr>
@@ -114,8 +115,8 @@ export function ProjectsPanel() {
                   )}
                 </Fragment>
               ))}
-            </tbody>
-          </table>
+            </TBody>
+          </Table>
         )}
       </Panel>
     </div>

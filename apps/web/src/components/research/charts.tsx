@@ -27,14 +27,14 @@ export interface ProgressPoint {
 }
 
 const POINT_STYLE: Record<string, { fill: string; label: string }> = {
-  keep: { fill: "#34d399", label: "kept" },
-  discard: { fill: "#6b7280", label: "discarded" },
-  flagged: { fill: "#f59e0b", label: "within noise" },
-  crash: { fill: "#ef4444", label: "crashed" },
-  timeout: { fill: "#f97316", label: "timed out" },
+  keep: { fill: "var(--color-chart-keep)", label: "kept" },
+  discard: { fill: "var(--color-chart-discard)", label: "discarded" },
+  flagged: { fill: "var(--color-chart-flagged)", label: "within noise" },
+  crash: { fill: "var(--color-chart-crash)", label: "crashed" },
+  timeout: { fill: "var(--color-chart-timeout)", label: "timed out" },
 };
 
-const axis = { stroke: "#6b7280", fontSize: 11 } as const;
+const axis = { stroke: "var(--color-chart-axis)", fontSize: 11 } as const;
 
 /**
  * autoresearch's progression chart: every experiment a point (kept, discarded,
@@ -79,7 +79,7 @@ export const ProgressionChart = memo(function ProgressionChart({
     <div data-testid="progression-chart" data-points={points.length} className="h-80 w-full">
       <ResponsiveContainer width="100%" height="100%">
         <ComposedChart margin={{ top: 20, right: 90, bottom: 8, left: 8 }}>
-          <CartesianGrid stroke="#ffffff10" />
+          <CartesianGrid stroke="var(--color-chart-grid)" />
           <XAxis
             type="number"
             dataKey="index"
@@ -87,7 +87,13 @@ export const ProgressionChart = memo(function ProgressionChart({
             allowDecimals={false}
             tick={axis}
             stroke={axis.stroke}
-            label={{ value: "experiment", position: "insideBottomRight", offset: -4, fill: "#6b7280", fontSize: 11 }}
+            label={{
+              value: "experiment",
+              position: "insideBottomRight",
+              offset: -4,
+              fill: "var(--color-chart-axis)",
+              fontSize: 11,
+            }}
           />
           <YAxis
             type="number"
@@ -101,19 +107,19 @@ export const ProgressionChart = memo(function ProgressionChart({
               value: `${metric} (${direction === "min" ? "lower" : "higher"} is better)`,
               angle: -90,
               position: "insideLeft",
-              fill: "#6b7280",
+              fill: "var(--color-chart-axis)",
               fontSize: 11,
               dy: 60,
             }}
           />
-          <Tooltip content={<PointTooltip metric={metric} />} cursor={{ stroke: "#ffffff30" }} />
+          <Tooltip content={<PointTooltip metric={metric} />} cursor={{ stroke: "var(--color-chart-cursor)" }} />
           <Legend wrapperStyle={{ fontSize: 11 }} />
           <Line
             data={best}
             dataKey="best"
             type="stepAfter"
             name="best so far"
-            stroke="#34d399"
+            stroke="var(--color-chart-keep)"
             strokeOpacity={0.6}
             strokeWidth={1.5}
             dot={false}
@@ -140,7 +146,9 @@ export const ProgressionChart = memo(function ProgressionChart({
                   />
                 )}
               >
-                {status === "keep" && <LabelList dataKey="label" position="top" fill="#a7f3d0" fontSize={10} />}
+                {status === "keep" && (
+                  <LabelList dataKey="label" position="top" fill="var(--color-chart-keep-label)" fontSize={10} />
+                )}
               </Scatter>
             ),
           )}
@@ -168,13 +176,23 @@ function PointShape({
   if (cx === undefined || cy === undefined || !point) return null;
   const crashed = point.status === "crash" || point.status === "timeout";
   return (
+    // biome-ignore lint/a11y/useSemanticElements: an SVG shape cannot be a <button>; the role, tabIndex and Enter/Space handler make it one.
     <g
       data-testid="progress-point"
       data-experiment-id={point.id}
       data-status={point.status}
       data-kind={point.kind}
       className="cursor-pointer"
+      role="button"
+      tabIndex={0}
+      aria-label={`Experiment #${point.index}, ${POINT_STYLE[point.status]?.label ?? point.status}`}
+      aria-pressed={selected}
       onClick={() => onSelect(point.id)}
+      onKeyDown={(e) => {
+        if (e.key !== "Enter" && e.key !== " ") return;
+        e.preventDefault();
+        onSelect(point.id);
+      }}
     >
       {/* A larger transparent target makes small points easy to click. */}
       <circle cx={cx} cy={cy} r={9} fill="transparent" />
@@ -193,7 +211,7 @@ function PointShape({
           fillOpacity={point.status === "discard" ? 0.6 : 1}
         />
       )}
-      {selected && <circle cx={cx} cy={cy} r={8} fill="none" stroke="#e5e7eb" strokeWidth={1.5} />}
+      {selected && <circle cx={cx} cy={cy} r={8} fill="none" stroke="var(--color-chart-selected)" strokeWidth={1.5} />}
     </g>
   );
 }
@@ -210,7 +228,7 @@ function PointTooltip({
   const point = payload?.find((p) => p.payload && "status" in p.payload)?.payload;
   if (!active || !point) return null;
   return (
-    <div className="max-w-xs rounded-md border border-white/10 bg-[#161b25] px-3 py-2 text-xs text-gray-200 shadow-lg">
+    <div className="max-w-xs rounded-md border border-white/10 bg-surface-raised px-3 py-2 text-xs text-gray-200 shadow-lg">
       <div className="font-mono">
         #{point.index} · {POINT_STYLE[point.status]?.label ?? point.status} · {point.kind}
       </div>
@@ -249,7 +267,7 @@ export const CurveChart = memo(function CurveChart({
       ) : (
         <ResponsiveContainer width="100%" height="100%">
           <LineChart margin={{ top: 10, right: 24, bottom: 8, left: 8 }}>
-            <CartesianGrid stroke="#ffffff10" />
+            <CartesianGrid stroke="var(--color-chart-grid)" />
             <XAxis
               type="number"
               dataKey="x"
@@ -267,7 +285,11 @@ export const CurveChart = memo(function CurveChart({
               tickFormatter={(v: number) => formatMetric(v)}
             />
             <Tooltip
-              contentStyle={{ background: "#161b25", border: "1px solid #ffffff1a", fontSize: 12 }}
+              contentStyle={{
+                background: "var(--color-surface-raised)",
+                border: "1px solid var(--color-chart-border)",
+                fontSize: 12,
+              }}
               labelFormatter={(step) => `step ${step}`}
               formatter={(value) => [formatMetric(Number(value)), name]}
             />

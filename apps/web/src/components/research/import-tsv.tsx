@@ -4,7 +4,10 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/client";
-import { buttonClass, ErrorNote, Field, inputClass, Panel } from "~/components/ui/field";
+import { Button } from "~/components/ui/button";
+import { ErrorNote, Field } from "~/components/ui/field";
+import { Panel } from "~/components/ui/panel";
+import { Select } from "~/components/ui/select";
 
 /** Charts a results.tsv made outside Loopy (autoresearch's format) as a finished loop. */
 export function ImportTsvForm() {
@@ -36,29 +39,23 @@ export function ImportTsvForm() {
         }}
       >
         <Field label="Project">
-          <select
-            aria-label="Import project"
-            className={inputClass}
-            value={selected}
-            onChange={(e) => setProject(e.target.value)}
-          >
+          <Select aria-label="Import project" value={selected} onChange={(e) => setProject(e.target.value)}>
             {projects.data.map((p) => (
               <option key={p.id} value={p.id}>
                 {p.name}
               </option>
             ))}
-          </select>
+          </Select>
         </Field>
         <Field label="Better">
-          <select
+          <Select
             aria-label="Import direction"
-            className={inputClass}
             value={direction}
             onChange={(e) => setDirection(e.target.value as "min" | "max")}
           >
             <option value="min">lower</option>
             <option value="max">higher</option>
-          </select>
+          </Select>
         </Field>
         <Field label="File" hint="commit, metric, memory_gb, status (keep|discard|crash), description; tab-separated">
           <input
@@ -69,9 +66,9 @@ export function ImportTsvForm() {
             onChange={(e) => setFile(e.target.files?.[0] ?? null)}
           />
         </Field>
-        <button type="submit" className={buttonClass} disabled={!file || importTsv.isPending}>
+        <Button size="lg" type="submit" disabled={!file || importTsv.isPending}>
           {importTsv.isPending ? "Importing…" : "Import"}
-        </button>
+        </Button>
       </form>
       <div className="mt-2">
         <ErrorNote message={importTsv.error?.message} />

@@ -6,9 +6,10 @@ import Link from "next/link";
 import { useRef } from "react";
 import { useTRPC } from "~/trpc/client";
 import { Elapsed, formatTime } from "~/components/shared/elapsed";
-import { Panel } from "~/components/ui/field";
+import { Panel } from "~/components/ui/panel";
 import { StatusBadge } from "~/components/ui/badge";
 import { formatMetric } from "./format";
+import { Table, THead, Th, TBody } from "~/components/ui/table";
 
 /** Every research loop, newest first; refreshed when any loop changes (pushed, no polling). */
 export function LoopList() {
@@ -33,20 +34,18 @@ export function LoopList() {
       {loops.error && <p className="text-sm text-red-300">{loops.error.message}</p>}
       {loops.data && loops.data.length === 0 && <p className="text-sm text-gray-400">No loops yet. Start one above.</p>}
       {loops.data && loops.data.length > 0 && (
-        <table className="w-full text-left text-sm" data-testid="loops-table">
-          <thead className="text-xs uppercase tracking-wide text-gray-500">
-            <tr>
-              <th className="py-2 pr-3 font-medium">Loop</th>
-              <th className="py-2 pr-3 font-medium">State</th>
-              <th className="py-2 pr-3 font-medium">Project</th>
-              <th className="py-2 pr-3 font-medium">Proposer</th>
-              <th className="py-2 pr-3 font-medium">Experiments</th>
-              <th className="py-2 pr-3 font-medium">Best</th>
-              <th className="py-2 pr-3 font-medium">Started</th>
-              <th className="py-2 font-medium">Duration</th>
-            </tr>
-          </thead>
-          <tbody className="divide-y divide-white/5">
+        <Table testId="loops-table">
+          <THead>
+            <Th>Loop</Th>
+            <Th>State</Th>
+            <Th>Project</Th>
+            <Th>Proposer</Th>
+            <Th>Experiments</Th>
+            <Th>Best</Th>
+            <Th>Started</Th>
+            <Th last>Duration</Th>
+          </THead>
+          <TBody>
             {loops.data.map((loop) => (
               <tr key={loop.id} data-loop-id={loop.id}>
                 <td className="py-2 pr-3">
@@ -76,8 +75,8 @@ export function LoopList() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
+          </TBody>
+        </Table>
       )}
     </Panel>
   );

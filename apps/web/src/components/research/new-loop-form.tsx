@@ -6,7 +6,10 @@ import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import { DEMO_LOOP, DEMO_PROJECT, DEMO_SPACE } from "@loopy/research-math/demo";
 import { useTRPC } from "~/trpc/client";
-import { buttonClass, ErrorNote, Field, inputClass, Panel } from "~/components/ui/field";
+import { Button } from "~/components/ui/button";
+import { ErrorNote, Field, inputClass } from "~/components/ui/field";
+import { Panel } from "~/components/ui/panel";
+import { Select } from "~/components/ui/select";
 
 const list = (text: string) =>
   text
@@ -97,14 +100,9 @@ export function NewLoopForm() {
       title="New research loop"
       actions={
         demo && (
-          <button
-            type="button"
-            className="rounded-md bg-emerald-500 px-3 py-1 text-xs font-medium text-black hover:bg-emerald-400"
-            disabled={create.isPending}
-            onClick={() => create.mutate(DEMO_LOOP)}
-          >
+          <Button tone="confirm" size="sm" disabled={create.isPending} onClick={() => create.mutate(DEMO_LOOP)}>
             Start the demo loop
-          </button>
+          </Button>
         )
       }
     >
@@ -137,18 +135,13 @@ export function NewLoopForm() {
       <form onSubmit={submit} className="grid gap-4 md:grid-cols-2" aria-label="New research loop">
         <div className="space-y-3">
           <Field label="Project">
-            <select
-              aria-label="Project"
-              className={inputClass}
-              value={selected}
-              onChange={(e) => setProject(e.target.value)}
-            >
+            <Select aria-label="Project" value={selected} onChange={(e) => setProject(e.target.value)}>
               {projects.data?.map((p) => (
                 <option key={p.id} value={p.id}>
                   {p.name}
                 </option>
               ))}
-            </select>
+            </Select>
           </Field>
           <Field
             label="Experiment command"
@@ -173,15 +166,14 @@ export function NewLoopForm() {
               />
             </Field>
             <Field label="Better">
-              <select
+              <Select
                 aria-label="Direction"
-                className={inputClass}
                 value={direction}
                 onChange={(e) => setDirection(e.target.value as "min" | "max")}
               >
                 <option value="min">lower</option>
                 <option value="max">higher</option>
-              </select>
+              </Select>
             </Field>
             <Field label="Budget">
               <input
@@ -215,12 +207,7 @@ export function NewLoopForm() {
         </div>
         <div className="flex flex-col gap-3">
           <Field label="Proposer">
-            <select
-              aria-label="Proposer"
-              className={inputClass}
-              value={proposer}
-              onChange={(e) => setProposer(e.target.value)}
-            >
+            <Select aria-label="Proposer" value={proposer} onChange={(e) => setProposer(e.target.value)}>
               <option value="tpe">TPE optimizer (search space)</option>
               <option value="random">Random search (search space)</option>
               {(profiles.data ?? []).length > 0 && (
@@ -232,7 +219,7 @@ export function NewLoopForm() {
                   ))}
                 </optgroup>
               )}
-            </select>
+            </Select>
           </Field>
           {usesSpace ? (
             <Field
@@ -267,9 +254,9 @@ export function NewLoopForm() {
           </Field>
           <ErrorNote message={formError ?? create.error?.message} />
           <div className="flex justify-end">
-            <button type="submit" className={buttonClass} disabled={create.isPending || !selected}>
+            <Button size="lg" type="submit" disabled={create.isPending || !selected}>
               {create.isPending ? "Starting…" : "Start loop"}
-            </button>
+            </Button>
           </div>
         </div>
       </form>

@@ -1,8 +1,8 @@
 "use client";
 
 import { useMemo, useState } from "react";
-import { languageFor, LINE_STYLE, parsePatch } from "~/components/review/diff/diff-lines";
-import { highlightLine } from "~/components/shared/highlight";
+import { Code } from "~/components/review/diff/diff-line";
+import { languageFor, LINE_STYLE, lineKeys, parsePatch } from "~/components/review/diff/diff-lines";
 
 const FIRST_LINES = 400;
 
@@ -18,6 +18,7 @@ export function PatchView({ patch, emptyText }: { patch: string | null; emptyTex
         const language = languageFor(f.path);
         const lines = f.lines.slice(0, Math.max(0, budget));
         budget -= lines.length;
+        const keys = lineKeys(lines);
         return (
           <div key={f.path} className="hl overflow-hidden rounded-md border border-white/10">
             <div className="border-b border-white/10 bg-white/5 px-3 py-1.5 font-mono text-xs text-gray-200">
@@ -25,7 +26,7 @@ export function PatchView({ patch, emptyText }: { patch: string | null; emptyTex
             </div>
             {lines.map((line, i) => (
               <div
-                key={i}
+                key={keys[i]}
                 data-kind={line.kind}
                 className={`grid grid-cols-[3rem_3rem_1rem_1fr] font-mono text-xs leading-5 ${LINE_STYLE[line.kind]}`}
               >
@@ -38,10 +39,7 @@ export function PatchView({ patch, emptyText }: { patch: string | null; emptyTex
                     <span className="select-none text-gray-500">
                       {line.kind === "add" ? "+" : line.kind === "del" ? "−" : ""}
                     </span>
-                    <span
-                      className="whitespace-pre-wrap break-all pr-3"
-                      dangerouslySetInnerHTML={{ __html: highlightLine(line.text, language) || " " }}
-                    />
+                    <Code text={line.text} language={language} />
                   </>
                 )}
               </div>

@@ -3,7 +3,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { useTRPC } from "~/trpc/client";
-import { Panel } from "~/components/ui/field";
+import { Panel } from "~/components/ui/panel";
 
 const STATUS_COLOR: Record<string, string> = {
   keep: "bg-emerald-400",

@@ -6,6 +6,7 @@ import { useTRPC } from "~/trpc/client";
 import { useFailingCheckpoints } from "~/components/runs/checks-panel";
 import { ConfirmDialog } from "~/components/ui/dialog";
 import { ErrorNote } from "~/components/ui/field";
+import { Button } from "~/components/ui/button";
 
 export interface ReviewBarHandle {
   approve(): void;
@@ -117,28 +118,26 @@ export const ReviewBar = forwardRef<
           >
             Approve <kbd className="ml-1 text-xs opacity-70">a</kbd>
           </button>
-          <button
-            type="button"
+          <Button
+            tone="warn"
             disabled={busy}
             onClick={() => {
               setSummaryOpen(true);
               setTimeout(() => summaryBox.current?.focus(), 0);
             }}
-            className="rounded-md border border-amber-400/50 px-3 py-1.5 text-sm text-amber-100 hover:bg-amber-500/10 disabled:opacity-40"
           >
             Request changes <kbd className="ml-1 text-xs opacity-70">r</kbd>
-          </button>
-          <button
-            type="button"
+          </Button>
+          <Button
+            tone="danger"
             disabled={busy}
             onClick={() =>
               window.confirm("Reject this run? Its worktree is removed; the branch is kept.") &&
               reject.mutate({ runId })
             }
-            className="rounded-md border border-red-400/40 px-3 py-1.5 text-sm text-red-200 hover:bg-red-500/10 disabled:opacity-40"
           >
             Reject <kbd className="ml-1 text-xs opacity-70">x</kbd>
-          </button>
+          </Button>
         </div>
       </div>
       {summaryOpen && (
@@ -162,13 +161,9 @@ export const ReviewBar = forwardRef<
             placeholder="Optional summary; the pending comments go with it"
             className="min-h-20 w-full rounded-md border border-white/10 bg-black/40 p-2 text-sm text-gray-100"
           />
-          <button
-            type="submit"
-            disabled={request.isPending}
-            className="rounded-md bg-amber-500 px-3 py-1.5 text-sm font-medium text-black hover:bg-amber-400 disabled:opacity-50"
-          >
+          <Button tone="attention" type="submit" disabled={request.isPending}>
             {request.isPending ? "Sending…" : "Send to the agent"}
-          </button>
+          </Button>
         </form>
       )}
       {asking === "pending" && (
@@ -224,16 +219,15 @@ export const ReviewBar = forwardRef<
         <p
           role="alert"
           data-testid="approve-unavailable"
-          className="fixed bottom-6 left-1/2 z-50 -translate-x-1/2 rounded-md border border-red-400/50 bg-[#2a1214] px-4 py-2 text-sm text-red-100 shadow-lg"
+          className="fixed bottom-6 left-1/2 z-50 -translate-x-1/2 rounded-md border border-red-400/50 bg-danger-surface px-4 py-2 text-sm text-red-100 shadow-lg"
         >
           {notice}
         </p>
       )}
       <ErrorNote message={approve.error?.message ?? reject.error?.message ?? request.error?.message} />
       {approve.error && /conflicts in/.test(approve.error.message) && (
-        <button
-          type="button"
-          className="rounded-md border border-amber-400/50 px-3 py-1.5 text-sm text-amber-100 hover:bg-amber-500/10"
+        <Button
+          tone="warn"
           onClick={() =>
             request.mutate({
               runId,
@@ -242,7 +236,7 @@ export const ReviewBar = forwardRef<
           }
         >
           Ask the agent to rebase
-        </button>
+        </Button>
       )}
     </div>
   );

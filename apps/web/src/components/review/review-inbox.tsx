@@ -5,10 +5,11 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useMemo, useState } from "react";
 import { useTRPC } from "~/trpc/client";
-import { Panel } from "~/components/ui/field";
-import { KeyHelp, useKeys, useToggle } from "~/components/shared/keyboard";
+import { Panel } from "~/components/ui/panel";
+import { ENTER, ESCAPE, KeyHelp, useKeys, useToggle } from "~/components/shared/keyboard";
 import { RunTimesText } from "~/components/runs/run-times";
 import { StatusBadge } from "~/components/ui/badge";
+import { Table, THead, Th, TBody } from "~/components/ui/table";
 
 /** Every run waiting for a human, across projects: green checks first, then oldest first. */
 export function ReviewInbox() {
@@ -22,10 +23,10 @@ export function ReviewInbox() {
     () => ({
       j: () => setSelected((i) => Math.min(i + 1, Math.max(runs.length - 1, 0))),
       k: () => setSelected((i) => Math.max(i - 1, 0)),
-      Enter: () => runs[selected] && router.push(`/runs/${runs[selected].id}`),
+      [ENTER]: () => runs[selected] && router.push(`/runs/${runs[selected].id}`),
       o: () => runs[selected] && router.push(`/runs/${runs[selected].id}`),
       "?": toggleHelp,
-      Escape: () => setHelp(false),
+      [ESCAPE]: () => setHelp(false),
     }),
     [runs, selected, router, toggleHelp, setHelp],
   );
@@ -41,21 +42,21 @@ export function ReviewInbox() {
         <p className="text-sm text-gray-400">Nothing waits for review. Runs land here when their checks pass.</p>
       )}
       {runs.length > 0 && (
-        <table className="w-full text-left text-sm" data-testid="inbox">
-          <thead className="text-xs uppercase tracking-wide text-gray-500">
-            <tr>
-              <th className="py-2 pr-3 font-medium">Run</th>
-              <th className="py-2 pr-3 font-medium">State</th>
-              <th className="py-2 pr-3 font-medium">Checks</th>
-              <th className="py-2 pr-3 font-medium">Task</th>
-              <th className="py-2 pr-3 font-medium">Project</th>
-              <th className="py-2 pr-3 font-medium">Agent</th>
-              <th className="py-2 pr-3 text-right font-medium">Diff</th>
-              <th className="py-2 pr-3 text-right font-medium">Cost</th>
-              <th className="py-2 text-right font-medium">Time</th>
-            </tr>
-          </thead>
-          <tbody className="divide-y divide-white/5">
+        <Table testId="inbox">
+          <THead>
+            <Th>Run</Th>
+            <Th>State</Th>
+            <Th>Checks</Th>
+            <Th>Task</Th>
+            <Th>Project</Th>
+            <Th>Agent</Th>
+            <Th right>Diff</Th>
+            <Th right>Cost</Th>
+            <Th right last>
+              Time
+            </Th>
+          </THead>
+          <TBody>
             {runs.map((run, i) => (
               <tr
                 key={run.id}
@@ -100,8 +101,8 @@ export function ReviewInbox() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
+          </TBody>
+        </Table>
       )}
     </Panel>
   );

@@ -3,7 +3,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { formatDuration } from "@loopy/config/duration";
 import { useTRPC } from "~/trpc/client";
-import { Panel } from "~/components/ui/field";
+import { Panel } from "~/components/ui/panel";
 
 const KIND_LABEL: Record<string, string> = {
   initial: "task",

@@ -5,7 +5,10 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState, type FormEvent } from "react";
 import { useTRPC } from "~/trpc/client";
-import { buttonClass, ErrorNote, Field, inputClass, Panel } from "~/components/ui/field";
+import { Button } from "~/components/ui/button";
+import { ErrorNote, Field, inputClass } from "~/components/ui/field";
+import { Panel } from "~/components/ui/panel";
+import { Select } from "~/components/ui/select";
 
 export function NewRunForm() {
   const trpc = useTRPC();
@@ -64,21 +67,16 @@ export function NewRunForm() {
       <form onSubmit={submit} className="grid gap-4 md:grid-cols-[1fr_2fr]" aria-label="New run">
         <div className="space-y-3">
           <Field label="Project">
-            <select
-              aria-label="Project"
-              className={inputClass}
-              value={selected}
-              onChange={(e) => setProject(e.target.value)}
-            >
+            <Select aria-label="Project" value={selected} onChange={(e) => setProject(e.target.value)}>
               {projects.data?.map((p) => (
                 <option key={p.id} value={p.id}>
                   {p.name}
                 </option>
               ))}
-            </select>
+            </Select>
           </Field>
           <Field label="Agent">
-            <select aria-label="Agent" className={inputClass} value={agent} onChange={(e) => setAgent(e.target.value)}>
+            <Select aria-label="Agent" value={agent} onChange={(e) => setAgent(e.target.value)}>
               <option value="command">Shell command</option>
               {(profiles.data ?? []).length > 0 && (
                 <optgroup label="Agent profiles">
@@ -89,7 +87,7 @@ export function NewRunForm() {
                   ))}
                 </optgroup>
               )}
-            </select>
+            </Select>
           </Field>
           <div className="grid grid-cols-2 gap-3">
             <Field label="Base ref">
@@ -137,9 +135,9 @@ export function NewRunForm() {
           <ErrorNote message={launch.error?.message} />
           <div className="flex items-center justify-end gap-3">
             <span className="text-xs text-gray-500">Ctrl+Enter</span>
-            <button type="submit" className={buttonClass} disabled={launch.isPending || !selected}>
+            <Button size="lg" type="submit" disabled={launch.isPending || !selected}>
               {launch.isPending ? "Launching…" : "Launch run"}
-            </button>
+            </Button>
           </div>
         </div>
       </form>

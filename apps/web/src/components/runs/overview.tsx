@@ -12,6 +12,7 @@ import { ErrorNote } from "~/components/ui/field";
 import { NotificationsToggle } from "~/components/shared/notifications";
 import { RunTimesText } from "./run-times";
 import { StatusBadge } from "~/components/ui/badge";
+import { surfaceClass } from "~/components/ui/panel";
 
 const LABELS: Record<ActiveStatus, string> = {
   running: "Running",
@@ -35,7 +36,8 @@ export function Overview() {
   const queryClient = useQueryClient();
   const initial = useQuery(trpc.overview.get.queryOptions(undefined, { refetchInterval: 15_000 }));
   const runs = useRef(new Map<string, OverviewRun>());
-  const [version, setVersion] = useState(0);
+  // What the list shows: a copy of the map, taken after each snapshot or batch is applied.
+  const [all, setAll] = useState<OverviewRun[]>([]);
   const [filter, setFilter] = useState<ActiveStatus | "all">("all");
   const [now, setNow] = useState(() => Date.now());
   const refetchSoon = useRef<NodeJS.Timeout | null>(null);
@@ -44,7 +46,7 @@ export function Overview() {
   useEffect(() => {
     if (!initial.data) return;
     runs.current = new Map(initial.data.runs.map((r) => [r.id, r]));
-    setVersion((v) => v + 1);
+    setAll([...runs.current.values()]);
   }, [initial.data]);
 
   useEffect(() => {
@@ -89,12 +91,11 @@ export function Overview() {
           runs.current.set(change.runId, next);
         }
         if (unknown) refetch();
-        setVersion((v) => v + 1);
+        setAll([...runs.current.values()]);
       },
     }),
   );
 
-  const all = useMemo(() => [...runs.current.values()], [version]); // eslint-disable-line react-hooks/exhaustive-deps
   const counts = useMemo(() => {
     const c = Object.fromEntries(ORDER.map((s) => [s, 0])) as Record<ActiveStatus, number>;
     for (const r of all) c[r.status as ActiveStatus] = (c[r.status as ActiveStatus] ?? 0) + 1;
@@ -149,7 +150,7 @@ export function Overview() {
             type="button"
             data-testid={`count-${status}`}
             onClick={() => setFilter(filter === status ? "all" : status)}
-            className={`rounded-lg border px-4 py-3 text-left ${filter === status ? "border-sky-400/60 bg-sky-500/10" : "border-white/10 bg-[#11151d] hover:border-white/20"}`}
+            className={`rounded-lg border px-4 py-3 text-left ${filter === status ? "border-sky-400/60 bg-sky-500/10" : "border-white/10 bg-surface hover:border-white/20"}`}
           >
             <div className="text-2xl font-semibold tabular-nums text-white">{counts[status]}</div>
             <div className="text-xs uppercase tracking-wide text-gray-400">{LABELS[status]}</div>
@@ -160,7 +161,7 @@ export function Overview() {
       <ErrorNote message={initial.error?.message} />
       {data?.truncated && <p className="text-xs text-amber-300">Showing the newest {data.runs.length} active runs.</p>}
 
-      <section className="rounded-lg border border-white/10 bg-[#11151d]">
+      <section className={surfaceClass}>
         <div className="grid grid-cols-[9rem_minmax(0,1.2fr)_minmax(0,2fr)_16rem_5rem] gap-3 border-b border-white/10 px-4 py-2 text-xs uppercase tracking-wide text-gray-500">
           <span>State</span>
           <span>Run</span>

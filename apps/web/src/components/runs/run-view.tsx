@@ -9,12 +9,14 @@ import type { StoredRunEvent } from "@loopy/core/run-events";
 import { useTRPC } from "~/trpc/client";
 import { ChecksPanel, FailingCheckpoints } from "./checks-panel";
 import { DiffView, type DiffViewHandle } from "~/components/review/diff/diff-view";
-import { KeyHelp, useKeys, useToggle } from "~/components/shared/keyboard";
+import { ESCAPE, KeyHelp, useKeys, useToggle } from "~/components/shared/keyboard";
 import { ReviewBar, type ReviewBarHandle } from "~/components/review/review-bar";
 import { formatTime } from "~/components/shared/elapsed";
 import { RunTimesText } from "./run-times";
-import { ErrorNote, Meta, PageError, Panel } from "~/components/ui/field";
+import { ErrorNote, Meta, PageError } from "~/components/ui/field";
+import { Panel, surfaceClass } from "~/components/ui/panel";
 import { StatusBadge } from "~/components/ui/badge";
+import { Button } from "~/components/ui/button";
 
 const ACTIVE = new Set(["queued", "running", "verifying"]);
 const REVIEWABLE = new Set(["awaiting_review", "needs_attention"]);
@@ -109,7 +111,7 @@ export function RunView({ runId }: { runId: string }) {
         window.confirm("Reject this run? Its worktree is removed; the branch is kept.") &&
         reviewBar.current?.reject(),
       "?": toggleHelp,
-      Escape: () => setHelp(false),
+      [ESCAPE]: () => setHelp(false),
     };
   }, [inbox.data, runId, router, toggleHelp, setHelp, help]);
   useKeys(keys);
@@ -133,14 +135,9 @@ export function RunView({ runId }: { runId: string }) {
           </p>
         </div>
         {active && (
-          <button
-            type="button"
-            onClick={() => cancel.mutate({ runId })}
-            disabled={cancel.isPending || cancelRequested}
-            className="rounded-md border border-red-400/40 px-3 py-1.5 text-sm text-red-200 hover:bg-red-500/10 disabled:opacity-50"
-          >
+          <Button tone="danger" onClick={() => cancel.mutate({ runId })} disabled={cancel.isPending || cancelRequested}>
             {cancelRequested || cancel.isPending ? "Cancelling…" : "Cancel run"}
-          </button>
+          </Button>
         )}
       </div>
       <ErrorNote message={cancel.error?.message} />
@@ -188,7 +185,7 @@ export function RunView({ runId }: { runId: string }) {
       )}
       <KeyHelp open={help} onClose={() => setHelp(false)} />
 
-      <dl className="grid grid-cols-2 gap-x-6 gap-y-2 rounded-lg border border-white/10 bg-[#11151d] p-4 text-sm md:grid-cols-4">
+      <dl className={`${surfaceClass} grid grid-cols-2 gap-x-6 gap-y-2 p-4 text-sm md:grid-cols-4`}>
         <Meta label="Project" value={r.project.name} />
         <Meta
           label="Agent"
@@ -233,10 +230,12 @@ export function RunView({ runId }: { runId: string }) {
 function LogPanel({ events }: { events: StoredRunEvent[] }) {
   const box = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
+  // Each new event scrolls to the bottom, unless the reader scrolled up.
+  const count = events.length;
   useEffect(() => {
     const el = box.current;
-    if (el && stick.current) el.scrollTop = el.scrollHeight;
-  }, [events.length]);
+    if (count > 0 && el && stick.current) el.scrollTop = el.scrollHeight;
+  }, [count]);
   if (events.length === 0) return <p className="text-sm text-gray-500">Waiting for events…</p>;
   return (
     <div

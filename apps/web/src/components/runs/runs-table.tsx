@@ -4,9 +4,10 @@ import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useTRPC } from "~/trpc/client";
 import { formatTime } from "~/components/shared/elapsed";
-import { Panel } from "~/components/ui/field";
+import { Panel } from "~/components/ui/panel";
 import { RunTimesText } from "./run-times";
 import { StatusBadge } from "~/components/ui/badge";
+import { Table, THead, Th, TBody } from "~/components/ui/table";
 
 export function RunsTable() {
   const trpc = useTRPC();
@@ -19,20 +20,20 @@ export function RunsTable() {
         <p className="text-sm text-gray-400">No runs yet. Launch one above.</p>
       )}
       {runs.data && runs.data.runs.length > 0 && (
-        <table className="w-full text-left text-sm" data-testid="runs-table">
-          <thead className="text-xs uppercase tracking-wide text-gray-500">
-            <tr>
-              <th className="py-2 pr-3 font-medium">Run</th>
-              <th className="py-2 pr-3 font-medium">State</th>
-              <th className="py-2 pr-3 font-medium">Project</th>
-              <th className="py-2 pr-3 font-medium">Agent</th>
-              <th className="py-2 pr-3 font-medium">Task</th>
-              <th className="py-2 pr-3 font-medium">Started</th>
-              <th className="py-2 pr-3 font-medium">Time</th>
-              <th className="py-2 text-right font-medium">Diff</th>
-            </tr>
-          </thead>
-          <tbody className="divide-y divide-white/5">
+        <Table testId="runs-table">
+          <THead>
+            <Th>Run</Th>
+            <Th>State</Th>
+            <Th>Project</Th>
+            <Th>Agent</Th>
+            <Th>Task</Th>
+            <Th>Started</Th>
+            <Th>Time</Th>
+            <Th right last>
+              Diff
+            </Th>
+          </THead>
+          <TBody>
             {runs.data.runs.map((run) => (
               <tr key={run.id} data-run-id={run.id} className="hover:bg-white/[0.03]">
                 <td className="py-2 pr-3 font-mono text-xs">
@@ -58,8 +59,8 @@ export function RunsTable() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
+          </TBody>
+        </Table>
       )}
     </Panel>
   );

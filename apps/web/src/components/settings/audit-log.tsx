@@ -3,7 +3,8 @@
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTRPC } from "~/trpc/client";
-import { ErrorNote, Field, inputClass, Panel } from "~/components/ui/field";
+import { ErrorNote, Field, inputClass } from "~/components/ui/field";
+import { Panel } from "~/components/ui/panel";
 import { SettingsTabs } from "./settings-tabs";
 
 const TARGET_LINKS: Record<string, string> = {

@@ -3,7 +3,11 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { useTRPC } from "~/trpc/client";
-import { buttonClass, ErrorNote, Field, inputClass, Panel } from "~/components/ui/field";
+import { Button } from "~/components/ui/button";
+import { ErrorNote, Field, inputClass } from "~/components/ui/field";
+import { Panel } from "~/components/ui/panel";
+import { Table, THead, Th, TBody } from "~/components/ui/table";
+import { Select } from "~/components/ui/select";
 
 /** Agent profiles: saved adapter + model + endpoint + limits, chosen when launching. */
 export function ProfilesPanel() {
@@ -73,13 +77,13 @@ export function ProfilesPanel() {
             />
           </Field>
           <Field label="Adapter">
-            <select aria-label="Adapter" className={inputClass} value={form.adapter} onChange={set("adapter")}>
+            <Select aria-label="Adapter" value={form.adapter} onChange={set("adapter")}>
               {agents.data?.map((a) => (
                 <option key={a.name} value={a.name}>
                   {a.label}
                 </option>
               ))}
-            </select>
+            </Select>
           </Field>
           <Field label="Model">
             <input
@@ -127,9 +131,9 @@ export function ProfilesPanel() {
             />
           </Field>
           <div className="flex items-end pb-5">
-            <button type="submit" className={buttonClass} disabled={add.isPending}>
+            <Button size="lg" type="submit" disabled={add.isPending}>
               Save profile
-            </button>
+            </Button>
           </div>
         </form>
         <ErrorNote message={add.error?.message} />
@@ -137,18 +141,16 @@ export function ProfilesPanel() {
       <Panel title="Profiles">
         {profiles.data?.length === 0 && <p className="text-sm text-gray-400">No profiles yet.</p>}
         {profiles.data && profiles.data.length > 0 && (
-          <table className="w-full text-left text-sm" data-testid="profiles-table">
-            <thead className="text-xs uppercase tracking-wide text-gray-500">
-              <tr>
-                <th className="py-2 pr-3 font-medium">Name</th>
-                <th className="py-2 pr-3 font-medium">Adapter</th>
-                <th className="py-2 pr-3 font-medium">Model</th>
-                <th className="py-2 pr-3 font-medium">Endpoint</th>
-                <th className="py-2 pr-3 font-medium">Secrets</th>
-                <th className="py-2 font-medium">Limits</th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-white/5">
+          <Table testId="profiles-table">
+            <THead>
+              <Th>Name</Th>
+              <Th>Adapter</Th>
+              <Th>Model</Th>
+              <Th>Endpoint</Th>
+              <Th>Secrets</Th>
+              <Th last>Limits</Th>
+            </THead>
+            <TBody>
               {profiles.data.map((p) => (
                 <tr key={p.id}>
                   <td className="py-2 pr-3 text-gray-100">{p.name}</td>
@@ -165,8 +167,8 @@ export function ProfilesPanel() {
                   </td>
                 </tr>
               ))}
-            </tbody>
-          </table>
+            </TBody>
+          </Table>
         )}
       </Panel>
     </div>

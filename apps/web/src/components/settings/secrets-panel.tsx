@@ -3,7 +3,9 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { useTRPC } from "~/trpc/client";
-import { buttonClass, ErrorNote, Field, inputClass, Panel } from "~/components/ui/field";
+import { Button } from "~/components/ui/button";
+import { ErrorNote, Field, inputClass } from "~/components/ui/field";
+import { Panel } from "~/components/ui/panel";
 import { SettingsTabs } from "./settings-tabs";
 
 /**
@@ -107,9 +109,9 @@ export function SecretsPanel() {
             />
           </Field>
           <div className="flex items-start pt-5">
-            <button type="submit" className={buttonClass} disabled={!form.name || !form.value || set.isPending}>
+            <Button size="lg" type="submit" disabled={!form.name || !form.value || set.isPending}>
               Save secret
-            </button>
+            </Button>
           </div>
         </form>
         <ErrorNote message={set.error?.message} />

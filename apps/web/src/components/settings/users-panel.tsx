@@ -4,8 +4,11 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent } from "react";
 import { ROLE_DESCRIPTIONS, ROLES, type Role } from "@loopy/core/auth/roles";
 import { useTRPC } from "~/trpc/client";
-import { buttonClass, ErrorNote, Field, inputClass, Panel } from "~/components/ui/field";
+import { Button } from "~/components/ui/button";
+import { ErrorNote, Field, inputClass } from "~/components/ui/field";
+import { Panel } from "~/components/ui/panel";
 import { SettingsTabs } from "./settings-tabs";
+import { Select } from "~/components/ui/select";
 
 const when = (d: Date | null) => (d ? new Date(d).toLocaleString() : "never");
 
@@ -118,9 +121,8 @@ export function UsersPanel() {
             />
           </Field>
           <Field label="Role" hint={ROLE_DESCRIPTIONS[user.role]}>
-            <select
+            <Select
               aria-label="New user role"
-              className={inputClass}
               value={user.role}
               onChange={(e) => setUser({ ...user, role: e.target.value as Role })}
             >
@@ -129,7 +131,7 @@ export function UsersPanel() {
                   {r}
                 </option>
               ))}
-            </select>
+            </Select>
           </Field>
           <Field label="Password" hint="At least 10 characters; leave empty for a tokens-only user">
             <input
@@ -142,9 +144,9 @@ export function UsersPanel() {
             />
           </Field>
           <div className="flex items-start pt-5">
-            <button type="submit" className={buttonClass} disabled={!user.name || createUser.isPending}>
+            <Button size="lg" type="submit" disabled={!user.name || createUser.isPending}>
               Add user
-            </button>
+            </Button>
           </div>
         </form>
         <ErrorNote message={createUser.error?.message} />
@@ -224,9 +226,8 @@ export function UsersPanel() {
             />
           </Field>
           <Field label="Role" hint="At most the user's role">
-            <select
+            <Select
               aria-label="Token role"
-              className={inputClass}
               value={token.role}
               onChange={(e) => setToken({ ...token, role: e.target.value })}
             >
@@ -236,12 +237,12 @@ export function UsersPanel() {
                   {r}
                 </option>
               ))}
-            </select>
+            </Select>
           </Field>
           <div className="flex items-start pt-5">
-            <button type="submit" className={buttonClass} disabled={!token.name || createToken.isPending}>
+            <Button size="lg" type="submit" disabled={!token.name || createToken.isPending}>
               Create token
-            </button>
+            </Button>
           </div>
         </form>
         <ErrorNote message={createToken.error?.message ?? revokeToken.error?.message} />

@@ -1,6 +1,7 @@
 "use client";
 
 import { useEffect, useState } from "react";
+import { Dialog } from "~/components/ui/dialog";
 
 export const REVIEW_KEYS: Array<[string, string]> = [
   ["j / k", "next / previous run in the review inbox"],
@@ -11,6 +12,10 @@ export const REVIEW_KEYS: Array<[string, string]> = [
   ["x", "reject"],
   ["?", "show or hide these keys"],
 ];
+
+/** Key names for `useKeys` maps (computed keys: a capitalised property holding a function reads as a component). */
+export const ENTER = "Enter";
+export const ESCAPE = "Escape";
 
 /** Calls handlers for single-key shortcuts, except while the user types in a field. */
 export function useKeys(handlers: Record<string, () => void>) {
@@ -35,24 +40,17 @@ export function useKeys(handlers: Record<string, () => void>) {
 export function KeyHelp({ open, onClose }: { open: boolean; onClose: () => void }) {
   if (!open) return null;
   return (
-    <div
-      className="fixed inset-0 z-50 flex items-center justify-center bg-black/60"
-      onClick={onClose}
-      role="dialog"
-      aria-label="Keyboard shortcuts"
-    >
-      <div className="w-96 rounded-lg border border-white/10 bg-[#11151d] p-5" onClick={(e) => e.stopPropagation()}>
-        <h2 className="mb-3 text-sm font-semibold text-white">Keyboard</h2>
-        <dl className="space-y-1.5 text-sm">
-          {REVIEW_KEYS.map(([key, what]) => (
-            <div key={key} className="flex gap-3">
-              <dt className="w-12 font-mono text-sky-300">{key}</dt>
-              <dd className="text-gray-300">{what}</dd>
-            </div>
-          ))}
-        </dl>
-      </div>
-    </div>
+    <Dialog label="Keyboard shortcuts" onClose={onClose} className="w-96">
+      <h2 className="mb-3 text-sm font-semibold text-white">Keyboard</h2>
+      <dl className="space-y-1.5 text-sm">
+        {REVIEW_KEYS.map(([key, what]) => (
+          <div key={key} className="flex gap-3">
+            <dt className="w-12 font-mono text-sky-300">{key}</dt>
+            <dd className="text-gray-300">{what}</dd>
+          </div>
+        ))}
+      </dl>
+    </Dialog>
   );
 }
 

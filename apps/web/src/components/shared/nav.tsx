@@ -22,7 +22,7 @@ export function Nav() {
   // The sign-in form has no session yet: no queries, no live stream.
   if (pathname === "/login") {
     return (
-      <header className="border-b border-white/10 bg-[#0f1219]">
+      <header className="border-b border-white/10 bg-chrome">
         <div className="mx-auto flex max-w-7xl items-center px-6 py-3">
           <Logo />
         </div>
@@ -49,7 +49,7 @@ function AppNav({ pathname }: { pathname: string }) {
   useLiveRuns();
   useNotifications();
   return (
-    <header className="border-b border-white/10 bg-[#0f1219]">
+    <header className="border-b border-white/10 bg-chrome">
       <div className="mx-auto flex max-w-7xl items-center gap-8 px-6 py-3">
         <Logo />
         <nav className="flex gap-1 text-sm">

@@ -2,11 +2,13 @@
 
 import { useSearchParams } from "next/navigation";
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { buttonClass, ErrorNote, Field, inputClass } from "~/components/ui/field";
+import { buttonClass } from "~/components/ui/button";
+import { ErrorNote, Field, inputClass } from "~/components/ui/field";
+import { surfaceClass } from "~/components/ui/panel";
 
 /** Only paths on this site: `next` must never send a signed-in user elsewhere. */
 function safeNext(next: string | null): string {
-  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
+  return next?.startsWith("/") && !next.startsWith("//") ? next : "/";
 }
 
 async function signIn(body: Record<string, string>): Promise<string | null> {
@@ -86,7 +88,7 @@ export function SignInForm({ passwordFile = ".loopy/admin-password" }: { passwor
           .
         </p>
       </div>
-      <form onSubmit={submit} className="space-y-4 rounded-lg border border-white/10 bg-[#11151d] p-5">
+      <form onSubmit={submit} className={`${surfaceClass} space-y-4 p-5`}>
         <Field label="User name">
           <input name="name" autoComplete="username" required className={inputClass} defaultValue="admin" />
         </Field>

@@ -4,8 +4,10 @@ import type { ReactNode } from "react";
 export const inputClass =
   "w-full rounded-md border border-white/10 bg-black/30 px-3 py-2 text-sm text-gray-100 placeholder:text-gray-500 focus:border-sky-400/60 focus:outline-none";
 
+/** A labelled form control: the label above, an optional hint below. */
 export function Field({ label, hint, children }: { label: string; hint?: string; children: ReactNode }) {
   return (
+    // biome-ignore lint/a11y/noLabelWithoutControl: the control is `children`; the label wraps it, which associates the two.
     <label className="block space-y-1">
       <span className="text-xs font-medium uppercase tracking-wide text-gray-400">{label}</span>
       {children}
@@ -26,21 +28,6 @@ export function ErrorNote({ message }: { message: string | null | undefined }) {
     </p>
   );
 }
-
-export function Panel({ title, actions, children }: { title: string; actions?: ReactNode; children: ReactNode }) {
-  return (
-    <section className="rounded-lg border border-white/10 bg-[#11151d]">
-      <div className="flex items-center justify-between border-b border-white/10 px-4 py-2.5">
-        <h2 className="text-sm font-semibold text-gray-200">{title}</h2>
-        {actions}
-      </div>
-      <div className="p-4">{children}</div>
-    </section>
-  );
-}
-
-export const buttonClass =
-  "inline-flex items-center rounded-md bg-sky-500 px-3 py-2 text-sm font-medium text-white hover:bg-sky-400 disabled:cursor-not-allowed disabled:opacity-50";
 
 /** One labelled value of a summary grid (a run's or a loop's facts). */
 export function Meta({ label, value, mono }: { label: string; value: ReactNode; mono?: boolean }) {

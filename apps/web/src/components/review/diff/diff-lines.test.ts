@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildFileTree, languageFor, parsePatch, toSplitRows, treeOrder } from "./diff-lines";
+import { buildFileTree, languageFor, lineKeys, parsePatch, toSplitRows, treeOrder } from "./diff-lines";
 
 describe("parsePatch", () => {
   it("numbers old and new lines across hunks", () => {
@@ -161,5 +161,27 @@ describe("languageFor", () => {
     expect(languageFor("Dockerfile")).toBe("dockerfile");
     expect(languageFor("notes.weird")).toBeNull();
     expect(languageFor("LICENSE")).toBeNull();
+  });
+});
+
+describe("lineKeys", () => {
+  it("gives every line of a file a distinct key, including repeated hunk headers and no-newline notes", () => {
+    const [file] = parsePatch(
+      [
+        "diff --git a/x.txt b/x.txt",
+        "--- a/x.txt",
+        "+++ b/x.txt",
+        "@@ -1,2 +1,2 @@",
+        " same",
+        "-old",
+        "\\ No newline at end of file",
+        "+new",
+        "\\ No newline at end of file",
+        "",
+      ].join("\n"),
+    );
+    const keys = lineKeys(file!.lines);
+    expect(keys).toHaveLength(file!.lines.length);
+    expect(new Set(keys).size).toBe(keys.length);
   });
 });

@@ -275,3 +275,18 @@ export function toggled(set: ReadonlySet<string>, value: string): ReadonlySet<st
   if (!next.delete(value)) next.add(value);
   return next;
 }
+
+/**
+ * A stable key for each line of a file: its kind and numbers; a line without numbers (a hunk header, a
+ * "\ No newline" note) is named by the numbered line before it and its place in the run of such lines.
+ */
+export function lineKeys(lines: DiffLine[]): string[] {
+  let last = "start";
+  let run = 0;
+  return lines.map((line) => {
+    if (line.oldLine === undefined && line.newLine === undefined) return `${line.kind}@${last}#${run++}`;
+    last = `${line.oldLine ?? ""}:${line.newLine ?? ""}`;
+    run = 0;
+    return `${line.kind}:${last}`;
+  });
+}
