@@ -44,7 +44,7 @@ export const ExperimentsTable = memo(function ExperimentsTable({
     <div className="max-h-[32rem] overflow-auto">
       <Table testId="experiments-table">
         <THead sticky>
-          <Th className="pr-2" title="Overlay its curves">
+          <Th last className="pr-2" title="Overlay its curves">
             ⇄
           </Th>
           <Th>#</Th>
