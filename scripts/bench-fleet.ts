@@ -725,6 +725,7 @@ try {
 } finally {
   for (const close of closers.reverse())
     await Promise.resolve(close()).catch((e: Error) => console.error(`cleanup: ${e.message}`));
+  // Cleanup after the results are written: a failure here changes nothing of them.
   await sql.end().catch(() => undefined);
   await api.close().catch(() => undefined);
   await services.cleanup();

@@ -99,7 +99,7 @@ describe("live streams across a Redis restart", () => {
       collect("research", api.research.changes()),
       collect("fleets", api.fleets.changes()),
       collect("overview", api.overview.live()),
-    ].map((p) => p.catch(() => undefined));
+    ].map((p) => p.catch(() => undefined)); // streams end with an error when aborted; what they got is checked
 
     const loop = await api.research.create({
       project,

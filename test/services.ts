@@ -39,7 +39,7 @@ async function answers(url: string): Promise<boolean> {
   } catch {
     return false;
   } finally {
-    await client.end().catch(() => undefined);
+    await client.end().catch(() => undefined); // a probe: its answer is already decided
   }
 }
 

@@ -19,6 +19,7 @@ export async function readBodyCapped(req: Request, max: number): Promise<Uint8Ar
     if (done) break;
     size += value.byteLength;
     if (size > max) {
+      // The body is refused either way; a stream that fails to cancel has nothing more to say.
       await reader.cancel().catch(() => undefined);
       return null;
     }

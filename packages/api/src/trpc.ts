@@ -94,6 +94,7 @@ const authorize = t.middleware(({ ctx, meta, type, next }) => {
 const auditMutations = t.middleware(async ({ ctx, type, path, getRawInput, next }) => {
   const result = await next();
   if (type === "mutation" && result.ok && ctx.actor) {
+    // The procedure already succeeded with its input; one unreadable now is recorded without its details.
     const input = await getRawInput().catch(() => undefined);
     await recordAudit(
       ctx.services.db,

@@ -209,6 +209,7 @@ export async function requestChanges(
 }
 
 export async function cleanUp(deps: ReviewDeps, run: { id: string; project: { path: string } }) {
+  // Best effort: the run has ended, and a worker's reconcile on start removes an ended run's leftover worktree.
   await removeWorkspace(run.project.path, worktreePathFor(deps.loopyHome, run.id)).catch(() => undefined);
   await rm(agentStateDir(deps.loopyHome, run.id), { recursive: true, force: true }).catch(() => undefined);
   await deps.db.run.update({ where: { id: run.id }, data: { worktreePath: null } });
@@ -299,7 +300,8 @@ export async function approveRun(
       },
     ]);
   await cleanUp(deps, run);
-  // A decomposed task's next subtasks may start now (the workers' sweep would also find them).
+  // A decomposed task's next subtasks may start now. Not an error of the approval when it fails: the workers'
+  // fleet sweep finds them within a second.
   await fleetMemberSettled(deps, runId).catch(() => undefined);
   return { runId, mergedSha: result.sha, target: run.project.defaultBranch, discardedComments: discarded };
 }
@@ -334,6 +336,7 @@ export async function rejectRun(deps: ReviewDeps, runId: string, reason?: string
     throw conflict(`Run ${runId} changed state while it was being rejected`);
   }
   await cleanUp(deps, run);
+  // As in approve: the workers' fleet sweep also finds what this would dispatch.
   await fleetMemberSettled(deps, runId).catch(() => undefined);
   return { runId };
 }

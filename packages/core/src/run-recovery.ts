@@ -254,7 +254,10 @@ async function removeStaleWorktrees(deps: ReconcileDeps, summary: ReconcileSumma
     const worktree = path.join(folder, name);
     const repo = run?.project.path ?? repoOfWorktree(worktree);
     if (repo && existsSync(repo)) {
-      await removeWorkspace(repo, worktree).catch(() => undefined);
+      // Tried again without the repository just below; `worktree prune` then makes git forget it.
+      await removeWorkspace(repo, worktree).catch((error: Error) =>
+        deps.log?.(`reconcile: could not remove the workspace ${worktree} (${error.message}); trying again`),
+      );
       repos.add(repo);
     }
     await removeWorkspace(null, worktree);
@@ -266,7 +269,11 @@ async function removeStaleWorktrees(deps: ReconcileDeps, summary: ReconcileSumma
       });
     summary.worktreesRemoved.push(name);
   }
-  for (const repo of repos) await git(repo, ["worktree", "prune"]).catch(() => undefined);
+  // Only git's bookkeeping of removed folders; the next worker start prunes again.
+  for (const repo of repos)
+    await git(repo, ["worktree", "prune"]).catch((error: Error) =>
+      deps.log?.(`reconcile: git worktree prune failed in ${repo}: ${error.message}`),
+    );
 }
 
 /** The repository a linked worktree belongs to, from its `.git` file ("gitdir: <repo>/.git/worktrees/<name>"). */

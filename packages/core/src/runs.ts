@@ -455,6 +455,7 @@ export async function cancelRun(deps: LaunchDeps, runId: string): Promise<RunDet
         reason: "Cancelled while waiting for review",
       })
     ) {
+      // Best effort: the run is cancelled, and a worker's reconcile on start removes an ended run's leftover worktree.
       await removeWorkspace(run.project.path, worktreePathFor(deps.loopyHome, runId)).catch(() => undefined);
       await deps.db.run.update({ where: { id: runId }, data: { worktreePath: null } });
       return getRun(deps.db, runId);

@@ -312,6 +312,8 @@ export async function removeWorkspace(repo: string | null, dir: string): Promise
   } catch {
     // no .git: a plain folder, or nothing
   }
+  // Through git only so the repository forgets it: the folder goes below either way, and a later `git worktree prune`
+  // (the worker's reconcile on start) forgets one git could not remove.
   if (linked && repo) await removeWorktree(repo, dir).catch(() => undefined);
   await rm(dir, { recursive: true, force: true });
   await rm(workspaceIndex(dir), { force: true });

@@ -59,6 +59,7 @@ export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promis
         );
         await client.query("COMMIT");
       } catch (error) {
+        // The migration's own error is the one to report; the connection ends below, which rolls back anyway.
         await client.query("ROLLBACK").catch(() => undefined);
         throw new Error(`Migration ${name} failed: ${(error as Error).message}`);
       }
@@ -66,6 +67,7 @@ export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promis
     }
     return ran;
   } finally {
+    // The lock is the session's: client.end() just below releases it in any case.
     await client.query("SELECT pg_advisory_unlock(727274)").catch(() => undefined);
     await client.end();
   }

@@ -202,6 +202,7 @@ class Connection {
         this.queue = this.queue.then(async () => {
           if (this.release) {
             // A client that vanished mid-transaction must not leave it open for everyone else.
+            // A failed ROLLBACK (the transaction already aborted) leaves nothing open either; the hold is given back below.
             if (this.db.isInTransaction()) await this.db.exec("ROLLBACK").catch(() => undefined);
             this.release();
             this.release = null;

@@ -85,7 +85,7 @@ async function refusal(connectionString: string): Promise<Error & { code?: strin
   } catch (error) {
     return error as Error & { code?: string };
   } finally {
-    await client.end().catch(() => undefined);
+    await client.end().catch(() => undefined); // the connection may already have been refused
   }
   throw new Error("the connection was not refused");
 }

@@ -37,6 +37,8 @@ export async function ensureResearchJob(queue: Queue<ResearchJob>, loopId: strin
   if (job) {
     const state = await job.getState();
     if (state !== "completed" && state !== "failed" && state !== "unknown") return "present";
+    // An ended job still holds the id; one removed meanwhile (or already gone) is what we want, and if it could
+    // not go the add below reports it.
     await job.remove().catch(() => undefined);
   }
   await enqueueResearch(queue, loopId);

@@ -32,6 +32,8 @@ export function publishWorkerSandbox(
 ): () => Promise<void> {
   const refreshMs = options.refreshMs ?? REFRESH_MS;
   const ttlMs = options.ttlMs ?? TTL_MS;
+  // Best effort, retried every refresh: the entry only drives the web's banner, and Redis being down is
+  // reported by the worker's own connection.
   const write = () =>
     redis
       .hset(key(prefix), field(state), JSON.stringify({ ...state, expiresAt: Date.now() + ttlMs }))
@@ -41,6 +43,7 @@ export function publishWorkerSandbox(
   timer.unref();
   return async () => {
     clearInterval(timer);
+    // On shutdown: an entry left behind expires after TTL_MS.
     await redis.hdel(key(prefix), field(state)).catch(() => undefined);
   };
 }
@@ -69,6 +72,7 @@ export async function readWorkerSandboxes(redis: Redis, prefix: string, now = Da
       reason: parsed.reason ?? null,
     });
   }
+  // Tidying only: expired entries are skipped above whether or not they are removed.
   if (expired.length) await redis.hdel(key(prefix), ...expired).catch(() => undefined);
   return live.sort((a, b) => a.host.localeCompare(b.host) || a.pid - b.pid);
 }

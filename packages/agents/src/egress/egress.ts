@@ -135,7 +135,8 @@ export async function openEgress(options: EgressOptions): Promise<EgressSession>
   });
   if (!(await lstat(dir)).isDirectory()) throw new Error(`egress: ${dir} is not a folder`);
   await chmod(dir, 0o700);
-  for (const p of all) await unlink(p).catch(() => {});
+  // Sockets a previous proxy left in this folder: usually none (ENOENT); one that cannot go makes listen fail below.
+  for (const p of all) await unlink(p).catch(() => undefined);
 
   const tracked = new Tracked();
   const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
@@ -155,8 +156,9 @@ export async function openEgress(options: EgressOptions): Promise<EgressSession>
       tracked.destroyAll();
       for (const a of [agents.http, agents.https, proxyAgent]) a.destroy();
       await Promise.all(stopped);
-      for (const p of all) await unlink(p).catch(() => {});
-      await rmdir(dir).catch(() => {});
+      // Best effort: the folder is this proxy's own, and a socket or folder left behind is unlinked by the next one.
+      for (const p of all) await unlink(p).catch(() => undefined);
+      await rmdir(dir).catch(() => undefined);
     })();
     return closed;
   };
