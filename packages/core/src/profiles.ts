@@ -103,3 +103,22 @@ export async function getProfile(db: Db, idOrName: string): Promise<ProfileView>
   if (!profile) throw notFound(`No agent profile "${idOrName}". List them with "loopy profiles".`);
   return profile;
 }
+
+/**
+ * The agents this Loopy can run, and what each one misses on this machine (its executable, say), checked with
+ * a placeholder model and endpoint: what a profile would add is checked when a profile is saved or launched.
+ */
+export function listAgents(agentBinDirs: string[]) {
+  return Promise.all(
+    agentNames().map(async (name) => {
+      const agent = findAgent(name)!;
+      return {
+        name,
+        label: agent.label,
+        takes: agent.takes,
+        resumable: agent.resumable,
+        missing: await agent.unavailable({ binDirs: agentBinDirs, profile: { model: "-", baseUrl: "http://-" } }),
+      };
+    }),
+  );
+}

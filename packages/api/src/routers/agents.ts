@@ -1,26 +1,10 @@
-import { agentNames, findAgent } from "@loopy/agents/registry";
+import { listAgents } from "@loopy/core/profiles";
 import { readWorkerSandboxes } from "@loopy/queue/worker-sandbox";
 import { viewerProcedure, router } from "../trpc.ts";
 
 export const agentsRouter = router({
   /** The agents this Loopy can run. */
-  list: viewerProcedure.query(async ({ ctx }) =>
-    Promise.all(
-      agentNames().map(async (name) => {
-        const agent = findAgent(name)!;
-        return {
-          name,
-          label: agent.label,
-          takes: agent.takes,
-          resumable: agent.resumable,
-          missing: await agent.unavailable({
-            binDirs: ctx.services.agentBinDirs,
-            profile: { model: "-", baseUrl: "http://-" },
-          }),
-        };
-      }),
-    ),
-  ),
+  list: viewerProcedure.query(({ ctx }) => listAgents(ctx.services.agentBinDirs)),
   /**
    * Each live worker's sandbox: whether its agents run inside bubblewrap and, when not, why
    * (LOOPY_SANDBOX=off, or bubblewrap missing or not working there). The web shows a banner for the unconfined ones.

@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { date, loopyId, text } from "../inputs.ts";
 import {
+  changeOwnPassword,
   createApiToken,
-  createSignInCode,
+  createOwnSignInCode,
   createUser,
   listApiTokens,
   listUsers,
@@ -11,7 +12,6 @@ import {
 } from "@loopy/core/auth/accounts";
 import { listAudit } from "@loopy/core/auth/audit";
 import { ROLES } from "@loopy/core/auth/roles";
-import { badInput, forbidden } from "@loopy/core/errors";
 import { adminProcedure, router, viewerProcedure } from "../trpc.ts";
 
 const role = z.enum(ROLES);
@@ -25,27 +25,16 @@ export const authRouter = router({
   me: viewerProcedure.query(({ ctx }) => ({ name: ctx.actor.name, role: ctx.actor.role, via: ctx.actor.via })),
 
   /** Any signed-in user changes their own password (all their browser sessions end). */
-  changePassword: viewerProcedure.input(z.object({ password })).mutation(async ({ ctx, input }) => {
-    if (!ctx.actor.userId) throw forbidden("Only a user can change a password");
-    const user = await ctx.services.db.user.findUniqueOrThrow({ where: { id: ctx.actor.userId } });
-    await updateUser(ctx.services.db, user.name, { password: input.password });
-    return { name: user.name };
-  }),
+  changePassword: viewerProcedure
+    .input(z.object({ password }))
+    .mutation(({ ctx, input }) => changeOwnPassword(ctx.services.db, ctx.actor, input.password)),
 
   /**
    * A one-time sign-in code for the caller's own user (`loopy sign-in-link`): the browser exchanges it
    * once at /api/auth/login within 15 minutes. Refused to a token scoped below its user's role, since a
    * browser session has the user's full role.
    */
-  signInLink: viewerProcedure.mutation(async ({ ctx }) => {
-    if (!ctx.actor.userId) throw badInput("Only a user can sign in: this caller is Loopy itself, not a user's token");
-    const user = await ctx.services.db.user.findUniqueOrThrow({ where: { id: ctx.actor.userId } });
-    if (user.role !== ctx.actor.role)
-      throw forbidden(
-        `This token is scoped to ${ctx.actor.role}, below its user's role (${user.role}); a browser session would have the user's role`,
-      );
-    return createSignInCode(ctx.services.db, user.id);
-  }),
+  signInLink: viewerProcedure.mutation(({ ctx }) => createOwnSignInCode(ctx.services.db, ctx.actor)),
 
   users: adminProcedure.query(({ ctx }) => listUsers(ctx.services.db)),
 
