@@ -173,6 +173,7 @@ export async function actorFromToken(db: Db, token: string): Promise<Actor | nul
   const row = await db.apiToken.findUnique({ where: { tokenHash: hashToken(token) }, include: { user: true } });
   if (!row || row.revokedAt || row.user.disabledAt) return null;
   if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > TOUCH_EVERY_MS) {
+    // lastUsedAt is informative only: a token revoked meanwhile, or a busy database, must not fail the request.
     await db.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } }).catch(() => undefined);
   }
   const role = roleAtLeast(row.user.role, row.role) ? row.role : row.user.role;
@@ -201,7 +202,7 @@ const BAD_LOGIN = "Wrong user name or password";
 /** Signs in with a password. The same message for an unknown user and a wrong password. */
 export async function signInWithPassword(db: Db, name: string, password: string): Promise<NewSession> {
   const user = await db.user.findUnique({ where: { name } });
-  if (!user || !user.passwordHash || user.disabledAt || !(await verifyPassword(password, user.passwordHash))) {
+  if (!user?.passwordHash || user.disabledAt || !(await verifyPassword(password, user.passwordHash))) {
     throw new AppError("UNAUTHENTICATED", BAD_LOGIN);
   }
   await recordAudit(
@@ -217,7 +218,7 @@ export async function signInWithPassword(db: Db, name: string, password: string)
 /** Signs a browser in with an API token (a `/login#token=…` link): the session gets the token's role. */
 export async function signInWithToken(db: Db, token: string): Promise<NewSession> {
   const actor = await actorFromToken(db, token);
-  if (!actor || !actor.userId)
+  if (!actor?.userId)
     throw new AppError("UNAUTHENTICATED", "That token is not valid (unknown, revoked, or its user is disabled)");
   // A session has its user's whole role: a token scoped lower (a viewer token of an admin) must not open one.
   const user = await db.user.findUnique({ where: { id: actor.userId }, select: { role: true } });
@@ -294,10 +295,12 @@ export async function actorFromSession(db: Db, token: string): Promise<{ actor: 
   if (!row || row.user.disabledAt) return null;
   const now = Date.now();
   if (row.expiresAt.getTime() <= now) {
+    // Expired either way; another request (or sign-out) may have deleted it first.
     await db.session.delete({ where: { id: row.id } }).catch(() => undefined);
     return null;
   }
   if (now - row.lastSeenAt.getTime() > TOUCH_EVERY_MS) {
+    // Sliding expiry, best effort: the session is valid now; a missed touch is retried by the next request.
     await db.session
       .update({ where: { id: row.id }, data: { lastSeenAt: new Date(now), expiresAt: new Date(now + SESSION_TTL_MS) } })
       .catch(() => undefined);
