@@ -215,5 +215,6 @@ describe("approve with pending comments", () => {
     expect(after).toEqual([expect.objectContaining({ id: commentId, status: "discarded" })]);
 
     expect((await loopy("--help")).stdout).toContain("loopy review comment <run-id> --file F --line N --message TEXT");
-  });
+    // Nine CLI processes (each compiles its TypeScript through tsx): more than the default 30 s on a busy machine.
+  }, 120_000);
 });
