@@ -1,9 +1,7 @@
 import { z } from "zod";
 import { date, loopyId, text } from "../inputs.ts";
 import {
-  changeOwnPassword,
   createApiToken,
-  createOwnSignInCode,
   createUser,
   listApiTokens,
   listUsers,
@@ -11,6 +9,7 @@ import {
   updateUser,
 } from "@loopy/core/auth/accounts";
 import { listAudit } from "@loopy/core/auth/audit";
+import { changeOwnPassword, createOwnSignInCode } from "@loopy/core/auth/own-account";
 import { ROLES } from "@loopy/core/auth/roles";
 import { adminProcedure, router, viewerProcedure } from "../trpc.ts";
 

@@ -1,7 +1,7 @@
 import { chmod, readFile, writeFile, mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { Db } from "@loopy/db/client";
-import { AppError, badInput, conflict, forbidden, notFound } from "../errors.ts";
+import { AppError, badInput, conflict, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { recordAudit } from "./audit.ts";
 import { type Actor, type Role, roleAtLeast } from "./roles.ts";
@@ -112,14 +112,6 @@ export async function updateUser(db: Db, name: string, change: { role?: Role; di
       data: { role: change.role },
     });
   return userView(updated);
-}
-
-/** A signed-in user changes their own password (every browser session of theirs ends); Loopy itself has none. */
-export async function changeOwnPassword(db: Db, actor: Actor, password: string): Promise<{ name: string }> {
-  if (!actor.userId) throw forbidden("Only a user can change a password");
-  const user = await db.user.findUniqueOrThrow({ where: { id: actor.userId } });
-  await updateUser(db, user.name, { password });
-  return { name: user.name };
 }
 
 function rolesAbove(role: Role): Role[] {
@@ -252,20 +244,6 @@ export async function createSignInCode(
   await db.signInCode.deleteMany({ where: { expiresAt: { lt: new Date() } } });
   await db.signInCode.create({ data: { id: newId(), userId, codeHash: hash, expiresAt } });
   return { code, expiresAt };
-}
-
-/**
- * A one-time sign-in code for the caller's own user (`loopy sign-in-link`). Loopy itself is no user; a token
- * scoped below its user's role is refused, since the browser session the code opens has the user's full role.
- */
-export async function createOwnSignInCode(db: Db, actor: Actor): Promise<{ code: string; expiresAt: Date }> {
-  if (!actor.userId) throw badInput("Only a user can sign in: this caller is Loopy itself, not a user's token");
-  const user = await db.user.findUniqueOrThrow({ where: { id: actor.userId } });
-  if (user.role !== actor.role)
-    throw forbidden(
-      `This token is scoped to ${actor.role}, below its user's role (${user.role}); a browser session would have the user's role`,
-    );
-  return createSignInCode(db, user.id);
 }
 
 /** Signs a browser in with a one-time code: the row is deleted first, so of two uses at once only one wins. */
