@@ -12,7 +12,7 @@ export function Table({ testId, className, children }: { testId?: string; classN
 /** The header row; `sticky` keeps it on top of a scrolling table (on the panel surface). */
 export function THead({ sticky, children }: { sticky?: boolean; children: ReactNode }) {
   return (
-    <thead className={`text-xs uppercase tracking-wide text-gray-500 ${sticky ? "sticky top-0 bg-surface" : ""}`}>
+    <thead className={`text-xs uppercase tracking-wide text-gray-500 ${sticky ? "sticky top-0 z-20 bg-surface" : ""}`}>
       <tr>{children}</tr>
     </thead>
   );
