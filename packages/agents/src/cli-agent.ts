@@ -79,7 +79,7 @@ export function finishCliTurn(
 }
 
 /** The outcome of a CLI turn from its process result and what its events said. */
-export function cliOutcome(input: AgentRunInput, result: ProcessResult, said: CliSaid): AgentOutcome {
+function cliOutcome(input: AgentRunInput, result: ProcessResult, said: CliSaid): AgentOutcome {
   const why = typeof input.signal?.reason === "string" ? input.signal.reason : "cancelled by a user";
   const reason = result.cancelled
     ? `${why}; the agent's process group was killed`

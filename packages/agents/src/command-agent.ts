@@ -7,7 +7,7 @@ import { formatDuration } from "@loopy/config/duration";
  * counted, its last 64 KiB per stream kept, and one line says what was cut,
  * so a command printing 1 GB neither floods the event log nor the worker.
  */
-export const MAX_COMMAND_OUTPUT_BYTES = 4 * 1024 * 1024;
+const MAX_COMMAND_OUTPUT_BYTES = 4 * 1024 * 1024;
 
 /**
  * The `command` agent: runs a shell command (a codemod, `sed`, a script) in the

@@ -4,7 +4,7 @@ import { z } from "zod";
  * The one event schema every agent adapter emits, whatever CLI or API is behind
  * it. The UI, the CLI and the database only ever see these shapes.
  */
-export const agentEventSchema = z.discriminatedUnion("type", [
+const agentEventSchema = z.discriminatedUnion("type", [
   /** A line of process output (the command agent, or raw CLI stderr). */
   z.object({ type: z.literal("log"), stream: z.enum(["stdout", "stderr"]), line: z.string() }),
   /** Text the agent said. */
@@ -42,4 +42,3 @@ export const agentEventSchema = z.discriminatedUnion("type", [
 ]);
 
 export type AgentEvent = z.infer<typeof agentEventSchema>;
-export type AgentEventType = AgentEvent["type"];

@@ -7,7 +7,7 @@ import { sandboxStatus, type SandboxNetwork, type SandboxPolicy } from "./sandbo
 const GATEWAY_PORT = 47100;
 
 /** Whether processes under `policy` really run in bubblewrap (on, or auto with a working bubblewrap). */
-export async function confines(policy: SandboxPolicy | undefined): Promise<boolean> {
+async function confines(policy: SandboxPolicy | undefined): Promise<boolean> {
   if (!policy || policy.mode === "off") return false;
   return (await sandboxStatus()).ok;
 }

@@ -59,7 +59,7 @@ export interface SandboxNetwork {
 }
 
 /** Inside the sandbox: where the egress proxy listens (HTTP_PROXY), and where the socket folder is mounted. */
-export const EGRESS_PROXY_PORT = 3128;
+const EGRESS_PROXY_PORT = 3128;
 const EGRESS_MOUNT = "/run/loopy-egress";
 
 export type SandboxStatus = { ok: true; bwrap: string; flags: string[] } | { ok: false; reason: string };

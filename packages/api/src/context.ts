@@ -1,5 +1,4 @@
 import type { Actor } from "@loopy/core/auth/roles";
-import { recordAudit, type AuditTarget } from "@loopy/core/auth/audit";
 import type { Services } from "./services.ts";
 
 export interface Context {
@@ -12,17 +11,4 @@ export interface Context {
 
 export function createContext(services: Services, actor: Actor | null, csrfValid = true): Context {
   return { services, actor, csrfValid };
-}
-
-/**
- * An extra audit entry. Every successful mutation is already recorded by the
- * audit middleware (packages/api/src/trpc.ts); use this only for something else.
- */
-export function audit(
-  ctx: { services: Services; actor: Actor },
-  action: string,
-  target?: AuditTarget | null,
-  detail?: Record<string, unknown>,
-) {
-  return recordAudit(ctx.services.db, ctx.actor, action, target, detail);
 }

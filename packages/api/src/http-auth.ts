@@ -4,7 +4,7 @@ import type { Db } from "@loopy/db/client";
 
 /** The browser session cookie (HttpOnly) and its CSRF companion (readable by the page, sent back as a header). */
 export const SESSION_COOKIE = "loopy_session";
-export const CSRF_COOKIE = "loopy_csrf";
+const CSRF_COOKIE = "loopy_csrf";
 export const CSRF_HEADER = "x-loopy-csrf";
 
 export function readCookie(req: { headers: Headers }, name: string): string | null {

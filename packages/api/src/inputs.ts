@@ -59,9 +59,6 @@ export const duration = z.union([
     .max(366 * 24 * 3600),
 ]);
 
-/** A whole number in a range (NaN, Infinity and fractions refused). */
-export const int = (min: number, max: number) => z.number().int().min(min).max(max);
-
 /** A whole number that fits a Postgres integer column with room to spare (the domain checks the real range and says it). */
 export const smallInt = z.number().int().min(-1_000_000_000).max(1_000_000_000);
 

@@ -84,7 +84,7 @@ const splitList = (value: string) =>
     .filter(Boolean);
 
 /** "10.0.0.1", "::1", "10.0.0.0/8", "fd00::/8". */
-export function isAddressOrCidr(entry: string): boolean {
+function isAddressOrCidr(entry: string): boolean {
   const [address = "", bits, ...rest] = entry.split("/");
   const family = isIP(address);
   if (!family || rest.length) return false;

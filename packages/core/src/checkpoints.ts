@@ -16,7 +16,7 @@ const required = z.boolean().default(true);
  * repository root (reviewed like code), or on a task; a later one with the same
  * name replaces an earlier one.
  */
-export const checkpointSchema = z.discriminatedUnion("kind", [
+const checkpointSchema = z.discriminatedUnion("kind", [
   z.object({
     kind: z.literal("command"),
     name,
@@ -33,7 +33,7 @@ export const checkpointSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("protected_paths"), name, globs: z.array(z.string().min(1)).min(1), required }),
 ]);
 export type Checkpoint = z.infer<typeof checkpointSchema>;
-export const checkpointListSchema = z.array(checkpointSchema);
+const checkpointListSchema = z.array(checkpointSchema);
 
 /** Reads a checkpoint list, saying which entry is wrong and why. */
 export function parseCheckpoints(value: unknown, where: string): Checkpoint[] {

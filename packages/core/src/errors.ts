@@ -21,7 +21,6 @@ export class AppError extends Error {
 }
 
 export const badInput = (message: string) => new AppError("BAD_INPUT", message);
-export const unauthenticated = (message: string) => new AppError("UNAUTHENTICATED", message);
 export const forbidden = (message: string) => new AppError("FORBIDDEN", message);
 export const notFound = (message: string) => new AppError("NOT_FOUND", message);
 export const conflict = (message: string) => new AppError("CONFLICT", message);

@@ -15,7 +15,7 @@ import { findProject } from "./projects.ts";
  * the UI; agents add to it by writing NOTES_FILE in their worktree, which Loopy
  * collects (and keeps out of the diff) when the turn ends.
  */
-export const NOTES_FILE = "LOOPY_NOTES.md";
+const NOTES_FILE = "LOOPY_NOTES.md";
 const MAX_MEMORY = 64 * 1024;
 
 export async function currentMemory(

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { Prisma, type Db } from "@loopy/db/client";
 import { agentNames, findAgent } from "@loopy/agents/registry";
 import type { AgentProfileConfig } from "@loopy/agents/adapter";
-import { badInput, conflict, notFound } from "./errors.ts";
+import { badInput, conflict } from "./errors.ts";
 import { newId } from "./ids.ts";
 import { missingSecrets } from "./secrets/store.ts";
 
@@ -41,7 +41,7 @@ export const profileConfigSchema = z.object({
   budgetTokens: z.number().int().positive().optional(),
 });
 
-export const profileSelect = { id: true, name: true, adapter: true, config: true, createdAt: true } as const;
+const profileSelect = { id: true, name: true, adapter: true, config: true, createdAt: true } as const;
 export type ProfileView = Omit<Prisma.AgentProfileGetPayload<{ select: typeof profileSelect }>, "config"> & {
   config: AgentProfileConfig;
 };
@@ -96,12 +96,6 @@ export async function findProfile(db: Db, idOrName: string): Promise<ProfileView
     select: profileSelect,
   });
   return row ? view(row) : null;
-}
-
-export async function getProfile(db: Db, idOrName: string): Promise<ProfileView> {
-  const profile = await findProfile(db, idOrName);
-  if (!profile) throw notFound(`No agent profile "${idOrName}". List them with "loopy profiles".`);
-  return profile;
 }
 
 /**

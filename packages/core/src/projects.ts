@@ -1,6 +1,6 @@
 import path from "node:path";
 import { Prisma, type Db } from "@loopy/db/client";
-import { AppError, badInput, conflict, notFound } from "./errors.ts";
+import { badInput, conflict, notFound } from "./errors.ts";
 import { inspectRepo, type RepoProblem } from "./git.ts";
 import { newId } from "./ids.ts";
 import { parseCheckpoints, type Checkpoint } from "./checkpoints.ts";
@@ -15,7 +15,7 @@ const PROBLEMS: Record<RepoProblem, (p: string) => string> = {
   bare: (p) => `${p} is a bare repository; register a checkout with a work tree`,
 };
 
-export const projectSelect = {
+const projectSelect = {
   id: true,
   name: true,
   path: true,
@@ -173,5 +173,3 @@ function commitAuthor(settings: ProjectSettings): {
     throw badInput(`Commit author email "${email}" is not an email address`);
   return { commitAuthorName: name, commitAuthorEmail: email || null };
 }
-
-export { AppError };

@@ -130,7 +130,7 @@ export async function deleteComment(deps: ReviewDeps, commentId: string): Promis
 }
 
 /** The follow-up message a request for changes becomes: the summary, then every comment with file and line. */
-export function reviewFeedback(
+function reviewFeedback(
   summary: string | undefined,
   comments: Array<{ path: string; line: number; body: string }>,
 ): string {
@@ -307,7 +307,7 @@ export async function approveRun(
 }
 
 /** The refusal's message, the same for the API, the CLI and the web page. */
-export function pendingCommentsRefusal(count: number): string {
+function pendingCommentsRefusal(count: number): string {
   return `${count} comment${count === 1 ? "" : "s"} not sent yet: send ${count === 1 ? "it" : "them"} as a change request, or discard ${count === 1 ? "it" : "them"}`;
 }
 

@@ -6,9 +6,9 @@ import { badInput } from "./errors.ts";
  * task's tags, so a batch of mixed tasks goes to the right system without
  * choosing by hand. Rules are tried in order; the first whose tag the task has wins.
  */
-export const TAG = /^[a-z0-9][a-z0-9._:-]{0,63}$/;
+const TAG = /^[a-z0-9][a-z0-9._:-]{0,63}$/;
 
-export const routingRuleSchema = z.object({
+const routingRuleSchema = z.object({
   tag: z
     .string()
     .trim()
@@ -17,7 +17,7 @@ export const routingRuleSchema = z.object({
   agent: z.string().trim().min(1, "a rule names the agent (adapter or profile) it routes to").max(64),
 });
 export type RoutingRule = z.infer<typeof routingRuleSchema>;
-export const routingRulesSchema = z.array(routingRuleSchema).max(100, "at most 100 routing rules");
+const routingRulesSchema = z.array(routingRuleSchema).max(100, "at most 100 routing rules");
 
 /** Reads a project's stored (or submitted) rules, saying which one is wrong and why. */
 export function parseRoutingRules(value: unknown): RoutingRule[] {

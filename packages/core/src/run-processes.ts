@@ -68,7 +68,7 @@ export async function killRunProcesses(loopyHome: string, runIds: Iterable<strin
 }
 
 /** Alive and not a zombie waiting to be reaped. */
-export function isRunning(pid: number): boolean {
+function isRunning(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";

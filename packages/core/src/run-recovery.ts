@@ -289,8 +289,3 @@ function repoOfWorktree(worktree: string): string | null {
     return null;
   }
 }
-
-/** Kills whatever a dead worker left working for `runId` on this machine (its agent's and checkpoints' process groups). */
-export async function killOrphansOf(loopyHome: string, runId: string): Promise<number[]> {
-  return killRunProcesses(loopyHome, [runId]);
-}

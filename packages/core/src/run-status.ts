@@ -19,9 +19,6 @@ export const RUN_STATUSES = [
 /** States a run never leaves. */
 export const TERMINAL_STATUSES: readonly RunStatus[] = ["succeeded", "failed", "cancelled", "merged", "rejected"];
 
-/** States in which an agent process may be alive. */
-export const ACTIVE_STATUSES: readonly RunStatus[] = ["running", "verifying"];
-
 /**
  * The allowed moves. Later features add verifying → awaiting_review/needs_attention
  * and awaiting_review → merged/rejected; the skeleton uses the first rows.

@@ -15,7 +15,7 @@ import { isTerminal, sourcesOf } from "./run-status.ts";
 import type { CoreDeps, LaunchDeps } from "./ports.ts";
 import { recordWaiting, WAITING_STATUSES, withRunTimes, type RunTimes } from "./run-times.ts";
 
-export const MAX_TIMEOUT_MS = 24 * 3_600_000;
+const MAX_TIMEOUT_MS = 24 * 3_600_000;
 
 export const runSummarySelect = {
   id: true,
@@ -58,7 +58,7 @@ export const runSummarySelect = {
   memberIndex: true,
 } as const;
 
-export const runDetailSelect = {
+const runDetailSelect = {
   ...runSummarySelect,
   worktreePath: true,
   logTail: true,
@@ -192,7 +192,7 @@ export async function prepareLaunch(
 }
 
 /** Writes a prepared launch's task, run (queued) and first turn, inside the caller's transaction. */
-export async function createRunRows(
+async function createRunRows(
   tx: Prisma.TransactionClient,
   prepared: PreparedLaunch,
   runId: string,

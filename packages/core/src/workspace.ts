@@ -104,7 +104,7 @@ async function checkOut(ws: Workspace, sha: string): Promise<void> {
 }
 
 /** The branch's commit, or null when it does not exist. */
-export async function branchHead(ws: Pick<Workspace, "repo" | "branch">): Promise<string | null> {
+async function branchHead(ws: Pick<Workspace, "repo" | "branch">): Promise<string | null> {
   return git(ws.repo, ["rev-parse", "--verify", "--quiet", `refs/heads/${ws.branch}^{commit}`]).catch(() => null);
 }
 
@@ -260,7 +260,7 @@ export class BranchMovedError extends Error {
  * previous `.git` held is removed first (`rm` removes a symlink, never what it
  * points at). Written as plain files: no git process reads the old folder.
  */
-export async function prepareAgentGit(ws: Workspace, sha: string): Promise<void> {
+async function prepareAgentGit(ws: Workspace, sha: string): Promise<void> {
   const dotGit = path.join(ws.dir, ".git");
   await rm(dotGit, { recursive: true, force: true });
   const gitDir = await projectGitDir(ws.repo);

@@ -3,7 +3,7 @@ import { PrismaClient } from "./generated/client.ts";
 
 export type Db = PrismaClient;
 export { Prisma } from "./generated/client.ts";
-export type { Project, Run, RunEvent, Task, AgentProfile, RunStatus, Fleet, FleetStatus } from "./generated/client.ts";
+export type { RunStatus, FleetStatus } from "./generated/client.ts";
 
 /**
  * Opens a Prisma client on a PostgreSQL URL (a real server, or the embedded PGlite

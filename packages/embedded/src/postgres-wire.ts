@@ -44,7 +44,7 @@ export function takeMessages(
 }
 
 /** A backend message: type byte, length, body. */
-export function backendMessage(type: string, body: Buffer): Buffer {
+function backendMessage(type: string, body: Buffer): Buffer {
   const header = Buffer.alloc(5);
   header.write(type, 0, "latin1");
   header.writeInt32BE(body.length + 4, 1);

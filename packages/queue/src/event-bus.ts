@@ -8,7 +8,7 @@ import { latestActivity } from "@loopy/core/activity";
  * Postgres, so a missed message costs latency, never data: subscribers replay
  * from the database by event id.
  */
-export const channels = {
+const channels = {
   runEvents: (prefix: string, runId: string) => `${prefix}:run-events:${runId}`,
   runs: (prefix: string) => `${prefix}:runs`,
   cancel: (prefix: string) => `${prefix}:cancel`,

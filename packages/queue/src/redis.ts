@@ -31,8 +31,3 @@ export function createRedis(
   });
   return redis;
 }
-
-/** Key prefix shared by queues and channels, e.g. "loopy" → "loopy:runs". */
-export interface Namespace {
-  prefix: string;
-}

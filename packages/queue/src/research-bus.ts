@@ -7,7 +7,7 @@ import type { Subscriptions } from "./event-bus.ts";
  * Live notifications of research loops. Like the run channels they carry only
  * what Postgres already holds: a subscriber that missed a message replays by id.
  */
-export const researchChannels = {
+const researchChannels = {
   /** Events and new points of one loop. */
   loop: (prefix: string, loopId: string) => `${prefix}:research:${loopId}`,
   /** "A loop changed" notes for lists. */

@@ -6,9 +6,9 @@ import { publishResearchCancel } from "./research-bus.ts";
 import { removeWaitingJob } from "./remove-waiting.ts";
 
 /** The queue of research loops waiting for a worker. One job per loop; job id = loop id. */
-export const RESEARCH_QUEUE = "research";
+const RESEARCH_QUEUE = "research";
 
-export const researchJobSchema = z.object({ loopId: z.string().min(1) });
+const researchJobSchema = z.object({ loopId: z.string().min(1) });
 export type ResearchJob = z.infer<typeof researchJobSchema>;
 
 /**
@@ -22,7 +22,7 @@ export function createResearchQueue(connection: Redis, prefix: string): Queue<Re
   return new Queue<ResearchJob>(RESEARCH_QUEUE, { connection: connection as ConnectionOptions, prefix });
 }
 
-export async function enqueueResearch(queue: Queue<ResearchJob>, loopId: string): Promise<void> {
+async function enqueueResearch(queue: Queue<ResearchJob>, loopId: string): Promise<void> {
   await queue.add("loop", researchJobSchema.parse({ loopId }), { ...jobOptions, jobId: loopId });
 }
 

@@ -6,9 +6,9 @@ import { publishCancel } from "./event-bus.ts";
 import { removeWaitingJob } from "./remove-waiting.ts";
 
 /** The queue of runs waiting for a worker. One job per run; job id = run id. */
-export const RUN_QUEUE = "runs";
+const RUN_QUEUE = "runs";
 
-export const runJobSchema = z.object({ runId: z.string().min(1) });
+const runJobSchema = z.object({ runId: z.string().min(1) });
 export type RunJob = z.infer<typeof runJobSchema>;
 
 /**

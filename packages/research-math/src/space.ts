@@ -15,8 +15,8 @@ const categorical = z.object({
   type: z.literal("categorical"),
   choices: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1, "give at least one choice"),
 });
-export const paramSchema = z.union([numeric, categorical]);
-export const spaceSchema = z
+const paramSchema = z.union([numeric, categorical]);
+const spaceSchema = z
   .record(z.string().regex(/^[A-Za-z_][\w.-]*$/, "parameter names are identifiers"), paramSchema)
   .refine((s) => Object.keys(s).length > 0, {
     message: "the space needs at least one parameter",

@@ -49,7 +49,7 @@ export function endToEndHeaders(
 }
 
 /** Writes the upstream's answer to `res` as it arrives: status, end-to-end headers, then the body chunk by chunk (SSE). */
-export function relayResponse(upstream: http.IncomingMessage, res: http.ServerResponse): void {
+function relayResponse(upstream: http.IncomingMessage, res: http.ServerResponse): void {
   res.writeHead(upstream.statusCode ?? 502, upstream.statusMessage, endToEndHeaders(upstream));
   upstream.pipe(res);
   upstream.on("error", () => res.destroy());

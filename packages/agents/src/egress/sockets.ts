@@ -6,9 +6,9 @@ import { hostPort } from "./hosts.ts";
 /** Sockets and listeners of the egress session: limits, raw responses, piping, tracking, the listening servers. */
 
 /** Request heads past this are refused (431): nothing legitimate needs more, and the parser must not buffer without end. */
-export const MAX_HEAD_BYTES = 64 * 1024;
+const MAX_HEAD_BYTES = 64 * 1024;
 /** Per listening socket; each proxied connection holds two descriptors in the worker. */
-export const MAX_CONNECTIONS = 512;
+const MAX_CONNECTIONS = 512;
 /** An upstream that does not accept the connection in this time is given up (502). */
 export const CONNECT_TIMEOUT_MS = 30_000;
 

@@ -14,10 +14,6 @@ export function roleAtLeast(role: Role, minimum: Role): boolean {
   return ROLES.indexOf(role) >= ROLES.indexOf(minimum);
 }
 
-export function isRole(value: unknown): value is Role {
-  return typeof value === "string" && (ROLES as readonly string[]).includes(value);
-}
-
 /**
  * Who is calling. `via` says how they proved it: a browser session (whose
  * mutations must carry its CSRF token), an API token, or Loopy itself (tests,

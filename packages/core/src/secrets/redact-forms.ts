@@ -24,7 +24,7 @@ export function pieceLength(n: number): number {
   return Math.max(PIECE_FLOOR, Math.min(PIECE_CAP, Math.ceil(n / 2)));
 }
 export const PIECE_FLOOR = 12;
-export const PIECE_CAP = 24;
+const PIECE_CAP = 24;
 
 /** One way a secret can appear in text: `text` has no ignorable characters; runs of at least `min` characters of it count. */
 export interface SecretForm {
@@ -42,7 +42,7 @@ export function isIgnorable(c: number): boolean {
   return c >= 0x85 && isWideIgnorable(c);
 }
 
-export function isWideIgnorable(c: number): boolean {
+function isWideIgnorable(c: number): boolean {
   return (
     c === 0x85 ||
     c === 0xa0 ||
@@ -59,7 +59,7 @@ export function isWideIgnorable(c: number): boolean {
   );
 }
 
-export function stripIgnorable(text: string): string {
+function stripIgnorable(text: string): string {
   let out = "";
   let from = 0;
   for (let i = 0; i < text.length; i++) {
@@ -108,7 +108,7 @@ export function secretForms(value: string): SecretForm[] {
 }
 
 /** The value as is, reversed, hex (both cases, and reversed), base64 and base64url (three alignments), JSON-escaped, URL-encoded. */
-export function encodings(value: string): string[] {
+function encodings(value: string): string[] {
   const bytes = Buffer.from(value, "utf8");
   const hex = bytes.toString("hex");
   const xeh = reverse(hex);
