@@ -95,7 +95,7 @@ function convert(name: string, spec: OptionSpec, value: string): string | number
 }
 
 /** Edit distance (insert, delete, substitute), for "did you mean". */
-export function distance(a: string, b: string): number {
+function distance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];

@@ -22,7 +22,7 @@ export function loopyUrl(env: NodeJS.ProcessEnv = cliEnv()): string {
  * The API token the CLI presents: LOOPY_TOKEN, else the token file `npm start`
  * keeps in LOOPY_HOME (default ./.loopy). Null when there is none.
  */
-export function findToken(env: NodeJS.ProcessEnv = cliEnv()): { token: string; from: string } | null {
+function findToken(env: NodeJS.ProcessEnv = cliEnv()): { token: string; from: string } | null {
   if (env.LOOPY_TOKEN?.trim()) return { token: env.LOOPY_TOKEN.trim(), from: "LOOPY_TOKEN" };
   const file = path.resolve(env.LOOPY_HOME || ".loopy", "token");
   try {

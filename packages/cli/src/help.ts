@@ -10,7 +10,7 @@ function placeholder(spec: OptionSpec): string {
 }
 
 /** `--project P`, `-p, --project P`, `--wait`. */
-export function optionLabel(name: string, spec: OptionSpec, withShort = true): string {
+function optionLabel(name: string, spec: OptionSpec, withShort = true): string {
   const short = withShort && spec.short ? `-${spec.short}, ` : "";
   return `${short}--${name}${spec.type === "boolean" ? "" : ` ${placeholder(spec)}`}`;
 }

@@ -2,7 +2,7 @@ import { UsageError } from "../args.ts";
 import { command } from "../command.ts";
 import { table, time } from "../format.ts";
 
-export const whoami = command({
+const whoami = command({
   name: "whoami",
   summary: "who the token belongs to, and its role",
   options: {},
@@ -13,7 +13,7 @@ export const whoami = command({
   },
 });
 
-export const signInLink = command({
+const signInLink = command({
   name: "sign-in-link",
   summary: "a one-time link that signs a browser in as the token's user (valid 15 minutes)",
   options: {},
@@ -25,7 +25,7 @@ export const signInLink = command({
   },
 });
 
-export const audit = command({
+const audit = command({
   name: "audit",
   summary: "who launched, reviewed, approved, merged, changed what, and when",
   options: {

@@ -6,7 +6,7 @@ type Fleet = Awaited<ReturnType<LoopyClient["fleets"]["get"]["query"]>>;
 
 const ENDED = new Set(["completed", "failed", "cancelled"]);
 
-export function describeFleet(fleet: Fleet): string {
+function describeFleet(fleet: Fleet): string {
   const budget = [
     fleet.budget.usd !== null ? `$${fleet.spent.usd.toFixed(4)} of $${fleet.budget.usd}` : null,
     fleet.budget.tokens !== null ? `${fleet.spent.tokens} of ${fleet.budget.tokens} tokens` : null,
@@ -99,7 +99,7 @@ function waitForFleet(client: LoopyClient, fleetId: string): Promise<Fleet> {
   });
 }
 
-export const fleetLaunch = command({
+const fleetLaunch = command({
   name: "fleet launch",
   summary: "launch a best-of-N fleet; --wait returns when it ends",
   details: [
@@ -165,7 +165,7 @@ export const fleetLaunch = command({
   },
 });
 
-export const fleetShow = command({
+const fleetShow = command({
   name: "fleet show",
   args: ["<fleet-id>"],
   summary: "members with status, checks, diff, cost and rank",
@@ -177,7 +177,7 @@ export const fleetShow = command({
   },
 });
 
-export const fleetList = command({
+const fleetList = command({
   name: "fleet list",
   summary: "fleets, newest first",
   options: {},
@@ -217,7 +217,7 @@ function fleetAction(action: "pause" | "resume" | "cancel", summary: string) {
   });
 }
 
-export const fleetApprove = command({
+const fleetApprove = command({
   name: "fleet approve",
   args: ["<fleet-id>"],
   summary: "merge the top-ranked (or chosen) member, reject the others",

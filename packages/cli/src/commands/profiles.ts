@@ -1,7 +1,7 @@
 import { command } from "../command.ts";
 import { table } from "../format.ts";
 
-export const profileAdd = command({
+const profileAdd = command({
   name: "profile add",
   args: ["NAME"],
   summary: "save an agent profile",
@@ -38,7 +38,7 @@ export const profileAdd = command({
   },
 });
 
-export const profiles = command({
+const profiles = command({
   name: "profiles",
   summary: "list agent profiles",
   options: {},

@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { command } from "../command.ts";
 import { table } from "../format.ts";
 
-export const projectAdd = command({
+const projectAdd = command({
   name: "project add",
   args: ["<path>"],
   summary: "register a local git repository (each --check is a required checkpoint)",
@@ -30,7 +30,7 @@ export const projectAdd = command({
   },
 });
 
-export const projects = command({
+const projects = command({
   name: "projects",
   summary: "list projects",
   options: {},

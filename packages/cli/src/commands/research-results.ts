@@ -8,7 +8,7 @@ import { metric, signed, table } from "../format.ts";
 type Experiment = Awaited<ReturnType<LoopyClient["research"]["experiments"]["query"]>>[number];
 
 /** `loopy experiments <loop-id>`: the loop's experiments as a table. */
-export const experiments = command({
+const experiments = command({
   name: "experiments",
   args: ["<loop-id>"],
   summary: "a loop's experiments: status, metric, delta against the best",
@@ -42,7 +42,7 @@ export const experiments = command({
 });
 
 /** `loopy export <loop-id> --tsv`: the loop as autoresearch's results.tsv on stdout. */
-export const exportTsv = command({
+const exportTsv = command({
   name: "export",
   args: ["<loop-id>"],
   summary: "the loop as autoresearch's results.tsv (--tsv)",
@@ -57,7 +57,7 @@ export const exportTsv = command({
 });
 
 /** `loopy import <file.tsv> --project P`: a results.tsv made outside Loopy, as a completed loop. */
-export const importTsv = command({
+const importTsv = command({
   name: "import",
   args: ["<file.tsv>"],
   summary: "a results.tsv made elsewhere, as a completed loop to chart",

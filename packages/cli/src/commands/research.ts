@@ -80,7 +80,7 @@ function followLoop(client: LoopyClient, loop: Loop, print: (line: string) => vo
 }
 
 /** `loopy research --project P ...`: start a loop. */
-export const research = command({
+const research = command({
   name: "research",
   summary: "start a research loop; --wait prints each experiment and returns when it ends",
   details: [
@@ -166,7 +166,7 @@ export const research = command({
   },
 });
 
-export const researchList = command({
+const researchList = command({
   name: "research list",
   summary: "research loops",
   options: { project: { type: "string", short: "p", value: "P", help: "only this project's loops" } },
@@ -192,7 +192,7 @@ export const researchList = command({
   },
 });
 
-export const researchShow = command({
+const researchShow = command({
   name: "research show",
   args: ["<loop-id>"],
   summary: "a research loop's details",

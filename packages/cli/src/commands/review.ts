@@ -3,7 +3,7 @@ import { command } from "../command.ts";
 import { table } from "../format.ts";
 import { allEvents, eventLine, finish, follow, SETTLED } from "../run-events.ts";
 
-export const reviewList = command({
+const reviewList = command({
   name: "review list",
   summary: "runs waiting for review or attention, best first",
   options: {},
@@ -30,7 +30,7 @@ export const reviewList = command({
   },
 });
 
-export const reviewApprove = command({
+const reviewApprove = command({
   name: "review approve",
   args: ["<run-id>"],
   summary: "merge the run's branch into the project's default branch",
@@ -70,7 +70,7 @@ export const reviewApprove = command({
   },
 });
 
-export const reviewComment = command({
+const reviewComment = command({
   name: "review comment",
   args: ["<run-id>"],
   summary: "a comment on line N (new version) of F in the run's diff, pending until sent",
@@ -93,7 +93,7 @@ export const reviewComment = command({
   },
 });
 
-export const reviewComments = command({
+const reviewComments = command({
   name: "review comments",
   args: ["<run-id>"],
   summary: "the run's comments: id, state (pending, sent, resolved, discarded), file:line, text",
@@ -117,7 +117,7 @@ export const reviewComments = command({
   },
 });
 
-export const reviewReject = command({
+const reviewReject = command({
   name: "review reject",
   args: ["<run-id>"],
   summary: "reject the run; its branch is kept",
@@ -137,7 +137,7 @@ function parseComment(text: string): { path: string; line: number; body: string 
   return { path: m[1] as string, line: Number(m[2]), body: m[3] as string };
 }
 
-export const reviewRequestChanges = command({
+const reviewRequestChanges = command({
   name: "review request-changes",
   args: ["<run-id>"],
   summary: "send comments back to the same agent session",

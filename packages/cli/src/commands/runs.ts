@@ -47,7 +47,7 @@ export const run = command({
   },
 });
 
-export const runs = command({
+const runs = command({
   name: "runs",
   summary: "list runs, newest first",
   options: {
@@ -81,7 +81,7 @@ export const runs = command({
   },
 });
 
-export const show = command({
+const show = command({
   name: "show",
   args: ["<run-id>"],
   summary: "a run's details",
@@ -106,7 +106,7 @@ export const show = command({
   },
 });
 
-export const logs = command({
+const logs = command({
   name: "logs",
   args: ["<run-id>"],
   summary: "a run's log; --follow streams until the run needs a human or ends",
@@ -136,7 +136,7 @@ export const logs = command({
   },
 });
 
-export const diff = command({
+const diff = command({
   name: "diff",
   args: ["<run-id>"],
   summary: "the run's unified diff",
@@ -150,7 +150,7 @@ export const diff = command({
   },
 });
 
-export const cancel = command({
+const cancel = command({
   name: "cancel",
   args: ["<run-id>"],
   summary: "cancel a queued or running run",
@@ -164,7 +164,7 @@ export const cancel = command({
   },
 });
 
-export const checks = command({
+const checks = command({
   name: "checks",
   args: ["<run-id>"],
   summary: "every checkpoint result of every turn",

@@ -15,7 +15,7 @@ async function readValue(name: string): Promise<string> {
 }
 
 /** `loopy secrets`: names only; values are never printed. */
-export const secrets = command({
+const secrets = command({
   name: "secrets",
   summary: "names of the stored secrets (never values; admin)",
   options: {},
@@ -33,7 +33,7 @@ export const secrets = command({
   },
 });
 
-export const secretSet = command({
+const secretSet = command({
   name: "secret set",
   args: ["NAME"],
   summary: "store a secret (a model API key), value on stdin, encrypted; replaces one of that name",
@@ -50,7 +50,7 @@ export const secretSet = command({
   },
 });
 
-export const secretDelete = command({
+const secretDelete = command({
   name: "secret delete",
   args: ["NAME"],
   summary: "delete a stored secret",

@@ -2,7 +2,7 @@ import { command } from "../command.ts";
 import { table, time } from "../format.ts";
 import { ROLES } from "./users.ts";
 
-export const tokens = command({
+const tokens = command({
   name: "tokens",
   summary: "API tokens for the CLI and automation (shown once, stored hashed)",
   options: {},
@@ -26,7 +26,7 @@ export const tokens = command({
   },
 });
 
-export const tokenCreate = command({
+const tokenCreate = command({
   name: "token create",
   summary: "create an API token; it is shown once",
   options: {
@@ -45,7 +45,7 @@ export const tokenCreate = command({
   },
 });
 
-export const tokenRevoke = command({
+const tokenRevoke = command({
   name: "token revoke",
   args: ["<token-id>"],
   summary: "revoke an API token",

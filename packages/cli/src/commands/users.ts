@@ -17,7 +17,7 @@ async function readPassword(): Promise<string> {
   return text;
 }
 
-export const users = command({
+const users = command({
   name: "users",
   summary: "users: name, role, how they sign in",
   options: {},
@@ -38,7 +38,7 @@ export const users = command({
   },
 });
 
-export const userAdd = command({
+const userAdd = command({
   name: "user add",
   args: ["NAME"],
   summary: "add a user (password from stdin, else tokens only)",
@@ -55,7 +55,7 @@ export const userAdd = command({
   },
 });
 
-export const userPasswd = command({
+const userPasswd = command({
   name: "user passwd",
   args: ["NAME"],
   summary: "set a user's password (from stdin); their browser sessions end",
@@ -67,7 +67,7 @@ export const userPasswd = command({
   },
 });
 
-export const userRole = command({
+const userRole = command({
   name: "user role",
   args: ["NAME", "[ROLE]"],
   summary: "change a user's role (--role R, or ROLE)",
