@@ -14,13 +14,13 @@ import { generatePassword, hashPassword, hashToken, newSecretToken, verifyPasswo
  * the database never holds anything a caller could present.
  */
 
-export const SESSION_TTL_MS = 14 * 24 * 3600_000;
+const SESSION_TTL_MS = 14 * 24 * 3600_000;
 const NAME = /^[a-z0-9][a-z0-9._-]{0,39}$/;
 const MIN_PASSWORD = 10;
 /** Sliding sessions and token "last used" are written at most this often. */
 const TOUCH_EVERY_MS = 5 * 60_000;
 
-export const TOKEN_FILE = "token";
+const TOKEN_FILE = "token";
 export const ADMIN_PASSWORD_FILE = "admin-password";
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 
@@ -225,7 +225,7 @@ export async function signInWithToken(db: Db, token: string): Promise<NewSession
 }
 
 /** How long a one-time sign-in code can be used. */
-export const SIGN_IN_CODE_TTL_MS = 15 * 60_000;
+const SIGN_IN_CODE_TTL_MS = 15 * 60_000;
 const BAD_CODE =
   "That sign-in link was used already or has expired: run npx loopy sign-in-link for a new one, or sign in with a password";
 
