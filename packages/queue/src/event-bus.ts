@@ -122,6 +122,8 @@ export class Subscriptions {
     // ioredis re-subscribes by itself; subscribing again and waiting for the reply means Redis has
     // confirmed it, so whatever is published from now on arrives, and a re-read misses nothing before.
     const channels = [...this.listeners.keys()];
+    // ioredis re-subscribes by itself anyway; a confirmation that fails (Redis down again) leaves `connected`
+    // false and the poll running.
     if (channels.length) await this.subscriber.subscribe(...channels).catch(() => undefined);
     if (!this.connected) return;
     clearInterval(this.poll);
@@ -188,6 +190,7 @@ export class Subscriptions {
       if (current.size === 0) {
         this.listeners.delete(channel);
         this.subscribed.delete(channel);
+        // A failed UNSUBSCRIBE only leaves messages for a channel nobody listens to, which are dropped.
         const done = this.subscriber.unsubscribe(channel).catch(() => undefined);
         // During an outage the UNSUBSCRIBE waits for Redis: a stream that ends meanwhile need not.
         if (this.connected) await done;
