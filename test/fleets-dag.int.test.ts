@@ -147,8 +147,22 @@ describe("decomposed tasks (DAG fleets)", () => {
       plannerRunId: planner.id,
     });
     expect(fleet.members).toHaveLength(2);
-    expect((await h.api.runs.get({ runId: planner.id })).status).toBe("rejected");
+    const closed = await h.api.runs.get({ runId: planner.id });
+    expect(closed.status).toBe("rejected");
+    expect(closed.statusReason).toBe(`Plan used by fleet ${fleet.id}`);
     await h.api.fleets.cancel({ fleetId: fleet.id });
+    // A run that is not a planner (here a fleet member) is refused before anything is written.
+    const fleetsBefore = await h.services.db.fleet.count();
+    await expect(
+      h.api.fleets.launch({
+        kind: "dag",
+        project,
+        agent: "command",
+        subtasks: ready.subtasks,
+        plannerRunId: fleet.members[0]!.id,
+      }),
+    ).rejects.toThrow(/is not a planner run/);
+    expect(await h.services.db.fleet.count()).toBe(fleetsBefore);
 
     // A planner that says something else: the reason is given.
     const confused = await h.api.fleets.startPlanner({

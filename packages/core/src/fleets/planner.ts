@@ -51,6 +51,9 @@ export async function planOf(db: Db, runId: string): Promise<PlanState> {
   if (WORKING.has(run.status)) return { state: "planning", runId, status: run.status };
   const problems: string[] = [];
   if (run.headSha) {
+    // No plan file in the planner's commit (the usual failure: git says the path does not exist there), or
+    // the repository cannot be read: either way the plan is looked for in its messages next, and the
+    // answer says what is missing.
     const text = await git(run.project.path, ["show", `${run.headSha}:${PLAN_FILE}`]).catch(() => null);
     if (text !== null) {
       try {
