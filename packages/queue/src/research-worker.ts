@@ -96,14 +96,6 @@ export async function startResearchWorker(options: ResearchWorkerOptions): Promi
     agentBinDirs: options.agentBinDirs ?? [],
     notifier: { fleetChanged: options.fleetChanged },
   };
-  /** A research fleet's loop ended (or let go): its fleet may complete, stop on budget, or start the next loop. */
-  const fleetOf = async (loopId: string) => {
-    const loop = await options.db.researchLoop.findUnique({ where: { id: loopId }, select: { fleetId: true } });
-    if (loop?.fleetId)
-      await researchFleetProgress(fleetDeps, loop.fleetId).catch((error: Error) =>
-        log(`research fleet ${loop.fleetId}: ${error.message}`),
-      );
-  };
   const worker = createResearchWorker(
     connection,
     options.prefix,
@@ -116,7 +108,7 @@ export async function startResearchWorker(options: ResearchWorkerOptions): Promi
         await executeResearchLoop(deps, loopId, controller.signal);
       } finally {
         running.delete(loopId);
-        if (!closing) await fleetOf(loopId);
+        if (!closing) await fleetOf(fleetDeps, loopId, log);
       }
     },
   );
@@ -124,30 +116,7 @@ export async function startResearchWorker(options: ResearchWorkerOptions): Promi
   worker.on("failed", (job, error) => log(`research loop ${job?.id ?? "?"} failed in the queue: ${error.message}`));
   await worker.waitUntilReady();
 
-  async function sweep(): Promise<string[]> {
-    const stranded = await options.db.$queryRaw<Array<{ id: string }>>`
-      SELECT id FROM research_loops
-       WHERE status IN ('queued', 'running')
-         AND (fleet_id IS NULL OR dispatched_at IS NOT NULL) -- a research fleet's waiting members start when their fleet says so
-         AND (holder IS NULL OR heartbeat_at IS NULL OR heartbeat_at < now() - ${leaseMs}::int * interval '1 millisecond')`;
-    const added: string[] = [];
-    for (const { id } of stranded) {
-      if (running.has(id)) continue;
-      if ((await ensureResearchJob(queue, id)) === "added") added.push(id);
-    }
-    if (added.length) log(`re-queued research loop(s) without a live holder: ${added.join(", ")}`);
-    // Loops that ended (a cancel) while their worker was down still have a worktree and maybe a "running" experiment.
-    const untidy = await options.db.$queryRaw<Array<{ id: string }>>`
-      SELECT id FROM research_loops
-       WHERE status IN ('completed', 'failed', 'cancelled') AND worktree_path IS NOT NULL
-         AND (heartbeat_at IS NULL OR heartbeat_at < now() - ${leaseMs}::int * interval '1 millisecond')`;
-    for (const { id } of untidy) {
-      if (running.has(id)) continue;
-      await cleanUpEndedLoop(deps, id);
-      log(`tidied research loop ${id}, which ended while no worker held it`);
-    }
-    return added;
-  }
+  const sweep = () => sweepLoops(deps, queue, running);
   const sweepSafely = () => sweep().catch((error: Error) => log(`research sweep failed: ${error.message}`));
   await sweepSafely();
   const timer = setInterval(() => void sweepSafely(), options.sweepIntervalMs ?? leaseMs);
@@ -188,4 +157,46 @@ export async function startResearchWorker(options: ResearchWorkerOptions): Promi
     queueConnection.disconnect();
     subscriber.disconnect();
   }
+}
+
+type LoopDeps = Parameters<typeof cleanUpEndedLoop>[0] & { leaseMs: number; log: (message: string) => void };
+
+/** A research fleet's loop ended (or let go): its fleet may complete, stop on budget, or start the next loop. */
+async function fleetOf(fleetDeps: ResearchFleetDeps, loopId: string, log: (message: string) => void): Promise<void> {
+  const loop = await fleetDeps.db.researchLoop.findUnique({ where: { id: loopId }, select: { fleetId: true } });
+  if (loop?.fleetId)
+    await researchFleetProgress(fleetDeps, loop.fleetId).catch((error: Error) =>
+      log(`research fleet ${loop.fleetId}: ${error.message}`),
+    );
+}
+
+/** Queues the loops that should run but have no live holder and no job, and tidies loops that ended while no worker held them. */
+async function sweepLoops(
+  deps: LoopDeps,
+  queue: ReturnType<typeof createResearchQueue>,
+  running: Map<string, AbortController>,
+): Promise<string[]> {
+  const { db, leaseMs, log } = deps;
+  const stranded = await db.$queryRaw<Array<{ id: string }>>`
+    SELECT id FROM research_loops
+     WHERE status IN ('queued', 'running')
+       AND (fleet_id IS NULL OR dispatched_at IS NOT NULL) -- a research fleet's waiting members start when their fleet says so
+       AND (holder IS NULL OR heartbeat_at IS NULL OR heartbeat_at < now() - ${leaseMs}::int * interval '1 millisecond')`;
+  const added: string[] = [];
+  for (const { id } of stranded) {
+    if (running.has(id)) continue;
+    if ((await ensureResearchJob(queue, id)) === "added") added.push(id);
+  }
+  if (added.length) log(`re-queued research loop(s) without a live holder: ${added.join(", ")}`);
+  // Loops that ended (a cancel) while their worker was down still have a worktree and maybe a "running" experiment.
+  const untidy = await db.$queryRaw<Array<{ id: string }>>`
+    SELECT id FROM research_loops
+     WHERE status IN ('completed', 'failed', 'cancelled') AND worktree_path IS NOT NULL
+       AND (heartbeat_at IS NULL OR heartbeat_at < now() - ${leaseMs}::int * interval '1 millisecond')`;
+  for (const { id } of untidy) {
+    if (running.has(id)) continue;
+    await cleanUpEndedLoop(deps, id);
+    log(`tidied research loop ${id}, which ended while no worker held it`);
+  }
+  return added;
 }

@@ -60,6 +60,16 @@ export interface RunWorkerHandle {
   close(options?: { cancelRunning?: boolean; graceMs?: number }): Promise<void>;
 }
 
+type FleetDeps = Parameters<typeof fleetMemberSettled>[0];
+
+/** What the job handler, the heartbeat and `close` share. */
+interface WorkerState {
+  running: Map<string, AbortController>;
+  /** Runs whose lease this worker has renewed at least once. */
+  held: Set<string>;
+  closing: "cancel" | "handover" | null;
+}
+
 /**
  * Takes runs off the queue and executes them, renews the leases of the runs
  * it holds, listens for cancel requests, and reconciles runs with the queue,
@@ -76,7 +86,7 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
   // Fail-fast (producer): a sweep while Redis is down fails and is retried, instead of hanging.
   const producer = createRedis(options.redisUrl, "producer");
   const queue = createRunQueue(producer, options.prefix);
-  const fleetDeps = {
+  const fleetDeps: FleetDeps = {
     db: options.db,
     notifier: options.notifier,
     scheduler: createRunScheduler(queue, producer, options.prefix),
@@ -95,83 +105,27 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
       ensure: (runId: string, jobId: string) => ensureRunJob(queue, runId, jobId),
     },
   };
-  const running = new Map<string, AbortController>();
-  /** Runs whose lease this worker has renewed at least once. */
-  const held = new Set<string>();
-  let closing: "cancel" | "handover" | null = null;
+  const state: WorkerState = { running: new Map(), held: new Set(), closing: null };
+  const { running } = state;
   await new Subscriptions(subscriber).listenCancels(options.prefix, (runId) => running.get(runId)?.abort());
 
   const worker = createRunWorker(
     connection,
     options.prefix,
     options.concurrency,
-    async ({ runId }, job, token) => {
-      // Another job of the same run (a take-over job next to a stalled one) while this process executes it.
-      if (running.has(runId)) return;
-      if (closing === "handover") {
-        // Taken just as the worker closes: back to the queue for the next worker.
-        await job.moveToWait(token);
-        throw new WaitingError();
-      }
-      const controller = new AbortController();
-      // A job BullMQ hands over while the worker closes is cancelled at once, not started and abandoned.
-      if (closing === "cancel") controller.abort("cancelled because its worker shut down");
-      running.set(runId, controller);
-      let result: Awaited<ReturnType<typeof executeRun>> = "done";
-      try {
-        result = await executeRun(
-          {
-            ...fleetDeps,
-            agentBinDirs: options.agentBinDirs,
-            secrets: options.secrets,
-            masterKey: options.masterKey,
-            sandbox: options.sandbox,
-            egress: options.egress,
-            lease: { holder, leaseMs },
-          },
-          runId,
-          controller.signal,
-        );
-      } finally {
-        running.delete(runId);
-        held.delete(runId);
-        // A fleet member's end frees a slot (and may complete its fleet); the sweep retries if this fails.
-        if (result === "done")
-          await fleetMemberSettled(fleetDeps, runId).catch((error: Error) =>
-            log(`fleet update after run ${runId} failed: ${error.message}`),
-          );
-      }
-      if (result === "handed_over") {
-        // The run is released in Postgres; its job goes back to the queue for whichever worker comes next.
-        log(`run ${runId} handed over: ${HANDOVER}`);
-        await job.moveToWait(token);
-        throw new WaitingError();
-      }
-    },
+    runJobHandler(options, state, fleetDeps, { holder, leaseMs }, log),
     leaseMs,
   );
 
   // Leases: renewed every lease/3; a run another worker holds now (this one missed its lease) is stopped here.
   const heartbeat = setInterval(
-    () => {
-      if (running.size === 0) return;
-      heartbeatRuns(options.db, holder, [...running.keys()])
-        .then(({ renewed, heldByOthers }) => {
-          for (const runId of renewed) if (running.has(runId)) held.add(runId);
-          // Only a run this worker did hold was lost; one it is still waiting to take over is not.
-          for (const runId of heldByOthers.filter((id) => held.has(id))) {
-            log(`run ${runId}: ${LEASE_LOST}; stopping it here`);
-            running.get(runId)?.abort(LEASE_LOST);
-          }
-        })
-        .catch((error: Error) => log(`could not renew run leases: ${error.message}`));
-    },
+    () => renewLeases(options.db, holder, state, log),
     Math.max(100, Math.floor(leaseMs / 3)),
   );
 
   let sweeping: Promise<void> | null = null;
   const sweep = setInterval(() => {
-    if (sweeping || closing) return;
+    if (sweeping || state.closing) return;
     sweeping = sweepFleets(fleetDeps)
       .catch((error: Error) => log(`fleet sweep failed: ${error.message}`))
       .finally(() => (sweeping = null));
@@ -185,7 +139,7 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
     .catch((error: Error) => log(`reconciling runs failed: ${error.message}`))
     .finally(() => (reconciling = null));
   const reconcile = setInterval(() => {
-    if (reconciling || closing) return;
+    if (reconciling || state.closing) return;
     reconciling = reconcileRuns(reconcileDeps)
       .catch((error: Error) => log(`reconciling runs failed: ${error.message}`))
       .finally(() => (reconciling = null));
@@ -195,25 +149,14 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
     holder,
     inProgress: () => running.size,
     async close({ cancelRunning = false, graceMs } = {}) {
-      closing = cancelRunning ? "cancel" : graceMs !== undefined ? "handover" : null;
+      state.closing = cancelRunning ? "cancel" : graceMs !== undefined ? "handover" : null;
       if (cancelRunning)
         for (const controller of running.values()) controller.abort("cancelled because its worker shut down");
       clearInterval(sweep);
       clearInterval(reconcile);
       // Stops fetching jobs at once; resolves when the runs in progress are done.
       const closed = worker.close();
-      if (graceMs !== undefined && running.size > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        const expired = await Promise.race([
-          closed.then(() => false),
-          new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
-        ]);
-        clearTimeout(timer);
-        if (expired) {
-          log(`shutdown grace over: handing over ${running.size} run(s) still in progress`);
-          for (const controller of running.values()) controller.abort(HANDOVER);
-        }
-      }
+      if (graceMs !== undefined && running.size > 0) await handOverAfterGrace(closed, graceMs, running, log);
       await closed;
       clearInterval(heartbeat);
       await sweeping;
@@ -224,4 +167,93 @@ export async function startRunWorker(options: RunWorkerOptions): Promise<RunWork
       subscriber.disconnect();
     },
   };
+}
+
+/** The queue's job handler: executes the run, then settles its fleet member or hands the run over. */
+function runJobHandler(
+  options: RunWorkerOptions,
+  state: WorkerState,
+  fleetDeps: FleetDeps,
+  lease: { holder: string; leaseMs: number },
+  log: (message: string) => void,
+): Parameters<typeof createRunWorker>[3] {
+  const { running, held } = state;
+  return async ({ runId }, job, token) => {
+    // Another job of the same run (a take-over job next to a stalled one) while this process executes it.
+    if (running.has(runId)) return;
+    if (state.closing === "handover") {
+      // Taken just as the worker closes: back to the queue for the next worker.
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
+    const controller = new AbortController();
+    // A job BullMQ hands over while the worker closes is cancelled at once, not started and abandoned.
+    if (state.closing === "cancel") controller.abort("cancelled because its worker shut down");
+    running.set(runId, controller);
+    let result: Awaited<ReturnType<typeof executeRun>> = "done";
+    try {
+      result = await executeRun(
+        {
+          ...fleetDeps,
+          agentBinDirs: options.agentBinDirs,
+          secrets: options.secrets,
+          masterKey: options.masterKey,
+          sandbox: options.sandbox,
+          egress: options.egress,
+          lease,
+        },
+        runId,
+        controller.signal,
+      );
+    } finally {
+      running.delete(runId);
+      held.delete(runId);
+      // A fleet member's end frees a slot (and may complete its fleet); the sweep retries if this fails.
+      if (result === "done")
+        await fleetMemberSettled(fleetDeps, runId).catch((error: Error) =>
+          log(`fleet update after run ${runId} failed: ${error.message}`),
+        );
+    }
+    if (result === "handed_over") {
+      // The run is released in Postgres; its job goes back to the queue for whichever worker comes next.
+      log(`run ${runId} handed over: ${HANDOVER}`);
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
+  };
+}
+
+/** One heartbeat: renews the leases of the runs in progress and stops those another worker holds now. */
+function renewLeases(db: Db, holder: string, state: WorkerState, log: (message: string) => void): void {
+  const { running, held } = state;
+  if (running.size === 0) return;
+  heartbeatRuns(db, holder, [...running.keys()])
+    .then(({ renewed, heldByOthers }) => {
+      for (const runId of renewed) if (running.has(runId)) held.add(runId);
+      // Only a run this worker did hold was lost; one it is still waiting to take over is not.
+      for (const runId of heldByOthers.filter((id) => held.has(id))) {
+        log(`run ${runId}: ${LEASE_LOST}; stopping it here`);
+        running.get(runId)?.abort(LEASE_LOST);
+      }
+    })
+    .catch((error: Error) => log(`could not renew run leases: ${error.message}`));
+}
+
+/** Waits up to `graceMs` for the worker to close; past it, the runs still in progress are stopped and handed over. */
+async function handOverAfterGrace(
+  closed: Promise<void>,
+  graceMs: number,
+  running: Map<string, AbortController>,
+  log: (message: string) => void,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = await Promise.race([
+    closed.then(() => false),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
+  ]);
+  clearTimeout(timer);
+  if (expired) {
+    log(`shutdown grace over: handing over ${running.size} run(s) still in progress`);
+    for (const controller of running.values()) controller.abort(HANDOVER);
+  }
 }
