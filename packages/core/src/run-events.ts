@@ -131,7 +131,10 @@ class RunEventSink {
 const sinks = new WeakMap<Db, RunEventSink>();
 function sinkFor(db: Db): RunEventSink {
   let sink = sinks.get(db);
-  if (!sink) sinks.set(db, (sink = new RunEventSink(db)));
+  if (!sink) {
+    sink = new RunEventSink(db);
+    sinks.set(db, sink);
+  }
   return sink;
 }
 

@@ -201,6 +201,7 @@ function runJobHandler(
           sandbox: options.sandbox,
           egress: options.egress,
           lease,
+          log,
         },
         runId,
         controller.signal,

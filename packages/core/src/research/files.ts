@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readRegularFile } from "@loopy/agents/safe-files";
+import { inheritedEnv } from "@loopy/config/env";
 import path from "node:path";
 import { promisify } from "node:util";
 
@@ -13,7 +14,7 @@ export async function committedFileHash(repo: string, sha: string, file: string)
     encoding: "buffer",
     maxBuffer: 1024 * 1024 * 1024,
     // Cast: Next.js makes NODE_ENV mandatory in ProcessEnv when it type-checks this file in the web build.
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C", GIT_TERMINAL_PROMPT: "0" } as Record<
+    env: { PATH: inheritedEnv(["PATH"]).PATH ?? "/usr/bin:/bin", LC_ALL: "C", GIT_TERMINAL_PROMPT: "0" } as Record<
       string,
       string
     > as NodeJS.ProcessEnv,

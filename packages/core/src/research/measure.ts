@@ -91,10 +91,11 @@ export async function measure(input: MeasureInput): Promise<MeasureResult> {
   const progress = setInterval(() => {
     if (!tailDirty) return;
     tailDirty = false;
+    // The tail is a progress view rewritten every second and once more at the end; a failed write is retried then.
     writeTail().catch(() => undefined);
   }, 1000);
   const hardKillMs = Math.round(loop.budgetMs * loop.hardKillMultiple);
-  let result;
+  let result: Awaited<ReturnType<typeof runProcess>>;
   try {
     // The metrics endpoint is served inside the sandbox's own network on the same port, so the URL holds either way.
     const sandbox = input.confinement

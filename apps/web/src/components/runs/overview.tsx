@@ -90,7 +90,8 @@ export function Overview() {
           }
           runs.current.set(change.runId, next);
         }
-        if (unknown) refetch();
+        // After a Redis outage the changes in between are gone: the snapshot has them.
+        if (unknown || batch.resync) refetch();
         setAll([...runs.current.values()]);
       },
     }),
