@@ -14,7 +14,7 @@ import path from "node:path";
 import { loadEnv } from "@loopy/config/env";
 import { createServices } from "@loopy/api/services";
 import { createCaller, createContext } from "@loopy/api";
-import { SYSTEM_ACTOR } from "@loopy/core/auth/roles";
+import { SYSTEM_ACTOR } from "@loopy/core/access/roles";
 import { startResearchWorker } from "@loopy/queue/research-worker";
 import { setUpTestServices } from "../test/services.ts";
 

@@ -14,15 +14,15 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadEnv } from "@loopy/config/env";
 import { ensureLoopyHome } from "@loopy/config/home";
-import { ensureMasterKey } from "@loopy/core/secrets/master-key";
+import { ensureMasterKey } from "@loopy/core/secrets";
 import { ensureDatabase, type DatabaseChoice } from "@loopy/embedded/database";
 import { ensureRedis, type RedisChoice } from "@loopy/embedded/redis";
 import { startChild, stopChild, waitFor } from "@loopy/embedded/processes";
 import { supervise, type Supervised } from "@loopy/embedded/supervisor";
 import { parseDuration } from "@loopy/config/duration";
 import { createDb } from "@loopy/db/client";
-import { seedDemoProject } from "@loopy/core/research/demo-project";
-import { bootstrapAuth, createSignInCode, isLoopback, type AuthBootstrap } from "@loopy/core/auth/accounts";
+import { seedDemoProject } from "@loopy/core/research";
+import { bootstrapAuth, createSignInCode, isLoopback, type AuthBootstrap } from "@loopy/core/access";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name: string) => path.join(root, "node_modules", ".bin", name);

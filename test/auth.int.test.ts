@@ -13,8 +13,8 @@ import {
   signInWithPassword,
   signInWithToken,
   updateUser,
-} from "@loopy/core/auth/accounts";
-import { ROLES, type Actor, type Role } from "@loopy/core/auth/roles";
+} from "@loopy/core/access";
+import { ROLES, type Actor, type Role } from "@loopy/core/access/roles";
 import { createDb } from "@loopy/db/client";
 import { createTestDatabase } from "@loopy/db/test-database";
 import { createHarness, makeRepo, type Harness } from "./harness.ts";

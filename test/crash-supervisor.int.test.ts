@@ -7,7 +7,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createServices, type Services } from "@loopy/api/services";
 import { createCaller, createContext } from "@loopy/api";
-import { SYSTEM_ACTOR } from "@loopy/core/auth/roles";
+import { SYSTEM_ACTOR } from "@loopy/core/access/roles";
 import { loadEnv } from "@loopy/config/env";
 import { createTestDatabase } from "@loopy/db/test-database";
 import { freePort } from "@loopy/embedded/processes";

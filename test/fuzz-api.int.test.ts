@@ -6,8 +6,8 @@ import superjson from "superjson";
 import { TRPCError } from "@trpc/server";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { appRouter, createCaller, createContext } from "@loopy/api";
-import { SYSTEM_ACTOR, type Actor } from "@loopy/core/auth/roles";
-import { AppError } from "@loopy/core/errors";
+import { SYSTEM_ACTOR, type Actor } from "@loopy/core/access/roles";
+import { AppError } from "@loopy/core/shared";
 import { createHarness, gitIn, makeRepo, type Harness } from "./harness.ts";
 
 /**

@@ -3,7 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ResearchStreamItem } from "@loopy/api/routers/research";
-import { appendResearchEvents, listResearchEvents } from "@loopy/core/research/events";
+import { appendResearchEvents, listResearchEvents } from "@loopy/core/research";
 import { createHarness, eventually, makeRepo, type Harness } from "./harness.ts";
 
 const fixture = readFileSync(

@@ -1,8 +1,8 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createUser } from "@loopy/core/auth/accounts";
-import type { Actor } from "@loopy/core/auth/roles";
-import { runTimesAt } from "@loopy/core/run-times";
+import { createUser } from "@loopy/core/access";
+import type { Actor } from "@loopy/core/access/roles";
+import { runTimesAt } from "@loopy/core/runs/times";
 import { startFakeModelServer, type FakeModelServer } from "@loopy/fake-models/server";
 import { createHarness, eventually, gitIn, makeRepo, type Harness } from "./harness.ts";
 

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listRunEvents, RunEventWriter, type StoredRunEvent } from "@loopy/core/run-events";
+import { listRunEvents, RunEventWriter, type StoredRunEvent } from "@loopy/core/live";
 import { createHarness, makeRepo, type Harness } from "./harness.ts";
 
 /**

@@ -284,7 +284,7 @@ describe("secrets", () => {
     const json = JSON.parse((await loopy(["secrets", "--json"])).stdout) as Array<{ name: string }>;
     expect(json.map((s) => s.name)).toEqual(["CLI_KEY", "MY_KEY"]);
     // One trailing newline was dropped: the stored value is exactly what was piped.
-    const { resolveSecrets } = await import("@loopy/core/secrets/store");
+    const { resolveSecrets } = await import("@loopy/core/secrets");
     expect(await resolveSecrets(h.services.db, { loopyHome: h.home }, ["CLI_KEY"])).toEqual({ CLI_KEY: cliValue });
     const empty = await loopy(["secret", "set", "EMPTY_KEY"], "");
     expect(empty.code).toBe(2);

@@ -1,8 +1,8 @@
 import { symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_EVENT_TEXT, RunEventWriter } from "@loopy/core/run-events";
-import type { StoredRunEvent } from "@loopy/core/run-events";
+import { MAX_EVENT_TEXT, RunEventWriter } from "@loopy/core/live";
+import type { StoredRunEvent } from "@loopy/core/live";
 import { createHarness, eventually, gitIn, makeRepo, type Harness } from "./harness.ts";
 
 /**

@@ -11,9 +11,9 @@ import {
   SIGN_IN_BODY_LIMIT,
   TRPC_BODY_LIMIT,
 } from "@loopy/api/web-routes";
-import { createApiToken, createSignInCode, createUser, updateUser } from "@loopy/core/auth/accounts";
+import { createApiToken, createSignInCode, createUser, updateUser } from "@loopy/core/access";
 import { createCaller, createContext } from "@loopy/api";
-import { actorFromToken } from "@loopy/core/auth/accounts";
+import { actorFromToken } from "@loopy/core/access";
 import { createHarness, type Harness } from "./harness.ts";
 
 /**

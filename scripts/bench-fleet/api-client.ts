@@ -7,7 +7,7 @@ import { EventSource } from "eventsource";
 import superjson from "superjson";
 import { type AppRouter, appRouter, createContext } from "@loopy/api";
 import { actorOfRequest } from "@loopy/api/http-auth";
-import { createApiToken, createUser } from "@loopy/core/auth/accounts";
+import { createApiToken, createUser } from "@loopy/core/access";
 import type { Bench } from "./context.ts";
 
 export type BenchClient = Awaited<ReturnType<typeof startApi>>;

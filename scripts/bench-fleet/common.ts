@@ -8,7 +8,7 @@ export const WINDOW_MS = Number(process.argv[3] ?? 30) * 1000;
 export const SAMPLE = Math.min(50, AGENTS);
 export const INTERVAL_S = 1;
 /** Lines per agent: more than the bench lasts; the fleet is cancelled at the end. */
-export const LINES = 3600;
+const LINES = 3600;
 export const RAMP_TIMEOUT_MS = 300_000;
 export const CANCEL_TIMEOUT_MS = 300_000;
 export const SETTLE_MS = 5_000;

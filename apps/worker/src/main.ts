@@ -7,12 +7,12 @@ import { startRunWorker } from "@loopy/queue/run-worker";
 import { createResearchNotifier } from "@loopy/queue/research-bus";
 import { startResearchWorker } from "@loopy/queue/research-worker";
 import { parseDuration } from "@loopy/config/duration";
-import { RESERVED_SECRET } from "@loopy/core/profiles";
+import { RESERVED_SECRET } from "@loopy/core/projects";
 import { describeSandbox, sandboxStatus } from "@loopy/agents/sandbox";
 import { publishWorkerSandbox } from "@loopy/queue/worker-sandbox";
 import { hostname } from "node:os";
 import { ensureLoopyHome } from "@loopy/config/home";
-import { ensureMasterKey } from "@loopy/core/secrets/master-key";
+import { ensureMasterKey } from "@loopy/core/secrets";
 
 /**
  * The worker process: takes runs and research loops off their queues and executes them. It holds no

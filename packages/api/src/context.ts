@@ -1,4 +1,4 @@
-import type { Actor } from "@loopy/core/auth/roles";
+import type { Actor } from "@loopy/core/access/roles";
 import type { Services } from "./services.ts";
 
 export interface Context {

@@ -1,5 +1,5 @@
-import { actorFromSession, actorFromToken } from "@loopy/core/auth/accounts";
-import type { Actor } from "@loopy/core/auth/roles";
+import { actorFromSession, actorFromToken } from "@loopy/core/access";
+import type { Actor } from "@loopy/core/access/roles";
 import type { Db } from "@loopy/db/client";
 
 /** The browser session cookie (HttpOnly) and its CSRF companion (readable by the page, sent back as a header). */

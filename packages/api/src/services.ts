@@ -3,12 +3,12 @@ import type { Redis } from "ioredis";
 import { loadEnv, required, type LoopyEnv } from "@loopy/config/env";
 import { parseDuration } from "@loopy/config/duration";
 import { createDb, type Db } from "@loopy/db/client";
-import type { LaunchDeps } from "@loopy/core/ports";
-import { checkHealth, type Health } from "@loopy/core/health";
+import type { LaunchDeps } from "@loopy/core/shared";
+import { checkHealth, type Health } from "@loopy/core/shared";
 import { createRedis } from "@loopy/queue/redis";
 import { createRunQueue, createRunScheduler, type RunJob } from "@loopy/queue/run-queue";
 import { createRunNotifier, Subscriptions } from "@loopy/queue/event-bus";
-import type { ResearchLaunchDeps } from "@loopy/core/research/ports";
+import type { ResearchLaunchDeps } from "@loopy/core/research";
 import { createResearchNotifier } from "@loopy/queue/research-bus";
 import { createResearchQueue, createResearchScheduler, type ResearchJob } from "@loopy/queue/research-queue";
 

@@ -1,9 +1,9 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import { ZodError } from "zod";
-import { AppError, type AppErrorCode } from "@loopy/core/errors";
-import { type Actor, type Role, roleAtLeast } from "@loopy/core/auth/roles";
-import { auditDetail, auditTarget, recordAudit } from "@loopy/core/auth/audit";
+import { AppError, type AppErrorCode } from "@loopy/core/shared";
+import { type Actor, type Role, roleAtLeast } from "@loopy/core/access/roles";
+import { auditDetail, auditTarget, recordAudit } from "@loopy/core/access";
 import type { Context } from "./context.ts";
 
 /** Every procedure declares the least role that may call it (see `authorize`). */

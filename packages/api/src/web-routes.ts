@@ -1,6 +1,6 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
-import { type NewSession, signInWithCode, signInWithPassword, signInWithToken } from "@loopy/core/auth/accounts";
-import { AppError } from "@loopy/core/errors";
+import { type NewSession, signInWithCode, signInWithPassword, signInWithToken } from "@loopy/core/access";
+import { AppError } from "@loopy/core/shared";
 import { readBodyCapped, declaredTooLarge, describeLimit, KIB, MIB } from "./body-limit.ts";
 import { requestClientAddress } from "./client-address.ts";
 import { createContext } from "./context.ts";

@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
-import type { RunNotifier } from "@loopy/core/ports";
-import type { StoredRunEvent } from "@loopy/core/run-events";
-import { latestActivity } from "@loopy/core/activity";
+import type { RunNotifier } from "@loopy/core/shared";
+import type { StoredRunEvent } from "@loopy/core/live";
+import { latestActivity } from "@loopy/core/live";
 
 /**
  * Live notifications over Redis pub/sub. They carry only what is already in

@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
-import type { ResearchNotifier } from "@loopy/core/research/ports";
-import type { StoredPoint, StoredResearchEvent } from "@loopy/core/research/events";
+import type { ResearchNotifier } from "@loopy/core/research";
+import type { StoredPoint, StoredResearchEvent } from "@loopy/core/research";
 import type { Subscriptions } from "./event-bus.ts";
 
 /**

@@ -1,7 +1,7 @@
 import { Queue, Worker, type ConnectionOptions, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import { z } from "zod";
-import type { ResearchScheduler } from "@loopy/core/research/ports";
+import type { ResearchScheduler } from "@loopy/core/research";
 import { publishResearchCancel } from "./research-bus.ts";
 import { removeWaitingJob } from "./remove-waiting.ts";
 

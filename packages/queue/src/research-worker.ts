@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Db } from "@loopy/db/client";
-import { cleanUpEndedLoop, executeResearchLoop, SHUTDOWN } from "@loopy/core/research/engine";
-import type { ResearchNotifier } from "@loopy/core/research/ports";
+import { cleanUpEndedLoop, executeResearchLoop, SHUTDOWN } from "@loopy/core/research";
+import type { ResearchNotifier } from "@loopy/core/research";
 import { Subscriptions } from "./event-bus.ts";
 import { createRedis } from "./redis.ts";
 import { listenResearchCancels } from "./research-bus.ts";
@@ -12,7 +12,7 @@ import {
   createResearchWorker,
   ensureResearchJob,
 } from "./research-queue.ts";
-import { researchFleetProgress, sweepResearchFleets, type ResearchFleetDeps } from "@loopy/core/fleets/research-fleets";
+import { researchFleetProgress, sweepResearchFleets, type ResearchFleetDeps } from "@loopy/core/fleets";
 
 export interface ResearchWorkerOptions {
   db: Db;

@@ -1,7 +1,7 @@
 import { Queue, Worker, type Job, type ConnectionOptions } from "bullmq";
 import type { Redis } from "ioredis";
 import { z } from "zod";
-import type { RunScheduler } from "@loopy/core/ports";
+import type { RunScheduler } from "@loopy/core/shared";
 import { publishCancel } from "./event-bus.ts";
 import { removeWaitingJob } from "./remove-waiting.ts";
 

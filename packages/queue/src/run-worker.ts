@@ -1,9 +1,9 @@
 import { WaitingError } from "bullmq";
 import type { Db } from "@loopy/db/client";
-import { executeRun } from "@loopy/core/execute-run";
-import { fleetMemberSettled, sweepFleets } from "@loopy/core/fleets/dispatch";
-import type { RunNotifier } from "@loopy/core/ports";
-import { HANDOVER, LEASE_LOST, heartbeatRuns, newHolder, reconcileRuns } from "@loopy/core/run-recovery";
+import { executeRun } from "@loopy/core/runs";
+import { fleetMemberSettled, sweepFleets } from "@loopy/core/fleets";
+import type { RunNotifier } from "@loopy/core/shared";
+import { HANDOVER, LEASE_LOST, heartbeatRuns, newHolder, reconcileRuns } from "@loopy/core/runs";
 import { createRedis } from "./redis.ts";
 import {
   createRunQueue,

@@ -8,7 +8,8 @@ import superjson from "superjson";
 import type { AppRouter } from "@loopy/api";
 import type { inferRouterOutputs } from "@trpc/server";
 
-export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
+const { TRPCProvider, useTRPC } = createTRPCContext<AppRouter>();
+export { useTRPC };
 /** What each procedure returns, as the browser receives it. */
 export type RouterOutputs = inferRouterOutputs<AppRouter>;
 

@@ -1,4 +1,4 @@
-import { listAgents } from "@loopy/core/profiles";
+import { listAgents } from "@loopy/core/projects";
 import { readWorkerSandboxes } from "@loopy/queue/worker-sandbox";
 import { viewerProcedure, router } from "../trpc.ts";
 

@@ -1,16 +1,9 @@
 import { z } from "zod";
 import { date, loopyId, text } from "../inputs.ts";
-import {
-  createApiToken,
-  createUser,
-  listApiTokens,
-  listUsers,
-  revokeApiToken,
-  updateUser,
-} from "@loopy/core/auth/accounts";
-import { listAudit } from "@loopy/core/auth/audit";
-import { changeOwnPassword, createOwnSignInCode } from "@loopy/core/auth/own-account";
-import { ROLES } from "@loopy/core/auth/roles";
+import { createApiToken, createUser, listApiTokens, listUsers, revokeApiToken, updateUser } from "@loopy/core/access";
+import { listAudit } from "@loopy/core/access";
+import { changeOwnPassword, createOwnSignInCode } from "@loopy/core/access";
+import { ROLES } from "@loopy/core/access/roles";
 import { adminProcedure, router, viewerProcedure } from "../trpc.ts";
 
 const role = z.enum(ROLES);

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { agentRef, boundedJson, duration, gitRef, loopyId, projectRef, secretName, smallInt, text } from "../inputs.ts";
 import { parseDuration } from "@loopy/config/duration";
-import { badInput } from "@loopy/core/errors";
+import { badInput } from "@loopy/core/shared";
 import {
   approveWinner,
   cancelFleet,
@@ -12,8 +12,8 @@ import {
   pauseFleet,
   rankFleet,
   resumeFleet,
-} from "@loopy/core/fleets/fleets";
-import { planOf, startPlanner } from "@loopy/core/fleets/planner";
+} from "@loopy/core/fleets";
+import { planOf, startPlanner } from "@loopy/core/fleets";
 import type { FleetChange, RunChange } from "@loopy/queue/event-bus";
 import { operatorProcedure, reviewerProcedure, viewerProcedure, router } from "../trpc.ts";
 import { changesWithResync, subscribeAll } from "../live-stream.ts";
@@ -52,7 +52,7 @@ const common = {
 
 const tags = z.array(text(64)).max(20).optional();
 
-export const launchFleetInput = z.discriminatedUnion("kind", [
+const launchFleetInput = z.discriminatedUnion("kind", [
   z.object({
     kind: z.literal("best_of_n"),
     project: projectRef,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { overview } from "@loopy/core/overview";
+import { overview } from "@loopy/core/live/overview";
 import type { RunActivity, RunChange } from "@loopy/queue/event-bus";
 import { AsyncQueue } from "../async-queue.ts";
 import { subscribeAll } from "../live-stream.ts";

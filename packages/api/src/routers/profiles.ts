@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { agentRef, boundedJson, text } from "../inputs.ts";
-import { createProfile, listProfiles } from "@loopy/core/profiles";
+import { createProfile, listProfiles } from "@loopy/core/projects";
 import { adminProcedure, viewerProcedure, router } from "../trpc.ts";
 
 export const profilesRouter = router({

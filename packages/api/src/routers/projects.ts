@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { agentRef, boundedJson, projectRef, smallInt, text } from "../inputs.ts";
 import { findProject, listProjects, registerProject, updateProjectSettings } from "@loopy/core/projects";
-import { memoryHistory, saveMemory } from "@loopy/core/memory";
+import { memoryHistory, saveMemory } from "@loopy/core/projects";
 import { adminProcedure, operatorProcedure, viewerProcedure, router } from "../trpc.ts";
 
 export const projectsRouter = router({

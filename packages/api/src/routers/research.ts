@@ -20,7 +20,7 @@ import {
   listResearchEvents,
   type StoredPoint,
   type StoredResearchEvent,
-} from "@loopy/core/research/events";
+} from "@loopy/core/research";
 import {
   cancelResearchLoop,
   pauseResearchLoop,
@@ -34,7 +34,7 @@ import {
   listExperiments,
   listLoops,
   slotUsage,
-} from "@loopy/core/research/loops";
+} from "@loopy/core/research";
 import { RESYNC_SETTLE_MS } from "@loopy/queue/event-bus";
 import { listenLoopChanges, listenResearchLoop, type LoopChange } from "@loopy/queue/research-bus";
 import { operatorProcedure, viewerProcedure, router } from "../trpc.ts";

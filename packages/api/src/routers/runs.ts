@@ -13,10 +13,10 @@ import {
   text,
 } from "../inputs.ts";
 import { parseDuration } from "@loopy/config/duration";
-import { badInput } from "@loopy/core/errors";
-import { RUN_STATUSES } from "@loopy/core/run-status";
+import { badInput } from "@loopy/core/shared";
+import { RUN_STATUSES } from "@loopy/core/runs";
 import { cancelRun, getRun, getRunDiff, launchRun, listRuns } from "@loopy/core/runs";
-import { listRunEvents, type StoredRunEvent } from "@loopy/core/run-events";
+import { listRunEvents, type StoredRunEvent } from "@loopy/core/live";
 import { fileLines, listCheckpointResults, listTurns, turnDiff } from "@loopy/core/review";
 import { RESYNC_SETTLE_MS, type RunChange } from "@loopy/queue/event-bus";
 import { operatorProcedure, viewerProcedure, router } from "../trpc.ts";

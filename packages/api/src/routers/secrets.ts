@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { secretName } from "../inputs.ts";
-import { deleteSecret, listSecretNames, setSecret } from "@loopy/core/secrets/store";
+import { deleteSecret, listSecretNames, setSecret } from "@loopy/core/secrets";
 import { adminProcedure, router } from "../trpc.ts";
 
 const name = secretName;

@@ -1,4 +1,4 @@
-import { badInput } from "../errors.ts";
+import { badInput } from "../shared/errors.ts";
 
 /**
  * Task decomposition: a plan is a list of subtasks with dependencies (a DAG).

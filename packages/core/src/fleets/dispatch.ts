@@ -1,7 +1,7 @@
-import { resolveCommit } from "../git.ts";
-import type { CoreDeps } from "../ports.ts";
-import { appendRunEvents } from "../run-events.ts";
-import { transitionRun } from "../runs.ts";
+import { resolveCommit } from "../shared/git.ts";
+import type { CoreDeps } from "../shared/ports.ts";
+import { appendRunEvents } from "../live/run-events.ts";
+import { transitionRun } from "../runs/runs.ts";
 import { DEPENDENCY_DONE } from "./dag.ts";
 import { fleetLog, type FleetRuntimeDeps } from "./model.ts";
 import { budgetSpent, cancelBlocked, completeIfSettled, OPEN_FLEET, refreshSpent, stopFleet } from "./teardown.ts";

@@ -1,10 +1,10 @@
 import type { Db, Prisma } from "@loopy/db/client";
-import { badInput } from "../errors.ts";
-import { newId } from "../ids.ts";
-import { cleanUp } from "../review.ts";
-import type { StoredRunEvent } from "../run-events.ts";
-import { WAITING_STATUSES } from "../run-times.ts";
-import { createRunRowsMany, transitionRunIn } from "../runs.ts";
+import { badInput } from "../shared/errors.ts";
+import { newId } from "../shared/ids.ts";
+import { cleanUp } from "../review/review.ts";
+import type { StoredRunEvent } from "../live/run-events.ts";
+import { WAITING_STATUSES } from "../runs/run-times.ts";
+import { createRunRowsMany, transitionRunIn } from "../runs/runs.ts";
 import { dispatchFleet } from "./dispatch.ts";
 import {
   DEFAULT_CONCURRENCY,

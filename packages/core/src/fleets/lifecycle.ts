@@ -1,4 +1,4 @@
-import { conflict } from "../errors.ts";
+import { conflict } from "../shared/errors.ts";
 import { fleetProgress } from "./dispatch.ts";
 import { researchDeps, type FleetDeps } from "./model.ts";
 import { fleetState, getFleet } from "./queries.ts";

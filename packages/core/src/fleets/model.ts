@@ -1,6 +1,6 @@
 import type { FleetStatus } from "@loopy/db/client";
-import { badInput } from "../errors.ts";
-import type { CoreDeps, LaunchDeps, RunScheduler } from "../ports.ts";
+import { badInput } from "../shared/errors.ts";
+import type { CoreDeps, LaunchDeps, RunScheduler } from "../shared/ports.ts";
 import type { CreateResearchLoopInput } from "../research/loops.ts";
 import type { ResearchLaunchDeps } from "../research/ports.ts";
 import type { FleetMetric } from "./rank.ts";

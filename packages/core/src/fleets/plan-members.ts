@@ -1,6 +1,6 @@
-import { badInput } from "../errors.ts";
-import type { LaunchDeps } from "../ports.ts";
-import { prepareLaunch, type PreparedLaunch } from "../runs.ts";
+import { badInput } from "../shared/errors.ts";
+import type { LaunchDeps } from "../shared/ports.ts";
+import { prepareLaunch, type PreparedLaunch } from "../runs/runs.ts";
 import { orderPlan } from "./dag.ts";
 import {
   DEFAULT_CONCURRENCY,

@@ -1,8 +1,8 @@
 import type { Db } from "@loopy/db/client";
-import { AppError, notFound } from "../errors.ts";
-import { git } from "../git.ts";
-import { launchRun } from "../runs.ts";
-import type { LaunchDeps } from "../ports.ts";
+import { AppError, notFound } from "../shared/errors.ts";
+import { git } from "../shared/git.ts";
+import { launchRun } from "../runs/runs.ts";
+import type { LaunchDeps } from "../shared/ports.ts";
 import { parsePlan, plannerPrompt, type PlanSubtask } from "./dag.ts";
 
 export const PLAN_FILE = "loopy.plan.json";

@@ -1,5 +1,5 @@
 import type { Db, FleetStatus, Prisma } from "@loopy/db/client";
-import { badInput, notFound } from "../errors.ts";
+import { badInput, notFound } from "../shared/errors.ts";
 import { SETTLED_STATUSES } from "./teardown.ts";
 import { isEligible, parseMetric, rankMembers, type RankedMember } from "./rank.ts";
 import { researchFleetMembers } from "./research-fleets.ts";

@@ -1,6 +1,6 @@
 import type { Db } from "@loopy/db/client";
-import { badInput } from "../errors.ts";
-import { newId } from "../ids.ts";
+import { badInput } from "../shared/errors.ts";
+import { newId } from "../shared/ids.ts";
 import {
   cancelResearchLoop,
   prepareResearchLoop,
@@ -9,7 +9,7 @@ import {
   type PreparedLoop,
 } from "../research/loops.ts";
 import type { ResearchLaunchDeps } from "../research/ports.ts";
-import type { RunNotifier } from "../ports.ts";
+import type { RunNotifier } from "../shared/ports.ts";
 import { budgetSpent } from "./teardown.ts";
 
 /**

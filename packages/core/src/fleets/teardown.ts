@@ -1,9 +1,9 @@
 import { formatDuration } from "@loopy/config/duration";
 import type { FleetStatus, RunStatus } from "@loopy/db/client";
-import type { CoreDeps } from "../ports.ts";
-import { appendRunEvents } from "../run-events.ts";
-import { transitionRun, worktreePathFor } from "../runs.ts";
-import { removeWorkspace } from "../workspace.ts";
+import type { CoreDeps } from "../shared/ports.ts";
+import { appendRunEvents } from "../live/run-events.ts";
+import { transitionRun, worktreePathFor } from "../runs/runs.ts";
+import { removeWorkspace } from "../projects/workspace.ts";
 import { DEPENDENCY_DEAD } from "./dag.ts";
 import { fleetLog, type FleetRuntimeDeps } from "./model.ts";
 

@@ -1,6 +1,6 @@
-import { AppError, badInput, conflict } from "../errors.ts";
-import type { Approver } from "../merge-message.ts";
-import { approveRun, rejectRun, type PendingCommentsChoice } from "../review.ts";
+import { AppError, badInput, conflict } from "../shared/errors.ts";
+import type { Approver } from "../review/merge-message.ts";
+import { approveRun, rejectRun, type PendingCommentsChoice } from "../review/review.ts";
 import { fleetLog, type FleetDeps } from "./model.ts";
 import { fleetState, rankFleet } from "./queries.ts";
 

@@ -3,8 +3,8 @@ import { copyFile, mkdir, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Db } from "@loopy/db/client";
 import { DEMO_PROJECT } from "@loopy/research-math/demo";
-import { git } from "../git.ts";
-import { registerProject } from "../projects.ts";
+import { git } from "../shared/git.ts";
+import { registerProject } from "../projects/projects.ts";
 
 /**
  * Registers the built-in research demo (examples/char-lm) as a project, once

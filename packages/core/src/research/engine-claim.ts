@@ -12,7 +12,7 @@ import { releaseSlots, renewSlots } from "./slots.ts";
  * a running one whose holder stopped renewing its lease (a worker that died).
  * Database time decides staleness, so clocks of different machines never matter.
  */
-export async function claimLoop(deps: ResearchEngineDeps, loopId: string): Promise<"claimed" | "resumed" | null> {
+async function claimLoop(deps: ResearchEngineDeps, loopId: string): Promise<"claimed" | "resumed" | null> {
   const rows = await deps.db.$queryRaw<Array<{ resumed: boolean }>>`
     UPDATE research_loops AS l
        SET status = 'running', holder = ${deps.holder}, heartbeat_at = now(), started_at = COALESCE(l.started_at, now()), status_reason = NULL

@@ -1,7 +1,7 @@
 import type { Params } from "@loopy/research-math/space";
-import { diffCommits, type FileChange } from "../diff.ts";
-import { stripNul } from "../run-events.ts";
-import { snapshotWorkspace, type Workspace } from "../workspace.ts";
+import { diffCommits, type FileChange } from "../shared/diff.ts";
+import { stripNul } from "../live/run-events.ts";
+import { snapshotWorkspace, type Workspace } from "../projects/workspace.ts";
 import { type Ctx, type ExperimentRow, type LoopRow, logOf, resetTo, workspaceOf } from "./engine-context.ts";
 import { editableRefusal, protectedRefusal } from "./engine-decisions.ts";
 import { proposeWithAgent } from "./engine-propose.ts";

@@ -1,7 +1,7 @@
 import type { SandboxPolicy } from "@loopy/agents/sandbox";
 import type { Db } from "@loopy/db/client";
-import type { EgressSettings } from "../confinement.ts";
-import { resetWorkspace, type Workspace } from "../workspace.ts";
+import type { EgressSettings } from "../projects/confinement.ts";
+import { resetWorkspace, type Workspace } from "../projects/workspace.ts";
 import { appendResearchEvents, type ResearchEventData, type StoredResearchEvent } from "./events.ts";
 import type { ResearchDeps } from "./ports.ts";
 import { loopWorktreePath } from "./worktree.ts";

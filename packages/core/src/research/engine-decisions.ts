@@ -8,7 +8,7 @@ import {
   type PlanLoop,
   type Verdict,
 } from "@loopy/research-math/plan";
-import { matchesAny } from "../glob.ts";
+import { matchesAny } from "../shared/glob.ts";
 
 /**
  * The engine's decisions that are not research maths (those are nextStep and

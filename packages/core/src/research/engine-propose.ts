@@ -4,9 +4,9 @@ import { findAgent } from "@loopy/agents/registry";
 import type { Db } from "@loopy/db/client";
 import { describeParams } from "@loopy/research-math/plan";
 import type { Params } from "@loopy/research-math/space";
-import { workspaceSandbox } from "../confinement.ts";
-import { newId } from "../ids.ts";
-import { profileConfigSchema } from "../profiles.ts";
+import { workspaceSandbox } from "../projects/confinement.ts";
+import { newId } from "../shared/ids.ts";
+import { profileConfigSchema } from "../projects/profiles.ts";
 import { secretsForAgent } from "../secrets/inject.ts";
 import { Redactor } from "../secrets/redact.ts";
 import {

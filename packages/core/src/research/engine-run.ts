@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { confirmSeeds } from "@loopy/research-math/plan";
-import { newId } from "../ids.ts";
+import { newId } from "../shared/ids.ts";
 import { checkRules, type Prepared, prepare, reusePrepared } from "./engine-commit.ts";
 import { type Ctx, type ExperimentRow, type LoopRow, logOf, record, resetTo } from "./engine-context.ts";
 import { advancesBest, decide } from "./engine-decisions.ts";

@@ -1,4 +1,4 @@
-import { resetWorkspace } from "../workspace.ts";
+import { resetWorkspace } from "../projects/workspace.ts";
 import { appendResearchEvents } from "./events.ts";
 import { releaseLoopSlots } from "./engine-claim.ts";
 import { type Ctx, logOf, newCtx, push, record, type ResearchEngineDeps, workspaceOf } from "./engine-context.ts";

@@ -1,5 +1,5 @@
 import type { Db, Prisma } from "@loopy/db/client";
-import { withoutNul } from "../run-events.ts";
+import { withoutNul } from "../live/run-events.ts";
 import type { ResearchNotifier } from "./ports.ts";
 
 export type LoopStatus = "queued" | "running" | "paused" | "completed" | "failed" | "cancelled";

@@ -1,6 +1,6 @@
 import type { Db, Prisma } from "@loopy/db/client";
 import { downsampleMinMax } from "@loopy/research-math/downsample";
-import { notFound } from "../errors.ts";
+import { notFound } from "../shared/errors.ts";
 
 /** Reading a loop's experiments: the table with deltas and the running best, one experiment, its step series. */
 

@@ -1,4 +1,4 @@
-import { conflict } from "../errors.ts";
+import { conflict } from "../shared/errors.ts";
 import { appendResearchEvents, type LoopStatus } from "./events.ts";
 import { getLoop, type LoopDetail } from "./loop-queries.ts";
 import type { ResearchDeps, ResearchLaunchDeps } from "./ports.ts";

@@ -1,5 +1,5 @@
 import type { Prisma } from "@loopy/db/client";
-import { newId } from "../ids.ts";
+import { newId } from "../shared/ids.ts";
 import { appendResearchEvents } from "./events.ts";
 import { finishLoop } from "./loop-control.ts";
 import { getLoop, type LoopDetail } from "./loop-queries.ts";

@@ -1,5 +1,5 @@
 import type { Db, Prisma } from "@loopy/db/client";
-import { notFound } from "../errors.ts";
+import { notFound } from "../shared/errors.ts";
 import type { ExperimentStatus, LoopStatus } from "./events.ts";
 
 /** Reading research loops: the rows the API shows, one loop or a list with counts. */

@@ -6,10 +6,10 @@ import {
   type ResultsFile,
   runningBest,
 } from "@loopy/research-math/results-tsv";
-import { badInput, notFound } from "../errors.ts";
-import { resolveCommit } from "../git.ts";
-import { newId } from "../ids.ts";
-import { findProject } from "../projects.ts";
+import { badInput, notFound } from "../shared/errors.ts";
+import { resolveCommit } from "../shared/git.ts";
+import { newId } from "../shared/ids.ts";
+import { findProject } from "../projects/projects.ts";
 import { appendResearchEvents } from "./events.ts";
 import { experimentSummarySelect } from "./experiment-queries.ts";
 import { getLoop, type LoopDetail } from "./loop-queries.ts";

@@ -3,11 +3,11 @@ import type { Prisma } from "@loopy/db/client";
 import { parseDuration } from "@loopy/config/duration";
 import { findAgent } from "@loopy/agents/registry";
 import { parseSpace } from "@loopy/research-math/space";
-import { badInput } from "../errors.ts";
-import { git, resolveCommit } from "../git.ts";
-import { globToRegExp } from "../glob.ts";
-import { findProject } from "../projects.ts";
-import { findProfile } from "../profiles.ts";
+import { badInput } from "../shared/errors.ts";
+import { git, resolveCommit } from "../shared/git.ts";
+import { globToRegExp } from "../shared/glob.ts";
+import { findProject } from "../projects/projects.ts";
+import { findProfile } from "../projects/profiles.ts";
 import { committedFileHash } from "./files.ts";
 import type { ResearchLaunchDeps } from "./ports.ts";
 

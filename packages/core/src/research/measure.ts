@@ -4,10 +4,10 @@ import { formatDuration } from "@loopy/config/duration";
 import type { Db } from "@loopy/db/client";
 import { parseStepLine, parseSummary, readObjective } from "@loopy/research-math/metrics";
 import { cudaDeviceOf, memoryGbOf, type Measurement } from "@loopy/research-math/plan";
-import { stripNul } from "../run-events.ts";
+import { stripNul } from "../live/run-events.ts";
 import { PointWriter } from "./events.ts";
 import { openMetricsEndpoint } from "./metrics-endpoint.ts";
-import { workspaceSandbox, type ConfinementDeps } from "../confinement.ts";
+import { workspaceSandbox, type ConfinementDeps } from "../projects/confinement.ts";
 import type { ResearchNotifier } from "./ports.ts";
 
 const LOG_TAIL_LINES = 80;

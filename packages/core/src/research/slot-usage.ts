@@ -1,5 +1,5 @@
 import type { Db } from "@loopy/db/client";
-import { findProject } from "../projects.ts";
+import { findProject } from "../projects/projects.ts";
 
 /**
  * Slot utilisation of a project: the slots its loops name, who holds each now,

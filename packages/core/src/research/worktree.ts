@@ -2,8 +2,8 @@ import { existsSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
-import { git, resolveCommit } from "../git.ts";
-import { createWorkspace, removeWorkspace, restoreWorkspace, workspaceIndex } from "../workspace.ts";
+import { git, resolveCommit } from "../shared/git.ts";
+import { createWorkspace, removeWorkspace, restoreWorkspace, workspaceIndex } from "../projects/workspace.ts";
 
 /** Where a loop's worktree lives under LOOPY_HOME. */
 export function loopWorktreePath(loopyHome: string, loopId: string): string {

@@ -1,5 +1,5 @@
 import type { Db } from "@loopy/db/client";
-import { badInput, notFound } from "../errors.ts";
+import { badInput, notFound } from "../shared/errors.ts";
 import { openSecret, sealSecret } from "./crypto.ts";
 import { loadMasterKey, type MasterKeySource } from "./master-key.ts";
 import { secretNameProblem } from "./names.ts";

@@ -2,7 +2,7 @@ import path from "node:path";
 import { connection } from "next/server";
 import { Suspense } from "react";
 import { loadEnv } from "@loopy/config/env";
-import { ADMIN_PASSWORD_FILE } from "@loopy/core/auth/accounts";
+import { ADMIN_PASSWORD_FILE } from "@loopy/core/access";
 import { SignInForm } from "~/components/shared/sign-in-form";
 
 export default async function LoginPage() {

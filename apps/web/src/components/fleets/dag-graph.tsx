@@ -29,7 +29,7 @@ const GAP_X = 70;
 const GAP_Y = 18;
 
 /** Columns by depth: a node sits one column right of its deepest dependency. */
-export function layout(nodes: DagNode[]) {
+function layout(nodes: DagNode[]) {
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const depth = new Map<string, number>();
   const depthOf = (id: string, seen: Set<string>): number => {

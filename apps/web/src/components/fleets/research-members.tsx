@@ -1,7 +1,7 @@
 "use client";
 
 import Link from "next/link";
-import type { FleetView } from "@loopy/core/fleets/fleets";
+import type { FleetView } from "@loopy/core/fleets";
 import { Panel } from "~/components/ui/panel";
 import { StatusBadge } from "~/components/ui/badge";
 import { Table, THead, Th, TBody } from "~/components/ui/table";

@@ -4,7 +4,7 @@ import type { useTRPC } from "~/trpc/client";
 /** Points kept per series in the browser; past this a live series is min/max-downsampled to half. */
 export const LIVE_LIMIT = 4_000;
 /** What a chart asks the server for: about two points per horizontal pixel of a wide chart. */
-export const CHART_POINTS = 1_600;
+const CHART_POINTS = 1_600;
 /** The colours of overlaid series, from the theme (read by the SVG through CSS variables). */
 export const SERIES_COLORS = [1, 2, 3, 4, 5, 6].map((i) => `var(--color-series-${i})`);
 

@@ -243,7 +243,7 @@ export const ReviewBar = forwardRef<
 });
 
 /** Why a run cannot be approved, as the end of "Approve is unavailable: …". */
-export function approveBlocker(status: string, failingCheckpoints: string[], statusReason: string | null): string {
+function approveBlocker(status: string, failingCheckpoints: string[], statusReason: string | null): string {
   if (failingCheckpoints.length > 0)
     return `checkpoint${failingCheckpoints.length === 1 ? "" : "s"} ${failingCheckpoints.join(", ")} failed`;
   if (statusReason) return statusReason.charAt(0).toLowerCase() + statusReason.slice(1);

@@ -2,7 +2,7 @@
 
 import { useEffect, useState } from "react";
 import { formatDuration } from "@loopy/config/duration";
-import { runTimesAt, type RunTimes } from "@loopy/core/run-times";
+import { runTimesAt, type RunTimes } from "@loopy/core/runs/times";
 
 /**
  * A run's agent, checks and waiting times (packages/core/src/run-times.ts),

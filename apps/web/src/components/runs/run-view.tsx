@@ -5,7 +5,7 @@ import { useSubscription } from "@trpc/tanstack-react-query";
 import { useRouter } from "next/navigation";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { formatDuration } from "@loopy/config/duration";
-import type { StoredRunEvent } from "@loopy/core/run-events";
+import type { StoredRunEvent } from "@loopy/core/live";
 import { useTRPC } from "~/trpc/client";
 import { ChecksPanel, FailingCheckpoints } from "./checks-panel";
 import { DiffView, type DiffViewHandle } from "~/components/review/diff/diff-view";

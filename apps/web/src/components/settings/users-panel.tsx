@@ -2,7 +2,7 @@
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent } from "react";
-import { ROLE_DESCRIPTIONS, ROLES, type Role } from "@loopy/core/auth/roles";
+import { ROLE_DESCRIPTIONS, ROLES, type Role } from "@loopy/core/access/roles";
 import { useTRPC } from "~/trpc/client";
 import { Button } from "~/components/ui/button";
 import { ErrorNote, Field, inputClass } from "~/components/ui/field";

@@ -3,7 +3,7 @@
 import { useEffect, useState } from "react";
 import { Dialog } from "~/components/ui/dialog";
 
-export const REVIEW_KEYS: Array<[string, string]> = [
+const REVIEW_KEYS: Array<[string, string]> = [
   ["j / k", "next / previous run in the review inbox"],
   ["n / p", "next / previous file"],
   ["c", "comment on the current file's first changed line"],

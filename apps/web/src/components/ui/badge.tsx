@@ -48,7 +48,7 @@ const STATUS_TONE: Record<string, BadgeTone> = {
 };
 
 /** A small rounded label. */
-export function Badge({
+function Badge({
   tone = "gray",
   testId,
   className,

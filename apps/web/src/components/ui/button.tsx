@@ -26,7 +26,7 @@ const SIZE: Record<ButtonSize, string> = {
 };
 
 /** The classes of a button, for the few places that style a link or a `<summary>` like one. */
-export function buttonStyles({ tone = "primary", size = "md" }: { tone?: ButtonTone; size?: ButtonSize } = {}) {
+function buttonStyles({ tone = "primary", size = "md" }: { tone?: ButtonTone; size?: ButtonSize } = {}) {
   return `inline-flex items-center justify-center rounded-md ${SIZE[size]} ${TONE[tone]} disabled:cursor-not-allowed disabled:opacity-50`;
 }
 

@@ -25,8 +25,3 @@ export function Panel({
     </section>
   );
 }
-
-/** An untitled box on the panel surface (a summary grid, a form). */
-export function Card({ className, children }: { className?: string; children: ReactNode }) {
-  return <div className={`${surfaceClass} p-4 ${className ?? ""}`}>{children}</div>;
-}

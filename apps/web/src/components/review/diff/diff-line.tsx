@@ -2,7 +2,7 @@ import { highlightLine } from "~/components/shared/highlight";
 import { type DiffLine, LINE_STYLE, type SplitRow } from "./diff-lines";
 
 /** A hunk header or a meta line: the whole width, no line numbers. */
-export function FullLine({ line }: { line: DiffLine }) {
+function FullLine({ line }: { line: DiffLine }) {
   return (
     <div className={`border-x border-white/10 px-3 font-mono text-xs leading-5 ${LINE_STYLE[line.kind]}`}>
       {line.text}

@@ -1,4 +1,4 @@
-import type { FileChange } from "@loopy/core/diff";
+import type { FileChange } from "@loopy/core/shared";
 import { type ReactNode, useMemo } from "react";
 import { CommentList } from "./comment-box";
 import { SplitLine, UnifiedLine } from "./diff-line";
@@ -76,7 +76,7 @@ export interface RowContext {
 }
 
 /** The element of one row, except the comment box (which the caller renders, since its draft changes). */
-export function renderRow(row: Exclude<Row, { t: "composer" }>, ctx: RowContext): ReactNode {
+function renderRow(row: Exclude<Row, { t: "composer" }>, ctx: RowContext): ReactNode {
   const patch = ctx.patches[row.file]!;
   const line = { path: patch.path, language: languageFor(patch.path), ...ctx };
   switch (row.t) {

@@ -1,6 +1,6 @@
 "use client";
 
-import type { FileChange } from "@loopy/core/diff";
+import type { FileChange } from "@loopy/core/shared";
 import { useQuery } from "@tanstack/react-query";
 import { forwardRef, type ReactNode, useCallback, useImperativeHandle, useMemo, useState } from "react";
 import { ErrorNote } from "~/components/ui/field";

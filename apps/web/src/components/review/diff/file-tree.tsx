@@ -1,4 +1,4 @@
-import type { FileChange } from "@loopy/core/diff";
+import type { FileChange } from "@loopy/core/shared";
 import { memo } from "react";
 import type { FilePatch, TreeNode } from "./diff-lines";
 

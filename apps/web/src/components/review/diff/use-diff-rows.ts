@@ -114,7 +114,7 @@ function withContext(patch: FilePatch, expanded: Expanded) {
 }
 
 /** Flattens the files (in tree order) into the rows the virtualiser lays out. */
-export function buildRows(input: {
+function buildRows(input: {
   patches: FilePatch[];
   order: number[];
   split: boolean;

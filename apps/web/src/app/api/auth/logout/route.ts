@@ -1,4 +1,4 @@
-import { signOut } from "@loopy/core/auth/accounts";
+import { signOut } from "@loopy/core/access";
 import { getServices } from "@loopy/api/services";
 import { refuseForeignRequest } from "@loopy/api/request-guard";
 import { clearedCookies, readCookie, SESSION_COOKIE } from "@loopy/api/http-auth";
